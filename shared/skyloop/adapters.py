@@ -1,0 +1,35 @@
+"""The bundle of adapters a handler runs with: the only wiring the core knows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import Settings
+from .ports import (
+    ActionExecutor,
+    AuditLog,
+    BlobStore,
+    Clock,
+    Deployer,
+    IdempotencyStore,
+    KeyValueStore,
+    ModelRegistry,
+    Queue,
+    RemediationState,
+)
+
+
+@dataclass
+class Adapters:
+    settings: Settings
+    store: BlobStore
+    registry: ModelRegistry
+    deployer: Deployer
+    events: Queue  # domain events between handlers (approvals ...): EventBridge / Eventarc / Event Grid
+    remediation: Queue  # remediation requests: SQS / Pub/Sub / Storage Queue
+    idempotency: IdempotencyStore
+    audit: AuditLog
+    executor: ActionExecutor
+    state: RemediationState
+    kv: KeyValueStore
+    clock: Clock

@@ -1,0 +1,264 @@
+"""The ``skyloop`` command (typer + rich).
+
+State lives in ``./.skyloop`` unless ``SKYLOOP_HOME`` (or ``--home``) says otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+
+from . import __version__
+from .errors import SkyloopError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Skyloop: train, deploy, detect, remediate, locally or in the cloud.")
+console = Console()
+err = Console(stderr=True)
+
+
+def _runtime(home: Optional[Path] = None, **overrides: Any) -> Any:
+    from .config import Settings
+    from .local.runtime import LocalRuntime
+
+    settings = Settings(**({"home": home} if home else {}), **overrides)
+    return LocalRuntime(settings)
+
+
+def _fail(exc: SkyloopError) -> None:
+    err.print(f"[red]error[/] [{exc.code}] {exc.reason}")
+    raise typer.Exit(2)
+
+
+def _emit(doc: Any, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+    else:
+        console.print_json(json.dumps(doc, default=str))
+
+
+HomeOpt = typer.Option(None, "--home", envvar="SKYLOOP_HOME", help="state folder (default ./.skyloop)")
+
+
+@app.callback()
+def _main(log_level: str = typer.Option("WARNING", "--log-level", help="JSON logs to stderr at this level")) -> None:
+    from .logs import setup
+
+    setup(log_level)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(f"skyloop {__version__}")
+
+
+@app.command()
+def demo(
+    as_json: bool = typer.Option(False, "--json", help="print the summary as JSON only"),
+    home: Optional[Path] = HomeOpt,
+    seed: int = typer.Option(7, help="random seed of the simulated data"),
+) -> None:
+    """Run the whole loop locally on simulated data and print a summary."""
+    from .demo import render, run_demo
+
+    home = home or Path(os.environ.get("SKYLOOP_HOME", ".skyloop"))
+    summary = run_demo(home, seed=seed, console=None if as_json else console, show_progress=not as_json)
+    if as_json:
+        _emit(summary, True)
+    else:
+        render(summary, console)
+
+
+@app.command()
+def train(
+    csv: Path = typer.Argument(..., exists=True, dir_okay=False, help="training CSV"),
+    target: Optional[str] = typer.Option(None, help="target column (default: sidecar, else last column)"),
+    group: Optional[str] = typer.Option(None, help="model group (default: sidecar, else file name)"),
+    home: Optional[Path] = HomeOpt,
+) -> None:
+    """Validate a CSV, train with 5-fold CV, register a PENDING version."""
+    from .events import TrainingDataArrived
+    from .handlers import on_training_data
+
+    rt = _runtime(home)
+    try:
+        res = on_training_data(TrainingDataArrived(uri=str(csv.resolve()), target=target, model_group=group), rt.adapters)
+    except SkyloopError as exc:
+        _fail(exc)
+    _emit(res, False)
+
+
+@app.command()
+def models(group: Optional[str] = typer.Argument(None), home: Optional[Path] = HomeOpt,
+           as_json: bool = typer.Option(False, "--json")) -> None:
+    """List model versions with status, aliases and metrics."""
+    from rich.table import Table
+
+    rt = _runtime(home)
+    versions = rt.registry.versions(group)
+    if as_json:
+        return _emit([v.model_dump(mode="json") for v in versions], True)
+    t = Table(title="Model versions")
+    for c in ("group", "version", "status", "aliases", "primary metric", "data sha256", "created"):
+        t.add_column(c)
+    for v in versions:
+        al = [a for a, n in rt.registry.aliases(v.group).items() if n == v.version]
+        t.add_row(v.group, str(v.version), v.status.value, ",".join(al), f"{v.primary_metric}={v.score:.4f}" if v.score is not None else "-",
+                  v.lineage.get("data_sha256", "")[:12], v.created_at.strftime("%Y-%m-%d %H:%M"))
+    console.print(t)
+
+
+@app.command()
+def approve(group: str, version: int, actor: str = typer.Option(os.environ.get("USER", "cli"), help="who approves"),
+            deploy: bool = typer.Option(True, help="run the deploy handler now"), home: Optional[Path] = HomeOpt) -> None:
+    """Approve a PENDING version; emits ModelVersionApproved (and deploys it)."""
+    from .registry import approve as approve_version
+
+    rt = _runtime(home)
+    try:
+        ev = approve_version(rt.registry, rt.adapters.events, group, version, actor=actor)
+        console.print(f"approved {group} v{version}: event {ev.event_id}")
+        if deploy:
+            rep = rt.pump(dry_run=True)["events"]
+            for r in rep.results:
+                _emit(r, False)
+            for e in rep.errors:
+                err.print(f"[red]deploy failed[/] [{e['error']}] {e['reason']}")
+    except SkyloopError as exc:
+        _fail(exc)
+
+
+@app.command()
+def deploy(group: str, version: int, home: Optional[Path] = HomeOpt) -> None:
+    """(Re)run the rollout for an APPROVED version: staging, smoke test, canary, production."""
+    from .events import ModelVersionApproved
+    from .handlers import on_model_approved
+
+    rt = _runtime(home)
+    try:
+        _emit(on_model_approved(ModelVersionApproved(model_group=group, version=version, approved_by="cli"), rt.adapters), False)
+    except SkyloopError as exc:
+        _fail(exc)
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", help="bind address (loopback by default)"), port: int = 8080,
+          home: Optional[Path] = HomeOpt) -> None:
+    """Serve deployed models over HTTP: POST /v1/models/<group>:predict."""
+    from .local.endpoint import make_server
+
+    rt = _runtime(home)
+    server = make_server(rt.deployer, host, port)
+    console.print(f"serving on http://{host}:{server.server_address[1]} (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def detect(
+    metrics: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV or JSON lines: timestamp + metric columns"),
+    service: str = typer.Option("api", help="service the metrics belong to"),
+    batch_size: int = typer.Option(60, min=1, help="records per streamed batch"),
+    home: Optional[Path] = HomeOpt,
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Stream metric records through the detector; anomalies queue remediation requests."""
+    from .detection.records import batches, load_records
+    from .handlers import on_metrics
+
+    rt = _runtime(home)
+    found: list[dict[str, Any]] = []
+    try:
+        for b in batches(load_records(str(metrics)), batch_size, service):
+            found += on_metrics(b, rt.adapters)["anomalies"]
+    except SkyloopError as exc:
+        _fail(exc)
+    if as_json:
+        return _emit(found, True)
+    from rich.table import Table
+
+    t = Table(title=f"{len(found)} anomaly reports for {service}")
+    for c in ("anomaly", "start", "end", "severity", "deviating", "top cause", "action"):
+        t.add_column(c)
+    for a in found:
+        top = a["causes"][0] if a["causes"] else {}
+        t.add_row(a["anomaly_id"], a["start"], a["end"], a["severity"], ", ".join(a["deviating_metrics"][:3]),
+                  f"{top.get('metric', '-')} ({top.get('confidence', 0):.0%})", top.get("action", "-"))
+    console.print(t)
+
+
+@app.command()
+def remediate(
+    live: bool = typer.Option(False, "--live", help="act for real (default: dry run)"),
+    approve_request: Optional[str] = typer.Option(None, "--approve", help="approve a held request id first"),
+    home: Optional[Path] = HomeOpt,
+) -> None:
+    """Drain the remediation queue under guardrails (dry run unless --live)."""
+    rt = _runtime(home)
+    try:
+        if approve_request:
+            rt.approve_held(approve_request, actor=os.environ.get("USER", "cli"))
+        rep = rt.pump(dry_run=not live)["remediation"]
+    except SkyloopError as exc:
+        _fail(exc)
+    for r in rep.results:
+        console.print(f"{r['request_id']}: [bold]{r['status']}[/] {r['detail']}")
+    for e in rep.errors:
+        err.print(f"[red]dead-lettered[/] {e['message_id']}: [{e['error']}] {e['reason']}")
+    held = rt.adapters.state.held()
+    if held:
+        console.print(f"{len(held)} request(s) await approval: skyloop remediate --approve <id>")
+
+
+@app.command()
+def audit(verify: bool = typer.Option(False, "--verify", help="check the hash chain"), limit: int = 50,
+          home: Optional[Path] = HomeOpt) -> None:
+    """Show the remediation audit log (append-only, hash-chained)."""
+    rt = _runtime(home)
+    if verify:
+        ok, detail = rt.adapters.audit.verify()
+        console.print(("[green]ok[/] " if ok else "[red]TAMPERED[/] ") + detail)
+        raise typer.Exit(0 if ok else 1)
+    from rich.table import Table
+
+    t = Table(title="Audit log")
+    for c in ("seq", "at", "kind", "request", "action", "target", "verdict / detail"):
+        t.add_column(c)
+    for e in rt.adapters.audit.entries(limit):
+        t.add_row(str(e["seq"]), e["at"][:19], e["kind"], str(e.get("request_id", "")), str(e.get("action", "")),
+                  str(e.get("target", "")), str(e.get("verdict") or e.get("detail") or e.get("why") or ""))
+    console.print(t)
+
+
+@app.command()
+def invoke(
+    handler: str = typer.Argument(..., help="train | deploy | detect | remediate"),
+    event: Path = typer.Argument(..., exists=True, dir_okay=False, help="a JSON file with a Skyloop domain event"),
+    live: bool = typer.Option(False, "--live", help="remediate: act for real (default: dry run)"),
+    home: Optional[Path] = HomeOpt,
+) -> None:
+    """Call one handler directly with a JSON event, as a cloud's invoke API would."""
+    from .handlers import invoke as invoke_handler
+
+    overrides = {} if handler != "remediate" else {"dry_run": not live}
+    rt = _runtime(home, **overrides)
+    try:
+        _emit(invoke_handler(handler, event.read_bytes(), rt.adapters), False)
+    except SkyloopError as exc:
+        _fail(exc)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,76 @@
+"""Settings: one validated object from ``SKYLOOP_*`` environment variables.
+
+Nested groups use ``__`` (e.g. ``SKYLOOP_GUARDRAILS__MAX_REPLICAS=20``). A bad
+value fails at start with pydantic's message instead of mid-incident.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .events import Severity
+from .registry import ApprovalGate
+
+
+class TrainingSettings(BaseModel):
+    folds: int = Field(5, ge=2, le=20)
+    # In-function size rule: above either bound a dataset goes to a managed
+    # training backend (none locally: the upload is refused with that reason).
+    max_inline_bytes: int = 256 * 1024 * 1024
+    max_inline_rows: int = 1_000_000
+    min_rows: int = 10
+
+
+class DeploymentSettings(BaseModel):
+    canary_percent: float = Field(10.0, gt=0, lt=100)
+    smoke_rows: int = Field(8, ge=1)
+    canary_requests: int = Field(50, ge=1)
+    max_canary_error_rate: float = Field(0.0, ge=0, le=1)
+
+
+class DetectionSettings(BaseModel):
+    detector: str = "default"
+    contamination: float = Field(0.1, gt=0, lt=0.5)
+    z_threshold: float = Field(2.0, gt=0)
+    min_incident_rows: int = Field(2, ge=1)
+    merge_gap_rows: int = Field(3, ge=0)
+    min_severity: Severity = Severity.MEDIUM
+    recent_deploy_minutes: float = Field(30.0, ge=0)
+
+
+class GuardrailSettings(BaseModel):
+    allowed_actions: list[str] = ["scale_out", "restart_service", "clear_cache", "rollback_deployment"]
+    allowed_targets: list[str] = ["*"]
+    cooldown_seconds: float = Field(300.0, ge=0)
+    max_actions_per_window: int = Field(10, ge=1)
+    window_seconds: float = Field(3600.0, gt=0)
+    min_replicas: int = Field(1, ge=0)
+    max_replicas: int = Field(10, ge=1)
+    scale_step: int = Field(2, ge=1)
+    # Destructive actions at or above this severity wait for a human.
+    approval_severity: Severity = Severity.CRITICAL
+    destructive_actions: list[str] = ["restart_service", "rollback_deployment"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SKYLOOP_", env_nested_delimiter="__", extra="ignore")
+
+    home: Path = Path(".skyloop")
+    model_group: str = "default"
+    dry_run: bool = False
+    training: TrainingSettings = TrainingSettings()
+    deployment: DeploymentSettings = DeploymentSettings()
+    detection: DetectionSettings = DetectionSettings()
+    guardrails: GuardrailSettings = GuardrailSettings()
+    gate: ApprovalGate = ApprovalGate()
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "skyloop.db"
+
+    @property
+    def blob_root(self) -> Path:
+        return self.home / "blobs"

@@ -1,0 +1,73 @@
+"""What every detector shares: the [0, 1] score scale and the severity bands on it.
+
+Detectors calibrate their raw scores so that 0.5 is "as unusual as the rarest
+normal data they learned" (the contamination quantile). Fixed bands above that
+make severities comparable across detectors, services and clouds.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..events import Severity
+
+# Lower bound of each band on the calibrated score.
+BANDS: tuple[tuple[float, Severity], ...] = (
+    (0.90, Severity.CRITICAL),
+    (0.75, Severity.HIGH),
+    (0.60, Severity.MEDIUM),
+    (0.50, Severity.LOW),
+)
+
+
+def severity_of(score: float) -> Severity:
+    if not np.isfinite(score):
+        return Severity.NORMAL
+    for bound, sev in BANDS:
+        if score >= bound:
+            return sev
+    return Severity.NORMAL
+
+
+def lower_bound(sev: Severity) -> float:
+    for bound, s in BANDS:
+        if s == sev:
+            return bound
+    return 0.0
+
+
+@runtime_checkable
+class Detector(Protocol):
+    name: str
+    columns_: list[str]
+
+    def fit(self, X: Any, columns: list[str] | None = None) -> "Detector": ...
+
+    def partial_fit(self, X: Any) -> "Detector": ...
+
+    def score(self, X: Any) -> np.ndarray: ...
+
+    def score_one(self, timestamp: Any, values: Mapping[str, float]) -> float: ...
+
+    def severity(self, score: float) -> Severity: ...
+
+    def save(self, path: Any) -> None: ...
+
+    def to_bytes(self) -> bytes: ...
+
+
+def as_matrix(X: Any, columns: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
+    """Accept a numpy array, a pandas DataFrame or a list of dicts, without importing pandas."""
+    if hasattr(X, "columns") and hasattr(X, "to_numpy"):
+        cols = [str(c) for c in X.columns] if columns is None else columns
+        return np.asarray(X[cols].to_numpy(dtype=float), dtype=float), cols
+    if isinstance(X, list) and X and isinstance(X[0], Mapping):
+        cols = columns or sorted({k for row in X for k in row})
+        return np.array([[float(row.get(c, np.nan)) for c in cols] for row in X], dtype=float), cols
+    arr = np.asarray(X, dtype=float)
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    cols = columns or [f"x{i}" for i in range(arr.shape[1])]
+    return arr, cols

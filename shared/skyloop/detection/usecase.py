@@ -1,0 +1,180 @@
+"""Detect use-case: a metric batch in; anomalies, root causes and remediation requests out.
+
+Per service, the detector's state lives in the key-value store between
+invocations, so a stream of small batches (a metric stream, an alarm's
+window) is scored by a model that keeps learning what normal looks like. An
+incident that spans batches keeps one anomaly id and so yields one request
+per action, however many batches it spans or however often one is redelivered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..config import Settings
+from ..deployment import last_promotion
+from ..errors import InvalidMetrics, NotFound
+from ..events import AnomalyFound, MetricBatch, MetricRecord, RemediationRequested
+from ..ports import ActionExecutor, KeyValueStore, ModelRegistry, Queue
+from ..rca import RcaContext, rank_causes
+from . import load_detector, make_detector
+from .base import lower_bound
+from .incidents import Run, find_runs, is_incident
+
+log = logging.getLogger("skyloop.detection")
+
+
+@dataclass
+class DetectOutcome:
+    service: str
+    rows: int
+    scored_rows: int
+    anomalies: list[AnomalyFound] = field(default_factory=list)
+    requests: list[RemediationRequested] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "rows": self.rows,
+            "scored_rows": self.scored_rows,
+            "anomalies": [json.loads(a.model_dump_json()) for a in self.anomalies],
+            "requests": [r.request_id for r in self.requests],
+        }
+
+
+def _detector_key(service: str) -> str:
+    return f"detector:{service}"
+
+
+def detect(
+    batch: MetricBatch,
+    *,
+    settings: Settings,
+    kv: KeyValueStore,
+    queue: Queue,
+    registry: ModelRegistry,
+    topology: ActionExecutor,
+) -> DetectOutcome:
+    cfg = settings.detection
+    records = sorted(batch.records, key=lambda r: r.timestamp)
+    saved = kv.get(_detector_key(batch.service))
+    det = load_detector(saved) if saved else make_detector(cfg.detector, contamination=cfg.contamination)
+    columns = det.columns_ or sorted({k for r in records for k in r.values})
+    det.columns_ = columns
+    X = np.array([[r.values.get(c, np.nan) for c in columns] for r in records], dtype=float)
+    if not np.isfinite(X).any():
+        raise InvalidMetrics(f"batch for {batch.service} has no values for the known metrics ({', '.join(columns)})")
+    ts = np.array([r.timestamp.timestamp() for r in records])
+    was_fitted = bool(det.fitted_)
+    scores = det.score(X)
+    z = det.zscores(X)
+    learn = (scores < lower_bound(cfg.min_severity)) & np.isfinite(X).any(axis=1)
+    if learn.any():
+        det.partial_fit(X[learn])
+    out = DetectOutcome(batch.service, len(records), len(records) if was_fitted else 0)
+
+    interval = float(np.median(np.diff(ts))) if len(ts) > 1 else 60.0
+    open_raw = kv.get(f"incident:{batch.service}")
+    open_inc = json.loads(open_raw) if open_raw else None
+    still_open = None
+    for run in find_runs(scores, cfg.merge_gap_rows):
+        if not is_incident(run, cfg.min_incident_rows, cfg.min_severity):
+            continue
+        start_ts = float(ts[run.start])
+        continues = open_inc is not None and start_ts - open_inc["last_ts"] <= (cfg.merge_gap_rows + 1) * interval + 1e-6
+        if continues:
+            # The incident started in an earlier batch: its root causes and request were
+            # decided at onset; this batch only extends it.
+            anomaly_id = open_inc["anomaly_id"]
+            prior = AnomalyFound.model_validate_json(kv.get(f"anomaly:{anomaly_id}") or b"{}")
+            peak = max(prior.peak_score, round(min(max(run.peak, 0.0), 1.0), 6))
+            anomaly = prior.model_copy(update={
+                "end": records[run.end].timestamp, "rows": prior.rows + run.end - run.start + 1,
+                "peak_score": peak, "severity": max(prior.severity, run.severity),
+            })
+        else:
+            anomaly_id = f"{batch.service}-{records[run.start].timestamp.strftime('%Y%m%dT%H%M%SZ')}"
+            anomaly, request = _analyse(batch, records, run, z, columns, anomaly_id, settings, kv, registry, topology)
+            if request is not None:
+                queue.send(request.model_dump_json(), message_id=request.request_id)
+                out.requests.append(request)
+        out.anomalies.append(anomaly)
+        kv.put(f"anomaly:{anomaly_id}", anomaly.model_dump_json().encode())
+        log.info("anomaly", extra={"service": batch.service, "anomaly_id": anomaly_id, "severity": anomaly.severity.value})
+        open_inc = {"anomaly_id": anomaly_id, "last_ts": float(ts[run.end])}
+        if len(records) - 1 - run.end <= cfg.merge_gap_rows:
+            still_open = open_inc
+    kv.put(f"incident:{batch.service}", json.dumps(still_open).encode() if still_open else b"null")
+    kv.put(_detector_key(batch.service), det.to_bytes())
+    return out
+
+
+def _analyse(
+    batch: MetricBatch,
+    records: list[MetricRecord],
+    run: Run,
+    z: np.ndarray,
+    columns: list[str],
+    anomaly_id: str,
+    settings: Settings,
+    kv: KeyValueStore,
+    registry: ModelRegistry,
+    topology: ActionExecutor,
+) -> tuple[AnomalyFound, RemediationRequested | None]:
+    cfg = settings.detection
+    seg = z[run.start : run.end + 1]
+    context = _context(batch.service, float(records[run.start].timestamp.timestamp()), settings, kv, registry, topology)
+    causes = rank_causes(seg, columns, threshold=cfg.z_threshold, context=context)
+    absmax = np.nanmax(np.abs(seg), axis=0)
+    deviating = [columns[j] for j in np.argsort(-absmax) if absmax[j] > cfg.z_threshold]
+    anomaly = AnomalyFound(
+        event_id=f"anomaly:{anomaly_id}:{run.end}",
+        anomaly_id=anomaly_id,
+        service=batch.service,
+        start=records[run.start].timestamp,
+        end=records[run.end].timestamp,
+        peak_score=round(min(max(run.peak, 0.0), 1.0), 6),
+        severity=run.severity,
+        deviating_metrics=deviating,
+        causes=causes[:5],
+        rows=run.end - run.start + 1,
+    )
+    if not causes:
+        return anomaly, None
+    top = causes[0]
+    request = RemediationRequested(
+        event_id=f"request:{anomaly_id}:{top.action}",
+        request_id=f"{anomaly_id}:{top.action}",
+        action=top.action,
+        target=batch.service,
+        severity=run.severity,
+        reason=f"{top.metric}: {top.recommendation}",
+        anomaly_id=anomaly_id,
+    )
+    return anomaly, request
+
+
+def _context(service: str, start_ts: float, settings: Settings, kv: KeyValueStore, registry: ModelRegistry,
+             topology: ActionExecutor) -> RcaContext:
+    """Deployment context for RCA: the production change just before the incident, if any."""
+    try:
+        group = topology.describe(service).get("model_group")
+    except NotFound:
+        group = None
+    if not group:
+        return RcaContext(recent_deploy_minutes=settings.detection.recent_deploy_minutes)
+    promo = last_promotion(kv, group, before=start_ts + 60.0)
+    prod = registry.alias(group, "production")
+    if promo is None or prod is None or prod.version != promo["version"]:
+        return RcaContext(recent_deploy_minutes=settings.detection.recent_deploy_minutes)
+    return RcaContext(
+        deployed_version=promo["version"],
+        previous_version=promo.get("previous"),
+        minutes_since_deploy=(start_ts - promo["at"]) / 60.0,
+        recent_deploy_minutes=settings.detection.recent_deploy_minutes,
+    )

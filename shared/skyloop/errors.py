@@ -1,0 +1,92 @@
+"""Typed errors shared by every handler.
+
+Each error says whether retrying can help (`retryable`), because that single
+bit decides what a batch handler does with the message: retry with backoff, or
+dead-letter it with the one-line reason carried by ``str(error)``.
+"""
+
+from __future__ import annotations
+
+
+class SkyloopError(Exception):
+    """Base class: a one-line, user-facing reason, safe to log and to show."""
+
+    retryable: bool = False
+    code: str = "skyloop_error"
+
+    def __init__(self, reason: str, **context: object) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.context = context
+
+    def to_dict(self) -> dict[str, object]:
+        return {"error": self.code, "reason": self.reason, **{k: str(v) for k, v in self.context.items()}}
+
+
+class InvalidEvent(SkyloopError):
+    """The event does not parse into any domain event we know."""
+
+    code = "invalid_event"
+
+
+class InvalidDataset(SkyloopError):
+    """A training CSV failed validation; registration must not happen."""
+
+    code = "invalid_dataset"
+
+
+class InvalidRequest(SkyloopError):
+    """A prediction request does not match the model's input schema."""
+
+    code = "invalid_request"
+
+
+class InvalidMetrics(SkyloopError):
+    """Metric records are malformed (no numeric columns, bad timestamps ...)."""
+
+    code = "invalid_metrics"
+
+
+class ArtifactIntegrityError(SkyloopError):
+    """An artifact's bytes do not match the sha256 the registry vouches for."""
+
+    code = "artifact_integrity"
+
+
+class NotFound(SkyloopError):
+    code = "not_found"
+
+
+class StateConflict(SkyloopError):
+    """The requested transition is not allowed from the current state."""
+
+    code = "state_conflict"
+
+
+class GuardrailViolation(SkyloopError):
+    """A remediation was refused by policy (allow-list, bounds, cooldown, rate)."""
+
+    code = "guardrail_violation"
+
+
+class UnknownAction(SkyloopError):
+    code = "unknown_action"
+
+
+class DeploymentFailed(SkyloopError):
+    """Staging smoke test or canary check failed; the rollout was rolled back."""
+
+    code = "deployment_failed"
+
+
+class TransientError(SkyloopError):
+    """Worth retrying: a dependency was busy or briefly unavailable."""
+
+    retryable = True
+    code = "transient"
+
+
+class InProgress(TransientError):
+    """Another worker holds the idempotency record for this event right now."""
+
+    code = "in_progress"

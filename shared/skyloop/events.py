@@ -1,0 +1,220 @@
+"""Skyloop's own domain events.
+
+Every cloud's raw event (S3 notification, Pub/Sub push, Event Grid ...) is
+translated into one of these before any use-case runs, so the use-cases never
+see transport details. Each event carries what its handler needs to compute an
+idempotency key, because redelivery is the norm, not the exception.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import uuid
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from .errors import InvalidEvent
+
+MAX_EVENT_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit: a sane ceiling everywhere.
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Severity(str, Enum):
+    """Ordered severity bands; comparisons follow the order below."""
+
+    NORMAL = "normal"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_ORDER[self]
+
+    def __ge__(self, other: object) -> bool:  # type: ignore[override]
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank >= other.rank
+
+    def __gt__(self, other: object) -> bool:  # type: ignore[override]
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank > other.rank
+
+    def __le__(self, other: object) -> bool:  # type: ignore[override]
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank <= other.rank
+
+    def __lt__(self, other: object) -> bool:  # type: ignore[override]
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank < other.rank
+
+
+_SEVERITY_ORDER = {s: i for i, s in enumerate(Severity)}
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: str = Field(default_factory=new_id)
+    occurred_at: datetime = Field(default_factory=utcnow)
+
+
+class TrainingDataArrived(_Event):
+    """A training CSV landed in a store. ``version`` is the object's etag/generation."""
+
+    type: Literal["TrainingDataArrived"] = "TrainingDataArrived"
+    uri: str = Field(min_length=1, description="store URI or local path of the CSV")
+    version: str | None = Field(default=None, description="etag / generation / mtime token")
+    size: int | None = Field(default=None, ge=0)
+    target: str | None = None
+    model_group: str | None = None
+
+
+class ModelVersionApproved(_Event):
+    type: Literal["ModelVersionApproved"] = "ModelVersionApproved"
+    model_group: str = Field(min_length=1)
+    version: int = Field(ge=1)
+    approved_by: str = "unknown"
+
+
+class MetricRecord(BaseModel):
+    """One observation: a timestamp and named numeric values (NaN means missing)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timestamp: datetime
+    values: dict[str, float]
+
+    @field_validator("values")
+    @classmethod
+    def _finite_or_missing(cls, v: dict[str, float]) -> dict[str, float]:
+        if not v:
+            raise ValueError("a metric record needs at least one value")
+        for name, x in v.items():
+            if math.isinf(x):
+                raise ValueError(f"metric {name!r} is infinite")
+        return v
+
+    @field_validator("timestamp")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        return v if v.tzinfo else v.replace(tzinfo=timezone.utc)
+
+
+class MetricBatch(_Event):
+    type: Literal["MetricBatch"] = "MetricBatch"
+    service: str = Field(default="api", min_length=1)
+    source: str = "local"
+    records: list[MetricRecord] = Field(min_length=1)
+
+    def content_key(self) -> str:
+        """Hash of the records: a redelivered batch under a new event id is still one batch."""
+        h = hashlib.sha256(self.service.encode())
+        for r in self.records:
+            h.update(r.timestamp.isoformat().encode())
+            h.update(json.dumps(r.values, sort_keys=True).encode())
+        return h.hexdigest()
+
+
+class RootCause(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    metric: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence: str
+    recommendation: str
+    action: str
+
+
+class AnomalyFound(_Event):
+    type: Literal["AnomalyFound"] = "AnomalyFound"
+    anomaly_id: str
+    service: str
+    start: datetime
+    end: datetime
+    peak_score: float = Field(ge=0.0, le=1.0)
+    severity: Severity
+    deviating_metrics: list[str]
+    causes: list[RootCause]
+    rows: int = Field(ge=1)
+
+
+class RemediationRequested(_Event):
+    type: Literal["RemediationRequested"] = "RemediationRequested"
+    request_id: str = Field(min_length=1)
+    action: str = Field(min_length=1)
+    target: str = Field(min_length=1)
+    severity: Severity = Severity.MEDIUM
+    reason: str = ""
+    anomaly_id: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    approved: bool = False
+
+
+class RemediationCompleted(_Event):
+    type: Literal["RemediationCompleted"] = "RemediationCompleted"
+    request_id: str
+    action: str
+    target: str
+    status: Literal["executed", "dry_run", "refused", "awaiting_approval", "failed"]
+    detail: str = ""
+
+
+DomainEvent = Annotated[
+    Union[
+        TrainingDataArrived,
+        ModelVersionApproved,
+        MetricBatch,
+        AnomalyFound,
+        RemediationRequested,
+        RemediationCompleted,
+    ],
+    Field(discriminator="type"),
+]
+
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(DomainEvent)
+
+
+def parse_event(raw: str | bytes | dict[str, Any]) -> Any:
+    """Turn a Skyloop-native event (JSON text or dict) into its domain model.
+
+    Raises ``InvalidEvent`` with a one-line reason; never lets a pydantic or
+    JSON error escape, so callers can dead-letter with a stable error type.
+    """
+    if isinstance(raw, (str, bytes)):
+        if len(raw) > MAX_EVENT_BYTES:
+            raise InvalidEvent(f"event is {len(raw)} bytes, above the {MAX_EVENT_BYTES}-byte limit")
+        try:
+            raw = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidEvent(f"event is not valid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise InvalidEvent(f"event must be a JSON object, got {type(raw).__name__}")
+    if "type" not in raw:
+        raise InvalidEvent("event has no 'type' field")
+    try:
+        return _ADAPTER.validate_python(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "event"
+        raise InvalidEvent(f"{raw.get('type')}: {where}: {first.get('msg')}", errors=exc.error_count()) from None
+
+
+def to_json(event: BaseModel) -> str:
+    return event.model_dump_json()

@@ -1,0 +1,25 @@
+"""Trigger: a remediation request arrived on the queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..adapters import Adapters
+from ..events import RemediationRequested
+from ..remediation.usecase import remediate
+from ._once import once
+
+
+def on_remediation(event: RemediationRequested, adapters: Adapters, *, dry_run: bool | None = None) -> dict[str, Any]:
+    dry = adapters.settings.dry_run if dry_run is None else dry_run
+    # An approved re-send of a held request is a different decision, so a different key.
+    key = f"remediate:{event.request_id}:{'approved' if event.approved else 'auto'}:{'dry' if dry else 'live'}"
+
+    def run() -> dict[str, Any]:
+        done = remediate(
+            event, executor=adapters.executor, audit=adapters.audit, state=adapters.state,
+            clock=adapters.clock, settings=adapters.settings, dry_run=dry,
+        )
+        return done.model_dump(mode="json")
+
+    return once(adapters.idempotency, key, run)

@@ -1,0 +1,57 @@
+"""Folder-backed BlobStore: ``file://`` URIs, atomic writes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from ..errors import NotFound, SkyloopError
+
+
+class FolderBlobStore:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path_for_key(self, key: str) -> Path:
+        p = (self.root / key).resolve()
+        if self.root not in p.parents:
+            raise SkyloopError(f"blob key {key!r} escapes the store root")
+        return p
+
+    @staticmethod
+    def path_of(uri: str) -> Path:
+        if uri.startswith("file://"):
+            return Path(unquote(urlparse(uri).path))
+        return Path(uri)
+
+    def put(self, key: str, data: bytes) -> str:
+        path = self._path_for_key(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write-then-rename: a crash never leaves a half-written artifact under the final name.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path.as_uri()
+
+    def get(self, uri: str) -> bytes:
+        path = self.path_of(uri)
+        if not path.is_absolute():
+            path = self._path_for_key(str(path))
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"no blob at {uri}") from None
+
+    def exists(self, uri: str) -> bool:
+        return self.path_of(uri).exists()
+
+    def delete(self, uri: str) -> None:
+        self.path_of(uri).unlink(missing_ok=True)

@@ -1,0 +1,165 @@
+"""SQLite ModelRegistry: groups, versions, approval history, alias history."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from ..errors import NotFound, SkyloopError
+from ..registry import ALIASES, ModelVersion, Status, check_transition
+from .db import Database
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def _row_to_version(r: Any) -> ModelVersion:
+    return ModelVersion(
+        group=r["model_group"],
+        version=r["version"],
+        status=Status(r["status"]),
+        artifact_uri=r["artifact_uri"],
+        artifact_sha256=r["artifact_sha256"],
+        metrics=json.loads(r["metrics"]),
+        params=json.loads(r["params"]),
+        lineage=json.loads(r["lineage"]),
+        created_at=datetime.fromisoformat(r["created_at"]),
+    )
+
+
+class SqliteModelRegistry:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def register(
+        self,
+        group: str,
+        *,
+        artifact_uri: str,
+        artifact_sha256: str,
+        metrics: Mapping[str, float],
+        params: Mapping[str, Any],
+        lineage: Mapping[str, Any],
+        idempotency_key: str | None = None,
+    ) -> ModelVersion:
+        """New version in PENDING. The same ``idempotency_key`` returns the existing version."""
+        with self.db.tx() as c:
+            if idempotency_key is not None:
+                row = c.execute("SELECT * FROM model_versions WHERE idempotency_key=?", (idempotency_key,)).fetchone()
+                if row is not None:
+                    return _row_to_version(row)
+            nxt = c.execute(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE model_group=?", (group,)
+            ).fetchone()[0]
+            now = _now()
+            c.execute(
+                "INSERT INTO model_versions(model_group, version, status, artifact_uri, artifact_sha256,"
+                " metrics, params, lineage, idempotency_key, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    group, nxt, Status.PENDING.value, artifact_uri, artifact_sha256,
+                    json.dumps(dict(metrics)), json.dumps(dict(params), default=str),
+                    json.dumps(dict(lineage), default=str), idempotency_key, now,
+                ),
+            )
+            c.execute(
+                "INSERT INTO model_status_history(model_group, version, old_status, new_status, actor, note, at)"
+                " VALUES (?,?,NULL,?,?,?,?)",
+                (group, nxt, Status.PENDING.value, "skyloop", "registered", now),
+            )
+            row = c.execute("SELECT * FROM model_versions WHERE model_group=? AND version=?", (group, nxt)).fetchone()
+        return _row_to_version(row)
+
+    def get(self, group: str, version: int) -> ModelVersion:
+        row = self.db.conn().execute(
+            "SELECT * FROM model_versions WHERE model_group=? AND version=?", (group, version)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"model {group} v{version} is not registered")
+        return _row_to_version(row)
+
+    def versions(self, group: str | None = None) -> list[ModelVersion]:
+        if group is None:
+            rows = self.db.conn().execute("SELECT * FROM model_versions ORDER BY model_group, version").fetchall()
+        else:
+            rows = self.db.conn().execute(
+                "SELECT * FROM model_versions WHERE model_group=? ORDER BY version", (group,)
+            ).fetchall()
+        return [_row_to_version(r) for r in rows]
+
+    def set_status(self, group: str, version: int, status: Status, *, actor: str, note: str = "") -> ModelVersion:
+        with self.db.tx() as c:
+            row = c.execute(
+                "SELECT status FROM model_versions WHERE model_group=? AND version=?", (group, version)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"model {group} v{version} is not registered")
+            current = Status(row["status"])
+            check_transition(current, status)
+            if current != status:
+                c.execute(
+                    "UPDATE model_versions SET status=? WHERE model_group=? AND version=?",
+                    (status.value, group, version),
+                )
+                c.execute(
+                    "INSERT INTO model_status_history(model_group, version, old_status, new_status, actor, note, at)"
+                    " VALUES (?,?,?,?,?,?,?)",
+                    (group, version, current.value, status.value, actor, note, _now()),
+                )
+        return self.get(group, version)
+
+    def status_history(self, group: str, version: int) -> list[dict[str, Any]]:
+        rows = self.db.conn().execute(
+            "SELECT old_status, new_status, actor, note, at FROM model_status_history"
+            " WHERE model_group=? AND version=? ORDER BY id",
+            (group, version),
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def set_alias(self, group: str, alias: str, version: int | None) -> None:
+        if alias not in ALIASES:
+            raise SkyloopError(f"unknown alias {alias!r}; expected one of {', '.join(ALIASES)}")
+        with self.db.tx() as c:
+            if version is not None and c.execute(
+                "SELECT 1 FROM model_versions WHERE model_group=? AND version=?", (group, version)
+            ).fetchone() is None:
+                raise NotFound(f"model {group} v{version} is not registered")
+            cur = c.execute(
+                "SELECT version FROM model_aliases WHERE model_group=? AND alias=?", (group, alias)
+            ).fetchone()
+            if cur is not None and cur["version"] == version:
+                return
+            c.execute(
+                "INSERT OR REPLACE INTO model_aliases(model_group, alias, version) VALUES (?,?,?)",
+                (group, alias, version),
+            )
+            c.execute(
+                "INSERT INTO model_alias_history(model_group, alias, version, at) VALUES (?,?,?,?)",
+                (group, alias, version, _now()),
+            )
+
+    def alias(self, group: str, alias: str) -> ModelVersion | None:
+        row = self.db.conn().execute(
+            "SELECT version FROM model_aliases WHERE model_group=? AND alias=?", (group, alias)
+        ).fetchone()
+        if row is None or row["version"] is None:
+            return None
+        return self.get(group, row["version"])
+
+    def aliases(self, group: str) -> dict[str, int | None]:
+        rows = self.db.conn().execute(
+            "SELECT alias, version FROM model_aliases WHERE model_group=?", (group,)
+        ).fetchall()
+        return {r["alias"]: r["version"] for r in rows}
+
+    def alias_history(self, group: str, alias: str) -> list[int]:
+        """Versions the alias pointed at, oldest first (None entries skipped)."""
+        rows = self.db.conn().execute(
+            "SELECT version FROM model_alias_history WHERE model_group=? AND alias=? ORDER BY id",
+            (group, alias),
+        ).fetchall()
+        return [r["version"] for r in rows if r["version"] is not None]
+
+    def groups(self) -> list[str]:
+        return [r[0] for r in self.db.conn().execute("SELECT DISTINCT model_group FROM model_versions ORDER BY 1")]

@@ -1,0 +1,137 @@
+"""The local runtime: adapters on ``$SKYLOOP_HOME`` and the loop that drains the queues.
+
+``drain`` is the local twin of an SQS event source mapping with partial batch
+responses: a message that fails permanently goes to the dead-letter table with
+its reason, a transient failure is retried with backoff, and neither stops the
+rest of the batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..adapters import Adapters
+from ..config import Settings
+from ..errors import NotFound, SkyloopError
+from ..events import RemediationRequested, parse_event
+from ..handlers import dispatch
+from ..ports import Clock, Message, Queue
+from .audit import SqliteAuditLog
+from .blobstore import FolderBlobStore
+from .db import Database
+from .deployer import LocalDeployer
+from .fleet import LocalFleet, SqliteRemediationState
+from .idempotency import SqliteIdempotencyStore
+from .kv import SqliteKeyValueStore, SystemClock
+from .queue import SqliteQueue
+from .registry import SqliteModelRegistry
+
+log = logging.getLogger("skyloop.runtime")
+
+
+@dataclass
+class DrainReport:
+    processed: int = 0
+    dead_lettered: int = 0
+    retried: int = 0
+    results: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+
+class LocalRuntime:
+    def __init__(self, settings: Settings | None = None, *, clock: Clock | None = None, seed: int | None = None) -> None:
+        self.settings = settings or Settings()
+        s = self.settings
+        self.db = Database(s.db_path)
+        store = FolderBlobStore(s.blob_root)
+        registry = SqliteModelRegistry(self.db)
+        deployer = LocalDeployer(self.db, store, rng=random.Random(seed))
+        kv = SqliteKeyValueStore(self.db)
+        clock = clock or SystemClock()
+        self.fleet = LocalFleet(self.db, registry=registry, deployer=deployer, kv=kv, clock=clock, policy=s.guardrails)
+        self.adapters = Adapters(
+            settings=s,
+            store=store,
+            registry=registry,
+            deployer=deployer,
+            events=SqliteQueue(self.db, "events"),
+            remediation=SqliteQueue(self.db, "remediation"),
+            idempotency=SqliteIdempotencyStore(self.db),
+            audit=SqliteAuditLog(self.db),
+            executor=self.fleet,
+            state=SqliteRemediationState(self.db),
+            kv=kv,
+            clock=clock,
+        )
+
+    # convenience typed accessors
+    @property
+    def registry(self) -> SqliteModelRegistry:
+        return self.adapters.registry  # type: ignore[return-value]
+
+    @property
+    def deployer(self) -> LocalDeployer:
+        return self.adapters.deployer  # type: ignore[return-value]
+
+    def handle_message(self, msg: Message, handler: Callable[[Any], dict[str, Any]], queue: Queue, report: DrainReport) -> None:
+        try:
+            event = parse_event(msg.body)
+            report.results.append(handler(event))
+            queue.ack(msg)
+            report.processed += 1
+        except SkyloopError as exc:
+            ctx = {"message_id": msg.message_id, "error": exc.code, "reason": exc.reason, "receive_count": msg.receive_count}
+            if exc.retryable:
+                log.warning("transient failure, will retry", extra=ctx)
+                queue.nack(msg, delay=min(2.0 ** msg.receive_count, 60.0))
+                report.retried += 1
+            else:
+                log.error("permanent failure, dead-lettered", extra=ctx)
+                queue.dead_letter(msg, f"{exc.code}: {exc.reason}")
+                report.dead_lettered += 1
+                report.errors.append({"message_id": msg.message_id, "error": exc.code, "reason": exc.reason})
+        except Exception as exc:  # a bug must not lose the message: retry, then dead-letter
+            log.exception("unexpected failure", extra={"message_id": msg.message_id})
+            queue.nack(msg, delay=min(2.0 ** msg.receive_count, 60.0))
+            report.retried += 1
+            report.errors.append({"message_id": msg.message_id, "error": type(exc).__name__, "reason": "internal error"})
+
+    def drain(self, queue: Queue, handler: Callable[[Any], dict[str, Any]] | None = None, *, batch_size: int = 10) -> DrainReport:
+        handler = handler or (lambda ev: dispatch(ev, self.adapters))
+        report = DrainReport()
+        while True:
+            msgs = queue.receive(batch_size, visibility_timeout=300.0)
+            if not msgs:
+                return report
+            for m in msgs:
+                self.handle_message(m, handler, queue, report)
+
+    def pump(self, *, dry_run: bool | None = None) -> dict[str, DrainReport]:
+        """Drain the event channel, then the remediation queue, until both are quiet."""
+        from ..handlers import on_remediation
+
+        def remediation_handler(ev: Any) -> dict[str, Any]:
+            if not isinstance(ev, RemediationRequested):
+                raise SkyloopError(f"remediation queue got a {type(ev).__name__}")
+            return on_remediation(ev, self.adapters, dry_run=dry_run)
+
+        return {
+            "events": self.drain(self.adapters.events),
+            "remediation": self.drain(self.adapters.remediation, remediation_handler),
+        }
+
+    def approve_held(self, request_id: str, *, actor: str) -> RemediationRequested:
+        """A human approves a held remediation: it is re-queued with ``approved=True``."""
+        body = self.adapters.state.release_hold(request_id, f"approved by {actor}")
+        if body is None:
+            raise NotFound(f"no held remediation request {request_id!r}")
+        req = RemediationRequested.model_validate_json(body).model_copy(update={"approved": True, "event_id": f"{request_id}:approved"})
+        self.adapters.audit.append("approved", {"request_id": request_id, "actor": actor})
+        self.adapters.remediation.send(req.model_dump_json(), message_id=f"{request_id}:approved")
+        return req
+
+    def close(self) -> None:
+        self.db.close()

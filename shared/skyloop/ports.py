@@ -1,0 +1,215 @@
+"""Ports: the narrow interfaces the use-cases depend on.
+
+Each port has a local adapter (``skyloop.local``) and, later, one per cloud
+(``skyloop.clouds.<cloud>``). Use-cases receive adapters through ``Adapters``
+and never construct them, so the same code runs on SQLite and on DynamoDB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
+
+if TYPE_CHECKING:  # type-only: keeps this module free of runtime imports
+    from .events import MetricRecord
+    from .registry import ModelVersion, Status
+
+
+@runtime_checkable
+class BlobStore(Protocol):
+    """Object storage: training data and model artifacts."""
+
+    def put(self, key: str, data: bytes) -> str:
+        """Store bytes under key; return the URI that ``get`` accepts."""
+
+    def get(self, uri: str) -> bytes: ...
+
+    def exists(self, uri: str) -> bool: ...
+
+    def delete(self, uri: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Message:
+    """A received queue message. ``receipt`` identifies this delivery for ack/nack."""
+
+    message_id: str
+    body: str
+    receipt: str
+    receive_count: int
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    message_id: str
+    body: str
+    reason: str
+    receive_count: int
+
+
+@runtime_checkable
+class Queue(Protocol):
+    """At-least-once queue with a dead-letter path (SQS / Pub/Sub / Storage Queue shape)."""
+
+    def send(self, body: str, message_id: str | None = None) -> str: ...
+
+    def receive(self, max_messages: int = 10, visibility_timeout: float = 30.0) -> list[Message]: ...
+
+    def ack(self, message: Message) -> None: ...
+
+    def nack(self, message: Message, delay: float = 0.0) -> None: ...
+
+    def dead_letter(self, message: Message, reason: str) -> None: ...
+
+    def dead_letters(self) -> list[DeadLetter]: ...
+
+    def depth(self) -> int: ...
+
+
+@runtime_checkable
+class ModelRegistry(Protocol):
+    def register(
+        self,
+        group: str,
+        *,
+        artifact_uri: str,
+        artifact_sha256: str,
+        metrics: Mapping[str, float],
+        params: Mapping[str, Any],
+        lineage: Mapping[str, Any],
+        idempotency_key: str | None = None,
+    ) -> "ModelVersion": ...
+
+    def get(self, group: str, version: int) -> "ModelVersion": ...
+
+    def versions(self, group: str | None = None) -> list["ModelVersion"]: ...
+
+    def set_status(self, group: str, version: int, status: "Status", *, actor: str, note: str = "") -> "ModelVersion": ...
+
+    def set_alias(self, group: str, alias: str, version: int | None) -> None: ...
+
+    def alias(self, group: str, alias: str) -> "ModelVersion | None": ...
+
+    def alias_history(self, group: str, alias: str) -> list[int]: ...
+
+
+@runtime_checkable
+class Deployer(Protocol):
+    """Serves model versions behind named slots with a weighted traffic split."""
+
+    def deploy(self, group: str, slot: str, version: "ModelVersion") -> None:
+        """Make ``version`` serve in ``slot`` (staging / production / canary); verifies integrity."""
+
+    def undeploy(self, group: str, slot: str) -> None: ...
+
+    def set_traffic(self, group: str, weights: Mapping[str, float]) -> None:
+        """Split live traffic between slots, e.g. {"production": 0.9, "canary": 0.1}."""
+
+    def traffic(self, group: str) -> dict[str, float]: ...
+
+    def slots(self, group: str) -> dict[str, int]:
+        """slot -> version currently deployed there."""
+
+    def predict(self, group: str, rows: Sequence[Mapping[str, Any]], slot: str | None = None) -> list[Any]:
+        """Predict through the router (slot=None) or one slot directly."""
+
+
+@dataclass
+class TrainingJob:
+    backend: str
+    job_id: str
+    status: str
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class TrainingBackend(Protocol):
+    """Where training runs: in-function, or a managed job for large datasets."""
+
+    name: str
+
+    def submit(self, dataset_uri: str, spec: Mapping[str, Any]) -> TrainingJob: ...
+
+
+@runtime_checkable
+class MetricSource(Protocol):
+    def fetch(self, service: str, limit: int | None = None) -> list["MetricRecord"]: ...
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    changed: bool
+    detail: str
+    before: Mapping[str, Any] = field(default_factory=dict)
+    after: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class ActionExecutor(Protocol):
+    """Carries out one remediation action against one kind of target."""
+
+    def describe(self, target: str) -> Mapping[str, Any]:
+        """Current state of the target (replicas, cache, model version ...)."""
+
+    def execute(self, action: str, target: str, params: Mapping[str, Any], *, dry_run: bool) -> ActionResult: ...
+
+
+@runtime_checkable
+class IdempotencyStore(Protocol):
+    """Records which event keys have taken effect, and what they returned."""
+
+    def begin(self, key: str, *, expires_after: float = 300.0) -> dict[str, Any] | None:
+        """Claim ``key``. Returns the stored result if the key already completed;
+        raises ``InProgress`` if another worker holds a live claim; else None."""
+
+    def complete(self, key: str, result: Mapping[str, Any]) -> None: ...
+
+    def release(self, key: str) -> None:
+        """Drop a claim after a failure so a redelivery can try again."""
+
+
+@runtime_checkable
+class AuditLog(Protocol):
+    """Append-only, hash-chained record of every remediation decision."""
+
+    def append(self, kind: str, payload: Mapping[str, Any]) -> int: ...
+
+    def entries(self, limit: int | None = None) -> list[dict[str, Any]]: ...
+
+    def verify(self) -> tuple[bool, str]: ...
+
+
+@runtime_checkable
+class RemediationState(Protocol):
+    """What guardrails remember between invocations: cooldowns, rates, held requests."""
+
+    def last_executed(self, target: str, action: str) -> float | None: ...
+
+    def count_since(self, since: float) -> int: ...
+
+    def record(self, target: str, action: str, at: float) -> None: ...
+
+    def hold(self, request_id: str, body: str, reason: str, at: float) -> None: ...
+
+    def held(self) -> list[dict[str, Any]]: ...
+
+    def release_hold(self, request_id: str, decision: str) -> str | None:
+        """Mark a held request decided; return its body (None if unknown or decided)."""
+
+
+@runtime_checkable
+class KeyValueStore(Protocol):
+    """Small state between invocations: detector state, open incidents, deployment history."""
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def put(self, key: str, value: bytes) -> None: ...
+
+    def items(self, prefix: str) -> list[tuple[str, bytes]]: ...
+
+
+@runtime_checkable
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+

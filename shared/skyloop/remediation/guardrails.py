@@ -1,0 +1,58 @@
+"""Guardrails: the policy every remediation passes before anything changes.
+
+Pure function of the request, the policy, the remembered state and the clock,
+so it is tested exhaustively without an executor. Order matters: the cheapest
+and most absolute checks (allow-lists) come first, approval last, so a request
+that would be refused anyway never waits for a human.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from typing import Any, Literal, Mapping
+
+from ..config import GuardrailSettings
+from ..events import RemediationRequested
+from ..ports import RemediationState
+from .actions import ActionSpec
+
+Verdict = Literal["allow", "refuse", "approval"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    reason: str
+
+
+def evaluate(
+    req: RemediationRequested,
+    spec: ActionSpec,
+    policy: GuardrailSettings,
+    state: RemediationState,
+    now: float,
+    target_state: Mapping[str, Any],
+) -> Decision:
+    if req.action not in policy.allowed_actions:
+        return Decision("refuse", f"action {req.action} is not in the allow-list")
+    if not any(fnmatch(req.target, pat) for pat in policy.allowed_targets):
+        return Decision("refuse", f"target {req.target} is not in the allow-list")
+    if req.action == "notify":
+        return Decision("allow", "notify changes nothing")
+    last = state.last_executed(req.target, req.action)
+    if last is not None and now - last < policy.cooldown_seconds:
+        return Decision("refuse", f"cooldown: {req.action} on {req.target} ran {now - last:.0f}s ago (< {policy.cooldown_seconds:.0f}s)")
+    recent = state.count_since(now - policy.window_seconds)
+    if recent >= policy.max_actions_per_window:
+        return Decision("refuse", f"rate limit: {recent} actions in the last {policy.window_seconds:.0f}s")
+    if req.action == "scale_out":
+        replicas = int(target_state.get("replicas", 0))
+        if replicas >= policy.max_replicas:
+            return Decision("refuse", f"{req.target} already at max replicas ({replicas}/{policy.max_replicas})")
+    if req.action == "rollback_deployment" and not target_state.get("model_group"):
+        return Decision("refuse", f"{req.target} serves no model: nothing to roll back")
+    is_destructive = spec.destructive or req.action in policy.destructive_actions
+    if is_destructive and req.severity >= policy.approval_severity and not req.approved:
+        return Decision("approval", f"{req.action} at {req.severity.value} severity needs human approval")
+    return Decision("allow", "within policy")

@@ -1,0 +1,66 @@
+"""Remediate use-case: guardrails, then act (or dry-run), audited before and after."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..config import Settings
+from ..errors import SkyloopError
+from ..events import RemediationCompleted, RemediationRequested
+from ..ports import ActionExecutor, AuditLog, Clock, RemediationState
+from .actions import spec_for, validate_params
+from .guardrails import evaluate
+
+log = logging.getLogger("skyloop.remediation")
+
+
+def remediate(
+    req: RemediationRequested,
+    *,
+    executor: ActionExecutor,
+    audit: AuditLog,
+    state: RemediationState,
+    clock: Clock,
+    settings: Settings,
+    dry_run: bool,
+) -> RemediationCompleted:
+    spec = spec_for(req.action)  # UnknownAction -> dead letter
+    params = validate_params(spec, req.params)
+    target_state = dict(executor.describe(req.target))  # NotFound -> dead letter
+    now = clock.now()
+    decision = evaluate(req, spec, settings.guardrails, state, now, target_state)
+    base: dict[str, Any] = {
+        "request_id": req.request_id, "action": req.action, "target": req.target,
+        "severity": req.severity.value, "anomaly_id": req.anomaly_id, "reason": req.reason,
+        "approved": req.approved, "dry_run": dry_run, "at": now,
+    }
+    audit.append("decision", {**base, "verdict": decision.verdict, "why": decision.reason, "state_before": target_state})
+
+    def done(status: str, detail: str) -> RemediationCompleted:
+        return RemediationCompleted(
+            event_id=f"done:{req.request_id}", request_id=req.request_id, action=req.action,
+            target=req.target, status=status, detail=detail,  # type: ignore[arg-type]
+        )
+
+    if decision.verdict == "refuse":
+        log.info("remediation refused", extra={**base, "why": decision.reason})
+        return done("refused", decision.reason)
+    if decision.verdict == "approval":
+        state.hold(req.request_id, req.model_dump_json(), decision.reason, now)
+        audit.append("held", {**base, "why": decision.reason})
+        return done("awaiting_approval", decision.reason)
+    if dry_run:
+        result = executor.execute(req.action, req.target, params, dry_run=True)
+        audit.append("dry_run", {**base, "would": result.detail})
+        return done("dry_run", result.detail)
+    try:
+        result = executor.execute(req.action, req.target, params, dry_run=False)
+    except SkyloopError as exc:
+        audit.append("failed", {**base, "error": exc.code, "why": exc.reason})
+        raise
+    if result.changed:
+        state.record(req.target, req.action, now)
+    audit.append("executed", {**base, "detail": result.detail, "before": dict(result.before), "after": dict(result.after)})
+    log.info("remediation executed", extra={**base, "detail": result.detail})
+    return done("executed", result.detail)

@@ -1,0 +1,56 @@
+"""Model artifacts: joblib bytes, content-addressed by sha256, loaded only when vouched for.
+
+joblib unpickles, and unpickling runs code: so an artifact is loaded only after
+its bytes hash to the sha256 the registry recorded at registration. The key
+embeds the hash, so a retried write lands on the same key and never leaves a
+second copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ArtifactIntegrityError
+from ..ports import BlobStore
+
+ARTIFACT_FORMAT = "skyloop-model/1"
+
+
+@dataclass(frozen=True)
+class StoredArtifact:
+    uri: str
+    sha256: str
+    size: int
+
+
+def dump_model(bundle: dict[str, Any]) -> bytes:
+    import joblib
+
+    buf = io.BytesIO()
+    joblib.dump({"format": ARTIFACT_FORMAT, **bundle}, buf, compress=3)
+    return buf.getvalue()
+
+
+def write_artifact(store: BlobStore, group: str, data: bytes) -> StoredArtifact:
+    digest = hashlib.sha256(data).hexdigest()
+    uri = store.put(f"models/{group}/{digest}.joblib", data)
+    return StoredArtifact(uri=uri, sha256=digest, size=len(data))
+
+
+def load_verified(store: BlobStore, uri: str, expected_sha256: str) -> dict[str, Any]:
+    """Fetch, hash, compare, and only then unpickle."""
+    data = store.get(uri)
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected_sha256:
+        raise ArtifactIntegrityError(
+            f"artifact {uri} hashes to {actual[:12]}..., registry vouches for {expected_sha256[:12]}...; refusing to load"
+        )
+    import joblib
+
+    bundle = joblib.load(io.BytesIO(data))
+    if not isinstance(bundle, dict) or bundle.get("format") != ARTIFACT_FORMAT:
+        raise ArtifactIntegrityError(f"artifact {uri} is not a {ARTIFACT_FORMAT} bundle")
+    return bundle
