@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from . import __version__
 from .errors import SkyloopError
@@ -31,8 +32,12 @@ def _runtime(home: Optional[Path] = None, **overrides: Any) -> Any:
 
 
 def _fail(exc: SkyloopError) -> None:
-    err.print(f"[red]error[/] [{exc.code}] {exc.reason}")
+    err.print(f"[red]error[/] {escape(f'[{exc.code}]')} {escape(exc.reason)}", soft_wrap=True)
     raise typer.Exit(2)
+
+
+def _tag(e: dict[str, str]) -> str:
+    return f"[{e['error']}] {e['reason']}"
 
 
 def _emit(doc: Any, as_json: bool) -> None:
@@ -129,7 +134,7 @@ def approve(group: str, version: int, actor: str = typer.Option(os.environ.get("
             for r in rep.results:
                 _emit(r, False)
             for e in rep.errors:
-                err.print(f"[red]deploy failed[/] [{e['error']}] {e['reason']}")
+                err.print(f"[red]deploy failed[/] {escape(_tag(e))}", soft_wrap=True)
     except SkyloopError as exc:
         _fail(exc)
 
@@ -210,9 +215,9 @@ def remediate(
     except SkyloopError as exc:
         _fail(exc)
     for r in rep.results:
-        console.print(f"{r['request_id']}: [bold]{r['status']}[/] {r['detail']}")
+        console.print(f"{escape(r['request_id'])}: [bold]{r['status']}[/] {escape(r['detail'])}", soft_wrap=True)
     for e in rep.errors:
-        err.print(f"[red]dead-lettered[/] {e['message_id']}: [{e['error']}] {e['reason']}")
+        err.print(f"[red]dead-lettered[/] {e['message_id']}: {escape(_tag(e))}", soft_wrap=True)
     held = rt.adapters.state.held()
     if held:
         console.print(f"{len(held)} request(s) await approval: skyloop remediate --approve <id>")

@@ -55,6 +55,14 @@ class GuardrailSettings(BaseModel):
     destructive_actions: list[str] = ["restart_service", "rollback_deployment"]
 
 
+class ServiceSpec(BaseModel):
+    name: str
+    kind: str = "web"
+    replicas: int = Field(2, ge=0)
+    model_group: str | None = None
+    cache_entries: int = Field(1024, ge=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SKYLOOP_", env_nested_delimiter="__", extra="ignore")
 
@@ -66,6 +74,8 @@ class Settings(BaseSettings):
     detection: DetectionSettings = DetectionSettings()
     guardrails: GuardrailSettings = GuardrailSettings()
     gate: ApprovalGate = ApprovalGate()
+    # The local simulated fleet that remediation acts on (created if missing).
+    fleet: list[ServiceSpec] = [ServiceSpec(name="api")]
 
     @property
     def db_path(self) -> Path:

@@ -21,6 +21,7 @@ from .robust import RobustZDetector
 
 class EnsembleDetector:
     name = "ensemble"
+    MIN_FOREST_ROWS = 128
 
     def __init__(self, contamination: float = 0.1, random_state: int = 0) -> None:
         self.contamination = contamination
@@ -57,7 +58,10 @@ class EnsembleDetector:
 
     def score(self, X: Any) -> np.ndarray:
         arr, cols = as_matrix(X, self.columns_ or None)
-        return np.maximum(self.forest.score(arr), self.robust.score(arr))
+        robust = self.robust.score(arr)
+        if not self.forest.fitted_ or self.forest.psi_ < self.MIN_FOREST_ROWS:
+            return robust  # a forest grown on a handful of rows is noise: wait for history
+        return np.maximum(self.forest.score(arr), robust)
 
     def zscores(self, X: Any) -> np.ndarray:
         return self.robust.zscores(X)

@@ -14,7 +14,7 @@ from .base import lower_bound, severity_of
 class Run:
     start: int  # inclusive row index
     end: int  # inclusive row index
-    unusual_rows: int
+    strong_rows: int  # rows at MEDIUM or above
     peak: float
 
     @property
@@ -53,10 +53,10 @@ def _run(scores: np.ndarray, a: int, b: int) -> Run:
             first -= 1
         a = first
         seg = scores[a : b + 1]
-    return Run(a, b, int((seg >= lower_bound(Severity.LOW)).sum()), float(seg.max()))
+    return Run(a, b, int((seg >= medium).sum()), float(seg.max()))
 
 
 def is_incident(run: Run, min_rows: int, min_severity: Severity) -> bool:
     """Big enough to act on: sustained and at least ``min_severity``, or one critical row."""
     sev = run.severity
-    return sev >= min_severity and (run.unusual_rows >= min_rows or sev >= Severity.CRITICAL)
+    return sev >= min_severity and (run.strong_rows >= min_rows or sev >= Severity.CRITICAL)

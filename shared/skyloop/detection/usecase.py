@@ -70,13 +70,8 @@ def detect(
     if not np.isfinite(X).any():
         raise InvalidMetrics(f"batch for {batch.service} has no values for the known metrics ({', '.join(columns)})")
     ts = np.array([r.timestamp.timestamp() for r in records])
-    was_fitted = bool(det.fitted_)
-    scores = det.score(X)
-    z = det.zscores(X)
-    learn = (scores < lower_bound(cfg.min_severity)) & np.isfinite(X).any(axis=1)
-    if learn.any():
-        det.partial_fit(X[learn])
-    out = DetectOutcome(batch.service, len(records), len(records) if was_fitted else 0)
+    scores, z, scored = _score_streaming(det, X, lower_bound(cfg.min_severity))
+    out = DetectOutcome(batch.service, len(records), scored)
 
     interval = float(np.median(np.diff(ts))) if len(ts) > 1 else 60.0
     open_raw = kv.get(f"incident:{batch.service}")
@@ -112,6 +107,31 @@ def detect(
     kv.put(f"incident:{batch.service}", json.dumps(still_open).encode() if still_open else b"null")
     kv.put(_detector_key(batch.service), det.to_bytes())
     return out
+
+
+CHUNK_ROWS = 32
+
+
+def _score_streaming(det: Any, X: np.ndarray, learn_below: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """Score in time order, learning as it goes, chunk by chunk.
+
+    A cold detector warms up on the first rows of the batch and scores the rest,
+    so one directly invoked batch is analysed too; rows at or above
+    ``learn_below`` are not learned, so an incident never becomes "normal".
+    """
+    scores = np.zeros(X.shape[0])
+    z = np.zeros_like(X)
+    scored = 0
+    for a in range(0, X.shape[0], CHUNK_ROWS):
+        chunk = X[a : a + CHUNK_ROWS]
+        if det.fitted_:
+            scores[a : a + len(chunk)] = det.score(chunk)
+            z[a : a + len(chunk)] = det.zscores(chunk)
+            scored += len(chunk)
+        learn = (scores[a : a + len(chunk)] < learn_below) & np.isfinite(chunk).any(axis=1)
+        if learn.any():
+            det.partial_fit(chunk[learn])
+    return scores, z, scored
 
 
 def _analyse(

@@ -41,17 +41,23 @@ class FolderBlobStore:
             raise
         return path.as_uri()
 
-    def get(self, uri: str) -> bytes:
+    def _resolve(self, uri: str) -> Path:
+        """file:// URIs and absolute paths as given; a relative path from the working
+        directory if it exists there (``skyloop train data.csv``), else a key in the store."""
         path = self.path_of(uri)
-        if not path.is_absolute():
-            path = self._path_for_key(str(path))
+        if path.is_absolute() or path.exists():
+            return path
+        return self._path_for_key(str(path))
+
+    def get(self, uri: str) -> bytes:
+        path = self._resolve(uri)
         try:
             return path.read_bytes()
         except FileNotFoundError:
             raise NotFound(f"no blob at {uri}") from None
 
     def exists(self, uri: str) -> bool:
-        return self.path_of(uri).exists()
+        return self._resolve(uri).exists()
 
     def delete(self, uri: str) -> None:
-        self.path_of(uri).unlink(missing_ok=True)
+        self._resolve(uri).unlink(missing_ok=True)

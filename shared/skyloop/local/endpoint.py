@@ -61,6 +61,7 @@ def make_server(deployer: LocalDeployer, host: str = "127.0.0.1", port: int = 80
             except ValueError:
                 return self._send(400, {"error": "invalid_request", "reason": "bad Content-Length"})
             if length > MAX_BODY_BYTES:
+                self.close_connection = True  # the unread body must not be parsed as a next request
                 return self._send(413, {"error": "too_large", "reason": f"body above {MAX_BODY_BYTES} bytes"})
             try:
                 body = json.loads(self.rfile.read(length) or b"null")

@@ -52,6 +52,9 @@ class LocalRuntime:
         kv = SqliteKeyValueStore(self.db)
         clock = clock or SystemClock()
         self.fleet = LocalFleet(self.db, registry=registry, deployer=deployer, kv=kv, clock=clock, policy=s.guardrails)
+        for svc in s.fleet:
+            self.fleet.add_service(svc.name, kind=svc.kind, replicas=svc.replicas, model_group=svc.model_group,
+                                   cache_entries=svc.cache_entries)
         self.adapters = Adapters(
             settings=s,
             store=store,

@@ -1,0 +1,106 @@
+"""End to end on the embedded default: the demo's full loop, and the CLI a newcomer uses."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from skyloop.cli import app
+from skyloop.demo import run_demo
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_demo_closes_the_loop(tmp_path):
+    s = run_demo(tmp_path, seed=7, show_progress=False)
+    assert [m["version"] for m in s["models"]] == [1, 2]
+    assert s["models"][0]["cv_accuracy"] > 0.65
+    correct = [i for i in s["incidents"] if i["detected"] and i["correct"]]
+    assert len(correct) >= 3, s["incidents"]
+    executed = [a for a in s["actions"] if a["status"] == "executed"]
+    assert executed
+    assert s["rollbacks"] == [{"from": 2, "to": 1}] and s["deployment"]["production"] == 1
+    err = next(i for i in s["incidents"] if i["incident"].startswith("Error burst"))
+    assert err["action"] == "rollback_deployment" and err["resolved_by_remediation"]
+    assert s["audit"]["verified"] and s["dead_letters"] == 0
+    assert s["deployment"]["endpoint_predictions"]
+
+
+def test_cli_demo_json(tmp_path):
+    res = CliRunner().invoke(app, ["demo", "--json", "--home", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["deployment"]["production"] == 1 and doc["rollbacks"]
+
+
+def test_cli_invoke_every_handler_with_local_events(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)  # events/local/train.json names its CSV relative to the repo
+    home = ["--home", str(tmp_path)]
+    r = CliRunner()
+    res = r.invoke(app, ["invoke", "train", "events/local/train.json", *home])
+    assert res.exit_code == 0, res.output
+    assert '"status": "PENDING"' in res.stdout
+    res = r.invoke(app, ["invoke", "deploy", "events/local/deploy.json", *home])
+    assert res.exit_code == 2 and "not APPROVED" in res.output  # approval first
+    res = r.invoke(app, ["approve", "churn", "1", "--actor", "alice", *home])
+    assert res.exit_code == 0 and '"status": "promoted"' in res.stdout, res.output
+    res = r.invoke(app, ["invoke", "deploy", "events/local/deploy.json", *home])
+    assert res.exit_code == 0 and '"duplicate": true' in res.stdout
+    res = r.invoke(app, ["invoke", "detect", "events/local/detect.json", *home])
+    assert res.exit_code == 0 and '"action": "scale_out"' in res.stdout, res.output
+    res = r.invoke(app, ["invoke", "remediate", "events/local/remediate.json", *home])
+    assert res.exit_code == 0 and '"status": "dry_run"' in res.stdout, res.output
+    res = r.invoke(app, ["invoke", "remediate", "events/local/remediate.json", "--live", *home])
+    assert res.exit_code == 0 and '"status": "executed"' in res.stdout
+    res = r.invoke(app, ["remediate", *home])  # the request queued by detect, dry run
+    assert res.exit_code == 0 and "dry_run" in res.stdout
+    res = r.invoke(app, ["audit", "--verify", *home])
+    assert res.exit_code == 0 and "chain intact" in res.stdout
+    res = r.invoke(app, ["models", "--json", *home])
+    assert json.loads(res.stdout)[0]["status"] == "APPROVED"
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        ("", "CSV is empty"),
+        ("a,b,churned\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(20)), "target column 'label'"),
+        ("a,label\n" + "".join(f"{'nan' if i == 3 else i},{i % 2}\n" for i in range(20)), "missing value"),
+        ("a,label\n" + "".join(f"{'x' if i == 3 else i},{i % 2}\n" for i in range(20)), "has text 'x'"),
+        ("a,label\n" + "".join(f"{i},1\n" for i in range(20)), "single class"),
+    ],
+)
+def test_cli_train_bad_csv_one_line_error_and_registry_unchanged(tmp_path, content, fragment):
+    csv = tmp_path / "bad.csv"
+    csv.write_text(content)
+    home = ["--home", str(tmp_path / "home")]
+    res = CliRunner().invoke(app, ["train", str(csv), "--target", "label", *home])
+    assert res.exit_code == 2
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error [invalid_dataset]") and fragment in lines[0]
+    res = CliRunner().invoke(app, ["models", "--json", *home])
+    assert json.loads(res.stdout) == []
+
+
+def test_cli_detect_csv(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    lines = ["timestamp,cpu_usage,latency_ms"]
+    for i in range(200):
+        cpu = 97.0 if 180 <= i < 190 else 40 + rng.normal(0, 3)
+        lines.append(f"{1767225600 + 60 * i},{cpu:.2f},{120 + rng.normal(0, 8):.2f}")
+    f = tmp_path / "m.csv"
+    f.write_text("\n".join(lines))
+    res = CliRunner().invoke(app, ["detect", str(f), "--service", "api", "--json", "--home", str(tmp_path / "h")])
+    assert res.exit_code == 0, res.output
+    found = json.loads(res.stdout)
+    assert len(found) == 1 and found[0]["causes"][0]["metric"] == "cpu_usage"
+
+
+def test_version_command():
+    res = CliRunner().invoke(app, ["version"])
+    assert res.exit_code == 0 and res.stdout.startswith("skyloop ")

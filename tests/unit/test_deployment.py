@@ -1,0 +1,176 @@
+import hashlib
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from skyloop.deployment import deployment_history, smoke_rows
+from skyloop.errors import ArtifactIntegrityError, DeploymentFailed
+from skyloop.events import ModelVersionApproved, RemediationRequested, Severity, TrainingDataArrived
+from skyloop.handlers import on_model_approved, on_remediation, on_training_data
+from skyloop.local.endpoint import serve_in_thread
+from skyloop.registry import Status, approve
+
+from ..conftest import put_dataset
+
+
+def train_version(rt, data, name="churn"):
+    uri = put_dataset(rt, name, data, {"target": "churned", "model_group": "churn", "params": {"n_estimators": 20}})
+    return on_training_data(TrainingDataArrived(uri=uri), rt.adapters)["version"]
+
+
+def approve_and_deploy(rt, version):
+    approve(rt.registry, rt.adapters.events, "churn", version, actor="test")
+    return on_model_approved(ModelVersionApproved(model_group="churn", version=version), rt.adapters)
+
+
+@pytest.fixture
+def two_datasets():
+    from skyloop.demo_data import churn_csv
+
+    return churn_csv(300, label_noise=0.1, seed=1), churn_csv(300, label_noise=0.1, seed=2)
+
+
+def test_first_version_goes_straight_to_production(runtime, two_datasets):
+    v = train_version(runtime, two_datasets[0])
+    out = approve_and_deploy(runtime, v)
+    assert out["status"] == "promoted" and not any("canary" in s for s in out["steps"])
+    assert runtime.registry.alias("churn", "production").version == v
+    assert runtime.deployer.slots("churn") == {"production": v}
+    assert runtime.deployer.traffic("churn") == {"production": 1.0}
+
+
+def test_second_version_goes_through_canary(runtime, two_datasets):
+    v1 = train_version(runtime, two_datasets[0], "a")
+    approve_and_deploy(runtime, v1)
+    v2 = train_version(runtime, two_datasets[1], "b")
+    out = approve_and_deploy(runtime, v2)
+    assert any(s.startswith("canary: 10%") for s in out["steps"])
+    assert runtime.registry.alias("churn", "production").version == v2
+    assert runtime.registry.alias("churn", "canary") is None
+    assert runtime.deployer.slots("churn") == {"production": v2}
+    assert [e["kind"] for e in deployment_history(runtime.adapters.kv, "churn")] == ["promoted", "promoted"]
+
+
+def test_deploy_refuses_unapproved_version(runtime, two_datasets):
+    v = train_version(runtime, two_datasets[0])
+    with pytest.raises(DeploymentFailed, match="not APPROVED"):
+        on_model_approved(ModelVersionApproved(model_group="churn", version=v), runtime.adapters)
+
+
+def test_tampered_artifact_is_refused_and_version_rejected(runtime, two_datasets):
+    v1 = train_version(runtime, two_datasets[0], "a")
+    approve_and_deploy(runtime, v1)
+    v2 = train_version(runtime, two_datasets[1], "b")
+    mv = runtime.registry.get("churn", v2)
+    path = runtime.adapters.store.path_of(mv.artifact_uri)
+    path.write_bytes(path.read_bytes() + b"\x00")  # one extra byte
+    with pytest.raises(ArtifactIntegrityError, match="refusing to load"):
+        approve_and_deploy(runtime, v2)
+    assert runtime.registry.get("churn", v2).status == Status.REJECTED
+    assert runtime.registry.alias("churn", "production").version == v1
+    assert runtime.deployer.traffic("churn") == {"production": 1.0}
+
+
+def test_tampered_registry_record_is_refused(runtime, two_datasets):
+    v = train_version(runtime, two_datasets[0])
+    runtime.db.conn().execute("UPDATE model_versions SET artifact_sha256=? WHERE version=?", ("f" * 64, v))
+    with pytest.raises(ArtifactIntegrityError):
+        approve_and_deploy(runtime, v)
+    assert runtime.registry.alias("churn", "production") is None
+
+
+def test_smoke_failure_rolls_back(runtime, two_datasets, monkeypatch):
+    v1 = train_version(runtime, two_datasets[0], "a")
+    approve_and_deploy(runtime, v1)
+    v2 = train_version(runtime, two_datasets[1], "b")
+    real = runtime.deployer.predict
+
+    def broken(group, rows, slot=None):
+        return ["not-a-class"] * len(rows) if slot == "staging" else real(group, rows, slot)
+
+    monkeypatch.setattr(runtime.deployer, "predict", broken)
+    with pytest.raises(DeploymentFailed, match="smoke test failed"):
+        approve_and_deploy(runtime, v2)
+    assert runtime.registry.get("churn", v2).status == Status.REJECTED
+    assert runtime.deployer.slots("churn") == {"production": v1}
+
+
+def test_duplicate_approval_event_deploys_once(runtime, two_datasets):
+    v = train_version(runtime, two_datasets[0])
+    approve(runtime.registry, runtime.adapters.events, "churn", v, actor="t")
+    ev = ModelVersionApproved(model_group="churn", version=v)
+    first = on_model_approved(ev, runtime.adapters)
+    second = on_model_approved(ModelVersionApproved(model_group="churn", version=v), runtime.adapters)
+    assert not first["duplicate"] and second["duplicate"]
+    assert len(deployment_history(runtime.adapters.kv, "churn")) == 1
+
+
+def test_rollback_action_restores_previous_production(make_runtime, two_datasets):
+    rt = make_runtime(fleet=[{"name": "churn-endpoint", "kind": "model", "model_group": "churn"}])
+    v1 = train_version(rt, two_datasets[0], "a")
+    approve_and_deploy(rt, v1)
+    v2 = train_version(rt, two_datasets[1], "b")
+    approve_and_deploy(rt, v2)
+    r = RemediationRequested(request_id="rb", action="rollback_deployment", target="churn-endpoint", severity=Severity.HIGH)
+    res = on_remediation(r, rt.adapters, dry_run=False)
+    assert res["status"] == "executed" and res["detail"] == f"churn rolled back v{v2} -> v{v1}"
+    assert rt.registry.alias("churn", "production").version == v1
+    assert rt.registry.get("churn", v2).status == Status.REJECTED
+    again = on_remediation(RemediationRequested(request_id="rb2", action="rollback_deployment", target="churn-endpoint",
+                                                severity=Severity.HIGH), rt.adapters, dry_run=False)
+    assert again["status"] == "refused" and "cooldown" in again["detail"]
+
+
+def _post(url, body, raw=None):
+    data = raw if raw is not None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_http_endpoint_routes_and_validates(runtime, two_datasets):
+    v1 = train_version(runtime, two_datasets[0], "a")
+    approve_and_deploy(runtime, v1)
+    rows = smoke_rows(runtime.registry.get("churn", v1).lineage, 3)
+    server, _ = serve_in_thread(runtime.deployer)
+    assert server.server_address[0] == "127.0.0.1"
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        status, body = _post(f"{base}/v1/models/churn:predict", {"instances": rows})
+        assert status == 200 and body["version"] == v1 and body["slot"] == "production"
+        assert set(map(str, body["predictions"])) <= {"0", "1"} and len(body["predictions"]) == 3
+        status, body = _post(f"{base}/v1/models/churn:predict", {"instances": [{"tenure_months": 3}]})
+        assert status == 400 and "lacks feature" in body["reason"]
+        bad = dict(rows[0], monthly_charges="lots")
+        status, body = _post(f"{base}/v1/models/churn:predict", {"instances": [bad]})
+        assert status == 400 and "finite number" in body["reason"]
+        status, body = _post(f"{base}/v1/models/churn:predict", None, raw=b"{oops")
+        assert status == 400 and body == {"error": "invalid_request", "reason": "body is not valid JSON"}
+        status, body = _post(f"{base}/v1/models/nope:predict", {"instances": rows})
+        assert status == 404
+        # Oversized: refused from the Content-Length header, before any body is read.
+        import socket
+
+        with socket.create_connection(server.server_address[:2], timeout=10) as sock:
+            sock.sendall(b"POST /v1/models/churn:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n")
+            assert sock.recv(4096).startswith(b"HTTP/1.0 413")
+        # Tamper with the served artifact on disk: a fresh endpoint process refuses it.
+        mv = runtime.registry.get("churn", v1)
+        runtime.adapters.store.path_of(mv.artifact_uri).write_bytes(b"evil")
+        runtime.deployer._cache.clear()
+        status, body = _post(f"{base}/v1/models/churn:predict", {"instances": rows})
+        assert status == 503 and body["error"] == "artifact_integrity" and "Traceback" not in json.dumps(body)
+    finally:
+        server.shutdown()
+
+
+def test_artifact_sha_in_registry_matches_file(runtime, two_datasets):
+    v = train_version(runtime, two_datasets[0])
+    mv = runtime.registry.get("churn", v)
+    assert hashlib.sha256(runtime.adapters.store.get(mv.artifact_uri)).hexdigest() == mv.artifact_sha256
+    assert mv.artifact_uri.endswith(f"{mv.artifact_sha256}.joblib")

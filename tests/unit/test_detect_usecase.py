@@ -1,0 +1,85 @@
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+
+from skyloop.errors import InvalidMetrics
+from skyloop.events import MetricBatch, MetricRecord, RemediationRequested
+from skyloop.handlers import on_metrics
+
+T0 = datetime(2026, 11, 24, tzinfo=timezone.utc)
+
+
+def stream(n, start=0, seed=0, cpu=None):
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(start, start + n):
+        v = {"cpu_usage": 40 + rng.normal(0, 3), "latency_ms": 120 + rng.normal(0, 8), "error_rate": 0.5 + abs(rng.normal(0, 0.1))}
+        if cpu is not None and cpu[0] <= i < cpu[1]:
+            v["cpu_usage"] = 95.0
+            v["latency_ms"] += 100
+        out.append(MetricRecord(timestamp=T0 + timedelta(minutes=i), values=v))
+    return out
+
+
+def batch(records, service="api"):
+    return MetricBatch(service=service, records=records)
+
+
+def test_cpu_incident_yields_anomaly_and_one_request(runtime):
+    a = runtime.adapters
+    assert on_metrics(batch(stream(120)), a)["anomalies"] == []
+    res = on_metrics(batch(stream(30, start=120, seed=1, cpu=(135, 145))), a)
+    (an,) = res["anomalies"]
+    assert an["deviating_metrics"][0] in ("cpu_usage", "latency_ms")
+    assert an["causes"][0]["metric"] == "cpu_usage" and an["causes"][0]["action"] == "scale_out"
+    assert an["severity"] in ("high", "critical") and an["start"].startswith("2026-11-24T02:15")
+    msgs = a.remediation.receive(10)
+    assert len(msgs) == 1
+    req = RemediationRequested.model_validate_json(msgs[0].body)
+    assert req.action == "scale_out" and req.target == "api" and req.anomaly_id == an["anomaly_id"]
+
+
+def test_redelivered_batch_has_one_effect(runtime):
+    a = runtime.adapters
+    on_metrics(batch(stream(120)), a)
+    spike = stream(30, start=120, seed=1, cpu=(135, 145))
+    first = on_metrics(batch(spike), a)
+    second = on_metrics(batch(spike), a)  # new event id, same content
+    assert second["duplicate"] and second["anomalies"] == first["anomalies"]
+    assert a.remediation.depth() == 1
+
+
+def test_incident_spanning_batches_keeps_one_id_and_one_request(runtime):
+    a = runtime.adapters
+    on_metrics(batch(stream(120)), a)
+    r1 = on_metrics(batch(stream(20, start=120, seed=1, cpu=(130, 150))), a)
+    r2 = on_metrics(batch(stream(20, start=140, seed=2, cpu=(130, 150))), a)
+    assert r1["anomalies"][0]["anomaly_id"] == r2["anomalies"][0]["anomaly_id"]
+    assert r2["anomalies"][0]["rows"] > r1["anomalies"][0]["rows"]
+    assert len(r1["requests"]) == 1 and r2["requests"] == []
+    assert a.remediation.depth() == 1
+
+
+def test_services_have_separate_detectors(runtime):
+    a = runtime.adapters
+    on_metrics(batch(stream(120), service="api"), a)
+    res = on_metrics(batch(stream(30, start=120, seed=1, cpu=(135, 145)), service="web"), a)
+    assert res["scored_rows"] == 0 and res["anomalies"] == []  # "web" is still warming up
+
+
+def test_batch_without_known_metrics_is_invalid(runtime):
+    a = runtime.adapters
+    on_metrics(batch(stream(10)), a)
+    other = [MetricRecord(timestamp=T0, values={"queue_depth": 3.0})]
+    with pytest.raises(InvalidMetrics, match="no values for the known metrics"):
+        on_metrics(batch(other), a)
+
+
+def test_missing_values_are_tolerated(runtime):
+    a = runtime.adapters
+    recs = stream(120)
+    gappy = [MetricRecord(timestamp=r.timestamp, values={**r.values, "cpu_usage": float("nan")}) if i % 7 == 0 else r
+             for i, r in enumerate(recs)]
+    res = on_metrics(batch(gappy), a)
+    assert res["anomalies"] == []

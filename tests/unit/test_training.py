@@ -1,0 +1,101 @@
+import hashlib
+
+import pytest
+
+from skyloop.errors import InvalidDataset
+from skyloop.events import TrainingDataArrived
+from skyloop.handlers import on_training_data
+from skyloop.registry import Status
+from skyloop.training.usecase import group_from_uri, train_and_register
+
+from ..conftest import csv_bytes, put_dataset
+
+
+def test_train_registers_pending_version_with_lineage(runtime, churn_bytes):
+    a = runtime.adapters
+    out = train_and_register(churn_bytes, source_uri="inbox/churn.csv", settings=runtime.settings, store=a.store,
+                             registry=a.registry, events=a.events, target="churned")
+    v = out.model
+    assert v.status == Status.PENDING and v.group == "churn" and v.version == 1
+    for k in ("cv_accuracy_mean", "cv_accuracy_std", "cv_f1_mean", "cv_roc_auc_mean"):
+        assert 0.0 <= v.metrics[k] <= 1.0
+    assert v.metrics["cv_accuracy_mean"] > 0.6  # the churn signal is learnable
+    assert v.lineage["data_sha256"] == hashlib.sha256(churn_bytes).hexdigest()
+    assert v.lineage["rows"] == 300 and v.lineage["columns"] == 7
+    assert v.lineage["primary_metric"] == "accuracy" and v.lineage["task"] == "classification"
+    assert v.params["n_estimators"] == 100
+    assert hashlib.sha256(a.store.get(v.artifact_uri)).hexdigest() == v.artifact_sha256
+    assert not out.auto_approved and a.events.depth() == 0
+
+
+def test_regression_records_r2_and_rmse(runtime):
+    rows = [f"{i},{(i * 7) % 11},{i * 2.5 + (i % 3) * 0.1}" for i in range(60)]
+    a = runtime.adapters
+    out = train_and_register(csv_bytes("a,b,y", rows), source_uri="inbox/reg.csv", settings=runtime.settings,
+                             store=a.store, registry=a.registry, events=a.events)
+    m = out.model.metrics
+    assert out.model.lineage["task"] == "regression"
+    assert m["cv_r2_mean"] > 0.9 and m["cv_rmse_mean"] > 0
+
+
+def test_sidecar_names_target_and_group(runtime, churn_bytes):
+    uri = put_dataset(runtime, "upload", churn_bytes, {"target": "churned", "model_group": "churn-prod", "params": {"n_estimators": 20}})
+    res = on_training_data(TrainingDataArrived(uri=uri), runtime.adapters)
+    v = runtime.registry.get("churn-prod", res["version"])
+    assert v.lineage["target"] == "churned" and v.params["n_estimators"] == 20
+
+
+def test_unknown_training_parameter_is_rejected(runtime, churn_bytes):
+    uri = put_dataset(runtime, "bad-params", churn_bytes, {"target": "churned", "params": {"n_jobs": 64}})
+    with pytest.raises(InvalidDataset, match="unknown training parameter 'n_jobs'"):
+        on_training_data(TrainingDataArrived(uri=uri), runtime.adapters)
+
+
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        ("empty", b""),
+        ("missing-target", csv_bytes("a,b", [f"{i},{i}" for i in range(20)])),
+        ("nan", csv_bytes("a,label", [f"{i if i != 4 else 'nan'},{i % 2}" for i in range(20)])),
+        ("text", csv_bytes("a,label", [f"{i if i != 4 else 'oops'},{i % 2}" for i in range(20)])),
+        ("one-class", csv_bytes("a,label", [f"{i},1" for i in range(20)])),
+    ],
+)
+def test_bad_csv_leaves_registry_and_store_unchanged(runtime, name, data):
+    uri = put_dataset(runtime, name, data, {"target": "label"} if name != "missing-target" else {"target": "label"})
+    before = list((runtime.settings.blob_root / "models").rglob("*")) if (runtime.settings.blob_root / "models").exists() else []
+    with pytest.raises(InvalidDataset):
+        on_training_data(TrainingDataArrived(uri=uri), runtime.adapters)
+    assert runtime.registry.versions() == []
+    after = list((runtime.settings.blob_root / "models").rglob("*")) if (runtime.settings.blob_root / "models").exists() else []
+    assert after == before
+
+
+def test_same_upload_twice_registers_once(runtime, churn_bytes):
+    uri = put_dataset(runtime, "churn", churn_bytes, {"target": "churned"})
+    first = on_training_data(TrainingDataArrived(uri=uri, version="e1"), runtime.adapters)
+    second = on_training_data(TrainingDataArrived(uri=uri, version="e1"), runtime.adapters)
+    assert first["duplicate"] is False and second["duplicate"] is True
+    assert second["version"] == first["version"]
+    assert len(runtime.registry.versions("churn")) == 1
+
+
+def test_size_rule_refuses_above_inline_limit(make_runtime, churn_bytes):
+    rt = make_runtime(training={"max_inline_bytes": 1000})
+    uri = put_dataset(rt, "big", churn_bytes, {"target": "churned"})
+    with pytest.raises(InvalidDataset, match="in-function limit"):
+        on_training_data(TrainingDataArrived(uri=uri), rt.adapters)
+
+
+def test_gate_auto_approves_and_emits_event(make_runtime, churn_bytes):
+    rt = make_runtime(gate={"enabled": True, "min_score": 0.5})
+    uri = put_dataset(rt, "churn", churn_bytes, {"target": "churned"})
+    res = on_training_data(TrainingDataArrived(uri=uri), rt.adapters)
+    assert res["auto_approved"] and res["status"] == "APPROVED"
+    msgs = rt.adapters.events.receive(10)
+    assert len(msgs) == 1 and '"ModelVersionApproved"' in msgs[0].body
+
+
+def test_group_from_uri():
+    assert group_from_uri("s3://bucket/data/Churn 2026_01.csv") == "churn-2026-01"
+    assert group_from_uri("/tmp/x/.csv") == "default"
