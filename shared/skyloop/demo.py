@@ -123,7 +123,18 @@ def run_demo(home: Path, *, seed: int = 7, console: Any = None, show_progress: b
     return summary
 
 
-def _summary(rt, sim, trained, rollouts, anomalies, actions, approvals, dead, served, seconds):  # type: ignore[no-untyped-def]
+def _summary(
+    rt: LocalRuntime,
+    sim: FleetSim,
+    trained: list[dict[str, Any]],
+    rollouts: list[dict[str, Any]],
+    anomalies: dict[str, AnomalyFound],
+    actions: list[dict[str, Any]],
+    approvals: list[str],
+    dead: int,
+    served: Counter[int],
+    seconds: float,
+) -> dict[str, Any]:
     a = rt.adapters
     models = [
         {"version": v.version, "status": v.status.value, "cv_accuracy": round(v.metrics.get("cv_accuracy_mean", float("nan")), 4),
@@ -174,6 +185,15 @@ def render(summary: dict[str, Any], console: Any) -> None:
     for m in summary["models"]:
         prod = " (production)" if m["version"] == summary["deployment"]["production"] else ""
         t.add_row(f"v{m['version']}{prod}", m["status"], f"{m['cv_accuracy']:.3f}", f"{m['cv_f1']:.3f}", f"{m['cv_roc_auc']:.3f}", str(m["rows"]))
+    console.print(t)
+
+    t = Table(title="Rollouts")
+    for c in ("version", "result", "steps"):
+        t.add_column(c)
+    for r in summary["deployment"]["rollouts"]:
+        t.add_row(f"v{r['version']}", r["status"], "; ".join(r["steps"]))
+    for rb in summary["rollbacks"]:
+        t.add_row(f"v{rb['from']}", "[red]rolled back[/]", f"remediation restored v{rb['to']} to production")
     console.print(t)
 
     t = Table(title=f"Incidents: {sum(i['detected'] for i in summary['incidents'])}/{len(summary['incidents'])} detected, "

@@ -58,6 +58,17 @@ class Detector(Protocol):
     def to_bytes(self) -> bytes: ...
 
 
+class SavesBytes:
+    """``save(path)`` for any detector that can serialise itself with ``to_bytes()``."""
+
+    def to_bytes(self) -> bytes:  # pragma: no cover - implemented by each detector
+        raise NotImplementedError
+
+    def save(self, path: Any) -> None:
+        with open(path, "wb") as fh:
+            fh.write(self.to_bytes())
+
+
 def as_matrix(X: Any, columns: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
     """Accept a numpy array, a pandas DataFrame or a list of dicts, without importing pandas."""
     if hasattr(X, "columns") and hasattr(X, "to_numpy"):

@@ -14,12 +14,12 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..events import Severity
-from .base import as_matrix, lower_bound, severity_of
+from .base import SavesBytes, as_matrix, lower_bound, severity_of
 from .iforest import IsolationForestDetector
 from .robust import RobustZDetector
 
 
-class EnsembleDetector:
+class EnsembleDetector(SavesBytes):
     name = "ensemble"
     MIN_FOREST_ROWS = 128
 
@@ -98,7 +98,3 @@ class EnsembleDetector:
             det.forest = IsolationForestDetector.from_bytes(bytes(z["forest"]))
             det.robust = RobustZDetector.from_bytes(bytes(z["robust"]))
         return det
-
-    def save(self, path: Any) -> None:
-        with open(path, "wb") as fh:
-            fh.write(self.to_bytes())

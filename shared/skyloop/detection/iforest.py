@@ -20,7 +20,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..events import Severity
-from .base import as_matrix, lower_bound, severity_of
+from .base import SavesBytes, as_matrix, lower_bound, severity_of
 
 EULER = 0.5772156649015329
 
@@ -35,7 +35,7 @@ def c_factor(n: np.ndarray | float) -> np.ndarray:
     return out
 
 
-class IsolationForestDetector:
+class IsolationForestDetector(SavesBytes):
     name = "iforest"
 
     def __init__(
@@ -255,7 +255,3 @@ class IsolationForestDetector:
                     setattr(det, k, z[k])
                 det.fitted_ = True
         return det
-
-    def save(self, path: Any) -> None:
-        with open(path, "wb") as fh:
-            fh.write(self.to_bytes())

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..events import Severity
-from .base import as_matrix, lower_bound, severity_of
+from .base import SavesBytes, as_matrix, lower_bound, severity_of
 
 # z -> calibrated score anchors: 3 sigma starts LOW, 4.5 MEDIUM, 7 HIGH, 10 CRITICAL.
 Z_ANCHORS = np.array([0.0, 3.0, 4.5, 7.0, 10.0, 20.0])
@@ -27,7 +27,7 @@ S_ANCHORS = np.array([0.0, 0.5, 0.6, 0.75, 0.9, 0.99])
 MAD_TO_SIGMA = 1.2533  # E|X - mu| = sigma * sqrt(2/pi) for a normal
 
 
-class RobustZDetector:
+class RobustZDetector(SavesBytes):
     name = "robust_z"
 
     def __init__(self, alpha: float = 0.02, warmup: int = 30, anomaly_learning: float = 0.1,
@@ -135,7 +135,3 @@ class RobustZDetector:
     def from_bytes(cls, data: bytes) -> "RobustZDetector":
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             return cls.from_state(json.loads(bytes(z["meta"]).decode()))
-
-    def save(self, path: Any) -> None:
-        with open(path, "wb") as fh:
-            fh.write(self.to_bytes())
