@@ -21,18 +21,7 @@ import numpy as np
 
 from ..events import Severity
 from .base import SavesBytes, as_matrix, lower_bound, severity_of
-
-EULER = 0.5772156649015329
-
-
-def c_factor(n: np.ndarray | float) -> np.ndarray:
-    """Average path length of an unsuccessful BST search over n points."""
-    n = np.asarray(n, dtype=float)
-    out = np.zeros_like(n)
-    big = n > 2
-    out[big] = 2.0 * (np.log(n[big] - 1.0) + EULER) - 2.0 * (n[big] - 1.0) / n[big]
-    out[n == 2] = 1.0
-    return out
+from .forest import CompiledForest, TreeArrays, average_path_length
 
 
 class IsolationForestDetector(SavesBytes):
@@ -85,8 +74,11 @@ class IsolationForestDetector(SavesBytes):
         self.psi_ = psi
         height = int(np.ceil(np.log2(max(psi, 2))))
         trees = [self._build_tree(Z[rng.choice(Z.shape[0], psi, replace=False)], height, rng) for _ in range(self.n_estimators)]
-        self._pack(trees)
+        self.forest_ = CompiledForest.from_trees([_tree_arrays(t) for t in trees], Z.shape[1], psi)
         raw = self._raw(Z)
+        self._calibrate_from(raw)
+
+    def _calibrate_from(self, raw: np.ndarray) -> None:
         self.offset_ = float(np.quantile(raw, 1.0 - self.contamination))
         # spread_: from the contamination quantile to the most unusual row in the
         # (normal) history. Beyond the latter a row is unlike anything learned.
@@ -123,41 +115,14 @@ class IsolationForestDetector(SavesBytes):
             f = int(rng.choice(candidates))
             t = float(rng.uniform(lo[f], hi[f]))
             feat[node], thr[node] = f, t
-            go_left = sub[:, f] < t
+            go_left = sub[:, f] <= t
             stack.append((idx[~go_left], depth + 1, node, True))
             stack.append((idx[go_left], depth + 1, node, False))
         return feat, thr, left, right, size
 
-    def _pack(self, trees: list[tuple[list, list, list, list, list]]) -> None:
-        """All trees in flat arrays with per-tree offsets: vectorised scoring, npz-friendly."""
-        offsets = np.cumsum([0] + [len(t[0]) for t in trees[:-1]])
-        self.feature_ = np.concatenate([np.asarray(t[0], dtype=np.int32) for t in trees])
-        self.threshold_ = np.concatenate([np.asarray(t[1], dtype=float) for t in trees])
-        self.left_ = np.concatenate([np.where(np.asarray(t[2]) >= 0, np.asarray(t[2]) + o, -1) for t, o in zip(trees, offsets)]).astype(np.int64)
-        self.right_ = np.concatenate([np.where(np.asarray(t[3]) >= 0, np.asarray(t[3]) + o, -1) for t, o in zip(trees, offsets)]).astype(np.int64)
-        sizes = np.concatenate([np.asarray(t[4], dtype=float) for t in trees])
-        self.leaf_adjust_ = c_factor(sizes)
-        self.roots_ = offsets.astype(np.int64)
-
-    # ---- scoring ---------------------------------------------------------
     def _raw(self, Z: np.ndarray) -> np.ndarray:
-        n = Z.shape[0]
-        T = self.roots_.shape[0]
-        node = np.broadcast_to(self.roots_, (n, T)).copy()
-        depth = np.zeros((n, T))
-        rows = np.arange(n)[:, None]
-        while True:
-            f = self.feature_[node]
-            active = f >= 0
-            if not active.any():
-                break
-            x = Z[np.broadcast_to(rows, node.shape)[active], f[active]]
-            go_left = x < self.threshold_[node[active]]
-            nxt = np.where(go_left, self.left_[node[active]], self.right_[node[active]])
-            node[active] = nxt
-            depth[active] += 1.0
-        path = depth + self.leaf_adjust_[node]
-        return 2.0 ** (-path.mean(axis=1) / float(c_factor(np.array([self.psi_]))[0]))
+        """Anomaly score 2 ** (-E[h] / c(psi)) in (0, 1]: sklearn's -score_samples."""
+        return -self.forest_.score_samples(Z)
 
     def _standardise(self, arr: np.ndarray) -> np.ndarray:
         arr = np.where(np.isfinite(arr), arr, self.median_)  # missing -> typical value
@@ -215,7 +180,7 @@ class IsolationForestDetector(SavesBytes):
         return severity_of(score)
 
     # ---- persistence (npz + json, never pickle) --------------------------
-    _ARRAYS = ("feature_", "threshold_", "left_", "right_", "leaf_adjust_", "roots_", "mean_", "scale_", "median_")
+    _ARRAYS = ("mean_", "scale_", "median_")
 
     def to_bytes(self) -> bytes:
         meta = {
@@ -230,6 +195,7 @@ class IsolationForestDetector(SavesBytes):
         if self.fitted_:
             meta_f = {"psi": self.psi_, "offset": self.offset_, "spread": self.spread_}
             arrays["meta_fit"] = np.frombuffer(json.dumps(meta_f).encode(), dtype=np.uint8)
+            arrays["forest"] = np.frombuffer(self.forest_.to_bytes(), dtype=np.uint8)
             for k in self._ARRAYS:
                 arrays[k] = getattr(self, k)
         if self._buffer:
@@ -253,5 +219,17 @@ class IsolationForestDetector(SavesBytes):
                 det.psi_, det.offset_, det.spread_ = int(mf["psi"]), float(mf["offset"]), float(mf["spread"])
                 for k in cls._ARRAYS:
                     setattr(det, k, z[k])
+                det.forest_ = CompiledForest.from_bytes(bytes(z["forest"]))
                 det.fitted_ = True
         return det
+
+
+def _tree_arrays(tree: tuple[list, list, list, list, list]) -> TreeArrays:
+    feat, thr, left, right, size = (np.asarray(x) for x in tree)
+    depth = np.zeros(len(feat))
+    for node in range(len(feat)):  # parents precede children in build order
+        for child in (left[node], right[node]):
+            if child >= 0:
+                depth[child] = depth[node] + 1
+    value = depth + average_path_length(size.astype(float))  # edges to the leaf + c(n_leaf)
+    return TreeArrays(left, right, np.where(feat >= 0, feat, 0), thr.astype(float), value)
