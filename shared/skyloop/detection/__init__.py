@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import SkyloopError
 from .base import BANDS, Detector, severity_of
+from .adaptive import AdaptiveDetector
 from .ensemble import EnsembleDetector
 from .iforest import IsolationForestDetector
 from .robust import RobustZDetector
@@ -28,8 +29,9 @@ DETECTORS: dict[str, type] = {
     "iforest": IsolationForestDetector,
     "robust_z": RobustZDetector,
     "ensemble": EnsembleDetector,
+    "adaptive": AdaptiveDetector,
 }
-ALIASES = {"default": "ensemble"}
+ALIASES = {"default": "adaptive"}  # chosen by bench/quality.py: see bench/README.md
 
 
 def make_detector(name: str = "default", **params: Any) -> Any:
@@ -51,4 +53,4 @@ def load_detector(source: str | Path | bytes) -> Any:
 
 make_detector.load = load_detector  # type: ignore[attr-defined]
 
-__all__ = ["BANDS", "DETECTORS", "Detector", "EnsembleDetector", "IsolationForestDetector", "RobustZDetector", "load_detector", "make_detector", "severity_of"]
+__all__ = ["AdaptiveDetector", "BANDS", "DETECTORS", "Detector", "EnsembleDetector", "IsolationForestDetector", "RobustZDetector", "load_detector", "make_detector", "severity_of"]

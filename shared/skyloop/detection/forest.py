@@ -166,8 +166,8 @@ class CompiledForest:
 
     def score_samples(self, X: np.ndarray, n_jobs: int = 1) -> np.ndarray:
         """Exactly sklearn's ``IsolationForest.score_samples`` (the opposite of the anomaly score)."""
-        if self.denominator == 0:
-            return -np.ones(np.asarray(X).shape[0])
+        if self.denominator == 0:  # a single training sample: sklearn defines the score as 2 ** -1
+            return np.full(np.asarray(X).shape[0], -0.5)
         return -(2.0 ** (-self.path_lengths(X, n_jobs=n_jobs) / self.denominator))
 
     # ---- persistence ----------------------------------------------------------

@@ -67,10 +67,14 @@ def detect(
     columns = det.columns_ or sorted({k for r in records for k in r.values})
     det.columns_ = columns
     X = np.array([[r.values.get(c, np.nan) for c in columns] for r in records], dtype=float)
+    ts = np.array([r.timestamp.timestamp() for r in records])
     if not np.isfinite(X).any():
         raise InvalidMetrics(f"batch for {batch.service} has no values for the known metrics ({', '.join(columns)})")
-    ts = np.array([r.timestamp.timestamp() for r in records])
-    scores, z, scored = _score_streaming(det, X, lower_bound(cfg.min_severity))
+    if hasattr(det, "process"):  # detectors that learn record by record, with time of day
+        scored = len(records) if det.fitted_ else max(0, len(records) - (det.warmup - det.n_))
+        scores, z = det.process(X, ts)
+    else:
+        scores, z, scored = _score_streaming(det, X, lower_bound(cfg.min_severity))
     out = DetectOutcome(batch.service, len(records), scored)
 
     interval = float(np.median(np.diff(ts))) if len(ts) > 1 else 60.0

@@ -1,0 +1,290 @@
+"""The adaptive streaming detector: per-metric seasonal baseline, robust scale,
+CUSUM for slow shifts, a variance-burst test, and re-levelling after a change point.
+
+Why each part (all O(metrics) per record, numpy only, learns from the first record):
+
+- level: EWMA of the de-seasonalised value (fast at first, 1/n, then ``alpha``);
+- season: once a day of data has been seen, a time-of-day profile (``bins`` per
+  day) of what the level does not explain, so a daily peak is not an anomaly;
+- scale: EWMA of the absolute residual, never fed by rows it flags, floored
+  relative to the level so flat metrics do not make every wiggle infinite;
+- point test: |residual| / scale, the classic robust z;
+- CUSUM (Page 1954): accumulates small same-sign residuals, catching leaks and
+  small level shifts long before any single point is extreme;
+- variance test: a fast EW residual magnitude against the slow one;
+- change point: when a metric stays anomalous in one direction for ``relevel_after``
+  records, the new level is accepted (the incident has been reported; flagging a
+  new normal for days would only bury the next incident in noise).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from datetime import datetime
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..events import Severity
+from .base import SavesBytes, as_matrix, lower_bound, severity_of
+
+Z_ANCHORS = np.array([0.0, 3.0, 4.5, 6.75, 10.5, 30.0])
+CUSUM_ANCHORS = np.array([0.0, 11.25, 18.75, 30.0, 60.0, 225.0])
+VAR_ANCHORS = np.array([0.0, 3.5, 5.0, 8.0, 12.0, 30.0])
+S_ANCHORS = np.array([0.0, 0.5, 0.6, 0.75, 0.9, 0.99])
+DEV_TO_SIGMA = 1.2533  # E|X - mu| = sigma * sqrt(2 / pi)
+
+
+def to_epoch(ts: Any) -> float:
+    if isinstance(ts, datetime):
+        return ts.timestamp()
+    if isinstance(ts, (int, float)):
+        return float(ts)
+    if isinstance(ts, str):
+        try:
+            return float(ts)
+        except ValueError:
+            return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    if hasattr(ts, "timestamp"):
+        return float(ts.timestamp())
+    raise TypeError(f"unsupported timestamp {ts!r}")
+
+
+class AdaptiveDetector(SavesBytes):
+    name = "adaptive"
+    _STATE = ("level", "dev", "fast_dev", "season", "season_n", "cpos", "cneg", "run", "run_sign", "seen",
+              "slot", "slot_n", "slot_dev")
+    SLOTS = 288  # 5-minute time-of-day slots for the "same time yesterday" baseline
+
+    def __init__(self, alpha: float = 0.015, dev_alpha: float = 0.01, season_alpha: float = 0.1, bins: int = 96, warmup: int = 24,
+                 relevel_after: int = 36, cusum_slack: float = 1.0, fast_alpha: float = 0.2,
+                 rel_floor: float = 0.005, day_fraction_alpha: float = 0.25, contamination: float | None = None) -> None:
+        self.day_fraction_alpha = day_fraction_alpha
+        self.alpha, self.dev_alpha, self.season_alpha, self.bins, self.warmup = alpha, dev_alpha, season_alpha, bins, warmup
+        self.relevel_after, self.cusum_slack, self.fast_alpha, self.rel_floor = relevel_after, cusum_slack, fast_alpha, rel_floor
+        self.contamination = contamination  # accepted for a uniform make_detector(); unused
+        self.columns_: list[str] = []
+        self.n_ = 0
+        self.t0_: float | None = None
+        self.last_t_: float | None = None
+        self._step_s = 0.0  # typical seconds between records
+
+    # ---- state ---------------------------------------------------------------
+    def _init(self, m: int) -> None:
+        self.level = np.full(m, np.nan)
+        self.dev = np.zeros(m)
+        self.fast_dev = np.zeros(m)
+        self.season = np.zeros((m, self.bins))
+        self.season_n = np.zeros((m, self.bins))
+        self.cpos = np.zeros(m)
+        self.cneg = np.zeros(m)
+        self.run = np.zeros(m)
+        self.run_sign = np.zeros(m)
+        self.seen = np.zeros(m)
+        self.slot = np.zeros((m, self.SLOTS))
+        self.slot_n = np.zeros((m, self.SLOTS))
+        self.slot_dev = np.zeros(m)
+
+    @property
+    def fitted_(self) -> bool:
+        return self.n_ >= self.warmup
+
+    def _bins(self, t: float) -> tuple[int, int, float]:
+        """The two time-of-day bins around t and the weight of the second (linear interpolation)."""
+        pos = (t % 86400.0) / 86400.0 * self.bins - 0.5
+        b0 = int(math.floor(pos)) % self.bins
+        return b0, (b0 + 1) % self.bins, pos - math.floor(pos)
+
+    def _seasonal(self, t: float | None) -> np.ndarray:
+        m = len(self.columns_)
+        if t is None or self.t0_ is None or t - self.t0_ < 86400.0:
+            return np.zeros(m)
+        b0, b1, w = self._bins(t)
+        ready = (self.season_n[:, b0] >= 2) & (self.season_n[:, b1] >= 2)
+        return np.where(ready, (1 - w) * self.season[:, b0] + w * self.season[:, b1], 0.0)
+
+    def _scale(self) -> np.ndarray:
+        floor = np.maximum(self.rel_floor * np.abs(np.nan_to_num(self.level)), 1e-6)
+        return np.maximum(self.dev * DEV_TO_SIGMA, floor)
+
+    # ---- one record -----------------------------------------------------------
+    def _step(self, t: float | None, x: np.ndarray, learn: bool = True) -> tuple[float, np.ndarray]:
+        """Score one row and (optionally) learn from it; returns (score, z per metric)."""
+        if not self.columns_:
+            raise ValueError("columns are not set")
+        if not hasattr(self, "level"):
+            self._init(len(self.columns_))
+        ok = np.isfinite(x)
+        new = ok & ~np.isfinite(self.level)
+        self.level[new] = x[new]
+        seas = self._seasonal(t)
+        resid = np.where(ok, x - self.level - seas, 0.0)
+        scale = self._scale()
+        z = resid / scale
+        # Second opinion: the value at this time of day on previous days. A record is
+        # only as unusual as the *less* surprised of the two baselines says: model error
+        # in one (a cycle it has not learned yet) is rarely shared by the other.
+        si = None
+        if t is not None and self.t0_ is not None and t - self.t0_ >= 86400.0:
+            si = int((t % 86400.0) / 86400.0 * self.SLOTS) % self.SLOTS
+            have = (self.slot_n[:, si] > 0) & (self.slot_dev > 0)
+            floor = np.maximum(self.rel_floor * np.abs(np.nan_to_num(self.level)), 1e-6)
+            z2 = np.where(ok, x - self.slot[:, si], 0.0) / np.maximum(self.slot_dev * DEV_TO_SIGMA, floor)
+            z = np.where(have, np.sign(z) * np.minimum(np.abs(z), np.abs(z2)) * (np.sign(z) == np.sign(z2)), z)
+        young = self.seen < self.warmup
+        zs = np.where(ok & ~young, np.abs(z), 0.0)
+        k = self.cusum_slack
+        # Page's CUSUM, capped at the CRITICAL anchor (so it forgets an incident in
+        # bounded time) and shrunk on a plainly normal record (so it ends with it).
+        cap = CUSUM_ANCHORS[-2] * (1.0 + 0.1 * math.log(max(len(self.columns_), 1)))
+        calm = np.where(np.abs(z) < k, 0.7, 1.0)
+        zc = np.clip(z, -3.0, 3.0)  # single outliers are the point test's job, not CUSUM's
+        cpos = np.minimum(np.maximum(0.0, self.cpos * calm + np.where(ok & ~young, zc - k, 0.0)), cap)
+        cneg = np.minimum(np.maximum(0.0, self.cneg * calm + np.where(ok & ~young, -zc - k, 0.0)), cap)
+        fast = self.fast_dev + self.fast_alpha * (np.abs(resid) - self.fast_dev) * ok
+        ratio = np.where(~young & (self.dev > 0), fast / np.maximum(self.dev, 1e-12), 0.0)
+        # More metrics, more chances for noise to look extreme: widen the bands (Bonferroni-like).
+        widen = 1.0 + 0.1 * math.log(max(len(self.columns_), 1))
+        tests = np.stack([
+            np.interp(zs, Z_ANCHORS * widen, S_ANCHORS),
+            np.interp(np.maximum(cpos, cneg), CUSUM_ANCHORS * widen, S_ANCHORS),
+            np.interp(ratio, VAR_ANCHORS * widen, S_ANCHORS),
+        ])
+        per_metric = tests.max(axis=0)
+        self.last_tests_ = tests.max(axis=1)  # (point, cusum, variance): which test fired
+        score = float(per_metric.max()) if per_metric.size else 0.0
+        if not learn:
+            return score, np.where(ok, z, 0.0)
+        # ---- learn ----
+        hot = per_metric >= lower_bound(Severity.MEDIUM)
+        sign = np.sign(resid)
+        same = hot & (sign == self.run_sign)
+        self.run = np.where(hot, np.where(same, self.run + 1, 1), 0)
+        self.run_sign = np.where(hot, sign, 0)
+        young_rate = 1.0 / (self.seen + 1.0)
+        # Once the daily profile carries the cycle, the level must be slower than a day,
+        # or it chases the cycle and leaves a phase-shifted residual.
+        seasonal_on = t is not None and self.t0_ is not None and t - self.t0_ >= 86400.0
+        per_day = 86400.0 / self._step_s if self._step_s > 0 else 288.0
+        alpha = min(self.alpha, self.day_fraction_alpha / per_day * 4) if seasonal_on else self.alpha
+        a = np.maximum(alpha, young_rate)
+        a = np.where(hot, a * 0.05, a) * ok
+        self.level = self.level + a * resid
+        # The scale learns flagged rows too, at a tenth of the rate: an incident barely
+        # moves it, but a scale that became too small cannot lock every row "hot".
+        ad = np.maximum(self.dev_alpha, young_rate) * ok * np.where(hot, 0.1, 1.0)
+        self.dev = self.dev + ad * (np.abs(resid) - self.dev)
+        self.fast_dev = np.where(ok, fast, self.fast_dev)
+        self.cpos, self.cneg = np.where(ok, cpos, self.cpos), np.where(ok, cneg, self.cneg)
+        if t is not None and self.t0_ is not None and ok.any():
+            upd = ok & ~hot
+            r = np.where(upd, x - self.level - seas, 0.0)  # what level + season still miss
+            for b, wb in zip(self._bins(t)[:2], (1 - self._bins(t)[2], self._bins(t)[2])):
+                beta = np.maximum(self.season_alpha, 1.0 / (self.season_n[:, b] + 1.0)) * wb
+                self.season[:, b] += beta * r
+                self.season_n[:, b] += upd * wb
+        if t is not None:
+            sj = int((t % 86400.0) / 86400.0 * self.SLOTS) % self.SLOTS
+            have = self.slot_n[:, sj] > 0
+            r2 = np.where(ok & have, x - self.slot[:, sj], 0.0)
+            upd2 = ok & have & ~hot
+            self.slot_dev = np.where(upd2, self.slot_dev + max(self.dev_alpha, 0.0) * 2 * (np.abs(r2) - self.slot_dev), self.slot_dev)
+            first = ok & ~have
+            w = np.where(hot, 0.05, 0.5)
+            self.slot[:, sj] = np.where(first, x, np.where(ok, self.slot[:, sj] + w * (x - self.slot[:, sj]), self.slot[:, sj]))
+            self.slot_n[:, sj] += ok
+        shifted = self.run >= self.relevel_after
+        if shifted.any():  # change point: accept the new level
+            self.level = np.where(shifted, np.where(ok, x - seas, self.level), self.level)
+            self.cpos = np.where(shifted, 0.0, self.cpos)
+            self.cneg = np.where(shifted, 0.0, self.cneg)
+            self.fast_dev = np.where(shifted, self.dev, self.fast_dev)
+            self.run = np.where(shifted, 0, self.run)
+        self.seen += ok
+        self.n_ += 1
+        if t is not None:
+            if self.last_t_ is not None and t > self.last_t_:
+                self._step_s = 0.9 * self._step_s + 0.1 * (t - self.last_t_) if self._step_s else t - self.last_t_
+            self.t0_ = t if self.t0_ is None else self.t0_
+            self.last_t_ = t
+        return score, np.where(ok, z, 0.0)
+
+    # ---- the detector interface -----------------------------------------------
+    def score_one(self, timestamp: Any, values: Mapping[str, float]) -> float:
+        if not self.columns_:
+            self.columns_ = sorted(values)
+        x = np.array([float(values.get(c, np.nan)) for c in self.columns_])
+        t = None if timestamp is None else to_epoch(timestamp)
+        return self._step(t, x)[0]
+
+    def process(self, X: Any, timestamps: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """Score rows in time order, learning as it goes: (scores, z per metric before learning)."""
+        arr, _ = as_matrix(X, self.columns_ or None)
+        scores, z = np.zeros(arr.shape[0]), np.zeros_like(arr)
+        for i, row in enumerate(arr):
+            scores[i], z[i] = self._step(None if timestamps is None else to_epoch(timestamps[i]), row)
+        return scores, z
+
+    def fit(self, X: Any, columns: list[str] | None = None, timestamps: Any = None) -> "AdaptiveDetector":
+        arr, cols = as_matrix(X, columns)
+        self.columns_ = cols
+        self._init(len(cols))
+        return self.partial_fit(arr, timestamps)
+
+    def partial_fit(self, X: Any, timestamps: Any = None) -> "AdaptiveDetector":
+        arr, cols = as_matrix(X, self.columns_ or None)
+        if not self.columns_:
+            self.columns_ = cols
+        for i, row in enumerate(arr):
+            self._step(None if timestamps is None else to_epoch(timestamps[i]), row)
+        return self
+
+    def score(self, X: Any, timestamps: Any = None) -> np.ndarray:
+        """Score rows against the current state without learning from them."""
+        arr, _ = as_matrix(X, self.columns_ or None)
+        if not self.columns_ or not hasattr(self, "level"):
+            return np.zeros(arr.shape[0])
+        return np.array([self._step(None if timestamps is None else to_epoch(timestamps[i]), r, learn=False)[0]
+                         for i, r in enumerate(arr)])
+
+    def zscores(self, X: Any, timestamps: Any = None) -> np.ndarray:
+        arr, _ = as_matrix(X, self.columns_ or None)
+        if not self.columns_ or not hasattr(self, "level"):
+            return np.zeros_like(arr)
+        return np.array([self._step(None if timestamps is None else to_epoch(timestamps[i]), r, learn=False)[1]
+                         for i, r in enumerate(arr)])
+
+    def severity(self, score: float) -> Severity:
+        return severity_of(score)
+
+    # ---- persistence (npz + json) -----------------------------------------------
+    def to_bytes(self) -> bytes:
+        meta = {
+            "detector": self.name, "columns": self.columns_, "n": self.n_, "t0": self.t0_, "last_t": self.last_t_,
+            "step_s": self._step_s,
+            "params": {k: getattr(self, k) for k in ("alpha", "dev_alpha", "season_alpha", "bins", "warmup", "relevel_after",
+                                                       "cusum_slack", "fast_alpha", "rel_floor", "day_fraction_alpha")},
+        }
+        arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
+        if hasattr(self, "level"):
+            arrays.update({k: getattr(self, k) for k in self._STATE})
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "AdaptiveDetector":
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+            det = cls(**meta["params"])
+            det.columns_, det.n_, det.t0_, det.last_t_ = list(meta["columns"]), int(meta["n"]), meta["t0"], meta["last_t"]
+            det._step_s = float(meta.get("step_s", 0.0))
+            if "level" in z:
+                for k in cls._STATE:
+                    setattr(det, k, np.array(z[k]))
+        return det
+
+
+__all__ = ["AdaptiveDetector", "to_epoch"]
