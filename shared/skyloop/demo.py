@@ -20,7 +20,7 @@ from typing import Any
 
 from .config import Settings
 from .demo_data import FleetSim, churn_csv, demo_incidents, demo_start, overlap
-from .deployment import deployment_history
+from .history import deployment_history
 from .events import AnomalyFound, MetricBatch, TrainingDataArrived
 from .handlers import on_metrics, on_training_data
 from .local.endpoint import serve_in_thread

@@ -8,42 +8,19 @@ just before this incident?".
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from .config import Settings
+if TYPE_CHECKING:
+    from .config import Settings
 from .errors import ArtifactIntegrityError, DeploymentFailed, SkyloopError
+from .history import record_deployment
 from .ports import Clock, Deployer, KeyValueStore, ModelRegistry
 from .registry import ModelVersion, Status
 
 log = logging.getLogger("skyloop.deployment")
-
-
-# ---- deployment history (read by RCA) -------------------------------------
-def _history_key(group: str) -> str:
-    return f"deployments:{group}"
-
-
-def record_deployment(kv: KeyValueStore, group: str, entry: Mapping[str, Any]) -> None:
-    hist = deployment_history(kv, group)
-    hist.append(dict(entry))
-    kv.put(_history_key(group), json.dumps(hist[-200:]).encode())
-
-
-def deployment_history(kv: KeyValueStore, group: str) -> list[dict[str, Any]]:
-    raw = kv.get(_history_key(group))
-    return json.loads(raw) if raw else []
-
-
-def last_promotion(kv: KeyValueStore, group: str, before: float | None = None) -> dict[str, Any] | None:
-    """The latest production change at or before ``before`` (epoch seconds)."""
-    for e in reversed(deployment_history(kv, group)):
-        if e.get("kind") == "promoted" and (before is None or e["at"] <= before):
-            return e
-    return None
 
 
 # ---- smoke rows ------------------------------------------------------------
@@ -102,7 +79,7 @@ def rollout(
     registry: ModelRegistry,
     kv: KeyValueStore,
     clock: Clock,
-    settings: Settings,
+    settings: "Settings",
     canary_check: CanaryCheck | None = None,
 ) -> RolloutOutcome:
     """Run the rollout for an APPROVED version. Raises ``DeploymentFailed`` after rolling back."""

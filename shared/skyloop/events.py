@@ -69,7 +69,7 @@ _SEVERITY_ORDER = {s: i for i, s in enumerate(Severity)}
 
 
 class _Event(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     event_id: str = Field(default_factory=new_id)
     occurred_at: datetime = Field(default_factory=utcnow)
@@ -96,7 +96,7 @@ class ModelVersionApproved(_Event):
 class MetricRecord(BaseModel):
     """One observation: a timestamp and named numeric values (NaN means missing)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     timestamp: datetime
     values: dict[str, float]
@@ -133,7 +133,7 @@ class MetricBatch(_Event):
 
 
 class RootCause(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     metric: str
     confidence: float = Field(ge=0.0, le=1.0)
@@ -188,7 +188,7 @@ DomainEvent = Annotated[
     Field(discriminator="type"),
 ]
 
-_ADAPTER: TypeAdapter[Any] = TypeAdapter(DomainEvent)
+_ADAPTER: TypeAdapter[Any] | None = None  # built on first parse: keeps import (cold start) cheap
 
 
 def parse_event(raw: str | bytes | dict[str, Any]) -> Any:
@@ -208,6 +208,9 @@ def parse_event(raw: str | bytes | dict[str, Any]) -> Any:
         raise InvalidEvent(f"event must be a JSON object, got {type(raw).__name__}")
     if "type" not in raw:
         raise InvalidEvent("event has no 'type' field")
+    global _ADAPTER
+    if _ADAPTER is None:
+        _ADAPTER = TypeAdapter(DomainEvent)
     try:
         return _ADAPTER.validate_python(raw)
     except ValidationError as exc:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from skyloop.handlers import HANDLERS
+from skyloop.handlers import HANDLERS, handler_for
 from skyloop.events import parse_event
 
 EVENTS = sorted((Path(__file__).resolve().parents[2] / "events" / "local").glob("*.json"))
@@ -16,5 +16,5 @@ def test_there_is_one_sample_per_handler():
 
 @pytest.mark.parametrize("path", EVENTS, ids=lambda p: p.name)
 def test_sample_parses_to_its_handlers_event(path):
-    cls, _ = HANDLERS[path.stem]
+    cls, _ = handler_for(path.stem)
     assert isinstance(parse_event(path.read_bytes()), cls)

@@ -5,7 +5,8 @@ import urllib.request
 
 import pytest
 
-from skyloop.deployment import deployment_history, smoke_rows
+from skyloop.deployment import smoke_rows
+from skyloop.history import deployment_history
 from skyloop.errors import ArtifactIntegrityError, DeploymentFailed
 from skyloop.events import ModelVersionApproved, RemediationRequested, Severity, TrainingDataArrived
 from skyloop.handlers import on_model_approved, on_remediation, on_training_data

@@ -12,12 +12,11 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..config import Settings
-from ..deployment import last_promotion
+from ..history import last_promotion
 from ..errors import InvalidMetrics, NotFound
 from ..events import AnomalyFound, MetricBatch, MetricRecord, RemediationRequested
 from ..ports import ActionExecutor, KeyValueStore, ModelRegistry, Queue
@@ -25,6 +24,9 @@ from ..rca import RcaContext, rank_causes
 from . import load_detector, make_detector
 from .base import lower_bound
 from .incidents import Run, find_runs, is_incident
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 log = logging.getLogger("skyloop.detection")
 
@@ -54,7 +56,7 @@ def _detector_key(service: str) -> str:
 def detect(
     batch: MetricBatch,
     *,
-    settings: Settings,
+    settings: "Settings",
     kv: KeyValueStore,
     queue: Queue,
     registry: ModelRegistry,
@@ -145,7 +147,7 @@ def _analyse(
     z: np.ndarray,
     columns: list[str],
     anomaly_id: str,
-    settings: Settings,
+    settings: "Settings",
     kv: KeyValueStore,
     registry: ModelRegistry,
     topology: ActionExecutor,
@@ -183,7 +185,7 @@ def _analyse(
     return anomaly, request
 
 
-def _context(service: str, start_ts: float, settings: Settings, kv: KeyValueStore, registry: ModelRegistry,
+def _context(service: str, start_ts: float, settings: "Settings", kv: KeyValueStore, registry: ModelRegistry,
              topology: ActionExecutor) -> RcaContext:
     """Deployment context for RCA: the production change just before the incident, if any."""
     try:

@@ -4,45 +4,67 @@ Azure Functions, ``skyloop invoke``) translates its event and calls these.
 Each handler keys its work in the idempotency store, so at-least-once delivery
 has exactly one effect: a duplicate returns the first result with
 ``"duplicate": true``.
+
+The four handlers are imported lazily (PEP 562): a detect function that imports
+``skyloop.handlers.detect`` pays for detection only, not for training.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any, Callable
 
-from ..adapters import Adapters
 from ..errors import InvalidEvent
-from ..events import MetricBatch, ModelVersionApproved, RemediationRequested, TrainingDataArrived, parse_event
-from .deploy import on_model_approved
-from .detect import on_metrics
-from .remediate import on_remediation
-from .train import on_training_data
 
-HANDLERS = {
-    "train": (TrainingDataArrived, on_training_data),
-    "deploy": (ModelVersionApproved, on_model_approved),
-    "detect": (MetricBatch, on_metrics),
-    "remediate": (RemediationRequested, on_remediation),
+if TYPE_CHECKING:
+    from ..adapters import Adapters
+
+# handler name -> (module, function, domain event class name)
+_TABLE = {
+    "train": ("train", "on_training_data", "TrainingDataArrived"),
+    "deploy": ("deploy", "on_model_approved", "ModelVersionApproved"),
+    "detect": ("detect", "on_metrics", "MetricBatch"),
+    "remediate": ("remediate", "on_remediation", "RemediationRequested"),
 }
+_FUNCS = {fn: mod for mod, fn, _ in _TABLE.values()}
+HANDLERS = tuple(_TABLE)
 
 
-def dispatch(event: Any, adapters: Adapters) -> dict[str, Any]:
+def handler_for(name: str) -> tuple[type, Callable[..., dict[str, Any]]]:
+    """(event class, function) of a handler, importing only that handler."""
+    from .. import events
+
+    try:
+        mod, fn, cls = _TABLE[name]
+    except KeyError:
+        raise InvalidEvent(f"unknown handler {name!r}; known: {', '.join(_TABLE)}") from None
+    return getattr(events, cls), getattr(importlib.import_module(f"{__name__}.{mod}"), fn)
+
+
+def dispatch(event: Any, adapters: "Adapters") -> dict[str, Any]:
     """Route a parsed domain event to its handler."""
-    for cls, fn in HANDLERS.values():
-        if isinstance(event, cls):
-            return fn(event, adapters)
+    for name, (_, _, cls) in _TABLE.items():
+        if type(event).__name__ == cls:
+            return handler_for(name)[1](event, adapters)
     raise InvalidEvent(f"no handler takes {type(event).__name__} events")
 
 
-def invoke(name: str, raw: str | bytes | dict[str, Any], adapters: Adapters) -> dict[str, Any]:
+def invoke(name: str, raw: str | bytes | dict[str, Any], adapters: "Adapters") -> dict[str, Any]:
     """Direct invocation: ``skyloop invoke <name> event.json``."""
-    if name not in HANDLERS:
-        raise InvalidEvent(f"unknown handler {name!r}; known: {', '.join(HANDLERS)}")
-    cls, fn = HANDLERS[name]
+    from ..events import parse_event
+
+    cls, fn = handler_for(name)
     event = parse_event(raw)
     if not isinstance(event, cls):
         raise InvalidEvent(f"handler {name!r} takes {cls.__name__}, got {type(event).__name__}")
     return fn(event, adapters)
 
 
-__all__ = ["HANDLERS", "dispatch", "invoke", "on_metrics", "on_model_approved", "on_remediation", "on_training_data"]
+def __getattr__(attr: str) -> Any:
+    if attr in _FUNCS:
+        return getattr(importlib.import_module(f"{__name__}.{_FUNCS[attr]}"), attr)
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
+
+
+__all__ = ["HANDLERS", "dispatch", "handler_for", "invoke", "on_metrics", "on_model_approved", "on_remediation",
+           "on_training_data"]

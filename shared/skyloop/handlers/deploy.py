@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..adapters import Adapters
 from ..deployment import rollout
 from ..events import ModelVersionApproved
 from ._once import once
 
+if TYPE_CHECKING:
+    from ..adapters import Adapters
 
-def on_model_approved(event: ModelVersionApproved, adapters: Adapters) -> dict[str, Any]:
+
+def on_model_approved(event: ModelVersionApproved, adapters: "Adapters") -> dict[str, Any]:
     def run() -> dict[str, Any]:
         version = adapters.registry.get(event.model_group, event.version)
         return rollout(

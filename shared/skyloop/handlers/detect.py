@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..adapters import Adapters
 from ..detection.usecase import detect
 from ..events import MetricBatch
 from ._once import once
 
+if TYPE_CHECKING:
+    from ..adapters import Adapters
 
-def on_metrics(event: MetricBatch, adapters: Adapters) -> dict[str, Any]:
+
+def on_metrics(event: MetricBatch, adapters: "Adapters") -> dict[str, Any]:
     def run() -> dict[str, Any]:
         return detect(
             event, settings=adapters.settings, kv=adapters.kv, queue=adapters.remediation,

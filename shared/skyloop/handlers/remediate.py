@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..adapters import Adapters
 from ..events import RemediationRequested
 from ..remediation.usecase import remediate
 from ._once import once
 
+if TYPE_CHECKING:
+    from ..adapters import Adapters
 
-def on_remediation(event: RemediationRequested, adapters: Adapters, *, dry_run: bool | None = None) -> dict[str, Any]:
+
+def on_remediation(event: RemediationRequested, adapters: "Adapters", *, dry_run: bool | None = None) -> dict[str, Any]:
     dry = adapters.settings.dry_run if dry_run is None else dry_run
     # An approved re-send of a held request is a different decision, so a different key.
     key = f"remediate:{event.request_id}:{'approved' if event.approved else 'auto'}:{'dry' if dry else 'live'}"

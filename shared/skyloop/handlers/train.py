@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..adapters import Adapters
 from ..errors import NotFound
 from ..events import TrainingDataArrived
 from ._once import once
+
+if TYPE_CHECKING:
+    from ..adapters import Adapters
 
 
 def sidecar_uri(uri: str) -> str:
@@ -17,7 +19,7 @@ def sidecar_uri(uri: str) -> str:
     return base + ".skyloop.json"
 
 
-def on_training_data(event: TrainingDataArrived, adapters: Adapters) -> dict[str, Any]:
+def on_training_data(event: TrainingDataArrived, adapters: "Adapters") -> dict[str, Any]:
     from ..training.dataset import read_sidecar
     from ..training.usecase import train_and_register
 

@@ -1,0 +1,35 @@
+"""Deployment history in the key-value store: written by rollouts, read by RCA.
+
+Kept apart from ``deployment`` so that the detect path can ask "did production
+change just before this incident?" without importing the rollout machinery.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+from .ports import KeyValueStore
+
+
+def _key(group: str) -> str:
+    return f"deployments:{group}"
+
+
+def record_deployment(kv: KeyValueStore, group: str, entry: Mapping[str, Any]) -> None:
+    hist = deployment_history(kv, group)
+    hist.append(dict(entry))
+    kv.put(_key(group), json.dumps(hist[-200:]).encode())
+
+
+def deployment_history(kv: KeyValueStore, group: str) -> list[dict[str, Any]]:
+    raw = kv.get(_key(group))
+    return json.loads(raw) if raw else []
+
+
+def last_promotion(kv: KeyValueStore, group: str, before: float | None = None) -> dict[str, Any] | None:
+    """The latest promotion to production at or before ``before`` (epoch seconds)."""
+    for e in reversed(deployment_history(kv, group)):
+        if e.get("kind") == "promoted" and (before is None or e["at"] <= before):
+            return e
+    return None
