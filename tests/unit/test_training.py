@@ -87,6 +87,13 @@ def test_size_rule_refuses_above_inline_limit(make_runtime, churn_bytes):
         on_training_data(TrainingDataArrived(uri=uri), rt.adapters)
 
 
+def test_size_rule_counts_cells(make_runtime, churn_bytes):
+    rt = make_runtime(training={"max_inline_cells": 7 * 299})
+    uri = put_dataset(rt, "wide", churn_bytes, {"target": "churned"})
+    with pytest.raises(InvalidDataset, match="300 rows x 7 columns"):
+        on_training_data(TrainingDataArrived(uri=uri), rt.adapters)
+
+
 def test_gate_auto_approves_and_emits_event(make_runtime, churn_bytes):
     rt = make_runtime(gate={"enabled": True, "min_score": 0.5})
     uri = put_dataset(rt, "churn", churn_bytes, {"target": "churned"})

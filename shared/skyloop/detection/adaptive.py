@@ -55,7 +55,7 @@ def to_epoch(ts: Any) -> float:
 class AdaptiveDetector(SavesBytes):
     name = "adaptive"
     _STATE = ("level", "dev", "fast_dev", "season", "season_n", "cpos", "cneg", "run", "run_sign", "seen",
-              "slot", "slot_n", "slot_dev")
+              "slot", "slot_n", "slot_dev", "slot_seen")
     SLOTS = 288  # 5-minute time-of-day slots for the "same time yesterday" baseline
 
     def __init__(self, alpha: float = 0.015, dev_alpha: float = 0.01, season_alpha: float = 0.1, bins: int = 96, warmup: int = 24,
@@ -86,6 +86,7 @@ class AdaptiveDetector(SavesBytes):
         self.slot = np.zeros((m, self.SLOTS))
         self.slot_n = np.zeros((m, self.SLOTS))
         self.slot_dev = np.zeros(m)
+        self.slot_seen = np.zeros(m)
 
     @property
     def fitted_(self) -> bool:
@@ -123,16 +124,18 @@ class AdaptiveDetector(SavesBytes):
         resid = np.where(ok, x - self.level - seas, 0.0)
         scale = self._scale()
         z = resid / scale
-        # Second opinion: the value at this time of day on previous days. A record is
-        # only as unusual as the *less* surprised of the two baselines says: model error
-        # in one (a cycle it has not learned yet) is rarely shared by the other.
-        si = None
+        # Second baseline: this time of day on previous days (a smoothed "same time
+        # yesterday"). Per metric, whichever baseline has predicted better lately (the
+        # smaller running absolute error) judges the record: the slot baseline wins on
+        # strongly seasonal metrics, the level + profile on flat or drifting ones.
+        trusted = np.zeros(len(self.columns_), dtype=bool)
         if t is not None and self.t0_ is not None and t - self.t0_ >= 86400.0:
             si = int((t % 86400.0) / 86400.0 * self.SLOTS) % self.SLOTS
-            have = (self.slot_n[:, si] > 0) & (self.slot_dev > 0)
+            have = trusted = (self.slot_n[:, si] > 0) & (self.slot_seen >= self.warmup * 2)
             floor = np.maximum(self.rel_floor * np.abs(np.nan_to_num(self.level)), 1e-6)
-            z2 = np.where(ok, x - self.slot[:, si], 0.0) / np.maximum(self.slot_dev * DEV_TO_SIGMA, floor)
-            z = np.where(have, np.sign(z) * np.minimum(np.abs(z), np.abs(z2)) * (np.sign(z) == np.sign(z2)), z)
+            scale2 = np.maximum(self.slot_dev * DEV_TO_SIGMA, floor)
+            z2 = np.where(ok, x - self.slot[:, si], 0.0) / scale2
+            z = np.where(have & (scale2 < scale), z2, z)
         young = self.seen < self.warmup
         zs = np.where(ok & ~young, np.abs(z), 0.0)
         k = self.cusum_slack
@@ -189,14 +192,18 @@ class AdaptiveDetector(SavesBytes):
             sj = int((t % 86400.0) / 86400.0 * self.SLOTS) % self.SLOTS
             have = self.slot_n[:, sj] > 0
             r2 = np.where(ok & have, x - self.slot[:, sj], 0.0)
-            upd2 = ok & have & ~hot
-            self.slot_dev = np.where(upd2, self.slot_dev + max(self.dev_alpha, 0.0) * 2 * (np.abs(r2) - self.slot_dev), self.slot_dev)
+            upd2 = ok & have
+            rate2 = np.maximum(2 * self.dev_alpha, 1.0 / (self.slot_seen + 1.0)) * np.where(hot, 0.1, 1.0) * upd2
+            self.slot_dev = self.slot_dev + rate2 * (np.abs(r2) - self.slot_dev)
+            self.slot_seen += upd2
             first = ok & ~have
             w = np.where(hot, 0.05, 0.5)
             self.slot[:, sj] = np.where(first, x, np.where(ok, self.slot[:, sj] + w * (x - self.slot[:, sj]), self.slot[:, sj]))
             self.slot_n[:, sj] += ok
         shifted = self.run >= self.relevel_after
-        if shifted.any():  # change point: accept the new level
+        if shifted.any():  # change point: accept the new level, in both baselines
+            delta = np.where(shifted & ok & trusted, x - seas - self.level, 0.0)  # an untrusted slot table is still learning
+            self.slot = self.slot + delta[:, None]
             self.level = np.where(shifted, np.where(ok, x - seas, self.level), self.level)
             self.cpos = np.where(shifted, 0.0, self.cpos)
             self.cneg = np.where(shifted, 0.0, self.cneg)

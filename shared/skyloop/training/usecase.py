@@ -47,10 +47,14 @@ class TrainOutcome:
         }
 
 
-def in_function_rule(n_bytes: int, n_rows: int | None, settings: Settings) -> bool:
-    """The size rule: small enough to train inside the function?"""
+def in_function_rule(n_bytes: int, n_rows: int | None, settings: Settings, n_cols: int | None = None) -> bool:
+    """The size rule: small enough to train inside the function (see TrainingSettings)?"""
     t = settings.training
-    return n_bytes <= t.max_inline_bytes and (n_rows is None or n_rows <= t.max_inline_rows)
+    if n_bytes > t.max_inline_bytes:
+        return False
+    if n_rows is not None and n_rows > t.max_inline_rows:
+        return False
+    return n_rows is None or n_cols is None or n_rows * n_cols <= t.max_inline_cells
 
 
 def train_and_register(
@@ -73,10 +77,11 @@ def train_and_register(
         )
     limits = DatasetLimits(folds=settings.training.folds, min_rows=settings.training.min_rows)
     ds = load_dataset(data, target, limits)
-    if not in_function_rule(len(data), len(ds.frame), settings):
+    if not in_function_rule(len(data), len(ds.frame), settings, ds.frame.shape[1]):
+        t = settings.training
         raise InvalidDataset(
-            f"{source_uri} has {len(ds.frame)} rows, above the in-function limit of "
-            f"{settings.training.max_inline_rows}; no managed training backend is configured"
+            f"{source_uri} has {len(ds.frame)} rows x {ds.frame.shape[1]} columns, above the in-function limit "
+            f"({t.max_inline_rows} rows, {t.max_inline_cells} cells); no managed training backend is configured"
         )
     resolved = resolve_params(params)
     trained = train(ds, resolved, folds=settings.training.folds)

@@ -1,0 +1,24 @@
+"""``python -m bench``: rerun every benchmark and refresh bench/results/*.json.
+
+``python -m bench --quick`` skips the 1M-row training run (tens of minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from bench import coldstart, demo_time, latency, quality, throughput, training
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    coldstart.main([])
+    throughput.main([])
+    latency.main([])
+    quality.main([])
+    demo_time.main([])
+    training.main(["--sizes", "10000,100000" if quick else "10000,100000,1000000"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Training time and peak memory at 10k / 100k / 1M rows x 20 columns (5-fold CV, RandomForest,
+all cores), through Skyloop's own train use-case (CSV bytes in, registered version out).
+
+Each size runs in a fresh subprocess so its peak RSS is its own. The numbers
+set the in-function size rule (README: "Size rule").
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared"))
+
+from bench.common import write  # noqa: E402
+
+
+def make_csv(n: int, seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 20)).astype(np.float32)
+    logit = X[:, :5] @ np.array([1.0, -0.8, 0.6, 0.4, -0.3]) + 0.5 * X[:, 5] * X[:, 6]
+    y = (logit + rng.normal(0, 1.0, n) > 0).astype(int)
+    buf = io.StringIO()
+    buf.write(",".join(f"f{i}" for i in range(20)) + ",label\n")
+    np.savetxt(buf, np.column_stack([X, y]), fmt=["%.5f"] * 20 + ["%d"], delimiter=",")
+    return buf.getvalue().encode()
+
+
+def child(n: int, home: str) -> None:
+    from skyloop.config import Settings
+    from skyloop.local.runtime import LocalRuntime
+    from skyloop.training.usecase import train_and_register
+
+    data = make_csv(n)
+    rt = LocalRuntime(Settings(home=home, training={"max_inline_bytes": 10**10, "max_inline_rows": 10**8,
+                                                          "max_inline_cells": 10**10}))
+    a = rt.adapters
+    t0 = time.perf_counter()
+    out = train_and_register(data, source_uri=f"bench-{n}.csv", settings=rt.settings, store=a.store,
+                             registry=a.registry, events=a.events, target="label")
+    seconds = time.perf_counter() - t0
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"rows": n, "csv_mib": round(len(data) / 2**20, 1), "seconds": round(seconds, 1),
+                      "peak_rss_mib": round(peak_mib), "cv_accuracy": round(out.model.metrics["cv_accuracy_mean"], 4)}))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--sizes", default="10000,100000,1000000")
+    p.add_argument("--child", type=int)
+    p.add_argument("--home")
+    args = p.parse_args(argv)
+    if args.child:
+        return child(args.child, args.home)
+    results = []
+    for n in map(int, args.sizes.split(",")):
+        with tempfile.TemporaryDirectory() as home:
+            res = subprocess.run([sys.executable, "-m", "bench.training", "--child", str(n), "--home", home],
+                                 capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+            if res.returncode != 0:
+                results.append({"rows": n, "error": res.stderr.strip().splitlines()[-1:]})
+                continue
+            results.append(json.loads(res.stdout.strip().splitlines()[-1]))
+            print(results[-1], flush=True)
+    write("training", {"columns": 20, "folds": 5, "model": "RandomForest(n_estimators=100), n_jobs=-1",
+                       "budget": "1M rows within 15 min and 3 GB, or a documented size rule", "runs": results})
+
+
+if __name__ == "__main__":
+    main()
