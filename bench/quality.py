@@ -204,7 +204,7 @@ def evaluate(detectors: dict[str, Callable[[Series], np.ndarray]], data: list[Se
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--series", type=int, default=36)
-    p.add_argument("--seed", type=int, default=2026)
+    p.add_argument("--seed", type=int, default=7)  # tuning used seed 2026; the recorded run is held out
     p.add_argument("--detectors", default="seed_iforest,iforest,robust_z,ensemble,default")
     args = p.parse_args(argv)
     from skyloop.detection import make_detector

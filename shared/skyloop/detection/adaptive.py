@@ -60,8 +60,10 @@ class AdaptiveDetector(SavesBytes):
 
     def __init__(self, alpha: float = 0.015, dev_alpha: float = 0.01, season_alpha: float = 0.1, bins: int = 96, warmup: int = 24,
                  relevel_after: int = 36, cusum_slack: float = 1.0, fast_alpha: float = 0.2,
-                 rel_floor: float = 0.005, day_fraction_alpha: float = 0.25, contamination: float | None = None) -> None:
+                 rel_floor: float = 0.005, day_fraction_alpha: float = 0.25, first_day_widen: float = 2.0,
+                 contamination: float | None = None) -> None:
         self.day_fraction_alpha = day_fraction_alpha
+        self.first_day_widen = first_day_widen
         self.alpha, self.dev_alpha, self.season_alpha, self.bins, self.warmup = alpha, dev_alpha, season_alpha, bins, warmup
         self.relevel_after, self.cusum_slack, self.fast_alpha, self.rel_floor = relevel_after, cusum_slack, fast_alpha, rel_floor
         self.contamination = contamination  # accepted for a uniform make_detector(); unused
@@ -150,6 +152,8 @@ class AdaptiveDetector(SavesBytes):
         ratio = np.where(~young & (self.dev > 0), fast / np.maximum(self.dev, 1e-12), 0.0)
         # More metrics, more chances for noise to look extreme: widen the bands (Bonferroni-like).
         widen = 1.0 + 0.1 * math.log(max(len(self.columns_), 1))
+        if t is None or self.t0_ is None or t - self.t0_ < 86400.0:
+            widen *= self.first_day_widen  # no daily profile yet: the cycle itself still looks odd
         tests = np.stack([
             np.interp(zs, Z_ANCHORS * widen, S_ANCHORS),
             np.interp(np.maximum(cpos, cneg), CUSUM_ANCHORS * widen, S_ANCHORS),
@@ -272,7 +276,8 @@ class AdaptiveDetector(SavesBytes):
             "detector": self.name, "columns": self.columns_, "n": self.n_, "t0": self.t0_, "last_t": self.last_t_,
             "step_s": self._step_s,
             "params": {k: getattr(self, k) for k in ("alpha", "dev_alpha", "season_alpha", "bins", "warmup", "relevel_after",
-                                                       "cusum_slack", "fast_alpha", "rel_floor", "day_fraction_alpha")},
+                                                       "cusum_slack", "fast_alpha", "rel_floor", "day_fraction_alpha",
+                                                       "first_day_widen")},
         }
         arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
         if hasattr(self, "level"):
