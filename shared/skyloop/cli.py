@@ -200,6 +200,46 @@ def detect(
     console.print(t)
 
 
+@app.command("fit-detector")
+def fit_detector(
+    metrics: Path = typer.Argument(..., exists=True, dir_okay=False, help="history: CSV or JSON lines"),
+    service: str = typer.Option("api", help="whose detector to replace"),
+    kind: str = typer.Option("default", help="default | adaptive | robust_z | iforest | sklearn-iforest"),
+    contamination: float = typer.Option(0.1, help="sklearn-iforest: expected share of anomalies"),
+    home: Optional[Path] = HomeOpt,
+) -> None:
+    """Warm-start a service's detector from history (sklearn-iforest: trained with scikit-learn,
+    exported so the detect path scores it with numpy alone)."""
+    import numpy as np
+
+    from .detection import make_detector
+    from .detection.records import load_records
+
+    rt = _runtime(home)
+    try:
+        records = load_records(str(metrics))
+    except SkyloopError as exc:
+        _fail(exc)
+    columns = sorted({k for r in records for k in r.values})
+    X = np.array([[r.values.get(c, np.nan) for c in columns] for r in records])
+    if kind == "sklearn-iforest":
+        from .training.detector import fit_isolation_forest
+
+        det, _ = fit_isolation_forest(X, columns, contamination=contamination)
+    else:
+        try:
+            det = make_detector(kind)
+        except SkyloopError as exc:
+            _fail(exc)
+        det.columns_ = columns
+        if hasattr(det, "process"):
+            det.process(X, [r.timestamp.timestamp() for r in records])
+        else:
+            det.fit(X, columns)
+    rt.adapters.kv.put(f"detector:{service}", det.to_bytes())
+    console.print(f"{service}: {det.name} detector fitted on {len(records)} records x {len(columns)} metrics")
+
+
 @app.command()
 def remediate(
     live: bool = typer.Option(False, "--live", help="act for real (default: dry run)"),

@@ -142,6 +142,7 @@ class ActionResult:
     detail: str
     before: Mapping[str, Any] = field(default_factory=dict)
     after: Mapping[str, Any] = field(default_factory=dict)
+    replayed: bool = False  # this request had already been applied (a redelivery after a crash)
 
 
 @runtime_checkable
@@ -151,7 +152,9 @@ class ActionExecutor(Protocol):
     def describe(self, target: str) -> Mapping[str, Any]:
         """Current state of the target (replicas, cache, model version ...)."""
 
-    def execute(self, action: str, target: str, params: Mapping[str, Any], *, dry_run: bool) -> ActionResult: ...
+    def execute(self, action: str, target: str, params: Mapping[str, Any], *, dry_run: bool,
+                request_id: str | None = None) -> ActionResult:
+        """Apply the action. With ``request_id``, at most once: a repeat returns the first result."""
 
 
 @runtime_checkable
@@ -187,7 +190,8 @@ class RemediationState(Protocol):
 
     def count_since(self, since: float) -> int: ...
 
-    def record(self, target: str, action: str, at: float) -> None: ...
+    def record(self, target: str, action: str, at: float, request_id: str | None = None) -> None:
+        """Remember an executed action; the same ``request_id`` is remembered once."""
 
     def hold(self, request_id: str, body: str, reason: str, at: float) -> None: ...
 

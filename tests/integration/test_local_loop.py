@@ -104,3 +104,26 @@ def test_cli_detect_csv(tmp_path):
 def test_version_command():
     res = CliRunner().invoke(app, ["version"])
     assert res.exit_code == 0 and res.stdout.startswith("skyloop ")
+
+
+@pytest.mark.parametrize("kind", ["default", "sklearn-iforest"])
+def test_cli_fit_detector_then_detect(tmp_path, kind):
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    hist = ["timestamp,cpu_usage,latency_ms"] + [
+        f"{1767225600 + 60 * i},{40 + rng.normal(0, 3):.2f},{120 + rng.normal(0, 8):.2f}" for i in range(600)]
+    (tmp_path / "hist.csv").write_text("\n".join(hist))
+    live = ["timestamp,cpu_usage,latency_ms"] + [
+        f"{1767225600 + 60 * (600 + i)},{97.0 if 20 <= i < 30 else 40 + rng.normal(0, 3):.2f},"
+        f"{120 + (60 if 20 <= i < 30 else 0) + rng.normal(0, 8):.2f}"  # CPU saturation, latency follows
+        for i in range(40)]
+    (tmp_path / "live.csv").write_text("\n".join(live))
+    home = ["--home", str(tmp_path / "h")]
+    r = CliRunner()
+    res = r.invoke(app, ["fit-detector", str(tmp_path / "hist.csv"), "--kind", kind, "--service", "api", *home])
+    assert res.exit_code == 0 and "fitted on 600 records" in res.stdout, res.output
+    res = r.invoke(app, ["detect", str(tmp_path / "live.csv"), "--service", "api", "--json", *home])
+    found = json.loads(res.stdout)
+    assert len(found) == 1 and found[0]["causes"][0]["metric"] == "cpu_usage"
+    assert found[0]["start"].startswith("2026-01-01T10:20")

@@ -45,7 +45,14 @@ def _number(value: object, where: str) -> float:
 
 
 def records_from_csv(text: str) -> list[MetricRecord]:
-    reader = csv.reader(io.StringIO(text))
+    try:
+        return _records_from_csv(text)
+    except csv.Error as exc:  # stray quotes or a bare carriage return inside a field
+        raise InvalidMetrics(f"metrics CSV does not parse: {exc}") from None
+
+
+def _records_from_csv(text: str) -> list[MetricRecord]:
+    reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if not header:
         raise InvalidMetrics("metrics CSV is empty")

@@ -73,8 +73,9 @@ def detect(
     if not np.isfinite(X).any():
         raise InvalidMetrics(f"batch for {batch.service} has no values for the known metrics ({', '.join(columns)})")
     if hasattr(det, "process"):  # detectors that learn record by record, with time of day
-        scored = len(records) if det.fitted_ else max(0, len(records) - (det.warmup - det.n_))
+        still_warming = max(0, det.warmup - det.n_)
         scores, z = det.process(X, ts)
+        scored = max(0, len(records) - still_warming)
     else:
         scores, z, scored = _score_streaming(det, X, lower_bound(cfg.min_severity))
     out = DetectOutcome(batch.service, len(records), scored)
@@ -88,11 +89,12 @@ def detect(
             continue
         start_ts = float(ts[run.start])
         continues = open_inc is not None and start_ts - open_inc["last_ts"] <= (cfg.merge_gap_rows + 1) * interval + 1e-6
-        if continues:
+        stored = kv.get(f"anomaly:{open_inc['anomaly_id']}") if continues and open_inc else None
+        if stored is not None and open_inc is not None:
             # The incident started in an earlier batch: its root causes and request were
             # decided at onset; this batch only extends it.
             anomaly_id = open_inc["anomaly_id"]
-            prior = AnomalyFound.model_validate_json(kv.get(f"anomaly:{anomaly_id}") or b"{}")
+            prior = AnomalyFound.model_validate_json(stored)
             peak = max(prior.peak_score, round(min(max(run.peak, 0.0), 1.0), 6))
             anomaly = prior.model_copy(update={
                 "end": records[run.end].timestamp, "rows": prior.rows + run.end - run.start + 1,

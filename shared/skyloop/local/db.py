@@ -105,7 +105,12 @@ CREATE TABLE IF NOT EXISTS remediation_state (
     PRIMARY KEY (target, action)
 );
 CREATE TABLE IF NOT EXISTS remediation_log (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL, action TEXT NOT NULL, at REAL NOT NULL
+    id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL, action TEXT NOT NULL, at REAL NOT NULL,
+    request_id TEXT
+);
+CREATE TABLE IF NOT EXISTS applied_actions (
+    request_id TEXT PRIMARY KEY, action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL,
+    before TEXT NOT NULL, after TEXT NOT NULL, at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS pending_approvals (
     request_id TEXT PRIMARY KEY, body TEXT NOT NULL, reason TEXT NOT NULL, at REAL NOT NULL,

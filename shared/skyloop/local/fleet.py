@@ -58,7 +58,23 @@ class LocalFleet:
             out["model_version"] = None if prod is None else prod.version
         return out
 
-    def execute(self, action: str, target: str, params: Mapping[str, Any], *, dry_run: bool) -> ActionResult:
+    def execute(self, action: str, target: str, params: Mapping[str, Any], *, dry_run: bool,
+                request_id: str | None = None) -> ActionResult:
+        if request_id is not None and not dry_run:
+            prior = self.applied(request_id)
+            if prior is not None:  # redelivered after a crash between acting and auditing
+                return prior
+        return self._execute(action, target, params, dry_run=dry_run, request_id=request_id)
+
+    def applied(self, request_id: str) -> ActionResult | None:
+        """The recorded result if this request was already applied."""
+        done = self.db.conn().execute("SELECT * FROM applied_actions WHERE request_id=?", (request_id,)).fetchone()
+        if done is None:
+            return None
+        return ActionResult(True, done["detail"], json.loads(done["before"]), json.loads(done["after"]), replayed=True)
+
+    def _execute(self, action: str, target: str, params: Mapping[str, Any], *, dry_run: bool,
+                 request_id: str | None) -> ActionResult:
         before = dict(self.describe(target))
         if action == "notify":
             return ActionResult(False, f"on-call notified about {target}", before, before)
@@ -67,12 +83,14 @@ class LocalFleet:
             new = min(before["replicas"] + step, self.policy.max_replicas)
             if new <= before["replicas"]:
                 raise GuardrailViolation(f"{target} is at max replicas ({before['replicas']})")
-            return self._update(target, dry_run, before, f"replicas {before['replicas']} -> {new}", replicas=new)
+            return self._update(target, dry_run, before, f"replicas {before['replicas']} -> {new}", request_id,
+                                action, replicas=new)
         if action == "clear_cache":
-            return self._update(target, dry_run, before, f"cache cleared ({before['cache_entries']} entries)", cache_entries=0)
+            return self._update(target, dry_run, before, f"cache cleared ({before['cache_entries']} entries)", request_id,
+                                action, cache_entries=0)
         if action == "restart_service":
-            return self._update(target, dry_run, before, f"rolling restart of {before['replicas']} replicas",
-                                restarts=before["restarts"] + 1, cache_entries=0)
+            return self._update(target, dry_run, before, f"rolling restart of {before['replicas']} replicas", request_id,
+                                action, restarts=before["restarts"] + 1, cache_entries=0)
         if action == "rollback_deployment":
             group = before.get("model_group")
             if not group:
@@ -81,17 +99,33 @@ class LocalFleet:
                 return ActionResult(False, f"would roll back {group} from v{before.get('model_version')}", before, before)
             frm, to = rollback_production(group, deployer=self.deployer, registry=self.registry, kv=self.kv,
                                           clock=self.clock, reason=f"rolled back by remediation on {target}")
-            return ActionResult(True, f"{group} rolled back v{frm} -> v{to}", before, dict(self.describe(target)))
+            result = ActionResult(True, f"{group} rolled back v{frm} -> v{to}", before, dict(self.describe(target)))
+            if request_id is not None:
+                with self.db.tx() as c:
+                    self._mark(c, request_id, action, target, result)
+            return result
         raise UnknownAction(f"the local fleet cannot {action!r}")
 
-    def _update(self, target: str, dry_run: bool, before: dict[str, Any], detail: str, **changes: Any) -> ActionResult:
+    def _update(self, target: str, dry_run: bool, before: dict[str, Any], detail: str, request_id: str | None,
+                action: str, **changes: Any) -> ActionResult:
         after = {**before, **changes}
         if dry_run:
             return ActionResult(False, "would: " + detail, before, after)
         sets = ", ".join(f"{k}=?" for k in changes)
-        with self.db.tx() as c:
+        result = ActionResult(True, detail, before, after)
+        with self.db.tx() as c:  # the change and its request id commit together: exactly once
             c.execute(f"UPDATE fleet_services SET {sets}, updated_at=? WHERE name=?", (*changes.values(), _now(), target))
-        return ActionResult(True, detail, before, dict(self.describe(target)))
+            if request_id is not None:
+                self._mark(c, request_id, action, target, result)
+        return result
+
+    @staticmethod
+    def _mark(c: Any, request_id: str, action: str, target: str, result: ActionResult) -> None:
+        c.execute(
+            "INSERT INTO applied_actions(request_id, action, target, detail, before, after, at) VALUES (?,?,?,?,?,?,?)",
+            (request_id, action, target, result.detail, json.dumps(dict(result.before), default=str),
+             json.dumps(dict(result.after), default=str), _now()),
+        )
 
 
 class SqliteRemediationState:
@@ -107,10 +141,15 @@ class SqliteRemediationState:
     def count_since(self, since: float) -> int:
         return int(self.db.conn().execute("SELECT COUNT(*) FROM remediation_log WHERE at>=?", (since,)).fetchone()[0])
 
-    def record(self, target: str, action: str, at: float) -> None:
+    def record(self, target: str, action: str, at: float, request_id: str | None = None) -> None:
         with self.db.tx() as c:
+            if request_id is not None and c.execute(
+                "SELECT 1 FROM remediation_log WHERE request_id=?", (request_id,)
+            ).fetchone() is not None:
+                return
             c.execute("INSERT OR REPLACE INTO remediation_state(target, action, last_executed) VALUES (?,?,?)", (target, action, at))
-            c.execute("INSERT INTO remediation_log(target, action, at) VALUES (?,?,?)", (target, action, at))
+            c.execute("INSERT INTO remediation_log(target, action, at, request_id) VALUES (?,?,?,?)",
+                      (target, action, at, request_id))
 
     def hold(self, request_id: str, body: str, reason: str, at: float) -> None:
         with self.db.tx() as c:

@@ -26,6 +26,18 @@ def remediate(
     dry_run: bool,
 ) -> RemediationCompleted:
     spec = spec_for(req.action)  # UnknownAction -> dead letter
+    applied = getattr(executor, "applied", None)
+    prior = applied(req.request_id) if applied is not None and not dry_run else None
+    if prior is not None:
+        # A redelivery after a crash between acting and auditing: the action happened
+        # once; finish the bookkeeping instead of deciding (or acting) again.
+        now = clock.now()
+        state.record(req.target, req.action, now, request_id=req.request_id)
+        audit.append("executed", {"request_id": req.request_id, "action": req.action, "target": req.target,
+                                  "severity": req.severity.value, "detail": prior.detail, "before": dict(prior.before),
+                                  "after": dict(prior.after), "replayed": True, "at": now})
+        return RemediationCompleted(event_id=f"done:{req.request_id}", request_id=req.request_id, action=req.action,
+                                    target=req.target, status="executed", detail=prior.detail)
     params = validate_params(spec, req.params)
     target_state = dict(executor.describe(req.target))  # NotFound -> dead letter
     now = clock.now()
@@ -55,12 +67,13 @@ def remediate(
         audit.append("dry_run", {**base, "would": result.detail})
         return done("dry_run", result.detail)
     try:
-        result = executor.execute(req.action, req.target, params, dry_run=False)
+        result = executor.execute(req.action, req.target, params, dry_run=False, request_id=req.request_id)
     except SkyloopError as exc:
         audit.append("failed", {**base, "error": exc.code, "why": exc.reason})
         raise
     if result.changed:
-        state.record(req.target, req.action, now)
-    audit.append("executed", {**base, "detail": result.detail, "before": dict(result.before), "after": dict(result.after)})
+        state.record(req.target, req.action, now, request_id=req.request_id)
+    audit.append("executed", {**base, "detail": result.detail, "before": dict(result.before), "after": dict(result.after),
+                              "replayed": result.replayed})
     log.info("remediation executed", extra={**base, "detail": result.detail})
     return done("executed", result.detail)

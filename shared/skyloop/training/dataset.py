@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -119,7 +120,13 @@ def load_dataset(data: bytes, target: str | None = None, limits: DatasetLimits |
     if any(not h.strip() for h in header):
         raise InvalidDataset("CSV header has an empty column name")
     try:
-        frame = pd.read_csv(io.BytesIO(data), encoding="utf-8", skipinitialspace=True)
+        with warnings.catch_warnings():
+            # index_col=False: a row wider than the header must not silently become an
+            # index; pandas warns instead, and the warning is made the error it is.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(io.BytesIO(data), encoding="utf-8", skipinitialspace=True, index_col=False)
+    except pd.errors.ParserWarning:
+        raise InvalidDataset(f"CSV does not parse: a row has more fields than the {len(header)}-column header") from None
     except UnicodeDecodeError:
         raise InvalidDataset("CSV is not UTF-8 text") from None
     except pd.errors.EmptyDataError:

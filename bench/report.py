@@ -1,0 +1,109 @@
+"""Render bench/README.md from bench/results/*.json (``python -m bench.report``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+
+def load(name: str) -> dict | None:
+    p = RESULTS / f"{name}.json"
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+def ok(flag: bool) -> str:
+    return "met" if flag else "**not met**"
+
+
+def main() -> None:
+    out = [
+        "# Benchmarks",
+        "",
+        "`python -m bench` reruns everything (`--quick` skips the 1M-row training run) and writes",
+        "`bench/results/*.json`; `python -m bench.report` renders this page from them. Each figure",
+        "below is measured in one run on the machine named with it. Never in timed unit tests.",
+        "",
+    ]
+    machine = None
+    rows = []
+    cs = load("coldstart")
+    if cs:
+        machine = cs["machine"]
+        m = cs["median_ms"]
+        rows.append(("Cold start: `import skyloop.handlers.detect` vs `import numpy` (median of "
+                     f"{cs['runs']} fresh interpreters)", f"{m['skyloop.handlers.detect']:.0f} ms vs {m['numpy']:.0f} ms "
+                     f"= **{cs['detect_vs_numpy']}x**", "<= 1.5x", ok(cs["within_budget"])))
+    tp = load("throughput")
+    if tp:
+        machine = machine or tp["machine"]
+        r, rps = tp["ratios"], tp["rows_per_s"]
+        rows.append(("Parity: numpy scorer vs sklearn `score_samples`, max abs diff", f"{tp['max_abs_diff_vs_sklearn']:.1e}",
+                     "< 1e-9", ok(tp["budgets"]["parity_below_1e-9"])))
+        rows.append((f"Throughput, {tp['rows']:,} rows x 7 metrics, 100 trees: numpy (1 thread) vs sklearn",
+                     f"{rps['numpy_1_thread']:,} vs {rps['sklearn_score_samples']:,} rows/s = **{r['numpy_1_vs_sklearn']}x** "
+                     f"(2 threads: {r['numpy_2_vs_sklearn']}x)", ">= 1.0x", ok(tp["budgets"]["numpy_vs_sklearn_at_least_1x"])))
+        rows.append(("Throughput: numpy (1 thread) vs the seed's loop (decision_function + predict + per-row dicts)",
+                     f"{rps['numpy_1_thread']:,} vs {rps['seed_loop']:,} rows/s = **{r['numpy_1_vs_seed']}x** "
+                     f"(sklearn alone: {r['sklearn_vs_seed']}x)", ">= 3x", ok(tp["budgets"]["numpy_vs_seed_at_least_3x"])))
+    lat = load("latency")
+    if lat:
+        d = lat["detectors"]["default"]
+        rows.append(("`score_one` latency, default detector, 7 metrics", f"p50 {d['p50_us']} us, p99 {d['p99_us']} us "
+                     f"({d['records_per_s']:,} records/s)", "-", "-"))
+    demo = load("demo")
+    if demo:
+        rows.append(("`skyloop demo` wall time (fresh state)", f"{demo['median_s']} s", "< 60 s", ok(demo["within_budget"])))
+    tr = load("training")
+    if tr:
+        for run in tr["runs"]:
+            if "error" in run:
+                rows.append((f"Training {run['rows']:,} x 20, 5-fold CV", "failed: " + " ".join(run["error"]), "-", "-"))
+                continue
+            budget = "<= 15 min, 3 GB" if run["rows"] >= 1_000_000 else "-"
+            verdict = ok(run["seconds"] <= 900 and run["peak_rss_mib"] <= 3072) if run["rows"] >= 1_000_000 else "-"
+            rows.append((f"Training {run['rows']:,} rows x 20 columns, 5-fold CV + final fit (RandomForest, 100 trees)",
+                         f"{run['seconds']} s, peak {run['peak_rss_mib']} MiB, CV accuracy {run['cv_accuracy']}", budget, verdict))
+    out += ["| measure | result | budget | verdict |", "|---|---|---|---|"]
+    out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    if machine:
+        out += ["", f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, Python "
+                    f"{machine['python']}, numpy {machine['numpy']}, scikit-learn {machine.get('scikit_learn', '-')}."]
+    q = load("quality")
+    if q:
+        out += ["", "## Detection quality (`bench/quality.py`)", "",
+                f"{q['series']} labelled synthetic series (7 days at 5 minutes; a third with 7 metrics), seed {q['seed']} "
+                "(held out: tuning used seed 2026), anomalies: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(q["anomalies_by_kind"].items()))
+                + ". NAB-style score: flagging nothing = 0, perfect = 100, each false-positive alarm costs "
+                f"{q['fp_weight']}. All streaming detectors run through `score_one` from a cold start.", "",
+                "| detector | score at 0.6 (MEDIUM) | TP / FN / FP alarms | best threshold | score at best | recall by kind at 0.6 |",
+                "|---|---|---|---|---|---|"]
+        for name, d in q["detectors"].items():
+            c = d["counts_at_0.6"]
+            kinds = ", ".join(f"{k} {v:.0%}" for k, v in d["recall_by_kind_at_0.6"].items())
+            label = {"seed_iforest": "seed baseline: StandardScaler + IsolationForest(0.1), fit on all, predict"}.get(name, name)
+            out.append(f"| {label} | {d['score_at_0.6']} | {c['tp']} / {c['fn']} / {c['fp']} | {d['best_threshold']} | "
+                       f"{d['score_at_best']} | {kinds} |")
+    out += ["", "## Notes", "", NOTES]
+    (HERE / "README.md").write_text("\n".join(out) + "\n")
+    print((HERE / "README.md").read_text())
+
+
+NOTES = """- Cold start: the detect path imports no pandas, scikit-learn, joblib or cloud SDK (asserted
+  by a test and recorded in `results/coldstart.json`). What remains above numpy is mostly
+  pydantic (`import pydantic` alone is in the table's source JSON): Skyloop's domain events are
+  pydantic models, as the design asks. Meeting 1.5x would take a pydantic-free detect path
+  (plain-dict or msgspec events for that one handler); not done, reported instead.
+- Throughput: the numpy scorer re-lays every tree as a complete binary tree and walks all
+  trees for a chunk of rows per level with `take` gathers; exact parity comes from comparing
+  float32 inputs with thresholds rounded down to float32 (see `skyloop/detection/forest.py`).
+  The seed loop is timed on 200,000 rows and scaled linearly to 1,000,000.
+- Training: these numbers set the in-function size rule (8M cells, e.g. 400k x 20); above it,
+  a dataset goes to a managed training job (cloud issues)."""
+
+
+if __name__ == "__main__":
+    main()

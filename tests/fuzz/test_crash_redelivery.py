@@ -1,0 +1,71 @@
+"""Crash a handler at each step boundary, redeliver, and check each effect happened once."""
+
+import pytest
+
+from skyloop.events import RemediationRequested, Severity, TrainingDataArrived
+from skyloop.handlers import on_remediation, on_training_data
+
+from ..conftest import put_dataset
+
+
+class Crash(BaseException):
+    """Not an Exception: nothing in the handler may swallow it, like a killed process."""
+
+
+def crash_once(monkeypatch, obj, name, when=lambda *a, **k: True):
+    real = getattr(obj, name)
+    state = {"armed": True}
+
+    def wrapper(*args, **kwargs):
+        if state["armed"] and when(*args, **kwargs):
+            state["armed"] = False
+            raise Crash(name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(obj, name, wrapper)
+
+
+@pytest.mark.parametrize("point", ["before_action", "after_action_before_audit", "after_audit_before_complete"])
+def test_remediation_crash_then_redelivery_has_one_effect(runtime, monkeypatch, point):
+    a = runtime.adapters
+    req = RemediationRequested(request_id="crash-1", action="scale_out", target="api", severity=Severity.MEDIUM)
+    if point == "before_action":
+        crash_once(monkeypatch, runtime.fleet, "_execute")
+    elif point == "after_action_before_audit":
+        crash_once(monkeypatch, a.audit, "append", lambda kind, payload: kind == "executed")
+    else:
+        crash_once(monkeypatch, a.idempotency, "complete")
+    with pytest.raises(Crash):
+        on_remediation(req, a, dry_run=False)
+    a.idempotency.release("remediate:crash-1:auto:live")  # the claim expires: a redelivery may run
+    res = on_remediation(req, a, dry_run=False)
+    assert res["status"] == "executed"
+    assert runtime.fleet.describe("api")["replicas"] == 4  # scaled once, not twice
+    executed = [e for e in a.audit.entries() if e["kind"] == "executed"]
+    assert len(executed) == (2 if point == "after_audit_before_complete" else 1)
+    assert all(e["detail"] == "replicas 2 -> 4" for e in executed)
+    assert a.audit.verify()[0]
+
+
+def _claims(runtime):
+    with runtime.db.tx() as c:
+        return [r["key"] for r in c.execute("SELECT key FROM idempotency WHERE status='INPROGRESS'")]
+
+
+@pytest.mark.parametrize("point", ["after_artifact_before_registry", "after_registry_before_complete"])
+def test_training_crash_then_redelivery_registers_once(runtime, monkeypatch, churn_bytes, point):
+    a = runtime.adapters
+    uri = put_dataset(runtime, "churn", churn_bytes, {"target": "churned", "params": {"n_estimators": 10}})
+    if point == "after_artifact_before_registry":
+        crash_once(monkeypatch, a.registry, "register")
+    else:
+        crash_once(monkeypatch, a.idempotency, "complete")
+    with pytest.raises(Crash):
+        on_training_data(TrainingDataArrived(uri=uri), a)
+    key = next(k for k in _claims(runtime) if k.startswith("train:")) if point != "after_artifact_before_registry" else None
+    if key:
+        a.idempotency.release(key)  # a killed worker's claim expires: a redelivery may run
+    res = on_training_data(TrainingDataArrived(uri=uri), a)
+    assert len(runtime.registry.versions("churn")) == 1 and res["version"] == 1
+    artifacts = list((runtime.settings.blob_root / "models" / "churn").glob("*.joblib"))
+    assert len(artifacts) == 1  # content-addressed and deterministic: the retry rewrote the same file
