@@ -7,18 +7,12 @@ going around the triggers (e.g. rewriting the file).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
+from ..auditchain import GENESIS, canonical, digest, verify_chain
 from .db import Database
-
-GENESIS = "0" * 64
-
-
-def _digest(prev: str, at: str, kind: str, payload: str) -> str:
-    return hashlib.sha256(f"{prev}|{at}|{kind}|{payload}".encode()).hexdigest()
 
 
 class SqliteAuditLog:
@@ -27,11 +21,11 @@ class SqliteAuditLog:
 
     def append(self, kind: str, payload: Mapping[str, Any]) -> int:
         at = datetime.now(timezone.utc).isoformat()
-        body = json.dumps(dict(payload), sort_keys=True, default=str)
+        body = canonical(payload)
         with self.db.tx() as c:
             row = c.execute("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
             prev = row["hash"] if row else GENESIS
-            h = _digest(prev, at, kind, body)
+            h = digest(prev, at, kind, body)
             cur = c.execute(
                 "INSERT INTO audit_log(at, kind, payload, prev_hash, hash) VALUES (?,?,?,?,?)",
                 (at, kind, body, prev, h),
@@ -49,11 +43,6 @@ class SqliteAuditLog:
         ]
 
     def verify(self) -> tuple[bool, str]:
-        prev = GENESIS
-        n = 0
-        for r in self.db.conn().execute("SELECT seq, at, kind, payload, prev_hash, hash FROM audit_log ORDER BY seq"):
-            n += 1
-            if r["prev_hash"] != prev or _digest(prev, r["at"], r["kind"], r["payload"]) != r["hash"]:
-                return False, f"audit entry {r['seq']} does not match the hash chain"
-            prev = r["hash"]
-        return True, f"{n} entries, chain intact"
+        return verify_chain(
+            self.db.conn().execute("SELECT seq, at, kind, payload, prev_hash, hash FROM audit_log ORDER BY seq")
+        )

@@ -1,0 +1,61 @@
+"""What every Skyloop Lambda shares: Powertools, the adapters, and the one rule for errors.
+
+The rule: a *permanent* Skyloop error (bad CSV, malformed event, unknown version)
+is parked on the dead-letter queue with its reason and the invocation succeeds,
+so Lambda does not retry what cannot work; a *transient* one is raised, so
+Lambda's retries (async) or the SQS redrive (batch) try again.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from skyloop.adapters import Adapters
+from skyloop.errors import SkyloopError
+
+SERVICE = "skyloop"
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE)
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Skyloop"), service=SERVICE)
+
+_ADAPTERS: Adapters | None = None
+
+
+def adapters() -> Adapters:
+    """Built once per container: clients and settings are reused across invocations."""
+    global _ADAPTERS
+    if _ADAPTERS is None:
+        from skyloop.clouds.aws import build_adapters
+
+        _ADAPTERS = build_adapters()
+    return _ADAPTERS
+
+
+def reset() -> None:
+    """Tests: forget the adapters so new environment variables take effect."""
+    global _ADAPTERS
+    _ADAPTERS = None
+
+
+def guarded(function: str, raw: Any, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    try:
+        return work()
+    except SkyloopError as exc:
+        if exc.retryable:
+            logger.warning("transient failure; Lambda will retry", extra={"error": exc.code, "reason": exc.reason})
+            raise
+        from skyloop.clouds.aws.config import AwsSettings
+        from skyloop.clouds.aws.sqs import dead_letter_event
+
+        logger.error("event dead-lettered", extra={"error": exc.code, "reason": exc.reason, "function": function})
+        metrics.add_metric(name="DeadLettered", unit=MetricUnit.Count, value=1)
+        dead_letter_event(AwsSettings(), raw, exc, function)
+        return {"status": "dead_lettered", "error": exc.code, "reason": exc.reason}
+
+
+def count(name: str, value: float = 1) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

@@ -1,0 +1,39 @@
+"""Lambda: remediation requests from SQS, with partial batch responses.
+
+One poison message is reported in ``batchItemFailures`` (the redrive policy
+moves it to the DLQ after ``maxReceiveCount``); its neighbours complete.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from common import adapters, count, logger, metrics, tracer
+from skyloop.errors import InvalidEvent
+from skyloop.events import RemediationRequested, parse_event
+from skyloop.handlers import on_remediation
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> dict[str, Any]:
+    event = parse_event(record.body)
+    if not isinstance(event, RemediationRequested):
+        raise InvalidEvent(f"the remediation queue takes RemediationRequested, got {type(event).__name__}")
+    result = on_remediation(event, adapters())
+    logger.info("remediation", extra={"message_id": record.message_id, "status": result.get("status"),
+                                      "duplicate": result.get("duplicate")})
+    count("Remediations")
+    return result
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

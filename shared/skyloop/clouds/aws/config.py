@@ -1,0 +1,47 @@
+"""Where Skyloop's AWS resources are: one validated object from ``SKYLOOP_AWS_*``.
+
+The SAM template sets each variable from the resource it creates, so a function
+never guesses a name. ``endpoint_url`` points every client at moto's server in
+tests (never set in Lambda).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class EcsTarget(BaseModel):
+    """A remediation target run as an ECS service."""
+
+    cluster: str
+    service: str
+    model_group: str | None = None  # a model-serving service: rollback goes through the registry
+
+
+class AwsSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SKYLOOP_AWS_", env_nested_delimiter="__", extra="ignore")
+
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    bucket: str = "skyloop-training"
+    remediation_queue_url: str = ""
+    remediation_dlq_url: str = ""
+    # Where train / deploy / detect put an event that can never succeed (with its reason);
+    # also their asynchronous on-failure destination in the SAM template.
+    dead_letter_queue_url: str = ""
+    event_bus: str = "default"
+    idempotency_table: str = "skyloop-idempotency"
+    state_table: str = "skyloop-state"
+    # SageMaker
+    execution_role_arn: str = "arn:aws:iam::123456789012:role/skyloop-sagemaker"
+    # The scikit-learn inference image of the region (see the SageMaker docs for the
+    # per-region account); the artifact is Skyloop's joblib bundle.
+    inference_image: str = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+    instance_type: str = "ml.m5.large"
+    endpoint_prefix: str = "skyloop"
+    training_instance_type: str = "ml.m5.xlarge"
+    training_output: str = ""  # s3://bucket/prefix for managed training jobs
+    # Remediation
+    targets: dict[str, EcsTarget] = Field(default_factory=dict)
+    clear_cache_document: str = "skyloop-clear-cache"

@@ -1,0 +1,202 @@
+"""DynamoDB adapters: idempotency records, small state, audit chain, guardrail memory.
+
+Two tables (SAM template):
+- the idempotency table uses Powertools' item layout (``id``, ``status``,
+  ``expiration`` as the TTL attribute, ``in_progress_expiration`` in ms, ``data``), so
+  the same table serves Powertools' ``@idempotent`` and Skyloop's port, and the
+  console shows one familiar shape. Skyloop keys its own records (content hashes,
+  version ids, request ids) because the key must be the same on every cloud;
+  that is why the port, not the decorator, claims them.
+- the state table (``pk``, ``sk``) holds the key-value state, the audit chain,
+  cooldowns, the action log and held requests, each under its own partition.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from ...auditchain import GENESIS, canonical, digest, verify_chain
+from ...errors import InProgress
+from .config import AwsSettings
+from .session import client, error_code
+
+COMPLETED_TTL = 7 * 24 * 3600  # longer than SQS's 4-day default retention: a late redelivery still dedupes
+
+
+class DynamoIdempotencyStore:
+    def __init__(self, aws: AwsSettings, table: str | None = None) -> None:
+        self.table = table or aws.idempotency_table
+        self.ddb = client("dynamodb", aws)
+
+    def begin(self, key: str, *, expires_after: float = 300.0) -> dict[str, Any] | None:
+        now = time.time()
+        try:
+            self.ddb.put_item(
+                TableName=self.table,
+                Item={"id": {"S": key}, "status": {"S": "INPROGRESS"}, "expiration": {"N": str(int(now + COMPLETED_TTL))},
+                      "in_progress_expiration": {"N": str(int((now + expires_after) * 1000))}},
+                # Powertools' own condition: free, expired, or an in-progress claim whose worker died.
+                ConditionExpression="attribute_not_exists(id) OR expiration < :now"
+                                    " OR (#s = :inprogress AND in_progress_expiration < :now_ms)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":now": {"N": str(int(now))}, ":now_ms": {"N": str(int(now * 1000))},
+                                           ":inprogress": {"S": "INPROGRESS"}},
+            )
+            return None
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+        item = self.ddb.get_item(TableName=self.table, Key={"id": {"S": key}}, ConsistentRead=True).get("Item", {})
+        if item.get("status", {}).get("S") == "COMPLETED":
+            return json.loads(item.get("data", {}).get("S", "{}"))
+        raise InProgress(f"event {key} is being processed by another worker")
+
+    def complete(self, key: str, result: Mapping[str, Any]) -> None:
+        self.ddb.update_item(
+            TableName=self.table, Key={"id": {"S": key}},
+            UpdateExpression="SET #s = :done, #d = :data, expiration = :exp",
+            ExpressionAttributeNames={"#s": "status", "#d": "data"},
+            ExpressionAttributeValues={":done": {"S": "COMPLETED"}, ":data": {"S": json.dumps(dict(result), default=str)},
+                                       ":exp": {"N": str(int(time.time() + COMPLETED_TTL))}},
+        )
+
+    def release(self, key: str) -> None:
+        try:
+            self.ddb.delete_item(TableName=self.table, Key={"id": {"S": key}}, ConditionExpression="#s = :inprogress",
+                                 ExpressionAttributeNames={"#s": "status"},
+                                 ExpressionAttributeValues={":inprogress": {"S": "INPROGRESS"}})
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+
+
+class _StateTable:
+    def __init__(self, aws: AwsSettings, table: str | None = None) -> None:
+        self.table = table or aws.state_table
+        self.ddb = client("dynamodb", aws)
+
+    def _query(self, pk: str, **kw: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        args: dict[str, Any] = {"TableName": self.table, "ConsistentRead": True, **kw}
+        args.setdefault("KeyConditionExpression", "pk = :pk")
+        args.setdefault("ExpressionAttributeValues", {})[":pk"] = {"S": pk}
+        while True:
+            res = self.ddb.query(**args)
+            items.extend(res.get("Items", []))
+            if "LastEvaluatedKey" not in res:
+                return items
+            args["ExclusiveStartKey"] = res["LastEvaluatedKey"]
+
+
+class DynamoKeyValueStore(_StateTable):
+    """Detector state, open incidents, deployment history (items stay well under 400 KB)."""
+
+    def get(self, key: str) -> bytes | None:
+        item = self.ddb.get_item(TableName=self.table, Key={"pk": {"S": "kv"}, "sk": {"S": key}},
+                                 ConsistentRead=True).get("Item")
+        return None if item is None else bytes(item["v"]["B"])
+
+    def put(self, key: str, value: bytes) -> None:
+        self.ddb.put_item(TableName=self.table, Item={"pk": {"S": "kv"}, "sk": {"S": key}, "v": {"B": value}})
+
+    def items(self, prefix: str) -> list[tuple[str, bytes]]:
+        rows = self._query("kv", KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+                           ExpressionAttributeValues={":p": {"S": prefix}})
+        return [(r["sk"]["S"], bytes(r["v"]["B"])) for r in rows]
+
+
+class DynamoAuditLog(_StateTable):
+    """The hash chain on DynamoDB: a conditional put on the next sequence number
+    makes two concurrent writers serialise instead of forking the chain."""
+
+    def append(self, kind: str, payload: Mapping[str, Any]) -> int:
+        body = canonical(payload)
+        for _ in range(20):
+            last = self._query("audit", ScanIndexForward=False, Limit=1)[:1]
+            seq = int(last[0]["sk"]["S"]) + 1 if last else 1
+            prev = last[0]["hash"]["S"] if last else GENESIS
+            at = datetime.now(timezone.utc).isoformat()
+            try:
+                self.ddb.put_item(
+                    TableName=self.table,
+                    # sk zero-padded so that it sorts as a number
+                    Item={"pk": {"S": "audit"}, "sk": {"S": f"{seq:012d}"}, "at": {"S": at}, "kind": {"S": kind},
+                          "payload": {"S": body}, "prev_hash": {"S": prev}, "hash": {"S": digest(prev, at, kind, body)}},
+                    ConditionExpression="attribute_not_exists(sk)",
+                )
+                return seq
+            except Exception as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+        raise InProgress("audit log is contended; retry")
+
+    def _rows(self) -> list[dict[str, Any]]:
+        return [{"seq": int(r["sk"]["S"]), "at": r["at"]["S"], "kind": r["kind"]["S"], "payload": r["payload"]["S"],
+                 "prev_hash": r["prev_hash"]["S"], "hash": r["hash"]["S"]} for r in self._query("audit")]
+
+    def entries(self, limit: int | None = None) -> list[dict[str, Any]]:
+        rows = self._rows()
+        if limit is not None:
+            rows = rows[-limit:]
+        return [{"seq": r["seq"], "at": r["at"], "kind": r["kind"], "hash": r["hash"], **json.loads(r["payload"])}
+                for r in rows]
+
+    def verify(self) -> tuple[bool, str]:
+        return verify_chain(self._rows())
+
+
+class DynamoRemediationState(_StateTable):
+    def last_executed(self, target: str, action: str) -> float | None:
+        item = self.ddb.get_item(TableName=self.table, Key={"pk": {"S": "cooldown"}, "sk": {"S": f"{target}#{action}"}},
+                                 ConsistentRead=True).get("Item")
+        return None if item is None else float(item["at"]["N"])
+
+    def count_since(self, since: float) -> int:
+        return len(self._query("actions", KeyConditionExpression="pk = :pk AND sk >= :since",
+                               ExpressionAttributeValues={":since": {"S": f"{since:020.6f}"}}))
+
+    def record(self, target: str, action: str, at: float, request_id: str | None = None) -> None:
+        rid = request_id or uuid.uuid4().hex
+        try:
+            self.ddb.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self.table, "Item": {"pk": {"S": "recorded"}, "sk": {"S": rid}},
+                         "ConditionExpression": "attribute_not_exists(sk)"}},
+                {"Put": {"TableName": self.table, "Item": {"pk": {"S": "cooldown"}, "sk": {"S": f"{target}#{action}"},
+                                                           "at": {"N": repr(at)}}}},
+                {"Put": {"TableName": self.table, "Item": {"pk": {"S": "actions"}, "sk": {"S": f"{at:020.6f}#{rid}"},
+                                                           "target": {"S": target}, "action": {"S": action}}}},
+            ])
+        except Exception as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise  # cancelled = this request id was already recorded: once is enough
+
+    def hold(self, request_id: str, body: str, reason: str, at: float) -> None:
+        try:  # first hold wins, like INSERT OR IGNORE: a redelivered request is held once
+            self.ddb.put_item(TableName=self.table, Item={
+                "pk": {"S": "held"}, "sk": {"S": request_id}, "body": {"S": body}, "reason": {"S": reason},
+                "at": {"N": repr(at)}}, ConditionExpression="attribute_not_exists(sk)")
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    def held(self) -> list[dict[str, Any]]:
+        rows = [r for r in self._query("held") if "decision" not in r]
+        rows.sort(key=lambda r: float(r["at"]["N"]))
+        return [{"request_id": r["sk"]["S"], "reason": r["reason"]["S"], "at": float(r["at"]["N"]),
+                 **json.loads(r["body"]["S"])} for r in rows]
+
+    def release_hold(self, request_id: str, decision: str) -> str | None:
+        try:
+            res = self.ddb.update_item(
+                TableName=self.table, Key={"pk": {"S": "held"}, "sk": {"S": request_id}},
+                UpdateExpression="SET decision = :d", ConditionExpression="attribute_exists(sk) AND attribute_not_exists(decision)",
+                ExpressionAttributeValues={":d": {"S": decision}}, ReturnValues="ALL_NEW")
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return res["Attributes"]["body"]["S"]

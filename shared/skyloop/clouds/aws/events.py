@@ -1,0 +1,85 @@
+"""AWS event shapes -> Skyloop domain events: the one place that knows them.
+
+Plain dicts in, domain models out, so the Lambda entry points (which parse with
+Powertools' data classes first), direct invocation and the contract tests share
+one mapping. Events that are not for Skyloop (a sidecar JSON upload, a package
+that was *rejected*) map to ``None`` and are acknowledged without effect.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import InvalidEvent
+from ...events import ModelVersionApproved, TrainingDataArrived, parse_event
+from .s3 import object_key
+
+SKYLOOP_SOURCE = "skyloop"
+
+
+def _get(doc: Any, *path: str) -> Any:
+    for p in path:
+        if not isinstance(doc, dict) or p not in doc:
+            raise InvalidEvent(f"AWS event lacks {'.'.join(path)}")
+        doc = doc[p]
+    return doc
+
+
+def is_training_csv(key: str) -> bool:
+    return key.lower().endswith(".csv")
+
+
+def training_events(raw: dict[str, Any]) -> list[TrainingDataArrived]:
+    """S3 notification (Records[]) or EventBridge "Object Created" -> uploads to train on."""
+    if "Records" in raw:
+        out = []
+        for rec in raw["Records"]:
+            if not str(rec.get("eventName", "")).startswith("ObjectCreated"):
+                continue
+            bucket = _get(rec, "s3", "bucket", "name")
+            key = object_key(_get(rec, "s3", "object", "key"))  # notification keys are URL-encoded
+            obj = rec["s3"]["object"]
+            if is_training_csv(key):
+                out.append(TrainingDataArrived(uri=f"s3://{bucket}/{key}", version=obj.get("eTag") or obj.get("sequencer"),
+                                               size=obj.get("size")))
+        return out
+    if raw.get("detail-type") == "Object Created" and raw.get("source") == "aws.s3":
+        bucket = _get(raw, "detail", "bucket", "name")
+        obj = _get(raw, "detail", "object")
+        key = _get(obj, "key")  # EventBridge keys arrive decoded
+        if not is_training_csv(key):
+            return []
+        return [TrainingDataArrived(uri=f"s3://{bucket}/{key}", version=obj.get("etag") or obj.get("sequencer"),
+                                    size=obj.get("size"))]
+    event = _domain(raw)
+    if not isinstance(event, TrainingDataArrived):
+        raise InvalidEvent(f"the train function takes S3 object-created events, got {type(event).__name__}")
+    return [event]
+
+
+def approval_event(raw: dict[str, Any]) -> ModelVersionApproved | None:
+    """EventBridge "SageMaker Model Package State Change" (Approved), Skyloop's own
+    bus event, or a direct domain event."""
+    if raw.get("detail-type") == "SageMaker Model Package State Change":
+        d = _get(raw, "detail")
+        if d.get("ModelApprovalStatus") != "Approved":
+            return None
+        return ModelVersionApproved(event_id=str(raw.get("id") or f"sm:{d.get('ModelPackageArn')}"),
+                                    model_group=_get(d, "ModelPackageGroupName"),
+                                    version=int(_get(d, "ModelPackageVersion")),
+                                    approved_by=str(d.get("ApprovalDescription") or d.get("LastModifiedBy", {}).get(
+                                        "UserProfileName", "sagemaker")))
+    event = _domain(raw)
+    if not isinstance(event, ModelVersionApproved):
+        raise InvalidEvent(f"the deploy function takes model approvals, got {type(event).__name__}")
+    return event
+
+
+def _domain(raw: dict[str, Any]) -> Any:
+    """A Skyloop event, bare or wrapped by EventBridge (source "skyloop")."""
+    if raw.get("source") == SKYLOOP_SOURCE and isinstance(raw.get("detail"), dict):
+        return parse_event(raw["detail"])
+    if "type" in raw:
+        return parse_event(raw)
+    raise InvalidEvent("not an AWS event this function handles, nor a Skyloop domain event "
+                       f"(keys: {', '.join(sorted(raw)[:8])})")

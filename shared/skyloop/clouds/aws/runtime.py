@@ -1,0 +1,34 @@
+"""Wire the AWS adapters into the ``Adapters`` bundle the handlers take.
+
+Built once per Lambda container (module scope in ``functions/aws``) so clients
+and settings are reused across invocations.
+"""
+
+from __future__ import annotations
+
+from ...adapters import Adapters
+from ...config import Settings
+from ...local.kv import SystemClock
+from .config import AwsSettings
+from .dynamodb import DynamoAuditLog, DynamoIdempotencyStore, DynamoKeyValueStore, DynamoRemediationState
+from .executors import AwsActionExecutor
+from .s3 import S3BlobStore
+from .sagemaker import SageMakerDeployer, SageMakerModelRegistry
+from .sqs import EventBridgeBus, SqsQueue
+
+
+def build(settings: Settings | None = None, aws: AwsSettings | None = None) -> Adapters:
+    settings = settings or Settings()
+    aws = aws or AwsSettings()
+    store = S3BlobStore(aws)
+    kv = DynamoKeyValueStore(aws)
+    clock = SystemClock()
+    registry = SageMakerModelRegistry(aws, store, kv)
+    deployer = SageMakerDeployer(aws, store)
+    return Adapters(
+        settings=settings, store=store, registry=registry, deployer=deployer,
+        events=EventBridgeBus(aws), remediation=SqsQueue(aws), idempotency=DynamoIdempotencyStore(aws),
+        audit=DynamoAuditLog(aws),
+        executor=AwsActionExecutor(aws, registry=registry, deployer=deployer, kv=kv, clock=clock, policy=settings.guardrails),
+        state=DynamoRemediationState(aws), kv=kv, clock=clock,
+    )

@@ -1,0 +1,304 @@
+"""SageMaker Model Registry and real-time endpoints behind Skyloop's ports.
+
+Registry mapping: a Skyloop model group is a model package group; a version is a
+model package version, created ``PendingManualApproval``; approval is
+``update_model_package(ModelApprovalStatus="Approved")``, which is also what
+makes SageMaker emit the EventBridge "Model Package State Change" the deploy
+function listens to. The artifact's sha256 lives in the package's
+``CustomerMetadataProperties`` (the registry's word for it); metrics, params and
+lineage live in a JSON "card" in S3 whose own sha256 is there too, so neither
+can be swapped unnoticed. SageMaker has no aliases: they live in the state table.
+
+Deployer mapping: one endpoint per group; the slots ``staging``, ``canary`` and
+``production`` are production variants of it. Staging gets weight 0 (reachable
+only with ``TargetVariant``), the canary split is variant weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Mapping, Sequence
+
+from ...errors import ArtifactIntegrityError, DeploymentFailed, InvalidEvent, NotFound, SkyloopError
+from ...ports import BlobStore, KeyValueStore
+from ...registry import ALIASES, ModelVersion, Status, check_transition
+from .config import AwsSettings
+from .session import client, error_code
+
+_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_TO_SM = {Status.PENDING: "PendingManualApproval", Status.APPROVED: "Approved", Status.REJECTED: "Rejected",
+          Status.ARCHIVED: "Rejected"}
+SHA_KEY, CARD_KEY, CARD_SHA_KEY, STATUS_KEY = (
+    "skyloop:artifact_sha256", "skyloop:card_uri", "skyloop:card_sha256", "skyloop:status")
+
+
+def _check_name(group: str) -> str:
+    if not _NAME_RE.match(group):
+        raise InvalidEvent(f"model group {group!r} is not a valid SageMaker name (letters, digits, '-', <= 63)")
+    return group
+
+
+class SageMakerModelRegistry:
+    def __init__(self, aws: AwsSettings, store: BlobStore, kv: KeyValueStore) -> None:
+        self.aws, self.store, self.kv = aws, store, kv
+        self.sm = client("sagemaker", aws)
+        self._account: str | None = None
+
+    # -- helpers ---------------------------------------------------------------
+    def _arn(self, group: str, version: int) -> str:
+        if self._account is None:
+            self._account = client("sts", self.aws).get_caller_identity()["Account"]
+        return f"arn:aws:sagemaker:{self.aws.region}:{self._account}:model-package/{group}/{version}"
+
+    def _ensure_group(self, group: str) -> None:
+        try:
+            self.sm.describe_model_package_group(ModelPackageGroupName=group)
+        except Exception as exc:
+            if error_code(exc) not in {"ValidationException", "ResourceNotFound"}:
+                raise
+            self.sm.create_model_package_group(ModelPackageGroupName=group,
+                                               ModelPackageGroupDescription="registered by Skyloop")
+
+    def _to_version(self, d: Mapping[str, Any]) -> ModelVersion:
+        meta = d.get("CustomerMetadataProperties") or {}
+        card_bytes = self.store.get(meta[CARD_KEY])
+        if hashlib.sha256(card_bytes).hexdigest() != meta.get(CARD_SHA_KEY):
+            raise ArtifactIntegrityError(f"model card of {d['ModelPackageGroupName']} v{d['ModelPackageVersion']} "
+                                         "does not match its registered sha256")
+        card = json.loads(card_bytes)
+        sm_status = d["ModelApprovalStatus"]
+        status = Status(meta[STATUS_KEY]) if meta.get(STATUS_KEY) else {
+            "PendingManualApproval": Status.PENDING, "Approved": Status.APPROVED, "Rejected": Status.REJECTED}[sm_status]
+        if _TO_SM[status] != sm_status:  # approved in the console: SageMaker's status is the truth
+            status = {"PendingManualApproval": Status.PENDING, "Approved": Status.APPROVED,
+                      "Rejected": Status.REJECTED}[sm_status]
+        created = d.get("CreationTime") or datetime.now(timezone.utc)
+        return ModelVersion(group=d["ModelPackageGroupName"], version=int(d["ModelPackageVersion"]), status=status,
+                            artifact_uri=card["artifact_uri"], artifact_sha256=meta[SHA_KEY], metrics=card["metrics"],
+                            params=card["params"], lineage=card["lineage"], created_at=created)
+
+    # -- ModelRegistry port ------------------------------------------------------
+    def register(self, group: str, *, artifact_uri: str, artifact_sha256: str, metrics: Mapping[str, float],
+                 params: Mapping[str, Any], lineage: Mapping[str, Any], idempotency_key: str | None = None) -> ModelVersion:
+        _check_name(group)
+        idem = f"registry:idem:{group}:{hashlib.sha256((idempotency_key or uuid.uuid4().hex).encode()).hexdigest()}"
+        known = self.kv.get(idem)
+        if known is not None:
+            return self.get(group, int(known))
+        self._ensure_group(group)
+        card = json.dumps({"artifact_uri": artifact_uri, "metrics": dict(metrics), "params": dict(params),
+                           "lineage": dict(lineage)}, sort_keys=True, default=str).encode()
+        card_sha = hashlib.sha256(card).hexdigest()
+        card_uri = self.store.put(f"models/{group}/cards/{card_sha}.json", card)
+        meta = {SHA_KEY: artifact_sha256, CARD_KEY: card_uri, CARD_SHA_KEY: card_sha}
+        for name, value in sorted(metrics.items())[:40]:
+            meta[f"metric:{name}"[:128]] = f"{value:.6g}"
+        container = {"Image": self.aws.inference_image, "ModelDataUrl": artifact_uri,
+                     "Environment": {"SKYLOOP_ARTIFACT_SHA256": artifact_sha256}}
+        args: dict[str, Any] = dict(
+            ModelPackageGroupName=group, ModelApprovalStatus="PendingManualApproval",
+            ModelPackageDescription=f"Skyloop {lineage.get('task', 'model')} on {lineage.get('data_sha256', '?')[:12]}",
+            InferenceSpecification={"Containers": [container], "SupportedContentTypes": ["application/json"],
+                                    "SupportedResponseMIMETypes": ["application/json"],
+                                    "SupportedRealtimeInferenceInstanceTypes": [self.aws.instance_type]},
+            CustomerMetadataProperties=meta,
+            # SageMaker makes the create idempotent on this token; the state-table record
+            # below covers a crash between the two and stores without a second package.
+            ClientToken=idem.rsplit(":", 1)[1][:36],
+        )
+        if card_uri.startswith("s3://"):
+            args["ModelMetrics"] = {"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": card_uri}}}
+        arn = self.sm.create_model_package(**args)["ModelPackageArn"]
+        version = int(arn.rsplit("/", 1)[1])
+        self.kv.put(idem, str(version).encode())
+        return self.get(group, version)
+
+    def get(self, group: str, version: int) -> ModelVersion:
+        try:
+            d = self.sm.describe_model_package(ModelPackageName=self._arn(group, version))
+        except Exception as exc:
+            if error_code(exc) in {"ValidationException", "ResourceNotFound"}:
+                raise NotFound(f"model {group} v{version} is not registered") from None
+            raise
+        return self._to_version(d)
+
+    def _versions_of(self, group: str) -> list[int]:
+        out: list[int] = []
+        for page in self.sm.get_paginator("list_model_packages").paginate(ModelPackageGroupName=group):
+            out += [int(p["ModelPackageVersion"]) for p in page["ModelPackageSummaryList"] if "ModelPackageVersion" in p]
+        return sorted(out)
+
+    def versions(self, group: str | None = None) -> list[ModelVersion]:
+        groups = [group] if group else self.groups()
+        return [self.get(g, v) for g in groups for v in self._versions_of(g)]
+
+    def groups(self) -> list[str]:
+        out: list[str] = []
+        for page in self.sm.get_paginator("list_model_package_groups").paginate():
+            out += [g["ModelPackageGroupName"] for g in page["ModelPackageGroupSummaryList"]]
+        return sorted(out)
+
+    def set_status(self, group: str, version: int, status: Status, *, actor: str, note: str = "") -> ModelVersion:
+        current = self.get(group, version)
+        check_transition(current.status, status)
+        if current.status != status:
+            arn = self._arn(group, version)
+            meta = self.sm.describe_model_package(ModelPackageName=arn).get("CustomerMetadataProperties") or {}
+            self.sm.update_model_package(
+                ModelPackageArn=arn, ModelApprovalStatus=_TO_SM[status], ApprovalDescription=f"{actor}: {note}"[:1024],
+                # the whole map: SageMaker merges it, moto replaces it; both end up right
+                CustomerMetadataProperties={**meta, STATUS_KEY: status.value},
+            )
+        return self.get(group, version)
+
+    def set_alias(self, group: str, alias: str, version: int | None) -> None:
+        if alias not in ALIASES:
+            raise SkyloopError(f"unknown alias {alias!r}; expected one of {', '.join(ALIASES)}")
+        if version is not None:
+            self.get(group, version)  # NotFound for an unknown version
+        key = f"registry:alias:{group}:{alias}"
+        doc = json.loads(self.kv.get(key) or b'{"version": null, "history": []}')
+        if doc["version"] == version:
+            return
+        doc["version"] = version
+        doc["history"].append(version)
+        self.kv.put(key, json.dumps(doc).encode())
+
+    def alias(self, group: str, alias: str) -> ModelVersion | None:
+        raw = self.kv.get(f"registry:alias:{group}:{alias}")
+        version = json.loads(raw)["version"] if raw else None
+        return None if version is None else self.get(group, version)
+
+    def alias_history(self, group: str, alias: str) -> list[int]:
+        raw = self.kv.get(f"registry:alias:{group}:{alias}")
+        return [v for v in (json.loads(raw)["history"] if raw else []) if v is not None]
+
+
+class SageMakerDeployer:
+    """Slots as production variants of one endpoint per model group."""
+
+    def __init__(self, aws: AwsSettings, store: BlobStore, *, wait_seconds: float = 900.0) -> None:
+        self.aws, self.store, self.wait_seconds = aws, store, wait_seconds
+        self.sm = client("sagemaker", aws)
+        self.runtime = client("sagemaker-runtime", aws)
+
+    def endpoint(self, group: str) -> str:
+        return f"{self.aws.endpoint_prefix}-{_check_name(group)}"[:63]
+
+    def _variants(self, group: str) -> list[dict[str, Any]]:
+        try:
+            ep = self.sm.describe_endpoint(EndpointName=self.endpoint(group))
+        except Exception as exc:
+            if error_code(exc) == "ValidationException":
+                return []
+            raise
+        cfg = self.sm.describe_endpoint_config(EndpointConfigName=ep["EndpointConfigName"])
+        return list(cfg["ProductionVariants"])
+
+    def _apply(self, group: str, variants: list[dict[str, Any]]) -> None:
+        name = self.endpoint(group)
+        if not variants:
+            self.sm.delete_endpoint(EndpointName=name)
+            return
+        config = f"{name}-{uuid.uuid4().hex[:8]}"[:63]
+        self.sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=variants,
+                                       Tags=[{"Key": "skyloop:group", "Value": group}])
+        exists = bool(self._variants(group))
+        if exists:
+            self.sm.update_endpoint(EndpointName=name, EndpointConfigName=config, RetainAllVariantProperties=False)
+        else:
+            self.sm.create_endpoint(EndpointName=name, EndpointConfigName=config)
+        self._wait(name)
+
+    def _wait(self, name: str) -> None:
+        deadline = time.monotonic() + self.wait_seconds
+        while True:
+            status = self.sm.describe_endpoint(EndpointName=name)["EndpointStatus"]
+            if status == "InService":
+                return
+            if status in {"Failed", "OutOfService"}:
+                raise DeploymentFailed(f"endpoint {name} is {status}")
+            if time.monotonic() > deadline:
+                raise DeploymentFailed(f"endpoint {name} still {status} after {self.wait_seconds:.0f}s")
+            time.sleep(15)
+
+    def _model_for(self, version: ModelVersion) -> str:
+        data = self.store.get(version.artifact_uri)
+        if hashlib.sha256(data).hexdigest() != version.artifact_sha256:
+            raise ArtifactIntegrityError(f"artifact of {version.group} v{version.version} does not match the registry's sha256")
+        name = f"{self.endpoint(version.group)}-v{version.version}"[:63]
+        try:
+            self.sm.create_model(ModelName=name, ExecutionRoleArn=self.aws.execution_role_arn, PrimaryContainer={
+                "Image": self.aws.inference_image, "ModelDataUrl": version.artifact_uri,
+                "Environment": {"SKYLOOP_ARTIFACT_SHA256": version.artifact_sha256}})
+        except Exception as exc:
+            if "already exist" not in str(exc).lower():
+                raise
+        return name
+
+    def _weights(self, group: str) -> dict[str, float]:
+        """Live weights (set_traffic changes them outside any endpoint config)."""
+        try:
+            ep = self.sm.describe_endpoint(EndpointName=self.endpoint(group))
+        except Exception as exc:
+            if error_code(exc) == "ValidationException":
+                return {}
+            raise
+        return {v["VariantName"]: float(v.get("CurrentWeight", v.get("DesiredWeight", 0.0)))
+                for v in ep.get("ProductionVariants", [])}
+
+    def deploy(self, group: str, slot: str, version: ModelVersion) -> None:
+        model = self._model_for(version)
+        weights = self._weights(group)
+        variants = self._current(group, exclude=slot, weights=weights)
+        # A new slot takes no traffic unless nothing else serves (SageMaker needs some weight > 0).
+        weight = weights.get(slot, 0.0) if any(v["InitialVariantWeight"] > 0 for v in variants) else 1.0
+        variants.append({"VariantName": slot, "ModelName": model, "InitialInstanceCount": 1,
+                         "InstanceType": self.aws.instance_type, "InitialVariantWeight": weight})
+        self._apply(group, variants)
+
+    def _current(self, group: str, *, exclude: str, weights: Mapping[str, float]) -> list[dict[str, Any]]:
+        """The endpoint's variants minus ``exclude``, each at its live weight: a new endpoint
+        config must not silently reset the traffic split set by ``set_traffic``."""
+        return [{**v, "InitialVariantWeight": float(weights.get(v["VariantName"], v.get("InitialVariantWeight", 0.0)))}
+                for v in self._variants(group) if v["VariantName"] != exclude]
+
+    def undeploy(self, group: str, slot: str) -> None:
+        if slot not in self.slots(group):
+            return
+        rest = self._current(group, exclude=slot, weights=self._weights(group))
+        if rest and not any(v["InitialVariantWeight"] > 0 for v in rest):
+            (next((v for v in rest if v["VariantName"] == "production"), rest[0]))["InitialVariantWeight"] = 1.0
+        self._apply(group, rest)
+
+    def set_traffic(self, group: str, weights: Mapping[str, float]) -> None:
+        variants = self._variants(group)
+        if not variants:
+            return
+        self.sm.update_endpoint_weights_and_capacities(EndpointName=self.endpoint(group), DesiredWeightsAndCapacities=[
+            {"VariantName": v["VariantName"], "DesiredWeight": float(weights.get(v["VariantName"], 0.0))} for v in variants])
+
+    def traffic(self, group: str) -> dict[str, float]:
+        w = self._weights(group)
+        total = sum(w.values())
+        return {k: x / total for k, x in w.items() if x > 0} if total else {}
+
+    def slots(self, group: str) -> dict[str, int]:
+        return {v["VariantName"]: int(v["ModelName"].rsplit("-v", 1)[1]) for v in self._variants(group)}
+
+    def predict(self, group: str, rows: Sequence[Mapping[str, Any]], slot: str | None = None) -> list[Any]:
+        args: dict[str, Any] = {"EndpointName": self.endpoint(group), "ContentType": "application/json",
+                                "Accept": "application/json", "Body": json.dumps({"rows": list(rows)}, default=str)}
+        if slot:
+            args["TargetVariant"] = slot
+        body = self.runtime.invoke_endpoint(**args)["Body"].read()
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            raise DeploymentFailed(f"endpoint {args['EndpointName']} answered with non-JSON") from None
+        return list(doc["predictions"] if isinstance(doc, dict) else doc)

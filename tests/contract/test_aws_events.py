@@ -1,0 +1,88 @@
+"""Every sample in events/aws/ maps to the domain event it stands for (no AWS needed)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from skyloop.clouds.aws import cloudwatch as cw
+from skyloop.clouds.aws.events import approval_event, training_events
+from skyloop.clouds.aws.sqs import from_sqs_record
+from skyloop.errors import InvalidEvent
+from skyloop.events import ModelVersionApproved, RemediationRequested, parse_event
+
+EVENTS = Path(__file__).resolve().parents[2] / "events" / "aws"
+
+
+def load(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text())
+
+
+def test_every_sample_is_covered_here() -> None:
+    covered = {"s3-object-created.json", "eventbridge-s3-object-created.json",
+               "eventbridge-sagemaker-model-package-approved.json", "cloudwatch-alarm-action.json",
+               "eventbridge-cloudwatch-alarm.json", "firehose-metric-stream-transform.json",
+               "s3-metric-stream-object-created.json", "sqs-remediation-batch.json"}
+    assert {p.name for p in EVENTS.glob("*.json")} == covered
+
+
+def test_both_s3_forms_name_the_same_object() -> None:
+    [direct] = training_events(load("s3-object-created.json"))
+    [bridged] = training_events(load("eventbridge-s3-object-created.json"))
+    # notification keys are URL-encoded ('+' is a space); EventBridge's are not
+    assert direct.uri == bridged.uri == "s3://skyloop-training-123456789012/datasets/churn 2026.csv"
+    assert direct.version and bridged.version
+
+
+def test_sidecar_uploads_are_not_training_data() -> None:
+    ev = load("eventbridge-s3-object-created.json")
+    ev["detail"]["object"]["key"] = "datasets/churn.skyloop.json"
+    assert training_events(ev) == []
+
+
+def test_sagemaker_approval_maps_and_other_states_are_ignored() -> None:
+    ev = load("eventbridge-sagemaker-model-package-approved.json")
+    got = approval_event(ev)
+    assert isinstance(got, ModelVersionApproved) and (got.model_group, got.version) == ("churn-2026", 1)
+    ev["detail"]["ModelApprovalStatus"] = "Rejected"
+    assert approval_event(ev) is None
+
+
+def test_skyloop_bus_event_and_direct_invocation_map_too() -> None:
+    domain = {"type": "ModelVersionApproved", "model_group": "churn", "version": 3}
+    wrapped = {"version": "0", "id": "x", "detail-type": "ModelVersionApproved", "source": "skyloop", "detail": domain}
+    assert approval_event(wrapped).version == approval_event(domain).version == 3
+    with pytest.raises(InvalidEvent):
+        approval_event({"detail-type": "Something Else", "source": "aws.ec2", "detail": {}})
+
+
+@pytest.mark.parametrize("name", ["cloudwatch-alarm-action.json", "eventbridge-cloudwatch-alarm.json"])
+def test_alarms_name_the_service(name: str) -> None:
+    alarm = cw.alarm_of(load(name))
+    assert alarm and alarm["service"] == "api" and alarm["metric"] == "CPUUtilization"
+
+
+def test_firehose_records_become_one_batch_per_service() -> None:
+    ev = load("firehose-metric-stream-transform.json")
+    docs = [d for _, text in cw.firehose_records(ev) for d in cw.stream_lines(text)]
+    [batch] = cw.batches_from_stream(docs)
+    assert batch.service == "api" and len(batch.records) == 180
+    assert set(batch.records[0].values) == {"cpu_usage", "memory_usage"}
+    raw = (EVENTS / "data" / "metric-stream-records.jsonl").read_text()
+    assert "".join(base64.b64decode(r["data"]).decode() for r in ev["records"]) == raw
+
+
+def test_sqs_batch_has_two_requests_and_one_poison_message() -> None:
+    records = load("sqs-remediation-batch.json")["Records"]
+    parsed = []
+    for r in records:
+        msg = from_sqs_record(r)
+        try:
+            parsed.append(parse_event(msg.body))
+        except InvalidEvent:
+            parsed.append(None)
+    assert [type(p).__name__ for p in parsed] == ["RemediationRequested", "NoneType", "RemediationRequested"]
+    assert isinstance(parsed[0], RemediationRequested) and from_sqs_record(records[0]).message_id == parsed[0].request_id

@@ -1,0 +1,283 @@
+"""Each Lambda entry point in functions/aws/ against moto's server, fed the events in events/aws/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import GROUP, METRICS_BUCKET, ROOT, TRAINING_BUCKET, Aws, load_event
+
+CHURN = (ROOT / "events" / "local" / "data" / "churn.csv").read_bytes()
+SIDECAR = json.dumps({"target": "churned", "params": {"n_estimators": 20}}).encode()
+
+
+def upload(aws: Aws, key: str = "datasets/churn 2026.csv", data: bytes = CHURN) -> None:
+    s3 = aws.client("s3")
+    s3.put_object(Bucket=TRAINING_BUCKET, Key=key, Body=data)
+    s3.put_object(Bucket=TRAINING_BUCKET, Key=key[:-4] + ".skyloop.json", Body=SIDECAR)
+
+
+def packages(aws: Aws) -> list[dict[str, Any]]:
+    sm = aws.client("sagemaker")
+    return [sm.describe_model_package(ModelPackageName=p["ModelPackageArn"])
+            for p in sm.list_model_packages(ModelPackageGroupName=GROUP)["ModelPackageSummaryList"]]
+
+
+def test_upload_registers_one_pending_package_however_often_it_is_delivered(aws: Aws, context: Any) -> None:
+    import train
+
+    upload(aws)
+    first = train.handler(load_event("s3-object-created.json"), context)
+    assert first["status"] == "ok" and first["results"][0]["version"] == 1
+    again = train.handler(load_event("s3-object-created.json"), context)  # at-least-once: same notification
+    via_eventbridge = train.handler(load_event("eventbridge-s3-object-created.json"), context)  # same object, EB form
+    assert again["results"][0]["duplicate"] and via_eventbridge["results"][0]["duplicate"]
+    [pkg] = packages(aws)
+    assert pkg["ModelApprovalStatus"] == "PendingManualApproval"
+    meta = pkg["CustomerMetadataProperties"]
+    artifact = aws.client("s3").get_object(Bucket=TRAINING_BUCKET, Key=pkg["InferenceSpecification"]["Containers"][0][
+        "ModelDataUrl"].split("/", 3)[3])["Body"].read()
+    import hashlib
+
+    assert meta["skyloop:artifact_sha256"] == hashlib.sha256(artifact).hexdigest()
+    assert float(meta["metric:cv_accuracy_mean"]) > 0.5
+
+
+def test_broken_csv_is_dead_lettered_with_its_reason(aws: Aws, context: Any) -> None:
+    import train
+
+    upload(aws, data=b"tenure,plan,churned\n1,basic\n")
+    out = train.handler(load_event("s3-object-created.json"), context)
+    assert out["status"] == "dead_lettered" and out["error"] == "invalid_dataset"
+    [msg] = aws.messages(aws.dead_letter_url)
+    body = json.loads(msg["Body"])
+    assert body["function"] == "train" and body["reason"] == out["reason"]
+    assert aws.client("sagemaker").list_model_package_groups()["ModelPackageGroupSummaryList"] == []
+
+
+class UpdateEndpointFallback:
+    """moto has no UpdateEndpoint ("The update_endpoint action has not been implemented").
+    This hook checks the exact request the deployer sends, then gives moto the same end
+    state (delete + create with the new config) so the rest of the flow stays real."""
+
+    def __init__(self, aws: Aws) -> None:
+        self.aws, self.calls = aws, []
+
+    def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> Any:
+        body = json.loads(params["body"])
+        assert set(body) == {"EndpointName", "EndpointConfigName", "RetainAllVariantProperties"}
+        assert body["RetainAllVariantProperties"] is False
+        self.calls.append(body)
+        sm = self.aws.client("sagemaker")
+        sm.delete_endpoint(EndpointName=body["EndpointName"])
+        sm.create_endpoint(EndpointName=body["EndpointName"], EndpointConfigName=body["EndpointConfigName"])
+
+        class Http:
+            status_code = 200
+            headers: dict[str, str] = {}
+
+        return Http(), {"EndpointArn": f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{body['EndpointName']}",
+                        "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+
+def _queue_predictions(aws: Aws, group: str, version: int, sizes: list[int]) -> None:
+    """moto's endpoints run no container: queue what the real model answers for the rows
+    the rollout will send (computed here with the registered artifact)."""
+    import common
+    from skyloop.deployment import smoke_rows
+    from skyloop.local.deployer import _frame
+    from skyloop.training.artifacts import load_verified
+
+    a = common.adapters()
+    v = a.registry.get(group, version)
+    bundle = load_verified(a.store, v.artifact_uri, v.artifact_sha256)
+    results = []
+    for n in sizes:
+        preds = bundle["pipeline"].predict(_frame(bundle, smoke_rows(v.lineage, n)))
+        results.append({"Body": json.dumps({"predictions": [p.item() for p in preds]}), "ContentType": "application/json",
+                         "InvokedProductionVariant": "staging", "CustomAttributes": ""})
+    aws.moto_api("static/sagemaker/endpoint-results", {"account_id": "123456789012", "region": "us-east-1",
+                                                        "results": results})
+
+
+def _approved_event(version: int) -> dict[str, Any]:
+    ev = load_event("eventbridge-sagemaker-model-package-approved.json")
+    ev["id"] = f"approval-{version}"
+    ev["detail"]["ModelPackageVersion"] = version
+    ev["detail"]["ModelPackageArn"] = ev["detail"]["ModelPackageArn"].rsplit("/", 1)[0] + f"/{version}"
+    return ev
+
+
+def test_approval_rolls_out_through_staging_and_canary_to_production(aws: Aws, context: Any) -> None:
+    import common
+    import deploy
+    import train
+    from skyloop.registry import approve
+
+    a = common.adapters()
+    fallback = UpdateEndpointFallback(aws)
+    a.deployer.sm.meta.events.register("before-call.sagemaker.UpdateEndpoint", fallback)
+    upload(aws)
+    train.handler(load_event("s3-object-created.json"), context)
+    approve(a.registry, a.events, GROUP, 1, actor="oncall", note="first model")
+    assert packages(aws)[0]["ModelApprovalStatus"] == "Approved"
+    _queue_predictions(aws, GROUP, 1, [8])
+    first = deploy.handler(_approved_event(1), context)
+    assert first["status"] == "ok" and first["result"]["status"] == "promoted"
+    sm = aws.client("sagemaker")
+    ep = sm.describe_endpoint(EndpointName=f"skyloop-{GROUP}")
+    cfg = sm.describe_endpoint_config(EndpointConfigName=ep["EndpointConfigName"])
+    assert [(v["VariantName"], v["ModelName"]) for v in cfg["ProductionVariants"]] == [("production", f"skyloop-{GROUP}-v1")]
+
+    # a second dataset -> v2 -> canary at 10% then production
+    upload(aws, data=CHURN.replace(b"\n1,", b"\n2,", 5))
+    train.handler(load_event("s3-object-created.json"), context)
+    approve(a.registry, a.events, GROUP, 2, actor="oncall")
+    _queue_predictions(aws, GROUP, 2, [8, 20])
+    second = deploy.handler(_approved_event(2), context)
+    assert second["result"]["status"] == "promoted", second
+    assert any(s.startswith("canary: 10%") for s in second["result"]["steps"])
+    ep = sm.describe_endpoint(EndpointName=f"skyloop-{GROUP}")
+    cfg = sm.describe_endpoint_config(EndpointConfigName=ep["EndpointConfigName"])
+    assert [(v["VariantName"], v["ModelName"]) for v in cfg["ProductionVariants"]] == [("production", f"skyloop-{GROUP}-v2")]
+    canary_configs = [c for c in (sm.describe_endpoint_config(EndpointConfigName=c["EndpointConfigName"])
+                                  for c in sm.list_endpoint_configs(MaxResults=100)["EndpointConfigs"])
+                      if {v["VariantName"] for v in c["ProductionVariants"]} >= {"production", "canary"}]
+    assert canary_configs, "the rollout never ran a canary variant beside production"
+    assert fallback.calls, "the deployer never updated the endpoint in place"
+    assert a.registry.alias(GROUP, "production").version == 2
+    dup = deploy.handler(_approved_event(2), context)  # EventBridge redelivery
+    assert dup["result"]["duplicate"]
+
+
+def _queued_requests(aws: Aws) -> list[dict[str, Any]]:
+    return [json.loads(m["Body"]) for m in aws.messages(aws.queue_url)]
+
+
+def test_metric_stream_through_firehose_finds_the_cpu_incident(aws: Aws, context: Any) -> None:
+    import detect
+
+    event = load_event("firehose-metric-stream-transform.json")
+    out = detect.handler(event, context)
+    assert [r["result"] for r in out["records"]] == ["Ok", "Ok"]
+    assert [r["data"] for r in out["records"]] == [r["data"] for r in event["records"]]  # passed through unchanged
+    requests = _queued_requests(aws)
+    assert requests and requests[0]["target"] == "api" and requests[0]["action"] == "scale_out"
+    detect.handler(event, context)  # Firehose retries the same records: no second request
+    assert len(_queued_requests(aws)) == len(requests)
+
+
+def test_metric_stream_object_in_s3(aws: Aws, context: Any) -> None:
+    import detect
+
+    event = load_event("s3-metric-stream-object-created.json")
+    key = event["Records"][0]["s3"]["object"]["key"]
+    aws.client("s3").put_object(Bucket=METRICS_BUCKET, Key=key,
+                                Body=(ROOT / "events" / "aws" / "data" / "metric-stream-records.jsonl").read_bytes())
+    out = detect.handler(event, context)
+    assert out["status"] == "ok" and out["results"][0]["anomalies"]
+    assert _queued_requests(aws)
+
+
+@pytest.mark.parametrize("sample", ["cloudwatch-alarm-action.json", "eventbridge-cloudwatch-alarm.json"])
+def test_alarm_reads_the_service_window_with_get_metric_data(aws: Aws, context: Any, sample: str) -> None:
+    import detect
+    from datetime import datetime, timedelta, timezone
+
+    cw = aws.client("cloudwatch")
+    end = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    lines = [json.loads(x) for x in (ROOT / "events/aws/data/metric-stream-records.jsonl").read_text().splitlines()]
+    t_last = max(d["timestamp"] for d in lines)
+    data = []
+    for d in lines:
+        ts = end - timedelta(milliseconds=t_last - d["timestamp"])
+        data.append({"MetricName": d["metric_name"], "Timestamp": ts, "Value": d["value"]["sum"] / d["value"]["count"],
+                     "Unit": "Percent", "Dimensions": [{"Name": "ServiceName", "Value": "api"}]})
+    for i in range(0, len(data), 500):
+        cw.put_metric_data(Namespace="AWS/ECS", MetricData=data[i:i + 500])
+    out = detect.handler(load_event(sample), context)
+    assert out["status"] == "ok", out
+    batch = out["results"][0]
+    assert batch["rows"] >= 150 and batch["anomalies"], batch
+    assert "cpu_usage" in batch["anomalies"][0]["deviating_metrics"]
+
+
+def test_alarm_back_to_ok_is_ignored(aws: Aws, context: Any) -> None:
+    import detect
+
+    ev = load_event("eventbridge-cloudwatch-alarm.json")
+    ev["detail"]["state"]["value"] = "OK"
+    assert detect.handler(ev, context)["status"] == "ignored"
+
+
+def test_sqs_batch_poison_message_fails_alone_and_redelivery_has_one_effect(aws: Aws, context: Any) -> None:
+    import remediate
+
+    batch = load_event("sqs-remediation-batch.json")
+    out = remediate.handler(batch, context)
+    assert out == {"batchItemFailures": [{"itemIdentifier": batch["Records"][1]["messageId"]}]}
+    ecs = aws.client("ecs")
+    assert ecs.describe_services(cluster="prod", services=["api"])["services"][0]["desiredCount"] == 4
+    commands = aws.client("ssm").list_commands()["Commands"]
+    assert [c["DocumentName"] for c in commands] == ["skyloop-clear-cache"]
+
+    again = remediate.handler(batch, context)  # the whole batch redelivered
+    assert again == out
+    assert ecs.describe_services(cluster="prod", services=["api"])["services"][0]["desiredCount"] == 4
+    assert len(aws.client("ssm").list_commands()["Commands"]) == 1
+    import common
+
+    audit = common.adapters().audit
+    ok, why = audit.verify()
+    assert ok, why
+    executed = [e for e in audit.entries() if e["kind"] == "executed"]
+    assert sorted(e["action"] for e in executed) == ["clear_cache", "scale_out"]
+
+
+def test_executor_crash_after_acting_reapplies_the_same_absolute_state(aws: Aws, context: Any) -> None:
+    import common
+    from skyloop.events import RemediationRequested, Severity
+    from skyloop.handlers import on_remediation
+
+    a = common.adapters()
+    req = RemediationRequested(request_id="crash-1", action="scale_out", target="api", severity=Severity.MEDIUM)
+    real_done = a.executor._done
+    a.executor._done = lambda *args: (_ for _ in ()).throw(KeyboardInterrupt())  # killed after ECS changed
+    with pytest.raises(KeyboardInterrupt):
+        on_remediation(req, a, dry_run=False)
+    a.executor._done = real_done
+    a.idempotency.release("remediate:crash-1:auto:live")  # the dead worker's claim expires
+    on_remediation(req, a, dry_run=False)
+    desired = aws.client("ecs").describe_services(cluster="prod", services=["api"])["services"][0]["desiredCount"]
+    assert desired == 4  # 2 -> 4 once, not 2 -> 4 -> 6
+
+
+def test_no_secret_in_lambda_logs(aws: Aws, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run a batch with Powertools' own JSON formatter capturing every skyloop log line,
+    and grep the lines for the credentials."""
+    import io
+    import logging
+    import secrets
+
+    import common
+    import remediate
+
+    secret = f"s3cr3t-{secrets.token_hex(12)}"
+    token = f"t0ken-{secrets.token_hex(12)}"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", token)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(common.logger.registered_formatter)
+    root = logging.getLogger("skyloop")
+    root.addHandler(handler)
+    try:
+        remediate.handler(load_event("sqs-remediation-batch.json"), context)
+    finally:
+        root.removeHandler(handler)
+    text = stream.getvalue()
+    assert '"message":"remediation"' in text.replace(" ", "")  # Powertools' JSON lines were captured
+    assert secret not in text and token not in text
