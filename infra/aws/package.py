@@ -11,7 +11,6 @@ and no scikit-learn (checked here, and recorded in bench/results/packages.json).
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys

@@ -16,6 +16,7 @@ from .ports import (
     ModelRegistry,
     Queue,
     RemediationState,
+    TrainingBackend,
 )
 
 
@@ -33,3 +34,4 @@ class Adapters:
     state: RemediationState
     kv: KeyValueStore
     clock: Clock
+    training: TrainingBackend | None = None  # managed jobs for datasets above the size rule

@@ -73,6 +73,12 @@ class UnknownAction(SkyloopError):
     code = "unknown_action"
 
 
+class TrainingFailed(SkyloopError):
+    """A managed training job failed or stopped; nothing was registered."""
+
+    code = "training_failed"
+
+
 class DeploymentFailed(SkyloopError):
     """Staging smoke test or canary check failed; the rollout was rolled back."""
 

@@ -86,6 +86,19 @@ class TrainingDataArrived(_Event):
     model_group: str | None = None
 
 
+class TrainingJobCompleted(_Event):
+    """A managed training job (for a dataset above the in-function size rule) finished."""
+
+    type: Literal["TrainingJobCompleted"] = "TrainingJobCompleted"
+    backend: str = Field(min_length=1)
+    job_id: str = Field(min_length=1)
+    status: Literal["Completed", "Failed", "Stopped"]
+    output_uri: str | None = None
+    source_uri: str | None = None
+    model_group: str | None = None
+    reason: str = ""
+
+
 class ModelVersionApproved(_Event):
     type: Literal["ModelVersionApproved"] = "ModelVersionApproved"
     model_group: str = Field(min_length=1)
@@ -179,6 +192,7 @@ class RemediationCompleted(_Event):
 DomainEvent = Annotated[
     Union[
         TrainingDataArrived,
+        TrainingJobCompleted,
         ModelVersionApproved,
         MetricBatch,
         AnomalyFound,

@@ -8,7 +8,7 @@ and never construct them, so the same code runs on SQLite and on DynamoDB.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence, runtime_checkable
 
 if TYPE_CHECKING:  # type-only: keeps this module free of runtime imports
     from .events import MetricRecord

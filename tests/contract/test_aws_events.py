@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from skyloop.clouds.aws import cloudwatch as cw
-from skyloop.clouds.aws.events import approval_event, training_events
+from skyloop.clouds.aws.events import approval_event, training_events, training_job_event
 from skyloop.clouds.aws.sqs import from_sqs_record
 from skyloop.errors import InvalidEvent
 from skyloop.events import ModelVersionApproved, RemediationRequested, parse_event
@@ -25,7 +25,8 @@ def test_every_sample_is_covered_here() -> None:
     covered = {"s3-object-created.json", "eventbridge-s3-object-created.json",
                "eventbridge-sagemaker-model-package-approved.json", "cloudwatch-alarm-action.json",
                "eventbridge-cloudwatch-alarm.json", "firehose-metric-stream-transform.json",
-               "s3-metric-stream-object-created.json", "sqs-remediation-batch.json"}
+               "s3-metric-stream-object-created.json", "sqs-remediation-batch.json",
+               "eventbridge-sagemaker-training-job-completed.json"}
     assert {p.name for p in EVENTS.glob("*.json")} == covered
 
 
@@ -86,3 +87,14 @@ def test_sqs_batch_has_two_requests_and_one_poison_message() -> None:
             parsed.append(None)
     assert [type(p).__name__ for p in parsed] == ["RemediationRequested", "NoneType", "RemediationRequested"]
     assert isinstance(parsed[0], RemediationRequested) and from_sqs_record(records[0]).message_id == parsed[0].request_id
+
+
+def test_training_job_completion_maps_with_its_hyperparameters() -> None:
+    ev = load("eventbridge-sagemaker-training-job-completed.json")
+    job = training_job_event(ev)
+    assert job is not None and job.status == "Completed" and job.output_uri.endswith("/output/model.tar.gz")
+    assert job.source_uri == "s3://skyloop-training-123456789012/datasets/churn 2026.csv" and job.model_group is None
+    ev["detail"]["TrainingJobStatus"] = "InProgress"
+    assert training_job_event(ev) is None
+    ev["detail"].update(TrainingJobStatus="Completed", TrainingJobName="someone-elses-job")
+    assert training_job_event(ev) is None

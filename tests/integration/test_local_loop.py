@@ -1,7 +1,6 @@
 """End to end on the embedded default: the demo's full loop, and the CLI a newcomer uses."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest

@@ -6,7 +6,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFound
-from ..events import TrainingDataArrived
+from ..events import TrainingDataArrived, TrainingJobCompleted
 from ._once import once
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ def sidecar_uri(uri: str) -> str:
 
 def on_training_data(event: TrainingDataArrived, adapters: "Adapters") -> dict[str, Any]:
     from ..training.dataset import read_sidecar
-    from ..training.usecase import train_and_register
+    from ..training.usecase import TooLargeForFunction, train_and_register
 
     data = adapters.store.get(event.uri)
     try:
@@ -34,11 +34,38 @@ def on_training_data(event: TrainingDataArrived, adapters: "Adapters") -> dict[s
     key = "train:" + hashlib.sha256(data + b"\0" + sidecar_bytes + b"\0" + f"{target}|{group}".encode()).hexdigest()
 
     def run() -> dict[str, Any]:
-        outcome = train_and_register(
-            data, source_uri=event.uri, settings=adapters.settings, store=adapters.store,
-            registry=adapters.registry, events=adapters.events, target=target, group=group,
-            params=sidecar.get("params"),
-        )
+        try:
+            outcome = train_and_register(
+                data, source_uri=event.uri, settings=adapters.settings, store=adapters.store,
+                registry=adapters.registry, events=adapters.events, target=target, group=group,
+                params=sidecar.get("params"),
+            )
+        except TooLargeForFunction as exc:
+            if adapters.training is None:
+                raise TooLargeForFunction(f"{exc.reason}; no managed training backend is configured") from None
+            job = adapters.training.submit(event.uri, {"target": target, "model_group": group,
+                                                       "params": sidecar.get("params") or {}})
+            return {"status": "submitted", "backend": job.backend, "job_id": job.job_id, "job_status": job.status,
+                    "reason": exc.reason}
         return outcome.to_dict()
 
     return once(adapters.idempotency, key, run)
+
+
+def on_training_job_completed(event: TrainingJobCompleted, adapters: "Adapters") -> dict[str, Any]:
+    """Register what a managed training job produced (once per job, however often the
+    completion event arrives). A failed job is reported, not retried: its inputs were
+    already validated, so a retry would fail the same way."""
+    from ..errors import TrainingFailed
+    from ..training.usecase import group_from_uri, read_job_output, register_fitted
+
+    def run() -> dict[str, Any]:
+        if event.status != "Completed" or not event.output_uri:
+            raise TrainingFailed(f"training job {event.job_id} ended {event.status}: {event.reason or 'no output'}")
+        fitted = read_job_output(adapters.store.get(event.output_uri))
+        group = event.model_group or group_from_uri(event.source_uri or fitted.lineage.get("data_uri", event.job_id))
+        outcome = register_fitted(fitted, group=group, settings=adapters.settings, store=adapters.store,
+                                  registry=adapters.registry, events=adapters.events)
+        return {**outcome.to_dict(), "job_id": event.job_id}
+
+    return once(adapters.idempotency, f"train-job:{event.backend}:{event.job_id}", run)

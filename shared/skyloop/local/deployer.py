@@ -20,7 +20,6 @@ from ..registry import ModelVersion
 from ..training.artifacts import load_verified
 from .db import Database
 
-MAX_ROWS_PER_REQUEST = 10_000
 
 
 class LocalDeployer:
@@ -103,38 +102,13 @@ def _plain(x: Any) -> Any:
 
 
 def _frame(bundle: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> Any:
-    """Validate request rows against the model's features; build the DataFrame it was trained on."""
-    import pandas as pd
+    """The serving module's request validation, with Skyloop's typed error."""
+    from ..inference import RequestError, frame
 
-    if not isinstance(rows, (list, tuple)) or not rows:
-        raise InvalidRequest("instances must be a non-empty list of objects")
-    if len(rows) > MAX_ROWS_PER_REQUEST:
-        raise InvalidRequest(f"at most {MAX_ROWS_PER_REQUEST} instances per request")
-    features: list[str] = bundle["features"]
     try:
-        categorical = set(bundle["pipeline"].named_steps["encode"].transformers_[0][2]) if "encode" in bundle["pipeline"].named_steps else set()
-    except (AttributeError, KeyError, IndexError):  # pragma: no cover - defensive
-        categorical = set()
-    clean = []
-    for i, r in enumerate(rows):
-        if not isinstance(r, Mapping):
-            raise InvalidRequest(f"instance {i} is not an object")
-        missing = [f for f in features if f not in r]
-        if missing:
-            raise InvalidRequest(f"instance {i} lacks feature(s): {', '.join(missing[:5])}")
-        out = {}
-        for f in features:
-            v = r[f]
-            if f in categorical:
-                if not isinstance(v, (str, int, float)) or isinstance(v, bool):
-                    raise InvalidRequest(f"instance {i}: feature {f!r} must be a string")
-                out[f] = str(v)
-            else:
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                    raise InvalidRequest(f"instance {i}: feature {f!r} must be a finite number")
-                out[f] = float(v)
-        clean.append(out)
-    return pd.DataFrame(clean, columns=features)
+        return frame(bundle, rows)
+    except RequestError as exc:
+        raise InvalidRequest(str(exc)) from None
 
 
 __all__ = ["ArtifactIntegrityError", "LocalDeployer"]

@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import ArtifactIntegrityError
 from ..ports import BlobStore
 
-ARTIFACT_FORMAT = "skyloop-model/1"
+from ..inference import ARTIFACT_FORMAT  # one definition: the serving file checks it too
 
 
 @dataclass(frozen=True)

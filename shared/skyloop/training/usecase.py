@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from .. import __version__
@@ -26,6 +26,12 @@ def group_from_uri(uri: str) -> str:
     stem = uri.rstrip("/").rsplit("/", 1)[-1]
     stem = stem[:-4] if stem.lower().endswith(".csv") else stem
     return _GROUP_RE.sub("-", stem).strip("-").lower()[:63] or "default"
+
+
+class TooLargeForFunction(InvalidDataset):
+    """Above the in-function size rule: a managed training backend takes it, or it is refused."""
+
+    code = "too_large_for_function"
 
 
 @dataclass(frozen=True)
@@ -57,42 +63,55 @@ def in_function_rule(n_bytes: int, n_rows: int | None, settings: Settings, n_col
     return n_rows is None or n_cols is None or n_rows * n_cols <= t.max_inline_cells
 
 
-def train_and_register(
+@dataclass(frozen=True)
+class Fitted:
+    """A trained model and everything the registry records about it: what a managed
+    training job writes to its output, and what the in-function path registers at once."""
+
+    model_bytes: bytes
+    metrics: dict[str, float]
+    params: dict[str, Any]
+    lineage: dict[str, Any]
+    seconds: float
+
+    def card(self) -> dict[str, Any]:
+        return {"metrics": self.metrics, "params": self.params, "lineage": self.lineage, "seconds": self.seconds}
+
+
+def fit(
     data: bytes,
     *,
     source_uri: str,
     settings: Settings,
-    store: BlobStore,
-    registry: ModelRegistry,
-    events: Queue,
     target: str | None = None,
-    group: str | None = None,
     params: Mapping[str, Any] | None = None,
-) -> TrainOutcome:
-    group = group or group_from_uri(source_uri)
-    if not in_function_rule(len(data), None, settings):
-        raise InvalidDataset(
-            f"{source_uri} is {len(data)} bytes, above the in-function limit of "
-            f"{settings.training.max_inline_bytes}; no managed training backend is configured"
+    enforce_size_rule: bool = True,
+) -> Fitted:
+    """Validate and train. ``enforce_size_rule=False`` is for managed jobs, which exist
+    precisely for the datasets the rule keeps out of a function."""
+    if enforce_size_rule and not in_function_rule(len(data), None, settings):
+        raise TooLargeForFunction(
+            f"{source_uri} is {len(data)} bytes, above the in-function limit of {settings.training.max_inline_bytes}"
         )
     limits = DatasetLimits(folds=settings.training.folds, min_rows=settings.training.min_rows)
+    if not enforce_size_rule:  # a managed job has the disk and memory the function lacks
+        limits = replace(limits, max_bytes=max(limits.max_bytes, len(data)))
     ds = load_dataset(data, target, limits)
-    if not in_function_rule(len(data), len(ds.frame), settings, ds.frame.shape[1]):
+    if enforce_size_rule and not in_function_rule(len(data), len(ds.frame), settings, ds.frame.shape[1]):
         t = settings.training
-        raise InvalidDataset(
+        raise TooLargeForFunction(
             f"{source_uri} has {len(ds.frame)} rows x {ds.frame.shape[1]} columns, above the in-function limit "
-            f"({t.max_inline_rows} rows, {t.max_inline_cells} cells); no managed training backend is configured"
+            f"({t.max_inline_rows} rows, {t.max_inline_cells} cells)"
         )
     resolved = resolve_params(params)
     trained = train(ds, resolved, folds=settings.training.folds)
-    bundle = {
+    model_bytes = dump_model({
         "pipeline": trained.pipeline,
         "features": ds.features,
         "target": ds.target,
         "task": ds.task,
         "classes": ds.classes,
-    }
-    art = write_artifact(store, group, dump_model(bundle))
+    })
     lineage = {
         "data_sha256": ds.sha256,
         "data_uri": source_uri,
@@ -105,20 +124,43 @@ def train_and_register(
         "primary_metric": trained.primary_metric,
         "schema": ds.profile(),
         "code_version": __version__,
-        "artifact_bytes": art.size,
+        # a pickled pipeline loads reliably only under the same scikit-learn: serving images must match it
+        "sklearn_version": _sklearn_version(),
+        "artifact_bytes": len(model_bytes),
         "train_seconds": round(trained.seconds, 3),
     }
-    key = f"{group}:{ds.sha256}:{ds.target}:{sorted(resolved.items())}"
+    return Fitted(model_bytes, dict(trained.metrics), dict(resolved), lineage, trained.seconds)
+
+
+def _sklearn_version() -> str:
+    import sklearn
+
+    return str(sklearn.__version__)
+
+
+def register_fitted(
+    fitted: Fitted,
+    *,
+    group: str,
+    settings: Settings,
+    store: BlobStore,
+    registry: ModelRegistry,
+    events: Queue,
+) -> TrainOutcome:
+    """Store the artifact under its hash, register PENDING, and let the gate decide."""
+    art = write_artifact(store, group, fitted.model_bytes)
+    lineage = fitted.lineage
+    key = f"{group}:{lineage['data_sha256']}:{lineage['target']}:{sorted(fitted.params.items())}"
     version = registry.register(
         group,
         artifact_uri=art.uri,
         artifact_sha256=art.sha256,
-        metrics=trained.metrics,
-        params=resolved,
+        metrics=fitted.metrics,
+        params=fitted.params,
         lineage=lineage,
         idempotency_key=key,
     )
-    log.info("registered model", extra={"model_group": group, "version": version.version, "metrics": trained.metrics})
+    log.info("registered model", extra={"model_group": group, "version": version.version, "metrics": fitted.metrics})
     auto, reason = False, "manual approval required"
     if version.status.value == "PENDING":
         decision = settings.gate.decide(version, registry.alias(group, "production"))
@@ -127,4 +169,47 @@ def train_and_register(
             approve(registry, events, group, version.version, actor="policy-gate", note=reason)
             version = registry.get(group, version.version)
             auto = True
-    return TrainOutcome(version, auto, reason, trained.seconds)
+    return TrainOutcome(version, auto, reason, fitted.seconds)
+
+
+def train_and_register(
+    data: bytes,
+    *,
+    source_uri: str,
+    settings: Settings,
+    store: BlobStore,
+    registry: ModelRegistry,
+    events: Queue,
+    target: str | None = None,
+    group: str | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> TrainOutcome:
+    fitted = fit(data, source_uri=source_uri, settings=settings, target=target, params=params)
+    return register_fitted(fitted, group=group or group_from_uri(source_uri), settings=settings, store=store,
+                           registry=registry, events=events)
+
+
+def read_job_output(archive: bytes, *, max_bytes: int = 2 * 1024**3) -> Fitted:
+    """``model.tar.gz`` of a managed job -> Fitted. Reads only the two files the entry
+    point writes, in memory, never extracting paths from the archive onto disk."""
+    import io
+    import json
+    import tarfile
+
+    from .entry import CARD_FILE, MODEL_FILE
+
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:*") as tar:
+            files = {}
+            for member in tar.getmembers():
+                name = member.name.lstrip("./")
+                if name in (MODEL_FILE, CARD_FILE) and member.isfile() and member.size <= max_bytes:
+                    fh = tar.extractfile(member)
+                    files[name] = fh.read() if fh else b""
+    except (tarfile.TarError, EOFError) as exc:
+        raise InvalidDataset(f"training job output is not a readable archive: {exc}") from None
+    missing = [n for n in (MODEL_FILE, CARD_FILE) if n not in files]
+    if missing:
+        raise InvalidDataset(f"training job output lacks {', '.join(missing)}")
+    card = json.loads(files[CARD_FILE])
+    return Fitted(files[MODEL_FILE], card["metrics"], card["params"], card["lineage"], float(card.get("seconds", 0.0)))

@@ -83,22 +83,40 @@ class UpdateEndpointFallback:
                         "ResponseMetadata": {"HTTPStatusCode": 200}}
 
 
-def _queue_predictions(aws: Aws, group: str, version: int, sizes: list[int]) -> None:
-    """moto's endpoints run no container: queue what the real model answers for the rows
-    the rollout will send (computed here with the registered artifact)."""
+def _serving_module(bundle: bytes, where: Path) -> Any:
+    """Unpack a model.tar.gz as the container does and import its code/inference.py."""
+    import importlib.util
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(bundle), mode="r:gz") as tar:
+        tar.extractall(where, filter="data")
+    spec = importlib.util.spec_from_file_location(f"inference_{where.name}", where / "code" / "inference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _queue_predictions(aws: Aws, group: str, version: int, sizes: list[int], tmp: Path,
+                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's endpoints run no container, so the test runs the container's part: the serving
+    bundle the deployer will upload, its inference.py, on the exact request bodies the
+    rollout sends; the answers are queued for moto to return."""
     import common
+    from skyloop.clouds.aws.sagemaker import serving_bundle
     from skyloop.deployment import smoke_rows
-    from skyloop.local.deployer import _frame
-    from skyloop.training.artifacts import load_verified
 
     a = common.adapters()
     v = a.registry.get(group, version)
-    bundle = load_verified(a.store, v.artifact_uri, v.artifact_sha256)
+    serving = _serving_module(serving_bundle(a.store.get(v.artifact_uri)), tmp / f"v{version}")
+    monkeypatch.setenv("SKYLOOP_ARTIFACT_SHA256", v.artifact_sha256)
+    model = serving.model_fn(str(tmp / f"v{version}"))
     results = []
     for n in sizes:
-        preds = bundle["pipeline"].predict(_frame(bundle, smoke_rows(v.lineage, n)))
-        results.append({"Body": json.dumps({"predictions": [p.item() for p in preds]}), "ContentType": "application/json",
-                         "InvokedProductionVariant": "staging", "CustomAttributes": ""})
+        body = json.dumps({"rows": smoke_rows(v.lineage, n)}, default=str)
+        answer = serving.output_fn(serving.predict_fn(serving.input_fn(body, "application/json"), model))
+        results.append({"Body": answer, "ContentType": "application/json", "InvokedProductionVariant": "staging",
+                        "CustomAttributes": ""})
     aws.moto_api("static/sagemaker/endpoint-results", {"account_id": "123456789012", "region": "us-east-1",
                                                         "results": results})
 
@@ -111,7 +129,8 @@ def _approved_event(version: int) -> dict[str, Any]:
     return ev
 
 
-def test_approval_rolls_out_through_staging_and_canary_to_production(aws: Aws, context: Any) -> None:
+def test_approval_rolls_out_through_staging_and_canary_to_production(aws: Aws, context: Any, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     import common
     import deploy
     import train
@@ -124,19 +143,28 @@ def test_approval_rolls_out_through_staging_and_canary_to_production(aws: Aws, c
     train.handler(load_event("s3-object-created.json"), context)
     approve(a.registry, a.events, GROUP, 1, actor="oncall", note="first model")
     assert packages(aws)[0]["ModelApprovalStatus"] == "Approved"
-    _queue_predictions(aws, GROUP, 1, [8])
+    _queue_predictions(aws, GROUP, 1, [8], tmp_path, monkeypatch)
     first = deploy.handler(_approved_event(1), context)
     assert first["status"] == "ok" and first["result"]["status"] == "promoted"
     sm = aws.client("sagemaker")
     ep = sm.describe_endpoint(EndpointName=f"skyloop-{GROUP}")
     cfg = sm.describe_endpoint_config(EndpointConfigName=ep["EndpointConfigName"])
     assert [(v["VariantName"], v["ModelName"]) for v in cfg["ProductionVariants"]] == [("production", f"skyloop-{GROUP}-v1")]
+    container = sm.describe_model(ModelName=f"skyloop-{GROUP}-v1")["PrimaryContainer"]
+    assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+    bundle = aws.client("s3").get_object(Bucket=TRAINING_BUCKET, Key=container["ModelDataUrl"].split("/", 3)[3])["Body"].read()
+    served = _serving_module(bundle, tmp_path / "deployed")
+    monkeypatch.setenv("SKYLOOP_ARTIFACT_SHA256", "0" * 64)  # a registry record that does not match the bytes
+    with pytest.raises(RuntimeError, match="refusing to load"):
+        served.model_fn(str(tmp_path / "deployed"))
+    monkeypatch.setenv("SKYLOOP_ARTIFACT_SHA256", container["Environment"]["SKYLOOP_ARTIFACT_SHA256"])
+    assert served.model_fn(str(tmp_path / "deployed"))["target"] == "churned"
 
     # a second dataset -> v2 -> canary at 10% then production
     upload(aws, data=CHURN.replace(b"\n1,", b"\n2,", 5))
     train.handler(load_event("s3-object-created.json"), context)
     approve(a.registry, a.events, GROUP, 2, actor="oncall")
-    _queue_predictions(aws, GROUP, 2, [8, 20])
+    _queue_predictions(aws, GROUP, 2, [8, 20], tmp_path, monkeypatch)
     second = deploy.handler(_approved_event(2), context)
     assert second["result"]["status"] == "promoted", second
     assert any(s.startswith("canary: 10%") for s in second["result"]["steps"])
@@ -281,3 +309,68 @@ def test_no_secret_in_lambda_logs(aws: Aws, context: Any, monkeypatch: pytest.Mo
     text = stream.getvalue()
     assert '"message":"remediation"' in text.replace(" ", "")  # Powertools' JSON lines were captured
     assert secret not in text and token not in text
+
+
+def test_dataset_above_the_size_rule_trains_as_a_sagemaker_job(aws: Aws, context: Any, monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
+    """Upload -> a training job (request shape checked on moto) -> the job's container run
+    here for real (``skyloop.training.entry`` with SageMaker's env) -> completion event ->
+    one PENDING package, however often the completion is delivered."""
+    import io
+    import os
+    import subprocess
+    import sys
+    import tarfile
+
+    import train
+
+    monkeypatch.setenv("SKYLOOP_TRAINING__MAX_INLINE_CELLS", "100")  # the churn CSV is 'too large' now
+    upload(aws)
+    out = train.handler(load_event("s3-object-created.json"), context)
+    [submitted] = out["results"]
+    assert submitted["status"] == "submitted" and submitted["backend"] == "sagemaker"
+    job = aws.client("sagemaker").describe_training_job(TrainingJobName=submitted["job_id"])
+    hps = {k: json.loads(v) for k, v in job["HyperParameters"].items()}
+    assert hps["sagemaker_program"] == "skyloop_entry.py" and hps["target"] == "churned"
+    assert job["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"].endswith("datasets/churn 2026.csv")
+    code = hps["sagemaker_submit_directory"].split("/", 3)[3]
+    bundle = aws.client("s3").get_object(Bucket=TRAINING_BUCKET, Key=code)["Body"].read()
+    again = train.handler(load_event("s3-object-created.json"), context)
+    assert again["results"][0]["duplicate"]  # a redelivered upload starts no second job
+    assert len(aws.client("sagemaker").list_training_jobs()["TrainingJobSummaries"]) == 1
+
+    # what the container does: unpack the source bundle, run the entry with SageMaker's env
+    src, data, model = tmp_path / "code", tmp_path / "input" / "train", tmp_path / "model"
+    data.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(bundle), mode="r:gz") as tar:
+        tar.extractall(src, filter="data")
+    (data / "churn 2026.csv").write_bytes(CHURN)
+    env = {**os.environ, "SM_CHANNEL_TRAIN": str(data), "SM_MODEL_DIR": str(model), "SM_HPS": json.dumps(hps),
+           "PYTHONPATH": str(src)}
+    subprocess.run([sys.executable, hps["sagemaker_program"]], cwd=src, env=env, check=True, capture_output=True)
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        for f in sorted(model.iterdir()):
+            tar.add(f, arcname=f.name)
+    output = f"{job['OutputDataConfig']['S3OutputPath']}{job['TrainingJobName']}/output/model.tar.gz"
+    aws.client("s3").put_object(Bucket=TRAINING_BUCKET, Key=output.split("/", 3)[3], Body=archive.getvalue())
+
+    done = load_event("eventbridge-sagemaker-training-job-completed.json")
+    done["detail"].update(TrainingJobName=job["TrainingJobName"], HyperParameters=job["HyperParameters"],
+                          ModelArtifacts={"S3ModelArtifacts": output})
+    first = train.handler(done, context)
+    assert first["status"] == "ok" and first["results"][0]["version"] == 1, first
+    assert train.handler(done, context)["results"][0]["duplicate"]
+    [pkg] = packages(aws)
+    assert pkg["ModelApprovalStatus"] == "PendingManualApproval"
+    assert float(pkg["CustomerMetadataProperties"]["metric:cv_accuracy_mean"]) > 0.5
+
+
+def test_failed_training_job_is_dead_lettered(aws: Aws, context: Any) -> None:
+    import train
+
+    done = load_event("eventbridge-sagemaker-training-job-completed.json")
+    done["detail"].update(TrainingJobStatus="Failed", FailureReason="AlgorithmError: out of memory")
+    done["detail"].pop("ModelArtifacts")
+    out = train.handler(done, context)
+    assert out["status"] == "dead_lettered" and out["error"] == "training_failed" and "out of memory" in out["reason"]

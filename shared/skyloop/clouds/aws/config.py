@@ -40,8 +40,12 @@ class AwsSettings(BaseSettings):
     inference_image: str = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
     instance_type: str = "ml.m5.large"
     endpoint_prefix: str = "skyloop"
-    training_instance_type: str = "ml.m5.xlarge"
-    training_output: str = ""  # s3://bucket/prefix for managed training jobs
+    # Managed training (datasets above the in-function size rule)
+    training_image: str = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+    training_instance_type: str = "ml.m5.2xlarge"
+    training_volume_gb: int = 50
+    training_max_seconds: int = 4 * 3600
+    training_output: str = ""  # s3://bucket/prefix; default s3://<bucket>/training-jobs/
     # Remediation
     targets: dict[str, EcsTarget] = Field(default_factory=dict)
     clear_cache_document: str = "skyloop-clear-cache"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import InvalidEvent
-from ...events import ModelVersionApproved, TrainingDataArrived, parse_event
+from ...events import ModelVersionApproved, TrainingDataArrived, TrainingJobCompleted, parse_event
 from .s3 import object_key
 
 SKYLOOP_SOURCE = "skyloop"
@@ -55,6 +55,35 @@ def training_events(raw: dict[str, Any]) -> list[TrainingDataArrived]:
     if not isinstance(event, TrainingDataArrived):
         raise InvalidEvent(f"the train function takes S3 object-created events, got {type(event).__name__}")
     return [event]
+
+
+def training_job_event(raw: dict[str, Any]) -> TrainingJobCompleted | None:
+    """EventBridge "SageMaker Training Job State Change" of a Skyloop job that ended."""
+    if raw.get("detail-type") != "SageMaker Training Job State Change":
+        return None
+    d = _get(raw, "detail")
+    status = d.get("TrainingJobStatus")
+    name = str(_get(d, "TrainingJobName"))
+    if status not in ("Completed", "Failed", "Stopped") or not name.startswith("skyloop-"):
+        return None
+    hps = d.get("HyperParameters") or {}
+
+    def hp(key: str) -> str | None:
+        value = hps.get(key)
+        if value is None:
+            return None
+        try:  # script-mode hyperparameters are JSON text
+            import json
+
+            value = json.loads(value)
+        except (TypeError, ValueError):
+            pass
+        return str(value) or None
+
+    return TrainingJobCompleted(event_id=str(raw.get("id") or name), backend="sagemaker", job_id=name, status=status,
+                                output_uri=(d.get("ModelArtifacts") or {}).get("S3ModelArtifacts"),
+                                source_uri=hp("source_uri"), model_group=hp("model_group"),
+                                reason=str(d.get("FailureReason") or ""))
 
 
 def approval_event(raw: dict[str, Any]) -> ModelVersionApproved | None:

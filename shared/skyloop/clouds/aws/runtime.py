@@ -13,7 +13,7 @@ from .config import AwsSettings
 from .dynamodb import DynamoAuditLog, DynamoIdempotencyStore, DynamoKeyValueStore, DynamoRemediationState
 from .executors import AwsActionExecutor
 from .s3 import S3BlobStore
-from .sagemaker import SageMakerDeployer, SageMakerModelRegistry
+from .sagemaker import SageMakerDeployer, SageMakerModelRegistry, SageMakerTrainingBackend
 from .sqs import EventBridgeBus, SqsQueue
 
 
@@ -30,5 +30,5 @@ def build(settings: Settings | None = None, aws: AwsSettings | None = None) -> A
         events=EventBridgeBus(aws), remediation=SqsQueue(aws), idempotency=DynamoIdempotencyStore(aws),
         audit=DynamoAuditLog(aws),
         executor=AwsActionExecutor(aws, registry=registry, deployer=deployer, kv=kv, clock=clock, policy=settings.guardrails),
-        state=DynamoRemediationState(aws), kv=kv, clock=clock,
+        state=DynamoRemediationState(aws), kv=kv, clock=clock, training=SageMakerTrainingBackend(aws, store),
     )

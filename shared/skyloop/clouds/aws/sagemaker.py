@@ -1,4 +1,4 @@
-"""SageMaker Model Registry and real-time endpoints behind Skyloop's ports.
+"""SageMaker Model Registry, real-time endpoints and training jobs behind Skyloop's ports.
 
 Registry mapping: a Skyloop model group is a model package group; a version is a
 model package version, created ``PendingManualApproval``; approval is
@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
 from ...errors import ArtifactIntegrityError, DeploymentFailed, InvalidEvent, NotFound, SkyloopError
-from ...ports import BlobStore, KeyValueStore
+from ...ports import BlobStore, KeyValueStore, TrainingJob
 from ...registry import ALIASES, ModelVersion, Status, check_transition
 from .config import AwsSettings
 from .session import client, error_code
@@ -179,6 +179,31 @@ class SageMakerModelRegistry:
         return [v for v in (json.loads(raw)["history"] if raw else []) if v is not None]
 
 
+def _tar_gz(files: Mapping[str, bytes]) -> bytes:
+    """Deterministic tar.gz (fixed times and modes): the same inputs give the same bytes."""
+    import gzip
+    import io
+    import tarfile
+
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return gzip.compress(raw.getvalue(), mtime=0)
+
+
+def serving_bundle(model_bytes: bytes) -> bytes:
+    """model.tar.gz for the scikit-learn container: the joblib bundle and Skyloop's serving
+    file as code/inference.py (the same file the local endpoint runs)."""
+    from pathlib import Path
+
+    from ... import inference
+
+    return _tar_gz({inference.MODEL_FILE: model_bytes, "code/inference.py": Path(inference.__file__).read_bytes()})
+
+
 class SageMakerDeployer:
     """Slots as production variants of one endpoint per model group."""
 
@@ -231,11 +256,14 @@ class SageMakerDeployer:
         data = self.store.get(version.artifact_uri)
         if hashlib.sha256(data).hexdigest() != version.artifact_sha256:
             raise ArtifactIntegrityError(f"artifact of {version.group} v{version.version} does not match the registry's sha256")
+        bundle_uri = self.store.put(f"models/{version.group}/serving/{version.artifact_sha256}.tar.gz", serving_bundle(data))
         name = f"{self.endpoint(version.group)}-v{version.version}"[:63]
         try:
             self.sm.create_model(ModelName=name, ExecutionRoleArn=self.aws.execution_role_arn, PrimaryContainer={
-                "Image": self.aws.inference_image, "ModelDataUrl": version.artifact_uri,
-                "Environment": {"SKYLOOP_ARTIFACT_SHA256": version.artifact_sha256}})
+                "Image": self.aws.inference_image, "ModelDataUrl": bundle_uri,
+                "Environment": {"SKYLOOP_ARTIFACT_SHA256": version.artifact_sha256,  # model_fn refuses other bytes
+                                "SAGEMAKER_PROGRAM": "inference.py",
+                                "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}})
         except Exception as exc:
             if "already exist" not in str(exc).lower():
                 raise
@@ -302,3 +330,60 @@ class SageMakerDeployer:
         except ValueError:
             raise DeploymentFailed(f"endpoint {args['EndpointName']} answered with non-JSON") from None
         return list(doc["predictions"] if isinstance(doc, dict) else doc)
+
+
+class SageMakerTrainingBackend:
+    """Datasets above the in-function size rule: a SageMaker training job on the
+    scikit-learn framework image, running ``skyloop.training.entry`` in script mode.
+    boto3 only: the ``sagemaker`` SDK stays out of every Lambda."""
+
+    name = "sagemaker"
+    ENTRY = "skyloop_entry.py"
+
+    def __init__(self, aws: AwsSettings, store: BlobStore) -> None:
+        self.aws, self.store = aws, store
+        self.sm = client("sagemaker", aws)
+
+    def source_bundle(self) -> bytes:
+        """sourcedir.tar.gz: this very skyloop package, the entry script, and what the
+        framework image lacks (requirements.txt, pip-installed by the container)."""
+        from pathlib import Path
+
+        import skyloop
+
+        root = Path(skyloop.__file__).parent
+        files = {f"skyloop/{p.relative_to(root).as_posix()}": p.read_bytes()
+                 for p in sorted(root.rglob("*.py")) if "clouds" not in p.relative_to(root).parts}
+        files[self.ENTRY] = b"from skyloop.training.entry import main\n\nmain()\n"
+        files["requirements.txt"] = b"pydantic>=2.6\npydantic-settings>=2.2\n"
+        return _tar_gz(files)
+
+    def submit(self, dataset_uri: str, spec: Mapping[str, Any]) -> TrainingJob:
+        bundle = self.source_bundle()
+        code_uri = self.store.put(f"training-code/{hashlib.sha256(bundle).hexdigest()}.tar.gz", bundle)
+        params = json.dumps(dict(spec.get("params") or {}), sort_keys=True)
+        # same dataset + spec + code -> same job name: a redelivered upload cannot start a second job
+        digest = hashlib.sha256(f"{dataset_uri}|{spec.get('target')}|{spec.get('model_group')}|{params}|{code_uri}".encode())
+        job = f"skyloop-{digest.hexdigest()[:24]}"
+        hyper = {"sagemaker_program": self.ENTRY, "sagemaker_submit_directory": code_uri,
+                 "source_uri": dataset_uri, "target": str(spec.get("target") or ""),
+                 "model_group": str(spec.get("model_group") or ""), "params": params}
+        try:
+            self.sm.create_training_job(
+                TrainingJobName=job, RoleArn=self.aws.execution_role_arn,
+                # script mode: the container json-decodes each value, so each is JSON text
+                HyperParameters={k: json.dumps(v) for k, v in hyper.items()},
+                AlgorithmSpecification={"TrainingImage": self.aws.training_image, "TrainingInputMode": "File"},
+                InputDataConfig=[{"ChannelName": "train", "ContentType": "text/csv", "DataSource": {"S3DataSource": {
+                    "S3DataType": "S3Prefix", "S3Uri": dataset_uri, "S3DataDistributionType": "FullyReplicated"}}}],
+                OutputDataConfig={"S3OutputPath": self.aws.training_output or f"s3://{self.aws.bucket}/training-jobs/"},
+                ResourceConfig={"InstanceType": self.aws.training_instance_type, "InstanceCount": 1,
+                                "VolumeSizeInGB": self.aws.training_volume_gb},
+                StoppingCondition={"MaxRuntimeInSeconds": self.aws.training_max_seconds},
+                Tags=[{"Key": "skyloop:source", "Value": dataset_uri[:256]}],
+            )
+        except Exception as exc:
+            if "already" not in str(exc).lower():  # ResourceInUse: the job exists, report it
+                raise
+        status = self.sm.describe_training_job(TrainingJobName=job)["TrainingJobStatus"]
+        return TrainingJob(backend=self.name, job_id=job, status=status)
