@@ -17,7 +17,9 @@ from skyloop.errors import InvalidEvent
 from skyloop.events import RemediationRequested, parse_event
 from skyloop.handlers import on_remediation
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every message failed still answers with batchItemFailures instead of
+# raising: the invocation is not an error, the redrive policy does its job.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @tracer.capture_method

@@ -374,3 +374,56 @@ def test_failed_training_job_is_dead_lettered(aws: Aws, context: Any) -> None:
     done["detail"].pop("ModelArtifacts")
     out = train.handler(done, context)
     assert out["status"] == "dead_lettered" and out["error"] == "training_failed" and "out of memory" in out["reason"]
+
+
+def _as_lambda_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """What Lambda's SQS event source mapping hands the function for received messages."""
+    return {"Records": [{
+        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+        "attributes": {k: str(v) for k, v in m.get("Attributes", {}).items()},
+        "messageAttributes": {k: {"stringValue": v.get("StringValue"), "dataType": v["DataType"]}
+                              for k, v in m.get("MessageAttributes", {}).items()},
+        "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": "us-east-1",
+    } for m in messages]}
+
+
+def test_poison_message_is_redriven_to_the_dlq_after_max_receives(aws: Aws, context: Any) -> None:
+    """The event source mapping loop, played against moto's real queue and redrive policy."""
+    import remediate
+
+    sqs = aws.client("sqs")
+    arn = sqs.get_queue_attributes(QueueUrl=aws.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    good = json.dumps({"type": "RemediationRequested", "request_id": "good-1", "action": "clear_cache", "target": "api"})
+    sqs.send_message(QueueUrl=aws.queue_url, MessageBody='{"type": "RemediationRequested", "action": 7}')
+    sqs.send_message(QueueUrl=aws.queue_url, MessageBody=good)
+    outcomes = []
+    for _ in range(5):
+        got = sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=30,
+                                  MessageSystemAttributeNames=["ApproximateReceiveCount"], MessageAttributeNames=["All"])
+        messages = got.get("Messages", [])
+        if not messages:
+            break
+        failed = {f["itemIdentifier"] for f in remediate.handler(_as_lambda_event(messages, arn), context)["batchItemFailures"]}
+        for m in messages:  # Lambda deletes what succeeded and leaves the failures to reappear
+            if m["MessageId"] in failed:
+                sqs.change_message_visibility(QueueUrl=aws.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+            else:
+                sqs.delete_message(QueueUrl=aws.queue_url, ReceiptHandle=m["ReceiptHandle"])
+        outcomes.append(len(failed))
+    assert outcomes == [1, 1, 1]  # three receives of the poison message, then the redrive moved it
+    [parked] = aws.messages(aws.dlq_url)
+    assert '"action": 7' in parked["Body"]
+    assert len(aws.client("ssm").list_commands()["Commands"]) == 1  # the good neighbour ran once
+
+
+def test_direct_invocation_with_domain_events(aws: Aws, context: Any) -> None:
+    import detect
+
+    from skyloop.clouds.aws import cloudwatch as cw
+
+    docs = cw.stream_lines((ROOT / "events/aws/data/metric-stream-records.jsonl").read_text())
+    [batch] = cw.batches_from_stream(docs)
+    out = detect.handler(json.loads(batch.model_dump_json()), context)
+    assert out["status"] == "ok" and out["results"][0]["anomalies"]
+    bad = detect.handler({"type": "MetricBatch", "records": []}, context)
+    assert bad["status"] == "dead_lettered" and bad["error"] == "invalid_event"
