@@ -66,6 +66,12 @@ def main() -> None:
             verdict = ok(run["seconds"] <= 900 and run["peak_rss_mib"] <= 3072) if run["rows"] >= 1_000_000 else "-"
             rows.append((f"Training {run['rows']:,} rows x 20 columns, 5-fold CV + final fit (RandomForest, 100 trees)",
                          f"{run['seconds']} s, peak {run['peak_rss_mib']} MiB, CV accuracy {run['cv_accuracy']}", budget, verdict))
+    pk = load("packages")
+    if pk:
+        for f in pk["functions"]:
+            extra = " (no pandas, no scikit-learn)" if not (f["has_pandas"] or f["has_sklearn"]) else ""
+            rows.append((f"Lambda package `{f['function']}` ({pk['platform']})", f"{f['unzipped_mb']} MB unzipped, "
+                         f"{f['zip_mb']} MB zipped{extra}", f"< {pk['limit_mb']} MB", ok(f["unzipped_mb"] < pk["limit_mb"])))
     out += ["| measure | result | budget | verdict |", "|---|---|---|---|"]
     out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     if machine:
@@ -87,6 +93,22 @@ def main() -> None:
             label = {"seed_iforest": "seed baseline: StandardScaler + IsolationForest(0.1), fit on all, predict"}.get(name, name)
             out.append(f"| {label} | {d['score_at_0.6']} | {c['tp']} / {c['fn']} / {c['fp']} | {d['best_threshold']} | "
                        f"{d['score_at_best']} | {kinds} |")
+    soak = load("soak")
+    if soak:
+        m, r = soak["metrics"], soak["remediation"]
+        out += ["", "## Soak (`bench/soak.py`, not in CI)", "",
+                f"{soak['records']:,} metric records (in {m['messages']:,} queue messages of MetricBatch events, 20 "
+                f"services) and {soak['messages']:,} remediation requests, each stream with "
+                f"{soak['poison_rate']:.0%} poison and {soak['duplicate_rate']:.0%} duplicates, through the local "
+                "runtime's SQLite queues (`LocalRuntime.drain`, the twin of an SQS event source mapping).", "",
+                "| stream | throughput | processed | dead-lettered | duplicates suppressed | duplicates applied | lost | left on queue | peak RSS |",
+                "|---|---|---|---|---|---|---|---|---|",
+                f"| metrics | {m['records_per_s']:,} records/s ({m['seconds']} s) | {m['processed']:,} | {m['dead_lettered']:,} | "
+                f"{m['duplicates_suppressed']:,} | 0 (content-keyed) | {m['lost']} | {m['queue_left']} | {m['peak_rss_mib']} MiB |",
+                f"| remediation | {r['messages_per_s']:,} messages/s ({r['seconds']} s) | {r['processed']:,} | "
+                f"{r['dead_lettered']:,} | {r['duplicates_suppressed']:,} | {r['duplicates_applied']} | {r['lost']} | "
+                f"{r['queue_left']} | {r['peak_rss_mib']} MiB |", "",
+                f"Audit chain after the run: {r['audit_chain']}. {m['anomalies']} anomalies were found in the metric stream."]
     out += ["", "## Notes", "", NOTES]
     (HERE / "README.md").write_text("\n".join(out) + "\n")
     print((HERE / "README.md").read_text())
@@ -102,7 +124,9 @@ NOTES = """- Cold start: the detect path imports no pandas, scikit-learn, joblib
   float32 inputs with thresholds rounded down to float32 (see `skyloop/detection/forest.py`).
   The seed loop is timed on 200,000 rows and scaled linearly to 1,000,000.
 - Training: these numbers set the in-function size rule (8M cells, e.g. 400k x 20); above it,
-  a dataset goes to a managed training job (cloud issues)."""
+  a dataset goes to a managed training job (SageMaker on AWS), locally it is refused with that reason.
+- Lambda packages: built by `python infra/aws/package.py` with wheels for Lambda's platform; `train`
+  uses the Lambda runtime's boto3 to stay under the limit."""
 
 
 if __name__ == "__main__":

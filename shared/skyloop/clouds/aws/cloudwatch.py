@@ -22,6 +22,7 @@ from typing import Any, Iterable
 from ...errors import InvalidEvent, InvalidMetrics
 from ...events import MetricBatch, MetricRecord
 from .config import AwsSettings
+from .events import typed
 from .session import client
 
 # CloudWatch metric name -> Skyloop metric name (the rest keep their own names).
@@ -44,6 +45,7 @@ def service_of(dimensions: dict[str, str] | Iterable[dict[str, str]], default: s
 
 
 # ---- alarms -----------------------------------------------------------------------
+@typed
 def alarm_of(raw: dict[str, Any]) -> dict[str, Any] | None:
     """{'alarm', 'state', 'service', 'namespace', 'metric', 'at'} of an alarm event; None if
     it is not entering ALARM (OK / INSUFFICIENT_DATA transitions are not incidents)."""
@@ -59,7 +61,7 @@ def alarm_of(raw: dict[str, Any]) -> dict[str, Any] | None:
     metrics = (data.get("configuration") or {}).get("metrics") or []
     stat = next((m["metricStat"] for m in metrics if "metricStat" in m), None)
     if stat is None:
-        raise InvalidEvent(f"alarm {data.get('alarmName')} has no metricStat to locate its service")
+        raise InvalidEvent(f"alarm {str(data.get('alarmName'))[:60]!r} has no metricStat to locate its service")
     metric = stat["metric"]
     return {"alarm": data.get("alarmName"), "state": state, "namespace": metric.get("namespace"),
             "metric": metric.get("name"), "service": service_of(metric.get("dimensions") or {}),
@@ -99,6 +101,7 @@ class CloudWatchMetricSource:
 
 
 # ---- metric streams -----------------------------------------------------------------
+@typed
 def stream_lines(text: str) -> list[dict[str, Any]]:
     """Metric-stream JSON output: one object a line (several may share a Firehose record)."""
     out = []
@@ -115,6 +118,7 @@ def stream_lines(text: str) -> list[dict[str, Any]]:
     return out
 
 
+@typed
 def batches_from_stream(docs: Iterable[dict[str, Any]], source: str = "aws:metric-stream") -> list[MetricBatch]:
     """Group stream records into one batch per service, one record per timestamp."""
     grid: dict[str, dict[int, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
@@ -133,6 +137,7 @@ def batches_from_stream(docs: Iterable[dict[str, Any]], source: str = "aws:metri
     return batches
 
 
+@typed
 def firehose_records(raw: dict[str, Any]) -> list[tuple[str, str]]:
     """(recordId, decoded text) of a Firehose transformation event."""
     try:

@@ -8,13 +8,31 @@ that was *rejected*) map to ``None`` and are acknowledged without effect.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, Callable, TypeVar
 
-from ...errors import InvalidEvent
+from ...errors import InvalidEvent, SkyloopError
 from ...events import ModelVersionApproved, TrainingDataArrived, TrainingJobCompleted, parse_event
 from .s3 import object_key
 
 SKYLOOP_SOURCE = "skyloop"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def typed(fn: F) -> F:
+    """A mapper meets documents of any shape: a field of the wrong type is an
+    ``InvalidEvent`` (dead-lettered with its reason), never a stray TypeError."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SkyloopError:
+            raise
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+            raise InvalidEvent(f"malformed AWS event for {fn.__name__}: {type(exc).__name__}") from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _get(doc: Any, *path: str) -> Any:
@@ -29,6 +47,7 @@ def is_training_csv(key: str) -> bool:
     return key.lower().endswith(".csv")
 
 
+@typed
 def training_events(raw: dict[str, Any]) -> list[TrainingDataArrived]:
     """S3 notification (Records[]) or EventBridge "Object Created" -> uploads to train on."""
     if "Records" in raw:
@@ -57,6 +76,7 @@ def training_events(raw: dict[str, Any]) -> list[TrainingDataArrived]:
     return [event]
 
 
+@typed
 def training_job_event(raw: dict[str, Any]) -> TrainingJobCompleted | None:
     """EventBridge "SageMaker Training Job State Change" of a Skyloop job that ended."""
     if raw.get("detail-type") != "SageMaker Training Job State Change":
@@ -86,6 +106,7 @@ def training_job_event(raw: dict[str, Any]) -> TrainingJobCompleted | None:
                                 reason=str(d.get("FailureReason") or ""))
 
 
+@typed
 def approval_event(raw: dict[str, Any]) -> ModelVersionApproved | None:
     """EventBridge "SageMaker Model Package State Change" (Approved), Skyloop's own
     bus event, or a direct domain event."""
@@ -111,4 +132,4 @@ def _domain(raw: dict[str, Any]) -> Any:
     if "type" in raw:
         return parse_event(raw)
     raise InvalidEvent("not an AWS event this function handles, nor a Skyloop domain event "
-                       f"(keys: {', '.join(sorted(raw)[:8])})")
+                       f"(keys: {', '.join(repr(k)[:24] for k in sorted(map(str, raw))[:8])})")
