@@ -264,11 +264,14 @@ def remediate(
 
 
 @app.command()
-def audit(verify: bool = typer.Option(False, "--verify", help="check the hash chain"), limit: int = 50,
+def audit(action: Optional[str] = typer.Argument(None, help="'verify' checks the hash chain (same as --verify)"),
+          verify: bool = typer.Option(False, "--verify", help="check the hash chain"), limit: int = 50,
           home: Optional[Path] = HomeOpt) -> None:
-    """Show the remediation audit log (append-only, hash-chained)."""
+    """Show the remediation audit log (append-only, hash-chained); `skyloop audit verify` checks it."""
+    if action not in (None, "verify"):
+        raise typer.BadParameter(f"unknown audit action {action!r}; did you mean 'verify'?")
     rt = _runtime(home)
-    if verify:
+    if verify or action == "verify":
         ok, detail = rt.adapters.audit.verify()
         console.print(("[green]ok[/] " if ok else "[red]TAMPERED[/] ") + detail)
         raise typer.Exit(0 if ok else 1)
@@ -281,6 +284,23 @@ def audit(verify: bool = typer.Option(False, "--verify", help="check the hash ch
         t.add_row(str(e["seq"]), e["at"][:19], e["kind"], str(e.get("request_id", "")), str(e.get("action", "")),
                   str(e.get("target", "")), str(e.get("verdict") or e.get("detail") or e.get("why") or ""))
     console.print(t)
+
+
+@app.command()
+def gc(
+    apply: bool = typer.Option(False, "--apply", help="delete (default: only list)"),
+    older_than: float = typer.Option(3600.0, help="seconds; younger files may belong to a training still running"),
+    home: Optional[Path] = HomeOpt,
+) -> None:
+    """Reclaim model artifacts no registry version points at (left by a crash between
+    writing the artifact and registering it, when the event was never redelivered)."""
+    from .local.sweep import sweep_orphan_artifacts
+
+    rt = _runtime(home)
+    found = sweep_orphan_artifacts(rt, older_than=older_than, apply=apply)
+    for path in found:
+        console.print(("deleted " if apply else "orphan ") + escape(str(path)))
+    console.print(f"{len(found)} orphaned artifact(s){' deleted' if apply else '; --apply deletes them'}")
 
 
 @app.command()

@@ -69,3 +69,25 @@ def test_training_crash_then_redelivery_registers_once(runtime, monkeypatch, chu
     assert len(runtime.registry.versions("churn")) == 1 and res["version"] == 1
     artifacts = list((runtime.settings.blob_root / "models" / "churn").glob("*.joblib"))
     assert len(artifacts) == 1  # content-addressed and deterministic: the retry rewrote the same file
+
+
+def test_orphan_left_by_a_crash_is_reclaimed_by_the_sweep(runtime, monkeypatch, churn_bytes):
+    """Crash after the artifact write, never redeliver: the sweep finds exactly that file."""
+    from skyloop.local.sweep import sweep_orphan_artifacts
+
+    a = runtime.adapters
+    uri = put_dataset(runtime, "churn", churn_bytes, {"target": "churned", "params": {"n_estimators": 10}})
+    crash_once(monkeypatch, a.registry, "register")
+    with pytest.raises(Crash):
+        on_training_data(TrainingDataArrived(uri=uri), a)
+    models = runtime.settings.blob_root / "models" / "churn"
+    [orphan] = list(models.glob("*.joblib"))
+    assert sweep_orphan_artifacts(runtime, older_than=3600) == []  # still inside the grace period
+    assert sweep_orphan_artifacts(runtime, older_than=0) == [orphan]  # listed, not deleted
+    assert orphan.exists()
+    # a registered version's artifact is never an orphan
+    put = put_dataset(runtime, "churn2", churn_bytes.replace(b"\n1,", b"\n3,", 3), {"target": "churned", "group": "x",
+                                                                                    "params": {"n_estimators": 10}})
+    on_training_data(TrainingDataArrived(uri=put), a)
+    assert sweep_orphan_artifacts(runtime, older_than=0, apply=True) == [orphan]
+    assert not orphan.exists() and len(list(runtime.settings.blob_root.glob("models/*/*.joblib"))) == 1

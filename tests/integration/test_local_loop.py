@@ -58,6 +58,10 @@ def test_cli_invoke_every_handler_with_local_events(tmp_path, monkeypatch):
     assert res.exit_code == 0 and "dry_run" in res.stdout
     res = r.invoke(app, ["audit", "--verify", *home])
     assert res.exit_code == 0 and "chain intact" in res.stdout
+    res = r.invoke(app, ["audit", "verify", *home])
+    assert res.exit_code == 0 and "chain intact" in res.stdout
+    res = r.invoke(app, ["gc", "--older-than", "0", *home])  # nothing crashed: nothing to reclaim
+    assert res.exit_code == 0 and "0 orphaned artifact(s)" in res.stdout
     res = r.invoke(app, ["models", "--json", *home])
     assert json.loads(res.stdout)[0]["status"] == "APPROVED"
 
