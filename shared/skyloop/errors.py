@@ -7,6 +7,16 @@ dead-letter it with the one-line reason carried by ``str(error)``.
 
 from __future__ import annotations
 
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def one_line(text: str) -> str:
+    """Control characters escaped: a reason often quotes input (a group name, a header),
+    and a newline in it must not forge a second log line or dead-letter record."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
 
 class SkyloopError(Exception):
     """Base class: a one-line, user-facing reason, safe to log and to show."""
@@ -15,6 +25,7 @@ class SkyloopError(Exception):
     code: str = "skyloop_error"
 
     def __init__(self, reason: str, **context: object) -> None:
+        reason = one_line(str(reason))
         super().__init__(reason)
         self.reason = reason
         self.context = context

@@ -1,6 +1,6 @@
 """Bad input of every shape gets a typed error with a one-line reason, never a crash.
 
-Generated cases per run: 1,500 raw events, 600 CSVs, 600 metric files (hypothesis;
+Generated cases per run: 1,500 raw events, 1,500 CSVs, 2,000 metric files (hypothesis;
 bounded by ``max_examples`` so CI time stays predictable).
 """
 
@@ -59,7 +59,7 @@ cells = st.one_of(
 )
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     header=st.lists(st.sampled_from(["a", "b", "c", "label", "a", ""]), min_size=0, max_size=5),
     rows=st.lists(st.lists(cells, min_size=0, max_size=6), max_size=30),
@@ -80,7 +80,7 @@ def test_any_csv_is_a_dataset_or_invalid_dataset(header, rows, encoding):
         assert ds.target in ds.frame.columns and len(ds.frame) >= 2
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(rows=st.lists(st.tuples(st.one_of(st.integers(-10**12, 10**12).map(str), st.text(max_size=12),
                                          st.just("2026-11-24T00:00:00Z")), cells, cells), max_size=20))
 def test_any_metric_csv_is_records_or_invalid_metrics(rows):
@@ -93,7 +93,7 @@ def test_any_metric_csv_is_records_or_invalid_metrics(rows):
         assert all(not math.isinf(v) for r in recs for v in r.values.values())
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(lines=st.lists(json_values.map(lambda v: json.dumps(v, allow_nan=True)), max_size=10))
 def test_any_jsonl_is_records_or_invalid_metrics(lines):
     try:
