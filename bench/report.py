@@ -29,6 +29,7 @@ def main() -> None:
     ]
     machine = None
     rows = []
+    notes_extra: list[str] = []
     cs = load("coldstart")
     if cs:
         machine = cs["machine"]
@@ -62,10 +63,18 @@ def main() -> None:
             if "error" in run:
                 rows.append((f"Training {run['rows']:,} x 20, 5-fold CV", "failed: " + " ".join(run["error"]), "-", "-"))
                 continue
-            budget = "<= 15 min, 3 GB" if run["rows"] >= 1_000_000 else "-"
-            verdict = ok(run["seconds"] <= 900 and run["peak_rss_mib"] <= 3072) if run["rows"] >= 1_000_000 else "-"
+            budget = "<= 15 min and 3 GB in-function, or a documented size rule" if run["rows"] >= 1_000_000 else "-"
+            verdict = "-"
+            if run["rows"] >= 1_000_000:
+                inline = run["seconds"] <= 900 and run["peak_rss_mib"] <= 3072
+                verdict = "met in-function" if inline else ("**not in-function**; met by the size rule: above 8M cells "
+                                                            "(400k x 20) a managed job trains it")
+            mins = f" ({run['seconds'] / 60:.0f} min)" if run["seconds"] >= 600 else ""
             rows.append((f"Training {run['rows']:,} rows x 20 columns, 5-fold CV + final fit (RandomForest, 100 trees)",
-                         f"{run['seconds']} s, peak {run['peak_rss_mib']} MiB, CV accuracy {run['cv_accuracy']}", budget, verdict))
+                         f"{run['seconds']} s{mins}, peak {run['peak_rss_mib']} MiB, CV accuracy {run['cv_accuracy']}"
+                         + (" (*)" if run.get("note") else ""), budget, verdict))
+            if run.get("note"):
+                notes_extra.append(f"(*) {run['note']}.")
     pk = load("packages")
     if pk:
         for f in pk["functions"]:
@@ -109,16 +118,17 @@ def main() -> None:
                 f"{r['dead_lettered']:,} | {r['duplicates_suppressed']:,} | {r['duplicates_applied']} | {r['lost']} | "
                 f"{r['queue_left']} | {r['peak_rss_mib']} MiB |", "",
                 f"Audit chain after the run: {r['audit_chain']}. {m['anomalies']} anomalies were found in the metric stream."]
-    out += ["", "## Notes", "", NOTES]
+    out += ["", "## Notes", "", NOTES] + [f"- {n}" for n in notes_extra]
     (HERE / "README.md").write_text("\n".join(out) + "\n")
     print((HERE / "README.md").read_text())
 
 
-NOTES = """- Cold start: the detect path imports no pandas, scikit-learn, joblib or cloud SDK (asserted
-  by a test and recorded in `results/coldstart.json`). What remains above numpy is mostly
-  pydantic (`import pydantic` alone is in the table's source JSON): Skyloop's domain events are
-  pydantic models, as the design asks. Meeting 1.5x would take a pydantic-free detect path
-  (plain-dict or msgspec events for that one handler); not done, reported instead.
+NOTES = """- Cold start (**not met**): the detect path imports no pandas, scikit-learn, joblib or cloud SDK
+  (asserted by a test). `import numpy` + `import pydantic` alone measure 1.27x numpy (in
+  `results/coldstart.json`); the rest is Skyloop's own start-up: building the pydantic domain-event
+  classes, the detector modules (all registered eagerly), ports and logging. Reaching 1.5x needs a
+  detect path that does not build pydantic models at import (plain dataclasses or msgspec for
+  that handler's events, detectors registered lazily); not done in this change, reported instead.
 - Throughput: the numpy scorer re-lays every tree as a complete binary tree and walks all
   trees for a chunk of rows per level with `take` gathers; exact parity comes from comparing
   float32 inputs with thresholds rounded down to float32 (see `skyloop/detection/forest.py`).

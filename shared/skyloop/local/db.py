@@ -108,6 +108,10 @@ CREATE TABLE IF NOT EXISTS remediation_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL, action TEXT NOT NULL, at REAL NOT NULL,
     request_id TEXT
 );
+-- the rate limit counts a window and redelivery looks a request up on every message:
+-- without these, each message scans the whole log (the soak bench found it)
+CREATE INDEX IF NOT EXISTS remediation_log_at ON remediation_log (at);
+CREATE UNIQUE INDEX IF NOT EXISTS remediation_log_request ON remediation_log (request_id);
 CREATE TABLE IF NOT EXISTS applied_actions (
     request_id TEXT PRIMARY KEY, action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL,
     before TEXT NOT NULL, after TEXT NOT NULL, at TEXT NOT NULL
