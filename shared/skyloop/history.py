@@ -7,9 +7,10 @@ change just before this incident?" without importing the rollout machinery.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from .ports import KeyValueStore
+if TYPE_CHECKING:
+    from .ports import KeyValueStore
 
 
 def _key(group: str) -> str:

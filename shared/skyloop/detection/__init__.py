@@ -11,6 +11,7 @@ scikit-learn, so a detect function cold-starts fast.
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 from pathlib import Path
@@ -20,27 +21,30 @@ import numpy as np
 
 from ..errors import SkyloopError
 from .base import BANDS, Detector, severity_of
-from .adaptive import AdaptiveDetector
-from .ensemble import EnsembleDetector
-from .iforest import IsolationForestDetector
-from .robust import RobustZDetector
 
-DETECTORS: dict[str, type] = {
-    "iforest": IsolationForestDetector,
-    "robust_z": RobustZDetector,
-    "ensemble": EnsembleDetector,
-    "adaptive": AdaptiveDetector,
+# name -> (module, class). Imported on first use: a detect function that runs the
+# default detector does not pay for the forest scorer's start-up.
+_REGISTRY: dict[str, tuple[str, str]] = {
+    "iforest": ("iforest", "IsolationForestDetector"),
+    "robust_z": ("robust", "RobustZDetector"),
+    "ensemble": ("ensemble", "EnsembleDetector"),
+    "adaptive": ("adaptive", "AdaptiveDetector"),
 }
+DETECTORS = tuple(_REGISTRY)
 ALIASES = {"default": "adaptive"}  # chosen by bench/quality.py: see bench/README.md
 
 
-def make_detector(name: str = "default", **params: Any) -> Any:
+def detector_class(name: str) -> type:
     key = ALIASES.get(name, name)
     try:
-        cls = DETECTORS[key]
+        module, cls = _REGISTRY[key]
     except KeyError:
-        raise SkyloopError(f"unknown detector {name!r}; known: {', '.join(sorted([*DETECTORS, *ALIASES]))}") from None
-    return cls(**params)
+        raise SkyloopError(f"unknown detector {name!r}; known: {', '.join(sorted([*_REGISTRY, *ALIASES]))}") from None
+    return getattr(importlib.import_module(f"{__name__}.{module}"), cls)
+
+
+def make_detector(name: str = "default", **params: Any) -> Any:
+    return detector_class(name)(**params)
 
 
 def load_detector(source: str | Path | bytes) -> Any:
@@ -48,9 +52,16 @@ def load_detector(source: str | Path | bytes) -> Any:
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
     with np.load(io.BytesIO(data), allow_pickle=False) as z:
         name = json.loads(bytes(z["meta"]).decode())["detector"]
-    return DETECTORS[name].from_bytes(data)
+    return detector_class(name).from_bytes(data)
 
 
 make_detector.load = load_detector  # type: ignore[attr-defined]
 
-__all__ = ["AdaptiveDetector", "BANDS", "DETECTORS", "Detector", "EnsembleDetector", "IsolationForestDetector", "RobustZDetector", "load_detector", "make_detector", "severity_of"]
+def __getattr__(attr: str) -> Any:  # PEP 562: the classes stay importable from here
+    for module, cls in _REGISTRY.values():
+        if attr == cls:
+            return getattr(importlib.import_module(f"{__name__}.{module}"), cls)
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
+
+
+__all__ = ["AdaptiveDetector", "BANDS", "DETECTORS", "Detector", "EnsembleDetector", "IsolationForestDetector", "RobustZDetector", "detector_class", "load_detector", "make_detector", "severity_of"]

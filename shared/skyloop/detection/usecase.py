@@ -19,14 +19,14 @@ import numpy as np
 from ..history import last_promotion
 from ..errors import InvalidMetrics, NotFound
 from ..events import AnomalyFound, MetricBatch, MetricRecord, RemediationRequested
-from ..ports import ActionExecutor, KeyValueStore, ModelRegistry, Queue
 from ..rca import RcaContext, rank_causes
 from . import load_detector, make_detector
 from .base import lower_bound
 from .incidents import Run, find_runs, is_incident
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # type-only: the ports module is not needed to run, only to check
     from ..config import Settings
+    from ..ports import ActionExecutor, KeyValueStore, ModelRegistry, Queue
 
 log = logging.getLogger("skyloop.detection")
 

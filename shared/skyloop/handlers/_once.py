@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..logs import correlation_id
-from ..ports import IdempotencyStore
+
+if TYPE_CHECKING:
+    from ..ports import IdempotencyStore
 
 log = logging.getLogger("skyloop.handlers")
 
