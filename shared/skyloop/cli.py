@@ -100,6 +100,33 @@ def train(
 
 
 @app.command()
+def predict(
+    group: str = typer.Argument(..., help="model group"),
+    csv: Path = typer.Argument(..., exists=True, dir_okay=False, help="rows to predict (a header with the model's features)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="predictions CSV (default: <csv>.predictions.csv)"),
+    version: Optional[int] = typer.Option(None, help="a version instead of production"),
+    chunk_rows: int = typer.Option(50_000, min=1, help="rows per chunk: memory stays flat"),
+    home: Optional[Path] = HomeOpt,
+) -> None:
+    """Batch prediction over a CSV with the production model, streamed in chunks."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .batch import predict_csv
+
+    rt = _runtime(home)
+    out = out or csv.with_suffix(".predictions.csv")
+    with Progress(TextColumn("[bold]predict[/]"), BarColumn(), TextColumn("{task.completed:,} rows"), TimeElapsedColumn(),
+                  console=err, transient=True) as progress:
+        task = progress.add_task("rows", total=None)
+        try:
+            res = predict_csv(csv, out, group=group, version=version, registry=rt.registry, store=rt.adapters.store,
+                              chunk_rows=chunk_rows, on_chunk=lambda n: progress.advance(task, n))
+        except SkyloopError as exc:
+            _fail(exc)
+    _emit(res.to_dict(), False)
+
+
+@app.command()
 def models(group: Optional[str] = typer.Argument(None), home: Optional[Path] = HomeOpt,
            as_json: bool = typer.Option(False, "--json")) -> None:
     """List model versions with status, aliases and metrics."""

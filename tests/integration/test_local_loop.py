@@ -64,6 +64,10 @@ def test_cli_invoke_every_handler_with_local_events(tmp_path, monkeypatch):
     assert res.exit_code == 0 and "0 orphaned artifact(s)" in res.stdout
     res = r.invoke(app, ["models", "--json", *home])
     assert json.loads(res.stdout)[0]["status"] == "APPROVED"
+    out = tmp_path / "preds.csv"
+    res = r.invoke(app, ["predict", "churn", "events/local/data/churn.csv", "--out", str(out), "--chunk-rows", "50", *home])
+    assert res.exit_code == 0, res.output
+    assert out.read_text().splitlines()[0].endswith("prediction,proba_0,proba_1")
 
 
 @pytest.mark.parametrize(
