@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import __version__
-from .errors import SkyloopError
+from .errors import InvalidRequest, NotFound, SkyloopError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Skyloop: train, deploy, detect, remediate, locally or in the cloud.")
 console = Console()
@@ -124,6 +124,61 @@ def predict(
         except SkyloopError as exc:
             _fail(exc)
     _emit(res.to_dict(), False)
+
+
+@app.command()
+def drift(
+    group: str = typer.Argument(..., help="model group"),
+    csv: Path = typer.Argument(..., exists=True, dir_okay=False, help="recent inference inputs (the model's features)"),
+    retrain_on: Optional[Path] = typer.Option(None, "--retrain-on", exists=True, dir_okay=False,
+                                              help="newer labelled data: retrain on it if drift is found"),
+    max_rows: int = typer.Option(10_000, min=1, help="compare at most this many recent rows"),
+    as_json: bool = typer.Option(False, "--json"),
+    home: Optional[Path] = HomeOpt,
+) -> None:
+    """PSI and KS per feature and on predictions against the production model's training data;
+    drift emits DriftDetected, which retrains on --retrain-on data through the train handler."""
+    import pandas as pd
+
+    from .drift import DriftThresholds, drift_report
+    from .events import DriftDetected
+
+    rt = _runtime(home)
+    mv = rt.registry.alias(group, "production")
+    if mv is None or "drift_reference" not in mv.lineage:
+        _fail(NotFound(f"{group} has no production version with a drift reference"))
+    try:
+        frame = pd.read_csv(csv, nrows=max_rows, skipinitialspace=True)
+        features = [f for f in mv.lineage["features"] if f in frame.columns]
+        if not features:
+            raise InvalidRequest(f"{csv.name} has none of the model's features")
+        complete = frame[mv.lineage["features"]].dropna() if len(features) == len(mv.lineage["features"]) else None
+        preds = rt.deployer.predict(group, complete.to_dict("records"), slot="production") if complete is not None else None
+        t = rt.settings.drift
+        report = drift_report(mv.lineage["drift_reference"], {f: frame[f].dropna().to_numpy() for f in features}, preds,
+                              DriftThresholds(psi=t.psi, ks_alpha=t.ks_alpha, ks_min_d=t.ks_min_d, min_rows=t.min_rows))
+    except SkyloopError as exc:
+        _fail(exc)
+    out: dict[str, Any] = {"model_group": group, "version": mv.version, **report.to_dict()}
+    if report.drifted:
+        ev = DriftDetected(model_group=group, version=mv.version, rows=report.rows, drifted_features=report.drifted_features,
+                           prediction_drifted=bool(report.prediction and report.prediction["drifted"]),
+                           report=report.to_dict(), retrain_uri=str(retrain_on.resolve()) if retrain_on else None)
+        rt.adapters.events.send(ev.model_dump_json(), message_id=ev.event_id)
+        drained = rt.pump()["events"]  # DriftDetected -> (retrain) TrainingDataArrived -> train handler
+        out["handled"] = drained.results
+    if as_json:
+        return _emit(out, True)
+    from rich.table import Table
+
+    table = Table(title=f"Drift of {group} v{mv.version} on {report.rows:,} recent rows")
+    for c in ("feature", "PSI", "KS D", "KS p", "drifted"):
+        table.add_column(c)
+    for name, r in [*report.features.items(), *([("(predictions)", report.prediction)] if report.prediction else [])]:
+        table.add_row(name, f"{r['psi']:.3f}", str(r.get("ks_d", "-")), str(r.get("ks_p", "-")),
+                      "[red]yes[/]" if r["drifted"] else "no")
+    console.print(table)
+    console.print_json(json.dumps({k: v for k, v in out.items() if k not in ("features", "prediction")}, default=str))
 
 
 @app.command()

@@ -44,6 +44,14 @@ class DetectionSettings(BaseModel):
     recent_deploy_minutes: float = Field(30.0, ge=0)
 
 
+class DriftSettings(BaseModel):
+    psi: float = Field(0.2, gt=0)  # >= 0.2: a significant shift by common practice
+    ks_alpha: float = Field(0.01, gt=0, lt=1)
+    ks_min_d: float = Field(0.1, ge=0, le=1)
+    min_rows: int = Field(50, ge=1)
+    retrain: bool = True  # drift with newer labelled data named -> retrain on it
+
+
 class GuardrailSettings(BaseModel):
     allowed_actions: list[str] = ["scale_out", "restart_service", "clear_cache", "rollback_deployment"]
     allowed_targets: list[str] = ["*"]
@@ -73,6 +81,7 @@ class Settings(BaseSettings):
     model_group: str = "default"
     dry_run: bool = False
     training: TrainingSettings = TrainingSettings()
+    drift: DriftSettings = DriftSettings()
     deployment: DeploymentSettings = DeploymentSettings()
     detection: DetectionSettings = DetectionSettings()
     guardrails: GuardrailSettings = GuardrailSettings()

@@ -180,6 +180,19 @@ class RemediationRequested(_Event):
     approved: bool = False
 
 
+class DriftDetected(_Event):
+    """Inference inputs or predictions moved away from the training data (skyloop.drift)."""
+
+    type: Literal["DriftDetected"] = "DriftDetected"
+    model_group: str = Field(min_length=1)
+    version: int = Field(ge=1)
+    rows: int = Field(ge=0)
+    drifted_features: list[str] = Field(default_factory=list)
+    prediction_drifted: bool = False
+    report: dict[str, Any] = Field(default_factory=dict)
+    retrain_uri: str | None = Field(default=None, description="the latest labelled data to retrain on")
+
+
 class RemediationCompleted(_Event):
     type: Literal["RemediationCompleted"] = "RemediationCompleted"
     request_id: str
@@ -198,6 +211,7 @@ DomainEvent = Annotated[
         AnomalyFound,
         RemediationRequested,
         RemediationCompleted,
+        DriftDetected,
     ],
     Field(discriminator="type"),
 ]

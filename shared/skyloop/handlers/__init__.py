@@ -25,6 +25,7 @@ _TABLE = {
     "deploy": ("deploy", "on_model_approved", "ModelVersionApproved"),
     "detect": ("detect", "on_metrics", "MetricBatch"),
     "remediate": ("remediate", "on_remediation", "RemediationRequested"),
+    "drift": ("drift", "on_drift", "DriftDetected"),
 }
 _FUNCS = {fn: mod for mod, fn, _ in _TABLE.values()}
 HANDLERS = tuple(_TABLE)
@@ -67,4 +68,4 @@ def __getattr__(attr: str) -> Any:
 
 
 __all__ = ["HANDLERS", "dispatch", "handler_for", "invoke", "on_metrics", "on_model_approved", "on_remediation",
-           "on_training_data"]
+           "on_training_data", "on_drift"]

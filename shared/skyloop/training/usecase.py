@@ -113,6 +113,7 @@ def fit(
         "classes": ds.classes,
     })
     lineage = {
+        "drift_reference": _drift_reference(ds, trained.pipeline),
         "data_sha256": ds.sha256,
         "data_uri": source_uri,
         "rows": int(len(ds.frame)),
@@ -130,6 +131,15 @@ def fit(
         "train_seconds": round(trained.seconds, 3),
     }
     return Fitted(model_bytes, dict(trained.metrics), dict(resolved), lineage, trained.seconds)
+
+
+def _drift_reference(ds: Any, pipeline: Any, rows: int = 5000) -> dict[str, Any]:
+    """Training-time distributions that drift is measured against (skyloop.drift)."""
+    from ..drift import reference_profile
+
+    sample = ds.X if len(ds.frame) <= rows else ds.X.sample(rows, random_state=0)
+    return reference_profile({c: sample[c].to_numpy() for c in ds.features}, list(ds.categorical),
+                             pipeline.predict(sample), classification=ds.task == "classification")
 
 
 def _sklearn_version() -> str:
