@@ -427,3 +427,28 @@ def test_direct_invocation_with_domain_events(aws: Aws, context: Any) -> None:
     assert out["status"] == "ok" and out["results"][0]["anomalies"]
     bad = detect.handler({"type": "MetricBatch", "records": []}, context)
     assert bad["status"] == "dead_lettered" and bad["error"] == "invalid_event"
+
+
+def test_idempotency_store_on_powertools_persistence_layer(aws: Aws) -> None:
+    """The port's contract on Powertools' DynamoDB layer: claim, live claim refused, result
+    returned after completion, release frees, an expired claim (dead worker) is reclaimed."""
+    import time
+
+    import common
+    from skyloop.errors import InProgress
+
+    store = common.adapters().idempotency
+    assert store.begin("k1") is None
+    with pytest.raises(InProgress):
+        store.begin("k1")
+    store.complete("k1", {"version": 3, "at": Path("/x")})
+    assert store.begin("k1") == {"version": 3, "at": "/x"}
+    assert store.begin("k2") is None
+    store.release("k2")
+    assert store.begin("k2") is None  # released: a redelivery may run
+    assert store.begin("k3", expires_after=0.05) is None
+    time.sleep(0.1)
+    assert store.begin("k3") is None  # the first worker's claim ran out
+    [item] = [i for i in aws.client("dynamodb").scan(TableName="skyloop-idempotency")["Items"]
+              if i["status"]["S"] == "COMPLETED"]
+    assert item["id"]["S"].startswith("skyloop#") and "expiration" in item and "data" in item

@@ -1,12 +1,9 @@
 """DynamoDB adapters: idempotency records, small state, audit chain, guardrail memory.
 
 Two tables (SAM template):
-- the idempotency table uses Powertools' item layout (``id``, ``status``,
-  ``expiration`` as the TTL attribute, ``in_progress_expiration`` in ms, ``data``), so
-  the same table serves Powertools' ``@idempotent`` and Skyloop's port, and the
-  console shows one familiar shape. Skyloop keys its own records (content hashes,
-  version ids, request ids) because the key must be the same on every cloud;
-  that is why the port, not the decorator, claims them.
+- the idempotency table is Powertools' (``id``, ``status``, ``expiration`` as the TTL
+  attribute, ``in_progress_expiration``, ``data``), written through Powertools'
+  ``DynamoDBPersistenceLayer``.
 - the state table (``pk``, ``sk``) holds the key-value state, the audit chain,
   cooldowns, the action log and held requests, each under its own partition.
 """
@@ -14,7 +11,6 @@ Two tables (SAM template):
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Mapping
@@ -28,50 +24,44 @@ COMPLETED_TTL = 7 * 24 * 3600  # longer than SQS's 4-day default retention: a la
 
 
 class DynamoIdempotencyStore:
+    """The IdempotencyStore port on Powertools' own ``DynamoDBPersistenceLayer``: its item
+    layout, its conditional writes (a claim succeeds when the key is free, expired, or an
+    in-progress claim whose worker ran out of time), its record format. Skyloop supplies the
+    key (a domain key such as the dataset hash or request id, the same on every cloud), which
+    is why the port, not the ``@idempotent`` decorator, makes the claims."""
+
     def __init__(self, aws: AwsSettings, table: str | None = None) -> None:
-        self.table = table or aws.idempotency_table
-        self.ddb = client("dynamodb", aws)
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+
+        self.layer = DynamoDBPersistenceLayer(table_name=table or aws.idempotency_table,
+                                              boto3_client=client("dynamodb", aws))
+        self.layer.configure(IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=COMPLETED_TTL,
+                                               use_local_cache=False), key_prefix="skyloop")
 
     def begin(self, key: str, *, expires_after: float = 300.0) -> dict[str, Any] | None:
-        now = time.time()
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyItemAlreadyExistsError,
+            IdempotencyItemNotFoundError,
+        )
+
+        data = {"key": key}
         try:
-            self.ddb.put_item(
-                TableName=self.table,
-                Item={"id": {"S": key}, "status": {"S": "INPROGRESS"}, "expiration": {"N": str(int(now + COMPLETED_TTL))},
-                      "in_progress_expiration": {"N": str(int((now + expires_after) * 1000))}},
-                # Powertools' own condition: free, expired, or an in-progress claim whose worker died.
-                ConditionExpression="attribute_not_exists(id) OR expiration < :now"
-                                    " OR (#s = :inprogress AND in_progress_expiration < :now_ms)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":now": {"N": str(int(now))}, ":now_ms": {"N": str(int(now * 1000))},
-                                           ":inprogress": {"S": "INPROGRESS"}},
-            )
+            self.layer.save_inprogress(data, remaining_time_in_millis=int(expires_after * 1000))
             return None
-        except Exception as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
-        item = self.ddb.get_item(TableName=self.table, Key={"id": {"S": key}}, ConsistentRead=True).get("Item", {})
-        if item.get("status", {}).get("S") == "COMPLETED":
-            return json.loads(item.get("data", {}).get("S", "{}"))
+        except IdempotencyItemAlreadyExistsError as exc:
+            try:
+                record = exc.old_data_record or self.layer.get_record(data)
+            except IdempotencyItemNotFoundError:  # released between the two calls: try again later
+                record = None
+        if record is not None and record.status == "COMPLETED":
+            return record.response_json_as_dict() or {}
         raise InProgress(f"event {key} is being processed by another worker")
 
     def complete(self, key: str, result: Mapping[str, Any]) -> None:
-        self.ddb.update_item(
-            TableName=self.table, Key={"id": {"S": key}},
-            UpdateExpression="SET #s = :done, #d = :data, expiration = :exp",
-            ExpressionAttributeNames={"#s": "status", "#d": "data"},
-            ExpressionAttributeValues={":done": {"S": "COMPLETED"}, ":data": {"S": json.dumps(dict(result), default=str)},
-                                       ":exp": {"N": str(int(time.time() + COMPLETED_TTL))}},
-        )
+        self.layer.save_success({"key": key}, json.loads(json.dumps(dict(result), default=str)))
 
     def release(self, key: str) -> None:
-        try:
-            self.ddb.delete_item(TableName=self.table, Key={"id": {"S": key}}, ConditionExpression="#s = :inprogress",
-                                 ExpressionAttributeNames={"#s": "status"},
-                                 ExpressionAttributeValues={":inprogress": {"S": "INPROGRESS"}})
-        except Exception as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
+        self.layer.delete_record({"key": key}, RuntimeError("released for redelivery"))
 
 
 class _StateTable:
