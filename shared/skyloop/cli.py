@@ -182,6 +182,41 @@ def drift(
 
 
 @app.command()
+def runs(
+    group: str = typer.Argument(..., help="model group"),
+    compare: Optional[list[int]] = typer.Option(None, "--compare", help="two versions side by side"),
+    as_json: bool = typer.Option(False, "--json"),
+    home: Optional[Path] = HomeOpt,
+) -> None:
+    """Training runs of a group: params, CV metrics, data hash, code version, duration, data shift."""
+    from .tracking import compare_runs, run_rows
+
+    rt = _runtime(home)
+    versions = rt.registry.versions(group)
+    if compare:
+        if len(compare) != 2:
+            raise typer.BadParameter("--compare takes two versions")
+        try:
+            doc = compare_runs(rt.registry.get(group, compare[0]), rt.registry.get(group, compare[1]))
+        except SkyloopError as exc:
+            _fail(exc)
+        return _emit(doc, as_json)
+    rows = run_rows(versions)
+    if as_json:
+        return _emit(rows, True)
+    from rich.table import Table
+
+    t = Table(title=f"Runs of {group}")
+    for c in ("version", "status", "primary CV", "params", "data sha256", "rows", "shifted vs previous", "code", "train s"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(str(r["version"]), r["status"], f"{r['primary_metric']} {r['score']:.4f}" if r["score"] is not None else "-",
+                  escape(", ".join(f"{k}={v}" for k, v in r["params"].items())), r["data_sha256"][:12], str(r["rows"]),
+                  escape(", ".join(r["shifted_vs_previous"]) or "-"), r["code_version"], str(r["train_seconds"]))
+    console.print(t)
+
+
+@app.command()
 def models(group: Optional[str] = typer.Argument(None), home: Optional[Path] = HomeOpt,
            as_json: bool = typer.Option(False, "--json")) -> None:
     """List model versions with status, aliases and metrics."""

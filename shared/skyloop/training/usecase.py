@@ -86,6 +86,7 @@ def fit(
     target: str | None = None,
     params: Mapping[str, Any] | None = None,
     enforce_size_rule: bool = True,
+    previous: Mapping[str, Any] | None = None,
 ) -> Fitted:
     """Validate and train. ``enforce_size_rule=False`` is for managed jobs, which exist
     precisely for the datasets the rule keeps out of a function."""
@@ -112,8 +113,11 @@ def fit(
         "task": ds.task,
         "classes": ds.classes,
     })
+    reference = _drift_reference(ds, trained.pipeline)
     lineage = {
-        "drift_reference": _drift_reference(ds, trained.pipeline),
+        "drift_reference": reference,
+        # how this data differs from the data of the group's previous version (PSI / KS per feature)
+        "data_vs_previous": _compare_data(previous, ds) if previous else None,
         "data_sha256": ds.sha256,
         "data_uri": source_uri,
         "rows": int(len(ds.frame)),
@@ -140,6 +144,17 @@ def _drift_reference(ds: Any, pipeline: Any, rows: int = 5000) -> dict[str, Any]
     sample = ds.X if len(ds.frame) <= rows else ds.X.sample(rows, random_state=0)
     return reference_profile({c: sample[c].to_numpy() for c in ds.features}, list(ds.categorical),
                              pipeline.predict(sample), classification=ds.task == "classification")
+
+
+def _compare_data(previous: Mapping[str, Any], ds: Any) -> dict[str, Any] | None:
+    from ..drift import drift_report
+
+    ref = (previous.get("lineage") or {}).get("drift_reference")
+    if not ref:
+        return None
+    rep = drift_report(ref, {c: ds.frame[c].to_numpy() for c in ds.features})
+    return {"version": previous.get("version"), "shifted_features": rep.drifted_features,
+            "psi": {f: r["psi"] for f, r in rep.features.items()}}
 
 
 def _sklearn_version() -> str:
@@ -194,9 +209,11 @@ def train_and_register(
     group: str | None = None,
     params: Mapping[str, Any] | None = None,
 ) -> TrainOutcome:
-    fitted = fit(data, source_uri=source_uri, settings=settings, target=target, params=params)
-    return register_fitted(fitted, group=group or group_from_uri(source_uri), settings=settings, store=store,
-                           registry=registry, events=events)
+    group = group or group_from_uri(source_uri)
+    known = registry.versions(group)
+    previous = {"version": known[-1].version, "lineage": known[-1].lineage} if known else None
+    fitted = fit(data, source_uri=source_uri, settings=settings, target=target, params=params, previous=previous)
+    return register_fitted(fitted, group=group, settings=settings, store=store, registry=registry, events=events)
 
 
 def read_job_output(archive: bytes, *, max_bytes: int = 2 * 1024**3) -> Fitted:
