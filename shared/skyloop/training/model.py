@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 from .dataset import Dataset
 
-ALLOWED_PARAMS = {"n_estimators", "max_depth", "min_samples_leaf", "max_features", "random_state"}
+ALLOWED_PARAMS = {"n_estimators", "max_depth", "min_samples_leaf", "max_features", "random_state", "search"}
 DEFAULT_PARAMS: dict[str, Any] = {"n_estimators": 100, "random_state": 42}
 
 
@@ -23,6 +23,7 @@ class TrainedModel:
     params: dict[str, Any]
     primary_metric: str
     seconds: float
+    search: dict[str, Any] | None = None
 
 
 def resolve_params(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -33,7 +34,24 @@ def resolve_params(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
         if k not in ALLOWED_PARAMS:
             raise InvalidDataset(f"unknown training parameter {k!r}; allowed: {', '.join(sorted(ALLOWED_PARAMS))}")
         params[k] = v
+    if "search" in params:
+        params["search"] = _search_spec(params["search"])
     return params
+
+
+def _search_spec(spec: Any) -> dict[str, Any]:
+    from ..errors import InvalidDataset
+
+    if spec is True:
+        spec = {}
+    if not isinstance(spec, dict) or set(spec) - {"candidates", "max_seconds"}:
+        raise InvalidDataset('search must be true or {"candidates": N, "max_seconds": S}')
+    out = {"candidates": spec.get("candidates", 12), "max_seconds": spec.get("max_seconds", 120)}
+    if not (isinstance(out["candidates"], int) and 2 <= out["candidates"] <= 200):
+        raise InvalidDataset("search.candidates must be an integer from 2 to 200")
+    if not (isinstance(out["max_seconds"], (int, float)) and 1 <= out["max_seconds"] <= 3600):
+        raise InvalidDataset("search.max_seconds must be between 1 and 3600")
+    return out
 
 
 def build_pipeline(ds: Dataset, params: Mapping[str, Any], n_jobs: int = -1) -> Any:
@@ -71,6 +89,14 @@ def train(ds: Dataset, params: Mapping[str, Any], folds: int = 5) -> TrainedMode
 
     t0 = time.perf_counter()
     scoring, primary = _scoring(ds)
+    searched = None
+    if params.get("search"):
+        from .search import search
+
+        spec = params["search"]
+        base = {k: v for k, v in params.items() if k != "search"}
+        params, searched = search(ds, base, folds=folds, candidates=spec["candidates"], max_seconds=spec["max_seconds"],
+                                  scoring=scoring[primary])
     rs = int(params.get("random_state", 42))
     cv = (
         StratifiedKFold(n_splits=folds, shuffle=True, random_state=rs)
@@ -89,4 +115,4 @@ def train(ds: Dataset, params: Mapping[str, Any], folds: int = 5) -> TrainedMode
             metrics[f"cv_{name}_std"] = float(vals.std())
     final = build_pipeline(ds, params)
     final.fit(X, y)
-    return TrainedModel(final, metrics, dict(params), primary, time.perf_counter() - t0)
+    return TrainedModel(final, metrics, dict(params), primary, time.perf_counter() - t0, searched)

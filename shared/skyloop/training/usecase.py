@@ -133,8 +133,10 @@ def fit(
         "sklearn_version": _sklearn_version(),
         "artifact_bytes": len(model_bytes),
         "train_seconds": round(trained.seconds, 3),
+        "requested_params": resolved,
+        "search": trained.search,  # the bounded hyperparameter search, when one was asked for
     }
-    return Fitted(model_bytes, dict(trained.metrics), dict(resolved), lineage, trained.seconds)
+    return Fitted(model_bytes, dict(trained.metrics), dict(trained.params), lineage, trained.seconds)
 
 
 def _drift_reference(ds: Any, pipeline: Any, rows: int = 5000) -> dict[str, Any]:
@@ -175,7 +177,9 @@ def register_fitted(
     """Store the artifact under its hash, register PENDING, and let the gate decide."""
     art = write_artifact(store, group, fitted.model_bytes)
     lineage = fitted.lineage
-    key = f"{group}:{lineage['data_sha256']}:{lineage['target']}:{sorted(fitted.params.items())}"
+    # keyed on what was asked for: a search may pick differently on a retry, the request does not change
+    requested = lineage.get("requested_params", fitted.params)
+    key = f"{group}:{lineage['data_sha256']}:{lineage['target']}:{sorted(requested.items())}"
     version = registry.register(
         group,
         artifact_uri=art.uri,
