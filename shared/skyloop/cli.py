@@ -181,6 +181,58 @@ def drift(
     console.print_json(json.dumps({k: v for k, v in out.items() if k not in ("features", "prediction")}, default=str))
 
 
+ab = typer.Typer(help="A/B test a challenger against production on a binary outcome.", no_args_is_help=True)
+app.add_typer(ab, name="ab")
+
+
+@ab.command("start")
+def ab_start(group: str, version: int, split: float = typer.Option(0.5, help="share of traffic for B"),
+             p_base: float = typer.Option(..., help="production's current success rate"),
+             mde: float = typer.Option(..., help="smallest absolute lift worth detecting"),
+             alpha: float = 0.05, power: float = 0.8, home: Optional[Path] = HomeOpt) -> None:
+    """Serve VERSION as B beside production; prints the sample size each arm needs."""
+    from . import abtest
+
+    rt = _runtime(home)
+    try:
+        state = abtest.start(group, version, split=split, p_base=p_base, mde=mde, alpha=alpha, power=power,
+                             deployer=rt.deployer, registry=rt.registry, kv=rt.adapters.kv)
+    except (SkyloopError, ValueError) as exc:
+        _fail(exc if isinstance(exc, SkyloopError) else InvalidRequest(str(exc)))
+    _emit(state, False)
+
+
+@ab.command("record")
+def ab_record(group: str, arm: str = typer.Argument(..., help="a (production) or b (challenger)"),
+              successes: int = typer.Option(..., min=0), trials: int = typer.Option(..., min=1),
+              home: Optional[Path] = HomeOpt) -> None:
+    """Log outcomes for one arm."""
+    from . import abtest
+
+    if arm not in ("a", "b"):
+        raise typer.BadParameter("arm is a or b")
+    rt = _runtime(home)
+    try:
+        _emit(abtest.record(group, arm, successes, trials, kv=rt.adapters.kv)["counts"], False)  # type: ignore[arg-type]
+    except (SkyloopError, ValueError) as exc:
+        _fail(exc if isinstance(exc, SkyloopError) else InvalidRequest(str(exc)))
+
+
+@ab.command("decide")
+def ab_decide(group: str, apply: bool = typer.Option(False, "--apply", help="promote the winner / end the test"),
+              as_json: bool = typer.Option(False, "--json"), home: Optional[Path] = HomeOpt) -> None:
+    """Fixed-horizon two-proportion z-test: continue, b_wins, a_wins or inconclusive."""
+    from . import abtest
+
+    rt = _runtime(home)
+    try:
+        out = abtest.conclude(group, apply=apply, deployer=rt.deployer, registry=rt.registry, kv=rt.adapters.kv,
+                              clock=rt.adapters.clock)
+    except SkyloopError as exc:
+        _fail(exc)
+    _emit(out, as_json)
+
+
 @app.command()
 def runs(
     group: str = typer.Argument(..., help="model group"),

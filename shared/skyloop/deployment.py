@@ -117,19 +117,8 @@ def rollout(
                 raise DeploymentFailed(f"canary failed: {problem}")
             out.steps.append(f"canary: {dcfg.canary_requests} probe requests healthy")
         step = "promote"
-        deployer.deploy(group, "production", version)
-        deployer.set_traffic(group, {"production": 1.0})
-        deployer.undeploy(group, "canary")
-        deployer.undeploy(group, "staging")
-        registry.set_alias(group, "canary", None)
-        registry.set_alias(group, "staging", None)
-        registry.set_alias(group, "production", v)
+        promote(version, deployer=deployer, registry=registry, kv=kv, clock=clock, previous=current)
         out.steps.append("production: 100% of traffic")
-        record_deployment(kv, group, {
-            "kind": "promoted", "version": v,
-            "previous": None if current is None else current.version, "at": clock.now(),
-        })
-        log.info("promoted", extra={"model_group": group, "version": v})
         return out
     except SkyloopError as exc:
         _abort(group, deployer, registry, current)
@@ -139,6 +128,27 @@ def rollout(
         if isinstance(exc, ArtifactIntegrityError):
             raise
         raise DeploymentFailed(f"{group} v{v} rolled back at {step}: {exc.reason}", step=step) from exc
+
+
+def promote(version: ModelVersion, *, deployer: Deployer, registry: ModelRegistry, kv: KeyValueStore, clock: Clock,
+            previous: ModelVersion | None, how: str = "promoted") -> None:
+    """Make ``version`` serve all traffic and clear the candidate slots (after a canary or an A/B win)."""
+    group, v = version.group, version.version
+    deployer.deploy(group, "production", version)
+    deployer.set_traffic(group, {"production": 1.0})
+    deployer.undeploy(group, "canary")
+    deployer.undeploy(group, "staging")
+    registry.set_alias(group, "canary", None)
+    registry.set_alias(group, "staging", None)
+    registry.set_alias(group, "production", v)
+    record_deployment(kv, group, {"kind": how, "version": v, "previous": None if previous is None else previous.version,
+                                  "at": clock.now()})
+    log.info(how, extra={"model_group": group, "version": v})
+
+
+def abort_candidate(group: str, *, deployer: Deployer, registry: ModelRegistry) -> None:
+    """Traffic back on production; the candidate's slots cleared."""
+    _abort(group, deployer, registry, registry.alias(group, "production"))
 
 
 def _canary_probe(version: ModelVersion, deployer: Deployer, n: int, max_error_rate: float) -> str | None:
