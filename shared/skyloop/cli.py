@@ -234,6 +234,20 @@ def ab_decide(group: str, apply: bool = typer.Option(False, "--apply", help="pro
 
 
 @app.command()
+def report(out: Path = typer.Option(Path("skyloop-report.html"), "--out", help="the HTML file to write"),
+           as_json: bool = typer.Option(False, "--json", help="print the data behind the page instead"),
+           home: Optional[Path] = HomeOpt) -> None:
+    """One static HTML page: metric series with anomalies, root causes, remediation timeline,
+    model versions, drift per feature. Opens offline: charts are inline SVG."""
+    from .report import collect, write_report
+
+    rt = _runtime(home)
+    if as_json:
+        return _emit(collect(rt), True)
+    _emit(write_report(rt, out), False)
+
+
+@app.command()
 def runs(
     group: str = typer.Argument(..., help="model group"),
     compare: Optional[list[int]] = typer.Option(None, "--compare", help="two versions side by side"),

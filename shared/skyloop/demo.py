@@ -118,7 +118,11 @@ def run_demo(home: Path, *, seed: int = 7, console: Any = None, show_progress: b
             progress.advance(task)
     server.shutdown()
 
+    from .report import write_report
+
+    page = write_report(rt, demo_home / "report.html")
     summary = _summary(rt, sim, trained, rollouts, anomalies, actions, approvals, dead, served, time.perf_counter() - t_start)
+    summary["report"] = page["path"]
     rt.close()
     return summary
 
@@ -222,3 +226,4 @@ def render(summary: dict[str, Any], console: Any) -> None:
         + f" | approvals by on-call: {len(summary['approvals'])} | dead letters: {summary['dead_letters']}"
         + f" | audit: {summary['audit']['detail']} | state: {summary['home']} | {summary['wall_seconds']} s"
     )
+    console.print(f"report: {summary['report']} (open it in a browser; it needs no network)")

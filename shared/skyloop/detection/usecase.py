@@ -23,6 +23,7 @@ from ..rca import RcaContext, rank_causes
 from . import load_detector, make_detector
 from .base import lower_bound
 from .incidents import Run, find_runs, is_incident
+from .series import append_series
 
 if TYPE_CHECKING:  # type-only: the ports module is not needed to run, only to check
     from ..config import Settings
@@ -114,6 +115,7 @@ def detect(
             still_open = open_inc
     kv.put(f"incident:{batch.service}", json.dumps(still_open).encode() if still_open else b"null")
     kv.put(_detector_key(batch.service), det.to_bytes())
+    append_series(kv, batch.service, columns, ts, X, np.asarray(scores, float))
     return out
 
 

@@ -28,6 +28,7 @@ def on_drift(event: DriftDetected, adapters: "Adapters") -> dict[str, Any]:
         history = json.loads(adapters.kv.get(key) or b"[]")
         history.append({"event_id": event.event_id, "version": event.version, "rows": event.rows,
                         "features": event.drifted_features, "prediction": event.prediction_drifted,
+                        "psi": {f: r.get("psi") for f, r in (event.report.get("features") or {}).items()},
                         "at": event.occurred_at.isoformat()})
         adapters.kv.put(key, json.dumps(history[-100:]).encode())
         retrain = bool(event.retrain_uri) and adapters.settings.drift.retrain

@@ -132,7 +132,7 @@ class LocalRuntime:
         if body is None:
             raise NotFound(f"no held remediation request {request_id!r}")
         req = RemediationRequested.model_validate_json(body).model_copy(update={"approved": True, "event_id": f"{request_id}:approved"})
-        self.adapters.audit.append("approved", {"request_id": request_id, "actor": actor})
+        self.adapters.audit.append("approved", {"request_id": request_id, "actor": actor, "at": self.adapters.clock.now()})
         self.adapters.remediation.send(req.model_dump_json(), message_id=f"{request_id}:approved")
         return req
 
