@@ -25,6 +25,9 @@ class TrainingSettings(BaseModel):
     max_inline_rows: int = 1_000_000
     max_inline_cells: int = 8_000_000
     min_rows: int = 10
+    # Share of each upload held back from CV and fitting: the gate's evidence that a candidate
+    # beats production on the same unseen rows (0 turns it off; small datasets get none).
+    holdout_fraction: float = Field(0.2, ge=0.0, le=0.5)
 
 
 class DeploymentSettings(BaseModel):
@@ -32,6 +35,11 @@ class DeploymentSettings(BaseModel):
     smoke_rows: int = Field(8, ge=1)
     canary_requests: int = Field(50, ge=1)
     max_canary_error_rate: float = Field(0.0, ge=0, le=1)
+    # Bake time: with it, a canary that passed its probes keeps its share of live traffic
+    # this long, judged by the detector against production's normal, before it is promoted
+    # (CanaryPassed) or aborted through remediation (abort_canary). 0: promote after the probes.
+    canary_bake_minutes: float = Field(0.0, ge=0)
+    canary_min_minutes: int = Field(5, ge=1)  # minutes with canary traffic needed to pass
 
 
 class DetectionSettings(BaseModel):
@@ -53,7 +61,7 @@ class DriftSettings(BaseModel):
 
 
 class GuardrailSettings(BaseModel):
-    allowed_actions: list[str] = ["scale_out", "restart_service", "clear_cache", "rollback_deployment"]
+    allowed_actions: list[str] = ["scale_out", "restart_service", "clear_cache", "rollback_deployment", "abort_canary"]
     allowed_targets: list[str] = ["*"]
     cooldown_seconds: float = Field(300.0, ge=0)
     max_actions_per_window: int = Field(10, ge=1)

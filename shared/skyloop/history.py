@@ -34,3 +34,17 @@ def last_promotion(kv: KeyValueStore, group: str, before: float | None = None) -
         if e.get("kind") == "promoted" and (before is None or e["at"] <= before):
             return e
     return None
+
+
+def record_gate_decision(kv: KeyValueStore, group: str, entry: Mapping[str, Any]) -> None:
+    """Every gate decision, approvals and refusals alike, with the checks behind it."""
+    key = f"gate:{group}"
+    raw = kv.get(key)
+    hist = json.loads(raw) if raw else []
+    hist.append(dict(entry))
+    kv.put(key, json.dumps(hist[-500:]).encode())
+
+
+def gate_decisions(kv: KeyValueStore, group: str) -> list[dict[str, Any]]:
+    raw = kv.get(f"gate:{group}")
+    return json.loads(raw) if raw else []

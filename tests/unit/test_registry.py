@@ -56,23 +56,48 @@ def test_approve_emits_one_event_even_when_repeated(runtime):
     assert reg.get("g", v.version).status == Status.APPROVED
 
 
-def _mv(version, acc):
+def _mv(version, acc, holdout=None):
+    lineage = {"primary_metric": "accuracy"}
+    if holdout is not None:
+        lineage["holdout"] = holdout
     return ModelVersion(group="g", version=version, status=Status.PENDING, artifact_uri="x", artifact_sha256="0",
-                        metrics={"cv_accuracy_mean": acc}, lineage={"primary_metric": "accuracy"},
-                        created_at=datetime.now(timezone.utc))
+                        metrics={"cv_accuracy_mean": acc}, lineage=lineage, created_at=datetime.now(timezone.utc))
+
+
+def _held(cand, prod, against=1, segments=None):
+    return {"rows": 400, "primary_metric": "accuracy", "candidate": {"accuracy": cand},
+            "baseline": {"version": against, "metrics": {"accuracy": prod}}, "segments": segments or {}}
+
+
+SEG_OK = {"contract": {"one-year": {"rows": 90, "candidate": 0.80, "baseline": 0.81}}}
+SEG_BAD = {"contract": {"one-year": {"rows": 90, "candidate": 0.70, "baseline": 0.81}}}
 
 
 @pytest.mark.parametrize(
-    "gate, cand, prod, expect",
+    "gate, cand, prod, held, expect, says",
     [
-        (ApprovalGate(), 0.9, 0.5, False),
-        (ApprovalGate(enabled=True, margin=0.01), 0.90, 0.88, True),
-        (ApprovalGate(enabled=True, margin=0.05), 0.90, 0.88, False),
-        (ApprovalGate(enabled=True), 0.70, None, False),
-        (ApprovalGate(enabled=True, min_score=0.6), 0.70, None, True),
-        (ApprovalGate(enabled=True, min_score=0.8), 0.70, None, False),
+        (ApprovalGate(), 0.9, 0.5, None, False, "gate disabled"),
+        # against production: CV and the held-back slice must both clear their margins
+        (ApprovalGate(enabled=True, margin=0.01, holdout_margin=0.01), 0.90, 0.88, _held(0.86, 0.84), True, "approved"),
+        (ApprovalGate(enabled=True, margin=0.05), 0.90, 0.88, _held(0.86, 0.84), False, "CV accuracy=0.9000 <"),
+        (ApprovalGate(enabled=True, margin=0.01, holdout_margin=0.01), 0.90, 0.88, _held(0.845, 0.84), False,
+         "held-back accuracy on 400 rows: 0.8450 <"),
+        (ApprovalGate(enabled=True), 0.90, 0.88, _held(0.86, 0.84, segments=SEG_OK), True, "no segment drops"),
+        (ApprovalGate(enabled=True), 0.90, 0.88, _held(0.86, 0.84, segments=SEG_BAD), False,
+         "segment contract=one-year (90 rows): accuracy drops 0.1100"),
+        # no like-for-like evidence: manual, unless the operator waives the slice
+        (ApprovalGate(enabled=True), 0.90, 0.88, None, False, "held-back comparison unavailable"),
+        (ApprovalGate(enabled=True), 0.90, 0.88, _held(0.86, 0.84, against=3), False, "production is now v1"),
+        (ApprovalGate(enabled=True, require_holdout=False), 0.90, 0.88, None, True, "approved"),
+        # no production yet: the absolute bar, on CV and on the slice
+        (ApprovalGate(enabled=True), 0.70, None, None, False, "no min_score"),
+        (ApprovalGate(enabled=True, min_score=0.6), 0.70, None, None, True, "CV accuracy=0.7000 >= min_score"),
+        (ApprovalGate(enabled=True, min_score=0.8), 0.70, None, None, False, "<"),
+        (ApprovalGate(enabled=True, min_score=0.6), 0.70, None, _held(0.55, 0.0), False,
+         "held-back accuracy=0.5500 < min_score"),
     ],
 )
-def test_gate(gate, cand, prod, expect):
-    d = gate.decide(_mv(2, cand), None if prod is None else _mv(1, prod))
-    assert d.approve is expect and d.reason
+def test_gate(gate, cand, prod, held, expect, says):
+    d = gate.decide(_mv(2, cand, held), None if prod is None else _mv(1, prod))
+    assert d.approve is expect
+    assert says in d.reason, d.reason

@@ -38,7 +38,7 @@ def on_training_data(event: TrainingDataArrived, adapters: "Adapters") -> dict[s
             outcome = train_and_register(
                 data, source_uri=event.uri, settings=adapters.settings, store=adapters.store,
                 registry=adapters.registry, events=adapters.events, target=target, group=group,
-                params=sidecar.get("params"),
+                params=sidecar.get("params"), kv=adapters.kv, manual=sidecar.get("approval") == "manual",
             )
         except TooLargeForFunction as exc:
             if adapters.training is None:
@@ -65,7 +65,7 @@ def on_training_job_completed(event: TrainingJobCompleted, adapters: "Adapters")
         fitted = read_job_output(adapters.store.get(event.output_uri))
         group = event.model_group or group_from_uri(event.source_uri or fitted.lineage.get("data_uri", event.job_id))
         outcome = register_fitted(fitted, group=group, settings=adapters.settings, store=adapters.store,
-                                  registry=adapters.registry, events=adapters.events)
+                                  registry=adapters.registry, events=adapters.events, kv=adapters.kv)
         return {**outcome.to_dict(), "job_id": event.job_id}
 
     return once(adapters.idempotency, f"train-job:{event.backend}:{event.job_id}", run)

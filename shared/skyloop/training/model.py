@@ -7,7 +7,7 @@ the artifact that is deployed is exactly the thing that was cross-validated.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from .dataset import Dataset
@@ -24,6 +24,43 @@ class TrainedModel:
     primary_metric: str
     seconds: float
     search: dict[str, Any] | None = None
+    holdout: "Any | None" = None  # the held-back rows (a DataFrame), never trained on
+
+
+def holdout_split(ds: Dataset, fraction: float, seed: int = 42, min_rows: int = 30) -> tuple[Any, Any | None]:
+    """(train frame, held-back frame or None). Stratified for classification; no slice
+    when it would be too small to judge by or would leave a class too small for CV."""
+    frame = ds.frame
+    n_hold = int(round(len(frame) * fraction))
+    if fraction <= 0 or n_hold < min_rows:
+        return frame, None
+    from sklearn.model_selection import train_test_split
+
+    strat = frame[ds.target] if ds.task == "classification" else None
+    if strat is not None and strat.value_counts().min() < 10:
+        return frame, None
+    train_part, held = train_test_split(frame, test_size=n_hold, random_state=seed, stratify=strat)
+    return train_part, held
+
+
+def evaluate(pipeline: Any, task: str, classes: list[Any], frame: Any, features: list[str], target: str) -> dict[str, float]:
+    """The primary metrics of a fitted pipeline on rows it did not see (the gate's evidence)."""
+    import numpy as np
+    from sklearn import metrics as skm
+
+    X, y = frame[features], frame[target]
+    pred = pipeline.predict(X)
+    if task == "regression":
+        return {"r2": float(skm.r2_score(y, pred)), "rmse": float(np.sqrt(skm.mean_squared_error(y, pred)))}
+    out = {"accuracy": float(skm.accuracy_score(y, pred)), "f1": float(skm.f1_score(y, pred, average="macro"))}
+    if hasattr(pipeline, "predict_proba") and y.nunique() > 1:
+        proba = pipeline.predict_proba(X)
+        try:
+            out["roc_auc"] = float(skm.roc_auc_score(y, proba[:, 1]) if proba.shape[1] == 2
+                                   else skm.roc_auc_score(y, proba, multi_class="ovr", labels=list(pipeline.classes_)))
+        except ValueError:  # a class absent from the slice: AUC is undefined, the other metrics stand
+            pass
+    return out
 
 
 def resolve_params(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -82,13 +119,18 @@ def _scoring(ds: Dataset) -> tuple[dict[str, str], str]:
     return {"accuracy": "accuracy", "f1": "f1_macro", "roc_auc": "roc_auc_ovr"}, "accuracy"
 
 
-def train(ds: Dataset, params: Mapping[str, Any], folds: int = 5) -> TrainedModel:
-    """k-fold CV for the metrics, then one fit on all rows for the artifact."""
+def train(ds: Dataset, params: Mapping[str, Any], folds: int = 5, holdout: float = 0.0) -> TrainedModel:
+    """k-fold CV for the metrics, then one fit for the artifact. With ``holdout`` a slice is
+    held back first: CV and the fit see only the rest, so the slice is honest evidence
+    for the gate (the deployed model is exactly the one that was judged)."""
     import numpy as np
     from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 
     t0 = time.perf_counter()
     scoring, primary = _scoring(ds)
+    full = ds
+    train_part, held = holdout_split(ds, holdout, seed=int(params.get("random_state", 42)))
+    ds = replace(ds, frame=train_part)  # the search and CV never see the held-back rows
     searched = None
     if params.get("search"):
         from .search import search
@@ -115,4 +157,7 @@ def train(ds: Dataset, params: Mapping[str, Any], folds: int = 5) -> TrainedMode
             metrics[f"cv_{name}_std"] = float(vals.std())
     final = build_pipeline(ds, params)
     final.fit(X, y)
-    return TrainedModel(final, metrics, dict(params), primary, time.perf_counter() - t0, searched)
+    if held is not None:
+        for name, value in evaluate(final, full.task, full.classes, held, full.features, full.target).items():
+            metrics[f"holdout_{name}"] = value
+    return TrainedModel(final, metrics, dict(params), primary, time.perf_counter() - t0, searched, held)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from .. import __version__
 from ..config import Settings
 from ..errors import InvalidDataset
-from ..ports import BlobStore, ModelRegistry, Queue
+from ..ports import BlobStore, KeyValueStore, ModelRegistry, Queue
 from ..registry import ModelVersion, approve
 from .artifacts import dump_model, write_artifact
 from .dataset import DatasetLimits, load_dataset
@@ -87,6 +87,7 @@ def fit(
     params: Mapping[str, Any] | None = None,
     enforce_size_rule: bool = True,
     previous: Mapping[str, Any] | None = None,
+    baseline: "Baseline | None" = None,
 ) -> Fitted:
     """Validate and train. ``enforce_size_rule=False`` is for managed jobs, which exist
     precisely for the datasets the rule keeps out of a function."""
@@ -105,7 +106,7 @@ def fit(
             f"({t.max_inline_rows} rows, {t.max_inline_cells} cells)"
         )
     resolved = resolve_params(params)
-    trained = train(ds, resolved, folds=settings.training.folds)
+    trained = train(ds, resolved, folds=settings.training.folds, holdout=settings.training.holdout_fraction)
     model_bytes = dump_model({
         "pipeline": trained.pipeline,
         "features": ds.features,
@@ -135,8 +136,60 @@ def fit(
         "train_seconds": round(trained.seconds, 3),
         "requested_params": resolved,
         "search": trained.search,  # the bounded hyperparameter search, when one was asked for
+        # the held-back slice: the candidate and the production model scored on the same unseen rows
+        "holdout": _holdout_report(ds, trained, baseline),
     }
     return Fitted(model_bytes, dict(trained.metrics), dict(trained.params), lineage, trained.seconds)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The production model to compare against on the held-back slice (loaded only if needed)."""
+
+    version: int
+    load: Callable[[], Mapping[str, Any]]
+
+
+SEGMENT_MIN_ROWS = 30
+
+
+def _holdout_report(ds: Any, trained: Any, baseline: Baseline | None) -> dict[str, Any] | None:
+    """Candidate vs production on the held-back rows, overall and per level of each
+    categorical feature (a segment the candidate serves worse is a regression the gate checks)."""
+    from .model import evaluate
+
+    held = trained.holdout
+    if held is None:
+        return None
+    primary = trained.primary_metric
+    report: dict[str, Any] = {
+        "rows": int(len(held)), "primary_metric": primary,
+        "candidate": {k[len("holdout_"):]: v for k, v in trained.metrics.items() if k.startswith("holdout_")},
+        "baseline": None, "baseline_skipped": "no production model", "segments": {},
+    }
+    if baseline is None:
+        return report
+    bundle = baseline.load()  # sha256-verified by the loader: never an unvouched pickle
+    feats = list(bundle["features"])
+    missing = [f for f in feats if f not in held.columns]
+    if bundle.get("target") != ds.target or bundle.get("task") != ds.task or missing:
+        report["baseline_skipped"] = (f"production v{baseline.version} cannot score this data: "
+                                      + (f"missing {', '.join(missing)}" if missing else "different target or task"))
+        return report
+    report["baseline"] = {"version": baseline.version,
+                          "metrics": evaluate(bundle["pipeline"], ds.task, ds.classes, held, feats, ds.target)}
+    report["baseline_skipped"] = None
+    for col in ds.categorical:
+        levels = {}
+        for level, part in held.groupby(col):
+            if len(part) < SEGMENT_MIN_ROWS:
+                continue
+            cand = evaluate(trained.pipeline, ds.task, ds.classes, part, ds.features, ds.target).get(primary)
+            base = evaluate(bundle["pipeline"], ds.task, ds.classes, part, feats, ds.target).get(primary)
+            levels[str(level)] = {"rows": int(len(part)), "candidate": cand, "baseline": base}
+        if levels:
+            report["segments"][col] = levels
+    return report
 
 
 def _drift_reference(ds: Any, pipeline: Any, rows: int = 5000) -> dict[str, Any]:
@@ -173,8 +226,12 @@ def register_fitted(
     store: BlobStore,
     registry: ModelRegistry,
     events: Queue,
+    kv: KeyValueStore | None = None,
+    manual: bool = False,
 ) -> TrainOutcome:
-    """Store the artifact under its hash, register PENDING, and let the gate decide."""
+    """Store the artifact under its hash, register PENDING, and let the gate decide
+    (the decision, either way, goes into the group's gate history in ``kv``). ``manual``:
+    the upload asked for a human (or an A/B test) to decide, whatever the gate would say."""
     art = write_artifact(store, group, fitted.model_bytes)
     lineage = fitted.lineage
     # keyed on what was asked for: a search may pick differently on a retry, the request does not change
@@ -191,9 +248,18 @@ def register_fitted(
     )
     log.info("registered model", extra={"model_group": group, "version": version.version, "metrics": fitted.metrics})
     auto, reason = False, "manual approval required"
-    if version.status.value == "PENDING":
-        decision = settings.gate.decide(version, registry.alias(group, "production"))
+    if version.status.value == "PENDING" and manual:
+        reason = "manual approval requested by the upload"
+    elif version.status.value == "PENDING":
+        production = registry.alias(group, "production")
+        decision = settings.gate.decide(version, production)
         reason = decision.reason
+        if kv is not None and settings.gate.enabled:
+            from ..history import record_gate_decision
+
+            record_gate_decision(kv, group, {"version": version.version, "approve": decision.approve,
+                                             "against": None if production is None else production.version,
+                                             "checks": decision.checks, "reason": decision.reason})
         if decision.approve:
             approve(registry, events, group, version.version, actor="policy-gate", note=reason)
             version = registry.get(group, version.version)
@@ -212,12 +278,22 @@ def train_and_register(
     target: str | None = None,
     group: str | None = None,
     params: Mapping[str, Any] | None = None,
+    kv: KeyValueStore | None = None,
+    manual: bool = False,
 ) -> TrainOutcome:
     group = group or group_from_uri(source_uri)
     known = registry.versions(group)
     previous = {"version": known[-1].version, "lineage": known[-1].lineage} if known else None
-    fitted = fit(data, source_uri=source_uri, settings=settings, target=target, params=params, previous=previous)
-    return register_fitted(fitted, group=group, settings=settings, store=store, registry=registry, events=events)
+    prod = registry.alias(group, "production")
+    baseline = None
+    if prod is not None:
+        from .artifacts import load_verified
+
+        baseline = Baseline(prod.version, lambda: load_verified(store, prod.artifact_uri, prod.artifact_sha256))
+    fitted = fit(data, source_uri=source_uri, settings=settings, target=target, params=params, previous=previous,
+                 baseline=baseline)
+    return register_fitted(fitted, group=group, settings=settings, store=store, registry=registry, events=events, kv=kv,
+                          manual=manual)
 
 
 def read_job_output(archive: bytes, *, max_bytes: int = 2 * 1024**3) -> Fitted:
