@@ -61,7 +61,7 @@ def check_predictions(version: ModelVersion, preds: Sequence[Any], n: int) -> st
 class RolloutOutcome:
     group: str
     version: int
-    status: str  # "promoted" | "rolled_back" | "already_deployed"
+    status: str  # "promoted" | "canary" (baking) | "rolled_back" | "already_deployed"
     reason: str = ""
     steps: list[str] = field(default_factory=list)
 
@@ -92,6 +92,11 @@ def rollout(
         out.status, out.reason = "already_deployed", f"v{v} already serves production"
         return out
     dcfg = settings.deployment
+    live = canary_state(kv, group)
+    if live is not None and live["version"] != v:
+        out.steps.append(f"replaces the baking canary v{live['version']}")
+        record_deployment(kv, group, {"kind": "canary_superseded", "version": live["version"], "by": v, "at": clock.now()})
+        save_canary_state(kv, group, None)
     step = "staging"
     try:
         deployer.deploy(group, "staging", version)  # verifies the artifact's sha256
@@ -116,6 +121,13 @@ def rollout(
             if problem:
                 raise DeploymentFailed(f"canary failed: {problem}")
             out.steps.append(f"canary: {dcfg.canary_requests} probe requests healthy")
+            if dcfg.canary_bake_minutes > 0:
+                start_bake(group, v, kv=kv, clock=clock, minutes=dcfg.canary_bake_minutes,
+                           previous=current.version, min_minutes=dcfg.canary_min_minutes)
+                out.status = "canary"
+                out.steps.append(f"canary: baking {dcfg.canary_bake_minutes:g} min on live traffic, "
+                                 "judged by the detector against production")
+                return out
         step = "promote"
         promote(version, deployer=deployer, registry=registry, kv=kv, clock=clock, previous=current)
         out.steps.append("production: 100% of traffic")
@@ -141,9 +153,72 @@ def promote(version: ModelVersion, *, deployer: Deployer, registry: ModelRegistr
     registry.set_alias(group, "canary", None)
     registry.set_alias(group, "staging", None)
     registry.set_alias(group, "production", v)
+    save_canary_state(kv, group, None)
     record_deployment(kv, group, {"kind": how, "version": v, "previous": None if previous is None else previous.version,
                                   "at": clock.now()})
     log.info(how, extra={"model_group": group, "version": v})
+
+
+# ---- the canary's bake: live traffic judged by the detector --------------------------
+def _canary_key(group: str) -> str:
+    return f"canary:{group}"
+
+
+def canary_state(kv: KeyValueStore, group: str) -> dict[str, Any] | None:
+    """The live canary of ``group`` ({version, previous, since, until, min_minutes, observed}), if any."""
+    import json
+
+    raw = kv.get(_canary_key(group))
+    return json.loads(raw) if raw else None
+
+
+def save_canary_state(kv: KeyValueStore, group: str, state: Mapping[str, Any] | None) -> None:
+    import json
+
+    kv.put(_canary_key(group), json.dumps(state).encode() if state else b"null")
+
+
+def start_bake(group: str, version: int, *, kv: KeyValueStore, clock: Clock, minutes: float, previous: int,
+               min_minutes: int) -> dict[str, Any]:
+    now = clock.now()
+    state = {"version": version, "previous": previous, "since": now, "until": now + minutes * 60.0,
+             "min_minutes": min_minutes, "observed": []}
+    save_canary_state(kv, group, state)
+    record_deployment(kv, group, {"kind": "canary_started", "version": version, "previous": previous, "at": now})
+    return state
+
+
+def complete_canary(group: str, version: int, *, deployer: Deployer, registry: ModelRegistry, kv: KeyValueStore,
+                    clock: Clock) -> str:
+    """Promote a canary that passed its bake; a no-op (with why) if it is no longer the live canary."""
+    state = canary_state(kv, group)
+    if state is None or state["version"] != version:
+        return f"v{version} is not the live canary of {group}: nothing to promote"
+    mv = registry.get(group, version)
+    if mv.status != Status.APPROVED:
+        save_canary_state(kv, group, None)
+        return f"v{version} is {mv.status.value}: not promoted"
+    promote(mv, deployer=deployer, registry=registry, kv=kv, clock=clock, previous=registry.alias(group, "production"))
+    save_canary_state(kv, group, None)
+    return f"v{version} promoted after its bake"
+
+
+def abort_canary(group: str, version: int | None, *, deployer: Deployer, registry: ModelRegistry,
+                 kv: KeyValueStore, clock: Clock, reason: str) -> tuple[bool, str]:
+    """Traffic back on production, the canary version REJECTED. (changed, detail); a request
+    for a canary that is no longer live (already aborted, promoted, replaced) changes nothing."""
+    state = canary_state(kv, group)
+    if state is None or (version is not None and state["version"] != version):
+        return False, f"no live canary{'' if version is None else f' v{version}'} in {group}: nothing to abort"
+    v = int(state["version"])
+    _abort(group, deployer, registry, registry.alias(group, "production"))
+    if registry.get(group, v).status != Status.REJECTED:
+        registry.set_status(group, v, Status.REJECTED, actor="remediation", note=f"canary aborted: {reason}")
+    save_canary_state(kv, group, None)
+    record_deployment(kv, group, {"kind": "canary_aborted", "version": v, "previous": state.get("previous"),
+                                  "reason": reason, "at": clock.now()})
+    log.warning("canary aborted", extra={"model_group": group, "version": v, "reason": reason})
+    return True, f"{group} canary v{v} aborted, all traffic on v{state.get('previous')}"
 
 
 def abort_candidate(group: str, *, deployer: Deployer, registry: ModelRegistry) -> None:
@@ -200,6 +275,7 @@ def rollback_production(
         deployer.undeploy(group, slot)
         registry.set_alias(group, slot, None)
     registry.set_alias(group, "production", target.version)
+    save_canary_state(kv, group, None)
     registry.set_status(group, current.version, Status.REJECTED, actor="remediation", note=reason)
     record_deployment(kv, group, {"kind": "rolled_back_to", "version": target.version, "previous": current.version, "at": clock.now()})
     return current.version, target.version

@@ -113,6 +113,9 @@ class MetricRecord(BaseModel):
 
     timestamp: datetime
     values: dict[str, float]
+    # which deployment variant produced it ("production", "canary"; SageMaker's VariantName):
+    # None is the service as a whole. Canary records are judged against production's normal.
+    variant: str | None = Field(default=None, max_length=63)
 
     @field_validator("values")
     @classmethod
@@ -141,6 +144,8 @@ class MetricBatch(_Event):
         h = hashlib.sha256(self.service.encode())
         for r in self.records:
             h.update(r.timestamp.isoformat().encode())
+            if r.variant is not None:
+                h.update(b"@" + r.variant.encode())
             h.update(json.dumps(r.values, sort_keys=True).encode())
         return h.hexdigest()
 
@@ -193,6 +198,16 @@ class DriftDetected(_Event):
     retrain_uri: str | None = Field(default=None, description="the latest labelled data to retrain on")
 
 
+class CanaryPassed(_Event):
+    """A canary stayed within production's normal for its whole bake time: promote it."""
+
+    type: Literal["CanaryPassed"] = "CanaryPassed"
+    model_group: str = Field(min_length=1)
+    version: int = Field(ge=1)
+    observed_minutes: int = Field(ge=0)
+    detail: str = ""
+
+
 class RemediationCompleted(_Event):
     type: Literal["RemediationCompleted"] = "RemediationCompleted"
     request_id: str
@@ -212,6 +227,7 @@ DomainEvent = Annotated[
         RemediationRequested,
         RemediationCompleted,
         DriftDetected,
+        CanaryPassed,
     ],
     Field(discriminator="type"),
 ]

@@ -39,15 +39,19 @@ class DetectOutcome:
     scored_rows: int
     anomalies: list[AnomalyFound] = field(default_factory=list)
     requests: list[RemediationRequested] = field(default_factory=list)
+    canary: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "service": self.service,
             "rows": self.rows,
             "scored_rows": self.scored_rows,
             "anomalies": [json.loads(a.model_dump_json()) for a in self.anomalies],
             "requests": [r.request_id for r in self.requests],
         }
+        if self.canary is not None:
+            out["canary"] = self.canary
+        return out
 
 
 def _detector_key(service: str) -> str:
@@ -62,11 +66,36 @@ def detect(
     queue: Queue,
     registry: ModelRegistry,
     topology: ActionExecutor,
+    events: Queue | None = None,
 ) -> DetectOutcome:
-    cfg = settings.detection
-    records = sorted(batch.records, key=lambda r: r.timestamp)
+    """Production records (no variant, or "production") are scored and learned; a baking
+    canary's records are judged against what was learned (detection/canary.py)."""
+    ordered = sorted(batch.records, key=lambda r: r.timestamp)
+    records = [r for r in ordered if r.variant in (None, "production")]
+    candidates = [r for r in ordered if r.variant not in (None, "production")]
     saved = kv.get(_detector_key(batch.service))
-    det = load_detector(saved) if saved else make_detector(cfg.detector, contamination=cfg.contamination)
+    det = load_detector(saved) if saved else make_detector(settings.detection.detector,
+                                                           contamination=settings.detection.contamination)
+    out = DetectOutcome(batch.service, len(ordered), 0)
+    if records:
+        _detect_production(batch, records, det, out, settings=settings, kv=kv, queue=queue,
+                                    registry=registry, topology=topology)
+    if candidates:
+        from .canary import judge_canary
+
+        verdict = judge_canary(batch.service, candidates, records, det, settings=settings, kv=kv,
+                               topology=topology, remediation=queue, events=events)
+        out.canary = verdict.to_dict()
+        if verdict.anomaly is not None and verdict.request is not None:
+            out.anomalies.append(verdict.anomaly)
+            out.requests.append(verdict.request)
+    return out
+
+
+def _detect_production(batch: MetricBatch, records: list[MetricRecord], det: Any, out: DetectOutcome, *,
+                       settings: "Settings", kv: KeyValueStore, queue: Queue, registry: ModelRegistry,
+                       topology: ActionExecutor) -> np.ndarray:
+    cfg = settings.detection
     columns = det.columns_ or sorted({k for r in records for k in r.values})
     det.columns_ = columns
     X = np.array([[r.values.get(c, np.nan) for c in columns] for r in records], dtype=float)
@@ -79,7 +108,7 @@ def detect(
         scored = max(0, len(records) - still_warming)
     else:
         scores, z, scored = _score_streaming(det, X, lower_bound(cfg.min_severity))
-    out = DetectOutcome(batch.service, len(records), scored)
+    out.scored_rows = scored
 
     interval = float(np.median(np.diff(ts))) if len(ts) > 1 else 60.0
     open_raw = kv.get(f"incident:{batch.service}")
@@ -116,7 +145,7 @@ def detect(
     kv.put(f"incident:{batch.service}", json.dumps(still_open).encode() if still_open else b"null")
     kv.put(_detector_key(batch.service), det.to_bytes())
     append_series(kv, batch.service, columns, ts, X, np.asarray(scores, float))
-    return out
+    return np.asarray(scores, float)
 
 
 CHUNK_ROWS = 32

@@ -26,6 +26,7 @@ _TABLE = {
     "detect": ("detect", "on_metrics", "MetricBatch"),
     "remediate": ("remediate", "on_remediation", "RemediationRequested"),
     "drift": ("drift", "on_drift", "DriftDetected"),
+    "canary": ("deploy", "on_canary_passed", "CanaryPassed"),
 }
 _FUNCS = {fn: mod for mod, fn, _ in _TABLE.values()}
 HANDLERS = tuple(_TABLE)
@@ -68,4 +69,4 @@ def __getattr__(attr: str) -> Any:
 
 
 __all__ = ["HANDLERS", "dispatch", "handler_for", "invoke", "on_metrics", "on_model_approved", "on_remediation",
-           "on_training_data", "on_drift"]
+           "on_training_data", "on_drift", "on_canary_passed"]

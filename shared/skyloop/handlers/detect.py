@@ -16,7 +16,7 @@ def on_metrics(event: MetricBatch, adapters: "Adapters") -> dict[str, Any]:
     def run() -> dict[str, Any]:
         return detect(
             event, settings=adapters.settings, kv=adapters.kv, queue=adapters.remediation,
-            registry=adapters.registry, topology=adapters.executor,
+            registry=adapters.registry, topology=adapters.executor, events=adapters.events,
         ).to_dict()
 
     return once(adapters.idempotency, f"metrics:{event.content_key()}", run)

@@ -57,6 +57,12 @@ CREATE TABLE IF NOT EXISTS queue_dead_letters (
     reason TEXT NOT NULL, receive_count INTEGER NOT NULL, at REAL NOT NULL,
     PRIMARY KEY (queue, message_id)
 );
+CREATE TABLE IF NOT EXISTS serving_stats (
+    model_group TEXT NOT NULL, slot TEXT NOT NULL, version INTEGER NOT NULL, minute INTEGER NOT NULL,
+    calls INTEGER NOT NULL, errors INTEGER NOT NULL, latency_ms REAL NOT NULL,
+    predictions INTEGER NOT NULL, prediction_sum REAL NOT NULL,
+    PRIMARY KEY (model_group, slot, version, minute)
+);
 CREATE TABLE IF NOT EXISTS idempotency (
     key TEXT PRIMARY KEY,
     status TEXT NOT NULL,

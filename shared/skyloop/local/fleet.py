@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from ..config import GuardrailSettings
-from ..deployment import rollback_production
+from ..deployment import abort_canary, rollback_production
 from ..errors import GuardrailViolation, NotFound, UnknownAction
 from ..ports import ActionResult, Clock, Deployer, KeyValueStore, ModelRegistry
 from .db import Database
@@ -91,20 +91,32 @@ class LocalFleet:
         if action == "restart_service":
             return self._update(target, dry_run, before, f"rolling restart of {before['replicas']} replicas", request_id,
                                 action, restarts=before["restarts"] + 1, cache_entries=0)
+        if action in ("rollback_deployment", "abort_canary"):
+            return self._model_action(action, target, params, before, dry_run, request_id)
+        raise UnknownAction(f"the local fleet cannot {action!r}")
+
+    def _model_action(self, action: str, target: str, params: Mapping[str, Any], before: dict[str, Any],
+                      dry_run: bool, request_id: str | None) -> ActionResult:
+        """Actions on the model a service serves: through the registry and the deployer."""
+        group = before.get("model_group")
+        if not group:
+            raise GuardrailViolation(f"{target} serves no model")
         if action == "rollback_deployment":
-            group = before.get("model_group")
-            if not group:
-                raise GuardrailViolation(f"{target} serves no model")
             if dry_run:
                 return ActionResult(False, f"would roll back {group} from v{before.get('model_version')}", before, before)
             frm, to = rollback_production(group, deployer=self.deployer, registry=self.registry, kv=self.kv,
                                           clock=self.clock, reason=f"rolled back by remediation on {target}")
-            result = ActionResult(True, f"{group} rolled back v{frm} -> v{to}", before, dict(self.describe(target)))
-            if request_id is not None:
-                with self.db.tx() as c:
-                    self._mark(c, request_id, action, target, result)
-            return result
-        raise UnknownAction(f"the local fleet cannot {action!r}")
+            changed, detail = True, f"{group} rolled back v{frm} -> v{to}"
+        else:
+            if dry_run:
+                return ActionResult(False, f"would abort the canary of {group}", before, before)
+            changed, detail = abort_canary(group, params.get("version"), deployer=self.deployer, registry=self.registry,
+                                           kv=self.kv, clock=self.clock, reason=f"abort_canary on {target}")
+        result = ActionResult(changed, detail, before, dict(self.describe(target)))
+        if request_id is not None:
+            with self.db.tx() as c:
+                self._mark(c, request_id, action, target, result)
+        return result
 
     def _update(self, target: str, dry_run: bool, before: dict[str, Any], detail: str, request_id: str | None,
                 action: str, **changes: Any) -> ActionResult:

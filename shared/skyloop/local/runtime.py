@@ -48,9 +48,9 @@ class LocalRuntime:
         self.db = Database(s.db_path)
         store = FolderBlobStore(s.blob_root)
         registry = SqliteModelRegistry(self.db)
-        deployer = LocalDeployer(self.db, store, rng=random.Random(seed))
-        kv = SqliteKeyValueStore(self.db)
         clock = clock or SystemClock()
+        deployer = LocalDeployer(self.db, store, rng=random.Random(seed), clock=clock)
+        kv = SqliteKeyValueStore(self.db)
         self.fleet = LocalFleet(self.db, registry=registry, deployer=deployer, kv=kv, clock=clock, policy=s.guardrails)
         for svc in s.fleet:
             self.fleet.add_service(svc.name, kind=svc.kind, replicas=svc.replicas, model_group=svc.model_group,

@@ -23,6 +23,11 @@ class ScaleOutParams(BaseModel):
     step: int | None = Field(default=None, ge=1, le=100)
 
 
+class AbortCanaryParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int | None = Field(default=None, ge=1)  # the canary judged bad: a later canary is left alone
+
+
 @dataclass(frozen=True)
 class ActionSpec:
     name: str
@@ -38,6 +43,8 @@ CATALOGUE: dict[str, ActionSpec] = {
         ActionSpec("clear_cache", False, _NoParams, "drop the service's cache"),
         ActionSpec("restart_service", True, _NoParams, "rolling restart of the service"),
         ActionSpec("rollback_deployment", True, _NoParams, "restore the previous production model version"),
+        # not destructive: production keeps serving as it was; only the unproven candidate goes
+        ActionSpec("abort_canary", False, AbortCanaryParams, "send the canary's traffic back to production, reject it"),
         ActionSpec("notify", False, _NoParams, "record for the on-call engineer; changes nothing"),
     )
 }

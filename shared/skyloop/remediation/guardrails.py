@@ -50,7 +50,7 @@ def evaluate(
         replicas = int(target_state.get("replicas", 0))
         if replicas >= policy.max_replicas:
             return Decision("refuse", f"{req.target} already at max replicas ({replicas}/{policy.max_replicas})")
-    if req.action == "rollback_deployment" and not target_state.get("model_group"):
+    if req.action in ("rollback_deployment", "abort_canary") and not target_state.get("model_group"):
         return Decision("refuse", f"{req.target} serves no model: nothing to roll back")
     is_destructive = spec.destructive or req.action in policy.destructive_actions
     if is_destructive and req.severity >= policy.approval_severity and not req.approved:

@@ -14,7 +14,7 @@ import json
 from typing import Any, Mapping
 
 from ...config import GuardrailSettings
-from ...deployment import rollback_production
+from ...deployment import abort_canary, rollback_production
 from ...errors import GuardrailViolation, NotFound, UnknownAction
 from ...ports import ActionResult, Clock, Deployer, KeyValueStore, ModelRegistry
 from .config import AwsSettings
@@ -113,6 +113,11 @@ class AwsActionExecutor:
                 raise UnknownAction(f"{target} serves no model; nothing to roll back")
             return {"detail": f"roll back {before['model_group']} from v{before.get('model_version')}",
                     "from": before.get("model_version")}
+        if action == "abort_canary":
+            if not before.get("model_group"):
+                raise UnknownAction(f"{target} serves no model; no canary to abort")
+            return {"detail": f"abort the canary of {before['model_group']} (variant weights back on production)",
+                    "version": params.get("version")}
         if action == "notify":
             return {"detail": "notify"}
         raise UnknownAction(f"the AWS executor cannot {action!r}")
@@ -136,4 +141,9 @@ class AwsActionExecutor:
             frm, to = rollback_production(t.model_group, deployer=self.deployer, registry=self.registry, kv=self.kv,
                                           clock=self.clock, reason=f"rolled back by remediation on {target}")
             plan = {**plan, "detail": f"{t.model_group} rolled back v{frm} -> v{to}"}
+        elif action == "abort_canary":  # idempotent by itself: a second abort finds no live canary
+            changed, detail = abort_canary(t.model_group, plan.get("version"), deployer=self.deployer,
+                                           registry=self.registry, kv=self.kv, clock=self.clock,
+                                           reason=f"abort_canary on {target}")
+            return ActionResult(changed, detail, before, dict(self.describe(target)), replayed=not changed)
         return ActionResult(True, plan["detail"], before, dict(self.describe(target)))
