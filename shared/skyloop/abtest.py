@@ -69,7 +69,8 @@ def _key(group: str) -> str:
 
 def start(group: str, version: int, *, split: float, p_base: float, mde: float, alpha: float = 0.05,
           power: float = 0.8, deployer: Any, registry: Any, kv: Any) -> dict[str, Any]:
-    """Serve approved ``version`` as B beside production (A), splitting traffic ``split`` to B."""
+    """Serve ``version`` as B beside production (A), splitting traffic ``split`` to B. A PENDING
+    version is approved by starting the test (the test is its rollout; it wins or is rejected)."""
     from .errors import StateConflict
     from .registry import Status
 
@@ -77,12 +78,15 @@ def start(group: str, version: int, *, split: float, p_base: float, mde: float, 
     b = registry.get(group, version)
     if a is None:
         raise StateConflict(f"{group} has no production version to test against")
-    if b.status != Status.APPROVED or b.version == a.version:
-        raise StateConflict(f"{group} v{version} must be an approved version other than production (v{a.version})")
+    if b.status not in (Status.APPROVED, Status.PENDING) or b.version == a.version:
+        raise StateConflict(f"{group} v{version} must be a pending or approved version other than production "
+                            f"(v{a.version})")
     if not 0 < split < 1:
         raise ValueError("split must be between 0 and 1")
     n_req = sample_size(p_base, mde, alpha=alpha, power=power)
     deployer.deploy(group, "canary", b)  # verifies the artifact's sha256
+    if b.status == Status.PENDING:  # the experiment is its approval path: no canary rollout is started
+        registry.set_status(group, version, Status.APPROVED, actor="ab-test", note=f"approved to run as B against v{a.version}")
     deployer.set_traffic(group, {"production": 1 - split, "canary": split})
     registry.set_alias(group, "canary", b.version)
     state = {"a": a.version, "b": b.version, "split": split, "p_base": p_base, "mde": mde, "alpha": alpha,

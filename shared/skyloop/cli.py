@@ -72,8 +72,16 @@ def demo(
     """Run the whole loop locally on simulated data and print a summary."""
     from .demo import render, run_demo
 
+    import logging
+
     home = home or Path(os.environ.get("SKYLOOP_HOME", ".skyloop"))
-    summary = run_demo(home, seed=seed, console=None if as_json else console, show_progress=not as_json)
+    quiet = logging.getLogger("skyloop")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # the demo narrates its drift, canary and rollback warnings itself
+    try:
+        summary = run_demo(home, seed=seed, console=None if as_json else console, show_progress=not as_json)
+    finally:
+        quiet.setLevel(level)
     if as_json:
         _emit(summary, True)
     else:
@@ -140,38 +148,24 @@ def drift(
     drift emits DriftDetected, which retrains on --retrain-on data through the train handler."""
     import pandas as pd
 
-    from .drift import DriftThresholds, drift_report
-    from .events import DriftDetected
+    from .drift_check import check_drift
 
     rt = _runtime(home)
-    mv = rt.registry.alias(group, "production")
-    if mv is None or "drift_reference" not in mv.lineage:
-        _fail(NotFound(f"{group} has no production version with a drift reference"))
     try:
         frame = pd.read_csv(csv, nrows=max_rows, skipinitialspace=True)
-        features = [f for f in mv.lineage["features"] if f in frame.columns]
-        if not features:
-            raise InvalidRequest(f"{csv.name} has none of the model's features")
-        complete = frame[mv.lineage["features"]].dropna() if len(features) == len(mv.lineage["features"]) else None
-        preds = rt.deployer.predict(group, complete.to_dict("records"), slot="production") if complete is not None else None
-        t = rt.settings.drift
-        report = drift_report(mv.lineage["drift_reference"], {f: frame[f].dropna().to_numpy() for f in features}, preds,
-                              DriftThresholds(psi=t.psi, ks_alpha=t.ks_alpha, ks_min_d=t.ks_min_d, min_rows=t.min_rows))
+        report, out = check_drift(rt.adapters, group, frame.to_dict("records"),
+                                  str(retrain_on.resolve()) if retrain_on else None)
     except SkyloopError as exc:
         _fail(exc)
-    out: dict[str, Any] = {"model_group": group, "version": mv.version, **report.to_dict()}
-    if report.drifted:
-        ev = DriftDetected(model_group=group, version=mv.version, rows=report.rows, drifted_features=report.drifted_features,
-                           prediction_drifted=bool(report.prediction and report.prediction["drifted"]),
-                           report=report.to_dict(), retrain_uri=str(retrain_on.resolve()) if retrain_on else None)
-        rt.adapters.events.send(ev.model_dump_json(), message_id=ev.event_id)
+    mv_version = out["version"]
+    if out.pop("event_id"):
         drained = rt.pump()["events"]  # DriftDetected -> (retrain) TrainingDataArrived -> train handler
         out["handled"] = drained.results
     if as_json:
         return _emit(out, True)
     from rich.table import Table
 
-    table = Table(title=f"Drift of {group} v{mv.version} on {report.rows:,} recent rows")
+    table = Table(title=f"Drift of {group} v{mv_version} on {report.rows:,} recent rows")
     for c in ("feature", "PSI", "KS D", "KS p", "drifted"):
         table.add_column(c)
     for name, r in [*report.features.items(), *([("(predictions)", report.prediction)] if report.prediction else [])]:

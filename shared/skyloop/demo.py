@@ -1,11 +1,20 @@
-"""``skyloop demo``: the whole loop on the embedded default, in about a minute.
+"""``skyloop demo``: the whole loop on the embedded default, in under a minute.
 
-train v1 -> policy gate approves -> staging, smoke test, production -> a real
-HTTP endpoint serves it -> 12 hours of fleet metrics stream in (replayed fast
-on a manual clock) with four injected incidents -> detect + RCA -> remediation
-under guardrails -> the simulated fleet recovers. At 07:30 into the stream a
-retrained v2 goes out through canary; the error burst that follows is traced to
-it and rolled back.
+train v1 -> the gate approves -> staging, smoke test, production -> a real HTTP
+endpoint serves it -> 12 hours of fleet metrics and client traffic replayed fast on
+a manual clock, with four injected fleet incidents -> detect + RCA -> remediation
+under guardrails -> the simulated fleet recovers. Along the way, the model's life:
+
+- 02:00 a price rise shifts what clients send; at 03:00 drift is found on the served
+  rows, retraining runs on the latest labelled data, the gate approves v2 on a
+  held-back slice, and v2 bakes as a canary on live traffic before promotion;
+- 05:00 v3 adds a column clients do not send yet: it passes the gate and its smoke
+  tests, but live canary traffic fails; the detector blames the new version and
+  remediation aborts the canary;
+- 06:45 v4, held by the gate and approved by on-call, goes out through its canary;
+  the fleet's error burst that follows is traced to it and rolled back;
+- at the end a challenger trained with a bounded hyperparameter search is A/B tested
+  against production on later-arriving labels, decided by a fixed-horizon test.
 """
 
 from __future__ import annotations
@@ -18,29 +27,43 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
-from .demo_data import FleetSim, churn_csv, demo_incidents, demo_start, overlap
-from .history import deployment_history
+import numpy as np
+
+from .config import DeploymentSettings, Settings
+from .demo_data import FleetSim, churn_csv, client_rows, demo_incidents, demo_start, overlap
+from .drift_check import check_drift
+from .errors import InvalidRequest
 from .events import AnomalyFound, MetricBatch, TrainingDataArrived
 from .handlers import on_metrics, on_training_data
+from .history import deployment_history, gate_decisions
 from .local.endpoint import serve_in_thread
 from .local.kv import ManualClock
 from .local.runtime import LocalRuntime
-from .registry import ApprovalGate
+from .registry import ApprovalGate, approve
 
-SERVICE = "churn-endpoint"
+SERVICE = "churn-endpoint"  # the fleet's view: cpu, memory, errors, latency of the hosts
+SERVING = "churn-model"  # the model's view: per-variant serving telemetry counted by the endpoint
 GROUP = "churn"
 BATCH_MINUTES = 15
 STREAM_MINUTES = 720
-BAD_DEPLOY_MINUTE = 450
+PRICE_RISE_MINUTE = 120  # clients now come from the world after a price change
+DRIFT_CHECK_MINUTE = 180
+SKEWED_UPLOAD_MINUTE = 300  # a retrain with a column the clients do not send yet
+BAD_DEPLOY_TRAIN_MINUTE = 405  # goes out through a 30-minute canary, then the fleet's error burst at 455
 ACTION_FIXES = {"scale_out": "cpu", "restart_service": "memory", "rollback_deployment": "errors", "clear_cache": "latency"}
 
 
-def _train(rt: LocalRuntime, name: str, data: bytes) -> dict[str, Any]:
+def _train(rt: LocalRuntime, name: str, data: bytes, **sidecar: Any) -> dict[str, Any]:
+    a = rt.adapters
+    uri = _upload(rt, name, data, **sidecar)
+    return on_training_data(TrainingDataArrived(uri=uri, version=name), a)
+
+
+def _upload(rt: LocalRuntime, name: str, data: bytes, **sidecar: Any) -> str:
     a = rt.adapters
     uri = a.store.put(f"inbox/{name}.csv", data)
-    a.store.put(f"inbox/{name}.skyloop.json", json.dumps({"target": "churned", "model_group": GROUP}).encode())
-    return on_training_data(TrainingDataArrived(uri=uri, version=name), a)
+    a.store.put(f"inbox/{name}.skyloop.json", json.dumps({"target": "churned", "model_group": GROUP, **sidecar}).encode())
+    return uri
 
 
 def _call_endpoint(url: str, rows: list[dict[str, Any]], n: int) -> Counter[int]:
@@ -53,6 +76,28 @@ def _call_endpoint(url: str, rows: list[dict[str, Any]], n: int) -> Counter[int]
     return served
 
 
+class Clients:
+    """The application calling the model: one call a minute, four customers each, drawn from
+    the world as it is (before or after the price rise). Served rows are kept for drift checks."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.before = client_rows(churn_csv(3000, label_noise=0.0, seed=seed + 100))
+        self.after = client_rows(churn_csv(3000, label_noise=0.0, seed=seed + 101, price_rise=True))
+        self.seen: list[dict[str, Any]] = []
+        self.refused = 0
+
+    def minute(self, rt: LocalRuntime, clock: ManualClock, when: float, minute: int) -> None:
+        clock.set(when)
+        pool = self.before if minute < PRICE_RISE_MINUTE else self.after
+        rows = [pool[i] for i in self.rng.integers(0, len(pool), 4)]
+        self.seen.extend(rows)
+        try:
+            rt.deployer.predict_detailed(GROUP, rows)
+        except InvalidRequest:
+            self.refused += 1  # a 400 for the client; the deployer counted it against the variant that served it
+
+
 def run_demo(home: Path, *, seed: int = 7, console: Any = None, show_progress: bool = True) -> dict[str, Any]:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -61,18 +106,39 @@ def run_demo(home: Path, *, seed: int = 7, console: Any = None, show_progress: b
     shutil.rmtree(demo_home, ignore_errors=True)
     sim = FleetSim(start=demo_start(), seed=seed, incidents=demo_incidents())
     clock = ManualClock(sim.at(0).timestamp())
-    settings = Settings(home=demo_home, dry_run=False, gate=ApprovalGate(enabled=True, margin=0.005, min_score=0.6))
+    settings = Settings(
+        home=demo_home, dry_run=False,
+        gate=ApprovalGate(enabled=True, margin=0.0, min_score=0.6, holdout_margin=0.01, max_segment_drop=0.05),
+        deployment=DeploymentSettings(canary_percent=25, canary_bake_minutes=30, canary_min_minutes=5),
+    )
     rt = LocalRuntime(settings, clock=clock, seed=seed)
     a = rt.adapters
     say = console.print if console is not None and show_progress else (lambda *x, **k: None)
+    story: list[str] = []
+
+    def tell(text: str) -> None:
+        story.append(f"+{sim.minute // 60:02d}:{sim.minute % 60:02d} {text}")
+        say(f"[bold]{len(story)}.[/] {story[-1]}")
 
     trained = [_train(rt, "churn-v1", churn_csv(2000, label_noise=0.15, seed=seed))]
-    say(f"[bold]1. trained[/] churn v{trained[0]['version']}: CV accuracy "
-        f"{trained[0]['metrics']['cv_accuracy_mean']:.3f}; gate: {trained[0]['gate']}")
-    pumped = rt.pump()
-    rollouts = [r for r in pumped["events"].results]
-    say(f"[bold]2. deployed[/] v{rollouts[0]['version']}: " + "; ".join(rollouts[0]["steps"]))
+    tell(f"trained churn v1: CV accuracy {trained[0]['metrics']['cv_accuracy_mean']:.3f}; gate {trained[0]['gate']}")
+    rollouts: list[dict[str, Any]] = []
+    canary_events: list[dict[str, Any]] = []
+
+    def pump() -> Any:
+        out = rt.pump()
+        for r in out["events"].results:
+            if "steps" in r:
+                rollouts.append(r)
+            elif "observed_minutes" in r:
+                canary_events.append(r)
+                tell(f"canary v{r['version']} clean for {r['observed_minutes']} served minutes: {r['detail']}")
+        return out
+
+    pump()
+    tell(f"deployed v{rollouts[0]['version']}: " + "; ".join(rollouts[0]["steps"]))
     rt.fleet.add_service(SERVICE, kind="model", replicas=2, model_group=GROUP, cache_entries=4096)
+    rt.fleet.add_service(SERVING, kind="model", replicas=2, model_group=GROUP)
 
     server, _ = serve_in_thread(rt.deployer, "127.0.0.1", 0)
     url = f"http://127.0.0.1:{server.server_address[1]}/v1/models/{GROUP}:predict"
@@ -80,35 +146,72 @@ def run_demo(home: Path, *, seed: int = 7, console: Any = None, show_progress: b
 
     sample = smoke_rows(a.registry.get(GROUP, 1).lineage, 10)
     served = _call_endpoint(url, sample, 20)
-    say(f"[bold]3. serving[/] {url}: {sum(served.values())} predictions, all from v{max(served)}")
+    server.shutdown()
+    tell(f"served {sum(served.values())} predictions over HTTP at {url}, all from v{max(served)}")
 
+    clients = Clients(seed)
     anomalies: dict[str, AnomalyFound] = {}
     actions: list[dict[str, Any]] = []
     approvals: list[str] = []
+    drift: dict[str, Any] = {}
     dead = 0
     n_batches = STREAM_MINUTES // BATCH_MINUTES
     progress = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} batches"),
-                        TimeElapsedColumn(), console=console, disable=not show_progress or console is None, transient=False)
+                        TimeElapsedColumn(), console=console, disable=not show_progress or console is None, transient=True)
     with progress:
-        task = progress.add_task("4. streaming 12h of metrics", total=n_batches)
+        task = progress.add_task("streaming 12h of metrics and traffic", total=n_batches)
         for _ in range(n_batches):
-            if sim.minute == BAD_DEPLOY_MINUTE:
-                clock.set(sim.at(sim.minute).timestamp())
-                trained.append(_train(rt, "churn-v2", churn_csv(3000, label_noise=0.05, seed=seed + 1)))
-                rollouts += rt.pump()["events"].results
-                served += _call_endpoint(url, sample, 20)
+            m0 = sim.minute
+            clock.set(sim.at(m0).timestamp())
+            if m0 == DRIFT_CHECK_MINUTE:
+                recent = clients.seen[-4 * (DRIFT_CHECK_MINUTE - PRICE_RISE_MINUTE):]
+                uri = _upload(rt, "churn-after-price-rise", churn_csv(3000, label_noise=0.1, seed=seed + 1, price_rise=True))
+                _, drift = check_drift(a, GROUP, recent, retrain_uri=uri)
+                top = sorted(drift["features"].items(), key=lambda kv: -kv[1]["psi"])[0]
+                tell(f"drift on {', '.join(drift['drifted_features']) or 'predictions'} "
+                     f"({top[0]} PSI {top[1]['psi']:.2f} over {drift['rows']} served rows): retraining on the latest labelled data")
+                before = len(a.registry.versions(GROUP))
+                pump()
+                trained += [_outcome(a, v) for v in a.registry.versions(GROUP)[before:]]
+                tell(f"v{trained[-1]['version']} {'auto-approved' if trained[-1]['auto_approved'] else 'held'}: {trained[-1]['gate']}")
+            if m0 == SKEWED_UPLOAD_MINUTE:
+                trained.append(_train(rt, "churn-with-region", churn_csv(3000, label_noise=0.1, seed=seed + 2, price_rise=True,
+                                                                         region=True)))
+                tell(f"v{trained[-1]['version']} (adds a region column) "
+                     f"{'auto-approved' if trained[-1]['auto_approved'] else 'held'}: {trained[-1]['gate']}")
+                pump()
+            if m0 == BAD_DEPLOY_TRAIN_MINUTE:
+                trained.append(_train(rt, "churn-v-next", churn_csv(3000, label_noise=0.1, seed=seed + 3, price_rise=True)))
+                t = trained[-1]
+                if not t["auto_approved"]:
+                    approve(a.registry, a.events, GROUP, t["version"], actor="demo-oncall", note="reviewed the gate's record")
+                tell(f"v{t['version']} {'auto-approved' if t['auto_approved'] else 'approved by on-call after the gate held it'}: "
+                     f"{t['gate']}")
+                pump()
+            for m in range(m0, m0 + BATCH_MINUTES):
+                clients.minute(rt, clock, sim.at(m).timestamp(), m)
             records = sim.next_batch(BATCH_MINUTES)
-            clock.set(records[-1].timestamp.timestamp())
-            out = on_metrics(MetricBatch(service=SERVICE, source="demo", records=records), a)
-            for an in out.get("anomalies", []):
-                anomalies[an["anomaly_id"]] = AnomalyFound.model_validate(an)
+            clock.set(records[-1].timestamp.timestamp() + 59)
+            outs = [on_metrics(MetricBatch(service=SERVICE, source="demo", records=records), a)]
+            telemetry = rt.deployer.serving_records(GROUP, sim.at(m0).timestamp(), sim.at(sim.minute).timestamp())
+            if telemetry:
+                outs.append(on_metrics(MetricBatch(service=SERVING, source="serving", records=telemetry), a))
+            for out in outs:
+                for an in out.get("anomalies", []):
+                    anomalies[an["anomaly_id"]] = AnomalyFound.model_validate(an)
+                if (out.get("canary") or {}).get("status") == "aborting":
+                    an = anomalies[out["anomalies"][-1]["anomaly_id"]]
+                    tell(f"canary v{out['canary']['version']} deviates on {', '.join(an.deviating_metrics)} while production "
+                         f"does not: abort_canary requested")
             for _round in range(3):
-                rep = rt.pump()["remediation"]
+                rep = pump()["remediation"]
                 dead += rep.dead_lettered
                 for res in rep.results:
                     actions.append({**res, "minute": sim.minute})
                     if res["status"] == "executed" and res["action"] in ACTION_FIXES:
                         sim.resolve(ACTION_FIXES[res["action"]], sim.minute)
+                    if res["status"] == "executed" and res["action"] in ("abort_canary", "rollback_deployment"):
+                        tell(res["detail"])
                 held = a.state.held()
                 if not held:
                     break
@@ -116,15 +219,58 @@ def run_demo(home: Path, *, seed: int = 7, console: Any = None, show_progress: b
                     rt.approve_held(h["request_id"], actor="demo-oncall")
                     approvals.append(h["request_id"])
             progress.advance(task)
-    server.shutdown()
 
+    ab = _ab_test(rt, clock, seed, trained, tell)
     from .report import write_report
 
     page = write_report(rt, demo_home / "report.html")
     summary = _summary(rt, sim, trained, rollouts, anomalies, actions, approvals, dead, served, time.perf_counter() - t_start)
-    summary["report"] = page["path"]
+    summary.update({"report": page["path"], "story": story, "drift": {k: drift.get(k) for k in ("drifted_features", "rows")},
+                    "canaries": canary_events, "ab_test": ab, "client_errors": clients.refused,
+                    "gate": gate_decisions(a.kv, GROUP)})
     rt.close()
     return summary
+
+
+def _outcome(a: Any, v: Any) -> dict[str, Any]:
+    """A version trained by a handler the demo did not call itself, in the train handler's shape."""
+    decision = next((d for d in gate_decisions(a.kv, GROUP) if d["version"] == v.version), None)
+    return {"version": v.version, "metrics": v.metrics, "status": v.status.value,
+            "auto_approved": bool(decision and decision["approve"]), "gate": decision["reason"] if decision else "-"}
+
+
+def _ab_test(rt: LocalRuntime, clock: ManualClock, seed: int, trained: list[dict[str, Any]], tell: Any) -> dict[str, Any]:
+    """A challenger trained with a bounded hyperparameter search goes out as B against
+    production; the churn labels that arrive later are the outcome (was the call right?)."""
+    from . import abtest
+
+    a = rt.adapters
+    t = _train(rt, "churn-search", churn_csv(3000, label_noise=0.1, seed=seed + 4, price_rise=True),
+               approval="manual", params={"search": {"candidates": 6, "max_seconds": 4}})
+    trained.append(t)
+    prod = a.registry.alias(GROUP, "production")
+    held = (prod.lineage.get("holdout") or {}).get("candidate", {}).get("accuracy") or prod.score or 0.8
+    st = abtest.start(GROUP, t["version"], split=0.5, p_base=min(max(held, 0.05), 0.9), mde=0.05, deployer=rt.deployer,
+                      registry=a.registry, kv=a.kv)
+    tell(f"A/B test: v{t['version']} (searched hyperparameters) as B against v{prod.version}, 50/50; "
+         f"{st['n_required']} outcomes per arm planned up front")
+    labelled = churn_csv(6000, label_noise=0.1, seed=seed + 5, price_rise=True).decode().strip().splitlines()
+    rows, labels = client_rows(("\n".join(labelled) + "\n").encode()), [int(x.rsplit(",", 1)[1]) for x in labelled[1:]]
+    i = 0
+    counts = {"a": [0, 0], "b": [0, 0]}
+    while min(counts["a"][1], counts["b"][1]) < st["n_required"] and i < len(rows):
+        out = rt.deployer.predict_detailed(GROUP, rows[i:i + 10])
+        arm = "b" if out["slot"] == "canary" else "a"
+        hits = sum(int(p) == y for p, y in zip(out["predictions"], labels[i:i + 10]))
+        counts[arm][0] += hits
+        counts[arm][1] += len(out["predictions"])
+        i += 10
+    for arm, (ok, n) in counts.items():
+        abtest.record(GROUP, arm, ok, n, kv=a.kv)  # type: ignore[arg-type]
+    res = abtest.conclude(GROUP, apply=True, deployer=rt.deployer, registry=a.registry, kv=a.kv, clock=a.clock)
+    tell(f"A/B decision: {res['verdict']} (A {res['a_rate']:.3f} vs B {res['b_rate']:.3f} on {res['a_n']}/{res['b_n']} "
+         f"outcomes, p={res['p_value']:.3g}); production is v{a.registry.alias(GROUP, 'production').version}")
+    return res
 
 
 def _summary(
@@ -191,13 +337,12 @@ def render(summary: dict[str, Any], console: Any) -> None:
         t.add_row(f"v{m['version']}{prod}", m["status"], f"{m['cv_accuracy']:.3f}", f"{m['cv_f1']:.3f}", f"{m['cv_roc_auc']:.3f}", str(m["rows"]))
     console.print(t)
 
-    t = Table(title="Rollouts")
-    for c in ("version", "result", "steps"):
+    t = Table(title="Gate decisions (every one recorded)")
+    for c in ("version", "against", "verdict", "checks"):
         t.add_column(c)
-    for r in summary["deployment"]["rollouts"]:
-        t.add_row(f"v{r['version']}", r["status"], "; ".join(r["steps"]))
-    for rb in summary["rollbacks"]:
-        t.add_row(f"v{rb['from']}", "[red]rolled back[/]", f"remediation restored v{rb['to']} to production")
+    for d in summary.get("gate", []):
+        t.add_row(f"v{d['version']}", f"v{d['against']}" if d["against"] else "-",
+                  "[green]approve[/]" if d["approve"] else "[yellow]hold for a human[/]", "; ".join(d["checks"]))
     console.print(t)
 
     t = Table(title=f"Incidents: {sum(i['detected'] for i in summary['incidents'])}/{len(summary['incidents'])} detected, "
@@ -219,6 +364,9 @@ def render(summary: dict[str, Any], console: Any) -> None:
         colour = {"executed": "green", "refused": "yellow", "awaiting_approval": "cyan"}.get(r["status"], "white")
         t.add_row(r["request_id"], r["action"], f"[{colour}]{r['status']}[/]", r["detail"])
     console.print(t)
+    console.print("[bold]What happened[/]")
+    for i, line in enumerate(summary.get("story", []), 1):
+        console.print(f"  {i:2d}. {line}")
     rb = summary["rollbacks"]
     console.print(
         f"production: v{summary['deployment']['production']}"

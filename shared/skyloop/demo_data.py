@@ -20,27 +20,45 @@ from .events import MetricRecord
 METRICS = ("cpu_usage", "memory_usage", "disk_io", "network_in", "network_out", "error_rate", "latency_ms")
 
 
-def churn_csv(n: int, *, label_noise: float, seed: int) -> bytes:
-    """Telecom-style churn: a few numeric drivers, one categorical contract, noisy labels."""
+def churn_csv(n: int, *, label_noise: float, seed: int, price_rise: bool = False, region: bool = False) -> bytes:
+    """Telecom-style churn: a few numeric drivers, one categorical contract, noisy labels.
+
+    ``price_rise``: the world after a price change: charges are higher and customers are
+    more sensitive to them (input drift *and* a changed relation, so a model trained
+    before it is worse after it). ``region``: a new column whose south customers churn
+    more: informative, and absent from what clients send until they are updated.
+    """
     rng = np.random.default_rng(seed)
     tenure = rng.integers(1, 72, n)
-    charges = np.round(rng.normal(70, 25, n).clip(18, 150), 2)
+    charges = np.round(rng.normal(95 if price_rise else 70, 25, n).clip(18, 180), 2)
     calls = rng.poisson(1.5, n)
     usage = np.round(rng.gamma(2.0, 15.0, n), 2)
     late = rng.poisson(0.4, n)
     contract = rng.choice(["month-to-month", "one-year", "two-year"], n, p=[0.55, 0.25, 0.2])
+    south = rng.random(n) < 0.5
+    sensitivity = 0.06 if price_rise else 0.025
     logit = (
-        -1.0 - 0.05 * tenure + 0.025 * charges + 0.45 * calls + 0.6 * late - 0.01 * usage
+        -1.0 - 0.05 * tenure + sensitivity * (charges - 70) + 1.75 + 0.45 * calls + 0.6 * late - 0.01 * usage
         + np.select([contract == "month-to-month", contract == "one-year"], [1.2, -0.3], -1.5)
+        + (np.where(south, 2.0, -2.0) if region else 0.0)
     )
     y = (rng.random(n) < 1.0 / (1.0 + np.exp(-3.0 * logit))).astype(int)
     flip = rng.random(n) < label_noise
     y[flip] = 1 - y[flip]
     buf = io.StringIO()
-    buf.write("tenure_months,monthly_charges,support_calls,usage_gb,late_payments,contract,churned\n")
-    for row in zip(tenure, charges, calls, usage, late, contract, y):
-        buf.write(",".join(str(v) for v in row) + "\n")
+    buf.write(("region," if region else "") + "tenure_months,monthly_charges,support_calls,usage_gb,late_payments,"
+              "contract,churned\n")
+    for i, row in enumerate(zip(tenure, charges, calls, usage, late, contract, y)):
+        buf.write((("south," if south[i] else "north,") if region else "") + ",".join(str(v) for v in row) + "\n")
     return buf.getvalue().encode()
+
+
+def client_rows(data: bytes) -> list[dict[str, Any]]:
+    """What clients send for scoring: the customers of a churn CSV, without the label."""
+    lines = data.decode().strip().splitlines()
+    head = lines[0].split(",")[:-1]
+    return [{k: (v if k in ("contract", "region") else float(v)) for k, v in zip(head, line.split(",")[:-1])}
+            for line in lines[1:]]
 
 
 @dataclass

@@ -15,24 +15,41 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 def test_demo_closes_the_loop(tmp_path):
     s = run_demo(tmp_path, seed=7, show_progress=False)
-    assert [m["version"] for m in s["models"]] == [1, 2]
+    status = {m["version"]: m["status"] for m in s["models"]}
+    assert list(status) == [1, 2, 3, 4, 5]
     assert s["models"][0]["cv_accuracy"] > 0.65
     correct = [i for i in s["incidents"] if i["detected"] and i["correct"]]
     assert len(correct) >= 3, s["incidents"]
     executed = [a for a in s["actions"] if a["status"] == "executed"]
     assert executed
-    assert s["rollbacks"] == [{"from": 2, "to": 1}] and s["deployment"]["production"] == 1
+    # drift on the served rows -> retrain on the latest data -> the gate approves on the held-back slice
+    assert "monthly_charges" in s["drift"]["drifted_features"]
+    gate = {d["version"]: d for d in s["gate"]}
+    assert gate[2]["approve"] and gate[2]["against"] == 1 and any("held-back" in c for c in gate[2]["checks"])
+    # v2 and v4 passed their bake; v3 failed live traffic, the detector blamed it, remediation aborted it
+    assert [(c["version"], c["detail"]) for c in s["canaries"]] == [(2, "v2 promoted after its bake"),
+                                                                    (4, "v4 promoted after its bake")]
+    abort = [a for a in s["actions"] if a["action"] == "abort_canary"]
+    assert [a["status"] for a in abort] == ["executed"] and status[3] == "REJECTED"
+    assert s["client_errors"] > 0  # what the canary cost the clients before it was aborted
+    # the error burst after v4 went to production: traced to it and rolled back to v2
+    assert s["rollbacks"] == [{"from": 4, "to": 2}] and s["deployment"]["production"] == 2 and status[4] == "REJECTED"
     err = next(i for i in s["incidents"] if i["incident"].startswith("Error burst"))
     assert err["action"] == "rollback_deployment" and err["resolved_by_remediation"]
+    # the A/B test ran to its planned sample size and was decided
+    ab = s["ab_test"]
+    assert ab["verdict"] in ("b_wins", "a_wins", "inconclusive") and ab["applied"]
+    assert min(ab["a_n"], ab["b_n"]) >= ab["n_required"]
     assert s["audit"]["verified"] and s["dead_letters"] == 0
     assert s["deployment"]["endpoint_predictions"]
+    assert Path(s["report"]).stat().st_size > 10_000
 
 
 def test_cli_demo_json(tmp_path):
     res = CliRunner().invoke(app, ["demo", "--json", "--home", str(tmp_path)])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
-    assert doc["deployment"]["production"] == 1 and doc["rollbacks"]
+    assert doc["deployment"]["production"] == 2 and doc["rollbacks"] and doc["story"]
 
 
 def test_cli_invoke_every_handler_with_local_events(tmp_path, monkeypatch):

@@ -32,14 +32,15 @@ def test_demo_writes_a_self_contained_report(tmp_path) -> None:
     tags = _Tags()
     tags.feed(page)
     assert "script" not in tags.tags and "http" not in re.sub(r'xmlns(:\w+)?="[^"]+"', "", page)  # offline
-    assert page.count("<svg") == 3  # metrics with anomaly windows, remediation timeline, model versions
-    rows = re.findall(r"<tr><td>churn-endpoint</td>", page)
-    assert len(rows) == summary["anomalies"]
-    for action in ("scale_out", "restart_service", "rollback_deployment", "clear_cache"):
-        assert action in page
-
     rt = LocalRuntime(Settings(home=tmp_path / "demo"))
     data = collect(rt)
+    names = [name for name, _ in charts(data)]
+    # metrics with anomaly windows (fleet and serving telemetry), remediation timeline, model versions, drift
+    assert page.count("<svg") == len(names) == 5, names
+    rows = re.findall(r"<tr><td>churn-(?:endpoint|model)</td>", page)
+    assert len(rows) == summary["anomalies"]
+    for action in ("scale_out", "restart_service", "rollback_deployment", "clear_cache", "abort_canary"):
+        assert action in page
     for _, chart in charts(data):
         spec = chart.to_dict(validate=True)  # altair validates against the Vega-Lite schema
         assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
