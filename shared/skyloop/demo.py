@@ -5,13 +5,13 @@ endpoint serves it -> 12 hours of fleet metrics and client traffic replayed fast
 a manual clock, with four injected fleet incidents -> detect + RCA -> remediation
 under guardrails -> the simulated fleet recovers. Along the way, the model's life:
 
-- 02:00 a price rise shifts what clients send; at 03:00 drift is found on the served
+- +02:00 a price rise shifts what clients send; at +03:00 drift is found on the served
   rows, retraining runs on the latest labelled data, the gate approves v2 on a
   held-back slice, and v2 bakes as a canary on live traffic before promotion;
-- 05:00 v3 adds a column clients do not send yet: it passes the gate and its smoke
+- +05:00 v3 adds a column clients do not send yet: it passes the gate and its smoke
   tests, but live canary traffic fails; the detector blames the new version and
   remediation aborts the canary;
-- 06:45 v4, held by the gate and approved by on-call, goes out through its canary;
+- +06:45 v4 (approved by the gate, or by on-call if the gate holds it) goes out through its canary;
   the fleet's error burst that follows is traced to it and rolled back;
 - at the end a challenger trained with a bounded hyperparameter search is A/B tested
   against production on later-arriving labels, decided by a fixed-horizon test.
