@@ -165,7 +165,7 @@ def _holdout_report(ds: Any, trained: Any, baseline: Baseline | None) -> dict[st
     report: dict[str, Any] = {
         "rows": int(len(held)), "primary_metric": primary,
         "candidate": {k[len("holdout_"):]: v for k, v in trained.metrics.items() if k.startswith("holdout_")},
-        "baseline": None, "baseline_skipped": "no production model", "segments": {},
+        "baseline": None, "baseline_skipped": "not compared with production at training time", "segments": {},
     }
     if baseline is None:
         return report
