@@ -16,6 +16,7 @@ from .ports import (
     ModelRegistry,
     Queue,
     RemediationState,
+    RunMirror,
     TrainingBackend,
 )
 
@@ -35,3 +36,4 @@ class Adapters:
     kv: KeyValueStore
     clock: Clock
     training: TrainingBackend | None = None  # managed jobs for datasets above the size rule
+    mirror: RunMirror | None = None  # MLflow, when tracking.mlflow_uri is set

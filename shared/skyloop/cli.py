@@ -28,7 +28,10 @@ def _runtime(home: Optional[Path] = None, **overrides: Any) -> Any:
     from .local.runtime import LocalRuntime
 
     settings = Settings(**({"home": home} if home else {}), **overrides)
-    return LocalRuntime(settings)
+    try:
+        return LocalRuntime(settings)
+    except SkyloopError as exc:  # e.g. an MLflow mirror configured without the [mlflow] extra
+        _fail(exc)
 
 
 def _fail(exc: SkyloopError) -> None:
@@ -245,6 +248,8 @@ def report(out: Path = typer.Option(Path("skyloop-report.html"), "--out", help="
 def runs(
     group: str = typer.Argument(..., help="model group"),
     compare: Optional[list[int]] = typer.Option(None, "--compare", help="two versions side by side"),
+    sync_mlflow: bool = typer.Option(False, "--sync-mlflow",
+                                     help="bring the MLflow mirror (tracking.mlflow_uri) up to the registry now"),
     as_json: bool = typer.Option(False, "--json"),
     home: Optional[Path] = HomeOpt,
 ) -> None:
@@ -252,6 +257,13 @@ def runs(
     from .tracking import compare_runs, run_rows
 
     rt = _runtime(home)
+    if sync_mlflow:
+        if rt.adapters.mirror is None:
+            _fail(InvalidRequest("no MLflow mirror configured: set SKYLOOP_TRACKING__MLFLOW_URI"))
+        try:
+            return _emit(rt.adapters.mirror.sync(rt.registry, group).to_dict(), as_json)
+        except SkyloopError as exc:
+            _fail(exc)
     versions = rt.registry.versions(group)
     if compare:
         if len(compare) != 2:

@@ -60,6 +60,17 @@ class DriftSettings(BaseModel):
     retrain: bool = True  # drift with newer labelled data named -> retrain on it
 
 
+class TrackingSettings(BaseModel):
+    """Where else runs are recorded. The registry is always the record; an MLflow
+    tracking server or store (``sqlite:///mlflow.db``, ``http://host:5000``, or a
+    ``file:`` store with MLflow's ``MLFLOW_ALLOW_FILE_STORE=true``) gets a mirror of it."""
+
+    mlflow_uri: str | None = None
+    mlflow_experiment_prefix: str = "skyloop/"  # one experiment per model group: "skyloop/churn"
+    # where run artifacts (lineage.json) go for a local store; a server keeps its own default
+    mlflow_artifact_root: str | None = None
+
+
 class GuardrailSettings(BaseModel):
     allowed_actions: list[str] = ["scale_out", "restart_service", "clear_cache", "rollback_deployment", "abort_canary"]
     allowed_targets: list[str] = ["*"]
@@ -94,6 +105,7 @@ class Settings(BaseSettings):
     detection: DetectionSettings = DetectionSettings()
     guardrails: GuardrailSettings = GuardrailSettings()
     gate: ApprovalGate = ApprovalGate()
+    tracking: TrackingSettings = TrackingSettings()
     # The local simulated fleet that remediation acts on (created if missing).
     fleet: list[ServiceSpec] = [ServiceSpec(name="api")]
 

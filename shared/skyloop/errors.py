@@ -96,6 +96,13 @@ class DeploymentFailed(SkyloopError):
     code = "deployment_failed"
 
 
+class TrackingUnavailable(SkyloopError):
+    """The MLflow mirror could not be written (not installed, unreachable, refused).
+    The registry, which is the record, is unaffected."""
+
+    code = "tracking_unavailable"
+
+
 class TransientError(SkyloopError):
     """Worth retrying: a dependency was busy or briefly unavailable."""
 

@@ -213,6 +213,16 @@ class KeyValueStore(Protocol):
 
 
 @runtime_checkable
+class RunMirror(Protocol):
+    """A second home for training runs (MLflow): kept in step with the registry, never the record."""
+
+    def sync(self, registry: ModelRegistry, group: str) -> Any:
+        """Bring the group's runs up to the registry; raises TrackingUnavailable."""
+
+    def try_sync(self, registry: ModelRegistry, group: str) -> Any:
+        """As ``sync``, but a failure is logged, not raised: for handlers whose real work is done."""
+
+
 class Clock(Protocol):
     def now(self) -> float: ...
 

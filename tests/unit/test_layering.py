@@ -38,3 +38,12 @@ def test_no_sdk_import_statement_outside_clouds() -> None:
         text = path.read_text()
         for sdk in SDKS:
             assert f"import {sdk}" not in text and f"from {sdk}" not in text, f"{path} imports {sdk}"
+
+
+def test_mlflow_is_imported_only_when_a_mirror_syncs() -> None:
+    """The [mlflow] extra costs ~0.8 s of import: no handler pays it unless a mirror is set up and used."""
+    code = ("import sys, skyloop.tracking.mlflow_mirror, skyloop.local.runtime, skyloop.handlers; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('mlflow', 'sqlalchemy', 'alembic')]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr

@@ -19,6 +19,13 @@ def sidecar_uri(uri: str) -> str:
     return base + ".skyloop.json"
 
 
+def _mirror(adapters: "Adapters", group: str) -> None:
+    """After the gate has decided, so the new run carries the decision (status changes
+    later on are mirrored by the registry wrapper)."""
+    if adapters.mirror is not None:
+        adapters.mirror.try_sync(adapters.registry, group)
+
+
 def on_training_data(event: TrainingDataArrived, adapters: "Adapters") -> dict[str, Any]:
     from ..training.dataset import read_sidecar
     from ..training.usecase import TooLargeForFunction, train_and_register
@@ -47,6 +54,7 @@ def on_training_data(event: TrainingDataArrived, adapters: "Adapters") -> dict[s
                                                        "params": sidecar.get("params") or {}})
             return {"status": "submitted", "backend": job.backend, "job_id": job.job_id, "job_status": job.status,
                     "reason": exc.reason}
+        _mirror(adapters, outcome.model.group)
         return outcome.to_dict()
 
     return once(adapters.idempotency, key, run)
@@ -66,6 +74,7 @@ def on_training_job_completed(event: TrainingJobCompleted, adapters: "Adapters")
         group = event.model_group or group_from_uri(event.source_uri or fitted.lineage.get("data_uri", event.job_id))
         outcome = register_fitted(fitted, group=group, settings=adapters.settings, store=adapters.store,
                                   registry=adapters.registry, events=adapters.events, kv=adapters.kv)
+        _mirror(adapters, outcome.model.group)
         return {**outcome.to_dict(), "job_id": event.job_id}
 
     return once(adapters.idempotency, f"train-job:{event.backend}:{event.job_id}", run)

@@ -19,6 +19,8 @@ from ..errors import NotFound, SkyloopError
 from ..events import RemediationRequested, parse_event
 from ..handlers import dispatch
 from ..ports import Clock, Message, Queue
+from ..tracking import mirror_from_settings
+from ..tracking.mirrored import MirroredRegistry
 from .audit import SqliteAuditLog
 from .blobstore import FolderBlobStore
 from .db import Database
@@ -51,6 +53,9 @@ class LocalRuntime:
         clock = clock or SystemClock()
         deployer = LocalDeployer(self.db, store, rng=random.Random(seed), clock=clock)
         kv = SqliteKeyValueStore(self.db)
+        mirror = mirror_from_settings(s, kv, local_artifacts=s.home / "mlflow-artifacts")
+        if mirror is not None:
+            registry = MirroredRegistry(registry, mirror)  # type: ignore[assignment]
         self.fleet = LocalFleet(self.db, registry=registry, deployer=deployer, kv=kv, clock=clock, policy=s.guardrails)
         for svc in s.fleet:
             self.fleet.add_service(svc.name, kind=svc.kind, replicas=svc.replicas, model_group=svc.model_group,
@@ -68,6 +73,7 @@ class LocalRuntime:
             state=SqliteRemediationState(self.db),
             kv=kv,
             clock=clock,
+            mirror=mirror,
         )
 
     # convenience typed accessors

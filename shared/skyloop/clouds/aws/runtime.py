@@ -9,6 +9,8 @@ from __future__ import annotations
 from ...adapters import Adapters
 from ...config import Settings
 from ...local.kv import SystemClock
+from ...tracking import mirror_from_settings
+from ...tracking.mirrored import MirroredRegistry
 from .config import AwsSettings
 from .dynamodb import DynamoAuditLog, DynamoIdempotencyStore, DynamoKeyValueStore, DynamoRemediationState
 from .executors import AwsActionExecutor
@@ -24,6 +26,9 @@ def build(settings: Settings | None = None, aws: AwsSettings | None = None) -> A
     kv = DynamoKeyValueStore(aws)
     clock = SystemClock()
     registry = SageMakerModelRegistry(aws, store, kv)
+    mirror = mirror_from_settings(settings, kv)  # an MLflow server, if the team has one
+    if mirror is not None:
+        registry = MirroredRegistry(registry, mirror)  # type: ignore[assignment]
     deployer = SageMakerDeployer(aws, store)
     return Adapters(
         settings=settings, store=store, registry=registry, deployer=deployer,
@@ -31,4 +36,5 @@ def build(settings: Settings | None = None, aws: AwsSettings | None = None) -> A
         audit=DynamoAuditLog(aws),
         executor=AwsActionExecutor(aws, registry=registry, deployer=deployer, kv=kv, clock=clock, policy=settings.guardrails),
         state=DynamoRemediationState(aws), kv=kv, clock=clock, training=SageMakerTrainingBackend(aws, store),
+        mirror=mirror,
     )
