@@ -14,10 +14,14 @@ from skyloop.events import MetricBatch, parse_event
 from skyloop.handlers import on_metrics
 
 
-def _source() -> cw.CloudWatchMetricSource:
+def _aws() -> Any:
     from skyloop.clouds.aws.config import AwsSettings
 
-    return cw.CloudWatchMetricSource(AwsSettings())
+    return AwsSettings()
+
+
+def _source() -> cw.CloudWatchMetricSource:
+    return cw.CloudWatchMetricSource(_aws())
 
 
 def _detect(batches: list[MetricBatch]) -> list[dict[str, Any]]:
@@ -56,7 +60,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             alarm = cw.alarm_of(event)
             if alarm is None:
                 return {"status": "ignored", "reason": "alarm not entering ALARM"}
-            records = _source().fetch(alarm["service"])
+            if alarm["namespace"] == "AWS/SageMaker":  # an endpoint: every variant, so a canary is judged too
+                records = cw.EndpointMetricSource(_aws()).fetch(alarm["service"])
+            else:
+                records = _source().fetch(alarm["service"])
             if not records:
                 return {"status": "ignored", "reason": f"no datapoints for {alarm['service']}"}
             batch = MetricBatch(service=alarm["service"], source=f"aws:alarm:{alarm['alarm']}", records=records)

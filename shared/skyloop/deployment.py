@@ -122,6 +122,9 @@ def rollout(
                 raise DeploymentFailed(f"canary failed: {problem}")
             out.steps.append(f"canary: {dcfg.canary_requests} probe requests healthy")
             if dcfg.canary_bake_minutes > 0:
+                # staging has done its job; on SageMaker it would hold an instance through the bake
+                deployer.undeploy(group, "staging")
+                registry.set_alias(group, "staging", None)
                 start_bake(group, v, kv=kv, clock=clock, minutes=dcfg.canary_bake_minutes,
                            previous=current.version, min_minutes=dcfg.canary_min_minutes)
                 out.status = "canary"

@@ -26,7 +26,7 @@ def test_every_sample_is_covered_here() -> None:
                "eventbridge-sagemaker-model-package-approved.json", "cloudwatch-alarm-action.json",
                "eventbridge-cloudwatch-alarm.json", "firehose-metric-stream-transform.json",
                "s3-metric-stream-object-created.json", "sqs-remediation-batch.json",
-               "eventbridge-sagemaker-training-job-completed.json"}
+               "eventbridge-sagemaker-training-job-completed.json", "firehose-sagemaker-variant-metrics.json"}
     assert {p.name for p in EVENTS.glob("*.json")} == covered
 
 
@@ -74,6 +74,26 @@ def test_firehose_records_become_one_batch_per_service() -> None:
     assert set(batch.records[0].values) == {"cpu_usage", "memory_usage"}
     raw = (EVENTS / "data" / "metric-stream-records.jsonl").read_text()
     assert "".join(base64.b64decode(r["data"]).decode() for r in ev["records"]) == raw
+
+
+def test_sagemaker_variant_metrics_become_records_per_variant_with_rates_and_milliseconds() -> None:
+    """AWS/SageMaker per-variant metrics: error counts as rates over the same minute's
+    invocations (a 10% canary makes a tenth of the errors), ModelLatency from µs to ms."""
+    ev = load("firehose-sagemaker-variant-metrics.json")
+    docs = [d for _, text in cw.firehose_records(ev) for d in cw.stream_lines(text)]
+    [batch] = cw.batches_from_stream(docs)
+    assert batch.service == "skyloop-churn-2026" and len(batch.records) == 10
+    assert [r.variant for r in batch.records[:2]] == ["canary", "production"]  # same minute, side by side
+    raw = {(d["timestamp"], d["dimensions"]["VariantName"], d["metric_name"]): d["value"] for d in docs}
+    for r in batch.records:
+        ts = int(r.timestamp.timestamp() * 1000)
+        calls = raw[(ts, r.variant, "Invocations")]["sum"]
+        assert r.values["invocations"] == calls  # a count: the minute's sum (not judged for a canary)
+        assert r.values["error_rate"] == pytest.approx(raw[(ts, r.variant, "Invocation5XXErrors")]["sum"] / calls)
+        lat = raw[(ts, r.variant, "ModelLatency")]
+        assert r.values["latency_ms"] == pytest.approx(lat["sum"] / lat["count"] / 1000)
+    canary = [r for r in batch.records if r.variant == "canary"]
+    assert min(r.values["latency_ms"] for r in canary) > 20  # 30 ms, not 30000
 
 
 def test_sqs_batch_has_two_requests_and_one_poison_message() -> None:

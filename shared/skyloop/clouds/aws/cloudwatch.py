@@ -29,9 +29,19 @@ from .session import client
 NAMES = {
     "CPUUtilization": "cpu_usage", "MemoryUtilization": "memory_usage", "DiskIOPS": "disk_io",
     "NetworkIn": "network_in", "NetworkOut": "network_out", "ErrorRate": "error_rate",
-    "Invocation5XXErrors": "error_rate", "ModelLatency": "latency_ms", "TargetResponseTime": "latency_ms",
+    "ModelLatency": "latency_ms", "OverheadLatency": "overhead_latency_ms", "TargetResponseTime": "latency_ms",
+    "Invocations": "invocations",
 }
+# Error counts become rates over the same minute's invocations: a canary at 10% of the
+# traffic makes a tenth of the errors of a healthy production with the same fault rate.
+RATES = {"Invocation5XXErrors": "error_rate", "Invocation4XXErrors": "client_error_rate",
+         "ModelSetupTimeErrors": "setup_error_rate"}
+VOLUME = "Invocations"
+# Latencies in one unit whatever CloudWatch reports (SageMaker's ModelLatency is in microseconds,
+# an ALB's TargetResponseTime in seconds).
+TO_MS = {"Microseconds": 0.001, "Milliseconds": 1.0, "Seconds": 1000.0}
 SERVICE_DIMENSIONS = ("ServiceName", "EndpointName", "FunctionName", "AutoScalingGroupName", "service")
+VARIANT_DIMENSION = "VariantName"  # SageMaker's per-variant metrics: production and canary side by side
 
 
 def skyloop_name(metric: str) -> str:
@@ -100,6 +110,50 @@ class CloudWatchMetricSource:
         return [MetricRecord(timestamp=ts, values=v) for ts, v in sorted(by_ts.items())][-limit:]
 
 
+class EndpointMetricSource:
+    """A SageMaker endpoint's recent window, per variant, for an alarm on it: GetMetricData
+    queries (EndpointName + VariantName), mapped exactly as metric-stream records are, so a
+    canary is judged the same way whichever path its metrics took."""
+
+    STATS = {"Invocations": "Sum", "Invocation5XXErrors": "Sum", "Invocation4XXErrors": "Sum",
+             "ModelLatency": "Average", "OverheadLatency": "Average"}
+    UNITS = {"ModelLatency": "Microseconds", "OverheadLatency": "Microseconds"}
+
+    def __init__(self, aws: AwsSettings, *, period: int = 60) -> None:
+        self.cw = client("cloudwatch", aws)
+        self.sm = client("sagemaker", aws)
+        self.period = period
+
+    def variants(self, endpoint: str) -> list[str]:
+        ep = self.sm.describe_endpoint(EndpointName=endpoint)
+        return [v["VariantName"] for v in ep.get("ProductionVariants", [])]
+
+    def fetch(self, endpoint: str, limit: int | None = None, *, end: datetime | None = None) -> list[MetricRecord]:
+        limit = limit or 180
+        end = end or datetime.now(timezone.utc)
+        keys = [(variant, name) for variant in self.variants(endpoint) for name in self.STATS]
+        queries = [{"Id": f"q{i}", "ReturnData": True, "MetricStat": {
+            "Metric": {"Namespace": "AWS/SageMaker", "MetricName": name, "Dimensions": [
+                {"Name": "EndpointName", "Value": endpoint}, {"Name": VARIANT_DIMENSION, "Value": variant}]},
+            "Period": self.period, "Stat": self.STATS[name]}} for i, (variant, name) in enumerate(keys)]
+        docs: list[dict[str, Any]] = []
+        args: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": end - timedelta(seconds=self.period * limit),
+                                "EndTime": end, "ScanBy": "TimestampAscending"}
+        while queries:
+            res = self.cw.get_metric_data(**args)
+            for r in res["MetricDataResults"]:
+                variant, name = keys[int(r["Id"][1:])]
+                for ts, v in zip(r["Timestamps"], r["Values"]):
+                    docs.append({"metric_name": name, "unit": self.UNITS.get(name, "None"),
+                                 "dimensions": {"EndpointName": endpoint, VARIANT_DIMENSION: variant},
+                                 "timestamp": int(ts.timestamp() * 1000), "value": {"sum": float(v), "count": 1.0}})
+            if not res.get("NextToken"):
+                break
+            args["NextToken"] = res["NextToken"]
+        batches = batches_from_stream(docs)
+        return batches[0].records if batches else []
+
+
 # ---- metric streams -----------------------------------------------------------------
 @typed
 def stream_lines(text: str) -> list[dict[str, Any]]:
@@ -118,23 +172,49 @@ def stream_lines(text: str) -> list[dict[str, Any]]:
     return out
 
 
+def _mean(value: dict[str, Any]) -> float | None:
+    count = float(value.get("count") or 0)
+    return float(value["sum"]) / count if count > 0 else None
+
+
+def _in_ms(name: str, x: float, unit: str | None) -> float:
+    return x * TO_MS.get(unit or "", 1.0) if name.endswith("_ms") else x
+
+
 @typed
 def batches_from_stream(docs: Iterable[dict[str, Any]], source: str = "aws:metric-stream") -> list[MetricBatch]:
-    """Group stream records into one batch per service, one record per timestamp."""
-    grid: dict[str, dict[int, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+    """One batch per service, one record per timestamp and variant (SageMaker's VariantName
+    dimension; None for services without variants)."""
+    # keyed (service, timestamp in ms, variant)
+    values: dict[tuple[str, int, str | None], dict[str, float]] = defaultdict(dict)
+    sums: dict[tuple[str, int, str | None], dict[str, float]] = defaultdict(dict)
     for d in docs:
-        v = d["value"]
-        count = float(v.get("count") or 0)
-        if count <= 0:
+        dims = d.get("dimensions") or {}
+        name, v = d["metric_name"], d["value"]
+        key = (service_of(dims), int(d["timestamp"]), dims.get(VARIANT_DIMENSION) or None)
+        if name in RATES or name == VOLUME:
+            sums[key][name] = float(v.get("sum") or 0.0)
+        if name in RATES:
             continue
-        mean = float(v["sum"]) / count
-        grid[service_of(d.get("dimensions") or {})][int(d["timestamp"])][skyloop_name(d["metric_name"])] = mean
-    batches = []
-    for service, rows in sorted(grid.items()):
-        records = [MetricRecord(timestamp=datetime.fromtimestamp(ts / 1000, tz=timezone.utc), values=vals)
-                   for ts, vals in sorted(rows.items())]
-        batches.append(MetricBatch(service=service, source=source, records=records))
-    return batches
+        if name == VOLUME:  # a count: the minute's total, not the per-sample mean (always 1)
+            values[key][skyloop_name(name)] = float(v.get("sum") or 0.0)
+            continue
+        mean = _mean(v)
+        if mean is not None:
+            values[key][skyloop_name(name)] = _in_ms(skyloop_name(name), mean, d.get("unit"))
+    for key, counted in sums.items():
+        calls = counted.get(VOLUME)
+        if not calls:  # no invocations that minute (or not streamed): no rate to speak of
+            continue
+        for name, rate in RATES.items():
+            if name in counted:
+                values[key][rate] = counted[name] / calls
+    grid: dict[str, list[MetricRecord]] = defaultdict(list)
+    for (service, ts, variant), vals in sorted(values.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")):
+        if vals:
+            grid[service].append(MetricRecord(timestamp=datetime.fromtimestamp(ts / 1000, tz=timezone.utc),
+                                              values=vals, variant=variant))
+    return [MetricBatch(service=service, source=source, records=records) for service, records in sorted(grid.items())]
 
 
 @typed

@@ -12,7 +12,7 @@ import functools
 from typing import Any, Callable, TypeVar
 
 from ...errors import InvalidEvent, SkyloopError
-from ...events import ModelVersionApproved, TrainingDataArrived, TrainingJobCompleted, parse_event
+from ...events import CanaryPassed, ModelVersionApproved, TrainingDataArrived, TrainingJobCompleted, parse_event
 from .s3 import object_key
 
 SKYLOOP_SOURCE = "skyloop"
@@ -107,9 +107,9 @@ def training_job_event(raw: dict[str, Any]) -> TrainingJobCompleted | None:
 
 
 @typed
-def approval_event(raw: dict[str, Any]) -> ModelVersionApproved | None:
+def approval_event(raw: dict[str, Any]) -> ModelVersionApproved | CanaryPassed | None:
     """EventBridge "SageMaker Model Package State Change" (Approved), Skyloop's own
-    bus event, or a direct domain event."""
+    bus event (an approval, or a canary that baked clean), or a direct domain event."""
     if raw.get("detail-type") == "SageMaker Model Package State Change":
         d = _get(raw, "detail")
         if d.get("ModelApprovalStatus") != "Approved":
@@ -120,8 +120,8 @@ def approval_event(raw: dict[str, Any]) -> ModelVersionApproved | None:
                                     approved_by=str(d.get("ApprovalDescription") or d.get("LastModifiedBy", {}).get(
                                         "UserProfileName", "sagemaker")))
     event = _domain(raw)
-    if not isinstance(event, ModelVersionApproved):
-        raise InvalidEvent(f"the deploy function takes model approvals, got {type(event).__name__}")
+    if not isinstance(event, (ModelVersionApproved, CanaryPassed)):
+        raise InvalidEvent(f"the deploy function takes model approvals and passed canaries, got {type(event).__name__}")
     return event
 
 

@@ -1,5 +1,10 @@
 """Remediation on AWS: ECS services (scale out, restart), an SSM Run Command document
-(clear cache), and SageMaker endpoints (roll back to the previous production version).
+(clear cache), and SageMaker endpoints (roll back to the previous production version,
+abort a canary by putting the variant weights back on production).
+
+A SageMaker endpoint that Skyloop deployed is a target by its own name, with no entry in
+``SKYLOOP_AWS_TARGETS``: its endpoint config carries the ``skyloop:group`` tag. That is
+the service name the per-variant metrics arrive under (their ``EndpointName`` dimension).
 
 AWS calls are not transactional with Skyloop's bookkeeping, so each action is
 *planned* as an absolute end state (desiredCount = 6, production = v3), the plan
@@ -28,6 +33,7 @@ class AwsActionExecutor:
         self.ecs = client("ecs", aws)
         self.ssm = client("ssm", aws)
         self.ddb = client("dynamodb", aws)
+        self.sm = client("sagemaker", aws)
 
     def _target(self, target: str):  # noqa: ANN202 - EcsTarget
         try:
@@ -35,7 +41,28 @@ class AwsActionExecutor:
         except KeyError:
             raise NotFound(f"no remediation target named {target!r} (SKYLOOP_AWS_TARGETS)") from None
 
+    def _endpoint_group(self, target: str) -> str | None:
+        """The model group of a Skyloop endpoint named ``target``; None if there is none."""
+        if not target.startswith(f"{self.aws.endpoint_prefix}-"):
+            return None
+        try:
+            ep = self.sm.describe_endpoint(EndpointName=target)
+            arn = self.sm.describe_endpoint_config(EndpointConfigName=ep["EndpointConfigName"])["EndpointConfigArn"]
+        except Exception as exc:
+            if error_code(exc) == "ValidationException":  # no such endpoint
+                return None
+            raise
+        tags = self.sm.list_tags(ResourceArn=arn).get("Tags", [])
+        return next((t["Value"] for t in tags if t["Key"] == "skyloop:group"), None)
+
     def describe(self, target: str) -> Mapping[str, Any]:
+        if target not in self.aws.targets:
+            group = self._endpoint_group(target)
+            if group is None:
+                raise NotFound(f"no remediation target named {target!r} (SKYLOOP_AWS_TARGETS, or a Skyloop endpoint)")
+            prod = self.registry.alias(group, "production")
+            return {"kind": "sagemaker-endpoint", "model_group": group, "traffic": self.deployer.traffic(group),
+                    "model_version": None if prod is None else prod.version}
         t = self._target(target)
         res = self.ecs.describe_services(cluster=t.cluster, services=[t.service])
         if not res.get("services"):
@@ -99,6 +126,9 @@ class AwsActionExecutor:
         return self._done(request_id, result) if request_id is not None else result
 
     def _plan(self, action: str, target: str, params: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str, Any]:
+        if before.get("kind") == "sagemaker-endpoint" and action not in ("rollback_deployment", "abort_canary", "notify"):
+            raise UnknownAction(f"{target} is a SageMaker endpoint: Skyloop rolls back or aborts a canary there; "
+                                f"{action} is for its application auto scaling or an operator")
         if action == "scale_out":
             new = min(before["replicas"] + int(params.get("step") or self.policy.scale_step), self.policy.max_replicas)
             if new <= before["replicas"]:
@@ -123,6 +153,8 @@ class AwsActionExecutor:
         raise UnknownAction(f"the AWS executor cannot {action!r}")
 
     def _apply(self, action: str, target: str, plan: Mapping[str, Any], before: dict[str, Any]) -> ActionResult:
+        if action in ("rollback_deployment", "abort_canary"):
+            return self._model_action(action, target, plan, before)
         t = self._target(target)
         if action == "scale_out":  # absolute count: re-applying after a crash changes nothing
             self.ecs.update_service(cluster=t.cluster, service=t.service, desiredCount=plan["after"]["replicas"])
@@ -132,18 +164,19 @@ class AwsActionExecutor:
             res = self.ssm.send_command(DocumentName=self.aws.clear_cache_document, Comment=f"skyloop clear_cache {target}"[:100],
                                         Targets=[{"Key": "tag:skyloop:service", "Values": [target]}])
             plan = {**plan, "detail": f"{plan['detail']} (command {res['Command']['CommandId']})"}
-        elif action == "rollback_deployment":
-            current = self.registry.alias(t.model_group, "production")
-            if current is not None and current.version != plan.get("from"):
-                # a redelivery: the first attempt already rolled back; do not roll back twice
-                return ActionResult(True, f"{t.model_group} already rolled back to v{current.version}", before,
-                                    dict(self.describe(target)), replayed=True)
-            frm, to = rollback_production(t.model_group, deployer=self.deployer, registry=self.registry, kv=self.kv,
-                                          clock=self.clock, reason=f"rolled back by remediation on {target}")
-            plan = {**plan, "detail": f"{t.model_group} rolled back v{frm} -> v{to}"}
-        elif action == "abort_canary":  # idempotent by itself: a second abort finds no live canary
-            changed, detail = abort_canary(t.model_group, plan.get("version"), deployer=self.deployer,
-                                           registry=self.registry, kv=self.kv, clock=self.clock,
-                                           reason=f"abort_canary on {target}")
-            return ActionResult(changed, detail, before, dict(self.describe(target)), replayed=not changed)
         return ActionResult(True, plan["detail"], before, dict(self.describe(target)))
+
+    def _model_action(self, action: str, target: str, plan: Mapping[str, Any], before: dict[str, Any]) -> ActionResult:
+        group = str(before["model_group"])
+        if action == "abort_canary":  # idempotent by itself: a second abort finds no live canary
+            changed, detail = abort_canary(group, plan.get("version"), deployer=self.deployer, registry=self.registry,
+                                           kv=self.kv, clock=self.clock, reason=f"abort_canary on {target}")
+            return ActionResult(changed, detail, before, dict(self.describe(target)), replayed=not changed)
+        current = self.registry.alias(group, "production")
+        if current is not None and current.version != plan.get("from"):
+            # a redelivery: the first attempt already rolled back; do not roll back twice
+            return ActionResult(True, f"{group} already rolled back to v{current.version}", before,
+                                dict(self.describe(target)), replayed=True)
+        frm, to = rollback_production(group, deployer=self.deployer, registry=self.registry, kv=self.kv,
+                                      clock=self.clock, reason=f"rolled back by remediation on {target}")
+        return ActionResult(True, f"{group} rolled back v{frm} -> v{to}", before, dict(self.describe(target)))
