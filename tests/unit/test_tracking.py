@@ -50,3 +50,13 @@ def test_runs_list_compare_and_data_shift(runtime) -> None:
     assert res.exit_code == 0 and json.loads(res.stdout)["params_changed"] == {}
     res = CliRunner().invoke(app, ["runs", "churn", *home])
     assert res.exit_code == 0 and "Runs of churn" in res.stdout
+
+
+def test_an_mlflow_uri_without_the_extra_fails_at_start_with_the_fix(tmp_path, monkeypatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a))
+    res = CliRunner().invoke(app, ["runs", "churn", "--home", str(tmp_path / "home")],
+                             env={"SKYLOOP_TRACKING__MLFLOW_URI": f"sqlite:///{tmp_path / 'm.db'}"})
+    assert res.exit_code == 2 and "tracking_unavailable" in res.output and "skyloop[mlflow]" in res.output
