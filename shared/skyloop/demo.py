@@ -295,7 +295,10 @@ def _summary(
     prod = a.registry.alias(GROUP, "production")
     incidents = []
     for inc in sim.incidents:
-        found = sorted((x for x in anomalies.values() if overlap(inc, x.start, x.end, sim)), key=lambda x: x.start)
+        # incidents are injected into the fleet's service: an anomaly on the serving telemetry
+        # at the same time (a canary, a latency blip) is not its detection
+        found = sorted((x for x in anomalies.values() if x.service == SERVICE and overlap(inc, x.start, x.end, sim)),
+                       key=lambda x: x.start)
         top = found[0].causes[0] if found and found[0].causes else None
         incidents.append({
             "incident": inc.name, "injected_at": sim.at(inc.start).isoformat(), "detected": bool(found),
