@@ -13,6 +13,7 @@ against the budget: it is what a Lambda cold start really pays at init.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import statistics
 import subprocess
@@ -24,18 +25,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared"))
 
 from bench.common import write  # noqa: E402
 
+PYDANTIC_FLOOR = "numpy+pydantic.BaseModel"
+AWS_DETECT = "aws functions/detect.py (Powertools, X-Ray, settings)"
+FUNCTIONS_AWS = Path(__file__).resolve().parents[1] / "functions" / "aws"
+
 TARGETS = {
     "numpy": "import numpy",
     "pydantic": "import pydantic",
     "numpy+pydantic": "import numpy, pydantic",
-    "numpy+pydantic.BaseModel": "import numpy; from pydantic import BaseModel",
+    PYDANTIC_FLOOR: "import numpy; from pydantic import BaseModel",
     "skyloop.handlers.detect": "import skyloop.handlers.detect",
     "skyloop.handlers.remediate": "import skyloop.handlers.remediate",
 }
-
-
-AWS_DETECT = "aws functions/detect.py (Powertools, X-Ray, settings)"
-FUNCTIONS_AWS = Path(__file__).resolve().parents[1] / "functions" / "aws"
 
 
 def once(code: str, cwd: Path | None = None) -> float:
@@ -46,11 +47,8 @@ def once(code: str, cwd: Path | None = None) -> float:
 
 def _targets() -> dict[str, tuple[str, Path | None]]:
     out: dict[str, tuple[str, Path | None]] = {k: (c, None) for k, c in TARGETS.items()}
-    try:
-        import aws_lambda_powertools  # noqa: F401  (the [aws] extra)
-    except ImportError:
-        return out
-    out[AWS_DETECT] = ("import detect", FUNCTIONS_AWS)
+    if importlib.util.find_spec("aws_lambda_powertools"):  # the [aws] extra; not imported here
+        out[AWS_DETECT] = ("import detect", FUNCTIONS_AWS)
     return out
 
 
