@@ -62,3 +62,49 @@ def put_dataset(rt: LocalRuntime, name: str, data: bytes, sidecar: dict[str, Any
     if sidecar is not None:
         rt.adapters.store.put(f"inbox/{name}.skyloop.json", json.dumps(sidecar).encode())
     return uri
+
+
+DEMO_START = "2026-11-24T00:00:00Z"  # fixed: the suite must not depend on today's date
+SECRET_VARS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_CLIENT_SECRET", "GOOGLE_API_KEY",
+               "SKYLOOP_WEBHOOK_TOKEN")
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One run of ``skyloop demo --json`` shared by every test that only reads its results
+    (the loop, the report, the secrets check): the demo is the suite's most expensive step.
+
+    It runs as a newcomer runs it (the CLI), on a fixed clock, with credentials set in the
+    environment and every log record captured, so the secrets test can grep them."""
+    import logging
+    import secrets
+
+    from typer.testing import CliRunner
+
+    from skyloop.cli import app
+
+    home = tmp_path_factory.mktemp("demo")
+    values = {name: f"s3cr3t-{secrets.token_hex(12)}" for name in SECRET_VARS}
+    records: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(self.format(record) + " " + repr(record.__dict__))
+
+    handler = Keep(level=logging.DEBUG)
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            for name, value in values.items():
+                mp.setenv(name, value)
+            mp.setenv("SKYLOOP_HOME", str(home))
+            res = CliRunner().invoke(app, ["demo", "--json", "--start", DEMO_START])
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    assert res.exit_code == 0, res.output
+    return {"summary": json.loads(res.stdout), "output": res.output, "logs": "\n".join(records), "secrets": values,
+            "home": home / "demo"}

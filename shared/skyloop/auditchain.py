@@ -31,3 +31,73 @@ def verify_chain(rows: Iterable[Mapping[str, Any]]) -> tuple[bool, str]:
             return False, f"audit entry {r['seq']} does not match the hash chain"
         prev = r["hash"]
     return True, f"{n} entries, chain intact"
+
+
+class HeadSeal:
+    """The chain's head (entry count and last hash), HMAC-sealed in a file outside the log.
+
+    A hash chain shows an edited or dropped entry in the middle, but a log whose last
+    entries were cut off is still a valid chain. The seal remembers how long the chain was
+    and where it ended, so truncation is caught too. The key lives in its own file (mode
+    0600) or in ``SKYLOOP_AUDIT_KEY``: a forged seal needs the key, not just write access
+    to the database.
+    """
+
+    def __init__(self, path: Any, key: bytes | None = None) -> None:
+        from pathlib import Path
+
+        self.path = Path(path)
+        self._key = key
+
+    def _secret(self) -> bytes:
+        import os
+        import secrets
+        from pathlib import Path
+
+        if self._key is None:
+            env = os.environ.get("SKYLOOP_AUDIT_KEY")
+            if env:
+                self._key = env.encode()
+            else:
+                kfile = Path(str(self.path) + ".key")
+                if not kfile.exists():
+                    fd = os.open(kfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    with os.fdopen(fd, "w") as f:
+                        f.write(secrets.token_hex(32))
+                self._key = kfile.read_text().strip().encode()
+        return self._key
+
+    def _mac(self, count: int, head: str) -> str:
+        import hmac
+
+        return hmac.new(self._secret(), f"{count}|{head}".encode(), hashlib.sha256).hexdigest()
+
+    def write(self, count: int, head: str) -> None:
+        import os
+
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps({"count": count, "head": head, "mac": self._mac(count, head)}))
+        os.replace(tmp, self.path)  # atomic: a reader sees the old seal or the new one
+
+    def check(self, count: int, head: str, detail: str) -> tuple[bool, str]:
+        """``detail`` is the chain's own verdict, extended with the seal's."""
+        import hmac
+
+        if not self.path.exists():
+            if count == 0:
+                return True, detail
+            return False, f"{detail}, but the sealed head is missing: the log cannot be shown complete"
+        try:
+            seal = json.loads(self.path.read_text())
+            sealed_count, sealed_head, mac = int(seal["count"]), str(seal["head"]), str(seal["mac"])
+        except (ValueError, KeyError, TypeError):
+            return False, f"{detail}, but the sealed head is unreadable"
+        if not hmac.compare_digest(mac, self._mac(sealed_count, sealed_head)):
+            return False, f"{detail}, but the sealed head's signature does not match"
+        if count < sealed_count:
+            return False, f"TRUNCATED: the log has {count} entries, the sealed head says {sealed_count}"
+        if count == sealed_count and head != sealed_head:
+            return False, f"the log's last entry is not the sealed head (entry {count})"
+        if count > sealed_count:
+            return False, f"{count - sealed_count} entries after the sealed head were not sealed"
+        return True, f"{detail}, head sealed"

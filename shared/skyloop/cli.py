@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
@@ -71,6 +72,8 @@ def demo(
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON only"),
     home: Optional[Path] = HomeOpt,
     seed: int = typer.Option(7, help="random seed of the simulated data"),
+    start: Optional[datetime] = typer.Option(None, "--start", formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"],
+                                             help="first simulated minute (default: 12 hours ago); fixed for a reproducible run"),
 ) -> None:
     """Run the whole loop locally on simulated data and print a summary."""
     from .demo import render, run_demo
@@ -82,7 +85,9 @@ def demo(
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # the demo narrates its drift, canary and rollback warnings itself
     try:
-        summary = run_demo(home, seed=seed, console=None if as_json else console, show_progress=not as_json)
+        if start is not None and start.tzinfo is None:
+            start = start.replace(tzinfo=timezone.utc)
+        summary = run_demo(home, seed=seed, console=None if as_json else console, show_progress=not as_json, start=start)
     finally:
         quiet.setLevel(level)
     if as_json:
@@ -470,7 +475,7 @@ def audit(action: Optional[str] = typer.Argument(None, help="'verify' checks the
     for c in ("seq", "at", "kind", "request", "action", "target", "verdict / detail"):
         t.add_column(c)
     for e in rt.adapters.audit.entries(limit):
-        t.add_row(str(e["seq"]), e["at"][:19], e["kind"], str(e.get("request_id", "")), str(e.get("action", "")),
+        t.add_row(str(e["seq"]), str(e["at"])[:19], e["kind"], str(e.get("request_id", "")), str(e.get("action", "")),
                   str(e.get("target", "")), str(e.get("verdict") or e.get("detail") or e.get("why") or ""))
     console.print(t)
 

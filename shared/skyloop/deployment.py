@@ -61,7 +61,7 @@ def check_predictions(version: ModelVersion, preds: Sequence[Any], n: int) -> st
 class RolloutOutcome:
     group: str
     version: int
-    status: str  # "promoted" | "canary" (baking) | "rolled_back" | "already_deployed"
+    status: str  # "promoted" | "canary" (baking) | "rolled_back" | "redeployed"
     reason: str = ""
     steps: list[str] = field(default_factory=list)
 
@@ -89,7 +89,13 @@ def rollout(
         raise DeploymentFailed(f"{group} v{v} is {version.status.value}, not APPROVED")
     current = registry.alias(group, "production")
     if current is not None and current.version == v:
-        out.status, out.reason = "already_deployed", f"v{v} already serves production"
+        # asked again for the version that serves: put its verified artifact back in place
+        # (an endpoint lost or edited by hand), with no canary against itself
+        deployer.deploy(group, "production", version)
+        deployer.set_traffic(group, {"production": 1.0})
+        record_deployment(kv, group, {"kind": "redeployed", "version": v, "previous": v, "at": clock.now()})
+        out.status, out.reason = "redeployed", f"v{v} already served production: redeployed in place"
+        out.steps.append("production: redeployed (artifact sha256 verified)")
         return out
     dcfg = settings.deployment
     live = canary_state(kv, group)

@@ -45,8 +45,6 @@ def collect(rt: "LocalRuntime") -> dict[str, Any]:
     for e in rt.adapters.audit.entries():
         row = {k: e.get(k) for k in ("seq", "at", "kind", "request_id", "action", "target", "severity", "verdict", "why",
                                      "detail")}
-        if isinstance(row["at"], (int, float)):  # the decision's own clock (epoch seconds), not the row's write time
-            row["at"] = _iso(row["at"])
         action_of.setdefault(row["request_id"], row["action"])
         row["action"] = row["action"] or action_of.get(row["request_id"])  # an approval names its request only
         audit.append(row)

@@ -7,14 +7,13 @@ import pytest
 from typer.testing import CliRunner
 
 from skyloop.cli import app
-from skyloop.demo import run_demo
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_demo_closes_the_loop(tmp_path):
-    s = run_demo(tmp_path, seed=7, show_progress=False)
+def test_demo_closes_the_loop(demo_run):
+    s = demo_run["summary"]
     status = {m["version"]: m["status"] for m in s["models"]}
     assert list(status) == [1, 2, 3, 4, 5]
     assert s["models"][0]["cv_accuracy"] > 0.65
@@ -45,11 +44,10 @@ def test_demo_closes_the_loop(tmp_path):
     assert Path(s["report"]).stat().st_size > 10_000
 
 
-def test_cli_demo_json(tmp_path):
-    res = CliRunner().invoke(app, ["demo", "--json", "--home", str(tmp_path)])
-    assert res.exit_code == 0, res.output
-    doc = json.loads(res.stdout)
+def test_cli_demo_json(demo_run):
+    doc = demo_run["summary"]  # the shared run is `skyloop demo --json --start ...` through the CLI
     assert doc["deployment"]["production"] == 2 and doc["rollbacks"] and doc["story"]
+    assert doc["home"] == str(demo_run["home"])
 
 
 def test_cli_invoke_every_handler_with_local_events(tmp_path, monkeypatch):
@@ -63,8 +61,10 @@ def test_cli_invoke_every_handler_with_local_events(tmp_path, monkeypatch):
     assert res.exit_code == 2 and "not APPROVED" in res.output  # approval first
     res = r.invoke(app, ["approve", "churn", "1", "--actor", "alice", *home])
     assert res.exit_code == 0 and '"status": "promoted"' in res.stdout, res.output
-    res = r.invoke(app, ["invoke", "deploy", "events/local/deploy.json", *home])
+    res = r.invoke(app, ["invoke", "deploy", "events/local/deploy.json", *home])  # the approval's event, redelivered
     assert res.exit_code == 0 and '"duplicate": true' in res.stdout
+    res = r.invoke(app, ["deploy", "churn", "1", *home])  # a new request: redeploys what serves
+    assert res.exit_code == 0 and '"status": "redeployed"' in res.stdout and '"duplicate": false' in res.stdout
     res = r.invoke(app, ["invoke", "detect", "events/local/detect.json", *home])
     assert res.exit_code == 0 and '"action": "scale_out"' in res.stdout, res.output
     res = r.invoke(app, ["invoke", "remediate", "events/local/remediate.json", *home])
@@ -76,7 +76,9 @@ def test_cli_invoke_every_handler_with_local_events(tmp_path, monkeypatch):
     res = r.invoke(app, ["audit", "--verify", *home])
     assert res.exit_code == 0 and "chain intact" in res.stdout
     res = r.invoke(app, ["audit", "verify", *home])
-    assert res.exit_code == 0 and "chain intact" in res.stdout
+    assert res.exit_code == 0 and "chain intact, head sealed" in res.stdout
+    res = r.invoke(app, ["audit", *home])  # the plain listing, after real decisions were written
+    assert res.exit_code == 0 and "scale_out" in res.stdout and "Traceback" not in res.output, res.output
     res = r.invoke(app, ["gc", "--older-than", "0", *home])  # nothing crashed: nothing to reclaim
     assert res.exit_code == 0 and "0 orphaned artifact(s)" in res.stdout
     res = r.invoke(app, ["models", "--json", *home])

@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 
 from skyloop.cli import app
 from skyloop.config import Settings
-from skyloop.demo import run_demo
 from skyloop.local.runtime import LocalRuntime
 from skyloop.report import charts, collect
 
@@ -25,14 +24,14 @@ class _Tags(HTMLParser):
         self.tags.append(tag)
 
 
-def test_demo_writes_a_self_contained_report(tmp_path) -> None:
-    summary = run_demo(tmp_path, seed=7, show_progress=False)
-    page = (tmp_path / "demo" / "report.html").read_text()
+def test_demo_writes_a_self_contained_report(demo_run) -> None:
+    summary = demo_run["summary"]
+    page = (demo_run["home"] / "report.html").read_text()
     assert summary["report"].endswith("report.html")
     tags = _Tags()
     tags.feed(page)
     assert "script" not in tags.tags and "http" not in re.sub(r'xmlns(:\w+)?="[^"]+"', "", page)  # offline
-    rt = LocalRuntime(Settings(home=tmp_path / "demo"))
+    rt = LocalRuntime(Settings(home=demo_run["home"]))
     data = collect(rt)
     names = [name for name, _ in charts(data)]
     # metrics with anomaly windows (fleet and serving telemetry), remediation timeline, model versions, drift
@@ -44,7 +43,9 @@ def test_demo_writes_a_self_contained_report(tmp_path) -> None:
     for _, chart in charts(data):
         spec = chart.to_dict(validate=True)  # altair validates against the Vega-Lite schema
         assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
-    assert all(e["at"].startswith("2026-11-2") for e in data["audit"])  # decisions on the demo's own clock
+    # decisions on the demo's own clock (--start 2026-11-24T00:00Z, 12 simulated hours and the A/B test)
+    assert data["audit"] and all(e["at"].startswith("2026-11-24T") for e in data["audit"]), data["audit"][:3]
+    rt.close()
 
 
 def test_report_cli_with_drift_section(runtime, tmp_path) -> None:

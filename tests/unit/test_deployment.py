@@ -103,7 +103,7 @@ def test_duplicate_approval_event_deploys_once(runtime, two_datasets):
     approve(runtime.registry, runtime.adapters.events, "churn", v, actor="t")
     ev = ModelVersionApproved(model_group="churn", version=v)
     first = on_model_approved(ev, runtime.adapters)
-    second = on_model_approved(ModelVersionApproved(model_group="churn", version=v), runtime.adapters)
+    second = on_model_approved(ModelVersionApproved.model_validate_json(ev.model_dump_json()), runtime.adapters)
     assert not first["duplicate"] and second["duplicate"]
     assert len(deployment_history(runtime.adapters.kv, "churn")) == 1
 
@@ -175,3 +175,26 @@ def test_artifact_sha_in_registry_matches_file(runtime, two_datasets):
     mv = runtime.registry.get("churn", v)
     assert hashlib.sha256(runtime.adapters.store.get(mv.artifact_uri)).hexdigest() == mv.artifact_sha256
     assert mv.artifact_uri.endswith(f"{mv.artifact_sha256}.joblib")
+
+
+def test_deploy_is_idempotent_per_request_not_per_version(runtime, two_datasets):
+    """A redelivered request has one effect; a new request for an older APPROVED version goes
+    back to it; asking for the serving version redeploys it; a REJECTED version is refused."""
+    v1 = train_version(runtime, two_datasets[0], "a")
+    approve_and_deploy(runtime, v1)
+    v2 = train_version(runtime, two_datasets[1], "b")
+    approve_and_deploy(runtime, v2)
+    back = ModelVersionApproved(model_group="churn", version=v1, approved_by="cli")
+    out = on_model_approved(back, runtime.adapters)
+    assert out["status"] == "promoted" and not out["duplicate"]
+    assert runtime.registry.alias("churn", "production").version == v1
+    again = on_model_approved(back, runtime.adapters)  # the same request redelivered
+    assert again["duplicate"] and runtime.registry.alias("churn", "production").version == v1
+    out = on_model_approved(ModelVersionApproved(model_group="churn", version=v1), runtime.adapters)
+    assert out["status"] == "redeployed" and not out["duplicate"]
+    assert runtime.deployer.slots("churn") == {"production": v1}
+    runtime.registry.set_status("churn", v2, Status.REJECTED, actor="test", note="bad")
+    with pytest.raises(DeploymentFailed, match="REJECTED, not APPROVED"):
+        on_model_approved(ModelVersionApproved(model_group="churn", version=v2), runtime.adapters)
+    with pytest.raises(DeploymentFailed, match="REJECTED"):  # even a request that ran before
+        on_model_approved(back.model_copy(update={"version": v2}), runtime.adapters)

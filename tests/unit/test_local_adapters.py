@@ -110,3 +110,31 @@ def test_audit_chain_detects_tampering(db, tmp_path):
     c.execute("""UPDATE audit_log SET payload='{"i": 99}' WHERE seq=3""")
     ok, detail = log.verify()
     assert not ok and "entry 3" in detail
+
+
+def test_audit_head_seal_catches_cut_off_entries(db, tmp_path):
+    from skyloop.auditchain import HeadSeal
+
+    log = SqliteAuditLog(db, seal=HeadSeal(tmp_path / "audit.head"))
+    for i in range(5):
+        log.append("decision", {"i": i})
+    assert log.verify() == (True, "5 entries, chain intact, head sealed")
+    c = db.conn()
+    c.execute("DROP TRIGGER audit_no_delete")
+    c.execute("DELETE FROM audit_log WHERE seq >= 4")  # the chain that is left is still valid
+    ok, detail = log.verify()
+    assert not ok and detail.startswith("TRUNCATED: the log has 3 entries, the sealed head says 5")
+    # a seal rewritten without the key does not pass either
+    (tmp_path / "audit.head").write_text('{"count": 3, "head": "x", "mac": "0"}')
+    ok, detail = log.verify()
+    assert not ok and "signature" in detail
+
+
+def test_audit_entry_keeps_the_log_time_when_the_payload_has_its_own(db):
+    from skyloop.local.kv import ManualClock
+
+    log = SqliteAuditLog(db, clock=ManualClock(1_800_000_000.0))
+    log.append("approved", {"request_id": "r1", "at": 123.0, "seq": "x"})
+    (e,) = log.entries()
+    assert e["at"] == "2027-01-15T08:00:00+00:00" and e["payload_at"] == 123.0 and e["seq"] == 1
+    assert e["payload_seq"] == "x" and log.verify()[0]

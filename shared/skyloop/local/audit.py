@@ -1,8 +1,11 @@
-"""Append-only, hash-chained audit log on SQLite.
+"""Append-only, hash-chained audit log on SQLite, with its head sealed outside the log.
 
 Each entry stores the sha256 of (previous hash + canonical JSON of this entry),
 and triggers refuse UPDATE/DELETE, so ``verify()`` detects any edit made by
-going around the triggers (e.g. rewriting the file).
+going around the triggers (e.g. rewriting the file). A chain alone cannot show
+that its *last* entries were cut off, so after each append the head (count and
+last hash) is sealed with an HMAC into a file beside the database
+(:class:`~skyloop.auditchain.HeadSeal`); ``verify()`` checks the log against it.
 """
 
 from __future__ import annotations
@@ -11,38 +14,58 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from ..auditchain import GENESIS, canonical, digest, verify_chain
+from ..auditchain import GENESIS, HeadSeal, canonical, digest, verify_chain
+from ..ports import Clock
 from .db import Database
+
+# fields the log itself owns: a payload that carries one (a request's own "at") keeps it as payload_<name>
+_ROW_FIELDS = ("seq", "at", "kind", "hash")
 
 
 class SqliteAuditLog:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, seal: HeadSeal | None = None, clock: Clock | None = None) -> None:
         self.db = db
+        self.seal = seal
+        self.clock = clock
+
+    def _now(self) -> str:
+        ts = self.clock.now() if self.clock is not None else datetime.now(timezone.utc).timestamp()
+        return datetime.fromtimestamp(ts, timezone.utc).isoformat()
 
     def append(self, kind: str, payload: Mapping[str, Any]) -> int:
-        at = datetime.now(timezone.utc).isoformat()
+        at = self._now()
         body = canonical(payload)
         with self.db.tx() as c:
-            row = c.execute("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+            row = c.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
             prev = row["hash"] if row else GENESIS
             h = digest(prev, at, kind, body)
             cur = c.execute(
                 "INSERT INTO audit_log(at, kind, payload, prev_hash, hash) VALUES (?,?,?,?,?)",
                 (at, kind, body, prev, h),
             )
-            return int(cur.lastrowid or 0)
+            seq = int(cur.lastrowid or 0)
+            count = c.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
+            if self.seal is not None:  # inside the write lock: two writers cannot seal out of order
+                self.seal.write(int(count), h)
+            return seq
 
     def entries(self, limit: int | None = None) -> list[dict[str, Any]]:
         sql = "SELECT seq, at, kind, payload, hash FROM audit_log ORDER BY seq"
         rows = self.db.conn().execute(sql).fetchall()
         if limit is not None:
-            rows = rows[-limit:]
-        return [
-            {"seq": r["seq"], "at": r["at"], "kind": r["kind"], "hash": r["hash"], **json.loads(r["payload"])}
-            for r in rows
-        ]
+            rows = rows[-limit:] if limit > 0 else []
+        out = []
+        for r in rows:
+            payload = json.loads(r["payload"])
+            entry = {(f"payload_{k}" if k in _ROW_FIELDS else k): v for k, v in payload.items()}
+            entry.update({"seq": r["seq"], "at": r["at"], "kind": r["kind"], "hash": r["hash"]})
+            out.append(entry)
+        return out
 
     def verify(self) -> tuple[bool, str]:
-        return verify_chain(
-            self.db.conn().execute("SELECT seq, at, kind, payload, prev_hash, hash FROM audit_log ORDER BY seq")
-        )
+        rows = [dict(r) for r in self.db.conn().execute(
+            "SELECT seq, at, kind, payload, prev_hash, hash FROM audit_log ORDER BY seq")]
+        ok, detail = verify_chain(rows)
+        if not ok or self.seal is None:
+            return ok, detail
+        return self.seal.check(len(rows), rows[-1]["hash"] if rows else GENESIS, detail)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..adapters import Adapters
+from ..auditchain import HeadSeal
 from ..config import Settings
 from ..errors import NotFound, SkyloopError
 from ..events import RemediationRequested, parse_event
@@ -68,7 +69,7 @@ class LocalRuntime:
             events=SqliteQueue(self.db, "events"),
             remediation=SqliteQueue(self.db, "remediation"),
             idempotency=SqliteIdempotencyStore(self.db),
-            audit=SqliteAuditLog(self.db),
+            audit=SqliteAuditLog(self.db, seal=HeadSeal(s.home / "audit.head"), clock=clock),
             executor=self.fleet,
             state=SqliteRemediationState(self.db),
             kv=kv,
