@@ -366,6 +366,8 @@ def detect(
     metrics: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV or JSON lines: timestamp + metric columns"),
     service: str = typer.Option("api", help="service the metrics belong to"),
     batch_size: int = typer.Option(60, min=1, help="records per streamed batch"),
+    time_column: Optional[str] = typer.Option(None, "--time-column", help="the time column (default: timestamp, time, ts, "
+                                              "datetime or date; never guessed)"),
     home: Optional[Path] = HomeOpt,
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -376,7 +378,7 @@ def detect(
     rt = _runtime(home)
     found: list[dict[str, Any]] = []
     try:
-        for b in batches(load_records(str(metrics)), batch_size, service):
+        for b in batches(load_records(str(metrics), time_column), batch_size, service):
             found += on_metrics(b, rt.adapters)["anomalies"]
     except SkyloopError as exc:
         _fail(exc)

@@ -73,7 +73,7 @@ def test_batch_without_known_metrics_is_invalid(runtime):
     a = runtime.adapters
     on_metrics(batch(stream(10)), a)
     other = [MetricRecord(timestamp=T0, values={"queue_depth": 3.0})]
-    with pytest.raises(InvalidMetrics, match="no values for the known metrics"):
+    with pytest.raises(InvalidMetrics, match="no usable values for the known metrics"):
         on_metrics(batch(other), a)
 
 
@@ -84,3 +84,52 @@ def test_missing_values_are_tolerated(runtime):
              for i, r in enumerate(recs)]
     res = on_metrics(batch(gappy), a)
     assert res["anomalies"] == []
+
+
+def test_huge_values_leave_the_state_finite_and_a_later_incident_is_found(runtime):
+    """±1e308 in every row once turned the saved state into NaN, and a real CPU saturation
+    later raised nothing."""
+    from skyloop.detection import load_detector
+    from skyloop.detection.base import state_is_sound
+
+    a = runtime.adapters
+    huge = [MetricRecord(timestamp=T0 + timedelta(minutes=i),
+                         values={"cpu_usage": (-1) ** i * 1e308, "latency_ms": 1e308, "error_rate": -1e308})
+            for i in range(60)]
+    with pytest.raises(InvalidMetrics, match="no usable values.*180 beyond"):
+        on_metrics(batch(huge), a)
+    on_metrics(batch(stream(100, start=60)), a)
+    mixed = [MetricRecord(timestamp=T0 + timedelta(minutes=160 + i), values={**r.values, "latency_ms": 1e308})
+             for i, r in enumerate(stream(200, start=160))]
+    assert on_metrics(batch(mixed), a)["out_of_range_values"] == 200
+    saved = a.kv.get("detector:api")
+    assert saved and state_is_sound(saved, load_detector(saved).nan_ok)
+    # the detector used directly clips: its state stays finite too
+    from skyloop.detection import make_detector
+
+    det = make_detector("default")
+    for i in range(50):
+        det.score_one(T0 + timedelta(minutes=i), {"cpu": (-1) ** i * 1e308})
+    assert state_is_sound(det.to_bytes(), det.nan_ok)
+    res = on_metrics(batch(stream(30, start=360, seed=1, cpu=(370, 385))), a)
+    assert res["anomalies"] and res["anomalies"][0]["causes"][0]["metric"] == "cpu_usage"
+
+
+def test_a_saved_state_that_fails_validation_is_reset_with_a_warning(runtime, caplog):
+    import io
+    import logging
+
+    a = runtime.adapters
+    on_metrics(batch(stream(120)), a)
+    with np.load(io.BytesIO(a.kv.get("detector:api"))) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["dev"] = np.full_like(arrays["dev"], np.nan)  # what an overflow once left behind
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    a.kv.put("detector:api", buf.getvalue())
+    with caplog.at_level(logging.WARNING, logger="skyloop"):
+        on_metrics(batch(stream(30, start=120, seed=3)), a)
+    assert "failed validation" in caplog.text
+    from skyloop.detection import load_detector
+
+    assert np.isfinite(load_detector(a.kv.get("detector:api")).dev).all()

@@ -110,11 +110,20 @@ def test_records_from_csv_and_jsonl():
         ("timestamp,cpu\n2026-01-01,hot\n", "not a number"),
         ("timestamp,cpu\n2026-01-01,1,2\n", "fields"),
         ("timestamp,cpu\n2026-01-01,inf\n", "infinite"),
+        # no time column: the first metric must not be read as epoch seconds
+        ("cpu_usage,latency_ms\n97.0,120\n", "no time column .*--time-column"),
     ],
 )
 def test_bad_metric_csv(text, fragment):
     with pytest.raises(InvalidMetrics, match=fragment):
         records_from_csv(text)
+
+
+def test_time_column_named_explicitly():
+    recs = records_from_csv("host_cpu,when\n97.5,2026-01-01T00:01:00Z\n", time_column="when")
+    assert recs[0].values == {"host_cpu": 97.5} and recs[0].timestamp.minute == 1
+    with pytest.raises(InvalidMetrics, match="no column 'at'"):
+        records_from_csv("host_cpu,when\n97.5,2026-01-01T00:01:00Z\n", time_column="at")
 
 
 def test_detection_path_imports_neither_pandas_nor_sklearn():

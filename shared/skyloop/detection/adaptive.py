@@ -28,7 +28,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..events import Severity
-from .base import SavesBytes, as_matrix, lower_bound, severity_of
+from .base import SavesBytes, as_matrix, clip_values, lower_bound, severity_of
 
 Z_ANCHORS = np.array([0.0, 3.0, 4.5, 6.75, 10.5, 30.0])
 CUSUM_ANCHORS = np.array([0.0, 11.25, 18.75, 30.0, 60.0, 225.0])
@@ -57,6 +57,7 @@ class AdaptiveDetector(SavesBytes):
     _STATE = ("level", "dev", "fast_dev", "season", "season_n", "cpos", "cneg", "run", "run_sign", "seen",
               "slot", "slot_n", "slot_dev", "slot_seen")
     SLOTS = 288  # 5-minute time-of-day slots for the "same time yesterday" baseline
+    nan_ok = ("level",)  # NaN: a metric not seen yet
 
     def __init__(self, alpha: float = 0.015, dev_alpha: float = 0.01, season_alpha: float = 0.1, bins: int = 96, warmup: int = 24,
                  relevel_after: int = 36, cusum_slack: float = 1.0, fast_alpha: float = 0.2,
@@ -119,6 +120,7 @@ class AdaptiveDetector(SavesBytes):
             raise ValueError("columns are not set")
         if not hasattr(self, "level"):
             self._init(len(self.columns_))
+        x = clip_values(x)
         ok = np.isfinite(x)
         new = ok & ~np.isfinite(self.level)
         self.level[new] = x[new]

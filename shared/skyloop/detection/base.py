@@ -31,6 +31,40 @@ def severity_of(score: float) -> Severity:
     return Severity.NORMAL
 
 
+# No real metric comes near this magnitude. A residual of two values near 1e308 overflows
+# to inf, and one inf turned a detector's saved state into NaN for good (a later real
+# incident then scored nothing). The detect use-case treats values beyond it as missing
+# (and says so); a detector used directly clips to it, so differences, sums and ratios of
+# what it learns stay finite.
+MAX_ABS_VALUE = 1e150
+
+
+def clip_values(x: np.ndarray) -> np.ndarray:
+    """Finite-safe copy of ``x`` (NaN stays NaN: it means missing)."""
+    return np.clip(x, -MAX_ABS_VALUE, MAX_ABS_VALUE)
+
+
+def state_is_sound(data: bytes, nan_ok: tuple[str, ...] = ()) -> bool:
+    """Whether a detector's saved state is usable: every saved array finite, except NaN in
+    the arrays where a detector says NaN means "not seen yet" (its ``nan_ok``)."""
+    import io
+
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            for name in z.files:
+                if name == "meta" or z[name].dtype.kind not in "fc":
+                    continue
+                arr = np.asarray(z[name], dtype=float)
+                bad = ~np.isfinite(arr)
+                if name in nan_ok:
+                    bad &= ~np.isnan(arr)
+                if bad.any() or (np.abs(np.nan_to_num(arr)) > MAX_ABS_VALUE * 4).any():
+                    return False
+    except Exception:  # noqa: BLE001 - anything unreadable is unsound by definition
+        return False
+    return True
+
+
 def lower_bound(sev: Severity) -> float:
     for bound, s in BANDS:
         if s == sev:

@@ -44,20 +44,34 @@ def _number(value: object, where: str) -> float:
     return x
 
 
-def records_from_csv(text: str) -> list[MetricRecord]:
+def records_from_csv(text: str, time_column: str | None = None) -> list[MetricRecord]:
     try:
-        return _records_from_csv(text)
+        return _records_from_csv(text, time_column)
     except csv.Error as exc:  # stray quotes or a bare carriage return inside a field
         raise InvalidMetrics(f"metrics CSV does not parse: {exc}") from None
 
 
-def _records_from_csv(text: str) -> list[MetricRecord]:
+def _time_index(header: list[str], time_column: str | None) -> int:
+    """The time column is named, never guessed: a first column of metrics read as epoch
+    seconds puts every record in 1970 and the incident on the wrong metric."""
+    lower = [h.strip().lower() for h in header]
+    if time_column is not None:
+        if time_column.strip().lower() not in lower:
+            raise InvalidMetrics(f"metrics CSV has no column {time_column!r} (the time column asked for)")
+        return lower.index(time_column.strip().lower())
+    found = next((lower.index(t) for t in TIME_COLUMNS if t in lower), None)
+    if found is None:
+        raise InvalidMetrics(f"metrics CSV has no time column (one of {', '.join(TIME_COLUMNS)}); "
+                             "name yours with --time-column")
+    return found
+
+
+def _records_from_csv(text: str, time_column: str | None) -> list[MetricRecord]:
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if not header:
         raise InvalidMetrics("metrics CSV is empty")
-    lower = [h.strip().lower() for h in header]
-    tcol = next((lower.index(t) for t in TIME_COLUMNS if t in lower), 0)
+    tcol = _time_index(header, time_column)
     names = [h.strip() for i, h in enumerate(header) if i != tcol]
     if not names:
         raise InvalidMetrics("metrics CSV has no metric columns")
@@ -74,7 +88,8 @@ def _records_from_csv(text: str) -> list[MetricRecord]:
     return out
 
 
-def records_from_jsonl(text: str) -> list[MetricRecord]:
+def records_from_jsonl(text: str, time_column: str | None = None) -> list[MetricRecord]:
+    keys = (time_column,) if time_column else TIME_COLUMNS
     out = []
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -85,10 +100,10 @@ def records_from_jsonl(text: str) -> list[MetricRecord]:
             raise InvalidMetrics(f"line {n}: not valid JSON") from None
         if not isinstance(doc, dict):
             raise InvalidMetrics(f"line {n}: expected an object")
-        ts = next((doc[k] for k in TIME_COLUMNS if k in doc), None)
+        ts = next((doc[k] for k in keys if k in doc), None)
         if ts is None:
-            raise InvalidMetrics(f"line {n}: no timestamp field")
-        raw = doc["values"] if isinstance(doc.get("values"), dict) else {k: v for k, v in doc.items() if k not in TIME_COLUMNS}
+            raise InvalidMetrics(f"line {n}: no timestamp field (one of {', '.join(keys)})")
+        raw = doc["values"] if isinstance(doc.get("values"), dict) else {k: v for k, v in doc.items() if k not in keys}
         values = {str(k): _number(v, f"line {n} {k}") for k, v in raw.items()}
         if not values:
             raise InvalidMetrics(f"line {n}: no metric values")
@@ -98,12 +113,15 @@ def records_from_jsonl(text: str) -> list[MetricRecord]:
     return out
 
 
-def load_records(path: str) -> list[MetricRecord]:
-    with open(path, encoding="utf-8") as fh:
-        text = fh.read()
+def load_records(path: str, time_column: str | None = None) -> list[MetricRecord]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except UnicodeDecodeError as exc:
+        raise InvalidMetrics(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     if path.endswith((".jsonl", ".ndjson", ".json")):
-        return records_from_jsonl(text)
-    return records_from_csv(text)
+        return records_from_jsonl(text, time_column)
+    return records_from_csv(text, time_column)
 
 
 def batches(records: Iterable[MetricRecord], size: int, service: str, source: str = "local") -> Iterator[MetricBatch]:

@@ -21,7 +21,7 @@ from ..errors import InvalidMetrics, NotFound
 from ..events import AnomalyFound, MetricBatch, MetricRecord, RemediationRequested
 from ..rca import RcaContext, rank_causes
 from . import load_detector, make_detector
-from .base import lower_bound
+from .base import MAX_ABS_VALUE, lower_bound, state_is_sound
 from .incidents import Run, find_runs, is_incident
 from .series import append_series
 
@@ -40,6 +40,7 @@ class DetectOutcome:
     anomalies: list[AnomalyFound] = field(default_factory=list)
     requests: list[RemediationRequested] = field(default_factory=list)
     canary: dict[str, Any] | None = None
+    out_of_range: int = 0  # values beyond ±1e150, treated as missing
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -51,11 +52,29 @@ class DetectOutcome:
         }
         if self.canary is not None:
             out["canary"] = self.canary
+        if self.out_of_range:
+            out["out_of_range_values"] = self.out_of_range
         return out
 
 
 def _detector_key(service: str) -> str:
     return f"detector:{service}"
+
+
+def _load_state(service: str, saved: bytes | None, settings: "Settings") -> Any:
+    """The service's detector as saved, or a fresh one: a state that does not load or does not
+    validate (NaN or inf where numbers belong) would score nothing from now on, so it is reset
+    with a warning rather than used."""
+    if saved:
+        try:
+            det = load_detector(saved)
+        except Exception as exc:  # noqa: BLE001 - any unreadable state is replaced, never trusted
+            log.warning("detector state unreadable: reset", extra={"service": service, "error": type(exc).__name__})
+        else:
+            if state_is_sound(saved, getattr(det, "nan_ok", ())):
+                return det
+            log.warning("detector state failed validation (non-finite values): reset", extra={"service": service})
+    return make_detector(settings.detection.detector, contamination=settings.detection.contamination)
 
 
 def detect(
@@ -73,9 +92,7 @@ def detect(
     ordered = sorted(batch.records, key=lambda r: r.timestamp)
     records = [r for r in ordered if r.variant in (None, "production")]
     candidates = [r for r in ordered if r.variant not in (None, "production")]
-    saved = kv.get(_detector_key(batch.service))
-    det = load_detector(saved) if saved else make_detector(settings.detection.detector,
-                                                           contamination=settings.detection.contamination)
+    det = _load_state(batch.service, kv.get(_detector_key(batch.service)), settings)
     out = DetectOutcome(batch.service, len(ordered), 0)
     if records:
         _detect_production(batch, records, det, out, settings=settings, kv=kv, queue=queue,
@@ -100,8 +117,16 @@ def _detect_production(batch: MetricBatch, records: list[MetricRecord], det: Any
     det.columns_ = columns
     X = np.array([[r.values.get(c, np.nan) for c in columns] for r in records], dtype=float)
     ts = np.array([r.timestamp.timestamp() for r in records])
+    absurd = np.abs(np.nan_to_num(X)) > MAX_ABS_VALUE
+    if absurd.any():  # garbage from a broken exporter: not learned, or it blinds the detector for days
+        out.out_of_range = int(absurd.sum())
+        X[absurd] = np.nan
+        log.warning("metric values beyond ±1e150 treated as missing",
+                    extra={"service": batch.service, "values": out.out_of_range,
+                           "metrics": sorted({columns[j] for j in np.nonzero(absurd)[1]})})
     if not np.isfinite(X).any():
-        raise InvalidMetrics(f"batch for {batch.service} has no values for the known metrics ({', '.join(columns)})")
+        raise InvalidMetrics(f"batch for {batch.service} has no usable values for the known metrics ({', '.join(columns)})"
+                             + (f"; {out.out_of_range} beyond ±1e150" if out.out_of_range else ""))
     if hasattr(det, "process"):  # detectors that learn record by record, with time of day
         still_warming = max(0, det.warmup - det.n_)
         scores, z = det.process(X, ts)
@@ -143,7 +168,12 @@ def _detect_production(batch: MetricBatch, records: list[MetricRecord], det: Any
         if len(records) - 1 - run.end <= cfg.merge_gap_rows:
             still_open = open_inc
     kv.put(f"incident:{batch.service}", json.dumps(still_open).encode() if still_open else b"null")
-    kv.put(_detector_key(batch.service), det.to_bytes())
+    state = det.to_bytes()
+    if state_is_sound(state, getattr(det, "nan_ok", ())):
+        kv.put(_detector_key(batch.service), state)
+    else:  # never persist a state that would blind the next batch
+        log.warning("detector state went non-finite: not saved, the next batch starts fresh", extra={"service": batch.service})
+        kv.put(_detector_key(batch.service), b"")
     append_series(kv, batch.service, columns, ts, X, np.asarray(scores, float))
     return np.asarray(scores, float)
 
