@@ -8,15 +8,27 @@ import pytest
 from skyloop.errors import InvalidDataset
 from skyloop.events import TrainingDataArrived
 from skyloop.handlers import on_training_data
-from skyloop.training.search import SPACE, plan_rows
+from skyloop.training.search import SPACE
 
 from ..conftest import put_dataset
 
 
-def test_plan_rows_shrinks_the_budget_to_fit_the_time() -> None:
-    full = plan_rows(100_000, 12, 5, seconds_per_row=1e-6, max_seconds=100, min_rows=50)
-    tight = plan_rows(100_000, 12, 5, seconds_per_row=1e-4, max_seconds=10, min_rows=50)
-    assert full == 100_000 and 50 <= tight < full
+@pytest.mark.parametrize("max_seconds", [2, 4])
+def test_search_keeps_its_time_budget(max_seconds) -> None:
+    """A budget of 4 s once took 15.9 s: the search now stops before a fit that would overrun."""
+    import time
+
+    from skyloop.demo_data import churn_csv
+    from skyloop.training.dataset import DatasetLimits, load_dataset
+    from skyloop.training.search import search
+
+    ds = load_dataset(churn_csv(20_000, label_noise=0.1, seed=3), target="churned", limits=DatasetLimits())
+    t0 = time.perf_counter()
+    params, report = search(ds, {"random_state": 42}, folds=5, candidates=27, max_seconds=max_seconds, scoring="accuracy")
+    took = time.perf_counter() - t0
+    assert took <= max_seconds * 1.1 + 0.25, (took, report)
+    assert report["fits"] >= 1 and report["best_params"] and report["stopped_by_budget"]
+    assert all(params[k] == v for k, v in report["best_params"].items())
 
 
 def test_search_chooses_from_the_space_and_records_itself(runtime, churn_bytes) -> None:
