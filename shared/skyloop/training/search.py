@@ -41,11 +41,11 @@ def search(ds: Dataset, base: Mapping[str, Any], *, folds: int, candidates: int 
     would end past ``max_seconds`` is not started (a cheaper one may still be), no rung starts
     after one was cut short, and the best candidate of the deepest rung reached wins. scikit-learn's ``HalvingRandomSearchCV`` cannot be stopped part-way, and a
     budget asked for 4 s once took 15.9 s with it."""
+    t0 = time.perf_counter()  # the budget counts from the call: imports and the probe are part of it
     from sklearn.model_selection import KFold, ParameterSampler, StratifiedKFold, cross_val_score
 
     from .model import build_pipeline
 
-    t0 = time.perf_counter()
     deadline = t0 + max_seconds
     rs = int(base.get("random_state", 42))
     n_features = max(len(ds.features) + sum(len(v) - 1 for v in ds.categorical.values()), 1)
@@ -60,9 +60,11 @@ def search(ds: Dataset, base: Mapping[str, Any], *, folds: int, candidates: int 
     probe = {"model__n_estimators": 10, "model__max_features": "sqrt"}
     p_rows = min(n, rows[0])
     frame = ds.frame.sample(p_rows, random_state=rs) if p_rows < n else ds.frame
-    tp = time.perf_counter()
-    build_pipeline(ds, {**base, "n_estimators": 10}, n_jobs=1).fit(frame[ds.features], frame[ds.target])
-    rate = (time.perf_counter() - tp) / _cost_units(probe, p_rows, 1, n_features)
+    rate = math.inf
+    for _ in range(2):  # the first fit also pays scikit-learn's lazy imports: the faster one is the machine's
+        tp = time.perf_counter()
+        build_pipeline(ds, {**base, "n_estimators": 10}, n_jobs=1).fit(frame[ds.features], frame[ds.target])
+        rate = min(rate, (time.perf_counter() - tp) / _cost_units(probe, p_rows, 1, n_features))
     alive = list(range(len(cands)))
     scores: dict[int, float] = {}
     reached, stopped, fits = 0, False, 0
