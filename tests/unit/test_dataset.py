@@ -41,6 +41,15 @@ def test_continuous_target_is_regression():
         (csv_bytes("only", ["1", "2"]), None, "at least one feature"),
         (csv_bytes("x,label", [f"{i},{i % 2}" for i in range(40)]) + b"9,1,7\n", None, "does not parse"),
         (csv_bytes("id,label", [f"u{i},{i % 2}" for i in range(80)]), None, "distinct values"),
+        # bounded before parsing: one 5 MB cell once took training to 12.5 GB RSS
+        pytest.param(csv_bytes("x,t,label", [f"{i},{'w' * (5_000_000 if i == 3 else 3)},{i % 2}" for i in range(300)]),
+                     None, "line 5 is 5,000,004 bytes, above the 1,048,576-byte limit per row", id="5MB-row"),
+        pytest.param(csv_bytes("x,t,label", [f"{i},{'w' * (70_000 if i == 8 else 3)},{i % 2}" for i in range(300)]),
+                     None, "a field on line 10 is 70,000 bytes", id="70kB-field"),
+        # a regression target near 1e308 once gave a raw traceback; a feature beyond float32 too
+        (csv_bytes("x,y", [f"{i},{(-1) ** i * (0.5 + i / 100) * 1e308}" for i in range(40)]), None, "beyond ±1e+150"),
+        (csv_bytes("x,label", [f"{1e300 if i == 4 else i},{i % 2}" for i in range(40)]), None,
+         "column 'x' has 1e+300 at line 6, beyond ±3.4e+38"),
     ],
 )
 def test_bad_csv_gives_typed_one_line_error(data, target, fragment):
