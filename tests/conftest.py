@@ -92,16 +92,15 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             records.append(self.format(record) + " " + repr(record.__dict__))
 
     handler = Keep(level=logging.DEBUG)
-    root = logging.getLogger()
+    root = logging.getLogger("skyloop")  # skyloop's logs do not propagate to the root logger
     old_level = root.level
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
     try:
         with pytest.MonkeyPatch.context() as mp:
             for name, value in values.items():
                 mp.setenv(name, value)
             mp.setenv("SKYLOOP_HOME", str(home))
-            res = CliRunner().invoke(app, ["demo", "--json", "--start", DEMO_START])
+            res = CliRunner().invoke(app, ["--log-level", "DEBUG", "demo", "--json", "--start", DEMO_START])
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)

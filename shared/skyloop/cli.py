@@ -83,7 +83,8 @@ def demo(
     home = home or Path(os.environ.get("SKYLOOP_HOME", ".skyloop"))
     quiet = logging.getLogger("skyloop")
     level = quiet.level
-    quiet.setLevel(logging.ERROR)  # the demo narrates its drift, canary and rollback warnings itself
+    if level == logging.NOTSET or level >= logging.WARNING:  # unless --log-level asked for more
+        quiet.setLevel(logging.ERROR)  # the demo narrates its drift, canary and rollback warnings itself
     try:
         if start is not None and start.tzinfo is None:
             start = start.replace(tzinfo=timezone.utc)

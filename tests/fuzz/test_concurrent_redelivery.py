@@ -66,7 +66,7 @@ def test_every_handler_has_one_effect_under_concurrent_delivery(tmp_path: Path) 
     assert [v.version for v in rt.registry.versions("churn")] == [1]
 
     rt.registry.set_status("churn", 1, Status.APPROVED, actor="test")
-    _deliver_twice(home, "deploy", {"type": "ModelVersionApproved", "model_group": "churn", "version": 1})
+    _deliver_twice(home, "deploy", {"type": "ModelVersionApproved", "event_id": "approval-1", "model_group": "churn", "version": 1})
     assert rt.registry.alias("churn", "production").version == 1
     assert rt.registry.alias_history("churn", "production") == [1]
 

@@ -23,13 +23,38 @@ def db(tmp_path):
 def test_blobstore_roundtrip_and_escape(tmp_path):
     store = FolderBlobStore(tmp_path / "blobs")
     uri = store.put("a/b.bin", b"hello")
-    assert uri.startswith("file://") and store.get(uri) == b"hello" and store.exists(uri)
+    assert uri == "blob:a/b.bin" and store.get(uri) == b"hello" and store.exists(uri)
     with pytest.raises(SkyloopError, match="escapes"):
         store.put("../outside", b"x")
+    with pytest.raises(SkyloopError, match="escapes"):
+        store.get("blob:../../etc/passwd")
     with pytest.raises(NotFound):
         store.get("missing/key")
     store.delete(uri)
     assert not store.exists(uri)
+
+
+def test_a_copied_home_reads_its_own_files(tmp_path, churn_bytes):
+    """The registry once stored absolute file:// paths, so a copy of SKYLOOP_HOME read (and
+    served) the original's artifacts."""
+    import shutil
+
+    from skyloop.config import Settings
+    from skyloop.events import TrainingDataArrived
+    from skyloop.handlers import on_training_data
+    from skyloop.local.runtime import LocalRuntime
+
+    rt = LocalRuntime(Settings(home=tmp_path / "a"))
+    uri = rt.adapters.store.put("inbox/churn.csv", churn_bytes)
+    on_training_data(TrainingDataArrived(uri=uri, target="churned"), rt.adapters)
+    rt.close()
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    shutil.rmtree(tmp_path / "a")
+    copy = LocalRuntime(Settings(home=tmp_path / "b"))
+    (v,) = copy.registry.versions()
+    assert v.artifact_uri.startswith("blob:models/") and str(tmp_path) not in v.artifact_uri
+    copy.deployer.deploy(v.group, "production", v)  # reads and verifies the copy's bytes
+    copy.close()
 
 
 def test_queue_visibility_ack_and_dedup(db):

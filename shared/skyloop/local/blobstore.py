@@ -1,4 +1,9 @@
-"""Folder-backed BlobStore: ``file://`` URIs, atomic writes."""
+"""Folder-backed BlobStore: atomic writes, URIs relative to the store.
+
+What the store writes is named ``blob:<key>`` (relative to its root), so the registry
+never records an absolute path: a copied or moved ``SKYLOOP_HOME`` reads its own files,
+not the original's. ``file://`` URIs and plain paths still name files outside the store
+(a CSV given to ``skyloop train``)."""
 
 from __future__ import annotations
 
@@ -21,11 +26,20 @@ class FolderBlobStore:
             raise SkyloopError(f"blob key {key!r} escapes the store root")
         return p
 
+    SCHEME = "blob:"
+
     @staticmethod
-    def path_of(uri: str) -> Path:
+    def _file_path(uri: str) -> Path:
         if uri.startswith("file://"):
             return Path(unquote(urlparse(uri).path))
         return Path(uri)
+
+    def path_of(self, uri: str) -> Path:
+        """The file behind a URI (tests tamper with artifacts through it)."""
+        return self._resolve(uri)
+
+    def key_of(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
 
     def put(self, key: str, data: bytes) -> str:
         path = self._path_for_key(key)
@@ -39,12 +53,15 @@ class FolderBlobStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        return path.as_uri()
+        return self.SCHEME + self.key_of(path)
 
     def _resolve(self, uri: str) -> Path:
-        """file:// URIs and absolute paths as given; a relative path from the working
-        directory if it exists there (``skyloop train data.csv``), else a key in the store."""
-        path = self.path_of(uri)
+        """``blob:<key>`` in the store; file:// URIs and absolute paths as given; a relative
+        path from the working directory if it exists there (``skyloop train data.csv``), else
+        a key in the store."""
+        if uri.startswith(self.SCHEME):
+            return self._path_for_key(uri[len(self.SCHEME):])
+        path = self._file_path(uri)
         if path.is_absolute() or path.exists():
             return path
         return self._path_for_key(str(path))
