@@ -27,11 +27,16 @@ class BatchResult:
     rows: int
     seconds: float
     output: str
+    status: str = "APPROVED"
+    warning: str | None = None  # predictions from a version not approved for production
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model_group": self.group, "version": self.version, "rows": self.rows,
-                "seconds": round(self.seconds, 3), "rows_per_s": round(self.rows / self.seconds) if self.seconds else None,
-                "output": self.output}
+        out = {"model_group": self.group, "version": self.version, "status": self.status, "rows": self.rows,
+               "seconds": round(self.seconds, 3), "rows_per_s": round(self.rows / self.seconds) if self.seconds else None,
+               "output": self.output}
+        if self.warning:
+            out["warning"] = self.warning
+        return out
 
 
 def _categorical(bundle: dict[str, Any]) -> set[str]:
@@ -73,6 +78,10 @@ def predict_csv(
     mv = registry.get(group, version) if version is not None else registry.alias(group, "production")
     if mv is None:
         raise NotFound(f"{group} has no production version; name one with --version")
+    warning = None
+    if mv.status.value != "APPROVED":  # asked for by number: allowed (an offline comparison), never silent
+        warning = (f"{group} v{mv.version} is {mv.status.value}: these predictions come from a model "
+                   "not approved for production")
     bundle = load_verified(store, mv.artifact_uri, mv.artifact_sha256)
     features: list[str] = bundle["features"]
     categorical = _categorical(bundle)
@@ -108,4 +117,4 @@ def predict_csv(
         tmp.unlink(missing_ok=True)
         raise InvalidRequest("CSV has a header but no rows")
     tmp.replace(out)
-    return BatchResult(group, mv.version, rows, time.perf_counter() - t0, str(out))
+    return BatchResult(group, mv.version, rows, time.perf_counter() - t0, str(out), mv.status.value, warning)

@@ -17,22 +17,42 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import __version__
+from .cli_errors import OneLineErrors
 from .errors import InvalidRequest, NotFound, SkyloopError
+from .handlers import HANDLERS
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Skyloop: train, deploy, detect, remediate, locally or in the cloud.")
+app = typer.Typer(add_completion=False, no_args_is_help=True, cls=OneLineErrors, pretty_exceptions_enable=False,
+                  help="Skyloop: train, deploy, detect, remediate, locally or in the cloud.")
 console = Console()
 err = Console(stderr=True)
 
 
 def _runtime(home: Optional[Path] = None, **overrides: Any) -> Any:
-    from .config import Settings
+    """Settings validated (a bad value is one line, naming the variable), typos named, the
+    state folder checked before SQLite is asked to open a file in it."""
+    from .config import Settings, unknown_variables
     from .local.runtime import LocalRuntime
 
+    for var, close in unknown_variables():
+        err.print(f"[yellow]warning[/] {escape(var)} is not a Skyloop setting and is ignored"
+                  + (f"; did you mean {escape(close)}?" if close else ""), soft_wrap=True)
     settings = Settings(**({"home": home} if home else {}), **overrides)
+    _check_home(settings.home)
+    return LocalRuntime(settings)
+
+
+def _check_home(home: Path) -> None:
+    import tempfile
+
+    if home.exists() and not home.is_dir():
+        raise InvalidRequest(f"the state folder {home} is a file; point --home or SKYLOOP_HOME at a folder")
     try:
-        return LocalRuntime(settings)
-    except SkyloopError as exc:  # e.g. an MLflow mirror configured without the [mlflow] extra
-        _fail(exc)
+        home.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=home):
+            pass
+    except OSError as exc:
+        raise InvalidRequest(f"the state folder {home} is not writable ({exc.strerror}); "
+                             "point --home or SKYLOOP_HOME at a writable folder") from None
 
 
 def _fail(exc: SkyloopError) -> None:
@@ -55,9 +75,12 @@ HomeOpt = typer.Option(None, "--home", envvar="SKYLOOP_HOME", help="state folder
 
 
 @app.callback()
-def _main(log_level: str = typer.Option("WARNING", "--log-level", help="JSON logs to stderr at this level")) -> None:
+def _main(log_level: str = typer.Option("WARNING", "--log-level", help="JSON logs to stderr: DEBUG, INFO, WARNING or ERROR"),
+          debug: bool = typer.Option(False, "--debug", help="show the traceback of an error instead of one line")) -> None:
     from .logs import setup
 
+    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise typer.BadParameter(f"{log_level!r} is not DEBUG, INFO, WARNING or ERROR", param_hint="--log-level")
     setup(log_level)
 
 
@@ -140,6 +163,8 @@ def predict(
                               chunk_rows=chunk_rows, on_chunk=lambda n: progress.advance(task, n))
         except SkyloopError as exc:
             _fail(exc)
+    if res.warning:
+        err.print(f"[yellow]warning[/] {escape(res.warning)}", soft_wrap=True)
     _emit(res.to_dict(), False)
 
 
@@ -302,13 +327,15 @@ def models(group: Optional[str] = typer.Argument(None), home: Optional[Path] = H
 
     rt = _runtime(home)
     versions = rt.registry.versions(group)
-    if as_json:
-        return _emit([v.model_dump(mode="json") for v in versions], True)
+    aliases = {g: rt.registry.aliases(g) for g in {v.group for v in versions}}
+    if as_json:  # which version is production is the first thing a script asks
+        return _emit([{**v.model_dump(mode="json"), "aliases": sorted(a for a, n in aliases[v.group].items() if n == v.version)}
+                      for v in versions], True)
     t = Table(title="Model versions")
     for c in ("group", "version", "status", "aliases", "primary metric", "data sha256", "created"):
         t.add_column(c)
     for v in versions:
-        al = [a for a, n in rt.registry.aliases(v.group).items() if n == v.version]
+        al = sorted(a for a, n in aliases[v.group].items() if n == v.version)
         t.add_row(v.group, str(v.version), v.status.value, ",".join(al), f"{v.primary_metric}={v.score:.4f}" if v.score is not None else "-",
                   v.lineage.get("data_sha256", "")[:12], v.created_at.strftime("%Y-%m-%d %H:%M"))
     console.print(t)
@@ -348,18 +375,16 @@ def deploy(group: str, version: int, home: Optional[Path] = HomeOpt) -> None:
 
 
 @app.command()
-def serve(host: str = typer.Option("127.0.0.1", help="bind address (loopback by default)"), port: int = 8080,
+def serve(host: str = typer.Option("127.0.0.1", help="bind address (loopback by default)"),
+          port: int = typer.Option(8080, min=0, max=65535, help="TCP port (0: any free port)"),
           home: Optional[Path] = HomeOpt) -> None:
     """Serve deployed models over HTTP: POST /v1/models/<group>:predict."""
-    from .local.endpoint import make_server
+    from .local.endpoint import bind, make_server
 
     rt = _runtime(home)
-    server = make_server(rt.deployer, host, port)
-    console.print(f"serving on http://{host}:{server.server_address[1]} (Ctrl-C to stop)")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    sock = bind(host, port)  # a busy port is one line here, not a log line and an exit inside uvicorn
+    console.print(f"serving on http://{host}:{sock.getsockname()[1]} (Ctrl-C to stop)")
+    make_server(rt.deployer, sock).run(sockets=[sock])
 
 
 @app.command()
@@ -502,7 +527,7 @@ def gc(
 
 @app.command()
 def invoke(
-    handler: str = typer.Argument(..., help="train | deploy | detect | remediate"),
+    handler: str = typer.Argument(..., help=" | ".join(HANDLERS)),
     event: Path = typer.Argument(..., exists=True, dir_okay=False, help="a JSON file with a Skyloop domain event"),
     live: bool = typer.Option(False, "--live", help="remediate: act for real (default: dry run)"),
     home: Optional[Path] = HomeOpt,

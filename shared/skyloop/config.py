@@ -6,9 +6,12 @@ value fails at start with pydantic's message instead of mid-incident.
 
 from __future__ import annotations
 
+import difflib
+import os
 from pathlib import Path
+from typing import Any, Mapping
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .events import Severity
@@ -84,6 +87,12 @@ class GuardrailSettings(BaseModel):
     approval_severity: Severity = Severity.CRITICAL
     destructive_actions: list[str] = ["restart_service", "rollback_deployment"]
 
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> "GuardrailSettings":
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas ({self.min_replicas}) is above max_replicas ({self.max_replicas})")
+        return self
+
 
 class ServiceSpec(BaseModel):
     name: str
@@ -116,3 +125,50 @@ class Settings(BaseSettings):
     @property
     def blob_root(self) -> Path:
         return self.home / "blobs"
+
+
+# SKYLOOP_* variables that are not settings but are read elsewhere on purpose
+OTHER_VARIABLES = {"SKYLOOP_AUDIT_KEY", "SKYLOOP_DEBUG", "SKYLOOP_ARTIFACT_SHA256", "SKYLOOP_WEBHOOK_TOKEN"}
+OTHER_PREFIXES = ("SKYLOOP_AWS_", "SKYLOOP_GCP_", "SKYLOOP_AZURE_")  # each cloud's own settings
+
+
+def setting_names(model: type[BaseModel] = Settings, prefix: str = "SKYLOOP_") -> list[str]:
+    """Every environment variable a setting can be given by (nested groups joined by ``__``)."""
+    names = []
+    for name, field in model.model_fields.items():
+        var = prefix + name.upper()
+        names.append(var)
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            names += setting_names(ann, var + "__")
+    return names
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """``SKYLOOP_*`` variables that set nothing (a typo is otherwise silently ignored), each
+    with the closest real name."""
+    env = os.environ if environ is None else environ
+    known = setting_names()
+    out = []
+    for key in sorted(env):
+        k = key.upper()
+        if not k.startswith("SKYLOOP_") or k in OTHER_VARIABLES or k.startswith(OTHER_PREFIXES):
+            continue
+        if k in known:
+            continue
+        close = difflib.get_close_matches(k, known, n=1, cutoff=0.6)
+        out.append((key, close[0] if close else None))
+    return out
+
+
+def describe_validation_error(exc: Any) -> str:
+    """pydantic's multi-line report as one line that names the variable to fix."""
+    parts = []
+    for e in exc.errors()[:3]:
+        loc = [str(x) for x in e.get("loc", ()) if not isinstance(x, int)]
+        var = "SKYLOOP_" + "__".join(loc).upper() if loc else "a SKYLOOP_* setting"
+        got = e.get("input")
+        shown = f" (got {str(got)[:40]!r})" if isinstance(got, (str, int, float)) else ""
+        parts.append(f"{var}: {e.get('msg', 'invalid')}{shown}")
+    more = len(exc.errors()) - len(parts)
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")

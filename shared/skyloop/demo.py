@@ -144,8 +144,8 @@ def run_demo(home: Path, *, seed: int = 7, console: Any = None, show_progress: b
     rt.fleet.add_service(SERVICE, kind="model", replicas=2, model_group=GROUP, cache_entries=4096)
     rt.fleet.add_service(SERVING, kind="model", replicas=2, model_group=GROUP)
 
-    server, _ = serve_in_thread(rt.deployer, "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{server.server_address[1]}/v1/models/{GROUP}:predict"
+    server = serve_in_thread(rt.deployer, "127.0.0.1", 0)
+    url = f"{server.url}/v1/models/{GROUP}:predict"
     from .deployment import smoke_rows
 
     sample = smoke_rows(a.registry.get(GROUP, 1).lineage, 10)

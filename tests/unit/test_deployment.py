@@ -138,9 +138,9 @@ def test_http_endpoint_routes_and_validates(runtime, two_datasets):
     v1 = train_version(runtime, two_datasets[0], "a")
     approve_and_deploy(runtime, v1)
     rows = smoke_rows(runtime.registry.get("churn", v1).lineage, 3)
-    server, _ = serve_in_thread(runtime.deployer)
-    assert server.server_address[0] == "127.0.0.1"
-    base = f"http://127.0.0.1:{server.server_address[1]}"
+    server = serve_in_thread(runtime.deployer)
+    assert server.host == "127.0.0.1"
+    base = server.url
     try:
         status, body = _post(f"{base}/v1/models/churn:predict", {"instances": rows})
         assert status == 200 and body["version"] == v1 and body["slot"] == "production"
@@ -157,9 +157,9 @@ def test_http_endpoint_routes_and_validates(runtime, two_datasets):
         # Oversized: refused from the Content-Length header, before any body is read.
         import socket
 
-        with socket.create_connection(server.server_address[:2], timeout=10) as sock:
+        with socket.create_connection((server.host, server.port), timeout=10) as sock:
             sock.sendall(b"POST /v1/models/churn:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n")
-            assert sock.recv(4096).startswith(b"HTTP/1.0 413")
+            assert sock.recv(4096).startswith(b"HTTP/1.1 413")
         # Tamper with the served artifact on disk: a fresh endpoint process refuses it.
         mv = runtime.registry.get("churn", v1)
         runtime.adapters.store.path_of(mv.artifact_uri).write_bytes(b"evil")
@@ -198,3 +198,16 @@ def test_deploy_is_idempotent_per_request_not_per_version(runtime, two_datasets)
         on_model_approved(ModelVersionApproved(model_group="churn", version=v2), runtime.adapters)
     with pytest.raises(DeploymentFailed, match="REJECTED"):  # even a request that ran before
         on_model_approved(back.model_copy(update={"version": v2}), runtime.adapters)
+
+
+def test_batched_requests_are_answered_and_counted_each_and_a_bad_one_fails_alone(runtime, two_datasets):
+    v = train_version(runtime, two_datasets[0])
+    approve_and_deploy(runtime, v)
+    rows = smoke_rows(runtime.registry.get("churn", v).lineage, 3)
+    single = [runtime.deployer.predict_detailed("churn", [r], slot="production")["predictions"][0] for r in rows]
+    out = runtime.deployer.predict_batch("churn", [([rows[0]], None), (rows[1:], None), ([{"tenure_months": 1}], None),
+                                                   ([rows[0]], "staging")])
+    assert out[0]["predictions"] == single[:1] and out[1]["predictions"] == single[1:]
+    assert "lacks feature" in str(out[2]) and "nothing is deployed in churn/staging" in str(out[3])
+    stats = runtime.db.conn().execute("SELECT SUM(calls), SUM(errors), SUM(predictions) FROM serving_stats").fetchone()
+    assert tuple(stats) == (3, 1, 3)  # three live calls, the bad one an error; the pinned probe not counted

@@ -94,6 +94,11 @@ def test_unknown_action_and_target_are_typed_errors(runtime):
     with pytest.raises(GuardrailViolation, match="bad parameter"):
         on_remediation(req(params={"step": 10_000}), runtime.adapters, dry_run=False)
     assert replicas(runtime) == 2
+    # each refusal is on the record, with its reason (they once left no trace in the audit log)
+    rejected = [(e["action"], e["target"], e["error"]) for e in runtime.adapters.audit.entries() if e["kind"] == "rejected"]
+    assert rejected == [("format_disk", "api", "unknown_action"), ("scale_out", "ghost", "not_found"),
+                        ("scale_out", "api", "guardrail_violation")]
+    assert runtime.adapters.audit.verify()[0]
 
 
 def test_rollback_refused_for_service_without_model(runtime):

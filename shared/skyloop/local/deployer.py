@@ -98,7 +98,9 @@ class LocalDeployer:
 
     def predict_detailed(self, group: str, rows: Sequence[Mapping[str, Any]], slot: str | None = None) -> dict[str, Any]:
         live = slot is None  # routed by traffic weight: live traffic. A pinned slot is a probe, not counted.
-        slot = slot or self.route(group)
+        return self._predict_one(group, rows, slot or self.route(group), live)
+
+    def _predict_one(self, group: str, rows: Sequence[Mapping[str, Any]], slot: str, live: bool) -> dict[str, Any]:
         row = self.db.conn().execute(
             "SELECT version, artifact_uri, artifact_sha256 FROM deployments WHERE model_group=? AND slot=?", (group, slot)
         ).fetchone()
@@ -117,20 +119,78 @@ class LocalDeployer:
             self._count(group, slot, row["version"], t0, preds, bundle)
         return {"predictions": preds, "version": row["version"], "slot": slot}
 
+    def predict_batch(self, group: str, requests: Sequence[tuple[Sequence[Mapping[str, Any]], str | None]]
+                      ) -> list[dict[str, Any] | Exception]:
+        """Many callers' requests in one model call per slot: what the endpoint does with the
+        requests that queued up while the previous batch ran (dynamic batching). Each request
+        is routed, answered and counted as its own call, with the batch's latency as its
+        latency; a request the batch cannot take (a bad row) is answered on its own, so it
+        fails alone. Results are in request order: a dict, or the request's exception."""
+        out: list[dict[str, Any] | Exception] = [NotFound("not answered")] * len(requests)
+        by_slot: dict[str, list[int]] = {}
+        for i, (_, slot) in enumerate(requests):
+            try:
+                by_slot.setdefault(slot or self.route(group), []).append(i)
+            except Exception as exc:  # noqa: BLE001 - routed per request: it fails alone
+                out[i] = exc
+        counts: list[tuple[str, int, float, list[Any] | None, Mapping[str, Any] | None]] = []
+        for slot, idx in by_slot.items():
+            row = self.db.conn().execute(
+                "SELECT version, artifact_uri, artifact_sha256 FROM deployments WHERE model_group=? AND slot=?", (group, slot)
+            ).fetchone()
+            if row is None:
+                for i in idx:
+                    out[i] = NotFound(f"nothing is deployed in {group}/{slot}")
+                continue
+            t0 = self.timer()
+            try:
+                bundle = self._load(row["artifact_uri"], row["artifact_sha256"])
+                frame = _frame(bundle, [r for i in idx for r in requests[i][0]])
+                preds = [_plain(p) for p in bundle["pipeline"].predict(frame)]
+            except InvalidRequest:
+                for i in idx:  # one bad request must not fail its neighbours: each on its own
+                    try:
+                        out[i] = self._predict_one(group, requests[i][0], slot, live=requests[i][1] is None)
+                    except Exception as exc:  # noqa: BLE001
+                        out[i] = exc
+                continue
+            except Exception as exc:  # noqa: BLE001 - e.g. an artifact that fails its hash: every request sees it
+                for i in idx:
+                    out[i] = exc
+                    if requests[i][1] is None:
+                        counts.append((slot, row["version"], t0, None, None))
+                continue
+            start = 0
+            for i in idx:
+                n = len(requests[i][0])
+                mine = preds[start:start + n]
+                start += n
+                out[i] = {"predictions": mine, "version": row["version"], "slot": slot}
+                if requests[i][1] is None:
+                    counts.append((slot, row["version"], t0, mine, bundle))
+        if counts:
+            self._count_many(group, counts)
+        return out
+
     def _count(self, group: str, slot: str, version: int, t0: float, preds: list[Any] | None,
                bundle: Mapping[str, Any] | None) -> None:
         """One call into the per-minute serving stats (an error when ``preds`` is None)."""
-        ms = (self.timer() - t0) * 1000.0
+        self._count_many(group, [(slot, version, t0, preds, bundle)])
+
+    def _count_many(self, group: str, calls: Sequence[tuple[str, int, float, list[Any] | None, Mapping[str, Any] | None]]
+                    ) -> None:
+        end = self.timer()
         now = self.clock.now() if self.clock is not None else time.time()
-        n, total = (0, 0.0) if preds is None or bundle is None else (len(preds), _prediction_sum(preds, bundle))
         with self.db.tx() as c:
-            c.execute(
-                "INSERT INTO serving_stats(model_group, slot, version, minute, calls, errors, latency_ms, predictions,"
-                " prediction_sum) VALUES (?,?,?,?,1,?,?,?,?) ON CONFLICT(model_group, slot, version, minute) DO UPDATE SET"
-                " calls=calls+1, errors=errors+excluded.errors, latency_ms=latency_ms+excluded.latency_ms,"
-                " predictions=predictions+excluded.predictions, prediction_sum=prediction_sum+excluded.prediction_sum",
-                (group, slot, version, int(now // 60), int(preds is None), ms, n, total),
-            )
+            for slot, version, t0, preds, bundle in calls:
+                n, total = (0, 0.0) if preds is None or bundle is None else (len(preds), _prediction_sum(preds, bundle))
+                c.execute(
+                    "INSERT INTO serving_stats(model_group, slot, version, minute, calls, errors, latency_ms, predictions,"
+                    " prediction_sum) VALUES (?,?,?,?,1,?,?,?,?) ON CONFLICT(model_group, slot, version, minute) DO UPDATE SET"
+                    " calls=calls+1, errors=errors+excluded.errors, latency_ms=latency_ms+excluded.latency_ms,"
+                    " predictions=predictions+excluded.predictions, prediction_sum=prediction_sum+excluded.prediction_sum",
+                    (group, slot, version, int(now // 60), int(preds is None), (end - t0) * 1000.0, n, total),
+                )
 
     def serving_records(self, group: str, since: float, until: float) -> list[Any]:
         """Per-minute, per-variant serving metrics in [since, until) as MetricRecords:

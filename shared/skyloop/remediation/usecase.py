@@ -15,6 +15,15 @@ from .guardrails import evaluate
 log = logging.getLogger("skyloop.remediation")
 
 
+def _audit_rejected(audit: AuditLog, req: RemediationRequested, exc: SkyloopError, clock: Clock) -> None:
+    """A request refused before any decision (unknown action, parameters out of bounds, a
+    target that does not exist) is on the record too: the audit log answers "what was asked
+    of the system", not only "what did it do"."""
+    audit.append("rejected", {"request_id": req.request_id, "action": req.action, "target": req.target,
+                              "severity": req.severity.value, "anomaly_id": req.anomaly_id, "error": exc.code,
+                              "why": exc.reason, "at": clock.now()})
+
+
 def remediate(
     req: RemediationRequested,
     *,
@@ -25,7 +34,11 @@ def remediate(
     settings: Settings,
     dry_run: bool,
 ) -> RemediationCompleted:
-    spec = spec_for(req.action)  # UnknownAction -> dead letter
+    try:
+        spec = spec_for(req.action)  # UnknownAction -> dead letter
+    except SkyloopError as exc:
+        _audit_rejected(audit, req, exc, clock)
+        raise
     applied = getattr(executor, "applied", None)
     prior = applied(req.request_id) if applied is not None and not dry_run else None
     if prior is not None:
@@ -38,8 +51,12 @@ def remediate(
                                   "after": dict(prior.after), "replayed": True, "at": now})
         return RemediationCompleted(event_id=f"done:{req.request_id}", request_id=req.request_id, action=req.action,
                                     target=req.target, status="executed", detail=prior.detail)
-    params = validate_params(spec, req.params)
-    target_state = dict(executor.describe(req.target))  # NotFound -> dead letter
+    try:
+        params = validate_params(spec, req.params)  # GuardrailViolation (bounds) -> dead letter
+        target_state = dict(executor.describe(req.target))  # NotFound -> dead letter
+    except SkyloopError as exc:
+        _audit_rejected(audit, req, exc, clock)
+        raise
     now = clock.now()
     decision = evaluate(req, spec, settings.guardrails, state, now, target_state)
     base: dict[str, Any] = {

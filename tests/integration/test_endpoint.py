@@ -1,0 +1,159 @@
+"""The local endpoint under abuse and load, on 127.0.0.1 only, every loop bounded.
+
+What once went wrong with the hand-written http.server: stalled connections each held a
+thread, 2-9% of connections reset at 32 clients, 100k-deep JSON and ``"slot": ["x"]``
+answered 500, errors came back as HTML, and disconnecting clients printed tracebacks.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from skyloop.deployment import smoke_rows
+from skyloop.local.endpoint import serve_in_thread
+
+from ..unit.test_deployment import approve_and_deploy, train_version
+
+
+@pytest.fixture
+def endpoint(runtime):
+    from skyloop.demo_data import churn_csv
+
+    v = train_version(runtime, churn_csv(300, label_noise=0.1, seed=1))
+    approve_and_deploy(runtime, v)
+    rows = smoke_rows(runtime.registry.get("churn", v).lineage, 2)
+    server = serve_in_thread(runtime.deployer)
+    yield server, rows
+    server.shutdown()
+
+
+def _post(server, body: bytes, path: str = "/v1/models/churn:predict", conn=None):
+    c = conn or http.client.HTTPConnection(server.host, server.port, timeout=30)
+    c.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+    resp = c.getresponse()
+    data = resp.read()
+    if conn is None:
+        c.close()
+    return resp.status, resp.getheader("content-type"), data
+
+
+@pytest.mark.parametrize("body, status, fragment", [
+    pytest.param(b"[" * 100_000 + b"]" * 100_000, 400, "nested too deeply", id="100k-deep"),
+    (None, 400, "slot must be one of"),  # {"instances": rows, "slot": ["x"]}
+    (b'{"instances": [[1, 2]]}', 400, "instance 0 must be an object"),
+    (b'{"instances": [{"a": {"b": 1}}]}', 400, "instance 0 must be an object"),
+    (b'{"instances": []}', 400, "1 to 10000 rows"),
+    (b'{"instances": [{}], "extra": 1}', 400, "unknown field"),
+    (b"\xff\xfe", 400, "not valid JSON"),
+])
+def test_bad_bodies_are_400_json(endpoint, body, status, fragment) -> None:
+    server, rows = endpoint
+    if body is None:
+        body = json.dumps({"instances": rows, "slot": ["x"]}).encode()
+    got, ctype, data = _post(server, body)
+    assert got == status and ctype == "application/json", data[:200]
+    assert fragment in json.loads(data)["reason"]
+
+
+def test_errors_are_json_never_html(endpoint) -> None:
+    server, _ = endpoint
+    for method, path, status in [("GET", "/nope", 404), ("DELETE", "/v1/models/churn", 405), ("GET", "/v1/models/ghost", 404),
+                                 ("POST", "/v1/models/churn:explain", 404)]:
+        c = http.client.HTTPConnection(server.host, server.port, timeout=10)
+        c.request(method, path, body=b"{}" if method == "POST" else None)
+        resp = c.getresponse()
+        doc = json.loads(resp.read())
+        assert resp.status == status and resp.getheader("content-type") == "application/json", (path, doc)
+        assert set(doc) == {"error", "reason"}
+        c.close()
+
+
+def test_stalled_and_vanishing_clients_cost_no_threads_and_no_tracebacks(endpoint, capfd) -> None:
+    server, rows = endpoint
+    before = threading.active_count()
+    stalled = []
+    for _ in range(200):  # connect, send half a request, say nothing more
+        s = socket.create_connection((server.host, server.port), timeout=10)
+        s.sendall(b"POST /v1/models/churn:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        stalled.append(s)
+    time.sleep(0.5)
+    assert threading.active_count() <= before + 4  # an event loop, not a thread per connection
+    status, _, _ = _post(server, json.dumps({"instances": rows}).encode())
+    assert status == 200  # still serving while 200 connections stall
+    for s in stalled:  # they vanish mid-request
+        s.close()
+    for _ in range(20):  # and clients that hang up before reading the answer
+        s = socket.create_connection((server.host, server.port), timeout=10)
+        body = json.dumps({"instances": rows}).encode()
+        s.sendall(b"POST /v1/models/churn:predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        s.close()
+    time.sleep(0.5)
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err and "BrokenPipeError" not in out + err
+
+
+@dataclass
+class _Served:
+    host: str
+    port: int
+
+
+@pytest.fixture
+def served(runtime):
+    """``skyloop serve`` in its own process, as a user runs it (the clients then do not share
+    its interpreter), stopped by its PID."""
+    from skyloop.demo_data import churn_csv
+
+    v = train_version(runtime, churn_csv(300, label_noise=0.1, seed=1))
+    approve_and_deploy(runtime, v)
+    rows = smoke_rows(runtime.registry.get("churn", v).lineage, 2)
+    proc = subprocess.Popen([sys.executable, "-m", "skyloop.cli", "serve", "--port", "0", "--home", str(runtime.settings.home)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()  # "serving on http://127.0.0.1:PORT (Ctrl-C to stop)"
+        assert "serving on http://127.0.0.1:" in line, line + proc.stderr.read()
+        yield _Served("127.0.0.1", int(line.split("127.0.0.1:")[1].split()[0])), rows
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_load_32_clients_x_400_requests_without_an_error(served) -> None:
+    """Bounded: 12,800 requests on keep-alive connections to 127.0.0.1, then it stops."""
+    server, rows = served
+    body = json.dumps({"instances": rows}).encode()
+    errors: list[str] = []
+    ok = [0] * 32
+
+    def client(i: int) -> None:
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=60)
+        try:
+            for _ in range(400):
+                status, _, data = _post(server, body, conn=conn)
+                if status != 200:
+                    errors.append(f"{status} {data[:100]!r}")
+                else:
+                    ok[i] += 1
+        except Exception as exc:  # a reset or a timeout is a failure of the test, counted
+            errors.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            conn.close()
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    assert not errors, errors[:5]
+    assert sum(ok) == 32 * 400, (sum(ok), time.perf_counter() - t0)
