@@ -74,6 +74,15 @@ def _emit(doc: Any, as_json: bool) -> None:
 HomeOpt = typer.Option(None, "--home", envvar="SKYLOOP_HOME", help="state folder (default ./.skyloop)")
 
 
+def _service_name(value: str) -> str:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}", value or ""):
+        raise typer.BadParameter(f"{value!r} is not a service name: 1-128 letters, digits, . _ : / -, "
+                                 "starting with a letter or digit")
+    return value
+
+
 @app.callback()
 def _main(log_level: str = typer.Option("WARNING", "--log-level", help="JSON logs to stderr: DEBUG, INFO, WARNING or ERROR"),
           debug: bool = typer.Option(False, "--debug", help="show the traceback of an error instead of one line")) -> None:
@@ -269,6 +278,8 @@ def report(out: Path = typer.Option(Path("skyloop-report.html"), "--out", help="
     model versions, drift per feature. Opens offline: charts are inline SVG."""
     from .report import collect, write_report
 
+    if not as_json and not out.parent.is_dir():
+        raise InvalidRequest(f"the folder {out.parent} does not exist; create it or choose another --out")
     rt = _runtime(home)
     if as_json:
         return _emit(collect(rt), True)
@@ -390,7 +401,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="bind address (loopback by 
 @app.command()
 def detect(
     metrics: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV or JSON lines: timestamp + metric columns"),
-    service: str = typer.Option("api", help="service the metrics belong to"),
+    service: str = typer.Option("api", help="service the metrics belong to", callback=_service_name),
     batch_size: int = typer.Option(60, min=1, help="records per streamed batch"),
     time_column: Optional[str] = typer.Option(None, "--time-column", help="the time column (default: timestamp, time, ts, "
                                               "datetime or date; never guessed)"),
@@ -425,9 +436,9 @@ def detect(
 @app.command("fit-detector")
 def fit_detector(
     metrics: Path = typer.Argument(..., exists=True, dir_okay=False, help="history: CSV or JSON lines"),
-    service: str = typer.Option("api", help="whose detector to replace"),
+    service: str = typer.Option("api", help="whose detector to replace", callback=_service_name),
     kind: str = typer.Option("default", help="default | adaptive | robust_z | iforest | sklearn-iforest"),
-    contamination: float = typer.Option(0.1, help="sklearn-iforest: expected share of anomalies"),
+    contamination: float = typer.Option(0.1, min=0.001, max=0.5, help="sklearn-iforest: expected share of anomalies"),
     home: Optional[Path] = HomeOpt,
 ) -> None:
     """Warm-start a service's detector from history (sklearn-iforest: trained with scikit-learn,

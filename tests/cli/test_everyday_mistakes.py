@@ -1,0 +1,135 @@
+"""Everyday mistakes, each answered with one line that says what to do, exit code 2 and no
+traceback (``--debug`` shows it). They once ended in 45-line boxes or tracebacks, or were
+silently accepted."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from skyloop.cli import app
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(args: list[str], env: dict[str, str] | None = None):
+    return CliRunner().invoke(app, args, env=env)
+
+
+def lines(res) -> list[str]:
+    return [ln for ln in (res.stdout + res.stderr).splitlines() if ln.strip()]
+
+
+def one_line_error(res, *fragments: str) -> str:
+    out = lines(res)
+    assert res.exit_code == 2, (res.exit_code, out)
+    assert len(out) == 1 and out[0].startswith("error ["), out
+    assert "Traceback" not in res.stdout + res.stderr and not isinstance(res.exception, (TypeError, KeyError))
+    for f in fragments:
+        assert f in out[0], out[0]
+    return out[0]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> list[str]:
+    return ["--home", str(tmp_path / "home")]
+
+
+@pytest.fixture
+def metrics(tmp_path: Path) -> Path:
+    f = tmp_path / "m.csv"
+    f.write_text("timestamp,cpu_usage\n" + "".join(f"{1767225600 + 60 * i},{40 + i % 3}\n" for i in range(30)))
+    return f
+
+
+def test_invalid_setting_value_names_the_variable(home) -> None:
+    res = run(["models", *home], env={"SKYLOOP_GUARDRAILS__MAX_REPLICAS": "ten"})
+    one_line_error(res, "[invalid_setting]", "SKYLOOP_GUARDRAILS__MAX_REPLICAS", "valid integer", "'ten'")
+
+
+def test_min_replicas_above_max_replicas_is_refused(home) -> None:
+    res = run(["models", *home], env={"SKYLOOP_GUARDRAILS__MIN_REPLICAS": "8", "SKYLOOP_GUARDRAILS__MAX_REPLICAS": "3"})
+    one_line_error(res, "min_replicas (8) is above max_replicas (3)")
+
+
+def test_typoed_setting_is_named_with_the_closest_key(home) -> None:
+    res = run(["models", "--json", *home], env={"SKYLOOP_GUARDRAILS__MAX_REPLICA": "20"})
+    assert res.exit_code == 0 and res.stdout.strip() == "[]"
+    assert res.stderr.strip().splitlines() == [
+        "warning SKYLOOP_GUARDRAILS__MAX_REPLICA is not a Skyloop setting and is ignored; "
+        "did you mean SKYLOOP_GUARDRAILS__MAX_REPLICAS?"]
+
+
+def test_port_out_of_range(home) -> None:
+    one_line_error(run(["serve", "--port", "99999", *home]), "[usage]", "--port", "65535")
+
+
+def test_port_in_use(home) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        one_line_error(run(["serve", "--port", str(port), *home]), f"cannot listen on 127.0.0.1:{port}", "--port")
+
+
+def test_home_that_is_a_file(tmp_path: Path) -> None:
+    f = tmp_path / "afile"
+    f.write_text("x")
+    one_line_error(run(["models", "--home", str(f)]), "is a file", "--home")
+
+
+def test_unwritable_home() -> None:
+    # /sys refuses new entries even to root (a chmod'ed folder would not stop root)
+    one_line_error(run(["models", "--home", "/sys/kernel/skyloop-test"]), "not writable", "--home")
+
+
+def test_report_into_a_missing_folder(tmp_path: Path, home) -> None:
+    one_line_error(run(["report", "--out", str(tmp_path / "nope" / "r.html"), *home]), "does not exist", "--out")
+
+
+def test_non_utf8_metrics(tmp_path: Path, home) -> None:
+    f = tmp_path / "m.csv"
+    f.write_bytes(b"timestamp,cpu\n1767225600,\xff\xfe\n")
+    one_line_error(run(["detect", str(f), *home]), "[invalid_metrics]", "not UTF-8")
+
+
+def test_empty_service_name(metrics: Path, home) -> None:
+    one_line_error(run(["detect", str(metrics), "--service", "", *home]), "not a service name")
+
+
+def test_contamination_out_of_range(metrics: Path, home) -> None:
+    one_line_error(run(["fit-detector", str(metrics), "--contamination", "7", *home]), "--contamination", "0.5")
+
+
+def test_metrics_without_a_time_column(tmp_path: Path, home) -> None:
+    f = tmp_path / "m.csv"
+    f.write_text("cpu_usage,latency_ms\n97,120\n98,121\n")
+    one_line_error(run(["detect", str(f), *home]), "no time column", "--time-column")
+
+
+def test_unknown_command_and_bad_log_level(home) -> None:
+    one_line_error(run(["demoo"]), "No such command 'demoo'")
+    one_line_error(run(["--log-level", "LOUD", "models", *home]), "--log-level", "LOUD")
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    f = tmp_path / "afile"
+    f.write_text("x")
+    res = run(["--debug", "models", "--home", str(f)])
+    assert res.exit_code != 0 and type(res.exception).__name__ == "InvalidRequest"
+
+
+def test_a_real_process_prints_one_line_and_exits_2(tmp_path: Path) -> None:
+    """Through the installed entry point, as a user meets it (no CliRunner in between)."""
+    f = tmp_path / "afile"
+    f.write_text("x")
+    proc = subprocess.run([sys.executable, "-m", "skyloop.cli", "models", "--home", str(f)], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [
+        f"error [invalid_request] the state folder {f} is a file; point --home or SKYLOOP_HOME at a folder"]
