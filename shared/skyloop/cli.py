@@ -498,8 +498,9 @@ def remediate(
 
 @app.command()
 def audit(action: Optional[str] = typer.Argument(None, help="'verify' checks the hash chain (same as --verify)"),
-          verify: bool = typer.Option(False, "--verify", help="check the hash chain"), limit: int = 50,
-          home: Optional[Path] = HomeOpt) -> None:
+          verify: bool = typer.Option(False, "--verify", help="check the hash chain"),
+          limit: int = typer.Option(50, min=1, help="the last N entries"),
+          as_json: bool = typer.Option(False, "--json"), home: Optional[Path] = HomeOpt) -> None:
     """Show the remediation audit log (append-only, hash-chained); `skyloop audit verify` checks it."""
     if action not in (None, "verify"):
         raise typer.BadParameter(f"unknown audit action {action!r}; did you mean 'verify'?")
@@ -508,13 +509,16 @@ def audit(action: Optional[str] = typer.Argument(None, help="'verify' checks the
         ok, detail = rt.adapters.audit.verify()
         console.print(("[green]ok[/] " if ok else "[red]TAMPERED[/] ") + detail)
         raise typer.Exit(0 if ok else 1)
+    entries = rt.adapters.audit.entries(limit)
+    if as_json:
+        return _emit(entries, True)
     from rich.table import Table
 
-    t = Table(title="Audit log")
-    for c in ("seq", "at", "kind", "request", "action", "target", "verdict / detail"):
-        t.add_column(c)
-    for e in rt.adapters.audit.entries(limit):
-        t.add_row(str(e["seq"]), str(e["at"])[:19], e["kind"], str(e.get("request_id", "")), str(e.get("action", "")),
+    t = Table(title="Audit log (skyloop audit --json for every field)")
+    for c in ("seq", "at (UTC)", "kind", "action", "target", "verdict / detail"):
+        t.add_column(c, overflow="fold")
+    for e in entries:
+        t.add_row(str(e["seq"]), str(e["at"])[:16].replace("T", " "), e["kind"], str(e.get("action", "")),
                   str(e.get("target", "")), str(e.get("verdict") or e.get("detail") or e.get("why") or ""))
     console.print(t)
 

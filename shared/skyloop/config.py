@@ -94,6 +94,17 @@ class GuardrailSettings(BaseModel):
         return self
 
 
+class VerificationSettings(BaseModel):
+    """After an action, the target's metrics must come back to their pre-incident normal
+    (remediation/verification.py), or the incident escalates."""
+
+    enabled: bool = True
+    window_minutes: float = Field(15.0, gt=0)  # how long an action has to show its effect
+    records: int = Field(3, ge=1)  # consecutive normal records that count as recovered
+    tolerance: float = Field(4.0, gt=0)  # robust scales from the pre-incident median
+    grace_seconds: float = Field(60.0, ge=0)  # records this soon after the action are not judged
+
+
 class ServiceSpec(BaseModel):
     name: str
     kind: str = "web"
@@ -113,6 +124,7 @@ class Settings(BaseSettings):
     deployment: DeploymentSettings = DeploymentSettings()
     detection: DetectionSettings = DetectionSettings()
     guardrails: GuardrailSettings = GuardrailSettings()
+    verification: VerificationSettings = VerificationSettings()
     gate: ApprovalGate = ApprovalGate()
     tracking: TrackingSettings = TrackingSettings()
     # The local simulated fleet that remediation acts on (created if missing).

@@ -41,6 +41,7 @@ from .local.endpoint import serve_in_thread
 from .local.kv import ManualClock
 from .local.runtime import LocalRuntime
 from .registry import ApprovalGate, approve
+from .remediation.verification import resolution
 
 SERVICE = "churn-endpoint"  # the fleet's view: cpu, memory, errors, latency of the hosts
 SERVING = "churn-model"  # the model's view: per-variant serving telemetry counted by the endpoint
@@ -51,7 +52,6 @@ PRICE_RISE_MINUTE = 120  # clients now come from the world after a price change
 DRIFT_CHECK_MINUTE = 180
 SKEWED_UPLOAD_MINUTE = 300  # a retrain with a column the clients do not send yet
 BAD_DEPLOY_TRAIN_MINUTE = 405  # goes out through a 30-minute canary, then the fleet's error burst at 455
-ACTION_FIXES = {"scale_out": "cpu", "restart_service": "memory", "rollback_deployment": "errors", "clear_cache": "latency"}
 
 
 def _train(rt: LocalRuntime, name: str, data: bytes, **sidecar: Any) -> dict[str, Any]:
@@ -201,6 +201,9 @@ def run_demo(home: Path, *, seed: int = 7, console: Any = None, show_progress: b
             if telemetry:
                 outs.append(on_metrics(MetricBatch(service=SERVING, source="serving", records=telemetry), a))
             for out in outs:
+                for v in out.get("verifications", []):
+                    tell(f"verified {v['action']} on {out['service']}: {v['outcome']}, {v['detail']}"
+                         + (f"; escalated to {v['escalated_to']}" if v["escalated_to"] else ""))
                 for an in out.get("anomalies", []):
                     anomalies[an["anomaly_id"]] = AnomalyFound.model_validate(an)
                 if (out.get("canary") or {}).get("status") == "aborting":
@@ -212,8 +215,8 @@ def run_demo(home: Path, *, seed: int = 7, console: Any = None, show_progress: b
                 dead += rep.dead_lettered
                 for res in rep.results:
                     actions.append({**res, "minute": sim.minute})
-                    if res["status"] == "executed" and res["action"] in ACTION_FIXES:
-                        sim.resolve(ACTION_FIXES[res["action"]], sim.minute)
+                    if res["status"] == "executed":  # the simulated fleet reacts to what the action really does
+                        sim.apply(res["action"], res["target"], SERVICE, sim.minute)
                     if res["status"] == "executed" and res["action"] in ("abort_canary", "rollback_deployment"):
                         tell(res["detail"])
                 held = a.state.held()
@@ -222,6 +225,7 @@ def run_demo(home: Path, *, seed: int = 7, console: Any = None, show_progress: b
                 for h in held:  # the demo's on-call engineer approves what the guardrails held
                     rt.approve_held(h["request_id"], actor="demo-oncall")
                     approvals.append(h["request_id"])
+            rt.fleet.warm_cache(SERVICE, 4096)  # serving refills the cache a restart or a clear emptied
             progress.advance(task)
 
     ab = _ab_test(rt, clock, seed, trained, tell)
@@ -304,6 +308,7 @@ def _summary(
         found = sorted((x for x in anomalies.values() if x.service == SERVICE and overlap(inc, x.start, x.end, sim)),
                        key=lambda x: x.start)
         top = found[0].causes[0] if found and found[0].causes else None
+        ver = resolution(a.kv, found[0].anomaly_id) if found else None
         incidents.append({
             "incident": inc.name, "injected_at": sim.at(inc.start).isoformat(), "detected": bool(found),
             "anomaly_id": found[0].anomaly_id if found else None,
@@ -312,7 +317,11 @@ def _summary(
             "top_cause": top.metric if top else None, "confidence": top.confidence if top else None,
             "action": top.action if top else None, "expected_cause": inc.expected_metric,
             "correct": bool(top and top.metric == inc.expected_metric and top.action == inc.expected_action),
-            "resolved_by_remediation": inc.fixed_at is not None,
+            # resolved only when verification saw the metrics recover after an action, not by construction
+            "resolved_by_remediation": bool(ver and ver["status"] == "resolved"),
+            "verification": None if ver is None else {
+                "status": ver["status"], "actions": [x["action"] for x in ver["attempts"]],
+                "detail": ver["attempts"][-1]["detail"], "minutes": ver["attempts"][-1].get("minutes")},
         })
     hist = deployment_history(a.kv, GROUP)
     rollbacks = [{"from": e["previous"], "to": e["version"]} for e in hist if e["kind"] == "rolled_back_to"]
@@ -325,7 +334,7 @@ def _summary(
                        "endpoint_predictions": dict(served)},
         "anomalies": len(anomalies),
         "incidents": incidents,
-        "actions": [{k: r[k] for k in ("request_id", "action", "target", "status", "detail")} for r in actions],
+        "actions": [{k: r[k] for k in ("request_id", "action", "target", "status", "detail", "minute")} for r in actions],
         "approvals": approvals,
         "rollbacks": rollbacks,
         "dead_letters": dead,
@@ -333,12 +342,12 @@ def _summary(
     }
 
 
-def render(summary: dict[str, Any], console: Any) -> None:
+def render(summary: dict[str, Any], console: Any, *, narrated: bool = True) -> None:
     from rich.table import Table
 
     t = Table(title="Model versions (group churn)")
     for c in ("version", "status", "CV accuracy", "CV F1", "CV ROC AUC", "rows"):
-        t.add_column(c)
+        t.add_column(c, overflow="fold")
     for m in summary["models"]:
         prod = " (production)" if m["version"] == summary["deployment"]["production"] else ""
         t.add_row(f"v{m['version']}{prod}", m["status"], f"{m['cv_accuracy']:.3f}", f"{m['cv_f1']:.3f}", f"{m['cv_roc_auc']:.3f}", str(m["rows"]))
@@ -346,7 +355,7 @@ def render(summary: dict[str, Any], console: Any) -> None:
 
     t = Table(title="Gate decisions (every one recorded)")
     for c in ("version", "against", "verdict", "checks"):
-        t.add_column(c)
+        t.add_column(c, overflow="fold")
     for d in summary.get("gate", []):
         t.add_row(f"v{d['version']}", f"v{d['against']}" if d["against"] else "-",
                   "[green]approve[/]" if d["approve"] else "[yellow]hold for a human[/]", "; ".join(d["checks"]))
@@ -354,26 +363,32 @@ def render(summary: dict[str, Any], console: Any) -> None:
 
     t = Table(title=f"Incidents: {sum(i['detected'] for i in summary['incidents'])}/{len(summary['incidents'])} detected, "
                     f"{summary['anomalies']} anomalies in all")
-    for c in ("injected incident", "severity", "delay", "top cause (confidence)", "action", "correct", "resolved"):
-        t.add_column(c)
+    for c in ("injected incident", "severity", "delay", "top cause (confidence)", "action", "correct"):
+        t.add_column(c, overflow="fold")
+    t.add_column("verified by the metrics", overflow="fold", ratio=2)
     for i in summary["incidents"]:
+        ver = i.get("verification")
         t.add_row(
             i["incident"], i["severity"] or "-", f"{i['detection_delay_min']:.0f} min" if i["detected"] else "missed",
             f"{i['top_cause']} ({i['confidence']:.0%})" if i["top_cause"] else "-", i["action"] or "-",
-            "[green]yes[/]" if i["correct"] else "[red]no[/]", "yes" if i["resolved_by_remediation"] else "no",
+            "[green]yes[/]" if i["correct"] else "[red]no[/]",
+            "-" if ver is None else (f"[green]{ver['status']}[/]" if ver["status"] == "resolved" else f"[red]{ver['status']}[/]")
+            + f" after {' -> '.join(ver['actions'])}" + (f" in {ver['minutes']:.0f} min" if ver.get("minutes") is not None else ""),
         )
     console.print(t)
 
     t = Table(title="Remediation (guardrails: allow-list, cooldown, bounds, approval for destructive actions)")
-    for c in ("request", "action", "status", "detail"):
-        t.add_column(c)
+    for c in ("at", "action", "target", "status", "detail"):
+        t.add_column(c, overflow="fold")
     for r in summary["actions"]:
         colour = {"executed": "green", "refused": "yellow", "awaiting_approval": "cyan"}.get(r["status"], "white")
-        t.add_row(r["request_id"], r["action"], f"[{colour}]{r['status']}[/]", r["detail"])
+        at = f"+{r['minute'] // 60:02d}:{r['minute'] % 60:02d}" if r.get("minute") is not None else "-"
+        t.add_row(at, r["action"], r["target"], f"[{colour}]{r['status']}[/]", r["detail"])
     console.print(t)
-    console.print("[bold]What happened[/]")
-    for i, line in enumerate(summary.get("story", []), 1):
-        console.print(f"  {i:2d}. {line}")
+    if not narrated:  # the run told its story as it went; print it here only if it did not
+        console.print("[bold]What happened[/]")
+        for i, line in enumerate(summary.get("story", []), 1):
+            console.print(f"  {i:2d}. {line}")
     rb = summary["rollbacks"]
     console.print(
         f"production: v{summary['deployment']['production']}"

@@ -61,6 +61,16 @@ def client_rows(data: bytes) -> list[dict[str, Any]]:
             for line in lines[1:]]
 
 
+# which actions remove each incident's cause in the simulated fleet
+FIXED_BY: dict[str, tuple[str, ...]] = {
+    "cpu": ("scale_out",),  # more replicas spread the load
+    "memory": ("restart_service",),  # a restart reclaims what leaked
+    "errors": ("rollback_deployment",),  # the bad version is gone
+    "latency": ("clear_cache",),  # the spike is a poisoned cache
+    "pool": ("restart_service",),  # leaked connections: only a restart frees them
+}
+
+
 @dataclass
 class Incident:
     name: str
@@ -94,12 +104,20 @@ class FleetSim:
     def at(self, minute: int) -> datetime:
         return self.start + timedelta(minutes=minute)
 
-    def resolve(self, kind: str, minute: int) -> None:
-        """Remediation for ``kind`` took effect: its incident ends two minutes later."""
+    def apply(self, action: str, target: str, service: str, minute: int) -> list[str]:
+        """What an action really does to this service: it ends an active incident only if it
+        addresses that incident's cause (a cache clear does not fix a CPU saturation, and an
+        action on another service fixes nothing here). The metrics return to normal two
+        minutes later; whether that counts as resolved is for verification to judge."""
+        fixed = []
+        if target != service:
+            return fixed
         for inc in self.incidents:
-            if inc.kind == kind and inc.active(minute) and inc.ended_at is None:
+            if action in FIXED_BY.get(inc.kind, ()) and inc.active(minute) and inc.ended_at is None:
                 inc.fixed_at = minute
                 inc.ended_at = minute + 2
+                fixed.append(inc.name)
+        return fixed
 
     def next_batch(self, minutes: int, hook: Callable[[int], None] | None = None) -> list[MetricRecord]:
         out = []
@@ -135,6 +153,8 @@ class FleetSim:
                 lat += 25
             elif inc.kind == "latency":
                 lat += 320 + r.normal(0, 30)
+            elif inc.kind == "pool":  # requests queue for a connection: slow, with no CPU pressure
+                lat += 200 + r.normal(0, 20)
         latency = 120 + 0.8 * (cpu - 35) + r.normal(0, 8) + lat
         vals = [cpu, mem, disk, net_in, net_out, err, latency]
         return {k: round(float(v), 3) for k, v in zip(METRICS, vals)}
@@ -145,7 +165,10 @@ def demo_incidents() -> list[Incident]:
         Incident("CPU saturation", "cpu", 200, 60, "cpu_usage", "scale_out"),
         Incident("Memory leak", "memory", 300, 120, "memory_usage", "restart_service"),
         Incident("Error burst after bad deployment", "errors", 455, 90, "error_rate", "rollback_deployment"),
-        Incident("Latency spike", "latency", 600, 45, "latency_ms", "clear_cache"),
+        # latency with no CPU pressure looks like a cache problem, so the runbook starts with a cache
+        # clear; only a restart frees the leaked connections: verification has to escalate twice
+        Incident("Connection pool exhaustion", "pool", 520, 130, "latency_ms", "clear_cache"),
+        Incident("Latency spike", "latency", 660, 45, "latency_ms", "clear_cache"),
     ]
 
 

@@ -32,7 +32,11 @@ def _iso(t: float) -> str:
 def collect(rt: "LocalRuntime") -> dict[str, Any]:
     """Everything the page shows, as plain data (also what ``--json`` prints)."""
     kv = rt.adapters.kv
+    from .remediation.verification import resolution
+
     anomalies = [json.loads(v) for _, v in kv.items("anomaly:")]
+    for a in anomalies:  # what verification concluded: recovered, escalated, or not yet judged
+        a["verification"] = resolution(kv, a["anomaly_id"])
     services = sorted({k.split(":", 1)[1] for k, _ in kv.items("series:")})
     series = {}
     for s in services:
@@ -44,7 +48,7 @@ def collect(rt: "LocalRuntime") -> dict[str, Any]:
     audit, action_of = [], {}
     for e in rt.adapters.audit.entries():
         row = {k: e.get(k) for k in ("seq", "at", "kind", "request_id", "action", "target", "severity", "verdict", "why",
-                                     "detail")}
+                                     "detail", "outcome", "escalated_to")}
         action_of.setdefault(row["request_id"], row["action"])
         row["action"] = row["action"] or action_of.get(row["request_id"])  # an approval names its request only
         audit.append(row)
@@ -80,7 +84,8 @@ def charts(data: dict[str, Any]) -> list[tuple[str, Any]]:
         rule = alt.Chart(alt.Data(values=[{"y": 0.6}])).mark_rule(color="#d1495b", strokeDash=[4, 3]).encode(y="y:Q")
         panels.append(alt.layer(score, rule).properties(width=760, height=70))
         out.append((f"Metrics of {service} with anomaly windows", alt.vconcat(*panels, spacing=4)))
-    acts = [e for e in data["audit"] if e["kind"] in ("executed", "refused", "dry_run", "held", "failed", "approved")]
+    acts = [e for e in data["audit"] if e["kind"] in ("executed", "refused", "dry_run", "held", "failed", "approved",
+                                                      "verified", "unresolved", "rejected")]
     if acts:
         out.append(("Remediation timeline (audit log)", alt.Chart(alt.Data(values=acts)).mark_point(filled=True, size=90).encode(
             x=alt.X("at:T", title="decided at (UTC)"), y=alt.Y("action:N", title=None), color=alt.Color("kind:N", title="decision"),
@@ -121,7 +126,7 @@ def render(data: dict[str, Any], title: str = "Skyloop report") -> str:
              f"{esc(data['audit_verified'])}.</p>"]
     if data["anomalies"]:
         parts.append("<h2>Anomalies and root causes</h2><table><tr><th>service</th><th>window (UTC)</th><th>severity</th>"
-                     "<th>deviating metrics</th><th>top cause</th><th>recommendation</th></tr>")
+                     "<th>deviating metrics</th><th>top cause</th><th>recommendation</th><th>verification</th></tr>")
         for a in sorted(data["anomalies"], key=lambda a: a["start"]):
             c = (a["causes"] or [{}])[0]
             color = SEVERITY_COLORS.get(a["severity"], "#888")
@@ -129,12 +134,20 @@ def render(data: dict[str, Any], title: str = "Skyloop report") -> str:
                          f"<td><span class=sev style='background:{color}'>{esc(a['severity'])}</span></td>"
                          f"<td>{esc(', '.join(a['deviating_metrics']))}</td>"
                          f"<td>{esc(str(c.get('metric', '')))} ({float(c.get('confidence', 0)):.0%})</td>"
-                         f"<td>{esc(str(c.get('recommendation', '')))}</td></tr>")
+                         f"<td>{esc(str(c.get('recommendation', '')))}</td><td>{esc(_verification_text(a))}</td></tr>")
         parts.append("</table>")
     for name, chart in charts(data):
         parts.append(f"<h2>{esc(name)}</h2><figure>{_svg(chart)}</figure>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _verification_text(anomaly: dict[str, Any]) -> str:
+    v = anomaly.get("verification")
+    if not v:
+        return "not verified (no action executed on it, or still being judged)"
+    steps = "; then ".join(f"{a['action']}: {a['outcome']}" for a in v["attempts"])
+    return f"{v['status'].replace('_', ' ')} ({steps}): {v['attempts'][-1]['detail']}"
 
 
 def write_report(rt: "LocalRuntime", out: str | Path) -> dict[str, Any]:

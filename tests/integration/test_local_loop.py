@@ -17,8 +17,15 @@ def test_demo_closes_the_loop(demo_run):
     status = {m["version"]: m["status"] for m in s["models"]}
     assert list(status) == [1, 2, 3, 4, 5]
     assert s["models"][0]["cv_accuracy"] > 0.65
-    correct = [i for i in s["incidents"] if i["detected"] and i["correct"]]
-    assert len(correct) >= 3, s["incidents"]
+    # every injected incident detected and attributed to the right metric and first action
+    assert all(i["detected"] and i["correct"] for i in s["incidents"]), s["incidents"]
+    assert len(s["incidents"]) == 5 and s["anomalies"] == 6  # the five, and the canary's
+    # and each verified by its metrics: resolved only when they came back after an action
+    ver = {i["incident"]: i["verification"] for i in s["incidents"]}
+    assert all(v is not None and v["status"] == "resolved" for v in ver.values()), ver
+    assert ver["Connection pool exhaustion"]["actions"] == ["clear_cache", "scale_out", "restart_service"]
+    assert all(len(v["actions"]) == 1 for name, v in ver.items() if name != "Connection pool exhaustion")
+    assert sum("unresolved" in line and "escalated to" in line for line in s["story"]) == 2
     executed = [a for a in s["actions"] if a["status"] == "executed"]
     assert executed
     # drift on the served rows -> retrain on the latest data -> the gate approves on the held-back slice

@@ -224,6 +224,19 @@ class AdaptiveDetector(SavesBytes):
             self.last_t_ = t
         return score, np.where(ok, z, 0.0)
 
+    def restore_normal(self, normal: Mapping[str, tuple[float, float]]) -> None:
+        """Verification found these metrics back at their pre-incident normal (median, robust
+        scale): adopt it. A long incident under remediation may have been accepted as the new
+        level (``relevel_after``); without this, the recovery itself would look like a drop."""
+        if not hasattr(self, "level"):
+            return
+        for j, c in enumerate(self.columns_):
+            if c in normal:
+                med, scale = normal[c]
+                self.level[j] = med
+                self.dev[j] = self.fast_dev[j] = max(scale / DEV_TO_SIGMA, 1e-12)
+                self.cpos[j] = self.cneg[j] = self.run[j] = self.run_sign[j] = 0.0
+
     # ---- the detector interface -----------------------------------------------
     def score_one(self, timestamp: Any, values: Mapping[str, float]) -> float:
         if not self.columns_:

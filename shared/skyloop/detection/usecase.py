@@ -20,14 +20,15 @@ from ..history import last_promotion
 from ..errors import InvalidMetrics, NotFound
 from ..events import AnomalyFound, MetricBatch, MetricRecord, RemediationRequested
 from ..rca import RcaContext, rank_causes
+from ..remediation.verification import check_recoveries, restored_normal, save_baseline
 from . import load_detector, make_detector
 from .base import MAX_ABS_VALUE, lower_bound, state_is_sound
 from .incidents import Run, find_runs, is_incident
-from .series import append_series
+from .series import append_series, load_series
 
 if TYPE_CHECKING:  # type-only: the ports module is not needed to run, only to check
     from ..config import Settings
-    from ..ports import ActionExecutor, KeyValueStore, ModelRegistry, Queue
+    from ..ports import ActionExecutor, AuditLog, KeyValueStore, ModelRegistry, Queue
 
 log = logging.getLogger("skyloop.detection")
 
@@ -41,6 +42,7 @@ class DetectOutcome:
     requests: list[RemediationRequested] = field(default_factory=list)
     canary: dict[str, Any] | None = None
     out_of_range: int = 0  # values beyond ±1e150, treated as missing
+    verifications: list[Any] = field(default_factory=list)  # remediation.verification.Verdict
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -54,6 +56,8 @@ class DetectOutcome:
             out["canary"] = self.canary
         if self.out_of_range:
             out["out_of_range_values"] = self.out_of_range
+        if self.verifications:
+            out["verifications"] = [v.to_dict() for v in self.verifications]
         return out
 
 
@@ -86,6 +90,7 @@ def detect(
     registry: ModelRegistry,
     topology: ActionExecutor,
     events: Queue | None = None,
+    audit: AuditLog | None = None,
 ) -> DetectOutcome:
     """Production records (no variant, or "production") are scored and learned; a baking
     canary's records are judged against what was learned (detection/canary.py)."""
@@ -96,7 +101,7 @@ def detect(
     out = DetectOutcome(batch.service, len(ordered), 0)
     if records:
         _detect_production(batch, records, det, out, settings=settings, kv=kv, queue=queue,
-                                    registry=registry, topology=topology)
+                           registry=registry, topology=topology, audit=audit)
     if candidates:
         from .canary import judge_canary
 
@@ -111,7 +116,7 @@ def detect(
 
 def _detect_production(batch: MetricBatch, records: list[MetricRecord], det: Any, out: DetectOutcome, *,
                        settings: "Settings", kv: KeyValueStore, queue: Queue, registry: ModelRegistry,
-                       topology: ActionExecutor) -> np.ndarray:
+                       topology: ActionExecutor, audit: AuditLog | None = None) -> np.ndarray:
     cfg = settings.detection
     columns = det.columns_ or sorted({k for r in records for k in r.values})
     det.columns_ = columns
@@ -127,9 +132,20 @@ def _detect_production(batch: MetricBatch, records: list[MetricRecord], det: Any
     if not np.isfinite(X).any():
         raise InvalidMetrics(f"batch for {batch.service} has no usable values for the known metrics ({', '.join(columns)})"
                              + (f"; {out.out_of_range} beyond ±1e150" if out.out_of_range else ""))
+    # Verification first: it judges raw values against the pre-incident baseline, and a
+    # detector that re-levelled onto a long incident must take the recovered normal back
+    # before it scores the recovery (or the recovery itself looks like an anomaly).
+    out.verifications = check_recoveries(kv, batch.service, ts, X, columns, settings=settings.verification,
+                                         queue=queue, audit=audit)
+    since, normal = restored_normal(kv, out.verifications)
     if hasattr(det, "process"):  # detectors that learn record by record, with time of day
         still_warming = max(0, det.warmup - det.n_)
-        scores, z = det.process(X, ts)
+        cut = int(np.searchsorted(ts, since, side="left")) if normal and hasattr(det, "restore_normal") else len(ts)
+        scores, z = det.process(X[:cut], ts[:cut])
+        if cut < len(ts):  # the rows after the recovery, scored against the normal it brought back
+            det.restore_normal(normal)
+            s2, z2 = det.process(X[cut:], ts[cut:])
+            scores, z = np.concatenate([scores, s2]), np.vstack([z, z2])
         scored = max(0, len(records) - still_warming)
     else:
         scores, z, scored = _score_streaming(det, X, lower_bound(cfg.min_severity))
@@ -158,6 +174,7 @@ def _detect_production(batch: MetricBatch, records: list[MetricRecord], det: Any
         else:
             anomaly_id = f"{batch.service}-{records[run.start].timestamp.strftime('%Y%m%dT%H%M%SZ')}"
             anomaly, request = _analyse(batch, records, run, z, columns, anomaly_id, settings, kv, registry, topology)
+            save_baseline(kv, anomaly_id, columns, _history_before(kv, batch.service, columns, X, ts, run.start))
             if request is not None:
                 queue.send(request.model_dump_json(), message_id=request.request_id)
                 out.requests.append(request)
@@ -246,6 +263,17 @@ def _analyse(
         anomaly_id=anomaly_id,
     )
     return anomaly, request
+
+
+def _history_before(kv: KeyValueStore, service: str, columns: list[str], X: np.ndarray, ts: np.ndarray,
+                    start: int) -> np.ndarray:
+    """The rows before an incident (the stored tail, then this batch's): its pre-incident normal."""
+    parts = []
+    old = load_series(kv, service)
+    if old is not None and old["columns"] == columns:
+        parts.append(old["x"][old["t"] < ts[start]])
+    parts.append(X[:start])
+    return np.vstack(parts) if parts else X[:0]
 
 
 def _context(service: str, start_ts: float, settings: "Settings", kv: KeyValueStore, registry: ModelRegistry,

@@ -17,6 +17,7 @@ def on_metrics(event: MetricBatch, adapters: "Adapters") -> dict[str, Any]:
         return detect(
             event, settings=adapters.settings, kv=adapters.kv, queue=adapters.remediation,
             registry=adapters.registry, topology=adapters.executor, events=adapters.events,
+            audit=adapters.audit,
         ).to_dict()
 
     return once(adapters.idempotency, f"metrics:{event.content_key()}", run)

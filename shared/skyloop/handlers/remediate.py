@@ -20,7 +20,7 @@ def on_remediation(event: RemediationRequested, adapters: "Adapters", *, dry_run
     def run() -> dict[str, Any]:
         done = remediate(
             event, executor=adapters.executor, audit=adapters.audit, state=adapters.state,
-            clock=adapters.clock, settings=adapters.settings, dry_run=dry,
+            clock=adapters.clock, settings=adapters.settings, dry_run=dry, kv=adapters.kv,
         )
         return done.model_dump(mode="json")
 

@@ -23,6 +23,7 @@ import logging
 import socket
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,6 +125,9 @@ def make_app(deployer: LocalDeployer, *, workers: int = 2) -> Any:
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
+    # scikit-learn warns that its config is not propagated when a fitted forest predicts on a
+    # thread it did not start; the models here run with n_jobs=1, so there is nothing to propagate
+    warnings.filterwarnings("ignore", message=r"`sklearn.utils.parallel.delayed` should be used", category=UserWarning)
     limiter = anyio.CapacityLimiter(workers)
     batcher = _Batcher(deployer, limiter, workers)
 

@@ -118,6 +118,13 @@ class LocalFleet:
                 self._mark(c, request_id, action, target, result)
         return result
 
+    def warm_cache(self, name: str, entries: int) -> None:
+        """The simulated service caches what it serves: its cache refills after a clear or a
+        restart, so the next clear_cache has something to clear."""
+        with self.db.tx() as c:
+            c.execute("UPDATE fleet_services SET cache_entries=MAX(cache_entries, ?), updated_at=? WHERE name=?",
+                      (entries, _now(), name))
+
     def _update(self, target: str, dry_run: bool, before: dict[str, Any], detail: str, request_id: str | None,
                 action: str, **changes: Any) -> ActionResult:
         after = {**before, **changes}

@@ -8,9 +8,10 @@ from typing import Any
 from ..config import Settings
 from ..errors import SkyloopError
 from ..events import RemediationCompleted, RemediationRequested
-from ..ports import ActionExecutor, AuditLog, Clock, RemediationState
+from ..ports import ActionExecutor, AuditLog, Clock, KeyValueStore, RemediationState
 from .actions import spec_for, validate_params
 from .guardrails import evaluate
+from .verification import expect_recovery
 
 log = logging.getLogger("skyloop.remediation")
 
@@ -33,7 +34,10 @@ def remediate(
     clock: Clock,
     settings: Settings,
     dry_run: bool,
+    kv: KeyValueStore | None = None,
 ) -> RemediationCompleted:
+    """``kv``: where an executed action is registered for verification (the detect path then
+    judges whether the metrics recovered); without it the action is not verified."""
     try:
         spec = spec_for(req.action)  # UnknownAction -> dead letter
     except SkyloopError as exc:
@@ -90,6 +94,8 @@ def remediate(
         raise
     if result.changed:
         state.record(req.target, req.action, now, request_id=req.request_id)
+    if kv is not None:
+        base["verify"] = expect_recovery(kv, req, now, settings.verification)
     audit.append("executed", {**base, "detail": result.detail, "before": dict(result.before), "after": dict(result.after),
                               "replayed": result.replayed})
     log.info("remediation executed", extra={**base, "detail": result.detail})

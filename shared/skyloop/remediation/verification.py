@@ -1,0 +1,247 @@
+"""Closing the loop: an action counts only when the metrics say it worked.
+
+An executed action is a hypothesis ("scale out fixes this CPU saturation"), not a
+resolution. After it, the detect path judges the target's next records against the
+normal it had *before* the incident (a baseline taken when the incident was found, so
+a detector that has since re-levelled onto the new state cannot call it normal):
+
+- ``resolved``: every metric the incident moved is back within ``tolerance`` robust
+  scales of that baseline for ``records`` consecutive records, within ``window_minutes``;
+- ``unresolved``: the window ended first. The incident escalates: the next action of its
+  runbook (its causes' actions in rank order, then the fallback of the action that
+  failed), or, with none left, a human, with the reason in the audit log.
+
+Everything is judged on record timestamps, so a replay or a delayed stream is judged by
+what happened, not by when it was processed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from ..events import AnomalyFound, RemediationRequested
+
+if TYPE_CHECKING:
+    from ..config import VerificationSettings
+    from ..ports import AuditLog, KeyValueStore, Queue
+
+log = logging.getLogger("skyloop.verification")
+
+VERIFIED_ACTIONS = ("scale_out", "restart_service", "clear_cache", "rollback_deployment")
+# what to try when an action did not work, after the incident's own ranked causes
+FALLBACK_NEXT: dict[str, tuple[str, ...]] = {
+    "clear_cache": ("scale_out", "restart_service"),
+    "scale_out": ("restart_service",),
+    "restart_service": ("scale_out",),
+    "rollback_deployment": ("restart_service",),
+}
+BASELINE_ROWS = 120
+
+
+@dataclass
+class Pending:
+    request_id: str
+    anomaly_id: str
+    service: str
+    action: str
+    severity: str
+    executed_at: float
+    deadline: float
+    tried: list[str] = field(default_factory=list)
+    calm: int = 0  # consecutive records within the baseline so far
+    calm_since: float = 0.0  # the first of them
+    last_ts: float = 0.0
+
+
+@dataclass
+class Verdict:
+    anomaly_id: str
+    request_id: str
+    action: str
+    outcome: str  # "resolved" | "unresolved"
+    detail: str
+    escalated_to: str | None = None  # the next action, "human", or None
+    minutes: float | None = None  # from the action to the recovery
+    at: float | None = None  # resolved: the first record back at the normal (epoch seconds)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _pending_key(service: str) -> str:
+    return f"verify:{service}"
+
+
+def _load(kv: "KeyValueStore", service: str) -> list[Pending]:
+    raw = kv.get(_pending_key(service))
+    return [Pending(**p) for p in json.loads(raw)] if raw else []
+
+
+def _save(kv: "KeyValueStore", service: str, pending: Sequence[Pending]) -> None:
+    kv.put(_pending_key(service), json.dumps([asdict(p) for p in pending]).encode())
+
+
+def resolution(kv: "KeyValueStore", anomaly_id: str) -> dict[str, Any] | None:
+    """What verification concluded about an incident: its attempts and the final outcome."""
+    raw = kv.get(f"resolution:{anomaly_id}")
+    return json.loads(raw) if raw else None
+
+
+def _record_resolution(kv: "KeyValueStore", anomaly_id: str, verdict: Verdict, at: float) -> None:
+    doc = resolution(kv, anomaly_id) or {"anomaly_id": anomaly_id, "attempts": []}
+    doc["attempts"].append({**verdict.to_dict(), "at": at})
+    doc["status"] = ("resolved" if verdict.outcome == "resolved" else
+                     "escalated_to_human" if verdict.escalated_to == "human" else "escalated")
+    kv.put(f"resolution:{anomaly_id}", json.dumps(doc).encode())
+
+
+# ---- the baseline, taken when an incident is found ---------------------------------
+def save_baseline(kv: "KeyValueStore", anomaly_id: str, columns: Sequence[str], history: np.ndarray) -> None:
+    """Per metric, the median and a robust scale of the rows before the incident."""
+    rows = history[-BASELINE_ROWS:]
+    doc: dict[str, list[float]] = {}
+    for j, c in enumerate(columns):
+        x = rows[:, j][np.isfinite(rows[:, j])] if len(rows) else np.array([])
+        if len(x) < 5:
+            continue
+        med = float(np.median(x))
+        scale = max(1.4826 * float(np.median(np.abs(x - med))), 0.01 * abs(med), 1e-6)
+        doc[c] = [med, scale]
+    kv.put(f"baseline:{anomaly_id}", json.dumps(doc).encode())
+
+
+def _baseline(kv: "KeyValueStore", anomaly_id: str) -> dict[str, list[float]]:
+    raw = kv.get(f"baseline:{anomaly_id}")
+    return json.loads(raw) if raw else {}
+
+
+# ---- after an action -------------------------------------------------------------
+def expect_recovery(kv: "KeyValueStore", req: RemediationRequested, executed_at: float,
+                    settings: "VerificationSettings") -> bool:
+    """Register an executed action for verification; False when there is nothing to verify
+    against (no incident, another target, an action judged elsewhere like abort_canary)."""
+    if not settings.enabled or req.anomaly_id is None or req.action not in VERIFIED_ACTIONS:
+        return False
+    raw = kv.get(f"anomaly:{req.anomaly_id}")
+    if raw is None or AnomalyFound.model_validate_json(raw).service != req.target:
+        return False
+    pending = [p for p in _load(kv, req.target) if p.anomaly_id != req.anomaly_id]  # the newest attempt is judged
+    done = resolution(kv, req.anomaly_id) or {"attempts": []}
+    tried = [a["action"] for a in done["attempts"]] + [req.action]
+    pending.append(Pending(req.request_id, req.anomaly_id, req.target, req.action, req.severity.value, executed_at,
+                           executed_at + settings.window_minutes * 60.0, tried=tried))
+    _save(kv, req.target, pending)
+    return True
+
+
+def next_action(anomaly: AnomalyFound, tried: Sequence[str]) -> str | None:
+    """The runbook: the incident's causes' actions in rank order, then the fallbacks of what
+    was tried; the first not tried yet."""
+    order = [c.action for c in anomaly.causes]
+    for t in tried:
+        order += list(FALLBACK_NEXT.get(t, ()))
+    return next((a for a in order if a in VERIFIED_ACTIONS and a not in tried), None)
+
+
+def check_recoveries(kv: "KeyValueStore", service: str, ts: np.ndarray, X: np.ndarray, columns: Sequence[str], *,
+                     settings: "VerificationSettings", queue: "Queue", audit: "AuditLog | None") -> list[Verdict]:
+    """Judge the service's pending actions on these records (time-ordered); escalate failures."""
+    pending = _load(kv, service)
+    if not pending:
+        return []
+    verdicts: list[Verdict] = []
+    keep: list[Pending] = []
+    index = {c: j for j, c in enumerate(columns)}
+    for p in pending:
+        raw = kv.get(f"anomaly:{p.anomaly_id}")
+        if raw is None:
+            continue
+        anomaly = AnomalyFound.model_validate_json(raw)
+        base = _baseline(kv, p.anomaly_id)
+        judged = [m for m in anomaly.deviating_metrics if m in base and m in index] or \
+                 [m for m in (c.metric for c in anomaly.causes[:1]) if m in base and m in index]
+        verdict = None
+        for i in range(len(ts)):
+            t = float(ts[i])
+            if t <= max(p.last_ts, p.executed_at + settings.grace_seconds):
+                continue
+            p.last_ts = t
+            if t > p.deadline:
+                verdict = _unresolved(p, anomaly, judged, base, X[max(0, i - 1)], index, settings)
+                break
+            ok = all(_within(X[i, index[m]], base[m], settings.tolerance) for m in judged) if judged else False
+            if ok and p.calm == 0:
+                p.calm_since = t
+            p.calm = p.calm + 1 if ok else 0
+            if p.calm >= settings.records:
+                more = f" and {len(judged) - 1} more" if len(judged) > 1 else ""
+                verdict = Verdict(p.anomaly_id, p.request_id, p.action, "resolved",
+                                  f"{judged[0]}{more} back to normal {(p.calm_since - p.executed_at) / 60:.0f} min after {p.action}",
+                                  minutes=round((p.calm_since - p.executed_at) / 60, 1), at=p.calm_since)
+                break
+        if verdict is None:
+            keep.append(p)
+            continue
+        verdicts.append(verdict)
+        _conclude(kv, p, anomaly, verdict, queue, audit)
+    _save(kv, service, keep)
+    return verdicts
+
+
+def restored_normal(kv: "KeyValueStore", verdicts: Sequence[Verdict]) -> tuple[float | None, dict[str, tuple[float, float]]]:
+    """(from when, the pre-incident normal of the metrics) that resolved incidents brought back."""
+    out: dict[str, tuple[float, float]] = {}
+    since: float | None = None
+    for v in verdicts:
+        if v.outcome == "resolved" and v.at is not None:
+            out.update({m: (b[0], b[1]) for m, b in _baseline(kv, v.anomaly_id).items()})
+            since = v.at if since is None else min(since, v.at)
+    return since, out
+
+
+def _within(x: float, base: list[float], tolerance: float) -> bool:
+    return bool(np.isfinite(x)) and abs(x - base[0]) <= tolerance * base[1]
+
+
+def _unresolved(p: Pending, anomaly: AnomalyFound, judged: list[str], base: dict[str, list[float]], last: np.ndarray,
+                index: dict[str, int], settings: "VerificationSettings") -> Verdict:
+    still = [f"{m} {last[index[m]]:.4g} vs normal {base[m][0]:.4g}±{base[m][1]:.2g}" for m in judged
+             if not _within(last[index[m]], base[m], settings.tolerance)] or ["no metric it moved to judge by"]
+    nxt = next_action(anomaly, p.tried) or "human"
+    return Verdict(p.anomaly_id, p.request_id, p.action, "unresolved",
+                   f"{p.action} did not restore the service within {settings.window_minutes:g} min: {'; '.join(still)}",
+                   escalated_to=nxt)
+
+
+def _conclude(kv: "KeyValueStore", p: Pending, anomaly: AnomalyFound, verdict: Verdict, queue: "Queue",
+              audit: "AuditLog | None") -> None:
+    _record_resolution(kv, p.anomaly_id, verdict, p.last_ts)
+    entry = {"request_id": p.request_id, "anomaly_id": p.anomaly_id, "action": p.action, "target": p.service,
+             "outcome": verdict.outcome, "why": verdict.detail, "tried": p.tried}
+    if verdict.outcome == "resolved":
+        log.info("remediation verified", extra=entry)
+        if audit is not None:
+            audit.append("verified", entry)
+        return
+    log.warning("remediation did not resolve the incident", extra=entry)
+    if audit is not None:
+        audit.append("unresolved", {**entry, "escalated_to": verdict.escalated_to})
+    if verdict.escalated_to == "human":
+        log.error("incident escalated to a human: the runbook is exhausted", extra=entry)
+        return
+    req = RemediationRequested(
+        event_id=f"request:{p.anomaly_id}:{verdict.escalated_to}:escalated",
+        request_id=f"{p.anomaly_id}:{verdict.escalated_to}:escalated",
+        action=verdict.escalated_to or "", target=p.service, severity=p.severity,  # type: ignore[arg-type]
+        reason=f"escalated: {verdict.detail}", anomaly_id=p.anomaly_id,
+    )
+    queue.send(req.model_dump_json(), message_id=req.request_id)
+
+
+__all__ = ["Pending", "Verdict", "check_recoveries", "expect_recovery", "next_action", "resolution", "restored_normal",
+           "save_baseline"]
