@@ -99,7 +99,9 @@ def test_stalled_and_vanishing_clients_cost_no_threads_and_no_tracebacks(endpoin
         s.close()
     time.sleep(0.5)
     out, err = capfd.readouterr()
-    assert "Traceback" not in out + err and "BrokenPipeError" not in out + err
+    text = out + err
+    at = max(text.find("Traceback"), text.find("BrokenPipeError"))
+    assert at < 0, text[max(0, at - 500):at + 1500]  # an excerpt: a diff of the whole capture would take minutes
 
 
 @dataclass

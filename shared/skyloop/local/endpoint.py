@@ -121,7 +121,7 @@ def make_app(deployer: LocalDeployer, *, workers: int = 2) -> Any:
     import anyio
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
-    from starlette.requests import Request
+    from starlette.requests import ClientDisconnect, Request
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
@@ -152,6 +152,9 @@ def make_app(deployer: LocalDeployer, *, workers: int = 2) -> Any:
             await asyncio.wait_for(receive(), BODY_SECONDS)
         except asyncio.TimeoutError:
             raise _Refused(408, "timeout", f"body not received within {BODY_SECONDS:g} s") from None
+        except ClientDisconnect:  # gone mid-body: nobody to answer, nothing to log but a line
+            log.debug("client disconnected before sending its body")
+            raise _Refused(400, "client_disconnected", "the client went away") from None
         return b"".join(chunks)
 
     async def predict(request: Request) -> JSONResponse:
