@@ -1,4 +1,6 @@
-"""Detection quality on labelled synthetic cloud-metric series (a NAB-style score).
+"""Detection quality: labelled synthetic cloud-metric series (a NAB-style score), then the
+labelled real CloudWatch series beside the repo scored with NAB's own rules (bench/realdata.py;
+skipped with a message when that folder is absent).
 
 Series: 5-minute samples over 7 days (2016 points), univariate and 7-metric,
 with daily seasonality, heavy-tailed or Gaussian noise, count-valued metrics,
@@ -221,7 +223,26 @@ def main(argv: list[str] | None = None) -> None:
         for k in s.kinds:
             kinds[k] = kinds.get(k, 0) + 1
     write("quality", {"series": args.series, "seed": args.seed, "points_per_series": N, "anomalies_by_kind": kinds,
-                      "fp_weight": FP_WEIGHT, "detectors": report})
+                      "fp_weight": FP_WEIGHT, "detectors": report, "real": real_suite(args.detectors.split(","))})
+
+
+def real_suite(names: list[str]) -> dict[str, object]:
+    """The labelled real CloudWatch series beside the repo (bench/realdata.py), when present."""
+    from bench import realdata
+    from skyloop.detection import make_detector
+
+    if not realdata.available():
+        print(f"real-data suite skipped: no labelled series at {realdata.DATA} (the team's ../shared/data/cloud-metrics)")
+        return {"skipped": f"no data at {realdata.DATA}"}
+    data = realdata.load()
+    runs: dict[str, Callable[[realdata.RealSeries], np.ndarray]] = {}
+    for name in names:
+        if name == "seed_iforest":
+            runs[name] = lambda s: seed_baseline(Series(s.name, s.x.reshape(-1, 1), ["value"], s.t))
+        else:
+            runs[name] = (lambda n: (lambda s: realdata.run_streaming(lambda: make_detector(n), s)))(name)
+    return {"files": len(data), "points": int(sum(len(s.x) for s in data)),
+            "windows": int(sum(len(s.windows) for s in data)), "detectors": realdata.evaluate(runs, data)}
 
 
 if __name__ == "__main__":
