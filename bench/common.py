@@ -55,3 +55,9 @@ def write(name: str, result: dict[str, Any]) -> Path:
     path.write_text(json.dumps(doc, indent=2) + "\n")
     print(json.dumps({k: v for k, v in doc.items() if k != "machine"}, indent=2))
     return path
+
+
+def load(name: str) -> dict[str, Any] | None:
+    """A recorded result (bench/results/<name>.json), or None."""
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None

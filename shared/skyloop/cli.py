@@ -134,6 +134,7 @@ def train(
     csv: Path = typer.Argument(..., exists=True, dir_okay=False, help="training CSV"),
     target: Optional[str] = typer.Option(None, help="target column (default: sidecar, else last column)"),
     group: Optional[str] = typer.Option(None, help="model group (default: sidecar, else file name)"),
+    model: Optional[str] = typer.Option(None, "--model", help="hist_gradient_boosting (default) or random_forest"),
     home: Optional[Path] = HomeOpt,
 ) -> None:
     """Validate a CSV, train with 5-fold CV, register a PENDING version."""
@@ -142,7 +143,8 @@ def train(
 
     rt = _runtime(home)
     try:
-        res = on_training_data(TrainingDataArrived(uri=str(csv.resolve()), target=target, model_group=group), rt.adapters)
+        res = on_training_data(TrainingDataArrived(uri=str(csv.resolve()), target=target, model_group=group, model=model),
+                               rt.adapters)
     except SkyloopError as exc:
         _fail(exc)
     _emit(res, False)

@@ -84,6 +84,7 @@ class TrainingDataArrived(_Event):
     size: int | None = Field(default=None, ge=0)
     target: str | None = None
     model_group: str | None = None
+    model: str | None = Field(default=None, description="model family (hist_gradient_boosting, random_forest)")
 
 
 class TrainingJobCompleted(_Event):

@@ -8,7 +8,7 @@ import pytest
 from skyloop.errors import InvalidDataset
 from skyloop.events import TrainingDataArrived
 from skyloop.handlers import on_training_data
-from skyloop.training.search import SPACE
+from skyloop.training.search import SPACES
 
 from ..conftest import put_dataset
 
@@ -39,7 +39,7 @@ def test_search_chooses_from_the_space_and_records_itself(runtime, churn_bytes) 
     report = v.lineage["search"]
     assert report["candidates"] == 6 and report["rungs"] >= 1 and report["seconds"] < 60
     for name, value in report["best_params"].items():
-        assert value in SPACE[f"model__{name}"]
+        assert value in SPACES[v.params["model"]][f"model__{name}"]
         assert v.params[name] == value  # the registered params are the ones the model was trained with
     assert "search" not in v.params and v.lineage["requested_params"]["search"]["candidates"] == 6
     assert v.metrics["cv_accuracy_mean"] > 0.5  # the winner went through the usual 5-fold CV
@@ -51,3 +51,13 @@ def test_bad_search_spec_is_typed(spec) -> None:
 
     with pytest.raises(InvalidDataset, match="search"):
         resolve_params({"search": spec})
+
+
+def test_search_covers_gradient_boosting(runtime, churn_bytes) -> None:
+    uri = put_dataset(runtime, "churn", churn_bytes, {"target": "churned", "model": "hist_gradient_boosting",
+                                                      "params": {"search": {"candidates": 6, "max_seconds": 10}}})
+    out = on_training_data(TrainingDataArrived(uri=uri), runtime.adapters)
+    v = runtime.registry.get(out["model_group"], out["version"])
+    assert v.lineage["model_family"] == "hist_gradient_boosting" and v.lineage["search"]["fits"] >= 1
+    for name, value in v.lineage["search"]["best_params"].items():
+        assert value in SPACES["hist_gradient_boosting"][f"model__{name}"] and v.params[name] == value

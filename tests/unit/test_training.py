@@ -23,7 +23,9 @@ def test_train_registers_pending_version_with_lineage(runtime, churn_bytes):
     assert v.lineage["data_sha256"] == hashlib.sha256(churn_bytes).hexdigest()
     assert v.lineage["rows"] == 300 and v.lineage["columns"] == 7
     assert v.lineage["primary_metric"] == "accuracy" and v.lineage["task"] == "classification"
-    assert v.params["n_estimators"] == 100
+    # the measured default: "auto", the forest below 5,000 rows
+    assert v.params["model"] == v.lineage["model_family"] == "random_forest" and v.params["n_estimators"] == 100
+    assert v.lineage["requested_params"]["model"] == "auto"
     assert hashlib.sha256(a.store.get(v.artifact_uri)).hexdigest() == v.artifact_sha256
     assert not out.auto_approved and a.events.depth() == 0
 
@@ -106,3 +108,51 @@ def test_gate_auto_approves_and_emits_event(make_runtime, churn_bytes):
 def test_group_from_uri():
     assert group_from_uri("s3://bucket/data/Churn 2026_01.csv") == "churn-2026-01"
     assert group_from_uri("/tmp/x/.csv") == "default"
+
+
+@pytest.mark.parametrize("params, family", [
+    ({}, "auto"),
+    ({"n_estimators": 50}, "random_forest"),  # a sidecar written for the forest keeps its forest
+    ({"learning_rate": 0.05}, "hist_gradient_boosting"),
+    ({"model": "random_forest"}, "random_forest"),
+    ({"model": "hist_gradient_boosting", "learning_rate": 0.05}, "hist_gradient_boosting"),
+    ({"max_depth": 6}, "auto"),  # a knob both families have: the default
+])
+def test_model_family_is_chosen_and_recorded(params, family) -> None:
+    from skyloop.training.model import AUTO_BOOSTING_ROWS, concrete_family, resolve_params
+
+    resolved = resolve_params(params)
+    assert resolved["model"] == family
+    if family == "auto":
+        assert concrete_family(resolved, AUTO_BOOSTING_ROWS - 1)["model"] == "random_forest"
+        assert concrete_family(resolved, AUTO_BOOSTING_ROWS)["model"] == "hist_gradient_boosting"
+
+
+@pytest.mark.parametrize("params, fragment", [
+    ({"model": "xgboost"}, "unknown model family 'xgboost'"),
+    ({"model": "hist_gradient_boosting", "n_estimators": 5}, "unknown training parameter 'n_estimators' for hist"),
+])
+def test_bad_family_or_knob_is_typed(params, fragment) -> None:
+    from skyloop.errors import InvalidDataset
+    from skyloop.training.model import resolve_params
+
+    with pytest.raises(InvalidDataset, match=fragment):
+        resolve_params(params)
+
+
+def test_both_families_train_serve_and_handle_unknown_categories(runtime, churn_bytes) -> None:
+    """Native categories for boosting (ordinal codes, an unseen level -> missing), one-hot for
+    the forest; either way the artifact predicts rows with a contract level it never saw."""
+    from skyloop.deployment import smoke_rows
+
+    a = runtime.adapters
+    for i, family in enumerate(("hist_gradient_boosting", "random_forest")):
+        uri = put_dataset(runtime, f"c{i}", churn_bytes, {"target": "churned", "model_group": f"g{i}", "model": family})
+        out = on_training_data(TrainingDataArrived(uri=uri), a)
+        v = runtime.registry.get(f"g{i}", out["version"])
+        assert v.lineage["model_family"] == family and v.metrics["cv_accuracy_mean"] > 0.6
+        runtime.registry.set_status(f"g{i}", v.version, Status.APPROVED, actor="t")
+        runtime.deployer.deploy(f"g{i}", "production", v)
+        rows = smoke_rows(v.lineage, 3)
+        rows[0] = {**rows[0], "contract": "three-year"}
+        assert len(runtime.deployer.predict(f"g{i}", rows, slot="production")) == 3

@@ -38,20 +38,24 @@ def on_training_data(event: TrainingDataArrived, adapters: "Adapters") -> dict[s
     sidecar = read_sidecar(sidecar_bytes)
     target = event.target or sidecar.get("target")
     group = event.model_group or sidecar.get("model_group")
-    key = "train:" + hashlib.sha256(data + b"\0" + sidecar_bytes + b"\0" + f"{target}|{group}".encode()).hexdigest()
+    params = dict(sidecar.get("params") or {})
+    family = event.model or sidecar.get("model")  # the model family: the event's, else the sidecar's
+    if family:
+        params["model"] = family
+    key = "train:" + hashlib.sha256(data + b"\0" + sidecar_bytes + b"\0" + f"{target}|{group}|{family}".encode()).hexdigest()
 
     def run() -> dict[str, Any]:
         try:
             outcome = train_and_register(
                 data, source_uri=event.uri, settings=adapters.settings, store=adapters.store,
                 registry=adapters.registry, events=adapters.events, target=target, group=group,
-                params=sidecar.get("params"), kv=adapters.kv, manual=sidecar.get("approval") == "manual",
+                params=params, kv=adapters.kv, manual=sidecar.get("approval") == "manual",
             )
         except TooLargeForFunction as exc:
             if adapters.training is None:
                 raise TooLargeForFunction(f"{exc.reason}; no managed training backend is configured") from None
             job = adapters.training.submit(event.uri, {"target": target, "model_group": group,
-                                                       "params": sidecar.get("params") or {}})
+                                                       "params": params})
             return {"status": "submitted", "backend": job.backend, "job_id": job.job_id, "job_status": job.status,
                     "reason": exc.reason}
         _mirror(adapters, outcome.model.group)

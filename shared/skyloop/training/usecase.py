@@ -135,6 +135,7 @@ def fit(
         "artifact_bytes": len(model_bytes),
         "train_seconds": round(trained.seconds, 3),
         "requested_params": resolved,
+        "model_family": trained.params["model"],  # "auto" made concrete for this data
         "search": trained.search,  # the bounded hyperparameter search, when one was asked for
         # the held-back slice: the candidate and the production model scored on the same unseen rows
         "holdout": _holdout_report(ds, trained, baseline),
