@@ -1,6 +1,6 @@
 """``python -m bench``: rerun every benchmark and refresh bench/results/*.json.
 
-``python -m bench --quick`` skips the 1M-row training run (tens of minutes on 2 cores).
+``python -m bench --quick`` skips the 1M- and 5M-row training runs (minutes each on 2 cores).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ def main() -> None:
     latency.main([])
     quality.main([])
     demo_time.main([])
-    training.main(["--sizes", "10000,100000" if quick else "10000,100000,1000000"])
+    training.main(["--sizes", "10000,100000" if quick else "10000,100000,1000000,5000000"])
 
 
 if __name__ == "__main__":

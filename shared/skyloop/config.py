@@ -20,13 +20,16 @@ from .registry import ApprovalGate
 
 class TrainingSettings(BaseModel):
     folds: int = Field(5, ge=2, le=20)
-    # In-function size rule (bench/results/training.json: 100k x 20 took 136 s and
-    # 0.6 GB with 5-fold CV on 2 cores, growing a little faster than linearly): at most
-    # 8M cells (400k rows x 20 columns, ~13 min) and 128 MiB of CSV. Above either, a
-    # dataset goes to a managed training backend (none locally: refused with that reason).
-    max_inline_bytes: int = 128 * 1024 * 1024
-    max_inline_rows: int = 1_000_000
-    max_inline_cells: int = 8_000_000
+    # In-function size rule, from bench/results/training.json (5-fold CV + final fit, 2 cores),
+    # for a function of 3 GB and 15 minutes with a wide margin. Gradient boosting: 1M x 20 took
+    # 40 s and 1.1 GiB peak, growing linearly: 32M cells (1.6M x 20) is about 70 s and 1.8 GiB.
+    # The forest: 100k x 20 took 71 s and 0.5 GiB, growing faster than linearly (1M: 40 min):
+    # 4M cells (200k x 20) is a few minutes. Above a limit, a dataset goes to a managed training
+    # backend with the same code (none locally: refused with that reason).
+    max_inline_bytes: int = 320 * 1024 * 1024
+    max_inline_rows: int = 2_000_000
+    max_inline_cells: int = 32_000_000
+    max_inline_forest_cells: int = 4_000_000
     min_rows: int = 10
     # Share of each upload held back from CV and fitting: the gate's evidence that a candidate
     # beats production on the same unseen rows (0 turns it off; small datasets get none).

@@ -67,3 +67,17 @@ def test_without_a_comparable_slice_the_gate_asks_a_human(make_runtime):
     out = _train(rt, "v2", cut.encode())
     assert not out["auto_approved"]
     assert "held-back comparison unavailable (production v1 cannot score this data: missing usage_gb)" in out["gate"]
+
+
+def test_the_gate_compares_across_model_families(make_runtime):
+    """A boosting candidate is judged against a forest in production on the same held-back rows."""
+    rt = make_runtime(gate=GATE)
+    assert _train(rt, "v1", churn_csv(1500, label_noise=0.15, seed=1), {"model": "random_forest", "n_estimators": 30,
+                                                                        "max_depth": 2})["auto_approved"]
+    rt.pump()
+    v2 = _train(rt, "v2", churn_csv(2000, label_noise=0.05, seed=2), {"model": "hist_gradient_boosting"})
+    mv1, mv2 = rt.registry.get("churn", 1), rt.registry.get("churn", 2)
+    assert (mv1.lineage["model_family"], mv2.lineage["model_family"]) == ("random_forest", "hist_gradient_boosting")
+    held = mv2.lineage["holdout"]
+    assert held["baseline"]["version"] == 1 and held["rows"] == 400
+    assert v2["auto_approved"] and "held-back accuracy on 400 rows" in v2["gate"], v2["gate"]

@@ -89,11 +89,18 @@ def test_size_rule_refuses_above_inline_limit(make_runtime, churn_bytes):
         on_training_data(TrainingDataArrived(uri=uri), rt.adapters)
 
 
-def test_size_rule_counts_cells(make_runtime, churn_bytes):
-    rt = make_runtime(training={"max_inline_cells": 7 * 299})
-    uri = put_dataset(rt, "wide", churn_bytes, {"target": "churned"})
-    with pytest.raises(InvalidDataset, match="300 rows x 7 columns"):
+def test_size_rule_counts_cells_per_family(make_runtime, churn_bytes):
+    """The forest has its own, smaller cell limit: on large data it is 20-60 times slower."""
+    rt = make_runtime(training={"max_inline_cells": 7 * 299, "max_inline_forest_cells": 7 * 301})
+    uri = put_dataset(rt, "wide", churn_bytes, {"target": "churned", "model": "hist_gradient_boosting"})
+    with pytest.raises(InvalidDataset, match="300 rows x 7 columns, above the in-function limit for hist_gradient_boosting"):
         on_training_data(TrainingDataArrived(uri=uri), rt.adapters)
+    uri = put_dataset(rt, "forest", churn_bytes, {"target": "churned", "model": "random_forest"})
+    assert on_training_data(TrainingDataArrived(uri=uri), rt.adapters)["status"] == "PENDING"  # within its own limit
+    rt2 = make_runtime(training={"max_inline_forest_cells": 7 * 299})
+    uri = put_dataset(rt2, "small", churn_bytes.replace(b"\n1,", b"\n2,", 1), {"target": "churned"})  # auto: a forest
+    with pytest.raises(InvalidDataset, match="above the in-function limit for random_forest"):
+        on_training_data(TrainingDataArrived(uri=uri), rt2.adapters)
 
 
 def test_gate_auto_approves_and_emits_event(make_runtime, churn_bytes):

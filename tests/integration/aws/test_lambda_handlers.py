@@ -324,7 +324,8 @@ def test_dataset_above_the_size_rule_trains_as_a_sagemaker_job(aws: Aws, context
 
     import train
 
-    monkeypatch.setenv("SKYLOOP_TRAINING__MAX_INLINE_CELLS", "100")  # the churn CSV is 'too large' now
+    monkeypatch.setenv("SKYLOOP_TRAINING__MAX_INLINE_CELLS", "100")  # the churn CSV is 'too large' now,
+    monkeypatch.setenv("SKYLOOP_TRAINING__MAX_INLINE_FOREST_CELLS", "100")  # for either family
     upload(aws)
     out = train.handler(load_event("s3-object-created.json"), context)
     [submitted] = out["results"]
