@@ -37,6 +37,7 @@ from .errors import InvalidRequest
 from .events import AnomalyFound, MetricBatch, TrainingDataArrived
 from .handlers import on_metrics, on_training_data
 from .history import deployment_history, gate_decisions
+from .local.deployer import SimulatedServingTime
 from .local.endpoint import serve_in_thread
 from .local.kv import ManualClock
 from .local.runtime import LocalRuntime
@@ -116,6 +117,7 @@ def run_demo(home: Path, *, seed: int = 7, console: Any = None, show_progress: b
         deployment=DeploymentSettings(canary_percent=25, canary_bake_minutes=30, canary_min_minutes=5),
     )
     rt = LocalRuntime(settings, clock=clock, seed=seed)
+    rt.deployer.timer = SimulatedServingTime(seed)  # a replay: serving times drawn, not read off a busy machine
     a = rt.adapters
     say = console.print if console is not None and show_progress else (lambda *x, **k: None)
     story: list[str] = []

@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
+from skyloop.local.deployer import SimulatedServingTime
+
 from skyloop.config import DeploymentSettings
 from skyloop.demo_data import churn_csv
 from skyloop.deployment import canary_state, start_bake
@@ -64,22 +66,10 @@ def _observe(rt, clock, a, b):
     return on_metrics(MetricBatch(service=SERVICE, source="serving", records=records), rt.adapters)
 
 
-class SeededTimer:
-    """Each call's latency ~ N(11 ms, 0.5 ms), the serving time measured on this machine:
-    the detector judges telemetry, not the noise of whatever else CI runs meanwhile."""
-
-    def __init__(self, seed: int = 0) -> None:
-        self.rng, self.t = np.random.default_rng(seed), 0.0
-
-    def __call__(self) -> float:
-        self.t += max(0.0, float(self.rng.normal(0.0055, 0.00025)))  # two readings per call
-        return self.t
-
-
 @pytest.fixture
 def served(make_runtime, clock):
     rt = make_runtime(deployment=BAKE)
-    rt.deployer.timer = SeededTimer()
+    rt.deployer.timer = SimulatedServingTime()
     rt.fleet.add_service(SERVICE, kind="model", replicas=2, model_group="churn")
     _ship(rt, "v1", churn_csv(600, label_noise=0.1, seed=1))
     rows = client_rows()
