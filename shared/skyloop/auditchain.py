@@ -21,6 +21,18 @@ def digest(prev: str, at: str, kind: str, payload: str) -> str:
     return hashlib.sha256(f"{prev}|{at}|{kind}|{payload}".encode()).hexdigest()
 
 
+ROW_FIELDS = ("seq", "at", "kind", "hash")
+
+
+def entry(seq: int, at: str, kind: str, hash_: str, payload_json: str) -> dict[str, Any]:
+    """One audit entry as every adapter lists it: the log's own fields win, and a payload field
+    of the same name (a request's own "at") is kept as ``payload_<name>``."""
+    payload = json.loads(payload_json)
+    out = {(f"payload_{k}" if k in ROW_FIELDS else k): v for k, v in payload.items()}
+    out.update({"seq": seq, "at": at, "kind": kind, "hash": hash_})
+    return out
+
+
 def verify_chain(rows: Iterable[Mapping[str, Any]]) -> tuple[bool, str]:
     """rows in order, each with seq, at, kind, payload (canonical JSON), prev_hash, hash."""
     prev = GENESIS

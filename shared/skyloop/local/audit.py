@@ -10,16 +10,13 @@ last hash) is sealed with an HMAC into a file beside the database
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from ..auditchain import GENESIS, HeadSeal, canonical, digest, verify_chain
+from ..auditchain import GENESIS, HeadSeal, canonical, digest, entry, verify_chain
 from ..ports import Clock
 from .db import Database
 
-# fields the log itself owns: a payload that carries one (a request's own "at") keeps it as payload_<name>
-_ROW_FIELDS = ("seq", "at", "kind", "hash")
 
 
 class SqliteAuditLog:
@@ -54,13 +51,7 @@ class SqliteAuditLog:
         rows = self.db.conn().execute(sql).fetchall()
         if limit is not None:
             rows = rows[-limit:] if limit > 0 else []
-        out = []
-        for r in rows:
-            payload = json.loads(r["payload"])
-            entry = {(f"payload_{k}" if k in _ROW_FIELDS else k): v for k, v in payload.items()}
-            entry.update({"seq": r["seq"], "at": r["at"], "kind": r["kind"], "hash": r["hash"]})
-            out.append(entry)
-        return out
+        return [entry(r["seq"], r["at"], r["kind"], r["hash"], r["payload"]) for r in rows]
 
     def verify(self) -> tuple[bool, str]:
         rows = [dict(r) for r in self.db.conn().execute(

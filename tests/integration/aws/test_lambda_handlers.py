@@ -453,3 +453,15 @@ def test_idempotency_store_on_powertools_persistence_layer(aws: Aws) -> None:
     [item] = [i for i in aws.client("dynamodb").scan(TableName="skyloop-idempotency")["Items"]
               if i["status"]["S"] == "COMPLETED"]
     assert item["id"]["S"].startswith("skyloop#") and "expiration" in item and "data" in item
+
+
+def test_dynamo_audit_entries_keep_the_log_time_over_a_payload_at(aws: Aws) -> None:
+    """The same listing rule as the local log: a payload's own "at" once overwrote the entry's."""
+    from skyloop.clouds.aws.config import AwsSettings
+    from skyloop.clouds.aws.dynamodb import DynamoAuditLog
+
+    log = DynamoAuditLog(AwsSettings())  # from the SKYLOOP_AWS_* the fixture set, on moto's server
+    log.append("approved", {"request_id": "r1", "at": 123.0})
+    (e,) = [x for x in log.entries() if x.get("request_id") == "r1"]
+    assert isinstance(e["at"], str) and e["at"].startswith("20") and e["payload_at"] == 123.0
+    assert log.verify()[0]

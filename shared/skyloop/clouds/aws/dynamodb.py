@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from ...auditchain import GENESIS, canonical, digest, verify_chain
+from ...auditchain import GENESIS, canonical, digest, entry, verify_chain
 from ...errors import InProgress
 from .config import AwsSettings
 from .session import client, error_code
@@ -132,8 +132,7 @@ class DynamoAuditLog(_StateTable):
         rows = self._rows()
         if limit is not None:
             rows = rows[-limit:]
-        return [{"seq": r["seq"], "at": r["at"], "kind": r["kind"], "hash": r["hash"], **json.loads(r["payload"])}
-                for r in rows]
+        return [entry(r["seq"], r["at"], r["kind"], r["hash"], r["payload"]) for r in rows]
 
     def verify(self) -> tuple[bool, str]:
         return verify_chain(self._rows())
