@@ -18,7 +18,7 @@ from rich.markup import escape
 
 from . import __version__
 from .cli_errors import OneLineErrors
-from .errors import InvalidRequest, NotFound, SkyloopError
+from .errors import InvalidRequest
 from .handlers import HANDLERS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, cls=OneLineErrors, pretty_exceptions_enable=False,
@@ -53,11 +53,6 @@ def _check_home(home: Path) -> None:
     except OSError as exc:
         raise InvalidRequest(f"the state folder {home} is not writable ({exc.strerror}); "
                              "point --home or SKYLOOP_HOME at a writable folder") from None
-
-
-def _fail(exc: SkyloopError) -> None:
-    err.print(f"[red]error[/] {escape(f'[{exc.code}]')} {escape(exc.reason)}", soft_wrap=True)
-    raise typer.Exit(2)
 
 
 def _tag(e: dict[str, str]) -> str:
@@ -142,11 +137,8 @@ def train(
     from .handlers import on_training_data
 
     rt = _runtime(home)
-    try:
-        res = on_training_data(TrainingDataArrived(uri=str(csv.resolve()), target=target, model_group=group, model=model),
-                               rt.adapters)
-    except SkyloopError as exc:
-        _fail(exc)
+    res = on_training_data(TrainingDataArrived(uri=str(csv.resolve()), target=target, model_group=group, model=model),
+                           rt.adapters)
     _emit(res, False)
 
 
@@ -169,11 +161,8 @@ def predict(
     with Progress(TextColumn("[bold]predict[/]"), BarColumn(), TextColumn("{task.completed:,} rows"), TimeElapsedColumn(),
                   console=err, transient=True) as progress:
         task = progress.add_task("rows", total=None)
-        try:
-            res = predict_csv(csv, out, group=group, version=version, registry=rt.registry, store=rt.adapters.store,
-                              chunk_rows=chunk_rows, on_chunk=lambda n: progress.advance(task, n))
-        except SkyloopError as exc:
-            _fail(exc)
+        res = predict_csv(csv, out, group=group, version=version, registry=rt.registry, store=rt.adapters.store,
+                          chunk_rows=chunk_rows, on_chunk=lambda n: progress.advance(task, n))
     if res.warning:
         err.print(f"[yellow]warning[/] {escape(res.warning)}", soft_wrap=True)
     _emit(res.to_dict(), False)
@@ -196,12 +185,9 @@ def drift(
     from .drift_check import check_drift
 
     rt = _runtime(home)
-    try:
-        frame = pd.read_csv(csv, nrows=max_rows, skipinitialspace=True)
-        report, out = check_drift(rt.adapters, group, frame.to_dict("records"),
-                                  str(retrain_on.resolve()) if retrain_on else None)
-    except SkyloopError as exc:
-        _fail(exc)
+    frame = pd.read_csv(csv, nrows=max_rows, skipinitialspace=True)
+    report, out = check_drift(rt.adapters, group, frame.to_dict("records"),
+                              str(retrain_on.resolve()) if retrain_on else None)
     mv_version = out["version"]
     if out.pop("event_id"):
         drained = rt.pump()["events"]  # DriftDetected -> (retrain) TrainingDataArrived -> train handler
@@ -236,8 +222,8 @@ def ab_start(group: str, version: int, split: float = typer.Option(0.5, help="sh
     try:
         state = abtest.start(group, version, split=split, p_base=p_base, mde=mde, alpha=alpha, power=power,
                              deployer=rt.deployer, registry=rt.registry, kv=rt.adapters.kv)
-    except (SkyloopError, ValueError) as exc:
-        _fail(exc if isinstance(exc, SkyloopError) else InvalidRequest(str(exc)))
+    except ValueError as exc:  # the statistics' own argument checks, as a typed one-liner
+        raise InvalidRequest(str(exc)) from None
     _emit(state, False)
 
 
@@ -253,8 +239,8 @@ def ab_record(group: str, arm: str = typer.Argument(..., help="a (production) or
     rt = _runtime(home)
     try:
         _emit(abtest.record(group, arm, successes, trials, kv=rt.adapters.kv)["counts"], False)  # type: ignore[arg-type]
-    except (SkyloopError, ValueError) as exc:
-        _fail(exc if isinstance(exc, SkyloopError) else InvalidRequest(str(exc)))
+    except ValueError as exc:  # the statistics' own argument checks, as a typed one-liner
+        raise InvalidRequest(str(exc)) from None
 
 
 @ab.command("decide")
@@ -264,11 +250,8 @@ def ab_decide(group: str, apply: bool = typer.Option(False, "--apply", help="pro
     from . import abtest
 
     rt = _runtime(home)
-    try:
-        out = abtest.conclude(group, apply=apply, deployer=rt.deployer, registry=rt.registry, kv=rt.adapters.kv,
-                              clock=rt.adapters.clock)
-    except SkyloopError as exc:
-        _fail(exc)
+    out = abtest.conclude(group, apply=apply, deployer=rt.deployer, registry=rt.registry, kv=rt.adapters.kv,
+                          clock=rt.adapters.clock)
     _emit(out, as_json)
 
 
@@ -303,19 +286,13 @@ def runs(
     rt = _runtime(home)
     if sync_mlflow:
         if rt.adapters.mirror is None:
-            _fail(InvalidRequest("no MLflow mirror configured: set SKYLOOP_TRACKING__MLFLOW_URI"))
-        try:
-            return _emit(rt.adapters.mirror.sync(rt.registry, group).to_dict(), as_json)
-        except SkyloopError as exc:
-            _fail(exc)
+            raise InvalidRequest("no MLflow mirror configured: set SKYLOOP_TRACKING__MLFLOW_URI")
+        return _emit(rt.adapters.mirror.sync(rt.registry, group).to_dict(), as_json)
     versions = rt.registry.versions(group)
     if compare:
         if len(compare) != 2:
             raise typer.BadParameter("--compare takes two versions")
-        try:
-            doc = compare_runs(rt.registry.get(group, compare[0]), rt.registry.get(group, compare[1]))
-        except SkyloopError as exc:
-            _fail(exc)
+        doc = compare_runs(rt.registry.get(group, compare[0]), rt.registry.get(group, compare[1]))
         return _emit(doc, as_json)
     rows = run_rows(versions)
     if as_json:
@@ -361,17 +338,14 @@ def approve(group: str, version: int, actor: str = typer.Option(os.environ.get("
     from .registry import approve as approve_version
 
     rt = _runtime(home)
-    try:
-        ev = approve_version(rt.registry, rt.adapters.events, group, version, actor=actor)
-        console.print(f"approved {group} v{version}: event {ev.event_id}")
-        if deploy:
-            rep = rt.pump(dry_run=True)["events"]
-            for r in rep.results:
-                _emit(r, False)
-            for e in rep.errors:
-                err.print(f"[red]deploy failed[/] {escape(_tag(e))}", soft_wrap=True)
-    except SkyloopError as exc:
-        _fail(exc)
+    ev = approve_version(rt.registry, rt.adapters.events, group, version, actor=actor)
+    console.print(f"approved {group} v{version}: event {ev.event_id}")
+    if deploy:
+        rep = rt.pump(dry_run=True)["events"]
+        for r in rep.results:
+            _emit(r, False)
+        for e in rep.errors:
+            err.print(f"[red]deploy failed[/] {escape(_tag(e))}", soft_wrap=True)
 
 
 @app.command()
@@ -381,10 +355,7 @@ def deploy(group: str, version: int, home: Optional[Path] = HomeOpt) -> None:
     from .handlers import on_model_approved
 
     rt = _runtime(home)
-    try:
-        _emit(on_model_approved(ModelVersionApproved(model_group=group, version=version, approved_by="cli"), rt.adapters), False)
-    except SkyloopError as exc:
-        _fail(exc)
+    _emit(on_model_approved(ModelVersionApproved(model_group=group, version=version, approved_by="cli"), rt.adapters), False)
 
 
 @app.command()
@@ -416,11 +387,8 @@ def detect(
 
     rt = _runtime(home)
     found: list[dict[str, Any]] = []
-    try:
-        for b in batches(load_records(str(metrics), time_column), batch_size, service):
-            found += on_metrics(b, rt.adapters)["anomalies"]
-    except SkyloopError as exc:
-        _fail(exc)
+    for b in batches(load_records(str(metrics), time_column), batch_size, service):
+        found += on_metrics(b, rt.adapters)["anomalies"]
     if as_json:
         return _emit(found, True)
     from rich.table import Table
@@ -451,10 +419,7 @@ def fit_detector(
     from .detection.records import load_records
 
     rt = _runtime(home)
-    try:
-        records = load_records(str(metrics))
-    except SkyloopError as exc:
-        _fail(exc)
+    records = load_records(str(metrics))
     columns = sorted({k for r in records for k in r.values})
     X = np.array([[r.values.get(c, np.nan) for c in columns] for r in records])
     if kind == "sklearn-iforest":
@@ -462,10 +427,7 @@ def fit_detector(
 
         det, _ = fit_isolation_forest(X, columns, contamination=contamination)
     else:
-        try:
-            det = make_detector(kind)
-        except SkyloopError as exc:
-            _fail(exc)
+        det = make_detector(kind)
         det.columns_ = columns
         if hasattr(det, "process"):
             det.process(X, [r.timestamp.timestamp() for r in records])
@@ -483,12 +445,9 @@ def remediate(
 ) -> None:
     """Drain the remediation queue under guardrails (dry run unless --live)."""
     rt = _runtime(home)
-    try:
-        if approve_request:
-            rt.approve_held(approve_request, actor=os.environ.get("USER", "cli"))
-        rep = rt.pump(dry_run=not live)["remediation"]
-    except SkyloopError as exc:
-        _fail(exc)
+    if approve_request:
+        rt.approve_held(approve_request, actor=os.environ.get("USER", "cli"))
+    rep = rt.pump(dry_run=not live)["remediation"]
     for r in rep.results:
         console.print(f"{escape(r['request_id'])}: [bold]{r['status']}[/] {escape(r['detail'])}", soft_wrap=True)
     for e in rep.errors:
@@ -554,10 +513,7 @@ def invoke(
 
     overrides = {} if handler != "remediate" else {"dry_run": not live}
     rt = _runtime(home, **overrides)
-    try:
-        _emit(invoke_handler(handler, event.read_bytes(), rt.adapters), False)
-    except SkyloopError as exc:
-        _fail(exc)
+    _emit(invoke_handler(handler, event.read_bytes(), rt.adapters), False)
 
 
 def main() -> None:
