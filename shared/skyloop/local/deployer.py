@@ -115,17 +115,25 @@ class LocalDeployer:
         live = slot is None  # routed by traffic weight: live traffic. A pinned slot is a probe, not counted.
         return self._predict_one(group, rows, slot or self.route(group), live)
 
-    def _predict_one(self, group: str, rows: Sequence[Mapping[str, Any]], slot: str, live: bool) -> dict[str, Any]:
+    def _deployed(self, group: str, slot: str) -> Any:
+        """The slot's deployment row (version, artifact uri and sha256)."""
         row = self.db.conn().execute(
             "SELECT version, artifact_uri, artifact_sha256 FROM deployments WHERE model_group=? AND slot=?", (group, slot)
         ).fetchone()
         if row is None:
             raise NotFound(f"nothing is deployed in {group}/{slot}")
+        return row
+
+    def _run_model(self, row: Any, rows: Sequence[Mapping[str, Any]]) -> tuple[list[Any], Mapping[str, Any]]:
+        """(predictions, bundle) of the verified artifact on validated rows."""
+        bundle = self._load(row["artifact_uri"], row["artifact_sha256"])
+        return [_plain(p) for p in bundle["pipeline"].predict(_frame(bundle, rows))], bundle
+
+    def _predict_one(self, group: str, rows: Sequence[Mapping[str, Any]], slot: str, live: bool) -> dict[str, Any]:
+        row = self._deployed(group, slot)
         t0 = self.timer()
         try:
-            bundle = self._load(row["artifact_uri"], row["artifact_sha256"])
-            frame = _frame(bundle, rows)
-            preds = [_plain(p) for p in bundle["pipeline"].predict(frame)]
+            preds, bundle = self._run_model(row, rows)
         except Exception:
             if live:
                 self._count(group, slot, row["version"], t0, None, None)
@@ -150,18 +158,15 @@ class LocalDeployer:
                 out[i] = exc
         counts: list[tuple[str, int, float, list[Any] | None, Mapping[str, Any] | None]] = []
         for slot, idx in by_slot.items():
-            row = self.db.conn().execute(
-                "SELECT version, artifact_uri, artifact_sha256 FROM deployments WHERE model_group=? AND slot=?", (group, slot)
-            ).fetchone()
-            if row is None:
+            try:
+                row = self._deployed(group, slot)
+            except NotFound as exc:
                 for i in idx:
-                    out[i] = NotFound(f"nothing is deployed in {group}/{slot}")
+                    out[i] = exc
                 continue
             t0 = self.timer()
             try:
-                bundle = self._load(row["artifact_uri"], row["artifact_sha256"])
-                frame = _frame(bundle, [r for i in idx for r in requests[i][0]])
-                preds = [_plain(p) for p in bundle["pipeline"].predict(frame)]
+                preds, bundle = self._run_model(row, [r for i in idx for r in requests[i][0]])
             except InvalidRequest:
                 for i in idx:  # one bad request must not fail its neighbours: each on its own
                     try:

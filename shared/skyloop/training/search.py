@@ -30,7 +30,6 @@ SPACES: dict[str, dict[str, list[Any]]] = {
         "model__l2_regularization": [0.0, 0.1, 1.0],
     },
 }
-SPACE = SPACES["random_forest"]  # the forest's, kept for callers of the first version
 FACTOR = 3
 
 
