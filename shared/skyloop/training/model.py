@@ -36,7 +36,6 @@ AUTO_BOOSTING_ROWS = 5_000
 DEFAULT_FAMILY = AUTO
 COMMON_PARAMS = {"model", "random_state", "search"}
 FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {HGB: {}, RF: {"n_estimators": 100}}
-ALLOWED_PARAMS = COMMON_PARAMS | set().union(*FAMILY_PARAMS.values())
 
 
 @dataclass
@@ -92,12 +91,10 @@ def family_of(overrides: Mapping[str, Any] | None) -> str:
     from ..errors import InvalidDataset
 
     o = dict(overrides or {})
-    if "model" in o and o["model"] != AUTO:
-        if o["model"] not in FAMILY_PARAMS:
-            raise InvalidDataset(f"unknown model family {o['model']!r}; known: {', '.join(sorted(FAMILY_PARAMS))}")
+    if "model" in o:
+        if o["model"] != AUTO and o["model"] not in FAMILY_PARAMS:
+            raise InvalidDataset(f"unknown model family {o['model']!r}; known: {', '.join([AUTO, *sorted(FAMILY_PARAMS)])}")
         return str(o["model"])
-    if o.get("model") == AUTO:
-        return AUTO
     named = set(o) - COMMON_PARAMS
     only = [f for f, knobs in FAMILY_PARAMS.items() if named & knobs and named <= knobs]
     return only[0] if len(only) == 1 else DEFAULT_FAMILY
@@ -143,13 +140,13 @@ def _search_spec(spec: Any) -> dict[str, Any]:
 
 
 def build_pipeline(ds: Dataset, params: Mapping[str, Any], n_jobs: int = -1) -> Any:
-    """``params`` as resolve_params gives them (family in ``"model"``); ``n_jobs`` for the forest
-    (gradient boosting's threads are OpenMP's)."""
+    """``params`` with a concrete family in ``"model"`` (as ``train`` makes them with
+    ``concrete_family``); ``n_jobs`` for the forest (gradient boosting's threads are OpenMP's)."""
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
 
     knobs = {k: v for k, v in params.items() if k not in ("model", "search")}
-    family = params.get("model", RF if "n_estimators" in knobs else DEFAULT_FAMILY)
+    family = params["model"]
     cats = list(ds.categorical)
     steps = []
     if family == HGB:

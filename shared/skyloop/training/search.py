@@ -62,6 +62,7 @@ def search(ds: Dataset, base: Mapping[str, Any], *, folds: int, candidates: int 
     rs = int(base.get("random_state", 42))
     n_features = max(len(ds.features) + sum(len(v) - 1 for v in ds.categorical.values()), 1)
     family = base.get("model", "random_forest")
+    base = {**base, "model": family}
     cands = list(ParameterSampler(SPACES[family], candidates, random_state=rs))
     min_rows = max(folds * 2 * max(len(ds.classes), 1), 30)
     rungs = max(1, math.ceil(math.log(max(candidates, 1), FACTOR)))
