@@ -344,7 +344,8 @@ def _summary(
     }
 
 
-def render(summary: dict[str, Any], console: Any, *, narrated: bool = True) -> None:
+def render(summary: dict[str, Any], console: Any) -> None:
+    """The tables after the run; its story was told line by line as it went (``--json`` has it too)."""
     from rich.table import Table
 
     t = Table(title="Model versions (group churn)")
@@ -387,10 +388,6 @@ def render(summary: dict[str, Any], console: Any, *, narrated: bool = True) -> N
         at = f"+{r['minute'] // 60:02d}:{r['minute'] % 60:02d}" if r.get("minute") is not None else "-"
         t.add_row(at, r["action"], r["target"], f"[{colour}]{r['status']}[/]", r["detail"])
     console.print(t)
-    if not narrated:  # the run told its story as it went; print it here only if it did not
-        console.print("[bold]What happened[/]")
-        for i, line in enumerate(summary.get("story", []), 1):
-            console.print(f"  {i:2d}. {line}")
     rb = summary["rollbacks"]
     console.print(
         f"production: v{summary['deployment']['production']}"
