@@ -368,7 +368,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="bind address (loopback by 
     rt = _runtime(home)
     sock = bind(host, port)  # a busy port is one line here, not a log line and an exit inside uvicorn
     console.print(f"serving on http://{host}:{sock.getsockname()[1]} (Ctrl-C to stop)")
-    make_server(rt.deployer, sock).run(sockets=[sock])
+    make_server(rt.deployer).run(sockets=[sock])
 
 
 @app.command()

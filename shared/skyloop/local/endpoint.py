@@ -232,7 +232,8 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def make_server(deployer: LocalDeployer, sock: socket.socket) -> Any:
+def make_server(deployer: LocalDeployer) -> Any:
+    """The uvicorn server; run it with ``.run(sockets=[bind(...)])``."""
     import uvicorn
 
     config = uvicorn.Config(make_app(deployer), log_config=None, access_log=False, lifespan="off",
@@ -260,7 +261,7 @@ class RunningEndpoint:
 
 def serve_in_thread(deployer: LocalDeployer, host: str = "127.0.0.1", port: int = 0) -> RunningEndpoint:
     sock = bind(host, port)
-    server = make_server(deployer, sock)
+    server = make_server(deployer)
     t = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="skyloop-endpoint", daemon=True)
     t.start()
     deadline = time.monotonic() + 10
