@@ -28,7 +28,14 @@ class BatchResult:
     seconds: float
     output: str
     status: str = "APPROVED"
-    warning: str | None = None  # predictions from a version not approved for production
+
+    @property
+    def warning(self) -> str | None:
+        """Asked for by number, a version not approved for production may predict (an offline
+        comparison), never silently."""
+        if self.status == "APPROVED":
+            return None
+        return f"{self.group} v{self.version} is {self.status}: these predictions come from a model not approved for production"
 
     def to_dict(self) -> dict[str, Any]:
         out = {"model_group": self.group, "version": self.version, "status": self.status, "rows": self.rows,
@@ -78,10 +85,6 @@ def predict_csv(
     mv = registry.get(group, version) if version is not None else registry.alias(group, "production")
     if mv is None:
         raise NotFound(f"{group} has no production version; name one with --version")
-    warning = None
-    if mv.status.value != "APPROVED":  # asked for by number: allowed (an offline comparison), never silent
-        warning = (f"{group} v{mv.version} is {mv.status.value}: these predictions come from a model "
-                   "not approved for production")
     bundle = load_verified(store, mv.artifact_uri, mv.artifact_sha256)
     features: list[str] = bundle["features"]
     categorical = _categorical(bundle)
@@ -117,4 +120,4 @@ def predict_csv(
         tmp.unlink(missing_ok=True)
         raise InvalidRequest("CSV has a header but no rows")
     tmp.replace(out)
-    return BatchResult(group, mv.version, rows, time.perf_counter() - t0, str(out), mv.status.value, warning)
+    return BatchResult(group, mv.version, rows, time.perf_counter() - t0, str(out), mv.status.value)
