@@ -23,7 +23,7 @@ from bench.throughput import METRICS, rows  # noqa: E402
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--records", type=int, default=5000)
-    p.add_argument("--detectors", default="default,adaptive,robust_z,iforest,ensemble")
+    p.add_argument("--detectors", default="default,adaptive,likelihood,robust_z,iforest,ensemble")
     args = p.parse_args(argv)
     from skyloop.detection import make_detector
 

@@ -130,8 +130,8 @@ def set_score(scores: Sequence[np.ndarray], data: Sequence[RealSeries], threshol
 
 def best_threshold(scores: Sequence[np.ndarray], data: Sequence[RealSeries]) -> tuple[float, float, dict[str, int]]:
     """NAB's optimiser, on a grid fine enough for scores that keep separating up to 1.0."""
-    grid = np.unique(np.concatenate([np.round(np.linspace(0.3, 1.0, 141), 4),
-                                     np.quantile(np.concatenate(scores), [0.99, 0.995, 0.999, 0.9995, 0.9999])]))
+    grid = np.unique(np.concatenate([np.round(np.linspace(0.3, 1.0, 701), 4),
+                                     np.quantile(np.concatenate(scores), np.linspace(0.98, 0.99999, 200))]))
     best = (-math.inf, 1.01, {})
     for thr in grid:
         sc, counts = set_score(scores, data, float(thr))

@@ -133,3 +133,19 @@ def test_a_saved_state_that_fails_validation_is_reset_with_a_warning(runtime, ca
     from skyloop.detection import load_detector
 
     assert np.isfinite(load_detector(a.kv.get("detector:api")).dev).all()
+
+
+def test_likelihood_detector_through_the_use_case(monkeypatch, make_runtime):
+    """The opt-in detector (SKYLOOP_DETECTION__DETECTOR=likelihood) finds, attributes and
+    remediates the same CPU incident through detect, and its state saves sound."""
+    from skyloop.detection import load_detector
+    from skyloop.detection.base import state_is_sound
+
+    monkeypatch.setenv("SKYLOOP_DETECTION__DETECTOR", "likelihood")
+    a = make_runtime().adapters
+    assert on_metrics(batch(stream(120)), a)["anomalies"] == []
+    (an,) = on_metrics(batch(stream(30, start=120, seed=1, cpu=(135, 145))), a)["anomalies"]
+    assert an["causes"][0]["metric"] == "cpu_usage" and an["causes"][0]["action"] == "scale_out"
+    assert an["start"].startswith("2026-11-24T02:15")
+    saved = a.kv.get("detector:api")
+    assert saved and load_detector(saved).name == "likelihood" and state_is_sound(saved, load_detector(saved).nan_ok)

@@ -29,6 +29,7 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "robust_z": ("robust", "RobustZDetector"),
     "ensemble": ("ensemble", "EnsembleDetector"),
     "adaptive": ("adaptive", "AdaptiveDetector"),
+    "likelihood": ("likelihood", "LikelihoodDetector"),
 }
 DETECTORS = tuple(_REGISTRY)
 ALIASES = {"default": "adaptive"}  # chosen by bench/quality.py: see bench/README.md
@@ -64,4 +65,4 @@ def __getattr__(attr: str) -> Any:  # PEP 562: the classes stay importable from 
     raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
 
 
-__all__ = ["AdaptiveDetector", "BANDS", "DETECTORS", "Detector", "EnsembleDetector", "IsolationForestDetector", "RobustZDetector", "detector_class", "load_detector", "make_detector", "severity_of"]
+__all__ = ["AdaptiveDetector", "BANDS", "LikelihoodDetector", "DETECTORS", "Detector", "EnsembleDetector", "IsolationForestDetector", "RobustZDetector", "detector_class", "load_detector", "make_detector", "severity_of"]

@@ -19,40 +19,22 @@ Why each part (all O(metrics) per record, numpy only, learns from the first reco
 
 from __future__ import annotations
 
-import io
-import json
 import math
-from datetime import datetime
 from typing import Any, Mapping
 
 import numpy as np
 
 from ..events import Severity
-from .base import SavesBytes, as_matrix, clip_values, lower_bound, severity_of
+from .base import clip_values, lower_bound
+from .streaming import DEV_TO_SIGMA, StreamingDetector, to_epoch
 
 Z_ANCHORS = np.array([0.0, 3.0, 4.5, 6.75, 10.5, 30.0])
 CUSUM_ANCHORS = np.array([0.0, 11.25, 18.75, 30.0, 60.0, 225.0])
 VAR_ANCHORS = np.array([0.0, 3.5, 5.0, 8.0, 12.0, 30.0])
 S_ANCHORS = np.array([0.0, 0.5, 0.6, 0.75, 0.9, 0.99])
-DEV_TO_SIGMA = 1.2533  # E|X - mu| = sigma * sqrt(2 / pi)
 
 
-def to_epoch(ts: Any) -> float:
-    if isinstance(ts, datetime):
-        return ts.timestamp()
-    if isinstance(ts, (int, float)):
-        return float(ts)
-    if isinstance(ts, str):
-        try:
-            return float(ts)
-        except ValueError:
-            return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-    if hasattr(ts, "timestamp"):
-        return float(ts.timestamp())
-    raise TypeError(f"unsupported timestamp {ts!r}")
-
-
-class AdaptiveDetector(SavesBytes):
+class AdaptiveDetector(StreamingDetector):
     name = "adaptive"
     _STATE = ("level", "dev", "fast_dev", "season", "season_n", "cpos", "cneg", "run", "run_sign", "seen",
               "slot", "slot_n", "slot_dev", "slot_seen")
@@ -224,94 +206,18 @@ class AdaptiveDetector(SavesBytes):
             self.last_t_ = t
         return score, np.where(ok, z, 0.0)
 
-    def restore_normal(self, normal: Mapping[str, tuple[float, float]]) -> None:
-        """Verification found these metrics back at their pre-incident normal (median, robust
-        scale): adopt it. A long incident under remediation may have been accepted as the new
-        level (``relevel_after``); without this, the recovery itself would look like a drop."""
-        if not hasattr(self, "level"):
-            return
-        for j, c in enumerate(self.columns_):
-            if c in normal:
-                med, scale = normal[c]
-                self.level[j] = med
-                self.dev[j] = self.fast_dev[j] = max(scale / DEV_TO_SIGMA, 1e-12)
-                self.cpos[j] = self.cneg[j] = self.run[j] = self.run_sign[j] = 0.0
+    def _restored(self, j: int) -> None:
+        self.fast_dev[j] = self.dev[j]
+        self.cpos[j] = self.cneg[j] = self.run[j] = self.run_sign[j] = 0.0
 
-    # ---- the detector interface -----------------------------------------------
-    def score_one(self, timestamp: Any, values: Mapping[str, float]) -> float:
-        if not self.columns_:
-            self.columns_ = sorted(values)
-        x = np.array([float(values.get(c, np.nan)) for c in self.columns_])
-        t = None if timestamp is None else to_epoch(timestamp)
-        return self._step(t, x)[0]
+    PARAMS = ("alpha", "dev_alpha", "season_alpha", "bins", "warmup", "relevel_after", "cusum_slack", "fast_alpha",
+              "rel_floor", "day_fraction_alpha", "first_day_widen")
 
-    def process(self, X: Any, timestamps: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        """Score rows in time order, learning as it goes: (scores, z per metric before learning)."""
-        arr, _ = as_matrix(X, self.columns_ or None)
-        scores, z = np.zeros(arr.shape[0]), np.zeros_like(arr)
-        for i, row in enumerate(arr):
-            scores[i], z[i] = self._step(None if timestamps is None else to_epoch(timestamps[i]), row)
-        return scores, z
+    def _meta(self) -> dict[str, Any]:
+        return {"t0": self.t0_, "last_t": self.last_t_, "step_s": self._step_s}
 
-    def fit(self, X: Any, columns: list[str] | None = None, timestamps: Any = None) -> "AdaptiveDetector":
-        arr, cols = as_matrix(X, columns)
-        self.columns_ = cols
-        self._init(len(cols))
-        return self.partial_fit(arr, timestamps)
-
-    def partial_fit(self, X: Any, timestamps: Any = None) -> "AdaptiveDetector":
-        arr, cols = as_matrix(X, self.columns_ or None)
-        if not self.columns_:
-            self.columns_ = cols
-        for i, row in enumerate(arr):
-            self._step(None if timestamps is None else to_epoch(timestamps[i]), row)
-        return self
-
-    def score(self, X: Any, timestamps: Any = None) -> np.ndarray:
-        """Score rows against the current state without learning from them."""
-        arr, _ = as_matrix(X, self.columns_ or None)
-        if not self.columns_ or not hasattr(self, "level"):
-            return np.zeros(arr.shape[0])
-        return np.array([self._step(None if timestamps is None else to_epoch(timestamps[i]), r, learn=False)[0]
-                         for i, r in enumerate(arr)])
-
-    def zscores(self, X: Any, timestamps: Any = None) -> np.ndarray:
-        arr, _ = as_matrix(X, self.columns_ or None)
-        if not self.columns_ or not hasattr(self, "level"):
-            return np.zeros_like(arr)
-        return np.array([self._step(None if timestamps is None else to_epoch(timestamps[i]), r, learn=False)[1]
-                         for i, r in enumerate(arr)])
-
-    def severity(self, score: float) -> Severity:
-        return severity_of(score)
-
-    # ---- persistence (npz + json) -----------------------------------------------
-    def to_bytes(self) -> bytes:
-        meta = {
-            "detector": self.name, "columns": self.columns_, "n": self.n_, "t0": self.t0_, "last_t": self.last_t_,
-            "step_s": self._step_s,
-            "params": {k: getattr(self, k) for k in ("alpha", "dev_alpha", "season_alpha", "bins", "warmup", "relevel_after",
-                                                       "cusum_slack", "fast_alpha", "rel_floor", "day_fraction_alpha",
-                                                       "first_day_widen")},
-        }
-        arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
-        if hasattr(self, "level"):
-            arrays.update({k: getattr(self, k) for k in self._STATE})
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        return buf.getvalue()
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> "AdaptiveDetector":
-        with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            meta = json.loads(bytes(z["meta"]).decode())
-            det = cls(**meta["params"])
-            det.columns_, det.n_, det.t0_, det.last_t_ = list(meta["columns"]), int(meta["n"]), meta["t0"], meta["last_t"]
-            det._step_s = float(meta.get("step_s", 0.0))
-            if "level" in z:
-                for k in cls._STATE:
-                    setattr(det, k, np.array(z[k]))
-        return det
+    def _load_meta(self, meta: Mapping[str, Any]) -> None:
+        self.t0_, self.last_t_, self._step_s = meta["t0"], meta["last_t"], float(meta.get("step_s", 0.0))
 
 
-__all__ = ["AdaptiveDetector", "to_epoch"]
+__all__ = ["AdaptiveDetector", "to_epoch"]  # to_epoch: re-exported for older imports

@@ -1,0 +1,179 @@
+"""The default streaming detector: calibrated tail probabilities, not raw distances.
+
+Real metrics taught the lesson (bench/README.md, real CloudWatch table): a fixed mapping from
+a robust z to a score fires all day on spiky, quantised or heavy-tailed metrics and plateaus at
+the cap, so no threshold separates the worst records from the merely bad. What works, in the
+published streaming detectors and here, is to ask how *rare* the evidence is for this metric:
+
+- **point channel**: the robust z of the value against a fast EWMA level (what a value "should"
+  be given the last few records), turned into an empirical tail probability by a decayed
+  histogram of the z's this metric itself produced (HTM's anomaly likelihood idea: judge a raw
+  score by the distribution of raw scores, here without assuming it is Gaussian). A metric that
+  spikes every day learns that its spikes are common; a flat one learns that any move is rare.
+- **range channel**: a value beyond the highest (lowest) the metric has reached, relaxed slowly
+  toward the level, with probability ``2 / n`` of a new extreme among ``n`` records, shrinking
+  exponentially with how far past the range it lands (Skyline's "beyond the history" tests).
+  It catches the spikes a noisy point channel misses and the first step of a level change.
+- per metric, the two channels combine by Bonferroni (the smaller p, times 2), and a row by the
+  rarest metric times the number of metrics, so a fleet-wide MEDIUM means the same rarity
+  whether a service reports one metric or twenty.
+
+The score is a monotone function of ``L = -log10 p`` with the severity bands at fixed rarities:
+LOW p <= 1e-2, MEDIUM p <= 1e-3 (rarer than one record in a thousand, ~3.5 days of 5-minute
+data), HIGH p <= 1e-4, CRITICAL p <= 1e-5, and beyond that it keeps rising toward 1.0 with no
+plateau, so the worst records still rank above the merely bad.
+
+Streaming only, O(metrics) per record: it learns from the first record, scores from the
+``warmup``-th, and never looks at a series' length, future values or extremes. Everything it
+learns decays per record (a ~1,000-record memory for the tail, ~7,000 for the range), so a
+level change becomes the new normal and a unit change is reported once, then learned.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+import numpy as np
+
+from .base import clip_values
+from .streaming import DEV_TO_SIGMA, StreamingDetector
+
+# Histogram bin edges for the point channel's robust z (0, then log-spaced 0.05 .. 200).
+EDGES = np.concatenate([[0.0], np.geomspace(0.05, 200.0, 63)])
+Z_CAP = 199.0
+# Score anchors on L = -log10(p): the band bounds of base.BANDS at fixed rarities.
+L_ANCHORS = np.array([0.0, 2.0, 3.0, 4.0, 5.0])
+S_ANCHORS = np.array([0.0, 0.5, 0.6, 0.75, 0.9])
+L_TAIL = 8.0  # above CRITICAL the score approaches 1 as 1 - 0.1 exp(-(L - 5) / L_TAIL)
+_NORMAL = NormalDist()
+
+
+def score_of(L: float) -> float:
+    """Strictly increasing in L (evidence), 0 at L = 0, the bands at their rarities, < 1 for any finite L."""
+    if L <= L_ANCHORS[-1]:
+        return float(np.interp(max(L, 0.0), L_ANCHORS, S_ANCHORS))
+    return 1.0 - (1.0 - S_ANCHORS[-1]) * math.exp(-(L - L_ANCHORS[-1]) / L_TAIL)
+
+
+def rarity_of(score: float) -> float:
+    """Inverse of ``score_of``: the tail probability a score stands for."""
+    if score <= S_ANCHORS[-1]:
+        return 10.0 ** -float(np.interp(score, S_ANCHORS, L_ANCHORS))
+    return 10.0 ** -(L_ANCHORS[-1] - L_TAIL * math.log(max(1.0 - score, 1e-300) / (1.0 - S_ANCHORS[-1])))
+
+
+class LikelihoodDetector(StreamingDetector):
+    name = "likelihood"
+    _STATE = ("level", "dev", "hi", "lo", "seen", "neff", "hist")
+    nan_ok = ("level", "hi", "lo")  # NaN: a metric not seen yet
+
+    def __init__(self, alpha: float = 0.1, dev_alpha: float = 0.02, decay: float = 0.999, range_decay: float = 0.9999,
+                 range_tau: float = 0.1, rel_floor: float = 0.002, warmup: int = 50, prior: float = 2.0,
+                 contamination: float | None = None) -> None:
+        self.alpha, self.dev_alpha, self.decay, self.range_decay = alpha, dev_alpha, decay, range_decay
+        self.range_tau, self.rel_floor, self.warmup, self.prior = range_tau, rel_floor, warmup, prior
+        self.contamination = contamination  # accepted for a uniform make_detector(); unused
+        self.columns_: list[str] = []
+        self.n_ = 0
+        self.last_channels_: tuple[float, float] = (0.0, 0.0)  # (point, range) L of the last row: which test fired
+
+    def _init(self, m: int) -> None:
+        self.level = np.full(m, np.nan)
+        self.hi = np.full(m, np.nan)
+        self.lo = np.full(m, np.nan)
+        self.dev = np.zeros(m)
+        self.seen = np.zeros(m)
+        self.neff = np.zeros(m)
+        self.hist = np.zeros((m, len(EDGES)))
+
+    @property
+    def fitted_(self) -> bool:
+        return self.n_ >= self.warmup
+
+    # ---- the two channels ------------------------------------------------------
+    def _point_p(self, r: np.ndarray) -> np.ndarray:
+        """Empirical P(R >= r) under the metric's decayed histogram of past robust z's.
+
+        Inside the seen range it interpolates within the bin; past the largest z seen (or
+        when the count above is below half a record) it adds an exponential tail of unit
+        scale, so a value far beyond anything seen keeps getting rarer instead of plateauing."""
+        b = np.clip(np.searchsorted(EDGES, r, side="right") - 1, 0, len(EDGES) - 1)
+        above = np.cumsum(self.hist[:, ::-1], axis=1)[:, ::-1]  # above[:, k] = count in bins >= k
+        nxt = np.minimum(b + 1, len(EDGES) - 1)
+        lo_e = EDGES[b]
+        hi_e = np.where(b + 1 < len(EDGES), EDGES[nxt], lo_e * 1.2)
+        frac = np.clip((hi_e - r) / np.maximum(hi_e - lo_e, 1e-12), 0.0, 1.0)
+        rows = np.arange(len(r))
+        in_bin = self.hist[rows, b]
+        count = np.where(b + 1 < len(EDGES), above[rows, nxt], 0.0) + frac * in_bin
+        total = above[:, 0] + self.prior
+        seen_any = self.hist > 0.01
+        last = np.where(seen_any.any(axis=1), len(EDGES) - 1 - np.argmax(seen_any[:, ::-1], axis=1), 0)
+        rmax = np.where(seen_any.any(axis=1), EDGES[last], 0.0)
+        tail = 0.5 * np.exp(-np.maximum(r - rmax, 0.0))
+        return np.where(count < 0.5, np.maximum(tail, 1e-12), count) / total
+
+    def _range_p(self, x: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        span = np.maximum(self.hi - self.lo, scale)
+        beyond = np.maximum((x - self.hi) / span, (self.lo - x) / span)
+        p = np.minimum(1.0, 2.0 / np.maximum(self.neff, 1.0)) * np.exp(-np.maximum(beyond, 0.0) / self.range_tau)
+        return np.where(beyond > 0, p, 1.0)
+
+    # ---- one record -------------------------------------------------------------
+    def _step(self, t: float | None, x: np.ndarray, learn: bool = True) -> tuple[float, np.ndarray]:
+        """Score one row and (optionally) learn from it: (score, signed deviation per metric).
+
+        The deviation is the normal-equivalent z of the metric's own tail probability (sign of
+        its residual), so attribution and root-cause ranking compare metrics on one scale."""
+        if not self.columns_:
+            raise ValueError("columns are not set")
+        if not hasattr(self, "level"):
+            self._init(len(self.columns_))
+        x = clip_values(np.asarray(x, dtype=float))
+        ok = np.isfinite(x)
+        new = ok & ~np.isfinite(self.level)
+        if new.any():
+            self.level[new] = self.hi[new] = self.lo[new] = x[new]
+        level = np.nan_to_num(self.level)
+        resid = np.where(ok, x - level, 0.0)
+        scale = np.maximum(self.dev * DEV_TO_SIGMA, np.maximum(self.rel_floor * np.abs(level), 1e-9))
+        r = np.minimum(np.abs(resid) / scale, Z_CAP)
+        p_point = self._point_p(r)
+        p_range = self._range_p(np.where(ok, x, level), scale)
+        p = np.minimum(1.0, 2.0 * np.minimum(p_point, p_range))
+        live = ok & (self.seen >= self.warmup)
+        p = np.where(live, p, 1.0)
+        L_metric = -np.log10(np.maximum(p, 1e-300))
+        n_live = int(live.sum())
+        L = float(L_metric.max()) - math.log10(n_live) if n_live else 0.0
+        score = score_of(L) if self.n_ >= self.warmup or n_live else 0.0
+        if n_live:
+            j = int(np.argmax(L_metric))
+            self.last_channels_ = (float(-math.log10(max(2 * p_point[j], 1e-300))), float(-math.log10(max(2 * p_range[j], 1e-300))))
+        z = np.array([math.copysign(-_NORMAL.inv_cdf(max(pj / 2.0, 1e-300)), rj) if pj < 1.0 else 0.0
+                      for pj, rj in zip(p, resid)]) if n_live else np.zeros(len(x))
+        if learn:
+            self._learn(ok, x, r, resid, scale)
+        return score, z
+
+    def _learn(self, ok: np.ndarray, x: np.ndarray, r: np.ndarray, resid: np.ndarray, scale: np.ndarray) -> None:
+        rows = np.flatnonzero(ok)
+        self.hist[rows] *= self.decay
+        self.hist[rows, np.clip(np.searchsorted(EDGES, r[rows], side="right") - 1, 0, len(EDGES) - 1)] += 1.0
+        a = np.maximum(self.alpha, 1.0 / (self.seen + 1.0)) * ok
+        self.level = np.where(ok, self.level + a * resid, self.level)
+        ad = np.maximum(self.dev_alpha, 1.0 / (self.seen + 1.0)) * ok
+        self.dev = self.dev + ad * (np.abs(resid) - self.dev)
+        # The range relaxes toward the level, so an extreme from weeks ago stops being the bar.
+        lvl = self.level
+        self.hi = np.where(ok, np.maximum(x, lvl + (self.hi - lvl) * self.range_decay), self.hi)
+        self.lo = np.where(ok, np.minimum(x, lvl + (self.lo - lvl) * self.range_decay), self.lo)
+        self.neff = np.where(ok, self.neff * self.decay + 1.0, self.neff)
+        self.seen += ok
+        self.n_ += 1
+
+    PARAMS = ("alpha", "dev_alpha", "decay", "range_decay", "range_tau", "rel_floor", "warmup", "prior")
+
+
+__all__ = ["LikelihoodDetector", "rarity_of", "score_of"]

@@ -1,0 +1,150 @@
+"""The interface every record-by-record detector shares, written once.
+
+A streaming detector implements ``_init(m)`` (fresh state for m metrics) and
+``_step(t, row, learn)`` -> (score, deviation per metric); this mixin turns that into
+the ``Detector`` protocol: ``score_one``, batch ``process``, ``fit`` / ``partial_fit``
+(learn), ``score`` / ``zscores`` (judge without learning) and ``severity``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..events import Severity
+from .base import SavesBytes, as_matrix, severity_of
+
+
+def to_epoch(ts: Any) -> float:
+    if isinstance(ts, datetime):
+        return ts.timestamp()
+    if isinstance(ts, (int, float)):
+        return float(ts)
+    if isinstance(ts, str):
+        try:
+            return float(ts)
+        except ValueError:
+            return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    if hasattr(ts, "timestamp"):
+        return float(ts.timestamp())
+    raise TypeError(f"unsupported timestamp {ts!r}")
+
+
+DEV_TO_SIGMA = 1.2533  # E|X - mu| = sigma * sqrt(2 / pi): a mean absolute deviation in sigmas
+
+
+def _at(timestamps: Any, i: int) -> float | None:
+    return None if timestamps is None else to_epoch(timestamps[i])
+
+
+class StreamingDetector(SavesBytes):
+    """Saved as npz arrays (``_STATE``) plus a json header (name, columns, ``PARAMS``, ``_meta()``):
+    never pickled, so a state read from a shared store cannot run code."""
+
+    name: str
+    columns_: list[str]
+    n_: int
+    PARAMS: tuple[str, ...] = ()
+    _STATE: tuple[str, ...] = ()
+
+    def _init(self, m: int) -> None:  # pragma: no cover - each detector's own state
+        raise NotImplementedError
+
+    def _step(self, t: float | None, x: np.ndarray, learn: bool = True) -> tuple[float, np.ndarray]:  # pragma: no cover
+        raise NotImplementedError
+
+    def score_one(self, timestamp: Any, values: Mapping[str, float]) -> float:
+        if not self.columns_:
+            self.columns_ = sorted(values)
+        x = np.array([float(values.get(c, np.nan)) for c in self.columns_])
+        return self._step(None if timestamp is None else to_epoch(timestamp), x)[0]
+
+    def process(self, X: Any, timestamps: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """Score rows in time order, learning as it goes: (scores, deviation per metric before learning)."""
+        arr, _ = as_matrix(X, self.columns_ or None)
+        scores, z = np.zeros(arr.shape[0]), np.zeros_like(arr)
+        for i, row in enumerate(arr):
+            scores[i], z[i] = self._step(_at(timestamps, i), row)
+        return scores, z
+
+    def fit(self, X: Any, columns: list[str] | None = None, timestamps: Any = None) -> Any:
+        arr, cols = as_matrix(X, columns)
+        self.columns_ = cols
+        self._init(len(cols))
+        return self.partial_fit(arr, timestamps)
+
+    def partial_fit(self, X: Any, timestamps: Any = None) -> Any:
+        arr, cols = as_matrix(X, self.columns_ or None)
+        if not self.columns_:
+            self.columns_ = cols
+        for i, row in enumerate(arr):
+            self._step(_at(timestamps, i), row)
+        return self
+
+    def _judge(self, X: Any, timestamps: Any, part: int) -> np.ndarray:
+        arr, _ = as_matrix(X, self.columns_ or None)
+        if not self.columns_ or not hasattr(self, "level"):
+            return np.zeros(arr.shape[0]) if part == 0 else np.zeros_like(arr)
+        return np.array([self._step(_at(timestamps, i), row, learn=False)[part] for i, row in enumerate(arr)])
+
+    def score(self, X: Any, timestamps: Any = None) -> np.ndarray:
+        """Score rows against the current state without learning from them."""
+        return self._judge(X, timestamps, 0)
+
+    def zscores(self, X: Any, timestamps: Any = None) -> np.ndarray:
+        return self._judge(X, timestamps, 1)
+
+    def severity(self, score: float) -> Severity:
+        return severity_of(score)
+
+    def restore_normal(self, normal: Mapping[str, tuple[float, float]]) -> None:
+        """Verification found these metrics back at their pre-incident normal (median, robust
+        scale): adopt it. A long incident under remediation may have become the detector's
+        level; without this, the recovery itself would be scored as a move away from normal."""
+        if not hasattr(self, "level"):
+            return
+        for j, c in enumerate(self.columns_):
+            if c in normal:
+                med, scale = normal[c]
+                self.level[j] = med
+                self.dev[j] = max(scale / DEV_TO_SIGMA, 1e-12)
+                self._restored(j)
+
+    def _restored(self, j: int) -> None:
+        """Reset whatever else of metric j's state an incident wound up."""
+
+    # ---- persistence ---------------------------------------------------------------
+    def _meta(self) -> dict[str, Any]:
+        return {}
+
+    def _load_meta(self, meta: Mapping[str, Any]) -> None:
+        pass
+
+    def to_bytes(self) -> bytes:
+        meta = {"detector": self.name, "columns": self.columns_, "n": self.n_,
+                "params": {k: getattr(self, k) for k in self.PARAMS}, **self._meta()}
+        arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
+        if hasattr(self, "level"):
+            arrays.update({k: getattr(self, k) for k in self._STATE})
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Any:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+            det = cls(**meta["params"])
+            det.columns_, det.n_ = list(meta["columns"]), int(meta["n"])
+            det._load_meta(meta)
+            if "level" in z:
+                for k in cls._STATE:
+                    setattr(det, k, np.array(z[k]))
+        return det
+
+
+__all__ = ["DEV_TO_SIGMA", "StreamingDetector", "to_epoch"]

@@ -1,0 +1,152 @@
+"""The likelihood detector on real metrics' habits: each habit is a generated case here and in
+bench/quality.py's habits table. Thresholds are MEDIUM (0.6, what Skyloop acts on)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from skyloop.detection import load_detector, make_detector
+from skyloop.detection.base import state_is_sound
+from skyloop.detection.likelihood import LikelihoodDetector, rarity_of, score_of
+from skyloop.events import Severity
+
+T0 = 1_767_225_600.0
+STEP = 300.0
+DAY = 288
+MEDIUM = 0.6
+
+
+def stream(x, ts=None, det=None):
+    det = det or LikelihoodDetector()
+    ts = T0 + STEP * np.arange(len(x)) if ts is None else ts
+    return np.array([det.score_one(float(t), {"m": float(v)}) for t, v in zip(ts, x)]), det
+
+
+def incidents(flags):
+    flags = np.asarray(flags, bool)
+    return int((flags & ~np.r_[False, flags[:-1]]).sum())
+
+
+def test_score_is_monotone_in_rarity_with_no_plateau():
+    L = np.linspace(0, 60, 601)
+    s = np.array([score_of(v) for v in L])
+    assert np.all(np.diff(s) > 0) and s[-1] < 1.0
+    assert s[L.searchsorted(30)] < s[L.searchsorted(40)] < s[L.searchsorted(50)]  # still separating
+    for sev, p in ((Severity.LOW, 1e-2), (Severity.MEDIUM, 1e-3), (Severity.HIGH, 1e-4), (Severity.CRITICAL, 1e-5)):
+        assert LikelihoodDetector().severity(score_of(-math.log10(p))) == sev
+        assert rarity_of(score_of(-math.log10(p))) == pytest.approx(p)
+
+
+def test_worse_evidence_scores_higher_never_capped():
+    base = np.random.default_rng(0).normal(100, 2, 600)
+    peaks = []
+    for jump in (15, 30, 60, 120, 240):
+        x = base.copy()
+        x[500] += jump
+        peaks.append(stream(x)[0][500])
+    assert all(a < b for a, b in zip(peaks, peaks[1:])), peaks
+    assert peaks[0] >= MEDIUM and peaks[-1] < 1.0
+
+
+def test_learns_from_the_first_record_and_scores_after_warmup():
+    s, det = stream(np.random.default_rng(1).normal(10, 1, 80))
+    assert np.all(s[: det.warmup] == 0.0) and det.n_ == 80 and det.fitted_
+
+
+def test_irregular_intervals_and_gaps():
+    rng = np.random.default_rng(2)
+    steps = rng.uniform(60, 600, 3000)
+    steps[1500] = 6 * 3600  # a six-hour gap
+    ts = T0 + np.cumsum(steps)
+    x = rng.normal(50, 3, 3000)
+    x[2500] = 80  # ten sigma
+    s, _ = stream(x, ts)
+    assert incidents(s[200:2500] >= MEDIUM) <= 2
+    assert s[2500] >= MEDIUM
+
+
+def test_flat_metric_any_move_is_news_but_flat_is_quiet():
+    x = np.zeros(2000)
+    x[1500] = 1.0
+    s, _ = stream(x)
+    assert np.all(s[:1500] < MEDIUM) and s[1500] >= 0.9
+
+
+def test_quantised_counts_are_not_anomalous_steps():
+    rng = np.random.default_rng(3)
+    x = rng.poisson(3, 4000).astype(float)
+    x[3500] = 30
+    s, _ = stream(x)
+    assert incidents(s[500:3500] >= MEDIUM) / (3000 / DAY) <= 0.5
+    assert s[3500] >= MEDIUM
+
+
+def test_zero_noise_periodic_signal_is_quiet():
+    t = np.arange(14 * DAY)
+    x = 50 + 20 * np.sin(2 * np.pi * t / DAY)  # the issue's case: 43% MEDIUM before
+    s, _ = stream(x)
+    assert np.mean(s >= MEDIUM) < 0.005
+
+
+def test_counter_with_bursts_learns_its_bursts():
+    rng = np.random.default_rng(4)
+    x = np.abs(rng.normal(0, 50, 10 * DAY))
+    for start in rng.choice(np.arange(100, 10 * DAY - 20), 20, replace=False):
+        x[start : start + rng.integers(2, 8)] = rng.uniform(4e6, 6e6)
+    s, _ = stream(x)
+    rate = incidents(s[3 * DAY :] >= MEDIUM) / 7
+    assert rate <= 0.5, rate
+
+
+def test_heavy_tails_rarely_alarm():
+    x = 100 + 5 * np.random.default_rng(5).standard_t(2, 10 * DAY)
+    s, _ = stream(x)
+    assert incidents(s[DAY:] >= MEDIUM) / 9 <= 0.5
+
+
+def test_unit_change_is_reported_once_then_learned():
+    x = np.random.default_rng(6).normal(2.0, 0.1, 4 * DAY)
+    x[2 * DAY :] *= 1000  # GB -> MB
+    s, _ = stream(x)
+    assert s[2 * DAY] >= 0.9
+    assert incidents(s[2 * DAY :] >= MEDIUM) <= 2 and np.all(s[2 * DAY + 100 :] < MEDIUM)
+
+
+def test_level_change_becomes_the_new_normal():
+    x = np.random.default_rng(7).normal(30, 1, 6 * DAY)
+    x[3 * DAY :] += 12
+    s, _ = stream(x)
+    assert s[3 * DAY : 3 * DAY + 3].max() >= MEDIUM
+    assert np.mean(s[3 * DAY + 50 :] >= MEDIUM) < 0.005
+
+
+def test_missing_values_and_multi_metric_attribution():
+    det = LikelihoodDetector()
+    det.columns_ = ["cpu", "lat", "mem"]
+    rng = np.random.default_rng(8)
+    X = np.column_stack([rng.normal(40, 2, 600), rng.normal(120, 5, 600), rng.normal(60, 1, 600)])
+    X[rng.random(X.shape) < 0.05] = np.nan
+    X[550, 1] = 400
+    scores, z = det.process(X)
+    assert scores[550] >= MEDIUM and np.argmax(np.abs(z[550])) == 1 and z[550, 1] > 3
+    assert np.all(np.isfinite(scores)) and np.all(np.isfinite(z))
+
+
+def test_state_round_trips_continues_identically_and_validates(tmp_path):
+    x = np.random.default_rng(9).normal(5, 1, 700)
+    a = make_detector("likelihood")
+    stream(x[:400], det=a)
+    a.save(tmp_path / "d.npz")
+    b = load_detector(tmp_path / "d.npz")
+    ts = T0 + STEP * np.arange(400, 700)
+    assert np.array_equal(stream(x[400:], ts, a)[0], stream(x[400:], ts, b)[0])
+    assert state_is_sound(a.to_bytes(), a.nan_ok)
+
+
+def test_batch_process_equals_record_by_record():
+    x = np.random.default_rng(10).normal(5, 1, (300, 1))
+    a, b = LikelihoodDetector(), LikelihoodDetector()
+    a.columns_ = ["m"]
+    scores, _ = a.process(x)
+    assert np.allclose(scores, stream(x[:, 0], det=b)[0])
