@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from skyloop.adapters import Adapters
-from skyloop.errors import SkyloopError
+from skyloop.delivery import Outcome, deliver
 
 SERVICE = "skyloop"
 logger = Logger(service=SERVICE)
@@ -41,20 +41,24 @@ def reset() -> None:
     _ADAPTERS = None
 
 
-def guarded(function: str, raw: Any, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    try:
-        return work()
-    except SkyloopError as exc:
-        if exc.retryable:
-            logger.warning("transient failure; Lambda will retry", extra={"error": exc.code, "reason": exc.reason})
-            raise
-        from skyloop.clouds.aws.config import AwsSettings
-        from skyloop.clouds.aws.sqs import dead_letter_event
+def guarded(function: str, raw: Any, work: Callable[[], dict[str, Any]], **context: Any) -> dict[str, Any]:
+    """The core delivery rule (skyloop.delivery), mapped onto Lambda: done -> the result; retry ->
+    raise, so Lambda's retries (async) or the SQS redrive (batch) try again; dead-letter -> the
+    event goes to the dead-letter queue with its reason and the invocation succeeds."""
+    d = deliver(work, {"function": function, **context})
+    if d.outcome is Outcome.DONE:
+        assert d.result is not None
+        return d.result
+    if d.outcome is Outcome.RETRY:
+        assert d.error is not None
+        raise d.error
+    from skyloop.clouds.aws.config import AwsSettings
+    from skyloop.clouds.aws.sqs import dead_letter_event
 
-        logger.error("event dead-lettered", extra={"error": exc.code, "reason": exc.reason, "function": function})
-        metrics.add_metric(name="DeadLettered", unit=MetricUnit.Count, value=1)
-        dead_letter_event(AwsSettings(), raw, exc, function)
-        return {"status": "dead_lettered", "error": exc.code, "reason": exc.reason}
+    assert d.error is not None
+    dead_letter_event(AwsSettings(), raw, d.error, function)
+    metrics.add_metric(name="DeadLettered", unit=MetricUnit.Count, value=1)
+    return d.as_status()
 
 
 def count(name: str, value: float = 1) -> None:

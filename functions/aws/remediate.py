@@ -1,7 +1,9 @@
 """Lambda: remediation requests from SQS, with partial batch responses.
 
-One poison message is reported in ``batchItemFailures`` (the redrive policy
-moves it to the DLQ after ``maxReceiveCount``); its neighbours complete.
+Each record goes through the core delivery rule (common.guarded): a poison message is
+parked on the dead-letter queue with its reason at once and counts as handled; a transient
+failure is reported in ``batchItemFailures``, so SQS redelivers it (and the redrive policy
+moves it to the DLQ after ``maxReceiveCount``); its neighbours complete either way.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from common import adapters, count, logger, metrics, tracer
+from common import adapters, count, guarded, logger, metrics, tracer
 from skyloop.errors import InvalidEvent
 from skyloop.events import RemediationRequested, parse_event
 from skyloop.handlers import on_remediation
@@ -22,8 +24,7 @@ from skyloop.handlers import on_remediation
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-@tracer.capture_method
-def record_handler(record: SQSRecord) -> dict[str, Any]:
+def _remediate(record: SQSRecord) -> dict[str, Any]:
     event = parse_event(record.body)
     if not isinstance(event, RemediationRequested):
         raise InvalidEvent(f"the remediation queue takes RemediationRequested, got {type(event).__name__}")
@@ -32,6 +33,11 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
                                       "duplicate": result.get("duplicate")})
     count("Remediations")
     return result
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> dict[str, Any]:
+    return guarded("remediate", record.raw_event, lambda: _remediate(record), message_id=record.message_id)
 
 
 @logger.inject_lambda_context

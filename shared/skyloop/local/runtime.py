@@ -16,6 +16,7 @@ from typing import Any, Callable
 from ..adapters import Adapters
 from ..auditchain import HeadSeal
 from ..config import Settings
+from ..delivery import Outcome, backoff, deliver
 from ..errors import NotFound, SkyloopError
 from ..events import RemediationRequested, parse_event
 from ..handlers import dispatch
@@ -87,27 +88,23 @@ class LocalRuntime:
         return self.adapters.deployer  # type: ignore[return-value]
 
     def handle_message(self, msg: Message, handler: Callable[[Any], dict[str, Any]], queue: Queue, report: DrainReport) -> None:
-        try:
-            event = parse_event(msg.body)
-            report.results.append(handler(event))
+        d = deliver(lambda: handler(parse_event(msg.body)),
+                    {"message_id": msg.message_id, "receive_count": msg.receive_count})
+        if d.outcome is Outcome.DONE:
+            assert d.result is not None
+            report.results.append(d.result)
             queue.ack(msg)
             report.processed += 1
-        except SkyloopError as exc:
-            ctx = {"message_id": msg.message_id, "error": exc.code, "reason": exc.reason, "receive_count": msg.receive_count}
-            if exc.retryable:
-                log.warning("transient failure, will retry", extra=ctx)
-                queue.nack(msg, delay=min(2.0 ** msg.receive_count, 60.0))
-                report.retried += 1
-            else:
-                log.error("permanent failure, dead-lettered", extra=ctx)
-                queue.dead_letter(msg, f"{exc.code}: {exc.reason}")
-                report.dead_lettered += 1
-                report.errors.append({"message_id": msg.message_id, "error": exc.code, "reason": exc.reason})
-        except Exception as exc:  # a bug must not lose the message: retry, then dead-letter
-            log.exception("unexpected failure", extra={"message_id": msg.message_id})
-            queue.nack(msg, delay=min(2.0 ** msg.receive_count, 60.0))
+            return
+        if d.outcome is Outcome.RETRY:
+            queue.nack(msg, delay=backoff(msg.receive_count))
             report.retried += 1
-            report.errors.append({"message_id": msg.message_id, "error": type(exc).__name__, "reason": "internal error"})
+            if not isinstance(d.error, SkyloopError):
+                report.errors.append({"message_id": msg.message_id, "error": d.code, "reason": d.reason})
+            return
+        queue.dead_letter(msg, f"{d.code}: {d.reason}")
+        report.dead_lettered += 1
+        report.errors.append({"message_id": msg.message_id, "error": d.code, "reason": d.reason})
 
     def drain(self, queue: Queue, handler: Callable[[Any], dict[str, Any]] | None = None, *, batch_size: int = 10) -> DrainReport:
         handler = handler or (lambda ev: dispatch(ev, self.adapters))

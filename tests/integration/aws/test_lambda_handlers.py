@@ -241,12 +241,19 @@ def test_alarm_back_to_ok_is_ignored(aws: Aws, context: Any) -> None:
     assert detect.handler(ev, context)["status"] == "ignored"
 
 
-def test_sqs_batch_poison_message_fails_alone_and_redelivery_has_one_effect(aws: Aws, context: Any) -> None:
+def test_sqs_batch_poison_message_is_parked_alone_and_redelivery_has_one_effect(aws: Aws, context: Any) -> None:
+    """The core delivery rule on Lambda: the malformed record is dead-lettered at once with its
+    reason (retrying cannot fix it), its neighbours run, and nothing is left for SQS to retry."""
     import remediate
 
     batch = load_event("sqs-remediation-batch.json")
     out = remediate.handler(batch, context)
-    assert out == {"batchItemFailures": [{"itemIdentifier": batch["Records"][1]["messageId"]}]}
+    assert out == {"batchItemFailures": []}
+    [parked] = aws.messages(aws.dead_letter_url)  # Skyloop's dead-letter queue, with the reason
+    assert parked["MessageAttributes"]["skyloop-dead-letter-reason"]["StringValue"].startswith("event is not valid JSON")
+    body = json.loads(parked["Body"])
+    assert body["function"] == "remediate" and body["event"]["messageId"] == batch["Records"][1]["messageId"]
+    assert aws.messages(aws.dlq_url) == []  # the redrive queue is for failures that stayed transient
     ecs = aws.client("ecs")
     assert ecs.describe_services(cluster="prod", services=["api"])["services"][0]["desiredCount"] == 4
     commands = aws.client("ssm").list_commands()["Commands"]
@@ -388,14 +395,28 @@ def _as_lambda_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str
     } for m in messages]}
 
 
-def test_poison_message_is_redriven_to_the_dlq_after_max_receives(aws: Aws, context: Any) -> None:
-    """The event source mapping loop, played against moto's real queue and redrive policy."""
+def test_transient_failure_is_redriven_to_the_dlq_after_max_receives(aws: Aws, context: Any,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The event source mapping loop, played against moto's real queue and redrive policy. A
+    failure that stays transient (here a target whose API keeps throttling: the executor's
+    answer is simulated, the queue and redrive are moto's) is retried, then redriven."""
     import remediate
 
+    from skyloop.errors import TransientError
+
+    real = remediate.on_remediation
+
+    def throttled(event: Any, adapters: Any, **kw: Any) -> dict[str, Any]:
+        if event.request_id == "stuck-1":
+            raise TransientError("ecs: ThrottlingException")
+        return real(event, adapters, **kw)
+
+    monkeypatch.setattr(remediate, "on_remediation", throttled)
     sqs = aws.client("sqs")
     arn = sqs.get_queue_attributes(QueueUrl=aws.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     good = json.dumps({"type": "RemediationRequested", "request_id": "good-1", "action": "clear_cache", "target": "api"})
-    sqs.send_message(QueueUrl=aws.queue_url, MessageBody='{"type": "RemediationRequested", "action": 7}')
+    stuck = json.dumps({"type": "RemediationRequested", "request_id": "stuck-1", "action": "clear_cache", "target": "api"})
+    sqs.send_message(QueueUrl=aws.queue_url, MessageBody=stuck)
     sqs.send_message(QueueUrl=aws.queue_url, MessageBody=good)
     outcomes = []
     for _ in range(5):
@@ -411,9 +432,9 @@ def test_poison_message_is_redriven_to_the_dlq_after_max_receives(aws: Aws, cont
             else:
                 sqs.delete_message(QueueUrl=aws.queue_url, ReceiptHandle=m["ReceiptHandle"])
         outcomes.append(len(failed))
-    assert outcomes == [1, 1, 1]  # three receives of the poison message, then the redrive moved it
+    assert outcomes == [1, 1, 1]  # three receives of the stuck message, then the redrive moved it
     [parked] = aws.messages(aws.dlq_url)
-    assert '"action": 7' in parked["Body"]
+    assert json.loads(parked["Body"])["request_id"] == "stuck-1"
     assert len(aws.client("ssm").list_commands()["Commands"]) == 1  # the good neighbour ran once
 
 
