@@ -54,6 +54,7 @@ def decide(a_success: int, a_n: int, b_success: int, b_n: int, *, p_base: float,
     rb = b_success / b_n if b_n else None
     if a_n < n_req or b_n < n_req:
         return ABDecision("continue", n_req, a_n, b_n, ra, rb, None if ra is None or rb is None else rb - ra, None)
+    assert ra is not None and rb is not None  # both arms reached n_req >= 1
     pooled = (a_success + b_success) / (a_n + b_n)
     se = math.sqrt(pooled * (1 - pooled) * (1 / a_n + 1 / b_n))
     z = 0.0 if se == 0 else (rb - ra) / se

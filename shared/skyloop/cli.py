@@ -36,7 +36,8 @@ def _runtime(home: Optional[Path] = None, **overrides: Any) -> Any:
     for var, close in unknown_variables():
         err.print(f"[yellow]warning[/] {escape(var)} is not a Skyloop setting and is ignored"
                   + (f"; did you mean {escape(close)}?" if close else ""), soft_wrap=True)
-    settings = Settings(**({"home": home} if home else {}), **overrides)
+    fields: dict[str, Any] = {"home": home} if home else {}
+    settings = Settings(**fields, **overrides)
     _check_home(settings.home)
     return LocalRuntime(settings)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from typing import Any
+from typing import Any, Sequence
 
 import typer
 from typer.core import TyperGroup
@@ -72,11 +72,12 @@ def say_error(code: str, reason: str) -> None:
 class OneLineErrors(TyperGroup):
     """Typer's group, with every failure, parse errors included, reported in one line."""
 
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
         argv = list(args) if args is not None else sys.argv[1:]
         try:
-            rv = super().main(args=argv, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra)
+            rv = super().main(args=argv, prog_name=prog_name, complete_var=complete_var, standalone_mode=False,
+                              windows_expand_args=windows_expand_args, **extra)
             code = rv if isinstance(rv, int) else 0
         except typer.Abort:
             say_error("aborted", "interrupted")

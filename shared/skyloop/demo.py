@@ -259,6 +259,7 @@ def _ab_test(rt: LocalRuntime, clock: ManualClock, seed: int, trained: list[dict
                approval="manual", params={"search": {"candidates": 6, "max_seconds": 4}})
     trained.append(t)
     prod = a.registry.alias(GROUP, "production")
+    assert prod is not None  # the story approved a production version before the A/B step
     held = (prod.lineage.get("holdout") or {}).get("candidate", {}).get("accuracy") or prod.score or 0.8
     st = abtest.start(GROUP, t["version"], split=0.5, p_base=min(max(held, 0.05), 0.9), mde=0.05, deployer=rt.deployer,
                       registry=a.registry, kv=a.kv)
@@ -278,8 +279,9 @@ def _ab_test(rt: LocalRuntime, clock: ManualClock, seed: int, trained: list[dict
     for arm, (ok, n) in counts.items():
         abtest.record(GROUP, arm, ok, n, kv=a.kv)  # type: ignore[arg-type]
     res = abtest.conclude(GROUP, apply=True, deployer=rt.deployer, registry=a.registry, kv=a.kv, clock=a.clock)
+    now = a.registry.alias(GROUP, "production")
     tell(f"A/B decision: {res['verdict']} (A {res['a_rate']:.3f} vs B {res['b_rate']:.3f} on {res['a_n']}/{res['b_n']} "
-         f"outcomes, p={res['p_value']:.3g}); production is v{a.registry.alias(GROUP, 'production').version}")
+         f"outcomes, p={res['p_value']:.3g}); production is v{now.version if now else '-'}")
     return res
 
 

@@ -109,7 +109,7 @@ class FleetSim:
         addresses that incident's cause (a cache clear does not fix a CPU saturation, and an
         action on another service fixes nothing here). The metrics return to normal two
         minutes later; whether that counts as resolved is for verification to judge."""
-        fixed = []
+        fixed: list[str] = []
         if target != service:
             return fixed
         for inc in self.incidents:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 EPS = 1e-4  # floor for empty bins: PSI stays finite
 
@@ -41,7 +42,7 @@ def _shares(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
     return counts / max(counts.sum(), 1.0)
 
 
-def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
+def psi(expected: ArrayLike, actual: ArrayLike) -> float:
     e = np.maximum(np.asarray(expected, float), EPS)
     a = np.maximum(np.asarray(actual, float), EPS)
     return float(np.sum((a - e) * np.log(a / e)))
@@ -125,7 +126,7 @@ class DriftReport:
                 "enough_data": self.enough_data, "features": self.features, "prediction": self.prediction}
 
 
-def drift_report(reference: Mapping[str, Any], columns: Mapping[str, Sequence[Any]], predictions: Sequence[Any] | None = None,
+def drift_report(reference: Mapping[str, Any], columns: Mapping[str, Any], predictions: Sequence[Any] | None = None,
                  thresholds: DriftThresholds | None = None) -> DriftReport:
     t = thresholds or DriftThresholds()
     n = len(next(iter(columns.values()))) if columns else 0

@@ -44,7 +44,7 @@ def frame(bundle: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> Any:
         missing = [f for f in features if f not in r]
         if missing:
             raise RequestError(f"instance {i} lacks feature(s): {', '.join(missing[:5])}")
-        out = {}
+        out: dict[str, str | float] = {}
         for f in features:
             v = r[f]
             if f in categorical:

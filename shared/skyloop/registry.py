@@ -121,7 +121,7 @@ class ApprovalGate(BaseModel):
                       f"{production.score:.4f} + margin {self.margin:.4f}")
         ok = cand >= bar
         base = (held or {}).get("baseline") or {}
-        if base.get("version") == production.version and metric in base.get("metrics", {}):
+        if held and base.get("version") == production.version and metric in base.get("metrics", {}):
             hc, hp = held["candidate"][metric], base["metrics"][metric]
             h_ok = hc >= hp + self.holdout_margin
             checks.append(f"held-back {metric} on {held['rows']} rows: {hc:.4f} {'>=' if h_ok else '<'} production "

@@ -45,7 +45,8 @@ def collect(rt: "LocalRuntime") -> dict[str, Any]:
             step = max(1, len(data["t"]) // MAX_POINTS)
             series[s] = {"columns": data["columns"], "t": [_iso(t) for t in data["t"][::step]],
                          "x": data["x"][::step].tolist(), "score": data["score"][::step].round(4).tolist()}
-    audit, action_of = [], {}
+    audit: list[dict[str, Any]] = []
+    action_of: dict[Any, Any] = {}
     for e in rt.adapters.audit.entries():
         row = {k: e.get(k) for k in ("seq", "at", "kind", "request_id", "action", "target", "severity", "verdict", "why",
                                      "detail", "outcome", "escalated_to")}

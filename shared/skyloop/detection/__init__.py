@@ -35,7 +35,7 @@ DETECTORS = tuple(_REGISTRY)
 ALIASES = {"default": "adaptive"}  # chosen by bench/quality.py: see bench/README.md
 
 
-def detector_class(name: str) -> type:
+def detector_class(name: str) -> Any:
     key = ALIASES.get(name, name)
     try:
         module, cls = _REGISTRY[key]

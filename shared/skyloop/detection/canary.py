@@ -80,7 +80,7 @@ def judge_canary(
     except NotFound:
         group = None
     state = canary_state(kv, group) if group else None
-    if state is None:
+    if state is None or not group:
         log.info("canary records but no canary is baking", extra={"service": service, "rows": len(canary)})
         return CanaryVerdict("no_canary")
     version = int(state["version"])

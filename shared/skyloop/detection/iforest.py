@@ -191,7 +191,7 @@ class IsolationForestDetector(SavesBytes):
             "since_fit": self._since_fit,
             "n_fits": self._n_fits,
         }
-        arrays: dict[str, np.ndarray] = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
+        arrays: dict[str, Any] = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
         if self.fitted_:
             meta_f = {"psi": self.psi_, "offset": self.offset_, "spread": self.spread_}
             arrays["meta_fit"] = np.frombuffer(json.dumps(meta_f).encode(), dtype=np.uint8)

@@ -50,6 +50,8 @@ class StreamingDetector(SavesBytes):
     n_: int
     PARAMS: tuple[str, ...] = ()
     _STATE: tuple[str, ...] = ()
+    level: np.ndarray  # per metric, set by _init: every streaming detector has a level and a scale
+    dev: np.ndarray
 
     def _init(self, m: int) -> None:  # pragma: no cover - each detector's own state
         raise NotImplementedError
@@ -127,7 +129,7 @@ class StreamingDetector(SavesBytes):
     def to_bytes(self) -> bytes:
         meta = {"detector": self.name, "columns": self.columns_, "n": self.n_,
                 "params": {k: getattr(self, k) for k in self.PARAMS}, **self._meta()}
-        arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
+        arrays: dict[str, Any] = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
         if hasattr(self, "level"):
             arrays.update({k: getattr(self, k) for k in self._STATE})
         buf = io.BytesIO()

@@ -140,7 +140,7 @@ def _detect_production(batch: MetricBatch, records: list[MetricRecord], det: Any
     since, normal = restored_normal(kv, out.verifications)
     if hasattr(det, "process"):  # detectors that learn record by record, with time of day
         still_warming = max(0, det.warmup - det.n_)
-        cut = int(np.searchsorted(ts, since, side="left")) if normal and hasattr(det, "restore_normal") else len(ts)
+        cut = int(np.searchsorted(ts, since, side="left")) if normal and since is not None and hasattr(det, "restore_normal") else len(ts)
         scores, z = det.process(X[:cut], ts[:cut])
         if cut < len(ts):  # the rows after the recovery, scored against the normal it brought back
             det.restore_normal(normal)

@@ -73,7 +73,7 @@ def remediate(
     def done(status: str, detail: str) -> RemediationCompleted:
         return RemediationCompleted(
             event_id=f"done:{req.request_id}", request_id=req.request_id, action=req.action,
-            target=req.target, status=status, detail=detail,  # type: ignore[arg-type]
+            target=req.target, status=status, detail=detail,
         )
 
     if decision.verdict == "refuse":

@@ -237,7 +237,7 @@ def _conclude(kv: "KeyValueStore", p: Pending, anomaly: AnomalyFound, verdict: V
     req = RemediationRequested(
         event_id=f"request:{p.anomaly_id}:{verdict.escalated_to}:escalated",
         request_id=f"{p.anomaly_id}:{verdict.escalated_to}:escalated",
-        action=verdict.escalated_to or "", target=p.service, severity=p.severity,  # type: ignore[arg-type]
+        action=verdict.escalated_to or "", target=p.service, severity=p.severity,
         reason=f"escalated: {verdict.detail}", anomaly_id=p.anomaly_id,
     )
     queue.send(req.model_dump_json(), message_id=req.request_id)
