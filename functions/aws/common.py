@@ -29,9 +29,9 @@ def adapters() -> Adapters:
     """Built once per container: clients and settings are reused across invocations."""
     global _ADAPTERS
     if _ADAPTERS is None:
-        from skyloop.clouds.aws import build_adapters
+        from skyloop.clouds import build_adapters
 
-        _ADAPTERS = build_adapters()
+        _ADAPTERS = build_adapters("aws")
     return _ADAPTERS
 
 

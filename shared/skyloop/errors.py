@@ -103,6 +103,13 @@ class TrackingUnavailable(SkyloopError):
     code = "tracking_unavailable"
 
 
+class CloudUnavailable(SkyloopError):
+    """A cloud's adapters were asked for but cannot be built here: an unknown name, a cloud this
+    version does not ship, or its SDK extra not installed (the reason names the pip command)."""
+
+    code = "cloud_unavailable"
+
+
 class TransientError(SkyloopError):
     """Worth retrying: a dependency was busy or briefly unavailable."""
 

@@ -1,5 +1,71 @@
-"""Cloud adapters: one package per cloud, each importing its SDK lazily.
+"""Cloud adapters: one package per cloud, each importing its SDK lazily, behind one registry.
 
-Nothing in the core imports these packages; the cloud entry points in
-``functions/<cloud>/`` do, and only they pull in boto3 / google / azure.
+Nothing in the core imports these packages. A composition root (a cloud's entry points, the
+local runtime, a test) asks ``build_adapters(name)`` for a cloud's adapter set; the registry
+imports that cloud's package only then, and when it cannot (an unknown name, a cloud this
+version does not ship yet, or the cloud's SDK extra missing) it raises ``CloudUnavailable``
+with the one command that fixes it, instead of an ``ImportError`` from deep inside a module.
 """
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import CloudUnavailable
+
+if TYPE_CHECKING:
+    from ..adapters import Adapters
+
+
+@dataclass(frozen=True)
+class Cloud:
+    name: str
+    package: str  # the adapter package, with ``build_adapters(settings)``
+    sdk: tuple[str, ...]  # top-level modules the adapters need: checked before importing them
+    extra: str  # pip extra that installs them
+
+
+CLOUDS: dict[str, Cloud] = {
+    "local": Cloud("local", "skyloop.local", (), ""),
+    "aws": Cloud("aws", "skyloop.clouds.aws", ("boto3",), "aws"),
+    "gcp": Cloud("gcp", "skyloop.clouds.gcp", ("google.cloud.storage", "google.cloud.pubsub_v1"), "gcp"),
+    "azure": Cloud("azure", "skyloop.clouds.azure", ("azure.storage.blob", "azure.data.tables"), "azure"),
+}
+
+
+def _missing(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is None
+    except ModuleNotFoundError:  # a parent package (google, azure) is absent
+        return True
+
+
+def cloud(name: str) -> Cloud:
+    """The registry entry for ``name``, checked: its package is in this version and its SDK installed."""
+    try:
+        c = CLOUDS[name]
+    except KeyError:
+        raise CloudUnavailable(f"unknown cloud {name!r}; known: {', '.join(CLOUDS)}") from None
+    if _missing(c.package):
+        raise CloudUnavailable(f"the {name} adapters are not in this version of skyloop yet")
+    absent = [m for m in c.sdk if _missing(m)]
+    if absent:
+        raise CloudUnavailable(f"the {name} adapters need {', '.join(absent)}: pip install 'skyloop[{c.extra}]'")
+    return c
+
+
+def build_adapters(name: str, settings: Any = None, **options: Any) -> "Adapters":
+    """A cloud's adapter set, built by its package (imported here, on first use)."""
+    c = cloud(name)
+    if name == "local":
+        from ..local.runtime import LocalRuntime
+
+        return LocalRuntime(settings, **options).adapters
+    adapters: "Adapters" = importlib.import_module(c.package).build_adapters(settings, **options)
+    return adapters
+
+
+__all__ = ["CLOUDS", "Cloud", "build_adapters", "cloud"]

@@ -1,0 +1,44 @@
+"""The lazy cloud registry (skyloop.clouds): a composition root names a cloud and gets its
+adapter set, or one typed reason naming the fix."""
+
+import subprocess
+import sys
+
+import pytest
+
+from skyloop.adapters import Adapters
+from skyloop.clouds import CLOUDS, Cloud, build_adapters, cloud
+from skyloop.config import Settings
+from skyloop.errors import CloudUnavailable
+
+
+def test_unknown_cloud_lists_the_known_ones():
+    with pytest.raises(CloudUnavailable, match="unknown cloud 'ibm'; known: local, aws, gcp, azure"):
+        cloud("ibm")
+
+
+@pytest.mark.parametrize("name", ["gcp", "azure"])
+def test_a_cloud_not_shipped_yet_says_so(name):
+    with pytest.raises(CloudUnavailable, match=f"the {name} adapters are not in this version"):
+        build_adapters(name)
+
+
+def test_a_missing_sdk_names_the_extra_to_install(monkeypatch):
+    monkeypatch.setitem(CLOUDS, "aws", Cloud("aws", "skyloop.clouds.aws", ("boto3", "surely_absent_sdk.sub"), "aws"))
+    with pytest.raises(CloudUnavailable) as info:
+        build_adapters("aws")
+    assert info.value.reason == "the aws adapters need surely_absent_sdk.sub: pip install 'skyloop[aws]'"
+    assert info.value.code == "cloud_unavailable" and not info.value.retryable
+
+
+def test_local_builds_the_embedded_adapter_set(tmp_path):
+    a = build_adapters("local", Settings(home=tmp_path))
+    assert isinstance(a, Adapters) and a.settings.home == tmp_path
+
+
+def test_the_registry_imports_no_cloud_package_until_asked():
+    code = ("import sys, skyloop.clouds; c = skyloop.clouds.cloud('aws'); "
+            "bad = [m for m in sys.modules if m.startswith('skyloop.clouds.aws') or m.split('.')[0] == 'boto3']; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
