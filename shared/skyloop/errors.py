@@ -103,6 +103,12 @@ class TrackingUnavailable(SkyloopError):
     code = "tracking_unavailable"
 
 
+class ValueTooLarge(SkyloopError):
+    """A state value above the key-value store's stated limit: refused, never truncated."""
+
+    code = "value_too_large"
+
+
 class CloudUnavailable(SkyloopError):
     """A cloud's adapters were asked for but cannot be built here: an unknown name, a cloud this
     version does not ship, or its SDK extra not installed (the reason names the pip command)."""
@@ -115,6 +121,12 @@ class TransientError(SkyloopError):
 
     retryable = True
     code = "transient"
+
+
+class StaleState(TransientError):
+    """A compare-and-set write lost: another writer changed the value since it was read."""
+
+    code = "stale_state"
 
 
 class InProgress(TransientError):

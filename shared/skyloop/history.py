@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Mapping
 
+from .kvstate import update
+
 if TYPE_CHECKING:
     from .ports import KeyValueStore
 
@@ -17,10 +19,13 @@ def _key(group: str) -> str:
     return f"deployments:{group}"
 
 
+def _append(kv: KeyValueStore, key: str, entry: Mapping[str, Any], keep: int) -> None:
+    """Append under compare-and-set: two rollouts recording at once both land."""
+    update(kv, key, lambda raw: json.dumps(((json.loads(raw) if raw else []) + [dict(entry)])[-keep:]).encode())
+
+
 def record_deployment(kv: KeyValueStore, group: str, entry: Mapping[str, Any]) -> None:
-    hist = deployment_history(kv, group)
-    hist.append(dict(entry))
-    kv.put(_key(group), json.dumps(hist[-200:]).encode())
+    _append(kv, _key(group), entry, 200)
 
 
 def deployment_history(kv: KeyValueStore, group: str) -> list[dict[str, Any]]:
@@ -38,11 +43,7 @@ def last_promotion(kv: KeyValueStore, group: str, before: float | None = None) -
 
 def record_gate_decision(kv: KeyValueStore, group: str, entry: Mapping[str, Any]) -> None:
     """Every gate decision, approvals and refusals alike, with the checks behind it."""
-    key = f"gate:{group}"
-    raw = kv.get(key)
-    hist = json.loads(raw) if raw else []
-    hist.append(dict(entry))
-    kv.put(key, json.dumps(hist[-500:]).encode())
+    _append(kv, f"gate:{group}", entry, 500)
 
 
 def gate_decisions(kv: KeyValueStore, group: str) -> list[dict[str, Any]]:

@@ -203,11 +203,27 @@ class RemediationState(Protocol):
 
 @runtime_checkable
 class KeyValueStore(Protocol):
-    """Small state between invocations: detector state, open incidents, deployment history."""
+    """Small state between invocations: detector state, open incidents, deployment history.
+
+    The contract every adapter keeps (tests/contract/ports/test_kv.py):
+    - ``get_versioned`` returns the value with an opaque version token; ``put_if(key, value,
+      expected)`` writes only if the stored version is still ``expected`` (``None``: the key must
+      not exist) and returns the new token, else raises ``StaleState`` (transient: re-read and
+      retry). Read-modify-write goes through it (``skyloop.kvstate.update``), so two concurrent
+      writers serialise instead of one silently losing the other's update.
+    - a value is at most ``max_value_bytes``; a larger one is refused with ``ValueTooLarge``
+      (DynamoDB's item limit is 400 KB), never truncated.
+    """
+
+    max_value_bytes: int
 
     def get(self, key: str) -> bytes | None: ...
 
+    def get_versioned(self, key: str) -> tuple[bytes, str] | None: ...
+
     def put(self, key: str, value: bytes) -> None: ...
+
+    def put_if(self, key: str, value: bytes, expected: str | None) -> str: ...
 
     def items(self, prefix: str) -> list[tuple[str, bytes]]: ...
 

@@ -149,3 +149,30 @@ def test_likelihood_detector_through_the_use_case(monkeypatch, make_runtime):
     assert an["start"].startswith("2026-11-24T02:15")
     saved = a.kv.get("detector:api")
     assert saved and load_detector(saved).name == "likelihood" and state_is_sound(saved, load_detector(saved).nan_ok)
+
+
+def test_concurrent_batches_never_erase_each_others_learning(runtime, monkeypatch):
+    """Batch B reads the detector state, batch A commits before B does: B's compare-and-set loses
+    (StaleState, transient) instead of overwriting A's learning, and B's redelivery lands on top."""
+    from skyloop.detection import load_detector
+    from skyloop.errors import StaleState
+
+    a = runtime.adapters
+    on_metrics(batch(stream(120)), a)
+    real = a.kv.get_versioned
+    raced: list[int] = []
+
+    def racing(key):
+        got = real(key)
+        if key == "detector:api" and not raced:
+            raced.append(1)
+            on_metrics(batch(stream(10, start=120, seed=3)), a)  # A runs to its commit meanwhile
+        return got
+
+    monkeypatch.setattr(a.kv, "get_versioned", racing)
+    b = batch(stream(10, start=130, seed=4))
+    with pytest.raises(StaleState):
+        on_metrics(b, a)
+    assert load_detector(a.kv.get("detector:api")).n_ == 130  # A's 10 rows kept, B's not half-written
+    assert on_metrics(b, a)["duplicate"] is False  # the redelivery is scored again, on top of A
+    assert load_detector(a.kv.get("detector:api")).n_ == 140

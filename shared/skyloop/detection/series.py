@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..kvstate import update
+
 if TYPE_CHECKING:
     from ..ports import KeyValueStore
 
@@ -25,18 +27,37 @@ def _key(service: str) -> str:
 
 def load_series(kv: "KeyValueStore", service: str) -> dict[str, Any] | None:
     raw = kv.get(_key(service))
-    if raw is None:
-        return None
+    return None if raw is None else _decode(raw)
+
+
+def _decode(raw: bytes) -> dict[str, Any]:
     with np.load(io.BytesIO(raw), allow_pickle=False) as z:
         return {"columns": json.loads(bytes(z["columns"]).decode()), "t": z["t"], "x": z["x"], "score": z["score"]}
 
 
+def rows_that_fit(kv: "KeyValueStore", metrics: int, cap: int = SERIES_ROWS) -> int:
+    """The tail's length on this store: 24 metrics x 2,000 rows was 417 KB, above DynamoDB's
+    item limit, so a wide service keeps fewer rows rather than failing to save any."""
+    per_row = 8 * (metrics + 2)  # float64 time, score and one value per metric
+    return max(1, min(cap, (kv.max_value_bytes - 4096 - 64 * metrics) // per_row))
+
+
 def append_series(kv: "KeyValueStore", service: str, columns: list[str], t: np.ndarray, x: np.ndarray,
                   score: np.ndarray, cap: int = SERIES_ROWS) -> None:
-    old = load_series(kv, service)
-    if old is not None and old["columns"] == columns:
-        t, x, score = np.concatenate([old["t"], t]), np.vstack([old["x"], x]), np.concatenate([old["score"], score])
-    buf = io.BytesIO()
-    np.savez(buf, columns=np.frombuffer(json.dumps(columns).encode(), dtype=np.uint8), t=t[-cap:], x=x[-cap:],
-             score=score[-cap:])
-    kv.put(_key(service), buf.getvalue())
+    """Append under compare-and-set; rows at or before the stored tail's last time are a
+    redelivery's and are not appended twice."""
+    keep = rows_that_fit(kv, len(columns), cap)
+
+    def change(raw: bytes | None) -> bytes:
+        nt, nx, ns = t, x, score
+        old = _decode(raw) if raw else None
+        if old is not None and old["columns"] == columns:
+            new = nt > (old["t"][-1] if len(old["t"]) else -np.inf)
+            nt, nx, ns = (np.concatenate([old["t"], nt[new]]), np.vstack([old["x"], nx[new]]),
+                          np.concatenate([old["score"], ns[new]]))
+        buf = io.BytesIO()
+        np.savez(buf, columns=np.frombuffer(json.dumps(columns).encode(), dtype=np.uint8), t=nt[-keep:], x=nx[-keep:],
+                 score=ns[-keep:])
+        return buf.getvalue()
+
+    update(kv, _key(service), change)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..history import last_promotion
-from ..errors import InvalidMetrics, NotFound
+from ..errors import InvalidMetrics, NotFound, StaleState
 from ..events import AnomalyFound, MetricBatch, MetricRecord, RemediationRequested
 from ..rca import RcaContext, rank_causes
 from ..remediation.verification import check_recoveries, restored_normal, save_baseline
@@ -97,11 +97,12 @@ def detect(
     ordered = sorted(batch.records, key=lambda r: r.timestamp)
     records = [r for r in ordered if r.variant in (None, "production")]
     candidates = [r for r in ordered if r.variant not in (None, "production")]
-    det = _load_state(batch.service, kv.get(_detector_key(batch.service)), settings)
+    saved = kv.get_versioned(_detector_key(batch.service))
+    det = _load_state(batch.service, saved[0] if saved else None, settings)
     out = DetectOutcome(batch.service, len(ordered), 0)
     if records:
         _detect_production(batch, records, det, out, settings=settings, kv=kv, queue=queue,
-                           registry=registry, topology=topology, audit=audit)
+                           registry=registry, topology=topology, audit=audit, version=saved[1] if saved else None)
     if candidates:
         from .canary import judge_canary
 
@@ -116,7 +117,7 @@ def detect(
 
 def _detect_production(batch: MetricBatch, records: list[MetricRecord], det: Any, out: DetectOutcome, *,
                        settings: "Settings", kv: KeyValueStore, queue: Queue, registry: ModelRegistry,
-                       topology: ActionExecutor, audit: AuditLog | None = None) -> np.ndarray:
+                       topology: ActionExecutor, audit: AuditLog | None = None, version: str | None = None) -> np.ndarray:
     cfg = settings.detection
     columns = det.columns_ or sorted({k for r in records for k in r.values})
     det.columns_ = columns
@@ -150,6 +151,7 @@ def _detect_production(batch: MetricBatch, records: list[MetricRecord], det: Any
     else:
         scores, z, scored = _score_streaming(det, X, lower_bound(cfg.min_severity))
     out.scored_rows = scored
+    _commit_state(kv, batch.service, det, version)
 
     interval = float(np.median(np.diff(ts))) if len(ts) > 1 else 60.0
     open_raw = kv.get(f"incident:{batch.service}")
@@ -185,14 +187,25 @@ def _detect_production(batch: MetricBatch, records: list[MetricRecord], det: Any
         if len(records) - 1 - run.end <= cfg.merge_gap_rows:
             still_open = open_inc
     kv.put(f"incident:{batch.service}", json.dumps(still_open).encode() if still_open else b"null")
-    state = det.to_bytes()
-    if state_is_sound(state, getattr(det, "nan_ok", ())):
-        kv.put(_detector_key(batch.service), state)
-    else:  # never persist a state that would blind the next batch
-        log.warning("detector state went non-finite: not saved, the next batch starts fresh", extra={"service": batch.service})
-        kv.put(_detector_key(batch.service), b"")
     append_series(kv, batch.service, columns, ts, X, np.asarray(scores, float))
     return np.asarray(scores, float)
+
+
+def _commit_state(kv: KeyValueStore, service: str, det: Any, version: str | None) -> None:
+    """Write what this batch learned, only over the state it started from: the commit point, before
+    any incident is opened or request sent. A concurrent batch that committed first makes this one
+    ``StaleState`` (transient): it is redelivered and scored again on top of the other's learning,
+    instead of erasing it."""
+    state = det.to_bytes()
+    if not state_is_sound(state, getattr(det, "nan_ok", ())):  # never persist a state that would blind the next batch
+        log.warning("detector state went non-finite: not saved, the next batch starts fresh", extra={"service": service})
+        state = b""
+    try:
+        kv.put_if(_detector_key(service), state, version)
+    except StaleState:
+        log.warning("detector state changed under this batch (a concurrent batch): it will be retried",
+                    extra={"service": service})
+        raise
 
 
 CHUNK_ROWS = 32

@@ -127,7 +127,7 @@ CREATE TABLE IF NOT EXISTS pending_approvals (
     decided TEXT
 );
 CREATE TABLE IF NOT EXISTS kv (
-    key TEXT PRIMARY KEY, value BLOB NOT NULL, updated_at REAL NOT NULL
+    key TEXT PRIMARY KEY, value BLOB NOT NULL, updated_at REAL NOT NULL, version INTEGER NOT NULL DEFAULT 1
 );
 """
 
@@ -141,6 +141,14 @@ class Database:
         self._local = threading.local()
         # executescript manages its own transaction, so it runs outside tx().
         self.conn().executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Homes made before the kv table had versions gain the column (every row at version 1)."""
+        cols = {r["name"] for r in self.conn().execute("PRAGMA table_info(kv)").fetchall()}
+        if "version" not in cols:
+            with self.tx() as c:
+                c.execute("ALTER TABLE kv ADD COLUMN version INTEGER NOT NULL DEFAULT 1")
 
     def conn(self) -> sqlite3.Connection:
         c = getattr(self._local, "conn", None)

@@ -8,7 +8,6 @@ passes one; nothing here emulates Lambda itself).
 from __future__ import annotations
 
 import json
-import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any, Iterator
 import pytest
 
 boto3 = pytest.importorskip("boto3")
-moto_server = pytest.importorskip("moto.server")
+pytest.importorskip("moto.server")  # moto_endpoint (tests/conftest.py) runs it
 pytest.importorskip("aws_lambda_powertools")
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -26,24 +25,6 @@ ACCOUNT, REGION = "123456789012", "us-east-1"
 TRAINING_BUCKET = f"skyloop-training-{ACCOUNT}"
 METRICS_BUCKET = f"skyloop-metrics-{ACCOUNT}"
 GROUP = "churn-2026"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    import logging
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per AWS call otherwise
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @dataclass

@@ -16,7 +16,8 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from ...auditchain import GENESIS, canonical, digest, entry, verify_chain
-from ...errors import InProgress
+from ...errors import InProgress, StaleState
+from ...kvstate import check_size
 from .config import AwsSettings
 from .session import client, error_code
 
@@ -83,15 +84,47 @@ class _StateTable:
 
 
 class DynamoKeyValueStore(_StateTable):
-    """Detector state, open incidents, deployment history (items stay well under 400 KB)."""
+    """Detector state, open incidents, deployment history. Each item carries a version token
+    (``ver``, a fresh uuid per write) and compare-and-set is a conditional put on it. Values
+    are limited below DynamoDB's 400 KB item size, leaving room for the key and attributes."""
+
+    max_value_bytes = 380_000
+
+    def _item(self, key: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self.ddb.get_item(TableName=self.table, Key={"pk": {"S": "kv"}, "sk": {"S": key}},
+                                                        ConsistentRead=True).get("Item")
+        return item
 
     def get(self, key: str) -> bytes | None:
-        item = self.ddb.get_item(TableName=self.table, Key={"pk": {"S": "kv"}, "sk": {"S": key}},
-                                 ConsistentRead=True).get("Item")
+        item = self._item(key)
         return None if item is None else bytes(item["v"]["B"])
 
+    def get_versioned(self, key: str) -> tuple[bytes, str] | None:
+        item = self._item(key)
+        return None if item is None else (bytes(item["v"]["B"]), item.get("ver", {}).get("S", ""))
+
     def put(self, key: str, value: bytes) -> None:
-        self.ddb.put_item(TableName=self.table, Item={"pk": {"S": "kv"}, "sk": {"S": key}, "v": {"B": value}})
+        check_size(self, key, value)
+        self.ddb.put_item(TableName=self.table, Item={"pk": {"S": "kv"}, "sk": {"S": key}, "v": {"B": value},
+                                                      "ver": {"S": uuid.uuid4().hex}})
+
+    def put_if(self, key: str, value: bytes, expected: str | None) -> str:
+        check_size(self, key, value)
+        version = uuid.uuid4().hex
+        if expected is None:
+            cond: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(sk)"}
+        elif expected == "":  # an item written before versions existed
+            cond = {"ConditionExpression": "attribute_exists(sk) AND attribute_not_exists(ver)"}
+        else:
+            cond = {"ConditionExpression": "ver = :ver", "ExpressionAttributeValues": {":ver": {"S": expected}}}
+        try:
+            self.ddb.put_item(TableName=self.table, Item={"pk": {"S": "kv"}, "sk": {"S": key}, "v": {"B": value},
+                                                          "ver": {"S": version}}, **cond)
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise StaleState(f"{key}: changed since it was read") from None
+            raise
+        return version
 
     def items(self, prefix: str) -> list[tuple[str, bytes]]:
         rows = self._query("kv", KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",

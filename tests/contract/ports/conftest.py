@@ -1,0 +1,40 @@
+"""Port contract suite: each test is written once against a port and runs on every adapter set
+this machine can run (local on real SQLite; AWS on moto's server). GCP and Azure join here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+REGION = "us-east-1"
+
+
+def _aws_kv(endpoint: str, monkeypatch: pytest.MonkeyPatch, table: str) -> Any:
+    boto3 = pytest.importorskip("boto3")
+    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(k, v)
+    ddb = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint)
+    ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "S"}])
+    from skyloop.clouds.aws.config import AwsSettings
+    from skyloop.clouds.aws.dynamodb import DynamoKeyValueStore
+
+    return DynamoKeyValueStore(AwsSettings(endpoint_url=endpoint, region=REGION, state_table=table))
+
+
+@pytest.fixture(params=["local", "aws"])
+def kv(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    if request.param == "local":
+        from skyloop.local.db import Database
+        from skyloop.local.kv import SqliteKeyValueStore
+
+        db = Database(tmp_path / "kv.db")
+        yield SqliteKeyValueStore(db)
+        db.close()
+    else:
+        endpoint = request.getfixturevalue("moto_endpoint")
+        yield _aws_kv(endpoint, monkeypatch, f"kv-{tmp_path.name}")
