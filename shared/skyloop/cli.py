@@ -430,7 +430,7 @@ def fit_detector(
     else:
         det = make_detector(kind)
         det.columns_ = columns
-        if hasattr(det, "process"):
+        if det.tags.streaming:
             det.process(X, [r.timestamp.timestamp() for r in records])
         else:
             det.fit(X, columns)

@@ -103,14 +103,14 @@ def test_huge_values_leave_the_state_finite_and_a_later_incident_is_found(runtim
              for i, r in enumerate(stream(200, start=160))]
     assert on_metrics(batch(mixed), a)["out_of_range_values"] == 200
     saved = a.kv.get("detector:api")
-    assert saved and state_is_sound(saved, load_detector(saved).nan_ok)
+    assert saved and state_is_sound(saved, load_detector(saved).tags.nan_ok)
     # the detector used directly clips: its state stays finite too
     from skyloop.detection import make_detector
 
     det = make_detector("default")
     for i in range(50):
         det.score_one(T0 + timedelta(minutes=i), {"cpu": (-1) ** i * 1e308})
-    assert state_is_sound(det.to_bytes(), det.nan_ok)
+    assert state_is_sound(det.to_bytes(), det.tags.nan_ok)
     res = on_metrics(batch(stream(30, start=360, seed=1, cpu=(370, 385))), a)
     assert res["anomalies"] and res["anomalies"][0]["causes"][0]["metric"] == "cpu_usage"
 
@@ -148,7 +148,7 @@ def test_likelihood_detector_through_the_use_case(monkeypatch, make_runtime):
     assert an["causes"][0]["metric"] == "cpu_usage" and an["causes"][0]["action"] == "scale_out"
     assert an["start"].startswith("2026-11-24T02:15")
     saved = a.kv.get("detector:api")
-    assert saved and load_detector(saved).name == "likelihood" and state_is_sound(saved, load_detector(saved).nan_ok)
+    assert saved and load_detector(saved).name == "likelihood" and state_is_sound(saved, load_detector(saved).tags.nan_ok)
 
 
 def test_concurrent_batches_never_erase_each_others_learning(runtime, monkeypatch):

@@ -140,3 +140,12 @@ def test_ensemble_attributes_with_robust_z():
     z = det.zscores(np.array([[40.0, 50.0, 400.0]]))
     assert abs(z[0, 2]) > 10 and abs(z[0, 0]) < 2
     assert isinstance(det.robust, RobustZDetector) and isinstance(det.forest, IsolationForestDetector)
+
+
+@pytest.mark.parametrize("name", ["iforest", "robust_z", "ensemble", "adaptive", "likelihood"])
+def test_every_detector_declares_its_capabilities(name):
+    """The use-cases read det.tags, never probe for methods: the tags must tell the truth."""
+    det = make_detector(name)
+    assert det.tags.streaming == callable(getattr(det, "process", None))
+    assert det.tags.restores_normal == callable(getattr(det, "restore_normal", None))
+    assert all(isinstance(a, str) for a in det.tags.nan_ok)

@@ -141,7 +141,7 @@ def test_state_round_trips_continues_identically_and_validates(tmp_path):
     b = load_detector(tmp_path / "d.npz")
     ts = T0 + STEP * np.arange(400, 700)
     assert np.array_equal(stream(x[400:], ts, a)[0], stream(x[400:], ts, b)[0])
-    assert state_is_sound(a.to_bytes(), a.nan_ok)
+    assert state_is_sound(a.to_bytes(), a.tags.nan_ok)
 
 
 def test_batch_process_equals_record_by_record():

@@ -39,7 +39,6 @@ class AdaptiveDetector(StreamingDetector):
     _STATE = ("level", "dev", "fast_dev", "season", "season_n", "cpos", "cneg", "run", "run_sign", "seen",
               "slot", "slot_n", "slot_dev", "slot_seen")
     SLOTS = 288  # 5-minute time-of-day slots for the "same time yesterday" baseline
-    nan_ok = ("level",)  # NaN: a metric not seen yet
 
     def __init__(self, alpha: float = 0.015, dev_alpha: float = 0.01, season_alpha: float = 0.1, bins: int = 96, warmup: int = 24,
                  relevel_after: int = 36, cusum_slack: float = 1.0, fast_alpha: float = 0.2,

@@ -7,7 +7,8 @@ make severities comparable across detectors, services and clouds.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -92,8 +93,27 @@ class Detector(Protocol):
     def to_bytes(self) -> bytes: ...
 
 
+@dataclass(frozen=True)
+class Tags:
+    """What a detector can do, declared by its class (scikit-learn's estimator tags, in spirit),
+    so the use-cases ask ``det.tags`` instead of probing for methods.
+
+    - ``streaming``: learns record by record with timestamps (``process(X, ts)``), scores from
+      its own warm-up (``warmup``, ``n_``); otherwise the use-case scores in chunks and learns
+      only the rows below MEDIUM (``partial_fit``).
+    - ``restores_normal``: can adopt a verified pre-incident normal (``restore_normal``).
+    - ``nan_ok``: saved arrays where NaN means "not seen yet" rather than corruption.
+    """
+
+    streaming: bool = False
+    restores_normal: bool = False
+    nan_ok: tuple[str, ...] = ()
+
+
 class SavesBytes:
-    """``save(path)`` for any detector that can serialise itself with ``to_bytes()``."""
+    """The base of every detector: its ``tags``, and ``save(path)`` from ``to_bytes()``."""
+
+    tags: ClassVar[Tags] = Tags()
 
     def to_bytes(self) -> bytes:  # pragma: no cover - implemented by each detector
         raise NotImplementedError

@@ -57,7 +57,7 @@ def _matrix(records: Sequence[MetricRecord], columns: Sequence[str | None]) -> t
 
 
 def _scores(det: Any, X: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    if hasattr(det, "process"):  # time-aware detectors take the timestamps for their daily profile
+    if det.tags.streaming:  # time-aware detectors take the timestamps for their daily profile
         return np.asarray(det.score(X, ts), float), np.asarray(det.zscores(X, ts), float)
     return np.asarray(det.score(X), float), np.asarray(det.zscores(X), float)
 

@@ -37,6 +37,7 @@ from statistics import NormalDist
 import numpy as np
 
 from .base import clip_values
+from .base import Tags
 from .streaming import DEV_TO_SIGMA, StreamingDetector
 
 # Histogram bin edges for the point channel's robust z (0, then log-spaced 0.05 .. 200).
@@ -66,7 +67,7 @@ def rarity_of(score: float) -> float:
 class LikelihoodDetector(StreamingDetector):
     name = "likelihood"
     _STATE = ("level", "dev", "hi", "lo", "seen", "neff", "hist")
-    nan_ok = ("level", "hi", "lo")  # NaN: a metric not seen yet
+    tags = Tags(streaming=True, restores_normal=True, nan_ok=("level", "hi", "lo"))  # NaN: a metric not seen yet
 
     def __init__(self, alpha: float = 0.1, dev_alpha: float = 0.02, decay: float = 0.999, range_decay: float = 0.9999,
                  range_tau: float = 0.1, rel_floor: float = 0.002, warmup: int = 50, prior: float = 2.0,

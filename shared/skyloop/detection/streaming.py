@@ -11,12 +11,12 @@ from __future__ import annotations
 import io
 import json
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
 from ..events import Severity
-from .base import SavesBytes, as_matrix, severity_of
+from .base import SavesBytes, Tags, as_matrix, severity_of
 
 
 def to_epoch(ts: Any) -> float:
@@ -50,6 +50,8 @@ class StreamingDetector(SavesBytes):
     n_: int
     PARAMS: tuple[str, ...] = ()
     _STATE: tuple[str, ...] = ()
+    tags: ClassVar[Tags] = Tags(streaming=True, restores_normal=True, nan_ok=("level",))
+    warmup: int
     level: np.ndarray  # per metric, set by _init: every streaming detector has a level and a scale
     dev: np.ndarray
 

@@ -75,7 +75,7 @@ def _load_state(service: str, saved: bytes | None, settings: "Settings") -> Any:
         except Exception as exc:  # noqa: BLE001 - any unreadable state is replaced, never trusted
             log.warning("detector state unreadable: reset", extra={"service": service, "error": type(exc).__name__})
         else:
-            if state_is_sound(saved, getattr(det, "nan_ok", ())):
+            if state_is_sound(saved, det.tags.nan_ok):
                 return det
             log.warning("detector state failed validation (non-finite values): reset", extra={"service": service})
     return make_detector(settings.detection.detector, contamination=settings.detection.contamination)
@@ -139,9 +139,10 @@ def _detect_production(batch: MetricBatch, records: list[MetricRecord], det: Any
     out.verifications = check_recoveries(kv, batch.service, ts, X, columns, settings=settings.verification,
                                          queue=queue, audit=audit)
     since, normal = restored_normal(kv, out.verifications)
-    if hasattr(det, "process"):  # detectors that learn record by record, with time of day
+    if det.tags.streaming:  # detectors that learn record by record, with time of day
         still_warming = max(0, det.warmup - det.n_)
-        cut = int(np.searchsorted(ts, since, side="left")) if normal and since is not None and hasattr(det, "restore_normal") else len(ts)
+        restore = bool(normal) and det.tags.restores_normal
+        cut = int(np.searchsorted(ts, since, side="left")) if restore and since is not None else len(ts)
         scores, z = det.process(X[:cut], ts[:cut])
         if cut < len(ts):  # the rows after the recovery, scored against the normal it brought back
             det.restore_normal(normal)
@@ -197,7 +198,7 @@ def _commit_state(kv: KeyValueStore, service: str, det: Any, version: str | None
     ``StaleState`` (transient): it is redelivered and scored again on top of the other's learning,
     instead of erasing it."""
     state = det.to_bytes()
-    if not state_is_sound(state, getattr(det, "nan_ok", ())):  # never persist a state that would blind the next batch
+    if not state_is_sound(state, det.tags.nan_ok):  # never persist a state that would blind the next batch
         log.warning("detector state went non-finite: not saved, the next batch starts fresh", extra={"service": service})
         state = b""
     try:
