@@ -10,7 +10,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from common import adapters, count, guarded, logger, metrics, tracer
 from skyloop.clouds.aws import cloudwatch as cw
 from skyloop.errors import SkyloopError
-from skyloop.events import MetricBatch, parse_event
+from skyloop.clouds.aws.events import metric_input
+from skyloop.events import MetricBatch
 from skyloop.handlers import on_metrics
 
 
@@ -52,37 +53,29 @@ def _firehose(event: dict[str, Any]) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if "records" in event and "deliveryStreamArn" in event:
-        return _firehose(event)
-
     def work() -> dict[str, Any]:
-        if "alarmData" in event or event.get("detail-type") == "CloudWatch Alarm State Change":
-            alarm = cw.alarm_of(event)
-            if alarm is None:
-                return {"status": "ignored", "reason": "alarm not entering ALARM"}
-            if alarm["namespace"] == "AWS/SageMaker":  # an endpoint: every variant, so a canary is judged too
-                records = cw.EndpointMetricSource(_aws()).fetch(alarm["service"])
-            else:
-                records = _source().fetch(alarm["service"])
-            if not records:
-                return {"status": "ignored", "reason": f"no datapoints for {alarm['service']}"}
-            batch = MetricBatch(service=alarm["service"], source=f"aws:alarm:{alarm['alarm']}", records=records)
-            return {"status": "ok", "results": _detect([batch])}
-        if "Records" in event or event.get("source") == "aws.s3":  # metric stream delivered to S3
-            store = adapters().store
-            docs = [d for e in _s3_objects(event) for d in cw.stream_lines(store.get(e).decode("utf-8"))]
+        m = metric_input(event)  # the one decoder for every shape this function takes
+        if m.firehose:  # answered per record, in Firehose's format
+            return _firehose(event)
+        if m.ignored:
+            return {"status": "ignored", "reason": m.ignored}
+        if m.alarm is not None:
+            return _alarm(m.alarm)
+        if m.objects:
+            docs = [d for uri in m.objects for d in cw.stream_lines(adapters().store.get(uri).decode("utf-8"))]
             return {"status": "ok", "results": _detect(cw.batches_from_stream(docs))}
-        batch = parse_event(event)
-        if not isinstance(batch, MetricBatch):
-            raise SkyloopError(f"the detect function takes metrics, got {type(batch).__name__}")
-        return {"status": "ok", "results": _detect([batch])}
+        assert m.batch is not None
+        return {"status": "ok", "results": _detect([m.batch])}
 
     return guarded("detect", event, work)
 
 
-def _s3_objects(event: dict[str, Any]) -> list[str]:
-    from skyloop.clouds.aws.s3 import object_key
-
-    if "Records" in event:
-        return [f"s3://{r['s3']['bucket']['name']}/{object_key(r['s3']['object']['key'])}" for r in event["Records"]]
-    return [f"s3://{event['detail']['bucket']['name']}/{event['detail']['object']['key']}"]
+def _alarm(alarm: dict[str, Any]) -> dict[str, Any]:
+    if alarm["namespace"] == "AWS/SageMaker":  # an endpoint: every variant, so a canary is judged too
+        records = cw.EndpointMetricSource(_aws()).fetch(alarm["service"])
+    else:
+        records = _source().fetch(alarm["service"])
+    if not records:
+        return {"status": "ignored", "reason": f"no datapoints for {alarm['service']}"}
+    batch = MetricBatch(service=alarm["service"], source=f"aws:alarm:{alarm['alarm']}", records=records)
+    return {"status": "ok", "results": _detect([batch])}

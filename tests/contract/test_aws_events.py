@@ -118,3 +118,32 @@ def test_training_job_completion_maps_with_its_hyperparameters() -> None:
     assert training_job_event(ev) is None
     ev["detail"].update(TrainingJobStatus="Completed", TrainingJobName="someone-elses-job")
     assert training_job_event(ev) is None
+
+
+@pytest.mark.parametrize("name, kind", [
+    ("firehose-metric-stream-transform.json", "firehose"), ("firehose-sagemaker-variant-metrics.json", "firehose"),
+    ("cloudwatch-alarm-action.json", "alarm"), ("eventbridge-cloudwatch-alarm.json", "alarm"),
+    ("s3-metric-stream-object-created.json", "objects"),
+])
+def test_the_detect_decoder_recognises_every_shape_it_takes(name: str, kind: str) -> None:
+    from skyloop.clouds.aws.events import metric_input
+
+    m = metric_input(load(name))
+    got = [k for k, v in (("firehose", m.firehose), ("alarm", m.alarm), ("objects", m.objects), ("batch", m.batch)) if v]
+    assert got == [kind]
+    if kind == "objects":
+        assert all(u.startswith("s3://") for u in m.objects)
+
+
+def test_the_detect_decoder_takes_a_batch_ignores_ok_alarms_and_refuses_the_rest() -> None:
+    from skyloop.clouds.aws.events import metric_input
+
+    batch = {"type": "MetricBatch", "service": "api", "records": [{"timestamp": "2026-11-24T00:00:00Z", "values": {"cpu": 1.0}}]}
+    assert metric_input(batch).batch is not None
+    ok = load("eventbridge-cloudwatch-alarm.json")
+    ok["detail"]["state"]["value"] = "OK"
+    assert metric_input(ok).ignored == "alarm not entering ALARM"
+    with pytest.raises(InvalidEvent, match="takes metrics"):
+        metric_input({"type": "RemediationRequested", "request_id": "r", "action": "clear_cache", "target": "api"})
+    with pytest.raises(InvalidEvent):
+        metric_input({"Records": [{"s3": {"bucket": {}}}]})

@@ -9,10 +9,12 @@ that was *rejected*) map to ``None`` and are acknowledged without effect.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 from ...errors import InvalidEvent, SkyloopError
-from ...events import CanaryPassed, ModelVersionApproved, TrainingDataArrived, TrainingJobCompleted, parse_event
+from ...events import (CanaryPassed, MetricBatch, ModelVersionApproved, TrainingDataArrived, TrainingJobCompleted,
+                       parse_event)
 from .s3 import object_key
 
 SKYLOOP_SOURCE = "skyloop"
@@ -123,6 +125,45 @@ def approval_event(raw: dict[str, Any]) -> ModelVersionApproved | CanaryPassed |
     if not isinstance(event, (ModelVersionApproved, CanaryPassed)):
         raise InvalidEvent(f"the deploy function takes model approvals and passed canaries, got {type(event).__name__}")
     return event
+
+
+@dataclass(frozen=True)
+class MetricInput:
+    """What a detect invocation was given, decoded: exactly one of these is set.
+
+    - ``firehose``: a Firehose transformation (it must answer per record, in Firehose's format);
+    - ``alarm``: a CloudWatch alarm entering ALARM (its service's window is then read);
+    - ``objects``: metric-stream objects delivered to S3 (``s3://`` URIs);
+    - ``batch``: a Skyloop ``MetricBatch``;
+    - ``ignored``: a shape that is Skyloop's to acknowledge without effect (an alarm back to OK).
+    """
+
+    firehose: bool = False
+    alarm: dict[str, Any] | None = None
+    objects: tuple[str, ...] = ()
+    batch: MetricBatch | None = None
+    ignored: str = ""
+
+
+@typed
+def metric_input(raw: dict[str, Any]) -> MetricInput:
+    """The detect function's one decoder: every AWS shape it takes, recognised here."""
+    from .cloudwatch import alarm_of
+
+    if "records" in raw and "deliveryStreamArn" in raw:
+        return MetricInput(firehose=True)
+    if "alarmData" in raw or raw.get("detail-type") == "CloudWatch Alarm State Change":
+        alarm = alarm_of(raw)
+        return MetricInput(alarm=alarm) if alarm is not None else MetricInput(ignored="alarm not entering ALARM")
+    if "Records" in raw:  # metric stream delivered to S3, notified directly
+        return MetricInput(objects=tuple(f"s3://{_get(r, 's3', 'bucket', 'name')}/{object_key(_get(r, 's3', 'object', 'key'))}"
+                                         for r in raw["Records"]))
+    if raw.get("source") == "aws.s3":  # ... or through EventBridge (keys arrive decoded)
+        return MetricInput(objects=(f"s3://{_get(raw, 'detail', 'bucket', 'name')}/{_get(raw, 'detail', 'object', 'key')}",))
+    event = _domain(raw)
+    if not isinstance(event, MetricBatch):
+        raise InvalidEvent(f"the detect function takes metrics, got {type(event).__name__}")
+    return MetricInput(batch=event)
 
 
 def _domain(raw: dict[str, Any]) -> Any:
