@@ -11,6 +11,7 @@ from .ports import (
     BlobStore,
     Clock,
     Deployer,
+    EventPublisher,
     IdempotencyStore,
     KeyValueStore,
     ModelRegistry,
@@ -27,7 +28,7 @@ class Adapters:
     store: BlobStore
     registry: ModelRegistry
     deployer: Deployer
-    events: Queue  # domain events between handlers (approvals ...): EventBridge / Eventarc / Event Grid
+    events: EventPublisher  # domain events between handlers (approvals ...): EventBridge / Eventarc / Event Grid
     remediation: Queue  # remediation requests: SQS / Pub/Sub / Storage Queue
     idempotency: IdempotencyStore
     audit: AuditLog

@@ -47,6 +47,6 @@ def check_drift(adapters: "Adapters", group: str, rows: Sequence[Mapping[str, An
         ev = DriftDetected(model_group=group, version=mv.version, rows=report.rows, drifted_features=report.drifted_features,
                            prediction_drifted=bool(report.prediction and report.prediction["drifted"]),
                            report=report.to_dict(), retrain_uri=retrain_uri)
-        adapters.events.send(ev.model_dump_json(), message_id=ev.event_id)
+        adapters.events.publish(ev)
         out["event_id"] = ev.event_id
     return report, out

@@ -202,6 +202,16 @@ class RemediationState(Protocol):
 
 
 @runtime_checkable
+class EventPublisher(Protocol):
+    """Domain events between handlers (approvals, passed canaries, drift, retraining): the core
+    only ever publishes. Delivery is the platform's: EventBridge rules, Eventarc, Event Grid, or
+    locally a queue that the runtime drains (pull semantics stay in ``local/``)."""
+
+    def publish(self, event: Any) -> str:
+        """Publish a domain event (a pydantic model with ``event_id``); returns its id."""
+
+
+@runtime_checkable
 class KeyValueStore(Protocol):
     """Small state between invocations: detector state, open incidents, deployment history.
 

@@ -18,7 +18,7 @@ from .errors import StateConflict
 if TYPE_CHECKING:
     from .events import ModelVersionApproved
     from .ports import ModelRegistry as ModelRegistryPort
-    from .ports import Queue as QueuePort
+    from .ports import EventPublisher
 
 ALIASES = ("staging", "canary", "production")
 
@@ -151,7 +151,7 @@ class ApprovalGate(BaseModel):
         return GateDecision(approve=ok, reason=("approved: " if ok else "refused: ") + "; ".join(checks), checks=checks)
 
 
-def approve(registry: "ModelRegistryPort", events: "QueuePort", group: str, version: int, *, actor: str, note: str = "") -> "ModelVersionApproved":
+def approve(registry: "ModelRegistryPort", events: "EventPublisher", group: str, version: int, *, actor: str, note: str = "") -> "ModelVersionApproved":
     """Approve a version and emit ``ModelVersionApproved`` on the event channel.
 
     The event id is derived from (group, version), so approving twice (or a
@@ -163,5 +163,5 @@ def approve(registry: "ModelRegistryPort", events: "QueuePort", group: str, vers
     event = ModelVersionApproved(
         event_id=f"approved:{group}:{version}", model_group=group, version=version, approved_by=actor
     )
-    events.send(event.model_dump_json(), message_id=event.event_id)
+    events.publish(event)
     return event

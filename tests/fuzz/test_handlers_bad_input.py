@@ -32,14 +32,14 @@ def _state(rt: LocalRuntime) -> tuple:
 
 
 def _deliver_bad(rt: LocalRuntime, body: str, caplog: pytest.LogCaptureFixture) -> None:
-    before, dead = _state(rt), len(rt.adapters.events.dead_letters())
+    before, dead = _state(rt), len(rt.event_queue.dead_letters())
     caplog.clear()
-    rt.adapters.events.send(body)
+    rt.event_queue.send(body)
     with caplog.at_level(logging.ERROR, logger="skyloop"):
-        report = rt.drain(rt.adapters.events)
+        report = rt.drain(rt.event_queue)
     assert report.dead_lettered == 1 and report.processed == 0, report
-    letter = rt.adapters.events.dead_letters()[-1]
-    assert len(rt.adapters.events.dead_letters()) == dead + 1 and letter.reason and "\n" not in letter.reason
+    letter = rt.event_queue.dead_letters()[-1]
+    assert len(rt.event_queue.dead_letters()) == dead + 1 and letter.reason and "\n" not in letter.reason
     record = next(r for r in caplog.records if r.getMessage().startswith("permanent failure"))
     assert getattr(record, "error", None) and getattr(record, "reason", None)
     assert _state(rt) == before  # nothing written by a message that failed
@@ -89,6 +89,6 @@ def test_remediate_unknown_or_malformed_action(rt: LocalRuntime, caplog: pytest.
 
 
 def test_after_all_that_a_good_event_is_served(rt: LocalRuntime) -> None:
-    rt.adapters.events.send(json.dumps({"type": "RemediationRequested", "request_id": "good-after-fuzz",
+    rt.event_queue.send(json.dumps({"type": "RemediationRequested", "request_id": "good-after-fuzz",
                                         "action": "clear_cache", "target": "api"}))
-    assert rt.drain(rt.adapters.events).processed == 1
+    assert rt.drain(rt.event_queue).processed == 1

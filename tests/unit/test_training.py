@@ -27,7 +27,7 @@ def test_train_registers_pending_version_with_lineage(runtime, churn_bytes):
     assert v.params["model"] == v.lineage["model_family"] == "random_forest" and v.params["n_estimators"] == 100
     assert v.lineage["requested_params"]["model"] == "auto"
     assert hashlib.sha256(a.store.get(v.artifact_uri)).hexdigest() == v.artifact_sha256
-    assert not out.auto_approved and a.events.depth() == 0
+    assert not out.auto_approved and runtime.event_queue.depth() == 0
 
 
 def test_regression_records_r2_and_rmse(runtime):
@@ -108,7 +108,7 @@ def test_gate_auto_approves_and_emits_event(make_runtime, churn_bytes):
     uri = put_dataset(rt, "churn", churn_bytes, {"target": "churned"})
     res = on_training_data(TrainingDataArrived(uri=uri), rt.adapters)
     assert res["auto_approved"] and res["status"] == "APPROVED"
-    msgs = rt.adapters.events.receive(10)
+    msgs = rt.event_queue.receive(10)
     assert len(msgs) == 1 and '"ModelVersionApproved"' in msgs[0].body
 
 

@@ -30,7 +30,7 @@ from .incidents import find_runs, is_incident
 
 if TYPE_CHECKING:
     from ..config import Settings
-    from ..ports import ActionExecutor, KeyValueStore, Queue
+    from ..ports import ActionExecutor, EventPublisher, KeyValueStore, Queue
 
 log = logging.getLogger("skyloop.canary")
 # A canary gets a share of the traffic, so its volume is lower by design: volume metrics
@@ -72,7 +72,7 @@ def judge_canary(
     kv: "KeyValueStore",
     topology: "ActionExecutor",
     remediation: "Queue",
-    events: "Queue | None",
+    events: "EventPublisher | None",
 ) -> CanaryVerdict:
     cfg = settings.detection
     try:
@@ -125,7 +125,7 @@ def judge_canary(
                               detail="no anomaly against production's normal" if verdict.status == "baking"
                               else "no warm baseline: judged by its probes only")
         if events is not None:
-            events.send(passed.model_dump_json(), message_id=passed.event_id)
+            events.publish(passed)
         verdict.status = "passed"
     save_canary_state(kv, str(group), state)
     return verdict

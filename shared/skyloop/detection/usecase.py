@@ -28,7 +28,7 @@ from .series import append_series, load_series
 
 if TYPE_CHECKING:  # type-only: the ports module is not needed to run, only to check
     from ..config import Settings
-    from ..ports import ActionExecutor, AuditLog, KeyValueStore, ModelRegistry, Queue
+    from ..ports import ActionExecutor, AuditLog, EventPublisher, KeyValueStore, ModelRegistry, Queue
 
 log = logging.getLogger("skyloop.detection")
 
@@ -89,7 +89,7 @@ def detect(
     queue: Queue,
     registry: ModelRegistry,
     topology: ActionExecutor,
-    events: Queue | None = None,
+    events: EventPublisher | None = None,
     audit: AuditLog | None = None,
 ) -> DetectOutcome:
     """Production records (no variant, or "production") are scored and learned; a baking

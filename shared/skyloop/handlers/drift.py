@@ -35,7 +35,7 @@ def on_drift(event: DriftDetected, adapters: "Adapters") -> dict[str, Any]:
         if retrain:
             ev = TrainingDataArrived(event_id=f"retrain:{event.event_id}", uri=str(event.retrain_uri),
                                      model_group=event.model_group)
-            adapters.events.send(ev.model_dump_json(), message_id=ev.event_id)
+            adapters.events.publish(ev)
         log.warning("drift", extra={"model_group": event.model_group, "version": event.version,
                                     "features": event.drifted_features, "retrain": retrain})
         return {"model_group": event.model_group, "version": event.version, "retrain_requested": retrain,

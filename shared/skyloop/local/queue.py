@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 from ..ports import DeadLetter, Message
 from .db import Database
@@ -90,3 +91,15 @@ class SqliteQueue:
         return self.db.conn().execute(
             "SELECT COUNT(*) FROM queue_messages WHERE queue=?", (self.name,)
         ).fetchone()[0]
+
+
+class QueuePublisher:
+    """The local ``EventPublisher``: domain events go onto a queue that the runtime drains,
+    which is the local twin of an EventBridge rule invoking its target. Publishing one event
+    id twice keeps one message (the queue dedups by message id)."""
+
+    def __init__(self, queue: SqliteQueue) -> None:
+        self.queue = queue
+
+    def publish(self, event: Any) -> str:
+        return self.queue.send(event.model_dump_json(), message_id=event.event_id)

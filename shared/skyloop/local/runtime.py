@@ -30,7 +30,7 @@ from .deployer import LocalDeployer
 from .fleet import LocalFleet, SqliteRemediationState
 from .idempotency import SqliteIdempotencyStore
 from .kv import SqliteKeyValueStore, SystemClock
-from .queue import SqliteQueue
+from .queue import QueuePublisher, SqliteQueue
 from .registry import SqliteModelRegistry
 
 log = logging.getLogger("skyloop.runtime")
@@ -62,12 +62,13 @@ class LocalRuntime:
         for svc in s.fleet:
             self.fleet.add_service(svc.name, kind=svc.kind, replicas=svc.replicas, model_group=svc.model_group,
                                    cache_entries=svc.cache_entries)
+        self.event_queue = SqliteQueue(self.db, "events")  # drained by pump(): the local event bus
         self.adapters = Adapters(
             settings=s,
             store=store,
             registry=registry,
             deployer=deployer,
-            events=SqliteQueue(self.db, "events"),
+            events=QueuePublisher(self.event_queue),
             remediation=SqliteQueue(self.db, "remediation"),
             idempotency=SqliteIdempotencyStore(self.db),
             audit=SqliteAuditLog(self.db, seal=HeadSeal(s.home / "audit.head"), clock=clock),
@@ -126,7 +127,7 @@ class LocalRuntime:
             return on_remediation(ev, self.adapters, dry_run=dry_run)
 
         return {
-            "events": self.drain(self.adapters.events),
+            "events": self.drain(self.event_queue),
             "remediation": self.drain(self.adapters.remediation, remediation_handler),
         }
 

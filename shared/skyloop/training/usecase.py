@@ -10,7 +10,7 @@ from typing import Any, Callable, Mapping
 from .. import __version__
 from ..config import Settings
 from ..errors import InvalidDataset
-from ..ports import BlobStore, KeyValueStore, ModelRegistry, Queue
+from ..ports import BlobStore, EventPublisher, KeyValueStore, ModelRegistry
 from ..registry import ModelVersion, approve
 from .artifacts import dump_model, write_artifact
 from .dataset import DatasetLimits, load_dataset
@@ -231,7 +231,7 @@ def register_fitted(
     settings: Settings,
     store: BlobStore,
     registry: ModelRegistry,
-    events: Queue,
+    events: EventPublisher,
     kv: KeyValueStore | None = None,
     manual: bool = False,
 ) -> TrainOutcome:
@@ -280,7 +280,7 @@ def train_and_register(
     settings: Settings,
     store: BlobStore,
     registry: ModelRegistry,
-    events: Queue,
+    events: EventPublisher,
     target: str | None = None,
     group: str | None = None,
     params: Mapping[str, Any] | None = None,

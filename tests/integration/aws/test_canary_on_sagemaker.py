@@ -152,9 +152,9 @@ def test_a_healthy_canary_bakes_clean_and_is_promoted(aws: Aws, context: Any, ba
     a, rng, now = baking
     until = canary_state(a.kv, GROUP)["until"]
     sent: list[dict[str, Any]] = []
-    real_send = a.events.send
-    monkeypatch.setattr(a.events, "send", lambda body, message_id=None: (sent.append(json.loads(body)),
-                                                                         real_send(body, message_id))[1])
+    real_publish = a.events.publish
+    monkeypatch.setattr(a.events, "publish", lambda event: (sent.append(json.loads(event.model_dump_json())),
+                                                            real_publish(event))[1])
     end = int(until // 60) + 2  # telemetry through the end of the bake
     for start in range(now, end, 15):
         minutes = range(start, min(start + 15, end))

@@ -9,6 +9,7 @@ wait for five failed receives to learn that a message can never succeed.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from ...errors import TransientError
 from ...ports import DeadLetter, Message
@@ -85,13 +86,10 @@ def from_sqs_record(m: dict) -> Message:
 
 
 class EventBridgeBus:
-    """Domain events (``ModelVersionApproved`` ...) published to EventBridge.
+    """The AWS ``EventPublisher``: domain events (``ModelVersionApproved`` ...) put on EventBridge.
 
-    EventBridge pushes to rule targets, so there is nothing to receive here: the
-    deploy function is the rule's target, and undeliverable events land in the
-    rule target's own DLQ (SAM template). The pull half of the Queue port is
-    therefore empty by design.
-    """
+    EventBridge pushes to rule targets: the deploy function is the rule's target, and
+    undeliverable events land in the rule target's own DLQ (SAM template)."""
 
     source = "skyloop"
 
@@ -99,33 +97,15 @@ class EventBridgeBus:
         self.bus = aws.event_bus
         self.events = client("events", aws)
 
-    def send(self, body: str, message_id: str | None = None) -> str:
-        doc = json.loads(body)
+    def publish(self, event: Any) -> str:
+        body = event.model_dump_json()
         res = self.events.put_events(Entries=[{
-            "Source": self.source, "DetailType": str(doc.get("type", "SkyloopEvent")), "Detail": body,
+            "Source": self.source, "DetailType": str(getattr(event, "type", type(event).__name__)), "Detail": body,
             "EventBusName": self.bus}])
         if res.get("FailedEntryCount"):
             entry = res["Entries"][0]
             raise TransientError(f"EventBridge refused the event: {entry.get('ErrorCode')} {entry.get('ErrorMessage')}")
-        return message_id or res["Entries"][0]["EventId"]
-
-    def receive(self, max_messages: int = 10, visibility_timeout: float = 30.0) -> list[Message]:
-        return []
-
-    def ack(self, message: Message) -> None:
-        return None
-
-    def nack(self, message: Message, delay: float = 0.0) -> None:
-        return None
-
-    def dead_letter(self, message: Message, reason: str) -> None:
-        return None
-
-    def dead_letters(self) -> list[DeadLetter]:
-        return []
-
-    def depth(self) -> int:
-        return 0
+        return str(event.event_id or res["Entries"][0]["EventId"])
 
 
 def dead_letter_event(aws: AwsSettings, raw: object, error: BaseException, function: str) -> None:
