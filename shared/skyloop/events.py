@@ -93,7 +93,7 @@ class TrainingJobCompleted(_Event):
     type: Literal["TrainingJobCompleted"] = "TrainingJobCompleted"
     backend: str = Field(min_length=1)
     job_id: str = Field(min_length=1)
-    status: Literal["Completed", "Failed", "Stopped"]
+    status: Literal["succeeded", "failed", "stopped"]  # each cloud's decoder maps its own job states
     output_uri: str | None = None
     source_uri: str | None = None
     model_group: str | None = None

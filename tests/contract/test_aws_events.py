@@ -112,7 +112,7 @@ def test_sqs_batch_has_two_requests_and_one_poison_message() -> None:
 def test_training_job_completion_maps_with_its_hyperparameters() -> None:
     ev = load("eventbridge-sagemaker-training-job-completed.json")
     job = training_job_event(ev)
-    assert job is not None and job.status == "Completed" and job.output_uri.endswith("/output/model.tar.gz")
+    assert job is not None and job.status == "succeeded" and job.output_uri.endswith("/output/model.tar.gz")
     assert job.source_uri == "s3://skyloop-training-123456789012/datasets/churn 2026.csv" and job.model_group is None
     ev["detail"]["TrainingJobStatus"] = "InProgress"
     assert training_job_event(ev) is None

@@ -163,3 +163,23 @@ def test_both_families_train_serve_and_handle_unknown_categories(runtime, churn_
         rows = smoke_rows(v.lineage, 3)
         rows[0] = {**rows[0], "contract": "three-year"}
         assert len(runtime.deployer.predict(f"g{i}", rows, slot="production")) == 3
+
+
+def test_neutral_job_entry_trains_from_directories(tmp_path, churn_bytes):
+    """The managed-job entry with Skyloop's own variables (each cloud's runner maps its conventions onto it)."""
+    import json as _json
+    import subprocess
+    import sys
+
+    data, model = tmp_path / "train", tmp_path / "model"
+    data.mkdir()
+    (data / "churn.csv").write_bytes(churn_bytes)
+    env = {"SKYLOOP_TRAIN_DIR": str(data), "SKYLOOP_MODEL_DIR": str(model),
+           "SKYLOOP_JOB_PARAMS": _json.dumps({"target": "churned", "source_uri": "s3://b/churn.csv"}),
+           "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-m", "skyloop.training.entry"], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    card = _json.loads((model / "skyloop.json").read_text())
+    assert (model / "model.joblib").stat().st_size > 0 and card["lineage"]["data_uri"] == "s3://b/churn.csv"
+    assert _json.loads(out.stdout.strip().splitlines()[-1])["rows"] == 300

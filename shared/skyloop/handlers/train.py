@@ -72,7 +72,7 @@ def on_training_job_completed(event: TrainingJobCompleted, adapters: "Adapters")
     from ..training.usecase import group_from_uri, read_job_output, register_fitted
 
     def run() -> dict[str, Any]:
-        if event.status != "Completed" or not event.output_uri:
+        if event.status != "succeeded" or not event.output_uri:
             raise TrainingFailed(f"training job {event.job_id} ended {event.status}: {event.reason or 'no output'}")
         fitted = read_job_output(adapters.store.get(event.output_uri))
         group = event.model_group or group_from_uri(event.source_uri or fitted.lineage.get("data_uri", event.job_id))

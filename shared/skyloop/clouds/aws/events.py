@@ -18,6 +18,7 @@ from ...events import (CanaryPassed, MetricBatch, ModelVersionApproved, Training
 from .s3 import object_key
 
 SKYLOOP_SOURCE = "skyloop"
+JOB_STATES = {"Completed": "succeeded", "Failed": "failed", "Stopped": "stopped"}  # SageMaker's final states
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -86,7 +87,7 @@ def training_job_event(raw: dict[str, Any]) -> TrainingJobCompleted | None:
     d = _get(raw, "detail")
     status = d.get("TrainingJobStatus")
     name = str(_get(d, "TrainingJobName"))
-    if status not in ("Completed", "Failed", "Stopped") or not name.startswith("skyloop-"):
+    if status not in JOB_STATES or not name.startswith("skyloop-"):
         return None
     hps = d.get("HyperParameters") or {}
 
@@ -102,7 +103,8 @@ def training_job_event(raw: dict[str, Any]) -> TrainingJobCompleted | None:
             pass
         return str(value) or None
 
-    return TrainingJobCompleted(event_id=str(raw.get("id") or name), backend="sagemaker", job_id=name, status=status,
+    return TrainingJobCompleted(event_id=str(raw.get("id") or name), backend="sagemaker", job_id=name,
+                                status=JOB_STATES[status],
                                 output_uri=(d.get("ModelArtifacts") or {}).get("S3ModelArtifacts"),
                                 source_uri=hp("source_uri"), model_group=hp("model_group"),
                                 reason=str(d.get("FailureReason") or ""))

@@ -332,9 +332,22 @@ class SageMakerDeployer:
         return list(doc["predictions"] if isinstance(doc, dict) else doc)
 
 
+# SageMaker script mode -> the neutral job entry: the train channel, the model directory and the
+# hyperparameters (each value JSON text) come from SM_* variables the container sets.
+SCRIPT_MODE_ENTRY = b"""import json, os
+from pathlib import Path
+
+from skyloop.training.entry import run
+
+run(Path(os.environ.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train")),
+    Path(os.environ.get("SM_MODEL_DIR", "/opt/ml/model")),
+    json.loads(os.environ.get("SM_HPS") or "{}"))
+"""
+
+
 class SageMakerTrainingBackend:
     """Datasets above the in-function size rule: a SageMaker training job on the
-    scikit-learn framework image, running ``skyloop.training.entry`` in script mode.
+    scikit-learn framework image, running ``skyloop.training.entry.run`` in script mode.
     boto3 only: the ``sagemaker`` SDK stays out of every Lambda."""
 
     name = "sagemaker"
@@ -354,7 +367,7 @@ class SageMakerTrainingBackend:
         root = Path(skyloop.__file__).parent
         files = {f"skyloop/{p.relative_to(root).as_posix()}": p.read_bytes()
                  for p in sorted(root.rglob("*.py")) if "clouds" not in p.relative_to(root).parts}
-        files[self.ENTRY] = b"from skyloop.training.entry import main\n\nmain()\n"
+        files[self.ENTRY] = SCRIPT_MODE_ENTRY
         files["requirements.txt"] = b"pydantic>=2.6\npydantic-settings>=2.2\n"
         return _tar_gz(files)
 
