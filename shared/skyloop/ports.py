@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence, runtime_chec
 
 if TYPE_CHECKING:  # type-only: keeps this module free of runtime imports
     from .events import MetricRecord
-    from .registry import ModelVersion, Status
+    from .versions import ModelVersion, Status
 
 
 @runtime_checkable

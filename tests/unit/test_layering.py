@@ -47,3 +47,61 @@ def test_mlflow_is_imported_only_when_a_mirror_syncs() -> None:
             "print(bad); sys.exit(1 if bad else 0)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def _skyloop_imports() -> dict[str, set[str]]:
+    """module -> the skyloop modules it imports anywhere (top level, in functions, under TYPE_CHECKING)."""
+    import ast
+
+    root = Path(skyloop.__file__).parent
+    mods = {}
+    for p in root.rglob("*.py"):
+        parts = p.relative_to(root.parent).with_suffix("").parts
+        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = p
+    edges: dict[str, set[str]] = {m: set() for m in mods}
+    for m, p in mods.items():
+        pkg = m if p.name == "__init__.py" else m.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(p.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            base = pkg.split(".")[: len(pkg.split(".")) - node.level + 1] if node.level else []
+            target = ".".join(base + ([node.module] if node.module else []))
+            for alias in node.names:
+                t = f"{target}.{alias.name}" if f"{target}.{alias.name}" in mods else target
+                if t in mods and t != m:
+                    edges[m].add(t)
+    return edges
+
+
+def test_no_import_cycles_between_skyloop_modules() -> None:
+    """Definitions flow one way (issue 14 found ports <-> registry, training entry <-> usecase and
+    model <-> search): a cycle, even through a lazy or TYPE_CHECKING import, is refused."""
+    edges = _skyloop_imports()
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in edges[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                cycles.append(sorted(comp))
+
+    for v in edges:
+        if v not in index:
+            visit(v)
+    assert cycles == []

@@ -18,6 +18,10 @@ from ..ports import BlobStore
 
 from ..inference import ARTIFACT_FORMAT  # one definition: the serving file checks it too
 
+# What a managed training job leaves in its model directory (training/entry.py writes them,
+# the train function reads them back when the job completes).
+MODEL_FILE, CARD_FILE = "model.joblib", "skyloop.json"
+
 
 @dataclass(frozen=True)
 class StoredArtifact:

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-MODEL_FILE, CARD_FILE = "model.joblib", "skyloop.json"
+from .artifacts import CARD_FILE, MODEL_FILE
 
 
 def run(train_dir: Path, model_dir: Path, job: Mapping[str, Any]) -> dict[str, Any]:

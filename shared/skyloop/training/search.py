@@ -56,7 +56,7 @@ def search(ds: Dataset, base: Mapping[str, Any], *, folds: int, candidates: int 
     t0 = time.perf_counter()  # the budget counts from the call: imports and the probe are part of it
     from sklearn.model_selection import KFold, ParameterSampler, StratifiedKFold, cross_val_score
 
-    from .model import build_pipeline
+    from .pipeline import build_pipeline
 
     deadline = t0 + max_seconds
     rs = int(base.get("random_state", 42))

@@ -309,7 +309,7 @@ def read_job_output(archive: bytes, *, max_bytes: int = 2 * 1024**3) -> Fitted:
     import json
     import tarfile
 
-    from .entry import CARD_FILE, MODEL_FILE
+    from .artifacts import CARD_FILE, MODEL_FILE
 
     try:
         with tarfile.open(fileobj=io.BytesIO(archive), mode="r:*") as tar:

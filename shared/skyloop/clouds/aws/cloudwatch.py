@@ -22,7 +22,7 @@ from typing import Any, Iterable
 from ...errors import InvalidEvent, InvalidMetrics
 from ...events import MetricBatch, MetricRecord
 from .config import AwsSettings
-from .events import typed
+from .shapes import typed
 from .session import client
 
 # CloudWatch metric name -> Skyloop metric name (the rest keep their own names).

@@ -8,34 +8,17 @@ that was *rejected*) map to ``None`` and are acknowledged without effect.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any
 
-from ...errors import InvalidEvent, SkyloopError
+from ...errors import InvalidEvent
 from ...events import (CanaryPassed, MetricBatch, ModelVersionApproved, TrainingDataArrived, TrainingJobCompleted,
                        parse_event)
 from .s3 import object_key
+from .shapes import typed
 
 SKYLOOP_SOURCE = "skyloop"
 JOB_STATES = {"Completed": "succeeded", "Failed": "failed", "Stopped": "stopped"}  # SageMaker's final states
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def typed(fn: F) -> F:
-    """A mapper meets documents of any shape: a field of the wrong type is an
-    ``InvalidEvent`` (dead-lettered with its reason), never a stray TypeError."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except SkyloopError:
-            raise
-        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
-            raise InvalidEvent(f"malformed AWS event for {fn.__name__}: {type(exc).__name__}") from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _get(doc: Any, *path: str) -> Any:
