@@ -1,6 +1,6 @@
-"""Model serving, one file for every runtime: the local endpoint imports it, and the
-SageMaker serving bundle ships this very file as ``code/inference.py`` (the
-scikit-learn container's model_fn / input_fn / predict_fn / output_fn contract).
+"""Model serving, one file for every runtime: the local endpoint imports it, and each cloud's
+serving bundle ships this very file with a few lines of that platform's contract appended
+(SageMaker's model_fn / input_fn / predict_fn / output_fn: ``clouds/aws/sagemaker.py``).
 
 Standalone on purpose: stdlib + pandas + joblib only, nothing from Skyloop, so the
 container needs nothing installed beyond its own image.
@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 import math
-import os
 from typing import Any, Mapping, Sequence
 
 MAX_ROWS_PER_REQUEST = 10_000
@@ -59,24 +58,23 @@ def frame(bundle: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> Any:
     return pd.DataFrame(clean, columns=features)
 
 
-# ---- SageMaker scikit-learn container contract --------------------------------------
-def model_fn(model_dir: str) -> dict[str, Any]:
-    """Load ``model.joblib`` only if it hashes to the sha256 the registry vouched for
-    (passed by the deployer as ``SKYLOOP_ARTIFACT_SHA256``): never unpickle unvouched bytes."""
+# ---- the serving core every platform's contract calls -----------------------------------
+def load_verified(data: bytes, expected_sha256: str) -> dict[str, Any]:
+    """Unpickle ``model.joblib`` only if it hashes to the sha256 the registry vouched for
+    (the deployer passes it to the container): never load unvouched bytes."""
     import joblib
 
-    expected = os.environ.get("SKYLOOP_ARTIFACT_SHA256", "")
-    data = open(os.path.join(model_dir, MODEL_FILE), "rb").read()
     actual = hashlib.sha256(data).hexdigest()
-    if not expected or actual != expected:
-        raise RuntimeError(f"model artifact hashes to {actual[:12]}..., the registry vouches for {expected[:12] or 'nothing'}; refusing to load")
+    if not expected_sha256 or actual != expected_sha256:
+        raise RuntimeError(f"model artifact hashes to {actual[:12]}..., the registry vouches for "
+                           f"{expected_sha256[:12] or 'nothing'}; refusing to load")
     bundle = joblib.load(io.BytesIO(data))
     if not isinstance(bundle, dict) or bundle.get("format") != ARTIFACT_FORMAT:
         raise RuntimeError(f"model artifact is not a {ARTIFACT_FORMAT} bundle")
     return bundle
 
 
-def input_fn(body: bytes | str, content_type: str = "application/json") -> list[Any]:
+def parse_request(body: bytes | str, content_type: str = "application/json") -> list[Any]:
     if content_type.split(";")[0].strip() != "application/json":
         raise RequestError(f"content type {content_type!r} is not supported; send application/json")
     try:
@@ -89,10 +87,10 @@ def input_fn(body: bytes | str, content_type: str = "application/json") -> list[
     return rows
 
 
-def predict_fn(rows: list[Any], bundle: Mapping[str, Any]) -> list[Any]:
+def predict(bundle: Mapping[str, Any], rows: list[Any]) -> list[Any]:
     preds = bundle["pipeline"].predict(frame(bundle, rows))
     return [p.item() if hasattr(p, "item") else p for p in preds]
 
 
-def output_fn(predictions: list[Any], accept: str = "application/json") -> str:
+def render(predictions: list[Any]) -> str:
     return json.dumps({"predictions": predictions})

@@ -194,14 +194,42 @@ def _tar_gz(files: Mapping[str, bytes]) -> bytes:
     return gzip.compress(raw.getvalue(), mtime=0)
 
 
+# The scikit-learn container's handler contract, appended to Skyloop's serving core to make
+# code/inference.py: one self-contained file, so nothing depends on how the container sets
+# up its import path. The registry's sha256 comes from the endpoint's environment.
+SERVING_CONTRACT = b"""
+
+# ---- SageMaker scikit-learn container contract (appended by skyloop.clouds.aws) ----
+import os  # noqa: E402
+
+
+def model_fn(model_dir):
+    with open(os.path.join(model_dir, MODEL_FILE), "rb") as fh:
+        return load_verified(fh.read(), os.environ.get("SKYLOOP_ARTIFACT_SHA256", ""))
+
+
+def input_fn(body, content_type="application/json"):
+    return parse_request(body, content_type)
+
+
+def predict_fn(rows, bundle):
+    return predict(bundle, rows)
+
+
+def output_fn(predictions, accept="application/json"):
+    return render(predictions)
+"""
+
+
 def serving_bundle(model_bytes: bytes) -> bytes:
-    """model.tar.gz for the scikit-learn container: the joblib bundle and Skyloop's serving
-    file as code/inference.py (the same file the local endpoint runs)."""
+    """model.tar.gz for the scikit-learn container: the joblib bundle and code/inference.py,
+    which is Skyloop's serving core (the file the local endpoint runs) plus the contract above."""
     from pathlib import Path
 
     from ... import inference
 
-    return _tar_gz({inference.MODEL_FILE: model_bytes, "code/inference.py": Path(inference.__file__).read_bytes()})
+    code = Path(inference.__file__).read_bytes() + SERVING_CONTRACT
+    return _tar_gz({inference.MODEL_FILE: model_bytes, "code/inference.py": code})
 
 
 class SageMakerDeployer:
