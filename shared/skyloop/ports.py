@@ -147,14 +147,22 @@ class ActionResult:
 
 @runtime_checkable
 class ActionExecutor(Protocol):
-    """Carries out one remediation action against one kind of target."""
+    """Infrastructure primitives on one kind of target; no policy. What to do, the bounds, the
+    model actions and at-most-once are the core's (``remediation/plans.py``, ``applied.py``).
+    Each primitive returns a short detail for the record ("" if nothing to add)."""
 
     def describe(self, target: str) -> Mapping[str, Any]:
-        """Current state of the target (replicas, cache, model version ...)."""
+        """Current state of the target: kind, replicas, cache, model_group, model_version ...,
+        and ``actions``: the infrastructure primitives it supports (scale_out, restart_service,
+        clear_cache). Raises NotFound for an unknown target."""
 
-    def execute(self, action: str, target: str, params: Mapping[str, Any], *, dry_run: bool,
-                request_id: str | None = None) -> ActionResult:
-        """Apply the action. With ``request_id``, at most once: a repeat returns the first result."""
+    def set_replicas(self, target: str, replicas: int) -> str:
+        """Set the replica count (absolute, so applying twice is applying once)."""
+
+    def restart(self, target: str) -> str:
+        """A rolling restart."""
+
+    def clear_cache(self, target: str) -> str: ...
 
 
 @runtime_checkable

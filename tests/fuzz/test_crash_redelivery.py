@@ -30,7 +30,7 @@ def test_remediation_crash_then_redelivery_has_one_effect(runtime, monkeypatch, 
     a = runtime.adapters
     req = RemediationRequested(request_id="crash-1", action="scale_out", target="api", severity=Severity.MEDIUM)
     if point == "before_action":
-        crash_once(monkeypatch, runtime.fleet, "_execute")
+        crash_once(monkeypatch, runtime.fleet, "set_replicas")
     elif point == "after_action_before_audit":
         crash_once(monkeypatch, a.audit, "append", lambda kind, payload: kind == "executed")
     else:

@@ -144,3 +144,20 @@ def test_no_core_code_names_a_platform() -> None:
             if hits:
                 found.append(f"{path.relative_to(root)}:{getattr(node, 'lineno', '?')} {text[:60]!r} ({hits[0]})")
     assert found == []
+
+
+USE_CASES = ("skyloop.deployment", "skyloop.handlers", "skyloop.remediation.usecase", "skyloop.detection.usecase",
+             "skyloop.training.usecase", "skyloop.abtest", "skyloop.drift_check")
+
+
+def test_no_adapter_calls_a_use_case() -> None:
+    """Adapters are primitives: the local and cloud adapters never import a use-case or the handlers.
+    Only the composition roots (``local/runtime.py``, ``clouds/<cloud>/runtime.py``, the cloud
+    registry) wire use-cases to adapters."""
+    bad = []
+    for mod, outs in sorted(_skyloop_imports().items()):
+        adapter = mod.startswith("skyloop.local.") or mod.count(".") >= 3 and mod.startswith("skyloop.clouds.")
+        if not adapter or mod.endswith(".runtime"):
+            continue
+        bad += [f"{mod} -> {o}" for o in sorted(outs) if any(o == u or o.startswith(u + ".") for u in USE_CASES)]
+    assert bad == []

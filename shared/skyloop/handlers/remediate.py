@@ -21,6 +21,7 @@ def on_remediation(event: RemediationRequested, adapters: "Adapters", *, dry_run
         done = remediate(
             event, executor=adapters.executor, audit=adapters.audit, state=adapters.state,
             clock=adapters.clock, settings=adapters.settings, dry_run=dry, kv=adapters.kv,
+            deployer=adapters.deployer, registry=adapters.registry,
         )
         return done.model_dump(mode="json")
 

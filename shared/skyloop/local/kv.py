@@ -51,11 +51,6 @@ class SqliteKeyValueStore:
         return [(r["key"], bytes(r["value"])) for r in rows]
 
 
-class SystemClock:
-    def now(self) -> float:
-        return time.time()
-
-
 class ManualClock:
     """A clock the caller moves: the demo replays a day of metrics in seconds with it."""
 

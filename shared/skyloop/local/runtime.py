@@ -29,7 +29,8 @@ from .db import Database
 from .deployer import LocalDeployer
 from .fleet import LocalFleet, SqliteRemediationState
 from .idempotency import SqliteIdempotencyStore
-from .kv import SqliteKeyValueStore, SystemClock
+from ..clock import SystemClock
+from .kv import SqliteKeyValueStore
 from .queue import QueuePublisher, SqliteQueue
 from .registry import SqliteModelRegistry
 
@@ -58,7 +59,7 @@ class LocalRuntime:
         mirror = mirror_from_settings(s, kv, local_artifacts=s.home / "mlflow-artifacts")
         if mirror is not None:
             registry = MirroredRegistry(registry, mirror)  # type: ignore[assignment]
-        self.fleet = LocalFleet(self.db, registry=registry, deployer=deployer, kv=kv, clock=clock, policy=s.guardrails)
+        self.fleet = LocalFleet(self.db, registry=registry, policy=s.guardrails)
         for svc in s.fleet:
             self.fleet.add_service(svc.name, kind=svc.kind, replicas=svc.replicas, model_group=svc.model_group,
                                    cache_entries=svc.cache_entries)

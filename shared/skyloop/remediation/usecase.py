@@ -1,4 +1,9 @@
-"""Remediate use-case: guardrails, then act (or dry-run), audited before and after."""
+"""Remediate use-case: guardrails, a plan, then act (or dry-run), audited before and after.
+
+Policy is all here: the guardrails decide whether, ``plans`` decides what (the absolute end
+state, the replica bound, model actions through the registry and deployer), ``applied`` makes
+it happen at most once per request. The executor only carries out infrastructure primitives.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,13 @@ import logging
 from typing import Any
 
 from ..config import Settings
-from ..errors import SkyloopError
+from ..errors import SkyloopError, UnknownAction
 from ..events import RemediationCompleted, RemediationRequested
-from ..ports import ActionExecutor, AuditLog, Clock, KeyValueStore, RemediationState
+from ..ports import ActionExecutor, ActionResult, AuditLog, Clock, Deployer, KeyValueStore, ModelRegistry, RemediationState
+from . import applied
 from .actions import spec_for, validate_params
 from .guardrails import evaluate
+from .plans import Plan, plan
 from .verification import expect_recovery
 
 log = logging.getLogger("skyloop.remediation")
@@ -34,17 +41,19 @@ def remediate(
     clock: Clock,
     settings: Settings,
     dry_run: bool,
-    kv: KeyValueStore | None = None,
+    kv: KeyValueStore,
+    deployer: Deployer,
+    registry: ModelRegistry,
+    verify: bool = True,
 ) -> RemediationCompleted:
-    """``kv``: where an executed action is registered for verification (the detect path then
-    judges whether the metrics recovered); without it the action is not verified."""
+    """``kv`` holds the per-request plan and result (at most once) and, with ``verify``, the
+    expectation that the detect path later checks (did the metrics recover?)."""
     try:
         spec = spec_for(req.action)  # UnknownAction -> dead letter
     except SkyloopError as exc:
         _audit_rejected(audit, req, exc, clock)
         raise
-    applied = getattr(executor, "applied", None)
-    prior = applied(req.request_id) if applied is not None and not dry_run else None
+    prior = applied.prior(kv, req.request_id) if not dry_run else None
     if prior is not None:
         # A redelivery after a crash between acting and auditing: the action happened
         # once; finish the bookkeeping instead of deciding (or acting) again.
@@ -83,20 +92,55 @@ def remediate(
         state.hold(req.request_id, req.model_dump_json(), decision.reason, now)
         audit.append("held", {**base, "why": decision.reason})
         return done("awaiting_approval", decision.reason)
-    if dry_run:
-        result = executor.execute(req.action, req.target, params, dry_run=True)
-        audit.append("dry_run", {**base, "would": result.detail})
-        return done("dry_run", result.detail)
     try:
-        result = executor.execute(req.action, req.target, params, dry_run=False, request_id=req.request_id)
+        p = plan(req.action, req.target, target_state, params, settings.guardrails)
+        if dry_run:
+            audit.append("dry_run", {**base, "would": p.detail})
+            return done("dry_run", "would: " + p.detail)
+        p = applied.claim(kv, req.request_id, p)
+        result = carry_out(p, req.target, target_state, executor=executor, deployer=deployer, registry=registry,
+                           kv=kv, clock=clock)
+        applied.finish(kv, req.request_id, p, result)
     except SkyloopError as exc:
         audit.append("failed", {**base, "error": exc.code, "why": exc.reason})
         raise
     if result.changed:
         state.record(req.target, req.action, now, request_id=req.request_id)
-    if kv is not None:
+    if verify:
         base["verify"] = expect_recovery(kv, req, now, settings.verification)
     audit.append("executed", {**base, "detail": result.detail, "before": dict(result.before), "after": dict(result.after),
                               "replayed": result.replayed})
     log.info("remediation executed", extra={**base, "detail": result.detail})
     return done("executed", result.detail)
+
+
+def carry_out(p: Plan, target: str, before: dict[str, Any], *, executor: ActionExecutor, deployer: Deployer,
+              registry: ModelRegistry, kv: KeyValueStore, clock: Clock) -> ActionResult:
+    """Apply a plan: infrastructure through the executor's primitives, model actions through
+    the deployment use-cases. Re-applying a claimed plan after a crash is safe."""
+    from ..deployment import abort_canary, rollback_production
+
+    if p.primitive is None:
+        return ActionResult(False, p.detail, before, before)
+    if p.primitive in ("rollback", "abort_canary"):
+        group = str(p.args["group"])
+        if p.primitive == "abort_canary":  # idempotent by itself: a second abort finds no live canary
+            changed, detail = abort_canary(group, p.args.get("version"), deployer=deployer, registry=registry, kv=kv,
+                                           clock=clock, reason=f"abort_canary on {target}")
+            return ActionResult(changed, detail, before, dict(executor.describe(target)))
+        current = registry.alias(group, "production")
+        if current is not None and current.version != p.args.get("from"):  # the first attempt already rolled back
+            return ActionResult(True, f"{group} already rolled back to v{current.version}", before,
+                                dict(executor.describe(target)), replayed=True)
+        frm, to = rollback_production(group, deployer=deployer, registry=registry, kv=kv, clock=clock,
+                                      reason=f"rolled back by remediation on {target}")
+        return ActionResult(True, f"{group} rolled back v{frm} -> v{to}", before, dict(executor.describe(target)))
+    if p.primitive == "set_replicas":
+        extra = executor.set_replicas(target, int(p.args["replicas"]))
+    elif p.primitive == "restart":
+        extra = executor.restart(target)
+    elif p.primitive == "clear_cache":
+        extra = executor.clear_cache(target)
+    else:
+        raise UnknownAction(f"no primitive {p.primitive!r}")
+    return ActionResult(True, p.detail + (f" ({extra})" if extra else ""), before, dict(executor.describe(target)))

@@ -209,7 +209,9 @@ def test_an_alarm_on_the_endpoint_reads_every_variant_and_judges_the_canary(aws:
     assert a.executor.describe(ENDPOINT)["kind"] == "sagemaker-endpoint"
     from skyloop.errors import NotFound, UnknownAction
 
+    from skyloop.remediation.plans import plan
+
     with pytest.raises(UnknownAction):  # Skyloop does not scale a SageMaker variant: that is its auto scaling
-        a.executor.execute("scale_out", ENDPOINT, {}, dry_run=True)
+        plan("scale_out", ENDPOINT, a.executor.describe(ENDPOINT), {}, a.settings.guardrails)
     with pytest.raises(NotFound):
         a.executor.describe("skyloop-no-such-endpoint")

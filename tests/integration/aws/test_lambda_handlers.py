@@ -279,11 +279,15 @@ def test_executor_crash_after_acting_reapplies_the_same_absolute_state(aws: Aws,
 
     a = common.adapters()
     req = RemediationRequested(request_id="crash-1", action="scale_out", target="api", severity=Severity.MEDIUM)
-    real_done = a.executor._done
-    a.executor._done = lambda *args: (_ for _ in ()).throw(KeyboardInterrupt())  # killed after ECS changed
-    with pytest.raises(KeyboardInterrupt):
-        on_remediation(req, a, dry_run=False)
-    a.executor._done = real_done
+    from skyloop.remediation import applied
+
+    real_finish = applied.finish
+    applied.finish = lambda *args: (_ for _ in ()).throw(KeyboardInterrupt())  # killed after ECS changed
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            on_remediation(req, a, dry_run=False)
+    finally:
+        applied.finish = real_finish
     a.idempotency.release("remediate:crash-1:auto:live")  # the dead worker's claim expires
     on_remediation(req, a, dry_run=False)
     desired = aws.client("ecs").describe_services(cluster="prod", services=["api"])["services"][0]["desiredCount"]

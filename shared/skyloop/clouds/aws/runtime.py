@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ...adapters import Adapters
 from ...config import Settings
-from ...local.kv import SystemClock
+from ...clock import SystemClock
 from ...tracking import mirror_from_settings
 from ...tracking.mirrored import MirroredRegistry
 from .config import AwsSettings
@@ -34,7 +34,7 @@ def build(settings: Settings | None = None, aws: AwsSettings | None = None) -> A
         settings=settings, store=store, registry=registry, deployer=deployer,
         events=EventBridgeBus(aws), remediation=SqsQueue(aws), idempotency=DynamoIdempotencyStore(aws),
         audit=DynamoAuditLog(aws),
-        executor=AwsActionExecutor(aws, registry=registry, deployer=deployer, kv=kv, clock=clock, policy=settings.guardrails),
+        executor=AwsActionExecutor(aws, registry=registry, deployer=deployer, policy=settings.guardrails),
         state=DynamoRemediationState(aws), kv=kv, clock=clock, training=SageMakerTrainingBackend(aws, store),
         mirror=mirror,
     )
