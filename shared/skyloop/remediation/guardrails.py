@@ -46,12 +46,8 @@ def evaluate(
     recent = state.count_since(now - policy.window_seconds)
     if recent >= policy.max_actions_per_window:
         return Decision("refuse", f"rate limit: {recent} actions in the last {policy.window_seconds:.0f}s")
-    if req.action == "scale_out":
-        replicas = int(target_state.get("replicas", 0))
-        if replicas >= policy.max_replicas:
-            return Decision("refuse", f"{req.target} already at max replicas ({replicas}/{policy.max_replicas})")
-    if req.action in ("rollback_deployment", "abort_canary") and not target_state.get("model_group"):
-        return Decision("refuse", f"{req.target} serves no model: nothing to roll back")
+    # What the action may do to this target (the replica bound, a model to act on) is the plan's
+    # to say (plans.py): the use-case turns a plan it cannot make into a refusal.
     is_destructive = spec.destructive or req.action in policy.destructive_actions
     if is_destructive and req.severity >= policy.approval_severity and not req.approved:
         return Decision("approval", f"{req.action} at {req.severity.value} severity needs human approval")

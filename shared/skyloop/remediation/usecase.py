@@ -11,12 +11,12 @@ import logging
 from typing import Any
 
 from ..config import Settings
-from ..errors import SkyloopError, UnknownAction
+from ..errors import GuardrailViolation, SkyloopError, UnknownAction
 from ..events import RemediationCompleted, RemediationRequested
 from ..ports import ActionExecutor, ActionResult, AuditLog, Clock, Deployer, KeyValueStore, ModelRegistry, RemediationState
 from . import applied
 from .actions import spec_for, validate_params
-from .guardrails import evaluate
+from .guardrails import Decision, evaluate
 from .plans import Plan, plan
 from .verification import expect_recovery
 
@@ -72,6 +72,14 @@ def remediate(
         raise
     now = clock.now()
     decision = evaluate(req, spec, settings.guardrails, state, now, target_state)
+    try:
+        p = plan(req.action, req.target, target_state, params, settings.guardrails)  # UnknownAction -> dead letter
+    except GuardrailViolation as exc:  # at the replica bound, no model to act on: a refusal, on the record
+        if decision.verdict != "refuse":
+            decision = Decision("refuse", exc.reason)
+    except SkyloopError as exc:
+        _audit_rejected(audit, req, exc, clock)
+        raise
     base: dict[str, Any] = {
         "request_id": req.request_id, "action": req.action, "target": req.target,
         "severity": req.severity.value, "anomaly_id": req.anomaly_id, "reason": req.reason,
@@ -93,7 +101,6 @@ def remediate(
         audit.append("held", {**base, "why": decision.reason})
         return done("awaiting_approval", decision.reason)
     try:
-        p = plan(req.action, req.target, target_state, params, settings.guardrails)
         if dry_run:
             audit.append("dry_run", {**base, "would": p.detail})
             return done("dry_run", "would: " + p.detail)
