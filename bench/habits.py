@@ -62,19 +62,15 @@ def cases(seed: int = 11) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def evaluate(factory: Callable[[], object], seed: int = 11) -> dict[str, dict[str, float | bool]]:
-    from datetime import datetime, timezone
+    from bench.realdata import MEDIUM, RealSeries, incidents, run_streaming
 
     result: dict[str, dict[str, float | bool]] = {}
     for name, (ts, x) in cases(seed).items():
-        det = factory()
-        s = np.array([det.score_one(datetime.fromtimestamp(t, tz=timezone.utc), {"value": float(v)})  # type: ignore[attr-defined]
-                      for t, v in zip(ts, x)])
-        flags = s >= 0.6
+        flags = run_streaming(factory, RealSeries(name, ts, x, [])) >= MEDIUM
         quiet = np.ones(N, dtype=bool)
         quiet[:DAY] = False
         quiet[ONSET : ONSET + (DAY if "change" in name else 10)] = False
-        f = flags & quiet
-        alarms = int((f & ~np.r_[False, f[:-1]]).sum())
+        alarms = incidents(flags & quiet)
         days = float(quiet.sum()) / DAY
         result[name] = {"incidents_per_day": round(alarms / days, 2), "event_found": bool(flags[ONSET : ONSET + 3].any())}
     return result

@@ -142,9 +142,14 @@ def best_threshold(scores: Sequence[np.ndarray], data: Sequence[RealSeries]) -> 
     return best
 
 
+def incidents(flags: np.ndarray) -> int:
+    """Runs of consecutive flagged records, each counted once (an alert, not a record)."""
+    return int((flags & ~np.r_[False, flags[:-1]]).sum())
+
+
 def alert_rate(scores: Sequence[np.ndarray], data: Sequence[RealSeries], threshold: float = MEDIUM) -> float:
     """Incidents per metric per day outside the labelled windows (and after probation)."""
-    incidents, days = 0, 0.0
+    alerts, days = 0, 0.0
     for sc, s in zip(scores, data):
         n = len(sc)
         probation = min(int(PROBATION * n), PROBATION_MAX)
@@ -153,9 +158,9 @@ def alert_rate(scores: Sequence[np.ndarray], data: Sequence[RealSeries], thresho
             outside[a:b + 1] = False
         outside[:probation] = False
         flags = (sc >= threshold) & outside
-        incidents += int((flags & ~np.r_[False, flags[:-1]]).sum())
+        alerts += incidents(flags)
         days += float(outside.sum()) * float(np.median(np.diff(s.t))) / 86400.0
-    return incidents / days if days else 0.0
+    return alerts / days if days else 0.0
 
 
 def run_streaming(factory: Callable[[], object], s: RealSeries) -> np.ndarray:
@@ -187,5 +192,5 @@ def evaluate(detectors: dict[str, Callable[[RealSeries], np.ndarray]], data: lis
     return report
 
 
-__all__ = ["DATA", "RealSeries", "alert_rate", "available", "best_threshold", "evaluate", "file_score", "load",
+__all__ = ["DATA", "RealSeries", "alert_rate", "available", "incidents", "best_threshold", "evaluate", "file_score", "load",
            "run_streaming", "scaled_sigmoid", "set_score"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from bench.coldstart import AWS_DETECT, PYDANTIC_FLOOR  # the keys it records

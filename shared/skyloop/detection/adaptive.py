@@ -72,10 +72,6 @@ class AdaptiveDetector(StreamingDetector):
         self.slot_dev = np.zeros(m)
         self.slot_seen = np.zeros(m)
 
-    @property
-    def fitted_(self) -> bool:
-        return self.n_ >= self.warmup
-
     def _bins(self, t: float) -> tuple[int, int, float]:
         """The two time-of-day bins around t and the weight of the second (linear interpolation)."""
         pos = (t % 86400.0) / 86400.0 * self.bins - 0.5
@@ -97,10 +93,7 @@ class AdaptiveDetector(StreamingDetector):
     # ---- one record -----------------------------------------------------------
     def _step(self, t: float | None, x: np.ndarray, learn: bool = True) -> tuple[float, np.ndarray]:
         """Score one row and (optionally) learn from it; returns (score, z per metric)."""
-        if not self.columns_:
-            raise ValueError("columns are not set")
-        if not hasattr(self, "level"):
-            self._init(len(self.columns_))
+        self._ready()
         x = clip_values(x)
         ok = np.isfinite(x)
         new = ok & ~np.isfinite(self.level)

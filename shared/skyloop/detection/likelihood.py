@@ -50,6 +50,11 @@ L_TAIL = 8.0  # above CRITICAL the score approaches 1 as 1 - 0.1 exp(-(L - 5) / 
 _NORMAL = NormalDist()
 
 
+def _bin(r: np.ndarray) -> np.ndarray:
+    """The histogram bin of each robust z."""
+    return np.clip(np.searchsorted(EDGES, r, side="right") - 1, 0, len(EDGES) - 1)
+
+
 def score_of(L: float) -> float:
     """Strictly increasing in L (evidence), 0 at L = 0, the bands at their rarities, < 1 for any finite L."""
     if L <= L_ANCHORS[-1]:
@@ -77,7 +82,6 @@ class LikelihoodDetector(StreamingDetector):
         self.contamination = contamination  # accepted for a uniform make_detector(); unused
         self.columns_: list[str] = []
         self.n_ = 0
-        self.last_channels_: tuple[float, float] = (0.0, 0.0)  # (point, range) L of the last row: which test fired
 
     def _init(self, m: int) -> None:
         self.level = np.full(m, np.nan)
@@ -88,10 +92,6 @@ class LikelihoodDetector(StreamingDetector):
         self.neff = np.zeros(m)
         self.hist = np.zeros((m, len(EDGES)))
 
-    @property
-    def fitted_(self) -> bool:
-        return self.n_ >= self.warmup
-
     # ---- the two channels ------------------------------------------------------
     def _point_p(self, r: np.ndarray) -> np.ndarray:
         """Empirical P(R >= r) under the metric's decayed histogram of past robust z's.
@@ -99,7 +99,7 @@ class LikelihoodDetector(StreamingDetector):
         Inside the seen range it interpolates within the bin; past the largest z seen (or
         when the count above is below half a record) it adds an exponential tail of unit
         scale, so a value far beyond anything seen keeps getting rarer instead of plateauing."""
-        b = np.clip(np.searchsorted(EDGES, r, side="right") - 1, 0, len(EDGES) - 1)
+        b = _bin(r)
         above = np.cumsum(self.hist[:, ::-1], axis=1)[:, ::-1]  # above[:, k] = count in bins >= k
         nxt = np.minimum(b + 1, len(EDGES) - 1)
         lo_e = EDGES[b]
@@ -127,10 +127,7 @@ class LikelihoodDetector(StreamingDetector):
 
         The deviation is the normal-equivalent z of the metric's own tail probability (sign of
         its residual), so attribution and root-cause ranking compare metrics on one scale."""
-        if not self.columns_:
-            raise ValueError("columns are not set")
-        if not hasattr(self, "level"):
-            self._init(len(self.columns_))
+        self._ready()
         x = clip_values(np.asarray(x, dtype=float))
         ok = np.isfinite(x)
         new = ok & ~np.isfinite(self.level)
@@ -148,10 +145,7 @@ class LikelihoodDetector(StreamingDetector):
         L_metric = -np.log10(np.maximum(p, 1e-300))
         n_live = int(live.sum())
         L = float(L_metric.max()) - math.log10(n_live) if n_live else 0.0
-        score = score_of(L) if self.n_ >= self.warmup or n_live else 0.0
-        if n_live:
-            j = int(np.argmax(L_metric))
-            self.last_channels_ = (float(-math.log10(max(2 * p_point[j], 1e-300))), float(-math.log10(max(2 * p_range[j], 1e-300))))
+        score = score_of(L)
         z = np.array([math.copysign(-_NORMAL.inv_cdf(max(pj / 2.0, 1e-300)), rj) if pj < 1.0 else 0.0
                       for pj, rj in zip(p, resid)]) if n_live else np.zeros(len(x))
         if learn:
@@ -161,7 +155,7 @@ class LikelihoodDetector(StreamingDetector):
     def _learn(self, ok: np.ndarray, x: np.ndarray, r: np.ndarray, resid: np.ndarray, scale: np.ndarray) -> None:
         rows = np.flatnonzero(ok)
         self.hist[rows] *= self.decay
-        self.hist[rows, np.clip(np.searchsorted(EDGES, r[rows], side="right") - 1, 0, len(EDGES) - 1)] += 1.0
+        self.hist[rows, _bin(r[rows])] += 1.0
         a = np.maximum(self.alpha, 1.0 / (self.seen + 1.0)) * ok
         self.level = np.where(ok, self.level + a * resid, self.level)
         ad = np.maximum(self.dev_alpha, 1.0 / (self.seen + 1.0)) * ok

@@ -61,6 +61,17 @@ class StreamingDetector(SavesBytes):
     def _step(self, t: float | None, x: np.ndarray, learn: bool = True) -> tuple[float, np.ndarray]:  # pragma: no cover
         raise NotImplementedError
 
+    @property
+    def fitted_(self) -> bool:
+        return self.n_ >= self.warmup
+
+    def _ready(self) -> None:
+        """State for the known columns, made on first use."""
+        if not self.columns_:
+            raise ValueError("columns are not set")
+        if not hasattr(self, "level"):
+            self._init(len(self.columns_))
+
     def score_one(self, timestamp: Any, values: Mapping[str, float]) -> float:
         if not self.columns_:
             self.columns_ = sorted(values)
