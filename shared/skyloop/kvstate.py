@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from .errors import StaleState
+from .errors import StaleState, ValueTooLarge
 
 if TYPE_CHECKING:
     from .ports import KeyValueStore
@@ -36,8 +36,6 @@ def update(kv: "KeyValueStore", key: str, change: Callable[[bytes | None], bytes
 
 
 def check_size(kv: "KeyValueStore", key: str, value: bytes) -> None:
-    from .errors import ValueTooLarge
-
     if len(value) > kv.max_value_bytes:
         raise ValueTooLarge(f"{key}: {len(value):,} bytes is above this store's {kv.max_value_bytes:,}-byte value limit")
 

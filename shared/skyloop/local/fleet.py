@@ -61,14 +61,16 @@ class LocalFleet:
         return ""
 
     def restart(self, target: str) -> str:
-        before = self.describe(target)
-        self._set(target, restarts=int(before["restarts"]) + 1, cache_entries=0)
+        with self.db.tx() as c:  # one statement: a concurrent restart is counted, not overwritten
+            c.execute("UPDATE fleet_services SET restarts=restarts+1, cache_entries=0, updated_at=? WHERE name=?",
+                      (_now(), target))
         return ""
 
     def clear_cache(self, target: str) -> str:
-        entries = int(self.describe(target)["cache_entries"])
-        self._set(target, cache_entries=0)
-        return f"{entries} entries"
+        with self.db.tx() as c:  # what was cleared, read in the transaction that clears it
+            row = c.execute("SELECT cache_entries FROM fleet_services WHERE name=?", (target,)).fetchone()
+            c.execute("UPDATE fleet_services SET cache_entries=0, updated_at=? WHERE name=?", (_now(), target))
+        return f"{int(row['cache_entries']) if row else 0} entries"
 
     def warm_cache(self, name: str, entries: int) -> None:
         """The simulated service caches what it serves: its cache refills after a clear or a

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatch
-from typing import Any, Literal, Mapping
+from typing import Literal
 
 from ..config import GuardrailSettings
 from ..events import RemediationRequested
@@ -32,7 +32,6 @@ def evaluate(
     policy: GuardrailSettings,
     state: RemediationState,
     now: float,
-    target_state: Mapping[str, Any],
 ) -> Decision:
     if req.action not in policy.allowed_actions:
         return Decision("refuse", f"action {req.action} is not in the allow-list")

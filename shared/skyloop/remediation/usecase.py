@@ -44,10 +44,16 @@ def remediate(
     kv: KeyValueStore,
     deployer: Deployer,
     registry: ModelRegistry,
-    verify: bool = True,
 ) -> RemediationCompleted:
-    """``kv`` holds the per-request plan and result (at most once) and, with ``verify``, the
-    expectation that the detect path later checks (did the metrics recover?)."""
+    """``kv`` holds the per-request plan and result (at most once) and the expectation that the
+    detect path later checks (did the metrics recover?)."""
+
+    def done(status: str, detail: str) -> RemediationCompleted:
+        return RemediationCompleted(
+            event_id=f"done:{req.request_id}", request_id=req.request_id, action=req.action,
+            target=req.target, status=status, detail=detail,
+        )
+
     try:
         spec = spec_for(req.action)  # UnknownAction -> dead letter
     except SkyloopError as exc:
@@ -62,8 +68,7 @@ def remediate(
         audit.append("executed", {"request_id": req.request_id, "action": req.action, "target": req.target,
                                   "severity": req.severity.value, "detail": prior.detail, "before": dict(prior.before),
                                   "after": dict(prior.after), "replayed": True, "at": now})
-        return RemediationCompleted(event_id=f"done:{req.request_id}", request_id=req.request_id, action=req.action,
-                                    target=req.target, status="executed", detail=prior.detail)
+        return done("executed", prior.detail)
     try:
         params = validate_params(spec, req.params)  # GuardrailViolation (bounds) -> dead letter
         target_state = dict(executor.describe(req.target))  # NotFound -> dead letter
@@ -71,7 +76,7 @@ def remediate(
         _audit_rejected(audit, req, exc, clock)
         raise
     now = clock.now()
-    decision = evaluate(req, spec, settings.guardrails, state, now, target_state)
+    decision = evaluate(req, spec, settings.guardrails, state, now)
     try:
         p = plan(req.action, req.target, target_state, params, settings.guardrails)  # UnknownAction -> dead letter
     except GuardrailViolation as exc:  # at the replica bound, no model to act on: a refusal, on the record
@@ -86,12 +91,6 @@ def remediate(
         "approved": req.approved, "dry_run": dry_run, "at": now,
     }
     audit.append("decision", {**base, "verdict": decision.verdict, "why": decision.reason, "state_before": target_state})
-
-    def done(status: str, detail: str) -> RemediationCompleted:
-        return RemediationCompleted(
-            event_id=f"done:{req.request_id}", request_id=req.request_id, action=req.action,
-            target=req.target, status=status, detail=detail,
-        )
 
     if decision.verdict == "refuse":
         log.info("remediation refused", extra={**base, "why": decision.reason})
@@ -113,8 +112,7 @@ def remediate(
         raise
     if result.changed:
         state.record(req.target, req.action, now, request_id=req.request_id)
-    if verify:
-        base["verify"] = expect_recovery(kv, req, now, settings.verification)
+    base["verify"] = expect_recovery(kv, req, now, settings.verification)
     audit.append("executed", {**base, "detail": result.detail, "before": dict(result.before), "after": dict(result.after),
                               "replayed": result.replayed})
     log.info("remediation executed", extra={**base, "detail": result.detail})

@@ -103,14 +103,18 @@ class DynamoKeyValueStore(_StateTable):
         item = self._item(key)
         return None if item is None else (bytes(item["v"]["B"]), item.get("ver", {}).get("S", ""))
 
-    def put(self, key: str, value: bytes) -> None:
-        check_size(self, key, value)
-        self.ddb.put_item(TableName=self.table, Item={"pk": {"S": "kv"}, "sk": {"S": key}, "v": {"B": value},
-                                                      "ver": {"S": uuid.uuid4().hex}})
-
-    def put_if(self, key: str, value: bytes, expected: str | None) -> str:
+    def _write(self, key: str, value: bytes, **condition: Any) -> str:
+        """One item write with a fresh version token, under ``condition`` if any."""
         check_size(self, key, value)
         version = uuid.uuid4().hex
+        self.ddb.put_item(TableName=self.table, Item={"pk": {"S": "kv"}, "sk": {"S": key}, "v": {"B": value},
+                                                      "ver": {"S": version}}, **condition)
+        return version
+
+    def put(self, key: str, value: bytes) -> None:
+        self._write(key, value)
+
+    def put_if(self, key: str, value: bytes, expected: str | None) -> str:
         if expected is None:
             cond: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(sk)"}
         elif expected == "":  # an item written before versions existed
@@ -118,13 +122,11 @@ class DynamoKeyValueStore(_StateTable):
         else:
             cond = {"ConditionExpression": "ver = :ver", "ExpressionAttributeValues": {":ver": {"S": expected}}}
         try:
-            self.ddb.put_item(TableName=self.table, Item={"pk": {"S": "kv"}, "sk": {"S": key}, "v": {"B": value},
-                                                          "ver": {"S": version}}, **cond)
+            return self._write(key, value, **cond)
         except Exception as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
                 raise StaleState(f"{key}: changed since it was read") from None
             raise
-        return version
 
     def items(self, prefix: str) -> list[tuple[str, bytes]]:
         rows = self._query("kv", KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
