@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--runs", type=int, default=3)
     args = p.parse_args(argv)
-    exe = shutil.which("skyloop") or f"{sys.executable} -m skyloop.cli"
+    exe = shutil.which("skyloop") or f"{sys.executable} -m skyloop.app.cli"
     times = []
     for _ in range(args.runs):
         with tempfile.TemporaryDirectory() as home:

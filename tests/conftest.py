@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from skyloop.config import Settings
-from skyloop.demo_data import churn_csv
+from skyloop.app.demo_data import churn_csv
 from skyloop.local.kv import ManualClock
 from skyloop.local.runtime import LocalRuntime
 
@@ -103,7 +103,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
     from typer.testing import CliRunner
 
-    from skyloop.cli import app
+    from skyloop.app.cli import app
 
     home = tmp_path_factory.mktemp("demo")
     values = {name: f"s3cr3t-{secrets.token_hex(12)}" for name in SECRET_VARS}

@@ -187,7 +187,7 @@ class RemediationRequested(_Event):
 
 
 class DriftDetected(_Event):
-    """Inference inputs or predictions moved away from the training data (skyloop.drift)."""
+    """Inference inputs or predictions moved away from the training data (skyloop.drift.stats)."""
 
     type: Literal["DriftDetected"] = "DriftDetected"
     model_group: str = Field(min_length=1)

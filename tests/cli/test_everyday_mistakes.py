@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from skyloop.cli import app
+from skyloop.app.cli import app
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -128,7 +128,7 @@ def test_a_real_process_prints_one_line_and_exits_2(tmp_path: Path) -> None:
     """Through the installed entry point, as a user meets it (no CliRunner in between)."""
     f = tmp_path / "afile"
     f.write_text("x")
-    proc = subprocess.run([sys.executable, "-m", "skyloop.cli", "models", "--home", str(f)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "skyloop.app.cli", "models", "--home", str(f)], capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from skyloop.cli import app
+from skyloop.app.cli import app
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from skyloop.deployment import smoke_rows
+from skyloop.serving.deployment import smoke_rows
 from skyloop.local.endpoint import serve_in_thread
 
 from ..unit.test_deployment import approve_and_deploy, train_version
@@ -26,7 +26,7 @@ from ..unit.test_deployment import approve_and_deploy, train_version
 
 @pytest.fixture
 def endpoint(runtime):
-    from skyloop.demo_data import churn_csv
+    from skyloop.app.demo_data import churn_csv
 
     v = train_version(runtime, churn_csv(300, label_noise=0.1, seed=1))
     approve_and_deploy(runtime, v)
@@ -114,12 +114,12 @@ class _Served:
 def served(runtime):
     """``skyloop serve`` in its own process, as a user runs it (the clients then do not share
     its interpreter), stopped by its PID."""
-    from skyloop.demo_data import churn_csv
+    from skyloop.app.demo_data import churn_csv
 
     v = train_version(runtime, churn_csv(300, label_noise=0.1, seed=1))
     approve_and_deploy(runtime, v)
     rows = smoke_rows(runtime.registry.get("churn", v).lineage, 2)
-    proc = subprocess.Popen([sys.executable, "-m", "skyloop.cli", "serve", "--port", "0", "--home", str(runtime.settings.home)],
+    proc = subprocess.Popen([sys.executable, "-m", "skyloop.app.cli", "serve", "--port", "0", "--home", str(runtime.settings.home)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()  # "serving on http://127.0.0.1:PORT (Ctrl-C to stop)"

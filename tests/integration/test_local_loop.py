@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from skyloop.cli import app
+from skyloop.app.cli import app
 
 REPO = Path(__file__).resolve().parents[2]
 

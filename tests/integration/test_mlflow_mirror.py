@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from skyloop.cli import app
-from skyloop.demo_data import churn_csv
+from skyloop.app.cli import app
+from skyloop.app.demo_data import churn_csv
 from skyloop.events import TrainingDataArrived
 from skyloop.handlers import on_training_data
 from skyloop.registry import ApprovalGate, Status

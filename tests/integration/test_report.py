@@ -9,10 +9,10 @@ from html.parser import HTMLParser
 
 from typer.testing import CliRunner
 
-from skyloop.cli import app
+from skyloop.app.cli import app
 from skyloop.config import Settings
 from skyloop.local.runtime import LocalRuntime
-from skyloop.report import charts, collect
+from skyloop.app.report import charts, collect
 
 
 class _Tags(HTMLParser):
@@ -53,7 +53,7 @@ def test_report_cli_with_drift_section(runtime, tmp_path) -> None:
     from skyloop.handlers import on_drift
 
     from ..unit.test_deployment import approve_and_deploy, train_version
-    from skyloop.demo_data import churn_csv
+    from skyloop.app.demo_data import churn_csv
 
     approve_and_deploy(runtime, train_version(runtime, churn_csv(300, label_noise=0.1, seed=1)))
     on_drift(DriftDetected(model_group="churn", version=1, rows=400, drifted_features=["tenure_months"],

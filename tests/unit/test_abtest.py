@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from skyloop.abtest import decide, sample_size
+from skyloop.serving.abtest import decide, sample_size
 
 
 def test_sample_size_matches_the_textbook_formula() -> None:
@@ -29,7 +29,7 @@ def test_verdicts_after_the_horizon() -> None:
 
 
 def _live(runtime):
-    from skyloop.demo_data import churn_csv
+    from skyloop.app.demo_data import churn_csv
     from skyloop.registry import approve
 
     from .test_deployment import approve_and_deploy, train_version
@@ -48,7 +48,7 @@ def test_ab_test_through_the_cli(runtime, b_successes, verdict, production, b_st
 
     from typer.testing import CliRunner
 
-    from skyloop.cli import app
+    from skyloop.app.cli import app
 
     v2 = _live(runtime)
     home = ["--home", str(runtime.settings.home)]
@@ -71,7 +71,7 @@ def test_ab_test_through_the_cli(runtime, b_successes, verdict, production, b_st
 
 
 def test_ab_start_refuses_unapproved_or_production(runtime) -> None:
-    from skyloop.abtest import start
+    from skyloop.serving.abtest import start
     from skyloop.errors import StateConflict
 
     v2 = _live(runtime)

@@ -7,7 +7,7 @@ import io
 import pandas as pd
 import pytest
 
-from skyloop.batch import predict_csv
+from skyloop.serving.batch import predict_csv
 from skyloop.errors import ArtifactIntegrityError, InvalidRequest, NotFound
 
 from .test_deployment import approve_and_deploy, train_version
@@ -15,7 +15,7 @@ from .test_deployment import approve_and_deploy, train_version
 
 @pytest.fixture
 def deployed(runtime):
-    from skyloop.demo_data import churn_csv
+    from skyloop.app.demo_data import churn_csv
 
     data = churn_csv(300, label_noise=0.1, seed=1)
     approve_and_deploy(runtime, train_version(runtime, data))

@@ -13,12 +13,12 @@ import pytest
 from skyloop.local.deployer import SimulatedServingTime
 
 from skyloop.config import DeploymentSettings
-from skyloop.demo_data import churn_csv
-from skyloop.deployment import canary_state, start_bake
+from skyloop.app.demo_data import churn_csv
+from skyloop.serving.deployment import canary_state, start_bake
 from skyloop.errors import InvalidRequest
 from skyloop.events import MetricBatch, MetricRecord, TrainingDataArrived
 from skyloop.handlers import on_metrics, on_training_data
-from skyloop.history import deployment_history
+from skyloop.serving.history import deployment_history
 from skyloop.registry import Status, approve
 
 from ..conftest import T0, put_dataset

@@ -5,8 +5,8 @@ import urllib.request
 
 import pytest
 
-from skyloop.deployment import smoke_rows
-from skyloop.history import deployment_history
+from skyloop.serving.deployment import smoke_rows
+from skyloop.serving.history import deployment_history
 from skyloop.errors import ArtifactIntegrityError, DeploymentFailed
 from skyloop.events import ModelVersionApproved, RemediationRequested, Severity, TrainingDataArrived
 from skyloop.handlers import on_model_approved, on_remediation, on_training_data
@@ -28,7 +28,7 @@ def approve_and_deploy(rt, version):
 
 @pytest.fixture
 def two_datasets():
-    from skyloop.demo_data import churn_csv
+    from skyloop.app.demo_data import churn_csv
 
     return churn_csv(300, label_noise=0.1, seed=1), churn_csv(300, label_noise=0.1, seed=2)
 

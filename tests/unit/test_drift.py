@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from skyloop.cli import app
-from skyloop.drift import DriftThresholds, drift_report, ks_2samp, psi, reference_profile
+from skyloop.app.cli import app
+from skyloop.drift.stats import DriftThresholds, drift_report, ks_2samp, psi, reference_profile
 
 from .test_deployment import approve_and_deploy, train_version
 
@@ -62,7 +62,7 @@ def test_too_few_rows_is_not_drift() -> None:
 
 
 def test_drift_retrains_on_newer_data_and_no_drift_does_nothing(runtime, tmp_path) -> None:
-    from skyloop.demo_data import churn_csv
+    from skyloop.app.demo_data import churn_csv
 
     approve_and_deploy(runtime, train_version(runtime, churn_csv(400, label_noise=0.1, seed=1)))
     home = ["--home", str(runtime.settings.home)]

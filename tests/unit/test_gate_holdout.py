@@ -1,10 +1,10 @@
 """The performance gate on real training runs: a held-back slice scored for the candidate
 and for production, per-segment regressions, and every decision recorded."""
 
-from skyloop.demo_data import churn_csv
+from skyloop.app.demo_data import churn_csv
 from skyloop.events import TrainingDataArrived
 from skyloop.handlers import on_training_data
-from skyloop.history import gate_decisions
+from skyloop.serving.history import gate_decisions
 from skyloop.registry import ApprovalGate, Status
 
 from ..conftest import put_dataset

@@ -146,8 +146,8 @@ def test_no_core_code_names_a_platform() -> None:
     assert found == []
 
 
-USE_CASES = ("skyloop.deployment", "skyloop.handlers", "skyloop.remediation.usecase", "skyloop.detection.usecase",
-             "skyloop.training.usecase", "skyloop.abtest", "skyloop.drift_check")
+USE_CASES = ("skyloop.serving.deployment", "skyloop.handlers", "skyloop.remediation.usecase", "skyloop.detection.usecase",
+             "skyloop.training.usecase", "skyloop.serving.abtest", "skyloop.drift.check")
 
 
 def test_no_adapter_calls_a_use_case() -> None:
@@ -160,4 +160,22 @@ def test_no_adapter_calls_a_use_case() -> None:
         if not adapter or mod.endswith(".runtime"):
             continue
         bad += [f"{mod} -> {o}" for o in sorted(outs) if any(o == u or o.startswith(u + ".") for u in USE_CASES)]
+    assert bad == []
+
+
+FOUNDATION = {"__init__", "adapters", "clock", "config", "delivery", "errors", "events", "kvstate", "logs", "ports",
+              "registry", "versions"}
+
+
+def test_the_package_root_holds_only_the_shared_foundation() -> None:
+    """Issue 14: the layout shows the architecture. A feature lives in its wing (training/, serving/,
+    detection/, drift/, remediation/, app/ ...); the root keeps what every wing shares."""
+    root = Path(skyloop.__file__).parent
+    assert sorted(p.stem for p in root.glob("*.py") if p.stem not in FOUNDATION) == []
+
+
+def test_only_the_app_wing_imports_the_app_wing() -> None:
+    """The CLI, the demo and the report sit on top: the core and the adapters never reach up into them."""
+    bad = [f"{m} -> {o}" for m, outs in sorted(_skyloop_imports().items()) if not m.startswith("skyloop.app")
+           for o in sorted(outs) if o.startswith("skyloop.app")]
     assert bad == []

@@ -138,7 +138,7 @@ def test_audit_chain_detects_tampering(db, tmp_path):
 
 
 def test_audit_head_seal_catches_cut_off_entries(db, tmp_path):
-    from skyloop.auditchain import HeadSeal
+    from skyloop.remediation.auditchain import HeadSeal
 
     log = SqliteAuditLog(db, seal=HeadSeal(tmp_path / "audit.head"))
     for i in range(5):

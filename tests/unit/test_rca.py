@@ -1,6 +1,6 @@
 import numpy as np
 
-from skyloop.rca import RcaContext, rank_causes
+from skyloop.detection.rca import RcaContext, rank_causes
 
 COLS = ["cpu_usage", "memory_usage", "error_rate", "latency_ms"]
 

@@ -18,7 +18,7 @@ def test_search_keeps_its_time_budget(max_seconds) -> None:
     """A budget of 4 s once took 15.9 s: the search now stops before a fit that would overrun."""
     import time
 
-    from skyloop.demo_data import churn_csv
+    from skyloop.app.demo_data import churn_csv
     from skyloop.training.dataset import DatasetLimits, load_dataset
     from skyloop.training.search import search
 

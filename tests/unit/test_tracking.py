@@ -9,7 +9,7 @@ import json
 import pandas as pd
 from typer.testing import CliRunner
 
-from skyloop.cli import app
+from skyloop.app.cli import app
 from skyloop.tracking import compare_runs
 
 from ..conftest import put_dataset
@@ -23,7 +23,7 @@ def _train(rt, data: bytes, name: str, params: dict) -> int:
 
 
 def test_runs_list_compare_and_data_shift(runtime) -> None:
-    from skyloop.demo_data import churn_csv
+    from skyloop.app.demo_data import churn_csv
 
     base = churn_csv(300, label_noise=0.1, seed=1)
     frame = pd.read_csv(io.BytesIO(base))

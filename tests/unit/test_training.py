@@ -150,7 +150,7 @@ def test_bad_family_or_knob_is_typed(params, fragment) -> None:
 def test_both_families_train_serve_and_handle_unknown_categories(runtime, churn_bytes) -> None:
     """Native categories for boosting (ordinal codes, an unseen level -> missing), one-hot for
     the forest; either way the artifact predicts rows with a contract level it never saw."""
-    from skyloop.deployment import smoke_rows
+    from skyloop.serving.deployment import smoke_rows
 
     a = runtime.adapters
     for i, family in enumerate(("hist_gradient_boosting", "random_forest")):

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from ..deployment import canary_state, save_canary_state
+from ..serving.deployment import canary_state, save_canary_state
 from ..errors import NotFound
 from ..events import AnomalyFound, CanaryPassed, MetricRecord, RemediationRequested, RootCause
-from ..rca import rank_causes
+from .rca import rank_causes
 from .base import lower_bound
 from .incidents import find_runs, is_incident
 

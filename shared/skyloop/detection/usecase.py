@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..history import last_promotion
+from ..serving.history import last_promotion
 from ..errors import InvalidMetrics, NotFound, StaleState
 from ..events import AnomalyFound, MetricBatch, MetricRecord, RemediationRequested
-from ..rca import RcaContext, rank_causes
+from .rca import RcaContext, rank_causes
 from ..remediation.verification import check_recoveries, restored_normal, save_baseline
 from . import load_detector, make_detector
 from .base import MAX_ABS_VALUE, lower_bound, state_is_sound

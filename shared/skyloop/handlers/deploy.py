@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..deployment import DeploymentFailed, complete_canary, rollout
+from ..serving.deployment import DeploymentFailed, complete_canary, rollout
 from ..events import CanaryPassed, ModelVersionApproved
 from ..registry import Status
 from ._once import once

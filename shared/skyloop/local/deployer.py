@@ -260,7 +260,7 @@ def _plain(x: Any) -> Any:
 
 def _frame(bundle: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> Any:
     """The serving module's request validation, with Skyloop's typed error."""
-    from ..inference import RequestError, frame
+    from ..serving.inference import RequestError, frame
 
     try:
         return frame(bundle, rows)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..adapters import Adapters
-from ..auditchain import HeadSeal
+from ..remediation.auditchain import HeadSeal
 from ..config import Settings
 from ..delivery import Outcome, backoff, deliver
 from ..errors import NotFound, SkyloopError

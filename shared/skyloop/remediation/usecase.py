@@ -123,7 +123,7 @@ def carry_out(p: Plan, target: str, before: dict[str, Any], *, executor: ActionE
               registry: ModelRegistry, kv: KeyValueStore, clock: Clock) -> ActionResult:
     """Apply a plan: infrastructure through the executor's primitives, model actions through
     the deployment use-cases. Re-applying a claimed plan after a crash is safe."""
-    from ..deployment import abort_canary, rollback_production
+    from ..serving.deployment import abort_canary, rollback_production
 
     if p.primitive is None:
         return ActionResult(False, p.detail, before, before)

@@ -176,7 +176,7 @@ class MlflowMirror:
     def _gates(self, group: str) -> dict[int, dict[str, Any]]:
         if self.kv is None:
             return {}
-        from ..history import gate_decisions
+        from ..serving.history import gate_decisions
 
         return {int(d["version"]): d for d in gate_decisions(self.kv, group) if "version" in d}
 

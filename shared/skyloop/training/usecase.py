@@ -199,8 +199,8 @@ def _holdout_report(ds: Any, trained: Any, baseline: Baseline | None) -> dict[st
 
 
 def _drift_reference(ds: Any, pipeline: Any, rows: int = 5000) -> dict[str, Any]:
-    """Training-time distributions that drift is measured against (skyloop.drift)."""
-    from ..drift import reference_profile
+    """Training-time distributions that drift is measured against (skyloop.drift.stats)."""
+    from ..drift.stats import reference_profile
 
     sample = ds.X if len(ds.frame) <= rows else ds.X.sample(rows, random_state=0)
     return reference_profile({c: sample[c].to_numpy() for c in ds.features}, list(ds.categorical),
@@ -208,7 +208,7 @@ def _drift_reference(ds: Any, pipeline: Any, rows: int = 5000) -> dict[str, Any]
 
 
 def _compare_data(previous: Mapping[str, Any], ds: Any) -> dict[str, Any] | None:
-    from ..drift import drift_report
+    from ..drift.stats import drift_report
 
     ref = (previous.get("lineage") or {}).get("drift_reference")
     if not ref:
@@ -261,7 +261,7 @@ def register_fitted(
         decision = settings.gate.decide(version, production)
         reason = decision.reason
         if kv is not None and settings.gate.enabled:
-            from ..history import record_gate_decision
+            from ..serving.history import record_gate_decision
 
             record_gate_decision(kv, group, {"version": version.version, "approve": decision.approve,
                                              "against": None if production is None else production.version,

@@ -114,7 +114,7 @@ def baking(aws: Aws, context: Any, tmp_path, monkeypatch):
 def test_a_canary_failing_live_traffic_is_aborted_through_remediation(aws: Aws, context: Any, baking) -> None:
     import detect
     import remediate
-    from skyloop.deployment import canary_state
+    from skyloop.serving.deployment import canary_state
     from skyloop.registry import Status
 
     a, rng, now = baking
@@ -147,7 +147,7 @@ def test_a_canary_failing_live_traffic_is_aborted_through_remediation(aws: Aws, 
 def test_a_healthy_canary_bakes_clean_and_is_promoted(aws: Aws, context: Any, baking, monkeypatch) -> None:
     import deploy
     import detect
-    from skyloop.deployment import canary_state
+    from skyloop.serving.deployment import canary_state
 
     a, rng, now = baking
     until = canary_state(a.kv, GROUP)["until"]

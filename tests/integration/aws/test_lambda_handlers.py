@@ -104,7 +104,7 @@ def _queue_predictions(aws: Aws, group: str, version: int, sizes: list[int], tmp
     rollout sends; the answers are queued for moto to return."""
     import common
     from skyloop.clouds.aws.sagemaker import serving_bundle
-    from skyloop.deployment import smoke_rows
+    from skyloop.serving.deployment import smoke_rows
 
     a = common.adapters()
     v = a.registry.get(group, version)

@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from ...auditchain import GENESIS, canonical, digest, entry, verify_chain
+from ...remediation.auditchain import GENESIS, canonical, digest, entry, verify_chain
 from ...errors import InProgress, StaleState
 from ...kvstate import check_size
 from .config import AwsSettings

@@ -226,7 +226,7 @@ def serving_bundle(model_bytes: bytes) -> bytes:
     which is Skyloop's serving core (the file the local endpoint runs) plus the contract above."""
     from pathlib import Path
 
-    from ... import inference
+    from ...serving import inference
 
     code = Path(inference.__file__).read_bytes() + SERVING_CONTRACT
     return _tar_gz({inference.MODEL_FILE: model_bytes, "code/inference.py": code})

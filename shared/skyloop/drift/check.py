@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from .errors import InvalidRequest, NotFound
+from ..errors import InvalidRequest, NotFound
 
 if TYPE_CHECKING:
-    from .adapters import Adapters
-    from .drift import DriftReport
+    from ..adapters import Adapters
+    from .stats import DriftReport
 
 
 def _present(v: Any) -> bool:
@@ -26,8 +26,8 @@ def check_drift(adapters: "Adapters", group: str, rows: Sequence[Mapping[str, An
     """(report, summary). The summary carries the emitted event id when drift was found."""
     import numpy as np
 
-    from .drift import DriftThresholds, drift_report
-    from .events import DriftDetected
+    from .stats import DriftThresholds, drift_report
+    from ..events import DriftDetected
 
     mv = adapters.registry.alias(group, "production")
     if mv is None or "drift_reference" not in mv.lineage:

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from .errors import InvalidRequest, NotFound
-from .training.artifacts import load_verified
+from ..errors import InvalidRequest, NotFound
+from ..training.artifacts import load_verified
 
 if TYPE_CHECKING:
-    from .ports import BlobStore, ModelRegistry
+    from ..ports import BlobStore, ModelRegistry
 
 
 @dataclass(frozen=True)

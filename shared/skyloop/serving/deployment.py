@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 if TYPE_CHECKING:
-    from .config import Settings
-from .errors import ArtifactIntegrityError, DeploymentFailed, SkyloopError
+    from ..config import Settings
+from ..errors import ArtifactIntegrityError, DeploymentFailed, SkyloopError
 from .history import record_deployment
-from .ports import Clock, Deployer, KeyValueStore, ModelRegistry
-from .registry import ModelVersion, Status
+from ..ports import Clock, Deployer, KeyValueStore, ModelRegistry
+from ..registry import ModelVersion, Status
 
-log = logging.getLogger("skyloop.deployment")
+log = logging.getLogger("skyloop.serving.deployment")
 
 
 # ---- smoke rows ------------------------------------------------------------

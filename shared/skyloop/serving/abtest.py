@@ -72,8 +72,8 @@ def start(group: str, version: int, *, split: float, p_base: float, mde: float, 
           power: float = 0.8, deployer: Any, registry: Any, kv: Any) -> dict[str, Any]:
     """Serve ``version`` as B beside production (A), splitting traffic ``split`` to B. A PENDING
     version is approved by starting the test (the test is its rollout; it wins or is rejected)."""
-    from .errors import StateConflict
-    from .registry import Status
+    from ..errors import StateConflict
+    from ..registry import Status
 
     a = registry.alias(group, "production")
     b = registry.get(group, version)
@@ -98,7 +98,7 @@ def start(group: str, version: int, *, split: float, p_base: float, mde: float, 
 
 def record(group: str, arm: Literal["a", "b"], successes: int, trials: int, *, kv: Any) -> dict[str, Any]:
     """Log outcomes for one arm (e.g. conversions fed back by the application)."""
-    from .errors import NotFound
+    from ..errors import NotFound
 
     raw = kv.get(_key(group))
     if raw is None:
@@ -115,8 +115,8 @@ def record(group: str, arm: Literal["a", "b"], successes: int, trials: int, *, k
 def conclude(group: str, *, apply: bool, deployer: Any, registry: Any, kv: Any, clock: Any) -> dict[str, Any]:
     """Decide; with ``apply``, promote B on ``b_wins``, else put all traffic back on A."""
     from .deployment import abort_candidate, promote
-    from .errors import NotFound
-    from .registry import Status
+    from ..errors import NotFound
+    from ..registry import Status
 
     raw = kv.get(_key(group))
     if raw is None:

@@ -30,19 +30,19 @@ from typing import Any
 
 import numpy as np
 
-from .config import DeploymentSettings, Settings
+from ..config import DeploymentSettings, Settings
 from .demo_data import FleetSim, churn_csv, client_rows, demo_incidents, demo_start, overlap
-from .drift_check import check_drift
-from .errors import InvalidRequest
-from .events import AnomalyFound, MetricBatch, TrainingDataArrived
-from .handlers import on_metrics, on_training_data
-from .history import deployment_history, gate_decisions
-from .local.deployer import SimulatedServingTime
-from .local.endpoint import serve_in_thread
-from .local.kv import ManualClock
-from .local.runtime import LocalRuntime
-from .registry import ApprovalGate, approve
-from .remediation.verification import resolution
+from ..drift.check import check_drift
+from ..errors import InvalidRequest
+from ..events import AnomalyFound, MetricBatch, TrainingDataArrived
+from ..handlers import on_metrics, on_training_data
+from ..serving.history import deployment_history, gate_decisions
+from ..local.deployer import SimulatedServingTime
+from ..local.endpoint import serve_in_thread
+from ..local.kv import ManualClock
+from ..local.runtime import LocalRuntime
+from ..registry import ApprovalGate, approve
+from ..remediation.verification import resolution
 
 SERVICE = "churn-endpoint"  # the fleet's view: cpu, memory, errors, latency of the hosts
 SERVING = "churn-model"  # the model's view: per-variant serving telemetry counted by the endpoint
@@ -148,7 +148,7 @@ def run_demo(home: Path, *, seed: int = 7, console: Any = None, show_progress: b
 
     server = serve_in_thread(rt.deployer, "127.0.0.1", 0)
     url = f"{server.url}/v1/models/{GROUP}:predict"
-    from .deployment import smoke_rows
+    from ..serving.deployment import smoke_rows
 
     sample = smoke_rows(a.registry.get(GROUP, 1).lineage, 10)
     served = _call_endpoint(url, sample, 20)
@@ -252,7 +252,7 @@ def _outcome(a: Any, v: Any) -> dict[str, Any]:
 def _ab_test(rt: LocalRuntime, clock: ManualClock, seed: int, trained: list[dict[str, Any]], tell: Any) -> dict[str, Any]:
     """A challenger trained with a bounded hyperparameter search goes out as B against
     production; the churn labels that arrive later are the outcome (was the call right?)."""
-    from . import abtest
+    from ..serving import abtest
 
     a = rt.adapters
     t = _train(rt, "churn-search", churn_csv(3000, label_noise=0.1, seed=seed + 4, price_rise=True),

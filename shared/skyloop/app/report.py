@@ -16,10 +16,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .detection.series import load_series
+from ..detection.series import load_series
 
 if TYPE_CHECKING:
-    from .local.runtime import LocalRuntime
+    from ..local.runtime import LocalRuntime
 
 SEVERITY_COLORS = {"low": "#f2c14e", "medium": "#f78154", "high": "#d1495b", "critical": "#7b2d26"}
 MAX_POINTS = 500  # per metric line: enough for the eye, small enough for an SVG
@@ -32,7 +32,7 @@ def _iso(t: float) -> str:
 def collect(rt: "LocalRuntime") -> dict[str, Any]:
     """Everything the page shows, as plain data (also what ``--json`` prints)."""
     kv = rt.adapters.kv
-    from .remediation.verification import resolution
+    from ..remediation.verification import resolution
 
     anomalies = [json.loads(v) for _, v in kv.items("anomaly:")]
     for a in anomalies:  # what verification concluded: recovered, escalated, or not yet judged

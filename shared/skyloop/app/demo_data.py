@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .events import MetricRecord
+from ..events import MetricRecord
 
 METRICS = ("cpu_usage", "memory_usage", "disk_io", "network_in", "network_out", "error_rate", "latency_ms")
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Mapping
 
-from .kvstate import update
+from ..kvstate import update
 
 if TYPE_CHECKING:
-    from .ports import KeyValueStore
+    from ..ports import KeyValueStore
 
 
 def _key(group: str) -> str:

@@ -16,10 +16,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from . import __version__
+from .. import __version__
 from .cli_errors import OneLineErrors
-from .errors import InvalidRequest
-from .handlers import HANDLERS
+from ..errors import InvalidRequest
+from ..handlers import HANDLERS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, cls=OneLineErrors, pretty_exceptions_enable=False,
                   help="Skyloop: train, deploy, detect, remediate, locally or in the cloud.")
@@ -30,8 +30,8 @@ err = Console(stderr=True)
 def _runtime(home: Optional[Path] = None, **overrides: Any) -> Any:
     """Settings validated (a bad value is one line, naming the variable), typos named, the
     state folder checked before SQLite is asked to open a file in it."""
-    from .config import Settings, unknown_variables
-    from .local.runtime import LocalRuntime
+    from ..config import Settings, unknown_variables
+    from ..local.runtime import LocalRuntime
 
     for var, close in unknown_variables():
         err.print(f"[yellow]warning[/] {escape(var)} is not a Skyloop setting and is ignored"
@@ -82,7 +82,7 @@ def _service_name(value: str) -> str:
 @app.callback()
 def _main(log_level: str = typer.Option("WARNING", "--log-level", help="JSON logs to stderr: DEBUG, INFO, WARNING or ERROR"),
           debug: bool = typer.Option(False, "--debug", help="show the traceback of an error instead of one line")) -> None:
-    from .logs import setup
+    from ..logs import setup
 
     if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise typer.BadParameter(f"{log_level!r} is not DEBUG, INFO, WARNING or ERROR", param_hint="--log-level")
@@ -134,8 +134,8 @@ def train(
     home: Optional[Path] = HomeOpt,
 ) -> None:
     """Validate a CSV, train with 5-fold CV, register a PENDING version."""
-    from .events import TrainingDataArrived
-    from .handlers import on_training_data
+    from ..events import TrainingDataArrived
+    from ..handlers import on_training_data
 
     rt = _runtime(home)
     res = on_training_data(TrainingDataArrived(uri=str(csv.resolve()), target=target, model_group=group, model=model),
@@ -155,7 +155,7 @@ def predict(
     """Batch prediction over a CSV with the production model, streamed in chunks."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .batch import predict_csv
+    from ..serving.batch import predict_csv
 
     rt = _runtime(home)
     out = out or csv.with_suffix(".predictions.csv")
@@ -183,7 +183,7 @@ def drift(
     drift emits DriftDetected, which retrains on --retrain-on data through the train handler."""
     import pandas as pd
 
-    from .drift_check import check_drift
+    from ..drift.check import check_drift
 
     rt = _runtime(home)
     frame = pd.read_csv(csv, nrows=max_rows, skipinitialspace=True)
@@ -217,7 +217,7 @@ def ab_start(group: str, version: int, split: float = typer.Option(0.5, help="sh
              mde: float = typer.Option(..., help="smallest absolute lift worth detecting"),
              alpha: float = 0.05, power: float = 0.8, home: Optional[Path] = HomeOpt) -> None:
     """Serve VERSION as B beside production; prints the sample size each arm needs."""
-    from . import abtest
+    from ..serving import abtest
 
     rt = _runtime(home)
     try:
@@ -233,7 +233,7 @@ def ab_record(group: str, arm: str = typer.Argument(..., help="a (production) or
               successes: int = typer.Option(..., min=0), trials: int = typer.Option(..., min=1),
               home: Optional[Path] = HomeOpt) -> None:
     """Log outcomes for one arm."""
-    from . import abtest
+    from ..serving import abtest
 
     if arm not in ("a", "b"):
         raise typer.BadParameter("arm is a or b")
@@ -248,7 +248,7 @@ def ab_record(group: str, arm: str = typer.Argument(..., help="a (production) or
 def ab_decide(group: str, apply: bool = typer.Option(False, "--apply", help="promote the winner / end the test"),
               as_json: bool = typer.Option(False, "--json"), home: Optional[Path] = HomeOpt) -> None:
     """Fixed-horizon two-proportion z-test: continue, b_wins, a_wins or inconclusive."""
-    from . import abtest
+    from ..serving import abtest
 
     rt = _runtime(home)
     out = abtest.conclude(group, apply=apply, deployer=rt.deployer, registry=rt.registry, kv=rt.adapters.kv,
@@ -282,7 +282,7 @@ def runs(
     home: Optional[Path] = HomeOpt,
 ) -> None:
     """Training runs of a group: params, CV metrics, data hash, code version, duration, data shift."""
-    from .tracking import compare_runs, run_rows
+    from ..tracking import compare_runs, run_rows
 
     rt = _runtime(home)
     if sync_mlflow:
@@ -336,7 +336,7 @@ def models(group: Optional[str] = typer.Argument(None), home: Optional[Path] = H
 def approve(group: str, version: int, actor: str = typer.Option(os.environ.get("USER", "cli"), help="who approves"),
             deploy: bool = typer.Option(True, help="run the deploy handler now"), home: Optional[Path] = HomeOpt) -> None:
     """Approve a PENDING version; emits ModelVersionApproved (and deploys it)."""
-    from .registry import approve as approve_version
+    from ..registry import approve as approve_version
 
     rt = _runtime(home)
     ev = approve_version(rt.registry, rt.adapters.events, group, version, actor=actor)
@@ -352,8 +352,8 @@ def approve(group: str, version: int, actor: str = typer.Option(os.environ.get("
 @app.command()
 def deploy(group: str, version: int, home: Optional[Path] = HomeOpt) -> None:
     """(Re)run the rollout for an APPROVED version: staging, smoke test, canary, production."""
-    from .events import ModelVersionApproved
-    from .handlers import on_model_approved
+    from ..events import ModelVersionApproved
+    from ..handlers import on_model_approved
 
     rt = _runtime(home)
     _emit(on_model_approved(ModelVersionApproved(model_group=group, version=version, approved_by="cli"), rt.adapters), False)
@@ -364,7 +364,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="bind address (loopback by 
           port: int = typer.Option(8080, min=0, max=65535, help="TCP port (0: any free port)"),
           home: Optional[Path] = HomeOpt) -> None:
     """Serve deployed models over HTTP: POST /v1/models/<group>:predict."""
-    from .local.endpoint import bind, make_server
+    from ..local.endpoint import bind, make_server
 
     rt = _runtime(home)
     sock = bind(host, port)  # a busy port is one line here, not a log line and an exit inside uvicorn
@@ -383,8 +383,8 @@ def detect(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Stream metric records through the detector; anomalies queue remediation requests."""
-    from .detection.records import batches, load_records
-    from .handlers import on_metrics
+    from ..detection.records import batches, load_records
+    from ..handlers import on_metrics
 
     rt = _runtime(home)
     found: list[dict[str, Any]] = []
@@ -416,15 +416,15 @@ def fit_detector(
     exported so the detect path scores it with numpy alone)."""
     import numpy as np
 
-    from .detection import make_detector
-    from .detection.records import load_records
+    from ..detection import make_detector
+    from ..detection.records import load_records
 
     rt = _runtime(home)
     records = load_records(str(metrics))
     columns = sorted({k for r in records for k in r.values})
     X = np.array([[r.values.get(c, np.nan) for c in columns] for r in records])
     if kind == "sklearn-iforest":
-        from .training.detector import fit_isolation_forest
+        from ..training.detector import fit_isolation_forest
 
         det, _ = fit_isolation_forest(X, columns, contamination=contamination)
     else:
@@ -493,7 +493,7 @@ def gc(
 ) -> None:
     """Reclaim model artifacts no registry version points at (left by a crash between
     writing the artifact and registering it, when the event was never redelivered)."""
-    from .local.sweep import sweep_orphan_artifacts
+    from ..local.sweep import sweep_orphan_artifacts
 
     rt = _runtime(home)
     found = sweep_orphan_artifacts(rt, older_than=older_than, apply=apply)
@@ -510,7 +510,7 @@ def invoke(
     home: Optional[Path] = HomeOpt,
 ) -> None:
     """Call one handler directly with a JSON event, as a cloud's invoke API would."""
-    from .handlers import invoke as invoke_handler
+    from ..handlers import invoke as invoke_handler
 
     overrides = {} if handler != "remediate" else {"dry_run": not live}
     rt = _runtime(home, **overrides)

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import typer
 from typer.core import TyperGroup
 
-from .errors import SkyloopError, one_line
+from ..errors import SkyloopError, one_line
 
 EXIT_USAGE = 2
 # click's exception base, found through a public class: recent typer vendors click
@@ -48,7 +48,7 @@ def describe(exc: BaseException) -> tuple[str, str]:
     """(code, one-line reason) for any exception a command can raise."""
     from pydantic import ValidationError
 
-    from .config import describe_validation_error
+    from ..config import describe_validation_error
 
     if isinstance(exc, SkyloopError):
         return exc.code, exc.reason

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .events import RootCause
+from ..events import RootCause
 
 # metric family -> (action, recommendation). Matching is by substring so
 # "cpu_usage", "CPUUtilization" and "container_cpu" all land on "cpu".
