@@ -17,6 +17,7 @@ from .ports import (
     ModelRegistry,
     Queue,
     RemediationState,
+    RolloutRunner,
     RunMirror,
     TrainingBackend,
 )
@@ -38,3 +39,4 @@ class Adapters:
     clock: Clock
     training: TrainingBackend | None = None  # managed jobs for datasets above the size rule
     mirror: RunMirror | None = None  # MLflow, when tracking.mlflow_uri is set
+    rollouts: RolloutRunner | None = None  # a workflow engine for the rollout's steps; None: run them inline

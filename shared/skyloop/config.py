@@ -46,6 +46,8 @@ class DeploymentSettings(BaseModel):
     # (CanaryPassed) or aborted through remediation (abort_canary). 0: promote after the probes.
     canary_bake_minutes: float = Field(0.0, ge=0)
     canary_min_minutes: int = Field(5, ge=1)  # minutes with canary traffic needed to pass
+    # How long a rollout step waits before it looks again at an endpoint still applying a change.
+    poll_seconds: int = Field(30, ge=1, le=3600)
 
 
 class DetectionSettings(BaseModel):

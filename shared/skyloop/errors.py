@@ -129,6 +129,12 @@ class StaleState(TransientError):
     code = "stale_state"
 
 
+class EndpointBusy(TransientError):
+    """A serving endpoint is still applying an earlier change and refuses another one now."""
+
+    code = "endpoint_busy"
+
+
 class InProgress(TransientError):
     """Another worker holds the idempotency record for this event right now."""
 

@@ -113,6 +113,18 @@ class Deployer(Protocol):
     def predict(self, group: str, rows: Sequence[Mapping[str, Any]], slot: str | None = None) -> list[Any]:
         """Predict through the router (slot=None) or one slot directly."""
 
+    def settled(self, group: str) -> bool:
+        """True once the group's last change serves (a cloud endpoint updates for minutes; the
+        rollout steps poll this instead of waiting). Raises ``DeploymentFailed`` if it failed."""
+
+
+@runtime_checkable
+class RolloutRunner(Protocol):
+    """Runs the rollout's steps (``serving/rollout.py``) on a cloud's workflow engine."""
+
+    def start(self, name: str, state: Mapping[str, Any]) -> dict[str, Any]:
+        """Start the steps from ``state`` under ``name``; the same name starts once."""
+
 
 @dataclass
 class TrainingJob:

@@ -249,10 +249,10 @@ def ab_decide(group: str, apply: bool = typer.Option(False, "--apply", help="pro
               as_json: bool = typer.Option(False, "--json"), home: Optional[Path] = HomeOpt) -> None:
     """Fixed-horizon two-proportion z-test: continue, b_wins, a_wins or inconclusive."""
     from ..serving import abtest
+    from ..serving.rollout import RolloutContext
 
     rt = _runtime(home)
-    out = abtest.conclude(group, apply=apply, deployer=rt.deployer, registry=rt.registry, kv=rt.adapters.kv,
-                          clock=rt.adapters.clock)
+    out = abtest.conclude(group, apply=apply, ctx=RolloutContext.of(rt.adapters))
     _emit(out, as_json)
 
 

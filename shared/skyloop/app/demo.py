@@ -253,6 +253,7 @@ def _ab_test(rt: LocalRuntime, clock: ManualClock, seed: int, trained: list[dict
     """A challenger trained with a bounded hyperparameter search goes out as B against
     production; the churn labels that arrive later are the outcome (was the call right?)."""
     from ..serving import abtest
+    from ..serving.rollout import RolloutContext
 
     a = rt.adapters
     t = _train(rt, "churn-search", churn_csv(3000, label_noise=0.1, seed=seed + 4, price_rise=True),
@@ -278,7 +279,7 @@ def _ab_test(rt: LocalRuntime, clock: ManualClock, seed: int, trained: list[dict
         i += 10
     for arm, (ok, n) in counts.items():
         abtest.record(GROUP, arm, ok, n, kv=a.kv)  # type: ignore[arg-type]
-    res = abtest.conclude(GROUP, apply=True, deployer=rt.deployer, registry=a.registry, kv=a.kv, clock=a.clock)
+    res = abtest.conclude(GROUP, apply=True, ctx=RolloutContext.of(a))
     now = a.registry.alias(GROUP, "production")
     tell(f"A/B decision: {res['verdict']} (A {res['a_rate']:.3f} vs B {res['b_rate']:.3f} on {res['a_n']}/{res['b_n']} "
          f"outcomes, p={res['p_value']:.3g}); production is v{now.version if now else '-'}")

@@ -1,12 +1,17 @@
-"""Trigger: a model version was approved."""
+"""Trigger: a model version was approved, or a baking canary passed.
+
+Both start the rollout's steps (``serving/rollout.py``): on the cloud's workflow engine when the
+adapters have one (``adapters.rollouts``), else here, to their end.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..serving.deployment import DeploymentFailed, complete_canary, rollout
+from ..errors import DeploymentFailed
 from ..events import CanaryPassed, ModelVersionApproved
 from ..registry import Status
+from ..serving.rollout import RolloutContext, complete_canary, execution_name, promotion_state, rollout, start_state
 from ._once import once
 
 if TYPE_CHECKING:
@@ -23,10 +28,10 @@ def on_model_approved(event: ModelVersionApproved, adapters: "Adapters") -> dict
         raise DeploymentFailed(f"{event.model_group} v{event.version} is {version.status.value}, not APPROVED")
 
     def run() -> dict[str, Any]:
-        return rollout(
-            version, deployer=adapters.deployer, registry=adapters.registry, kv=adapters.kv,
-            clock=adapters.clock, settings=adapters.settings,
-        ).to_dict()
+        if adapters.rollouts is not None:
+            state = start_state(version, event.event_id)
+            return adapters.rollouts.start(execution_name(state), state)
+        return rollout(version, RolloutContext.of(adapters), request=event.event_id)
 
     return once(adapters.idempotency, f"deploy:{event.model_group}:{event.version}:{event.event_id}", run)
 
@@ -34,9 +39,10 @@ def on_model_approved(event: ModelVersionApproved, adapters: "Adapters") -> dict
 def on_canary_passed(event: CanaryPassed, adapters: "Adapters") -> dict[str, Any]:
     """The detector saw the canary's whole bake within production's normal: promote it."""
     def run() -> dict[str, Any]:
-        a = adapters
-        detail = complete_canary(event.model_group, event.version, deployer=a.deployer, registry=a.registry,
-                                 kv=a.kv, clock=a.clock)
+        if adapters.rollouts is not None:
+            state = promotion_state(event.model_group, event.version, event.event_id, after_bake=True)
+            return adapters.rollouts.start(execution_name(state), state)
+        detail = complete_canary(event.model_group, event.version, RolloutContext.of(adapters))
         return {"model_group": event.model_group, "version": event.version, "detail": detail,
                 "observed_minutes": event.observed_minutes}
 

@@ -111,6 +111,9 @@ class LocalDeployer:
     def predict(self, group: str, rows: Sequence[Mapping[str, Any]], slot: str | None = None) -> list[Any]:
         return self.predict_detailed(group, rows, slot)["predictions"]
 
+    def settled(self, group: str) -> bool:
+        return True  # a local slot serves as soon as its row is written
+
     def predict_detailed(self, group: str, rows: Sequence[Mapping[str, Any]], slot: str | None = None) -> dict[str, Any]:
         live = slot is None  # routed by traffic weight: live traffic. A pinned slot is a probe, not counted.
         return self._predict_one(group, rows, slot or self.route(group), live)

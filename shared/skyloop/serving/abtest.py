@@ -14,7 +14,10 @@ import json
 import math
 from dataclasses import asdict, dataclass
 from statistics import NormalDist
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from .rollout import RolloutContext
 
 Verdict = Literal["continue", "b_wins", "a_wins", "inconclusive"]
 _N = NormalDist()
@@ -112,11 +115,14 @@ def record(group: str, arm: Literal["a", "b"], successes: int, trials: int, *, k
     return state
 
 
-def conclude(group: str, *, apply: bool, deployer: Any, registry: Any, kv: Any, clock: Any) -> dict[str, Any]:
+def conclude(group: str, *, apply: bool, ctx: "RolloutContext") -> dict[str, Any]:
     """Decide; with ``apply``, promote B on ``b_wins``, else put all traffic back on A."""
-    from .deployment import abort_candidate, promote
     from ..errors import NotFound
-    from ..registry import Status
+    from ..versions import Status
+    from .deployment import abort_candidate
+    from .rollout import promote
+
+    registry, kv = ctx.registry, ctx.kv
 
     raw = kv.get(_key(group))
     if raw is None:
@@ -127,10 +133,9 @@ def conclude(group: str, *, apply: bool, deployer: Any, registry: Any, kv: Any, 
     out = {"model_group": group, "a": st["a"], "b": st["b"], **d.to_dict(), "applied": False}
     if apply and d.verdict != "continue":
         if d.verdict == "b_wins":
-            promote(registry.get(group, st["b"]), deployer=deployer, registry=registry, kv=kv, clock=clock,
-                    previous=registry.get(group, st["a"]), how="promoted_by_ab_test")
+            promote(registry.get(group, st["b"]), ctx, how="promoted_by_ab_test")
         else:
-            abort_candidate(group, deployer=deployer, registry=registry)
+            abort_candidate(group, deployer=ctx.deployer, registry=registry)
             if d.verdict == "a_wins":
                 registry.set_status(group, st["b"], Status.REJECTED, actor="ab-test",
                                     note=f"lost to v{st['a']} (p={d.p_value:.3g})")

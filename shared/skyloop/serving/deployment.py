@@ -1,8 +1,9 @@
-"""The rollout policy: staging -> smoke test -> canary -> production, or roll back.
+"""The serving policy's pieces: smoke rows and checks, the canary's bake state, and the
+actions remediation takes on a live model (abort a canary, roll production back).
 
-Pure policy over the ``Deployer`` and ``ModelRegistry`` ports: the same steps
-drive the local endpoint and (later) SageMaker variants. Every step is logged
-in the deployment history, which RCA reads to answer "did production change
+Pure policy over the ``Deployer`` and ``ModelRegistry`` ports. The rollout itself (staging ->
+smoke test -> canary -> production, or abort) is a sequence of steps in ``rollout.py``. Every
+change is logged in the deployment history, which RCA reads to answer "did production change
 just before this incident?".
 """
 
@@ -10,17 +11,14 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-if TYPE_CHECKING:
-    from ..config import Settings
-from ..errors import ArtifactIntegrityError, DeploymentFailed, SkyloopError
-from .history import record_deployment
+from ..errors import DeploymentFailed, SkyloopError
 from ..ports import Clock, Deployer, KeyValueStore, ModelRegistry
-from ..registry import ModelVersion, Status
+from ..versions import ModelVersion, Status
+from .history import record_deployment
 
-log = logging.getLogger("skyloop.serving.deployment")
+log = logging.getLogger("skyloop.deployment")
 
 
 # ---- smoke rows ------------------------------------------------------------
@@ -57,115 +55,7 @@ def check_predictions(version: ModelVersion, preds: Sequence[Any], n: int) -> st
     return f"non-finite prediction {bad[0]!r}" if bad else None
 
 
-@dataclass
-class RolloutOutcome:
-    group: str
-    version: int
-    status: str  # "promoted" | "canary" (baking) | "rolled_back" | "redeployed"
-    reason: str = ""
-    steps: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"model_group": self.group, "version": self.version, "status": self.status, "reason": self.reason, "steps": self.steps}
-
-
 CanaryCheck = Callable[[str, int], str | None]
-
-
-def rollout(
-    version: ModelVersion,
-    *,
-    deployer: Deployer,
-    registry: ModelRegistry,
-    kv: KeyValueStore,
-    clock: Clock,
-    settings: "Settings",
-    canary_check: CanaryCheck | None = None,
-) -> RolloutOutcome:
-    """Run the rollout for an APPROVED version. Raises ``DeploymentFailed`` after rolling back."""
-    group, v = version.group, version.version
-    out = RolloutOutcome(group, v, "promoted")
-    if version.status != Status.APPROVED:
-        raise DeploymentFailed(f"{group} v{v} is {version.status.value}, not APPROVED")
-    current = registry.alias(group, "production")
-    if current is not None and current.version == v:
-        # asked again for the version that serves: put its verified artifact back in place
-        # (an endpoint lost or edited by hand), with no canary against itself
-        deployer.deploy(group, "production", version)
-        deployer.set_traffic(group, {"production": 1.0})
-        record_deployment(kv, group, {"kind": "redeployed", "version": v, "previous": v, "at": clock.now()})
-        out.status, out.reason = "redeployed", f"v{v} already served production: redeployed in place"
-        out.steps.append("production: redeployed (artifact sha256 verified)")
-        return out
-    dcfg = settings.deployment
-    live = canary_state(kv, group)
-    if live is not None and live["version"] != v:
-        out.steps.append(f"replaces the baking canary v{live['version']}")
-        record_deployment(kv, group, {"kind": "canary_superseded", "version": live["version"], "by": v, "at": clock.now()})
-        save_canary_state(kv, group, None)
-    step = "staging"
-    try:
-        deployer.deploy(group, "staging", version)  # verifies the artifact's sha256
-        registry.set_alias(group, "staging", v)
-        out.steps.append("staging: deployed (artifact sha256 verified)")
-        step = "smoke"
-        rows = smoke_rows(version.lineage, dcfg.smoke_rows)
-        problem = check_predictions(version, deployer.predict(group, rows, slot="staging"), len(rows))
-        if problem:
-            raise DeploymentFailed(f"smoke test failed: {problem}")
-        out.steps.append(f"staging: smoke test passed on {len(rows)} schema rows")
-        if current is not None:
-            step = "canary"
-            weight = dcfg.canary_percent / 100.0
-            deployer.deploy(group, "canary", version)
-            deployer.set_traffic(group, {"production": 1.0 - weight, "canary": weight})
-            registry.set_alias(group, "canary", v)
-            out.steps.append(f"canary: {dcfg.canary_percent:g}% of traffic")
-            problem = _canary_probe(version, deployer, dcfg.canary_requests, dcfg.max_canary_error_rate)
-            if problem is None and canary_check is not None:
-                problem = canary_check(group, v)
-            if problem:
-                raise DeploymentFailed(f"canary failed: {problem}")
-            out.steps.append(f"canary: {dcfg.canary_requests} probe requests healthy")
-            if dcfg.canary_bake_minutes > 0:
-                # staging has done its job; on SageMaker it would hold an instance through the bake
-                deployer.undeploy(group, "staging")
-                registry.set_alias(group, "staging", None)
-                start_bake(group, v, kv=kv, clock=clock, minutes=dcfg.canary_bake_minutes,
-                           previous=current.version, min_minutes=dcfg.canary_min_minutes)
-                out.status = "canary"
-                out.steps.append(f"canary: baking {dcfg.canary_bake_minutes:g} min on live traffic, "
-                                 "judged by the detector against production")
-                return out
-        step = "promote"
-        promote(version, deployer=deployer, registry=registry, kv=kv, clock=clock, previous=current)
-        out.steps.append("production: 100% of traffic")
-        return out
-    except SkyloopError as exc:
-        _abort(group, deployer, registry, current)
-        registry.set_status(group, v, Status.REJECTED, actor="deployment", note=f"{step}: {exc.reason}")
-        record_deployment(kv, group, {"kind": "aborted", "version": v, "step": step, "reason": exc.reason, "at": clock.now()})
-        log.warning("rollout aborted", extra={"model_group": group, "version": v, "step": step, "reason": exc.reason})
-        if isinstance(exc, ArtifactIntegrityError):
-            raise
-        raise DeploymentFailed(f"{group} v{v} rolled back at {step}: {exc.reason}", step=step) from exc
-
-
-def promote(version: ModelVersion, *, deployer: Deployer, registry: ModelRegistry, kv: KeyValueStore, clock: Clock,
-            previous: ModelVersion | None, how: str = "promoted") -> None:
-    """Make ``version`` serve all traffic and clear the candidate slots (after a canary or an A/B win)."""
-    group, v = version.group, version.version
-    deployer.deploy(group, "production", version)
-    deployer.set_traffic(group, {"production": 1.0})
-    deployer.undeploy(group, "canary")
-    deployer.undeploy(group, "staging")
-    registry.set_alias(group, "canary", None)
-    registry.set_alias(group, "staging", None)
-    registry.set_alias(group, "production", v)
-    save_canary_state(kv, group, None)
-    record_deployment(kv, group, {"kind": how, "version": v, "previous": None if previous is None else previous.version,
-                                  "at": clock.now()})
-    log.info(how, extra={"model_group": group, "version": v})
 
 
 # ---- the canary's bake: live traffic judged by the detector --------------------------
@@ -197,21 +87,6 @@ def start_bake(group: str, version: int, *, kv: KeyValueStore, clock: Clock, min
     return state
 
 
-def complete_canary(group: str, version: int, *, deployer: Deployer, registry: ModelRegistry, kv: KeyValueStore,
-                    clock: Clock) -> str:
-    """Promote a canary that passed its bake; a no-op (with why) if it is no longer the live canary."""
-    state = canary_state(kv, group)
-    if state is None or state["version"] != version:
-        return f"v{version} is not the live canary of {group}: nothing to promote"
-    mv = registry.get(group, version)
-    if mv.status != Status.APPROVED:
-        save_canary_state(kv, group, None)
-        return f"v{version} is {mv.status.value}: not promoted"
-    promote(mv, deployer=deployer, registry=registry, kv=kv, clock=clock, previous=registry.alias(group, "production"))
-    save_canary_state(kv, group, None)
-    return f"v{version} promoted after its bake"
-
-
 def abort_canary(group: str, version: int | None, *, deployer: Deployer, registry: ModelRegistry,
                  kv: KeyValueStore, clock: Clock, reason: str) -> tuple[bool, str]:
     """Traffic back on production, the canary version REJECTED. (changed, detail); a request
@@ -235,7 +110,7 @@ def abort_candidate(group: str, *, deployer: Deployer, registry: ModelRegistry) 
     _abort(group, deployer, registry, registry.alias(group, "production"))
 
 
-def _canary_probe(version: ModelVersion, deployer: Deployer, n: int, max_error_rate: float) -> str | None:
+def canary_probe(version: ModelVersion, deployer: Deployer, n: int, max_error_rate: float) -> str | None:
     rows = smoke_rows(version.lineage, n)
     errors = 0
     try:

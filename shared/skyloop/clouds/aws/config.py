@@ -40,6 +40,12 @@ class AwsSettings(BaseSettings):
     inference_image: str = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
     instance_type: str = "ml.m5.large"
     endpoint_prefix: str = "skyloop"
+    # How long an endpoint change waits for the previous one to finish before it gives up with a
+    # transient error (remediation's rollbacks chain changes); 0 in the rollout-step function.
+    endpoint_wait_seconds: float = Field(900.0, ge=0)
+    # The Step Functions state machine that runs the rollout's steps; unset: the deploy function
+    # runs them inline (moto's server, a quick trial).
+    rollout_state_machine_arn: str = ""
     # Managed training (datasets above the in-function size rule)
     training_image: str = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
     training_instance_type: str = "ml.m5.2xlarge"

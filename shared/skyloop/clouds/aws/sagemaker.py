@@ -24,7 +24,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
-from ...errors import ArtifactIntegrityError, DeploymentFailed, InvalidEvent, NotFound, SkyloopError
+from ...errors import ArtifactIntegrityError, DeploymentFailed, EndpointBusy, InvalidEvent, NotFound, SkyloopError
 from ...ports import BlobStore, KeyValueStore, TrainingJob
 from ...registry import ALIASES, ModelVersion, Status, check_transition
 from .config import AwsSettings
@@ -235,8 +235,11 @@ def serving_bundle(model_bytes: bytes) -> bytes:
 class SageMakerDeployer:
     """Slots as production variants of one endpoint per model group."""
 
-    def __init__(self, aws: AwsSettings, store: BlobStore, *, wait_seconds: float = 900.0) -> None:
-        self.aws, self.store, self.wait_seconds = aws, store, wait_seconds
+    def __init__(self, aws: AwsSettings, store: BlobStore, *, wait_seconds: float | None = None) -> None:
+        # How long a change may wait for the endpoint's previous update to finish before it
+        # starts. 0 in the rollout-step function: its steps poll ``settled`` between changes.
+        self.aws, self.store = aws, store
+        self.wait_seconds = aws.endpoint_wait_seconds if wait_seconds is None else wait_seconds
         self.sm = client("sagemaker", aws)
         self.runtime = client("sagemaker-runtime", aws)
 
@@ -254,7 +257,9 @@ class SageMakerDeployer:
         return list(cfg["ProductionVariants"])
 
     def _apply(self, group: str, variants: list[dict[str, Any]]) -> None:
+        """Start the endpoint's update and return: whoever needs it serving polls ``settled``."""
         name = self.endpoint(group)
+        self._await_settled(group)
         if not variants:
             self.sm.delete_endpoint(EndpointName=name)
             return
@@ -266,18 +271,26 @@ class SageMakerDeployer:
             self.sm.update_endpoint(EndpointName=name, EndpointConfigName=config, RetainAllVariantProperties=False)
         else:
             self.sm.create_endpoint(EndpointName=name, EndpointConfigName=config)
-        self._wait(name)
 
-    def _wait(self, name: str) -> None:
+    def settled(self, group: str) -> bool:
+        try:
+            ep = self.sm.describe_endpoint(EndpointName=self.endpoint(group))
+        except Exception as exc:
+            if error_code(exc) == "ValidationException":
+                return True  # no endpoint: nothing in flight
+            raise
+        status = ep["EndpointStatus"]
+        if status in {"Failed", "OutOfService"}:
+            raise DeploymentFailed(f"endpoint {ep['EndpointName']} is {status}: {ep.get('FailureReason', '')}".rstrip(": "))
+        return bool(status == "InService")
+
+    def _await_settled(self, group: str) -> None:
+        """SageMaker refuses a change while the endpoint updates: wait up to ``wait_seconds`` for
+        the previous one, then give up with a transient error (the caller's retry comes back)."""
         deadline = time.monotonic() + self.wait_seconds
-        while True:
-            status = self.sm.describe_endpoint(EndpointName=name)["EndpointStatus"]
-            if status == "InService":
-                return
-            if status in {"Failed", "OutOfService"}:
-                raise DeploymentFailed(f"endpoint {name} is {status}")
-            if time.monotonic() > deadline:
-                raise DeploymentFailed(f"endpoint {name} still {status} after {self.wait_seconds:.0f}s")
+        while not self.settled(group):
+            if time.monotonic() >= deadline:
+                raise EndpointBusy(f"endpoint {self.endpoint(group)} is still applying a change")
             time.sleep(15)
 
     def _model_for(self, version: ModelVersion) -> str:
@@ -336,6 +349,7 @@ class SageMakerDeployer:
         variants = self._variants(group)
         if not variants:
             return
+        self._await_settled(group)
         self.sm.update_endpoint_weights_and_capacities(EndpointName=self.endpoint(group), DesiredWeightsAndCapacities=[
             {"VariantName": v["VariantName"], "DesiredWeight": float(weights.get(v["VariantName"], 0.0))} for v in variants])
 

@@ -1,0 +1,358 @@
+"""The rollout as short, idempotent steps that any runner can drive.
+
+An endpoint update takes minutes on a cloud, so no step waits for one. A step starts what it
+can check later; when the endpoint has not settled yet it hands back ``{"next": <itself>,
+"wait": poll_seconds}`` and whoever runs the steps comes back then. Locally ``run_inline``
+loops over them in one call; a cloud runs them on its workflow engine (Step Functions on AWS,
+whose definition is generated from ``SUCCESSORS``), so the order of a rollout is written once.
+
+The state is plain JSON, passed from step to step: the request, the version, the next step,
+and ``done``, the side effects already carried out. A step that runs again (after a poll, an
+engine's retry, a redelivered invocation) skips what ``done`` lists, so nothing happens twice.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from ..errors import DeploymentFailed, InvalidRequest, SkyloopError
+from ..ports import Clock, Deployer, KeyValueStore, ModelRegistry
+from ..versions import ModelVersion, Status
+from .deployment import (
+    CanaryCheck,
+    canary_probe,
+    canary_state,
+    check_predictions,
+    save_canary_state,
+    smoke_rows,
+    start_bake,
+)
+from .history import record_deployment
+
+if TYPE_CHECKING:
+    from ..adapters import Adapters
+    from ..config import Settings
+
+log = logging.getLogger("skyloop.rollout")
+
+State = dict[str, Any]
+
+# step -> the steps it may hand over to (besides itself, after a poll, and "done").
+SUCCESSORS: dict[str, tuple[str, ...]] = {
+    "begin": ("redeploy", "staging"),
+    "redeploy": (),
+    "staging": ("smoke",),
+    "smoke": ("canary", "promote"),
+    "canary": ("probe",),
+    "probe": ("bake", "promote"),
+    "bake": (),
+    "promote": (),
+    "abort": (),
+}
+ENTRIES = ("begin", "promote")  # an approval starts at begin; a canary that passed its bake at promote
+# A permanent failure in these rolls the candidate back (the abort step); in the others it is the
+# request that fails (a version no longer APPROVED, a redeploy of what production serves).
+ABORTABLE = frozenset({"staging", "smoke", "canary", "probe", "bake", "promote"})
+DONE = "done"
+
+
+@dataclass
+class RolloutContext:
+    deployer: Deployer
+    registry: ModelRegistry
+    kv: KeyValueStore
+    clock: Clock
+    settings: "Settings"
+    canary_check: CanaryCheck | None = None
+
+    @classmethod
+    def of(cls, adapters: "Adapters", canary_check: CanaryCheck | None = None) -> "RolloutContext":
+        a = adapters
+        return cls(a.deployer, a.registry, a.kv, a.clock, a.settings, canary_check)
+
+
+def start_state(version: ModelVersion, request: str) -> State:
+    """A rollout of an approved version, asked for by ``request`` (the event's id)."""
+    return {"group": version.group, "version": version.version, "request": request, "next": "begin", "wait": 0,
+            "status": "running", "reason": "", "steps": [], "done": []}
+
+
+def promotion_state(group: str, version: int, request: str, *, after_bake: bool, how: str = "promoted") -> State:
+    """Promote ``version``: a canary that passed its bake (it must still be the live canary), or
+    a winner chosen elsewhere (an A/B test)."""
+    return {"group": group, "version": version, "request": request, "next": "promote", "wait": 0,
+            "status": "running", "reason": "", "steps": [], "done": [], "after_bake": after_bake, "how": how}
+
+
+def execution_name(state: Mapping[str, Any]) -> str:
+    """A name a workflow engine can key an execution by (80 characters of ``[A-Za-z0-9_-]``): the
+    same request always maps to the same name, so starting it twice starts it once."""
+    key = f"{state['group']}-v{state['version']}-{state['next']}-{state['request']}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return f"{re.sub(r'[^A-Za-z0-9_-]', '-', key)[:67]}-{digest}"
+
+
+class _NotSettled(Exception):
+    """The endpoint is still applying the last change: come back after a poll interval."""
+
+
+def _ready(st: State, c: RolloutContext) -> None:
+    if not c.deployer.settled(st["group"]):
+        raise _NotSettled
+
+
+def _effect(st: State, c: RolloutContext, label: str, fn: Callable[[], object], *, endpoint: bool = True,
+            note: str | None = None) -> None:
+    """Carry out one side effect once per rollout. An endpoint change starts only on a settled
+    endpoint (a cloud refuses a second update during the first)."""
+    if label in st["done"]:
+        return
+    if endpoint:
+        _ready(st, c)
+    fn()
+    st["done"].append(label)
+    if note:
+        st["steps"].append(note)
+
+
+def _finish(st: State, status: str, reason: str = "") -> None:
+    st["status"], st["reason"], st["next"] = status, reason, DONE
+
+
+def _version(st: State, c: RolloutContext) -> ModelVersion:
+    return c.registry.get(st["group"], int(st["version"]))
+
+
+# ---- the steps --------------------------------------------------------------------------
+def _begin(st: State, c: RolloutContext) -> None:
+    mv = _version(st, c)
+    if mv.status != Status.APPROVED:
+        raise DeploymentFailed(f"{mv.group} v{mv.version} is {mv.status.value}, not APPROVED")
+    current = c.registry.alias(mv.group, "production")
+    st["current"] = None if current is None else current.version
+    if st["current"] == mv.version:
+        # asked again for the version that serves: put its verified artifact back in place
+        # (an endpoint lost or edited by hand), with no canary against itself
+        st["next"] = "redeploy"
+        return
+    live = canary_state(c.kv, mv.group)
+    if live is not None and live["version"] != mv.version:
+        def supersede() -> None:
+            record_deployment(c.kv, mv.group, {"kind": "canary_superseded", "version": live["version"],
+                                               "by": mv.version, "at": c.clock.now()})
+            save_canary_state(c.kv, mv.group, None)
+
+        _effect(st, c, "supersede canary", supersede, endpoint=False,
+                note=f"replaces the baking canary v{live['version']}")
+    st["next"] = "staging"
+
+
+def _redeploy(st: State, c: RolloutContext) -> None:
+    g, v = st["group"], int(st["version"])
+    _effect(st, c, "deploy production", lambda: c.deployer.deploy(g, "production", _version(st, c)))
+    _effect(st, c, "traffic production", lambda: c.deployer.set_traffic(g, {"production": 1.0}))
+    _effect(st, c, "record", lambda: record_deployment(
+        c.kv, g, {"kind": "redeployed", "version": v, "previous": v, "at": c.clock.now()}), endpoint=False,
+        note="production: redeployed (artifact sha256 verified)")
+    _finish(st, "redeployed", f"v{v} already served production: redeployed in place")
+
+
+def _staging(st: State, c: RolloutContext) -> None:
+    g, v = st["group"], int(st["version"])
+    _effect(st, c, "deploy staging", lambda: c.deployer.deploy(g, "staging", _version(st, c)))  # verifies sha256
+    _effect(st, c, "alias staging", lambda: c.registry.set_alias(g, "staging", v), endpoint=False,
+            note="staging: deployed (artifact sha256 verified)")
+    st["next"] = "smoke"
+
+
+def _smoke(st: State, c: RolloutContext) -> None:
+    _ready(st, c)
+    mv = _version(st, c)
+    rows = smoke_rows(mv.lineage, c.settings.deployment.smoke_rows)
+    problem = check_predictions(mv, c.deployer.predict(mv.group, rows, slot="staging"), len(rows))
+    if problem:
+        raise DeploymentFailed(f"smoke test failed: {problem}")
+    st["steps"].append(f"staging: smoke test passed on {len(rows)} schema rows")
+    st["next"] = "canary" if st.get("current") is not None else "promote"
+
+
+def _canary(st: State, c: RolloutContext) -> None:
+    g, v = st["group"], int(st["version"])
+    pct = c.settings.deployment.canary_percent
+    _effect(st, c, "deploy canary", lambda: c.deployer.deploy(g, "canary", _version(st, c)))
+    _effect(st, c, "traffic canary",
+            lambda: c.deployer.set_traffic(g, {"production": 1.0 - pct / 100.0, "canary": pct / 100.0}))
+    _effect(st, c, "alias canary", lambda: c.registry.set_alias(g, "canary", v), endpoint=False,
+            note=f"canary: {pct:g}% of traffic")
+    st["next"] = "probe"
+
+
+def _probe(st: State, c: RolloutContext) -> None:
+    _ready(st, c)
+    mv, d = _version(st, c), c.settings.deployment
+    problem = canary_probe(mv, c.deployer, d.canary_requests, d.max_canary_error_rate)
+    if problem is None and c.canary_check is not None:
+        problem = c.canary_check(mv.group, mv.version)
+    if problem:
+        raise DeploymentFailed(f"canary failed: {problem}")
+    st["steps"].append(f"canary: {d.canary_requests} probe requests healthy")
+    st["next"] = "bake" if d.canary_bake_minutes > 0 else "promote"
+
+
+def _bake(st: State, c: RolloutContext) -> None:
+    """Staging has done its job (on a cloud it would hold an instance through the bake); the
+    canary then bakes on live traffic until the detector passes it (CanaryPassed -> promote) or
+    remediation aborts it. The rollout itself ends here."""
+    g, v, d = st["group"], int(st["version"]), c.settings.deployment
+    _effect(st, c, "undeploy staging", lambda: c.deployer.undeploy(g, "staging"))
+    _effect(st, c, "unalias staging", lambda: c.registry.set_alias(g, "staging", None), endpoint=False)
+    _effect(st, c, "start bake", lambda: start_bake(
+        g, v, kv=c.kv, clock=c.clock, minutes=d.canary_bake_minutes, previous=int(st["current"]),
+        min_minutes=d.canary_min_minutes), endpoint=False,
+        note=f"canary: baking {d.canary_bake_minutes:g} min on live traffic, judged by the detector against production")
+    _finish(st, "canary")
+
+
+def _promote(st: State, c: RolloutContext) -> None:
+    g, v = st["group"], int(st["version"])
+    if st.get("after_bake") and not st["done"]:
+        live = canary_state(c.kv, g)
+        if live is None or live["version"] != v:
+            _finish(st, "skipped", f"v{v} is not the live canary of {g}: nothing to promote")
+            return
+        mv = _version(st, c)
+        if mv.status != Status.APPROVED:
+            save_canary_state(c.kv, g, None)
+            _finish(st, "skipped", f"v{v} is {mv.status.value}: not promoted")
+            return
+    if "current" not in st:
+        current = c.registry.alias(g, "production")
+        st["current"] = None if current is None else current.version
+    _effect(st, c, "deploy production", lambda: c.deployer.deploy(g, "production", _version(st, c)))
+    _effect(st, c, "traffic production", lambda: c.deployer.set_traffic(g, {"production": 1.0}))
+    _effect(st, c, "undeploy canary", lambda: c.deployer.undeploy(g, "canary"))
+    _effect(st, c, "undeploy staging", lambda: c.deployer.undeploy(g, "staging"))
+    how = st.get("how", "promoted")
+
+    def promoted() -> None:
+        c.registry.set_alias(g, "canary", None)
+        c.registry.set_alias(g, "staging", None)
+        c.registry.set_alias(g, "production", v)
+        save_canary_state(c.kv, g, None)
+        record_deployment(c.kv, g, {"kind": how, "version": v, "previous": st["current"], "at": c.clock.now()})
+        log.info(how, extra={"model_group": g, "version": v})
+
+    _effect(st, c, "promoted", promoted, endpoint=False, note="production: 100% of traffic")
+    _finish(st, "promoted", "after its bake" if st.get("after_bake") else "")
+
+
+def _abort(st: State, c: RolloutContext) -> None:
+    """Traffic back on production, the candidate's slots cleared, the version REJECTED."""
+    g, v = st["group"], int(st["version"])
+    failed, reason = st.get("failed_step", "?"), st.get("failed_reason", "")
+    caught = st.pop("caught", None)
+    if caught and not reason:  # the workflow engine caught what a step raised (its retries exhausted)
+        failed, reason = st["next"], f"{caught.get('Error')}: {str(caught.get('Cause'))[:300]}"
+        st["failed_step"], st["failed_reason"] = failed, reason
+    current = st.get("current")
+    _effect(st, c, "abort traffic",
+            lambda: c.deployer.set_traffic(g, {"production": 1.0} if current is not None else {}))
+    _effect(st, c, "abort undeploy canary", lambda: c.deployer.undeploy(g, "canary"))
+    _effect(st, c, "abort undeploy staging", lambda: c.deployer.undeploy(g, "staging"))
+
+    def rejected() -> None:
+        for slot in ("canary", "staging"):
+            c.registry.set_alias(g, slot, None)
+        if c.registry.get(g, v).status != Status.REJECTED:
+            c.registry.set_status(g, v, Status.REJECTED, actor="deployment", note=f"{failed}: {reason}")
+        record_deployment(c.kv, g, {"kind": "aborted", "version": v, "step": failed, "reason": reason,
+                                    "at": c.clock.now()})
+        log.warning("rollout aborted", extra={"model_group": g, "version": v, "step": failed, "reason": reason})
+
+    _effect(st, c, "rejected", rejected, endpoint=False)
+    _finish(st, "rolled_back", reason)
+
+
+STEPS: dict[str, Callable[[State, RolloutContext], None]] = {
+    "begin": _begin, "redeploy": _redeploy, "staging": _staging, "smoke": _smoke, "canary": _canary,
+    "probe": _probe, "bake": _bake, "promote": _promote, "abort": _abort,
+}
+
+
+def run_step(step: str, state: Mapping[str, Any], ctx: RolloutContext) -> State:
+    """Run one step on a copy of ``state`` and return the state for the next one.
+
+    A permanent failure in a step that may abort hands over to ``abort`` (with the step and the
+    reason); a transient one, or any failure elsewhere, is raised for the runner to retry or fail.
+    """
+    if step not in STEPS:
+        raise InvalidRequest(f"unknown rollout step {step!r}; known: {', '.join(STEPS)}")
+    st: State = copy.deepcopy(dict(state))
+    st.setdefault("done", [])
+    st.setdefault("steps", [])
+    st["wait"] = 0
+    try:
+        STEPS[step](st, ctx)
+    except _NotSettled:
+        st["next"], st["wait"] = step, ctx.settings.deployment.poll_seconds
+    except SkyloopError as exc:
+        if step not in ABORTABLE or exc.retryable:
+            raise
+        st.update(next="abort", failed_step=step, failed_reason=exc.reason, error=type(exc).__name__)
+    return st
+
+
+def run_inline(state: Mapping[str, Any], ctx: RolloutContext, *, sleep: Callable[[float], None] = time.sleep,
+               max_polls: int = 120) -> State:
+    """Drive the steps to the end in this process (the local runner, and any cloud without a
+    workflow engine configured): a step that must wait sleeps its poll interval first."""
+    st: State = dict(state)
+    polls = 0
+    while st["next"] != DONE:
+        if st.get("wait"):
+            polls += 1
+            if polls > max_polls:
+                raise DeploymentFailed(f"{st['group']} v{st['version']}: the endpoint did not settle after "
+                                       f"{max_polls} polls at step {st['next']}", step=st["next"])
+            sleep(float(st["wait"]))
+        st = run_step(st["next"], st, ctx)
+    return st
+
+
+# ---- the same steps, run here to their end -----------------------------------------------
+def outcome(st: Mapping[str, Any]) -> dict[str, Any]:
+    """What a finished rollout reports (the handler's answer)."""
+    return {"model_group": st["group"], "version": int(st["version"]), "status": st["status"],
+            "reason": st.get("reason", ""), "steps": list(st.get("steps", []))}
+
+
+def rollout(version: ModelVersion, ctx: RolloutContext, *, request: str = "") -> dict[str, Any]:
+    """Run a whole rollout of an APPROVED version here. A candidate that fails a check is rolled
+    back and the failure raised (``ArtifactIntegrityError`` for bytes the registry does not
+    vouch for, else ``DeploymentFailed`` naming the step)."""
+    from ..errors import ArtifactIntegrityError
+
+    st = run_inline(start_state(version, request), ctx)
+    if st["status"] == "rolled_back":
+        if st.get("error") == ArtifactIntegrityError.__name__:
+            raise ArtifactIntegrityError(st["failed_reason"])
+        raise DeploymentFailed(f"{st['group']} v{st['version']} rolled back at {st['failed_step']}: "
+                               f"{st['failed_reason']}", step=st["failed_step"])
+    return outcome(st)
+
+
+def promote(version: ModelVersion, ctx: RolloutContext, *, how: str = "promoted") -> dict[str, Any]:
+    """Make ``version`` serve all traffic and clear the candidate slots (an A/B test's winner)."""
+    return outcome(run_inline(promotion_state(version.group, version.version, how, after_bake=False, how=how), ctx))
+
+
+def complete_canary(group: str, version: int, ctx: RolloutContext) -> str:
+    """Promote a canary that passed its bake; a no-op (with why) if it is no longer the live canary."""
+    st = run_inline(promotion_state(group, version, "canary-passed", after_bake=True), ctx)
+    return st["reason"] if st["status"] == "skipped" else f"v{version} promoted after its bake"

@@ -1,0 +1,169 @@
+"""The rollout as steps: each one short, resumable after a poll, and never repeating an effect."""
+
+from __future__ import annotations
+
+import pytest
+
+from skyloop.errors import DeploymentFailed, InvalidRequest, StaleState
+from skyloop.registry import Status, approve
+from skyloop.serving.history import deployment_history
+from skyloop.serving.rollout import (
+    ABORTABLE,
+    ENTRIES,
+    STEPS,
+    SUCCESSORS,
+    RolloutContext,
+    execution_name,
+    run_inline,
+    run_step,
+    start_state,
+)
+
+from .test_deployment import approve_and_deploy, train_version, two_datasets  # noqa: F401
+
+
+class SlowEndpoint:
+    """The local deployer behind an endpoint that needs ``polls`` looks after each change before it
+    serves, like a cloud endpoint updating for minutes; it counts the changes it was asked for."""
+
+    def __init__(self, inner, polls: int = 2) -> None:
+        self.inner, self.polls, self.pending, self.changes = inner, polls, 0, []
+
+    def _change(self, what, *args):
+        assert self.pending == 0, f"{what} started while the endpoint was still updating"
+        self.changes.append((what, *args[:2]))
+        self.pending = self.polls
+        return getattr(self.inner, what)(*args)
+
+    def deploy(self, group, slot, version):
+        return self._change("deploy", group, slot, version)
+
+    def undeploy(self, group, slot):
+        return self._change("undeploy", group, slot)
+
+    def set_traffic(self, group, weights):
+        return self._change("set_traffic", group, dict(weights))
+
+    def settled(self, group):
+        if self.pending:
+            self.pending -= 1
+            return False
+        return True
+
+    def predict(self, group, rows, slot=None):
+        assert self.pending == 0, "predicted on an endpoint still updating"
+        return self.inner.predict(group, rows, slot)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def _approved(rt, data, name):
+    v = train_version(rt, data, name)
+    approve(rt.registry, rt.adapters.events, "churn", v, actor="test")
+    return rt.registry.get("churn", v)
+
+
+def test_the_step_table_is_closed() -> None:
+    assert set(SUCCESSORS) == set(STEPS) and set(ENTRIES) <= set(STEPS) and ABORTABLE <= set(STEPS)
+    assert all(t in STEPS for ts in SUCCESSORS.values() for t in ts)
+
+
+def test_a_slow_endpoint_is_polled_never_waited_on_and_no_change_is_repeated(runtime, two_datasets):
+    v1 = approve_and_deploy(runtime, train_version(runtime, two_datasets[0], "a"))["version"]
+    mv2 = _approved(runtime, two_datasets[1], "b")
+    slow = SlowEndpoint(runtime.deployer, polls=2)
+    ctx = RolloutContext.of(runtime.adapters)
+    ctx.deployer = slow
+    slept: list[float] = []
+    st = run_inline(start_state(mv2, "req-1"), ctx, sleep=slept.append)
+    assert st["status"] == "promoted", st
+    assert runtime.registry.alias("churn", "production").version == mv2.version != v1
+    assert runtime.deployer.slots("churn") == {"production": mv2.version}
+    # staging, canary, the split, production, 100% on production, -canary, -staging: each once
+    assert len(slow.changes) == len({repr(c) for c in slow.changes}) == 7, slow.changes
+    assert set(slept) == {runtime.settings.deployment.poll_seconds}
+    assert len(slept) == 2 * (len(slow.changes) - 1)  # each change but the last polled out before the next
+    assert [e["kind"] for e in deployment_history(runtime.adapters.kv, "churn")][-1] == "promoted"
+
+
+def test_a_step_handed_back_for_a_poll_resumes_where_it_stopped(runtime, two_datasets):
+    approve_and_deploy(runtime, train_version(runtime, two_datasets[0], "a"))
+    mv2 = _approved(runtime, two_datasets[1], "b")
+    slow = SlowEndpoint(runtime.deployer, polls=1)
+    ctx = RolloutContext.of(runtime.adapters)
+    ctx.deployer = slow
+    st = run_step("begin", start_state(mv2, "req-2"), ctx)
+    st = run_step("staging", st, ctx)
+    st = run_step("smoke", st, ctx)  # staging still updating: come back
+    assert st["next"] == "smoke" and st["wait"] > 0
+    st = run_step("smoke", st, ctx)
+    st = run_step("canary", st, ctx)  # deploys the canary, then must wait before the split
+    assert (st["next"], st["done"][-1]) == ("canary", "deploy canary")
+    again = run_step("canary", st, ctx)  # the engine comes back: the canary is not deployed twice
+    assert [c for c in slow.changes if c[0] == "deploy" and c[2] == "canary"] == [("deploy", "churn", "canary")]
+    assert again["next"] == "probe" and "traffic canary" in again["done"]
+
+
+def test_a_failing_check_hands_over_to_abort_which_rolls_back(runtime, two_datasets, monkeypatch):
+    v1 = approve_and_deploy(runtime, train_version(runtime, two_datasets[0], "a"))["version"]
+    mv2 = _approved(runtime, two_datasets[1], "b")
+    ctx = RolloutContext.of(runtime.adapters)
+    st = run_step("staging", run_step("begin", start_state(mv2, "req-3"), ctx), ctx)
+    monkeypatch.setattr(runtime.deployer, "predict", lambda *a, **k: ["maybe"] * 8)
+    st = run_step("smoke", st, ctx)
+    assert (st["next"], st["failed_step"]) == ("abort", "smoke") and "unknown class" in st["failed_reason"]
+    st = run_step("abort", st, ctx)
+    assert st["status"] == "rolled_back" and st["next"] == "done"
+    assert runtime.registry.get("churn", mv2.version).status == Status.REJECTED
+    assert runtime.deployer.slots("churn") == {"production": v1} and runtime.deployer.traffic("churn") == {"production": 1.0}
+    assert deployment_history(runtime.adapters.kv, "churn")[-1]["step"] == "smoke"
+
+
+def test_abort_reads_what_the_workflow_engine_caught(runtime, two_datasets):
+    approve_and_deploy(runtime, train_version(runtime, two_datasets[0], "a"))
+    mv2 = _approved(runtime, two_datasets[1], "b")
+    ctx = RolloutContext.of(runtime.adapters)
+    st = run_step("begin", start_state(mv2, "req-4"), ctx)
+    st = {**st, "next": "staging", "caught": {"Error": "ThrottlingException", "Cause": "Rate exceeded"}}
+    out = run_step("abort", st, ctx)
+    assert out["status"] == "rolled_back" and out["failed_step"] == "staging"
+    assert out["reason"] == "ThrottlingException: Rate exceeded"
+
+
+def test_transient_failures_are_raised_for_a_retry_not_aborted(runtime, two_datasets, monkeypatch):
+    mv = _approved(runtime, two_datasets[0], "a")
+    ctx = RolloutContext.of(runtime.adapters)
+    st = run_step("begin", start_state(mv, "req-5"), ctx)
+
+    def busy(*a, **k):
+        raise StaleState("someone else wrote the registry")
+
+    monkeypatch.setattr(runtime.registry, "set_alias", busy)
+    with pytest.raises(StaleState):
+        run_step("staging", st, ctx)
+    assert runtime.registry.get("churn", mv.version).status == Status.APPROVED
+
+
+def test_refusals_outside_the_abortable_steps_fail_the_request(runtime, two_datasets):
+    v = train_version(runtime, two_datasets[0], "a")
+    ctx = RolloutContext.of(runtime.adapters)
+    with pytest.raises(DeploymentFailed, match="not APPROVED"):
+        run_step("begin", start_state(runtime.registry.get("churn", v), "req-6"), ctx)
+    with pytest.raises(InvalidRequest, match="unknown rollout step"):
+        run_step("shift", {"group": "churn", "version": v, "next": "shift"}, ctx)
+
+
+def test_an_endpoint_that_never_settles_fails_the_inline_run(runtime, two_datasets):
+    mv = _approved(runtime, two_datasets[0], "a")
+    ctx = RolloutContext.of(runtime.adapters)
+    ctx.deployer = SlowEndpoint(runtime.deployer, polls=10**6)
+    with pytest.raises(DeploymentFailed, match="did not settle"):
+        run_inline(start_state(mv, "req-7"), ctx, sleep=lambda s: None, max_polls=5)
+
+
+def test_execution_names_are_stable_and_fit_the_engine() -> None:
+    st = {"group": "churn" * 20, "version": 3, "next": "begin", "request": "e/1 2"}
+    name = execution_name(st)
+    assert name == execution_name(dict(st)) and len(name) <= 80 and all(c.isalnum() or c in "-_" for c in name)
+    assert name != execution_name({**st, "request": "e/1 3"})
