@@ -1,7 +1,7 @@
 """Build one Lambda package per function: build/aws/<function>/ (for ``sam build``/``sam deploy``)
 and build/aws/<function>.zip, then print each one's unzipped size.
 
-    python infra/aws/package.py            # all four
+    python infra/aws/package.py            # all five
     python infra/aws/package.py detect     # one
 
 Wheels are fetched for Lambda's platform (manylinux2014 x86_64, CPython 3.11), so the
@@ -24,9 +24,9 @@ BASE = CORE + ["boto3>=1.34"]  # pinned in the package: the SQS/SageMaker calls 
 # train is the big one (pandas + scikit-learn + scipy): it uses the boto3 of the Lambda
 # runtime instead of its own, which keeps it under the 250 MB limit.
 TRAINING = CORE + ["pandas>=2.0", "scikit-learn>=1.3", "joblib>=1.3"]
-FUNCTIONS = {"train": TRAINING, "deploy": BASE, "detect": BASE, "remediate": BASE}
+FUNCTIONS = {"train": TRAINING, "deploy": BASE, "rollout": BASE, "detect": BASE, "remediate": BASE}
 FORBIDDEN = {"detect": ("pandas", "sklearn", "scipy"), "remediate": ("pandas", "sklearn", "scipy"),
-             "deploy": ("sklearn",)}
+             "deploy": ("sklearn",), "rollout": ("pandas", "sklearn", "scipy")}
 LIMIT_MB = 250  # Lambda's unzipped package limit
 
 

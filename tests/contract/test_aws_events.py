@@ -26,7 +26,8 @@ def test_every_sample_is_covered_here() -> None:
                "eventbridge-sagemaker-model-package-approved.json", "cloudwatch-alarm-action.json",
                "eventbridge-cloudwatch-alarm.json", "firehose-metric-stream-transform.json",
                "s3-metric-stream-object-created.json", "sqs-remediation-batch.json",
-               "eventbridge-sagemaker-training-job-completed.json", "firehose-sagemaker-variant-metrics.json"}
+               "eventbridge-sagemaker-training-job-completed.json", "firehose-sagemaker-variant-metrics.json",
+               "stepfunctions-rollout-step.json"}
     assert {p.name for p in EVENTS.glob("*.json")} == covered
 
 
@@ -147,3 +148,22 @@ def test_the_detect_decoder_takes_a_batch_ignores_ok_alarms_and_refuses_the_rest
         metric_input({"type": "RemediationRequested", "request_id": "r", "action": "clear_cache", "target": "api"})
     with pytest.raises(InvalidEvent):
         metric_input({"Records": [{"s3": {"bucket": {}}}]})
+
+
+def test_the_rollout_step_sample_is_what_the_machine_sends_for_the_approval_sample() -> None:
+    """The state machine's first Task gets {"step", "state"}; the state is the one the deploy
+    function starts the execution with for that approval (same request, same execution name)."""
+    from skyloop.clouds.aws.stepfunctions import definition
+    from skyloop.serving.rollout import execution_name, start_state
+
+    sample = load("stepfunctions-rollout-step.json")
+    approved = approval_event(load("eventbridge-sagemaker-model-package-approved.json"))
+    assert isinstance(approved, ModelVersionApproved)
+
+    class Version:
+        group, version = approved.model_group, approved.version
+
+    state = start_state(Version, approved.event_id)  # type: ignore[arg-type]
+    assert sample == {"step": "begin", "state": state}
+    assert state["owner"] == execution_name(state)
+    assert definition()["States"]["begin"]["Parameters"]["Payload"] == {"step": "begin", "state.$": "$"}

@@ -57,7 +57,7 @@ def test_one_least_privilege_role_per_function() -> None:
     res = _template()["Resources"]
     functions = {k: v for k, v in res.items() if v["Type"] == "AWS::Serverless::Function"}
     roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()]
-    assert len(functions) == 4 and len(set(roles)) == 4
+    assert len(functions) == 5 and len(set(roles)) == 5
     for name, r in res.items():
         if r["Type"] != "AWS::IAM::Role":
             continue

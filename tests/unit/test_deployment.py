@@ -26,13 +26,6 @@ def approve_and_deploy(rt, version):
     return on_model_approved(ModelVersionApproved(model_group="churn", version=version), rt.adapters)
 
 
-@pytest.fixture
-def two_datasets():
-    from skyloop.app.demo_data import churn_csv
-
-    return churn_csv(300, label_noise=0.1, seed=1), churn_csv(300, label_noise=0.1, seed=2)
-
-
 def test_first_version_goes_straight_to_production(runtime, two_datasets):
     v = train_version(runtime, two_datasets[0])
     out = approve_and_deploy(runtime, v)

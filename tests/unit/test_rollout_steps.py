@@ -19,7 +19,7 @@ from skyloop.serving.rollout import (
     start_state,
 )
 
-from .test_deployment import approve_and_deploy, train_version, two_datasets  # noqa: F401
+from .test_deployment import approve_and_deploy, train_version
 
 
 class SlowEndpoint:
@@ -158,7 +158,7 @@ def test_an_endpoint_that_never_settles_fails_the_inline_run(runtime, two_datase
     mv = _approved(runtime, two_datasets[0], "a")
     ctx = RolloutContext.of(runtime.adapters)
     ctx.deployer = SlowEndpoint(runtime.deployer, polls=10**6)
-    with pytest.raises(DeploymentFailed, match="did not settle"):
+    with pytest.raises(DeploymentFailed, match="still waiting for the endpoint"):
         run_inline(start_state(mv, "req-7"), ctx, sleep=lambda s: None, max_polls=5)
 
 
@@ -167,3 +167,20 @@ def test_execution_names_are_stable_and_fit_the_engine() -> None:
     name = execution_name(st)
     assert name == execution_name(dict(st)) and len(name) <= 80 and all(c.isalnum() or c in "-_" for c in name)
     assert name != execution_name({**st, "request": "e/1 3"})
+
+
+def test_one_rollout_per_group_at_a_time(runtime, two_datasets):
+    """Two approvals of one group would interleave endpoint changes: the second waits for the lease."""
+    approve_and_deploy(runtime, train_version(runtime, two_datasets[0], "a"))
+    from skyloop.app.demo_data import churn_csv
+
+    mv2, mv3 = _approved(runtime, two_datasets[1], "b"), _approved(runtime, churn_csv(300, label_noise=0.1, seed=3), "c")
+    ctx = RolloutContext.of(runtime.adapters)
+    first = run_step("staging", run_step("begin", start_state(mv2, "req-a"), ctx), ctx)
+    second = run_step("begin", start_state(mv3, "req-b"), ctx)
+    assert second["next"] == "begin" and second["wait"] > 0 and "to finish" in second["waiting_for"]
+    assert runtime.deployer.slots("churn").get("staging") == mv2.version  # untouched by the second
+    first = run_inline(first, ctx)
+    assert first["status"] == "promoted"
+    second = run_inline(second, ctx, sleep=lambda s: None)
+    assert second["status"] == "promoted" and runtime.registry.alias("churn", "production").version == mv3.version

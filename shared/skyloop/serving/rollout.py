@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import logging
 import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from .. import kvstate
 from ..errors import DeploymentFailed, InvalidRequest, SkyloopError
 from ..ports import Clock, Deployer, KeyValueStore, ModelRegistry
 from ..versions import ModelVersion, Status
@@ -60,6 +62,9 @@ ENTRIES = ("begin", "promote")  # an approval starts at begin; a canary that pas
 # request that fails (a version no longer APPROVED, a redeploy of what production serves).
 ABORTABLE = frozenset({"staging", "smoke", "canary", "probe", "bake", "promote"})
 DONE = "done"
+# One rollout per model group at a time: a lease in the key-value store, taken by the entry step
+# and given back when the rollout ends. A rollout that died without ending holds it this long.
+LEASE_SECONDS = 3600.0
 
 
 @dataclass
@@ -79,15 +84,17 @@ class RolloutContext:
 
 def start_state(version: ModelVersion, request: str) -> State:
     """A rollout of an approved version, asked for by ``request`` (the event's id)."""
-    return {"group": version.group, "version": version.version, "request": request, "next": "begin", "wait": 0,
-            "status": "running", "reason": "", "steps": [], "done": []}
+    st = {"group": version.group, "version": version.version, "request": request, "next": "begin", "wait": 0,
+          "status": "running", "reason": "", "steps": [], "done": []}
+    return {**st, "owner": execution_name(st)}
 
 
 def promotion_state(group: str, version: int, request: str, *, after_bake: bool, how: str = "promoted") -> State:
     """Promote ``version``: a canary that passed its bake (it must still be the live canary), or
     a winner chosen elsewhere (an A/B test)."""
-    return {"group": group, "version": version, "request": request, "next": "promote", "wait": 0,
-            "status": "running", "reason": "", "steps": [], "done": [], "after_bake": after_bake, "how": how}
+    st = {"group": group, "version": version, "request": request, "next": "promote", "wait": 0,
+          "status": "running", "reason": "", "steps": [], "done": [], "after_bake": after_bake, "how": how}
+    return {**st, "owner": execution_name(st)}
 
 
 def execution_name(state: Mapping[str, Any]) -> str:
@@ -99,12 +106,43 @@ def execution_name(state: Mapping[str, Any]) -> str:
 
 
 class _NotSettled(Exception):
-    """The endpoint is still applying the last change: come back after a poll interval."""
+    """Not yet (the endpoint still applies the last change, another rollout of the group holds
+    the lease): come back after a poll interval."""
 
 
 def _ready(st: State, c: RolloutContext) -> None:
     if not c.deployer.settled(st["group"]):
-        raise _NotSettled
+        raise _NotSettled("the endpoint to apply its last change")
+
+
+def _lock_key(group: str) -> str:
+    return f"rollout-lock:{group}"
+
+
+def _lock(st: State, c: RolloutContext) -> None:
+    """Take the group's rollout lease (an entry step's first effect): two rollouts of one group
+    would otherwise interleave their endpoint changes."""
+    if "lock" in st["done"]:
+        return
+    st.setdefault("owner", execution_name(st))
+    now = c.clock.now()
+
+    def take(raw: bytes | None) -> bytes:
+        held = json.loads(raw) if raw else None
+        if held and held["owner"] != st["owner"] and held["until"] > now:
+            raise _NotSettled(f"rollout {held['owner']} to finish (its lease ends at {held['until']:.0f})")
+        return json.dumps({"owner": st["owner"], "until": now + LEASE_SECONDS}).encode()
+
+    kvstate.update(c.kv, _lock_key(st["group"]), take)
+    st["done"].append("lock")
+
+
+def _unlock(st: State, c: RolloutContext) -> None:
+    def give_back(raw: bytes | None) -> bytes:
+        held = json.loads(raw) if raw else None
+        return b"null" if held and held["owner"] == st["owner"] else (raw or b"null")
+
+    kvstate.update(c.kv, _lock_key(st["group"]), give_back)
 
 
 def _effect(st: State, c: RolloutContext, label: str, fn: Callable[[], object], *, endpoint: bool = True,
@@ -121,7 +159,9 @@ def _effect(st: State, c: RolloutContext, label: str, fn: Callable[[], object], 
         st["steps"].append(note)
 
 
-def _finish(st: State, status: str, reason: str = "") -> None:
+def _finish(st: State, c: RolloutContext, status: str, reason: str = "") -> None:
+    if "lock" in st["done"]:
+        _unlock(st, c)
     st["status"], st["reason"], st["next"] = status, reason, DONE
 
 
@@ -134,6 +174,7 @@ def _begin(st: State, c: RolloutContext) -> None:
     mv = _version(st, c)
     if mv.status != Status.APPROVED:
         raise DeploymentFailed(f"{mv.group} v{mv.version} is {mv.status.value}, not APPROVED")
+    _lock(st, c)
     current = c.registry.alias(mv.group, "production")
     st["current"] = None if current is None else current.version
     if st["current"] == mv.version:
@@ -160,7 +201,7 @@ def _redeploy(st: State, c: RolloutContext) -> None:
     _effect(st, c, "record", lambda: record_deployment(
         c.kv, g, {"kind": "redeployed", "version": v, "previous": v, "at": c.clock.now()}), endpoint=False,
         note="production: redeployed (artifact sha256 verified)")
-    _finish(st, "redeployed", f"v{v} already served production: redeployed in place")
+    _finish(st, c, "redeployed", f"v{v} already served production: redeployed in place")
 
 
 def _staging(st: State, c: RolloutContext) -> None:
@@ -216,20 +257,21 @@ def _bake(st: State, c: RolloutContext) -> None:
         g, v, kv=c.kv, clock=c.clock, minutes=d.canary_bake_minutes, previous=int(st["current"]),
         min_minutes=d.canary_min_minutes), endpoint=False,
         note=f"canary: baking {d.canary_bake_minutes:g} min on live traffic, judged by the detector against production")
-    _finish(st, "canary")
+    _finish(st, c, "canary")
 
 
 def _promote(st: State, c: RolloutContext) -> None:
     g, v = st["group"], int(st["version"])
-    if st.get("after_bake") and not st["done"]:
+    _lock(st, c)  # an entry step too: a passed canary, an A/B winner
+    if st.get("after_bake") and st["done"] == ["lock"]:
         live = canary_state(c.kv, g)
         if live is None or live["version"] != v:
-            _finish(st, "skipped", f"v{v} is not the live canary of {g}: nothing to promote")
+            _finish(st, c, "skipped", f"v{v} is not the live canary of {g}: nothing to promote")
             return
         mv = _version(st, c)
         if mv.status != Status.APPROVED:
             save_canary_state(c.kv, g, None)
-            _finish(st, "skipped", f"v{v} is {mv.status.value}: not promoted")
+            _finish(st, c, "skipped", f"v{v} is {mv.status.value}: not promoted")
             return
     if "current" not in st:
         current = c.registry.alias(g, "production")
@@ -249,7 +291,7 @@ def _promote(st: State, c: RolloutContext) -> None:
         log.info(how, extra={"model_group": g, "version": v})
 
     _effect(st, c, "promoted", promoted, endpoint=False, note="production: 100% of traffic")
-    _finish(st, "promoted", "after its bake" if st.get("after_bake") else "")
+    _finish(st, c, "promoted", "after its bake" if st.get("after_bake") else "")
 
 
 def _abort(st: State, c: RolloutContext) -> None:
@@ -276,7 +318,7 @@ def _abort(st: State, c: RolloutContext) -> None:
         log.warning("rollout aborted", extra={"model_group": g, "version": v, "step": failed, "reason": reason})
 
     _effect(st, c, "rejected", rejected, endpoint=False)
-    _finish(st, "rolled_back", reason)
+    _finish(st, c, "rolled_back", reason)
 
 
 STEPS: dict[str, Callable[[State, RolloutContext], None]] = {
@@ -299,10 +341,14 @@ def run_step(step: str, state: Mapping[str, Any], ctx: RolloutContext) -> State:
     st["wait"] = 0
     try:
         STEPS[step](st, ctx)
-    except _NotSettled:
-        st["next"], st["wait"] = step, ctx.settings.deployment.poll_seconds
+    except _NotSettled as waiting:
+        st["next"], st["wait"], st["waiting_for"] = step, ctx.settings.deployment.poll_seconds, str(waiting)
     except SkyloopError as exc:
-        if step not in ABORTABLE or exc.retryable:
+        if exc.retryable:
+            raise
+        if step not in ABORTABLE:
+            if "lock" in st["done"]:
+                _unlock(st, ctx)  # the request fails for good: the next rollout need not wait for the lease
             raise
         st.update(next="abort", failed_step=step, failed_reason=exc.reason, error=type(exc).__name__)
     return st
@@ -318,8 +364,8 @@ def run_inline(state: Mapping[str, Any], ctx: RolloutContext, *, sleep: Callable
         if st.get("wait"):
             polls += 1
             if polls > max_polls:
-                raise DeploymentFailed(f"{st['group']} v{st['version']}: the endpoint did not settle after "
-                                       f"{max_polls} polls at step {st['next']}", step=st["next"])
+                raise DeploymentFailed(f"{st['group']} v{st['version']}: still waiting for {st.get('waiting_for')} "
+                                       f"after {max_polls} polls at step {st['next']}", step=st["next"])
             sleep(float(st["wait"]))
         st = run_step(st["next"], st, ctx)
     return st

@@ -84,7 +84,7 @@ def baking(aws: Aws, context: Any, tmp_path, monkeypatch):
 
     a = common.adapters()
     fallback = UpdateEndpointFallback(aws)
-    a.deployer.sm.meta.events.register("before-call.sagemaker.UpdateEndpoint", fallback)
+    fallback.attach(a.deployer.sm)
     upload(aws)
     train.handler(load_event("s3-object-created.json"), context)
     approve(a.registry, a.events, GROUP, 1, actor="oncall")

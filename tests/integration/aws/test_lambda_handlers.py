@@ -63,8 +63,18 @@ class UpdateEndpointFallback:
     This hook checks the exact request the deployer sends, then gives moto the same end
     state (delete + create with the new config) so the rest of the flow stays real."""
 
+    current: "UpdateEndpointFallback | None" = None
+
     def __init__(self, aws: Aws) -> None:
         self.aws, self.calls = aws, []
+
+    def attach(self, sm: Any) -> "UpdateEndpointFallback":
+        """The boto3 client outlives a test (it is cached per endpoint): one hook, registered once
+        by id, forwards to the newest fallback, so an earlier test's never answers for this one."""
+        UpdateEndpointFallback.current = self
+        sm.meta.events.register("before-call.sagemaker.UpdateEndpoint", _update_endpoint_hook,
+                                unique_id="skyloop-tests-update-endpoint")
+        return self
 
     def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> Any:
         body = json.loads(params["body"])
@@ -81,6 +91,11 @@ class UpdateEndpointFallback:
 
         return Http(), {"EndpointArn": f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{body['EndpointName']}",
                         "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+
+def _update_endpoint_hook(model: Any, params: dict[str, Any], **kw: Any) -> Any:
+    assert UpdateEndpointFallback.current is not None
+    return UpdateEndpointFallback.current(model, params, **kw)
 
 
 def _serving_module(bundle: bytes, where: Path) -> Any:
@@ -138,7 +153,7 @@ def test_approval_rolls_out_through_staging_and_canary_to_production(aws: Aws, c
 
     a = common.adapters()
     fallback = UpdateEndpointFallback(aws)
-    a.deployer.sm.meta.events.register("before-call.sagemaker.UpdateEndpoint", fallback)
+    fallback.attach(a.deployer.sm)
     upload(aws)
     train.handler(load_event("s3-object-created.json"), context)
     approve(a.registry, a.events, GROUP, 1, actor="oncall", note="first model")

@@ -17,6 +17,7 @@ from .executors import AwsActionExecutor
 from .s3 import S3BlobStore
 from .sagemaker import SageMakerDeployer, SageMakerModelRegistry, SageMakerTrainingBackend
 from .sqs import EventBridgeBus, SqsQueue
+from .stepfunctions import StepFunctionsRollouts
 
 
 def build(settings: Settings | None = None, aws: AwsSettings | None = None) -> Adapters:
@@ -37,4 +38,5 @@ def build(settings: Settings | None = None, aws: AwsSettings | None = None) -> A
         executor=AwsActionExecutor(aws, registry=registry, deployer=deployer, policy=settings.guardrails),
         state=DynamoRemediationState(aws), kv=kv, clock=clock, training=SageMakerTrainingBackend(aws, store),
         mirror=mirror,
+        rollouts=StepFunctionsRollouts(aws) if aws.rollout_state_machine_arn else None,
     )
