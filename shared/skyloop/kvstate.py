@@ -8,12 +8,14 @@ change until its compare-and-set wins, so every writer's change lands, in some o
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import TYPE_CHECKING, Callable
 
-from .errors import StaleState, ValueTooLarge
+from .errors import NotFound, StaleState, ValueTooLarge
 
 if TYPE_CHECKING:
-    from .ports import KeyValueStore
+    from .ports import BlobStore, KeyValueStore
 
 ATTEMPTS = 8
 
@@ -40,4 +42,85 @@ def check_size(kv: "KeyValueStore", key: str, value: bytes) -> None:
         raise ValueTooLarge(f"{key}: {len(value):,} bytes is above this store's {kv.max_value_bytes:,}-byte value limit")
 
 
-__all__ = ["ATTEMPTS", "check_size", "update"]
+class SpillingStore:
+    """A key-value store whose values may outgrow its item limit: a value above the inner
+    store's ``max_value_bytes`` goes to the blob store under its key and hash, and the item keeps
+    a small pointer. Compare-and-set stays the inner store's (on the pointer), so ``update`` works
+    unchanged; a replaced or losing blob is deleted, so spilled state does not pile up (a writer
+that dies between the two writes leaves one orphan blob under the key's folder).
+
+    A reader that read a pointer just before a writer replaced it may find the blob gone: it
+    reads the item again. Blob bytes are checked against the pointer's sha256."""
+
+    MARK = b"\x00skyloop-spilled\x00"  # no JSON document or npz archive starts with a NUL
+
+    def __init__(self, inner: "KeyValueStore", blobs: "BlobStore", *, limit: int = 64 * 2**20,
+                 prefix: str = "state-spill/") -> None:
+        self.inner, self.blobs, self.max_value_bytes, self.prefix = inner, blobs, limit, prefix
+
+    def _pointer(self, key: str, value: bytes) -> tuple[bytes, str | None]:
+        if len(value) <= self.inner.max_value_bytes - 1024:
+            return value, None
+        import uuid
+
+        sha = hashlib.sha256(value).hexdigest()
+        # a name per write, not per content: two writers of equal bytes never share (and delete) one blob
+        where = f"{self.prefix}{hashlib.sha256(key.encode()).hexdigest()[:24]}/{uuid.uuid4().hex}"
+        uri = self.blobs.put(where, value)
+        return self.MARK + json.dumps({"uri": uri, "sha256": sha, "bytes": len(value)}).encode(), uri
+
+    def _spilled(self, raw: bytes | None) -> str | None:
+        return json.loads(raw[len(self.MARK):])["uri"] if raw and raw.startswith(self.MARK) else None
+
+    def _resolve(self, raw: bytes) -> bytes:
+        if not raw.startswith(self.MARK):
+            return raw
+        ptr = json.loads(raw[len(self.MARK):])
+        data = self.blobs.get(ptr["uri"])
+        if hashlib.sha256(data).hexdigest() != ptr["sha256"]:
+            raise StaleState(f"{ptr['uri']}: spilled value does not match its pointer")
+        return data
+
+    def get_versioned(self, key: str) -> tuple[bytes, str] | None:
+        for _ in range(3):
+            cur = self.inner.get_versioned(key)
+            if cur is None:
+                return None
+            try:
+                return self._resolve(cur[0]), cur[1]
+            except NotFound:  # replaced between the two reads: read the new pointer
+                continue
+        raise StaleState(f"{key}: its spilled value kept changing while being read")
+
+    def get(self, key: str) -> bytes | None:
+        cur = self.get_versioned(key)
+        return None if cur is None else cur[0]
+
+    def _replace(self, key: str, value: bytes, write: Callable[[bytes], str | None]) -> str | None:
+        check_size(self, key, value)
+        old = self.inner.get(key)
+        item, uri = self._pointer(key, value)
+        try:
+            token = write(item)
+        except BaseException:
+            if uri is not None:
+                self.blobs.delete(uri)
+            raise
+        stale = self._spilled(old)
+        if stale is not None and stale != uri:
+            self.blobs.delete(stale)
+        return token
+
+    def put(self, key: str, value: bytes) -> None:
+        self._replace(key, value, lambda item: self.inner.put(key, item))
+
+    def put_if(self, key: str, value: bytes, expected: str | None) -> str:
+        token = self._replace(key, value, lambda item: self.inner.put_if(key, item, expected))
+        assert token is not None
+        return token
+
+    def items(self, prefix: str) -> list[tuple[str, bytes]]:
+        return [(k, self._resolve(v)) for k, v in self.inner.items(prefix)]
+
+
+__all__ = ["ATTEMPTS", "SpillingStore", "check_size", "update"]

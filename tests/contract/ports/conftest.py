@@ -26,8 +26,20 @@ def _aws_kv(endpoint: str, monkeypatch: pytest.MonkeyPatch, table: str) -> Any:
     return DynamoKeyValueStore(AwsSettings(endpoint_url=endpoint, region=REGION, state_table=table))
 
 
-@pytest.fixture(params=["local", "aws"])
+def _aws_blobs(endpoint: str, bucket: str) -> Any:
+    import boto3
+
+    boto3.client("s3", region_name=REGION, endpoint_url=endpoint).create_bucket(Bucket=bucket)
+    from skyloop.clouds.aws.config import AwsSettings
+    from skyloop.clouds.aws.s3 import S3BlobStore
+
+    return S3BlobStore(AwsSettings(endpoint_url=endpoint, region=REGION, bucket=bucket))
+
+
+@pytest.fixture(params=["local", "aws", "aws+s3"])
 def kv(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """local: SQLite. aws: DynamoDB. aws+s3: DynamoDB spilling values above its item limit to S3
+    (``kvstate.SpillingStore``), as the AWS functions run it."""
     if request.param == "local":
         from skyloop.local.db import Database
         from skyloop.local.kv import SqliteKeyValueStore
@@ -37,4 +49,10 @@ def kv(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Monke
         db.close()
     else:
         endpoint = request.getfixturevalue("moto_endpoint")
-        yield _aws_kv(endpoint, monkeypatch, f"kv-{tmp_path.name}")
+        store = _aws_kv(endpoint, monkeypatch, f"kv-{tmp_path.name}")
+        if request.param == "aws+s3":
+            from skyloop.kvstate import SpillingStore
+
+            store = SpillingStore(store, _aws_blobs(endpoint, f"spill-{tmp_path.name}".lower().replace("_", "-")[:60]),
+                                  limit=4 * 2**20)
+        yield store

@@ -86,13 +86,22 @@ class _StateTable:
 class DynamoKeyValueStore(_StateTable):
     """Detector state, open incidents, deployment history. Each item carries a version token
     (``ver``, a fresh uuid per write) and compare-and-set is a conditional put on it. Values
-    are limited below DynamoDB's 400 KB item size, leaving room for the key and attributes."""
+    are limited below DynamoDB's 400 KB item size, leaving room for the key and attributes.
+
+    Each key is its own partition (``pk = kv#<key>``): one service's detector state or one
+    group's history never shares a partition's throughput with another's. A prefix listing is
+    therefore a scan, which only the report uses; handlers read and write by key."""
 
     max_value_bytes = 380_000
+    SK = "kv"
+
+    @staticmethod
+    def _pk(key: str) -> dict[str, str]:
+        return {"S": f"kv#{key}"}
 
     def _item(self, key: str) -> dict[str, Any] | None:
-        item: dict[str, Any] | None = self.ddb.get_item(TableName=self.table, Key={"pk": {"S": "kv"}, "sk": {"S": key}},
-                                                        ConsistentRead=True).get("Item")
+        item: dict[str, Any] | None = self.ddb.get_item(
+            TableName=self.table, Key={"pk": self._pk(key), "sk": {"S": self.SK}}, ConsistentRead=True).get("Item")
         return item
 
     def get(self, key: str) -> bytes | None:
@@ -107,7 +116,7 @@ class DynamoKeyValueStore(_StateTable):
         """One item write with a fresh version token, under ``condition`` if any."""
         check_size(self, key, value)
         version = uuid.uuid4().hex
-        self.ddb.put_item(TableName=self.table, Item={"pk": {"S": "kv"}, "sk": {"S": key}, "v": {"B": value},
+        self.ddb.put_item(TableName=self.table, Item={"pk": self._pk(key), "sk": {"S": self.SK}, "v": {"B": value},
                                                       "ver": {"S": version}}, **condition)
         return version
 
@@ -129,9 +138,17 @@ class DynamoKeyValueStore(_StateTable):
             raise
 
     def items(self, prefix: str) -> list[tuple[str, bytes]]:
-        rows = self._query("kv", KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
-                           ExpressionAttributeValues={":p": {"S": prefix}})
-        return [(r["sk"]["S"], bytes(r["v"]["B"])) for r in rows]
+        args: dict[str, Any] = {"TableName": self.table, "ConsistentRead": True,
+                                "FilterExpression": "begins_with(pk, :p) AND sk = :sk",
+                                "ExpressionAttributeValues": {":p": self._pk(prefix), ":sk": {"S": self.SK}}}
+        rows: list[dict[str, Any]] = []
+        while True:
+            res = self.ddb.scan(**args)
+            rows.extend(res.get("Items", []))
+            if "LastEvaluatedKey" not in res:
+                break
+            args["ExclusiveStartKey"] = res["LastEvaluatedKey"]
+        return sorted((r["pk"]["S"][3:], bytes(r["v"]["B"])) for r in rows)
 
 
 class DynamoAuditLog(_StateTable):

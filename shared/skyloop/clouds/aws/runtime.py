@@ -9,6 +9,7 @@ from __future__ import annotations
 from ...adapters import Adapters
 from ...config import Settings
 from ...clock import SystemClock
+from ...kvstate import SpillingStore
 from ...tracking import mirror_from_settings
 from ...tracking.mirrored import MirroredRegistry
 from .config import AwsSettings
@@ -24,7 +25,7 @@ def build(settings: Settings | None = None, aws: AwsSettings | None = None) -> A
     settings = settings or Settings()
     aws = aws or AwsSettings()
     store = S3BlobStore(aws)
-    kv = DynamoKeyValueStore(aws)
+    kv = SpillingStore(DynamoKeyValueStore(aws), store)  # a value above the item limit goes to S3
     clock = SystemClock()
     registry = SageMakerModelRegistry(aws, store, kv)
     mirror = mirror_from_settings(settings, kv)  # an MLflow server, if the team has one
