@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING, Callable
+import time
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from .errors import NotFound, StaleState, ValueTooLarge
+from .errors import InProgress, NotFound, StaleState, ValueTooLarge
 
 if TYPE_CHECKING:
     from .ports import BlobStore, KeyValueStore
@@ -123,4 +124,50 @@ that dies between the two writes leaves one orphan blob under the key's folder).
         return [(k, self._resolve(v)) for k, v in self.inner.items(prefix)]
 
 
-__all__ = ["ATTEMPTS", "SpillingStore", "check_size", "update"]
+class _Completed(Exception):
+    def __init__(self, result: dict[str, Any]) -> None:
+        self.result = result
+
+
+class KvIdempotencyStore:
+    """The ``IdempotencyStore`` state machine written once, over any key-value store with
+    compare-and-set: the same records as Powertools' persistence layer (INPROGRESS with an expiry,
+    COMPLETED with the saved result). A claim is a CAS, so of two workers only one wins; a worker
+    that crashed mid-claim blocks its key only until the claim expires. Local runs on it, and so
+    will every cloud whose key-value store has a version or etag (AWS uses Powertools' own layer)."""
+
+    def __init__(self, kv: "KeyValueStore", *, clock: Callable[[], float] = time.time, prefix: str = "idempotency:") -> None:
+        self.kv, self.clock, self.prefix = kv, clock, prefix
+
+    def begin(self, key: str, *, expires_after: float = 300.0) -> dict[str, Any] | None:
+        now = self.clock()
+
+        def claim(raw: bytes | None) -> bytes:
+            rec = json.loads(raw) if raw else None
+            if rec and rec["status"] == "COMPLETED":
+                raise _Completed(rec["result"])
+            if rec and rec["status"] == "INPROGRESS" and rec["expires_at"] > now:
+                raise InProgress(f"event {key} is being processed by another worker")
+            return json.dumps({"status": "INPROGRESS", "expires_at": now + expires_after}).encode()
+
+        try:
+            cur = self.kv.get_versioned(self.prefix + key)
+            self.kv.put_if(self.prefix + key, claim(None if cur is None else cur[0]), None if cur is None else cur[1])
+        except _Completed as done:
+            return done.result
+        except StaleState:  # another worker claimed (or finished) it between the read and the write
+            raise InProgress(f"event {key} was claimed by another worker just now") from None
+        return None
+
+    def complete(self, key: str, result: Mapping[str, Any]) -> None:
+        self.kv.put(self.prefix + key, json.dumps({"status": "COMPLETED", "result": dict(result)}, default=str).encode())
+
+    def release(self, key: str) -> None:
+        def free(raw: bytes | None) -> bytes:
+            rec = json.loads(raw) if raw else None
+            return b"null" if rec is None or rec["status"] == "INPROGRESS" else raw  # type: ignore[return-value]
+
+        update(self.kv, self.prefix + key, free)
+
+
+__all__ = ["ATTEMPTS", "KvIdempotencyStore", "SpillingStore", "check_size", "update"]

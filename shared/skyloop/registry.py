@@ -17,8 +17,55 @@ from .versions import ALIASES, TRANSITIONS, ModelVersion, Status, check_transiti
 
 if TYPE_CHECKING:
     from .events import ModelVersionApproved
+    from .ports import EventPublisher, KeyValueStore
     from .ports import ModelRegistry as ModelRegistryPort
-    from .ports import EventPublisher
+
+
+class AliasBook:
+    """Where each alias (production, staging, canary) of a group points, and every version it
+    pointed at: the bookkeeping every registry backend shares (none of SageMaker's, Vertex AI's
+    or Azure ML's registries keeps this history). One document per alias on the key-value port,
+    changed by compare-and-set, so two writers never drop each other's history entry. A backend
+    checks that the version exists; this keeps the record."""
+
+    def __init__(self, kv: "KeyValueStore") -> None:
+        self.kv = kv
+
+    @staticmethod
+    def _key(group: str, alias: str) -> str:
+        if alias not in ALIASES:
+            from .errors import SkyloopError
+
+            raise SkyloopError(f"unknown alias {alias!r}; expected one of {', '.join(ALIASES)}")
+        return f"registry:alias:{group}:{alias}"
+
+    def _doc(self, group: str, alias: str) -> dict:
+        import json
+
+        raw = self.kv.get(self._key(group, alias))
+        return json.loads(raw) if raw else {"version": None, "history": []}
+
+    def set(self, group: str, alias: str, version: int | None) -> None:
+        import json
+
+        from .kvstate import update
+
+        def point(raw: bytes | None) -> bytes:
+            doc = json.loads(raw) if raw else {"version": None, "history": []}
+            if doc["version"] != version:
+                doc["version"] = version
+                doc["history"].append(version)
+            return json.dumps(doc).encode()
+
+        update(self.kv, self._key(group, alias), point)
+
+    def get(self, group: str, alias: str) -> int | None:
+        v = self._doc(group, alias)["version"]
+        return None if v is None else int(v)
+
+    def history(self, group: str, alias: str) -> list[int]:
+        """Versions the alias pointed at, oldest first (unset entries skipped)."""
+        return [int(v) for v in self._doc(group, alias)["history"] if v is not None]
 
 class GateDecision(BaseModel):
     approve: bool

@@ -9,7 +9,6 @@ from skyloop.errors import InProgress, NotFound, SkyloopError
 from skyloop.local.audit import SqliteAuditLog
 from skyloop.local.blobstore import FolderBlobStore
 from skyloop.local.db import Database
-from skyloop.local.idempotency import SqliteIdempotencyStore
 from skyloop.local.queue import SqliteQueue
 
 
@@ -84,42 +83,6 @@ def test_queue_redelivers_after_timeout_then_dead_letters(db):
     assert dl.message_id == "p" and "2 deliveries" in dl.reason
 
 
-def test_idempotency_claim_complete_release(db):
-    s = SqliteIdempotencyStore(db)
-    assert s.begin("k") is None
-    with pytest.raises(InProgress):
-        s.begin("k")
-    s.complete("k", {"v": 1})
-    assert s.begin("k") == {"v": 1}
-    assert s.begin("j", expires_after=0) is None
-    assert s.begin("j") is None  # expired claim (crashed worker) can be taken over
-    s.release("j")
-    assert s.begin("j") is None
-
-
-def test_idempotency_one_winner_across_threads(tmp_path):
-    path = tmp_path / "race.db"
-    Database(path).close()
-    wins, errors = [], []
-
-    def worker():
-        d = Database(path)
-        try:
-            if SqliteIdempotencyStore(d).begin("race") is None:
-                wins.append(1)
-        except InProgress:
-            errors.append(1)
-        finally:
-            d.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(wins) == 1 and len(errors) == 7
-
-
 def test_audit_chain_detects_tampering(db, tmp_path):
     log = SqliteAuditLog(db)
     for i in range(5):
@@ -163,3 +126,31 @@ def test_audit_entry_keeps_the_log_time_when_the_payload_has_its_own(db):
     (e,) = log.entries()
     assert e["at"] == "2027-01-15T08:00:00+00:00" and e["payload_at"] == 123.0 and e["seq"] == 1
     assert e["payload_seq"] == "x" and log.verify()[0]
+
+
+def test_a_home_made_before_the_alias_book_keeps_its_aliases(tmp_path):
+    """Aliases moved from two SQLite tables to the shared AliasBook: an older home's production,
+    and the history rollback walks back along, are adopted once and the old tables dropped."""
+    from skyloop.local.registry import SqliteModelRegistry
+
+    d = Database(tmp_path / "old.db")
+    reg = SqliteModelRegistry(d)
+    for _ in range(3):
+        reg.register("churn", artifact_uri="blob:x", artifact_sha256="0" * 64, metrics={}, params={}, lineage={})
+    with d.tx() as c:  # what the older schema held
+        c.execute("CREATE TABLE model_aliases (model_group TEXT, alias TEXT, version INTEGER, PRIMARY KEY (model_group, alias))")
+        c.execute("CREATE TABLE model_alias_history (id INTEGER PRIMARY KEY AUTOINCREMENT, model_group TEXT, alias TEXT,"
+                  " version INTEGER, at TEXT)")
+        for v in (1, 2, None, 3):
+            c.execute("INSERT INTO model_alias_history(model_group, alias, version, at) VALUES ('churn','production',?,'t')", (v,))
+        c.execute("INSERT INTO model_aliases VALUES ('churn', 'production', 3)")
+    d.close()
+    d = Database(tmp_path / "old.db")
+    reg = SqliteModelRegistry(d)
+    assert reg.alias("churn", "production").version == 3
+    assert reg.alias_history("churn", "production") == [1, 2, 3]
+    tables = {r[0] for r in d.conn().execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert not {"model_aliases", "model_alias_history"} & tables
+    reg.set_alias("churn", "production", 2)
+    assert SqliteModelRegistry(d).alias_history("churn", "production") == [1, 2, 3, 2]  # adopted once, not again
+    d.close()

@@ -318,7 +318,10 @@ def models(group: Optional[str] = typer.Argument(None), home: Optional[Path] = H
 
     rt = _runtime(home)
     versions = rt.registry.versions(group)
-    aliases = {g: rt.registry.aliases(g) for g in {v.group for v in versions}}
+    from ..registry import ALIASES
+
+    aliases = {g: {a: (mv.version if (mv := rt.registry.alias(g, a)) else None) for a in ALIASES}
+               for g in {v.group for v in versions}}
     if as_json:  # which version is production is the first thing a script asks
         return _emit([{**v.model_dump(mode="json"), "aliases": sorted(a for a, n in aliases[v.group].items() if n == v.version)}
                       for v in versions], True)

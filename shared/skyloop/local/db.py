@@ -1,7 +1,7 @@
 """One SQLite database shared by the local adapters.
 
 WAL mode plus ``BEGIN IMMEDIATE`` gives the behaviour the adapters rely on:
-many readers, one writer at a time, and a claim (idempotency, queue receive)
+many readers, one writer at a time, and a claim (a compare-and-set, a queue receive)
 that two processes cannot both win.
 """
 
@@ -33,14 +33,6 @@ CREATE TABLE IF NOT EXISTS model_status_history (
     old_status TEXT, new_status TEXT NOT NULL, actor TEXT NOT NULL, note TEXT NOT NULL,
     at TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS model_aliases (
-    model_group TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER,
-    PRIMARY KEY (model_group, alias)
-);
-CREATE TABLE IF NOT EXISTS model_alias_history (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    model_group TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER, at TEXT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS queue_messages (
     queue TEXT NOT NULL,
     message_id TEXT NOT NULL,
@@ -62,13 +54,6 @@ CREATE TABLE IF NOT EXISTS serving_stats (
     calls INTEGER NOT NULL, errors INTEGER NOT NULL, latency_ms REAL NOT NULL,
     predictions INTEGER NOT NULL, prediction_sum REAL NOT NULL,
     PRIMARY KEY (model_group, slot, version, minute)
-);
-CREATE TABLE IF NOT EXISTS idempotency (
-    key TEXT PRIMARY KEY,
-    status TEXT NOT NULL,
-    result TEXT,
-    expires_at REAL NOT NULL,
-    updated_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS audit_log (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -118,10 +103,6 @@ CREATE TABLE IF NOT EXISTS remediation_log (
 -- without these, each message scans the whole log (the soak bench found it)
 CREATE INDEX IF NOT EXISTS remediation_log_at ON remediation_log (at);
 CREATE UNIQUE INDEX IF NOT EXISTS remediation_log_request ON remediation_log (request_id);
-CREATE TABLE IF NOT EXISTS applied_actions (
-    request_id TEXT PRIMARY KEY, action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL,
-    before TEXT NOT NULL, after TEXT NOT NULL, at TEXT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS pending_approvals (
     request_id TEXT PRIMARY KEY, body TEXT NOT NULL, reason TEXT NOT NULL, at REAL NOT NULL,
     decided TEXT
@@ -144,11 +125,16 @@ class Database:
         self._migrate()
 
     def _migrate(self) -> None:
-        """Homes made before the kv table had versions gain the column (every row at version 1)."""
+        """Homes made before the kv table had versions gain the column (every row at version 1);
+        tables nothing reads any more go (idempotency records now live in kv, applied actions
+        under ``applied:`` keys)."""
         cols = {r["name"] for r in self.conn().execute("PRAGMA table_info(kv)").fetchall()}
         if "version" not in cols:
             with self.tx() as c:
                 c.execute("ALTER TABLE kv ADD COLUMN version INTEGER NOT NULL DEFAULT 1")
+        with self.tx() as c:
+            c.execute("DROP TABLE IF EXISTS idempotency")
+            c.execute("DROP TABLE IF EXISTS applied_actions")
 
     def conn(self) -> sqlite3.Connection:
         c = getattr(self._local, "conn", None)

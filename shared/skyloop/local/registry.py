@@ -1,14 +1,16 @@
-"""SQLite ModelRegistry: groups, versions, approval history, alias history."""
+"""SQLite ModelRegistry: groups, versions, approval history; aliases in the shared AliasBook."""
 
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from ..errors import NotFound, SkyloopError
-from ..registry import ALIASES, ModelVersion, Status, check_transition
+from ..errors import NotFound
+from ..registry import AliasBook, ModelVersion, Status, check_transition
 from .db import Database
+from .kv import SqliteKeyValueStore
 
 
 def _now() -> str:
@@ -32,6 +34,27 @@ def _row_to_version(r: Any) -> ModelVersion:
 class SqliteModelRegistry:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.aliases = AliasBook(SqliteKeyValueStore(db))
+        self._adopt_alias_tables()
+
+    def _adopt_alias_tables(self) -> None:
+        """Homes made before aliases moved to the shared AliasBook keep them: the old tables'
+        rows become the book's documents once, then the tables go."""
+        c = self.db.conn()
+        if c.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='model_alias_history'").fetchone() is None:
+            return
+        rows = c.execute("SELECT model_group, alias, version FROM model_alias_history ORDER BY id").fetchall()
+        docs: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in rows:
+            doc = docs.setdefault((r["model_group"], r["alias"]), {"version": None, "history": []})
+            doc["version"] = r["version"]
+            doc["history"].append(r["version"])
+        with self.db.tx() as tx:
+            for (group, alias), doc in docs.items():
+                tx.execute("INSERT OR IGNORE INTO kv(key, value, updated_at, version) VALUES (?,?,?,1)",
+                           (f"registry:alias:{group}:{alias}", json.dumps(doc).encode(), time.time()))
+            tx.execute("DROP TABLE IF EXISTS model_aliases")
+            tx.execute("DROP TABLE IF EXISTS model_alias_history")
 
     def register(
         self,
@@ -118,48 +141,17 @@ class SqliteModelRegistry:
         return [dict(r) for r in rows]
 
     def set_alias(self, group: str, alias: str, version: int | None) -> None:
-        if alias not in ALIASES:
-            raise SkyloopError(f"unknown alias {alias!r}; expected one of {', '.join(ALIASES)}")
-        with self.db.tx() as c:
-            if version is not None and c.execute(
-                "SELECT 1 FROM model_versions WHERE model_group=? AND version=?", (group, version)
-            ).fetchone() is None:
-                raise NotFound(f"model {group} v{version} is not registered")
-            cur = c.execute(
-                "SELECT version FROM model_aliases WHERE model_group=? AND alias=?", (group, alias)
-            ).fetchone()
-            if cur is not None and cur["version"] == version:
-                return
-            c.execute(
-                "INSERT OR REPLACE INTO model_aliases(model_group, alias, version) VALUES (?,?,?)",
-                (group, alias, version),
-            )
-            c.execute(
-                "INSERT INTO model_alias_history(model_group, alias, version, at) VALUES (?,?,?,?)",
-                (group, alias, version, _now()),
-            )
+        if version is not None and self.db.conn().execute(
+                "SELECT 1 FROM model_versions WHERE model_group=? AND version=?", (group, version)).fetchone() is None:
+            raise NotFound(f"model {group} v{version} is not registered")
+        self.aliases.set(group, alias, version)
 
     def alias(self, group: str, alias: str) -> ModelVersion | None:
-        row = self.db.conn().execute(
-            "SELECT version FROM model_aliases WHERE model_group=? AND alias=?", (group, alias)
-        ).fetchone()
-        if row is None or row["version"] is None:
-            return None
-        return self.get(group, row["version"])
-
-    def aliases(self, group: str) -> dict[str, int | None]:
-        rows = self.db.conn().execute(
-            "SELECT alias, version FROM model_aliases WHERE model_group=?", (group,)
-        ).fetchall()
-        return {r["alias"]: r["version"] for r in rows}
+        version = self.aliases.get(group, alias)
+        return None if version is None else self.get(group, version)
 
     def alias_history(self, group: str, alias: str) -> list[int]:
-        """Versions the alias pointed at, oldest first (None entries skipped)."""
-        rows = self.db.conn().execute(
-            "SELECT version FROM model_alias_history WHERE model_group=? AND alias=? ORDER BY id",
-            (group, alias),
-        ).fetchall()
-        return [r["version"] for r in rows if r["version"] is not None]
+        return self.aliases.history(group, alias)
 
     def groups(self) -> list[str]:
         return [r[0] for r in self.db.conn().execute("SELECT DISTINCT model_group FROM model_versions ORDER BY 1")]

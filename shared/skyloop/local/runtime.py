@@ -20,6 +20,7 @@ from ..delivery import Outcome, backoff, deliver
 from ..errors import NotFound, SkyloopError
 from ..events import RemediationRequested, parse_event
 from ..handlers import dispatch
+from ..kvstate import KvIdempotencyStore
 from ..ports import Clock, Message, Queue
 from ..tracking import mirror_from_settings
 from ..tracking.mirrored import MirroredRegistry
@@ -28,7 +29,6 @@ from .blobstore import FolderBlobStore
 from .db import Database
 from .deployer import LocalDeployer
 from .fleet import LocalFleet, SqliteRemediationState
-from .idempotency import SqliteIdempotencyStore
 from ..clock import SystemClock
 from .kv import SqliteKeyValueStore
 from .queue import QueuePublisher, SqliteQueue
@@ -71,7 +71,7 @@ class LocalRuntime:
             deployer=deployer,
             events=QueuePublisher(self.event_queue),
             remediation=SqliteQueue(self.db, "remediation"),
-            idempotency=SqliteIdempotencyStore(self.db),
+            idempotency=KvIdempotencyStore(kv),
             audit=SqliteAuditLog(self.db, seal=HeadSeal(s.home / "audit.head"), clock=clock),
             executor=self.fleet,
             state=SqliteRemediationState(self.db),

@@ -11,10 +11,15 @@ import pytest
 REGION = "us-east-1"
 
 
-def _aws_kv(endpoint: str, monkeypatch: pytest.MonkeyPatch, table: str) -> Any:
-    boto3 = pytest.importorskip("boto3")
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto accepts any: the clients only need some to sign with."""
     for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}.items():
         monkeypatch.setenv(k, v)
+
+
+def _aws_kv(endpoint: str, monkeypatch: pytest.MonkeyPatch, table: str) -> Any:
+    boto3 = pytest.importorskip("boto3")
+    aws_credentials(monkeypatch)
     ddb = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint)
     ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
                      KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],

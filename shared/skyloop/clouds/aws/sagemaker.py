@@ -24,9 +24,9 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
-from ...errors import ArtifactIntegrityError, DeploymentFailed, EndpointBusy, InvalidEvent, NotFound, SkyloopError
+from ...errors import ArtifactIntegrityError, DeploymentFailed, EndpointBusy, InvalidEvent, NotFound
 from ...ports import BlobStore, KeyValueStore, TrainingJob
-from ...registry import ALIASES, ModelVersion, Status, check_transition
+from ...registry import AliasBook, ModelVersion, Status, check_transition
 from .config import AwsSettings
 from .session import client, error_code
 
@@ -46,6 +46,7 @@ def _check_name(group: str) -> str:
 class SageMakerModelRegistry:
     def __init__(self, aws: AwsSettings, store: BlobStore, kv: KeyValueStore) -> None:
         self.aws, self.store, self.kv = aws, store, kv
+        self.aliases = AliasBook(kv)  # SageMaker's registry has no aliases: the core keeps them
         self.sm = client("sagemaker", aws)
         self._account: str | None = None
 
@@ -157,26 +158,16 @@ class SageMakerModelRegistry:
         return self.get(group, version)
 
     def set_alias(self, group: str, alias: str, version: int | None) -> None:
-        if alias not in ALIASES:
-            raise SkyloopError(f"unknown alias {alias!r}; expected one of {', '.join(ALIASES)}")
         if version is not None:
             self.get(group, version)  # NotFound for an unknown version
-        key = f"registry:alias:{group}:{alias}"
-        doc = json.loads(self.kv.get(key) or b'{"version": null, "history": []}')
-        if doc["version"] == version:
-            return
-        doc["version"] = version
-        doc["history"].append(version)
-        self.kv.put(key, json.dumps(doc).encode())
+        self.aliases.set(group, alias, version)
 
     def alias(self, group: str, alias: str) -> ModelVersion | None:
-        raw = self.kv.get(f"registry:alias:{group}:{alias}")
-        version = json.loads(raw)["version"] if raw else None
+        version = self.aliases.get(group, alias)
         return None if version is None else self.get(group, version)
 
     def alias_history(self, group: str, alias: str) -> list[int]:
-        raw = self.kv.get(f"registry:alias:{group}:{alias}")
-        return [v for v in (json.loads(raw)["history"] if raw else []) if v is not None]
+        return self.aliases.history(group, alias)
 
 
 def _tar_gz(files: Mapping[str, bytes]) -> bytes:

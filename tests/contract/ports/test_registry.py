@@ -1,0 +1,97 @@
+"""The ModelRegistry contract (skyloop.ports) on every adapter: local (SQLite) and SageMaker's
+model registry on moto's server. Aliases and their history are the core's ``AliasBook`` on both."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from skyloop.errors import NotFound, SkyloopError
+from skyloop.registry import Status
+
+from .conftest import REGION, _aws_kv
+
+
+@pytest.fixture(params=["local", "aws"])
+def registry(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    if request.param == "local":
+        from skyloop.local.db import Database
+        from skyloop.local.registry import SqliteModelRegistry
+
+        db = Database(tmp_path / "reg.db")
+        yield SqliteModelRegistry(db)
+        db.close()
+        return
+    import boto3
+
+    endpoint = request.getfixturevalue("moto_endpoint")
+    kv = _aws_kv(endpoint, monkeypatch, f"reg-{tmp_path.name}")  # also sets the credentials
+    bucket = f"reg-{tmp_path.name}".lower().replace("_", "-")[:60]
+    boto3.client("s3", region_name=REGION, endpoint_url=endpoint).create_bucket(Bucket=bucket)
+    from skyloop.clouds.aws.config import AwsSettings
+    from skyloop.clouds.aws.s3 import S3BlobStore
+    from skyloop.clouds.aws.sagemaker import SageMakerModelRegistry
+
+    aws = AwsSettings(endpoint_url=endpoint, region=REGION, bucket=bucket)
+    yield SageMakerModelRegistry(aws, S3BlobStore(aws), kv)
+
+
+def _register(reg: Any, group: str, key: str) -> Any:
+    return reg.register(group, artifact_uri=f"s3://models/{group}/{key}.joblib", artifact_sha256="a" * 64,
+                        metrics={"roc_auc": 0.8}, params={"n_estimators": 10}, lineage={"task": "classification"},
+                        idempotency_key=key)
+
+
+def test_register_is_pending_and_idempotent_per_key(registry: Any, tmp_path: Path) -> None:
+    group = f"g-{tmp_path.name[-12:]}".replace("_", "-")
+    v1 = _register(registry, group, "data-1")
+    assert (v1.version, v1.status) == (1, Status.PENDING)
+    assert _register(registry, group, "data-1").version == 1  # a redelivered upload
+    assert _register(registry, group, "data-2").version == 2
+    assert [v.version for v in registry.versions(group)] == [1, 2]
+    with pytest.raises(NotFound):
+        registry.get(group, 9)
+
+
+def test_status_follows_the_transitions(registry: Any, tmp_path: Path) -> None:
+    group = f"s-{tmp_path.name[-12:]}".replace("_", "-")
+    _register(registry, group, "d")
+    assert registry.set_status(group, 1, Status.APPROVED, actor="oncall").status == Status.APPROVED
+    with pytest.raises(SkyloopError):
+        registry.set_status(group, 1, Status.PENDING, actor="oncall")
+
+
+def test_aliases_point_and_keep_their_history(registry: Any, tmp_path: Path) -> None:
+    group = f"a-{tmp_path.name[-12:]}".replace("_", "-")
+    for k in ("d1", "d2", "d3"):
+        _register(registry, group, k)
+    assert registry.alias(group, "production") is None
+    for v in (1, 2, 2, 3, None, 2):
+        registry.set_alias(group, "production", v)
+    assert registry.alias(group, "production").version == 2
+    assert registry.alias_history(group, "production") == [1, 2, 3, 2]  # repeats and unsets are not history
+    with pytest.raises(NotFound):
+        registry.set_alias(group, "canary", 7)
+    with pytest.raises(SkyloopError, match="unknown alias"):
+        registry.set_alias(group, "blue", 1)
+
+
+def test_concurrent_alias_moves_lose_no_history_entry(registry: Any, tmp_path: Path) -> None:
+    group = f"c-{tmp_path.name[-12:]}".replace("_", "-")
+    for k in ("d1", "d2"):
+        _register(registry, group, k)
+
+    def flip(v: int) -> None:
+        for _ in range(3):
+            registry.set_alias(group, "staging", v)
+            registry.set_alias(group, "staging", None)
+
+    threads = [threading.Thread(target=flip, args=(v,)) for v in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(registry.alias_history(group, "staging")) == [1, 1, 1, 2, 2, 2]
