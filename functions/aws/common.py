@@ -61,5 +61,22 @@ def guarded(function: str, raw: Any, work: Callable[[], dict[str, Any]], **conte
     return d.as_status()
 
 
+def handle(function: str, raw: Any, *kinds: type) -> dict[str, Any]:
+    """What every event-driven entry point does: decode with the one AWS decoder, refuse what
+    this function does not take, dispatch each event to its handler, answer."""
+    def work() -> dict[str, Any]:
+        from skyloop.clouds.aws.config import AwsSettings
+        from skyloop.clouds.aws.events import accept, to_domain
+        from skyloop.handlers import dispatch
+
+        a = adapters()
+        events = accept(to_domain(raw, training_bucket=AwsSettings().bucket, read=a.store.get), function, *kinds)
+        if not events:
+            return {"status": "ignored", "reason": "no Skyloop event in this notification"}
+        return {"status": "ok", "results": [dispatch(e, a) for e in events]}
+
+    return guarded(function, raw, work)
+
+
 def count(name: str, value: float = 1) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

@@ -7,10 +7,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from common import adapters, count, guarded, logger, metrics, tracer
-from skyloop.clouds.aws.events import training_events, training_job_event
-from skyloop.handlers import on_training_data
-from skyloop.handlers.train import on_training_job_completed
+from common import count, handle, logger, metrics, tracer
+from skyloop.events import TrainingDataArrived, TrainingJobCompleted
 
 
 # S3's request id for a notification, the event id for the EventBridge form.
@@ -18,14 +16,6 @@ from skyloop.handlers.train import on_training_job_completed
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    def work() -> dict[str, Any]:
-        if event.get("detail-type") == "SageMaker Training Job State Change":
-            job = training_job_event(event)
-            if job is None:
-                return {"status": "ignored", "reason": "not a finished Skyloop training job"}
-            return {"status": "ok", "results": [on_training_job_completed(job, adapters())]}
-        results = [on_training_data(e, adapters()) for e in training_events(event)]
-        count("ModelsRegistered", sum(1 for r in results if not r.get("duplicate")))
-        return {"status": "ok", "results": results}
-
-    return guarded("train", event, work)
+    out = handle("train", event, TrainingDataArrived, TrainingJobCompleted)
+    count("ModelsRegistered", sum(1 for r in out.get("results", []) if "version" in r and not r.get("duplicate")))
+    return out

@@ -14,6 +14,7 @@ from .ports import (
     EventPublisher,
     IdempotencyStore,
     KeyValueStore,
+    MetricSource,
     ModelRegistry,
     Queue,
     RemediationState,
@@ -39,4 +40,5 @@ class Adapters:
     clock: Clock
     training: TrainingBackend | None = None  # managed jobs for datasets above the size rule
     mirror: RunMirror | None = None  # MLflow, when tracking.mlflow_uri is set
+    metrics: MetricSource | None = None  # what an alarm's service window is read from (CloudWatch ...)
     rollouts: RolloutRunner | None = None  # a workflow engine for the rollout's steps; None: run them inline

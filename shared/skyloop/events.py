@@ -151,6 +151,18 @@ class MetricBatch(_Event):
         return h.hexdigest()
 
 
+class MetricAlarm(_Event):
+    """A monitoring alarm fired on a service or a serving endpoint: its recent metrics are then
+    read through the ``MetricSource`` port and scored like any batch. ``scope`` says which: an
+    endpoint's window has every variant, so a baking canary is judged too."""
+
+    type: Literal["MetricAlarm"] = "MetricAlarm"
+    service: str = Field(min_length=1)
+    alarm: str = ""
+    scope: Literal["service", "endpoint"] = "service"
+    metric: str = ""
+
+
 class RootCause(BaseModel):
     model_config = ConfigDict(frozen=True, defer_build=True)
 
@@ -224,6 +236,7 @@ DomainEvent = Annotated[
         TrainingJobCompleted,
         ModelVersionApproved,
         MetricBatch,
+        MetricAlarm,
         AnomalyFound,
         RemediationRequested,
         RemediationCompleted,

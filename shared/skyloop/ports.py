@@ -145,7 +145,9 @@ class TrainingBackend(Protocol):
 
 @runtime_checkable
 class MetricSource(Protocol):
-    def fetch(self, service: str, limit: int | None = None) -> list["MetricRecord"]: ...
+    """A service's (or a serving endpoint's, per variant) recent metrics, read when an alarm fires."""
+
+    def fetch(self, service: str, limit: int | None = None, *, scope: str = "service") -> list["MetricRecord"]: ...
 
 
 @dataclass(frozen=True)

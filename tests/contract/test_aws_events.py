@@ -121,33 +121,68 @@ def test_training_job_completion_maps_with_its_hyperparameters() -> None:
     assert training_job_event(ev) is None
 
 
-@pytest.mark.parametrize("name, kind", [
-    ("firehose-metric-stream-transform.json", "firehose"), ("firehose-sagemaker-variant-metrics.json", "firehose"),
-    ("cloudwatch-alarm-action.json", "alarm"), ("eventbridge-cloudwatch-alarm.json", "alarm"),
-    ("s3-metric-stream-object-created.json", "objects"),
-])
-def test_the_detect_decoder_recognises_every_shape_it_takes(name: str, kind: str) -> None:
-    from skyloop.clouds.aws.events import metric_input
-
-    m = metric_input(load(name))
-    got = [k for k, v in (("firehose", m.firehose), ("alarm", m.alarm), ("objects", m.objects), ("batch", m.batch)) if v]
-    assert got == [kind]
-    if kind == "objects":
-        assert all(u.startswith("s3://") for u in m.objects)
+TRAINING_BUCKET = "skyloop-training-123456789012"
 
 
-def test_the_detect_decoder_takes_a_batch_ignores_ok_alarms_and_refuses_the_rest() -> None:
-    from skyloop.clouds.aws.events import metric_input
+def _objects(uri: str) -> bytes:
+    """What a metric-stream object holds: the same JSON lines the Firehose sample carries."""
+    assert uri.startswith("s3://") and TRAINING_BUCKET not in uri, uri
+    return (EVENTS / "data" / "metric-stream-records.jsonl").read_bytes()
+
+
+# every sample but the Firehose ones (answered per record) and the SQS batch (one domain event a record)
+DECODED = {
+    "s3-object-created.json": ["TrainingDataArrived"],
+    "eventbridge-s3-object-created.json": ["TrainingDataArrived"],
+    "eventbridge-sagemaker-training-job-completed.json": ["TrainingJobCompleted"],
+    "eventbridge-sagemaker-model-package-approved.json": ["ModelVersionApproved"],
+    "cloudwatch-alarm-action.json": ["MetricAlarm"],
+    "eventbridge-cloudwatch-alarm.json": ["MetricAlarm"],
+    "s3-metric-stream-object-created.json": ["MetricBatch"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(DECODED))
+def test_the_one_decoder_maps_every_sample_to_its_domain_events(name: str) -> None:
+    from skyloop.clouds.aws.events import to_domain
+
+    got = to_domain(load(name), training_bucket=TRAINING_BUCKET, read=_objects)
+    assert [type(e).__name__ for e in got] == DECODED[name]
+
+
+def test_alarms_carry_their_scope_and_firehose_is_not_decoded_here() -> None:
+    from skyloop.clouds.aws.events import to_domain
+
+    [alarm] = to_domain(load("eventbridge-cloudwatch-alarm.json"), training_bucket=TRAINING_BUCKET, read=_objects)
+    assert (alarm.service, alarm.scope, alarm.metric) == ("api", "service", "CPUUtilization")
+    with pytest.raises(InvalidEvent, match="per record"):
+        to_domain(load("firehose-metric-stream-transform.json"), training_bucket=TRAINING_BUCKET, read=_objects)
+
+
+def test_the_decoder_passes_domain_events_ignores_what_is_not_for_skyloop_and_refuses_the_rest() -> None:
+    from skyloop.clouds.aws.events import accept, to_domain
+
+    def decode(raw: dict) -> list:
+        return to_domain(raw, training_bucket=TRAINING_BUCKET, read=_objects)
 
     batch = {"type": "MetricBatch", "service": "api", "records": [{"timestamp": "2026-11-24T00:00:00Z", "values": {"cpu": 1.0}}]}
-    assert metric_input(batch).batch is not None
+    assert [type(e).__name__ for e in decode(batch)] == ["MetricBatch"]
+    assert decode({"source": "skyloop", "detail-type": "MetricBatch", "detail": batch})[0].service == "api"
     ok = load("eventbridge-cloudwatch-alarm.json")
     ok["detail"]["state"]["value"] = "OK"
-    assert metric_input(ok).ignored == "alarm not entering ALARM"
-    with pytest.raises(InvalidEvent, match="takes metrics"):
-        metric_input({"type": "RemediationRequested", "request_id": "r", "action": "clear_cache", "target": "api"})
+    assert decode(ok) == []
+    sidecar = load("eventbridge-s3-object-created.json")
+    sidecar["detail"]["object"]["key"] = "datasets/churn.skyloop.json"
+    assert decode(sidecar) == []
+    request = {"type": "RemediationRequested", "request_id": "r", "action": "clear_cache", "target": "api"}
+    with pytest.raises(InvalidEvent, match="the detect function takes MetricBatch, MetricAlarm, got RemediationRequested"):
+        from skyloop.events import MetricAlarm, MetricBatch
+
+        accept(decode(request), "detect", MetricBatch, MetricAlarm)
     with pytest.raises(InvalidEvent):
-        metric_input({"Records": [{"s3": {"bucket": {}}}]})
+        decode({"Records": [{"s3": {"bucket": {}}}]})
+    with pytest.raises(InvalidEvent):
+        decode({"detail-type": "Something Else", "source": "aws.ec2", "detail": {}})
 
 
 def test_the_rollout_step_sample_is_what_the_machine_sends_for_the_approval_sample() -> None:

@@ -1,11 +1,10 @@
 """The embedded adapters are real (SQLite, files): test their contracts directly."""
 
 import sqlite3
-import threading
 
 import pytest
 
-from skyloop.errors import InProgress, NotFound, SkyloopError
+from skyloop.errors import NotFound, SkyloopError
 from skyloop.local.audit import SqliteAuditLog
 from skyloop.local.blobstore import FolderBlobStore
 from skyloop.local.db import Database

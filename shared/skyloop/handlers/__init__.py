@@ -24,12 +24,17 @@ _TABLE = {
     "train": ("train", "on_training_data", "TrainingDataArrived"),
     "deploy": ("deploy", "on_model_approved", "ModelVersionApproved"),
     "detect": ("detect", "on_metrics", "MetricBatch"),
+    "alarm": ("detect", "on_metric_alarm", "MetricAlarm"),
+    "training-job": ("train", "on_training_job_completed", "TrainingJobCompleted"),
     "remediate": ("remediate", "on_remediation", "RemediationRequested"),
     "drift": ("drift", "on_drift", "DriftDetected"),
     "canary": ("deploy", "on_canary_passed", "CanaryPassed"),
 }
 _FUNCS = {fn: mod for mod, fn, _ in _TABLE.values()}
-HANDLERS = tuple(_TABLE)
+# Triggers only a cloud raises (an alarm whose window the cloud's metrics API reads, a managed
+# training job that ended): dispatched like the rest, but not offered for local invocation.
+CLOUD_ONLY = frozenset({"alarm", "training-job"})
+HANDLERS = tuple(h for h in _TABLE if h not in CLOUD_ONLY)
 
 
 def handler_for(name: str) -> tuple[type, Callable[..., dict[str, Any]]]:
@@ -68,5 +73,5 @@ def __getattr__(attr: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
 
 
-__all__ = ["HANDLERS", "dispatch", "handler_for", "invoke", "on_metrics", "on_model_approved", "on_remediation",
-           "on_training_data", "on_drift", "on_canary_passed"]
+__all__ = ["HANDLERS", "dispatch", "handler_for", "invoke", "on_metrics", "on_metric_alarm", "on_model_approved",
+           "on_remediation", "on_training_data", "on_training_job_completed", "on_drift", "on_canary_passed"]

@@ -1,11 +1,12 @@
-"""Trigger: metric records (a batch, a stream window, an alarm's data)."""
+"""Trigger: metric records (a batch, a stream window), or an alarm whose window is then read."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from ..detection.usecase import detect
-from ..events import MetricBatch
+from ..errors import InvalidRequest
+from ..events import MetricAlarm, MetricBatch
 from ._once import once
 
 if TYPE_CHECKING:
@@ -21,3 +22,15 @@ def on_metrics(event: MetricBatch, adapters: "Adapters") -> dict[str, Any]:
         ).to_dict()
 
     return once(adapters.idempotency, f"metrics:{event.content_key()}", run)
+
+
+def on_metric_alarm(event: MetricAlarm, adapters: "Adapters") -> dict[str, Any]:
+    """Read the alarmed service's recent window and score it as a batch (the batch's content is
+    its idempotency key: a redelivered alarm over the same minutes has one effect)."""
+    if adapters.metrics is None:
+        raise InvalidRequest("an alarm needs a metric source to read its window; this runtime has none")
+    records = adapters.metrics.fetch(event.service, scope=event.scope)
+    if not records:
+        return {"status": "ignored", "reason": f"no datapoints for {event.service}"}
+    batch = MetricBatch(service=event.service, source=f"alarm:{event.alarm}", records=records)
+    return {"status": "ok", **on_metrics(batch, adapters)}

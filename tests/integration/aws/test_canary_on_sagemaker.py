@@ -89,7 +89,7 @@ def baking(aws: Aws, context: Any, tmp_path, monkeypatch):
     train.handler(load_event("s3-object-created.json"), context)
     approve(a.registry, a.events, GROUP, 1, actor="oncall")
     _queue_predictions(aws, GROUP, 1, [8], tmp_path, monkeypatch)
-    assert deploy.handler(_approved_event(1), context)["result"]["status"] == "promoted"
+    assert deploy.handler(_approved_event(1), context)["results"][0]["status"] == "promoted"
 
     rng = np.random.default_rng(3)
     now = int(time.time() // 60)
@@ -103,7 +103,7 @@ def baking(aws: Aws, context: Any, tmp_path, monkeypatch):
     train.handler(load_event("s3-object-created.json"), context)
     approve(a.registry, a.events, GROUP, 2, actor="oncall")
     _queue_predictions(aws, GROUP, 2, [8, 20], tmp_path, monkeypatch)
-    rollout = deploy.handler(_approved_event(2), context)["result"]
+    rollout = deploy.handler(_approved_event(2), context)["results"][0]
     assert rollout["status"] == "canary", rollout  # probes passed: now it bakes on live traffic
     assert _weights(aws) == {"production": 0.9, "canary": 0.1}
     yield a, rng, now

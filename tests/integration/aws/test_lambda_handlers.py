@@ -160,7 +160,7 @@ def test_approval_rolls_out_through_staging_and_canary_to_production(aws: Aws, c
     assert packages(aws)[0]["ModelApprovalStatus"] == "Approved"
     _queue_predictions(aws, GROUP, 1, [8], tmp_path, monkeypatch)
     first = deploy.handler(_approved_event(1), context)
-    assert first["status"] == "ok" and first["result"]["status"] == "promoted"
+    assert first["status"] == "ok" and first["results"][0]["status"] == "promoted"
     sm = aws.client("sagemaker")
     ep = sm.describe_endpoint(EndpointName=f"skyloop-{GROUP}")
     cfg = sm.describe_endpoint_config(EndpointConfigName=ep["EndpointConfigName"])
@@ -181,8 +181,8 @@ def test_approval_rolls_out_through_staging_and_canary_to_production(aws: Aws, c
     approve(a.registry, a.events, GROUP, 2, actor="oncall")
     _queue_predictions(aws, GROUP, 2, [8, 20], tmp_path, monkeypatch)
     second = deploy.handler(_approved_event(2), context)
-    assert second["result"]["status"] == "promoted", second
-    assert any(s.startswith("canary: 10%") for s in second["result"]["steps"])
+    assert second["results"][0]["status"] == "promoted", second
+    assert any(s.startswith("canary: 10%") for s in second["results"][0]["steps"])
     ep = sm.describe_endpoint(EndpointName=f"skyloop-{GROUP}")
     cfg = sm.describe_endpoint_config(EndpointConfigName=ep["EndpointConfigName"])
     assert [(v["VariantName"], v["ModelName"]) for v in cfg["ProductionVariants"]] == [("production", f"skyloop-{GROUP}-v2")]
@@ -193,7 +193,7 @@ def test_approval_rolls_out_through_staging_and_canary_to_production(aws: Aws, c
     assert fallback.calls, "the deployer never updated the endpoint in place"
     assert a.registry.alias(GROUP, "production").version == 2
     dup = deploy.handler(_approved_event(2), context)  # EventBridge redelivery
-    assert dup["result"]["duplicate"]
+    assert dup["results"][0]["duplicate"]
 
 
 def _queued_requests(aws: Aws) -> list[dict[str, Any]]:

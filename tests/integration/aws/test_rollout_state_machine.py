@@ -87,14 +87,14 @@ def test_an_approval_starts_one_execution_per_request(aws: Aws, context: Any, ma
     monkeypatch.setenv("SKYLOOP_AWS_ROLLOUT_STATE_MACHINE_ARN", machine)
     common.reset()
     out = deploy.handler(_approved_event(1), context)
-    assert out["result"]["status"] == "started" and out["result"]["execution"].startswith(
+    assert out["results"][0]["status"] == "started" and out["results"][0]["execution"].startswith(
         machine.replace(":stateMachine:", ":execution:"))
     sfn = aws.client("stepfunctions")
     runs = sfn.list_executions(stateMachineArn=machine)["executions"]
     assert len(runs) == 1
     state = json.loads(sfn.describe_execution(executionArn=runs[0]["executionArn"])["input"])
     assert (state["group"], state["version"], state["next"]) == (GROUP, 1, "begin")
-    assert deploy.handler(_approved_event(1), context)["result"]["duplicate"]  # EventBridge redelivery
+    assert deploy.handler(_approved_event(1), context)["results"][0]["duplicate"]  # EventBridge redelivery
     # the runner is idempotent by itself too: the same request's name and input start nothing new
     again = common.adapters().rollouts.start(runs[0]["name"], state)
     assert again["execution"] == runs[0]["executionArn"]
@@ -150,7 +150,7 @@ def v1_in_production(aws: Aws, context: Any, tmp_path: Path, monkeypatch: pytest
     fallback = UpdateEndpointFallback(aws)
     fallback.attach(common.adapters().deployer.sm)
     _queue_predictions(aws, GROUP, 1, [8], tmp_path, monkeypatch)
-    assert deploy.handler(_approved_event(1), context)["result"]["status"] == "promoted"  # inline: no machine set
+    assert deploy.handler(_approved_event(1), context)["results"][0]["status"] == "promoted"  # inline: no machine set
     _trained(aws, context, 2, CHURN.replace(b"\n1,", b"\n2,", 5))
     return fallback
 

@@ -17,9 +17,9 @@ import base64
 import json
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
-from ...errors import InvalidEvent, InvalidMetrics
+from ...errors import InvalidEvent, InvalidMetrics, SkyloopError
 from ...events import MetricBatch, MetricRecord
 from .config import AwsSettings
 from .shapes import typed
@@ -224,3 +224,38 @@ def firehose_records(raw: dict[str, Any]) -> list[tuple[str, str]]:
         return [(r["recordId"], base64.b64decode(r["data"]).decode("utf-8")) for r in raw["records"]]
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidEvent(f"malformed Firehose transformation event: {type(exc).__name__}") from None
+
+
+def firehose_transform(raw: dict[str, Any], detect: Callable[[list[MetricBatch]], Any]) -> dict[str, Any]:
+    """A Firehose transformation: detect on the records' metrics and pass each record through
+    unchanged; a record that is not metric-stream JSON is 'ProcessingFailed' (Firehose keeps it
+    under its error prefix, the dead-letter path of a stream)."""
+    import logging
+
+    out, docs = [], []
+    for record_id, text in firehose_records(raw):
+        try:
+            docs += stream_lines(text)
+            result = "Ok"
+        except SkyloopError as exc:
+            logging.getLogger("skyloop.detect").error("metric stream record rejected",
+                                                      extra={"record_id": record_id, "reason": exc.reason})
+            result = "ProcessingFailed"
+        out.append({"recordId": record_id, "result": result, "data": base64.b64encode(text.encode()).decode()})
+    if docs:
+        detect(batches_from_stream(docs))
+    return {"records": out}
+
+
+class CloudWatchMetrics:
+    """The ``MetricSource`` port on CloudWatch: a service's window (ECS metrics) or, for an
+    endpoint, every variant's (so a baking canary is judged with production)."""
+
+    def __init__(self, aws: AwsSettings) -> None:
+        self.aws = aws
+        self._sources: dict[str, Any] = {}
+
+    def fetch(self, service: str, limit: int | None = None, *, scope: str = "service") -> list[MetricRecord]:
+        if scope not in self._sources:
+            self._sources[scope] = EndpointMetricSource(self.aws) if scope == "endpoint" else CloudWatchMetricSource(self.aws)
+        return list(self._sources[scope].fetch(service, limit))

@@ -1,19 +1,17 @@
 """AWS event shapes -> Skyloop domain events: the one place that knows them.
 
-Plain dicts in, domain models out, so the Lambda entry points (which parse with
-Powertools' data classes first), direct invocation and the contract tests share
-one mapping. Events that are not for Skyloop (a sidecar JSON upload, a package
-that was *rejected*) map to ``None`` and are acknowledged without effect.
+Plain dicts in, domain models out: ``to_domain`` is what every Lambda entry point calls, and
+the contract tests feed it every sample in events/aws/. Events that are not for Skyloop (a
+sidecar JSON upload, a package that was *rejected*) map to no event and are acknowledged
+without effect.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from ...errors import InvalidEvent
-from ...events import (CanaryPassed, MetricBatch, ModelVersionApproved, TrainingDataArrived, TrainingJobCompleted,
-                       parse_event)
+from ...events import CanaryPassed, MetricAlarm, ModelVersionApproved, TrainingDataArrived, TrainingJobCompleted, parse_event
 from .s3 import object_key
 from .shapes import typed
 
@@ -34,32 +32,27 @@ def is_training_csv(key: str) -> bool:
 
 
 @typed
-def training_events(raw: dict[str, Any]) -> list[TrainingDataArrived]:
-    """S3 notification (Records[]) or EventBridge "Object Created" -> uploads to train on."""
+def s3_objects(raw: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(bucket, key, object) of each created object: an S3 notification (``Records[]``, keys
+    URL-encoded) or EventBridge "Object Created" (keys decoded)."""
     if "Records" in raw:
-        out = []
-        for rec in raw["Records"]:
-            if not str(rec.get("eventName", "")).startswith("ObjectCreated"):
-                continue
-            bucket = _get(rec, "s3", "bucket", "name")
-            key = object_key(_get(rec, "s3", "object", "key"))  # notification keys are URL-encoded
-            obj = rec["s3"]["object"]
-            if is_training_csv(key):
-                out.append(TrainingDataArrived(uri=f"s3://{bucket}/{key}", version=obj.get("eTag") or obj.get("sequencer"),
-                                               size=obj.get("size")))
-        return out
+        return [(_get(r, "s3", "bucket", "name"), object_key(_get(r, "s3", "object", "key")), r["s3"]["object"])
+                for r in raw["Records"] if str(r.get("eventName", "ObjectCreated")).startswith("ObjectCreated")]
     if raw.get("detail-type") == "Object Created" and raw.get("source") == "aws.s3":
-        bucket = _get(raw, "detail", "bucket", "name")
         obj = _get(raw, "detail", "object")
-        key = _get(obj, "key")  # EventBridge keys arrive decoded
-        if not is_training_csv(key):
-            return []
-        return [TrainingDataArrived(uri=f"s3://{bucket}/{key}", version=obj.get("etag") or obj.get("sequencer"),
-                                    size=obj.get("size"))]
-    event = _domain(raw)
-    if not isinstance(event, TrainingDataArrived):
-        raise InvalidEvent(f"the train function takes S3 object-created events, got {type(event).__name__}")
-    return [event]
+        return [(_get(raw, "detail", "bucket", "name"), _get(obj, "key"), obj)]
+    return []
+
+
+def _upload(bucket: str, key: str, obj: dict[str, Any]) -> TrainingDataArrived:
+    return TrainingDataArrived(uri=f"s3://{bucket}/{key}", size=obj.get("size"),
+                               version=obj.get("eTag") or obj.get("etag") or obj.get("sequencer"))
+
+
+@typed
+def training_events(raw: dict[str, Any]) -> list[TrainingDataArrived]:
+    """Uploads to train on (a sidecar or any non-CSV object is not one)."""
+    return [_upload(*o) for o in s3_objects(raw) if is_training_csv(o[1])]
 
 
 @typed
@@ -112,43 +105,50 @@ def approval_event(raw: dict[str, Any]) -> ModelVersionApproved | CanaryPassed |
     return event
 
 
-@dataclass(frozen=True)
-class MetricInput:
-    """What a detect invocation was given, decoded: exactly one of these is set.
-
-    - ``firehose``: a Firehose transformation (it must answer per record, in Firehose's format);
-    - ``alarm``: a CloudWatch alarm entering ALARM (its service's window is then read);
-    - ``objects``: metric-stream objects delivered to S3 (``s3://`` URIs);
-    - ``batch``: a Skyloop ``MetricBatch``;
-    - ``ignored``: a shape that is Skyloop's to acknowledge without effect (an alarm back to OK).
-    """
-
-    firehose: bool = False
-    alarm: dict[str, Any] | None = None
-    objects: tuple[str, ...] = ()
-    batch: MetricBatch | None = None
-    ignored: str = ""
-
-
 @typed
-def metric_input(raw: dict[str, Any]) -> MetricInput:
-    """The detect function's one decoder: every AWS shape it takes, recognised here."""
-    from .cloudwatch import alarm_of
+def to_domain(raw: Any, *, training_bucket: str, read: Callable[[str], bytes]) -> list[Any]:
+    """The one decoder: any AWS event a Skyloop function receives -> the domain events it means.
 
+    [] is an event Skyloop acknowledges without effect (a sidecar upload, a rejected package, an
+    alarm back to OK, another team's training job); a shape it cannot read is ``InvalidEvent``.
+    An object in the training bucket is an upload (CSV) or nothing; an object anywhere else is a
+    metric-stream file, read with ``read``. A Firehose transformation is not decoded here: it is
+    answered record by record (``cloudwatch.firehose_transform``).
+    """
+    from .cloudwatch import alarm_of, batches_from_stream, stream_lines
+
+    if not isinstance(raw, dict):
+        raise InvalidEvent(f"an AWS event is a JSON object, got {type(raw).__name__}")
     if "records" in raw and "deliveryStreamArn" in raw:
-        return MetricInput(firehose=True)
-    if "alarmData" in raw or raw.get("detail-type") == "CloudWatch Alarm State Change":
+        raise InvalidEvent("a Firehose transformation is answered per record, not decoded into events")
+    kind = raw.get("detail-type")
+    if kind == "SageMaker Training Job State Change":
+        return [e for e in (training_job_event(raw),) if e is not None]
+    if kind == "SageMaker Model Package State Change":
+        return [e for e in (approval_event(raw),) if e is not None]
+    if "alarmData" in raw or kind == "CloudWatch Alarm State Change":
         alarm = alarm_of(raw)
-        return MetricInput(alarm=alarm) if alarm is not None else MetricInput(ignored="alarm not entering ALARM")
-    if "Records" in raw:  # metric stream delivered to S3, notified directly
-        return MetricInput(objects=tuple(f"s3://{_get(r, 's3', 'bucket', 'name')}/{object_key(_get(r, 's3', 'object', 'key'))}"
-                                         for r in raw["Records"]))
-    if raw.get("source") == "aws.s3":  # ... or through EventBridge (keys arrive decoded)
-        return MetricInput(objects=(f"s3://{_get(raw, 'detail', 'bucket', 'name')}/{_get(raw, 'detail', 'object', 'key')}",))
-    event = _domain(raw)
-    if not isinstance(event, MetricBatch):
-        raise InvalidEvent(f"the detect function takes metrics, got {type(event).__name__}")
-    return MetricInput(batch=event)
+        if alarm is None:
+            return []
+        return [MetricAlarm(event_id=str(raw.get("id") or f"{alarm['alarm']}@{alarm['at']}"), service=alarm["service"],
+                            alarm=str(alarm["alarm"] or ""), metric=str(alarm["metric"] or ""),
+                            scope="endpoint" if alarm["namespace"] == "AWS/SageMaker" else "service")]
+    objects = s3_objects(raw)
+    if objects:
+        uploads = [_upload(*o) for o in objects if o[0] == training_bucket and is_training_csv(o[1])]
+        docs = [d for b, k, _ in objects if b != training_bucket for d in stream_lines(read(f"s3://{b}/{k}").decode("utf-8"))]
+        return [*uploads, *batches_from_stream(docs)]
+    if "Records" in raw or raw.get("source") == "aws.s3":
+        return []  # object events that created nothing (a delete, a sidecar's notification)
+    return [_domain(raw)]
+
+
+def accept(events: list[Any], function: str, *kinds: type) -> list[Any]:
+    """The events a function takes; another kind sent to it is a typed refusal (dead-lettered)."""
+    wrong = [type(e).__name__ for e in events if not isinstance(e, kinds)]
+    if wrong:
+        raise InvalidEvent(f"the {function} function takes {', '.join(k.__name__ for k in kinds)}, got {', '.join(wrong)}")
+    return events
 
 
 def _domain(raw: dict[str, Any]) -> Any:

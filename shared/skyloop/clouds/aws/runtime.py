@@ -13,6 +13,7 @@ from ...kvstate import SpillingStore
 from ...tracking import mirror_from_settings
 from ...tracking.mirrored import MirroredRegistry
 from .config import AwsSettings
+from .cloudwatch import CloudWatchMetrics
 from .dynamodb import DynamoAuditLog, DynamoIdempotencyStore, DynamoKeyValueStore, DynamoRemediationState
 from .executors import AwsActionExecutor
 from .s3 import S3BlobStore
@@ -39,5 +40,6 @@ def build(settings: Settings | None = None, aws: AwsSettings | None = None) -> A
         executor=AwsActionExecutor(aws, registry=registry, deployer=deployer, policy=settings.guardrails),
         state=DynamoRemediationState(aws), kv=kv, clock=clock, training=SageMakerTrainingBackend(aws, store),
         mirror=mirror,
+        metrics=CloudWatchMetrics(aws),
         rollouts=StepFunctionsRollouts(aws) if aws.rollout_state_machine_arn else None,
     )
