@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from common import adapters, count, guarded, logger, metrics, tracer
+from common import adapters, count, guarded, handle, logger, metrics, tracer
 from skyloop.errors import InvalidEvent
 from skyloop.events import RemediationRequested, parse_event
 from skyloop.handlers import on_remediation
@@ -44,5 +44,13 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse | dict[str, Any]:
+    if not _is_sqs_batch(event):  # a direct invocation (a RemediationRequested), or a shape refused with its reason
+        return handle("remediate", event, RemediationRequested)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+def _is_sqs_batch(event: Any) -> bool:
+    records = event.get("Records") if isinstance(event, dict) else None
+    return bool(records) and isinstance(records, list) and all(
+        isinstance(r, dict) and r.get("eventSource") == "aws:sqs" and "messageId" in r for r in records)

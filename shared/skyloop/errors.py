@@ -68,6 +68,13 @@ class NotFound(SkyloopError):
     code = "not_found"
 
 
+class ForeignModel(NotFound):
+    """The registry holds this version, but Skyloop did not register it (another team's model in
+    a shared registry): not Skyloop's to deploy, and not an error to dead-letter either."""
+
+    code = "foreign_model"
+
+
 class StateConflict(SkyloopError):
     """The requested transition is not allowed from the current state."""
 

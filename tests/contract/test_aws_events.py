@@ -27,7 +27,8 @@ def test_every_sample_is_covered_here() -> None:
                "eventbridge-cloudwatch-alarm.json", "firehose-metric-stream-transform.json",
                "s3-metric-stream-object-created.json", "sqs-remediation-batch.json",
                "eventbridge-sagemaker-training-job-completed.json", "firehose-sagemaker-variant-metrics.json",
-               "stepfunctions-rollout-step.json"}
+               "stepfunctions-rollout-step.json", "sqs-s3-object-created.json", "sns-s3-object-created.json",
+               "sqs-sns-s3-object-created.json", "s3-object-removed.json", "eventbridge-cloudwatch-alarm-no-dimensions.json"}
     assert {p.name for p in EVENTS.glob("*.json")} == covered
 
 
@@ -139,6 +140,11 @@ DECODED = {
     "cloudwatch-alarm-action.json": ["MetricAlarm"],
     "eventbridge-cloudwatch-alarm.json": ["MetricAlarm"],
     "s3-metric-stream-object-created.json": ["MetricBatch"],
+    # issue 15: the fan-out envelopes a real account uses, and what is not an upload
+    "sqs-s3-object-created.json": ["TrainingDataArrived"],
+    "sns-s3-object-created.json": ["TrainingDataArrived"],
+    "sqs-sns-s3-object-created.json": ["TrainingDataArrived"],
+    "s3-object-removed.json": [],
 }
 
 
@@ -202,3 +208,37 @@ def test_the_rollout_step_sample_is_what_the_machine_sends_for_the_approval_samp
     assert sample == {"step": "begin", "state": state}
     assert state["owner"] == execution_name(state)
     assert definition()["States"]["begin"]["Parameters"]["Payload"] == {"step": "begin", "state.$": "$"}
+
+
+def test_every_envelope_names_the_same_upload() -> None:
+    from skyloop.clouds.aws.events import to_domain
+
+    def upload(name: str) -> str:
+        [e] = to_domain(load(name), training_bucket=TRAINING_BUCKET, read=_objects)
+        return e.uri
+
+    direct = upload("s3-object-created.json")
+    assert direct == upload("sqs-s3-object-created.json") == upload("sns-s3-object-created.json") \
+        == upload("sqs-sns-s3-object-created.json")
+
+
+def test_an_alarm_on_a_metric_with_no_service_is_refused_never_given_a_default_service() -> None:
+    """Issue 15: a single-metric account-wide alarm was mapped to service "api", and detect then
+    queued "scale_out api"."""
+    from skyloop.clouds.aws.events import to_domain
+
+    with pytest.raises(InvalidEvent, match="no service dimension"):
+        to_domain(load("eventbridge-cloudwatch-alarm-no-dimensions.json"), training_bucket=TRAINING_BUCKET, read=_objects)
+    docs = [dict(d, dimensions={}) for d in cw.stream_lines(_objects("s3://metrics/x").decode())]
+    assert cw.batches_from_stream(docs) == []  # account-wide metrics in a stream are skipped, not filed under "api"
+
+
+def test_an_sqs_body_that_is_not_json_is_a_typed_refusal() -> None:
+    from skyloop.clouds.aws.events import to_domain
+
+    ev = load("sqs-s3-object-created.json")
+    ev["Records"][0]["body"] = "not json {"
+    with pytest.raises(InvalidEvent, match="SQS message body is not JSON"):
+        to_domain(ev, training_bucket=TRAINING_BUCKET, read=_objects)
+    assert to_domain({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": TRAINING_BUCKET},
+                     training_bucket=TRAINING_BUCKET, read=_objects) == []

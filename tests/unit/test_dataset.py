@@ -69,3 +69,20 @@ def test_profile_has_schema_but_no_rows():
     prof = ds.profile()
     assert prof["numeric"]["x"] == {"min": 0.0, "max": 39.0, "median": 19.5, "integer": True}
     assert prof["categorical"] == {"kind": ["a", "b"]}
+
+
+def test_a_gzip_csv_is_read_and_a_bomb_or_truncation_refused():
+    """Issue 15: `.csv.gz` uploads were ignored with no trace; now they train, bounded."""
+    import gzip
+
+    from skyloop.training.dataset import DatasetLimits, gunzip
+
+    plain = b"a,b,y\n" + b"".join(b"%d,%d,%d\n" % (i, i * 2, i % 2) for i in range(50))
+    ds = load_dataset(gzip.compress(plain))
+    assert ds.target == "y" and len(ds.X) == 50
+    bomb = gzip.compress(b"a,b,y\n" + b"0" * 5_000_000)
+    with pytest.raises(InvalidDataset, match="inflates beyond"):
+        load_dataset(bomb, limits=DatasetLimits(max_bytes=1_000_000))
+    with pytest.raises(InvalidDataset, match="truncated"):
+        gunzip(gzip.compress(plain)[:-12], 10_000)
+    assert gunzip(plain, 10) == plain  # not gzip: passed through untouched

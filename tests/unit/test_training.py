@@ -183,3 +183,16 @@ def test_neutral_job_entry_trains_from_directories(tmp_path, churn_bytes):
     card = _json.loads((model / "skyloop.json").read_text())
     assert (model / "model.joblib").stat().st_size > 0 and card["lineage"]["data_uri"] == "s3://b/churn.csv"
     assert _json.loads(out.stdout.strip().splitlines()[-1])["rows"] == 300
+
+
+def test_the_same_bytes_under_two_names_train_two_groups(runtime, churn_bytes):
+    """Issue 15: beta.csv returned alpha.csv's stored result (the key lacked the group)."""
+    import gzip
+
+    for name in ("alpha", "beta"):
+        uri = put_dataset(runtime, name, churn_bytes, {"target": "churned", "params": {"n_estimators": 10}})
+        res = on_training_data(TrainingDataArrived(uri=uri), runtime.adapters)
+        assert res["model_group"] == name and not res["duplicate"], res
+    gz = runtime.adapters.store.put("datasets/gamma.csv.gz", gzip.compress(churn_bytes))
+    res = on_training_data(TrainingDataArrived(uri=gz, target="churned"), runtime.adapters)
+    assert res["model_group"] == "gamma" and res["version"] == 1

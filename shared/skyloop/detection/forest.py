@@ -120,8 +120,11 @@ class CompiledForest:
             self._levels_cache = levels
         return levels
 
-    def path_lengths(self, X: np.ndarray, chunk_rows: int = 2048, n_jobs: int = 1) -> np.ndarray:
+    def path_lengths(self, X: np.ndarray, chunk_rows: int = 512, n_jobs: int = 1) -> np.ndarray:
         """Sum over trees of (depth + c(leaf size) - 1) per row: sklearn's ``depths``.
+
+        Rows go through in chunks whose per-level arrays (rows x trees) stay in the core's cache:
+        512 rows x 100 trees scored 30% faster than 2,048 on the bench machine (bench/README.md).
 
         ``n_jobs > 1`` splits rows across threads (numpy's ``take`` releases the GIL).
         """

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DeploymentFailed
+from ..errors import DeploymentFailed, ForeignModel
 from ..events import CanaryPassed, ModelVersionApproved
 from ..registry import Status
 from ..serving.rollout import RolloutContext, complete_canary, execution_name, promotion_state, rollout, start_state
@@ -23,7 +23,10 @@ def on_model_approved(event: ModelVersionApproved, adapters: "Adapters") -> dict
     approval has one effect, while a new request (``skyloop deploy``, going back to an older
     APPROVED version, redeploying production) runs the rollout again. The version's status is
     checked before the key, so a REJECTED version is refused even if it was deployed before."""
-    version = adapters.registry.get(event.model_group, event.version)
+    try:
+        version = adapters.registry.get(event.model_group, event.version)
+    except ForeignModel as exc:  # another team's model in a shared registry: not ours, not an error
+        return {"status": "ignored", "model_group": event.model_group, "version": event.version, "reason": exc.reason}
     if version.status != Status.APPROVED:
         raise DeploymentFailed(f"{event.model_group} v{event.version} is {version.status.value}, not APPROVED")
 

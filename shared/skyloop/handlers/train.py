@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 
 
 def sidecar_uri(uri: str) -> str:
-    """'data/churn.csv' -> 'data/churn.skyloop.json'."""
-    base = uri[:-4] if uri.lower().endswith(".csv") else uri
+    """'data/churn.csv' (or 'data/churn.csv.gz') -> 'data/churn.skyloop.json'."""
+    low = uri.lower()
+    base = uri[:-7] if low.endswith(".csv.gz") else uri[:-4] if low.endswith(".csv") else uri
     return base + ".skyloop.json"
 
 
@@ -28,7 +29,7 @@ def _mirror(adapters: "Adapters", group: str) -> None:
 
 def on_training_data(event: TrainingDataArrived, adapters: "Adapters") -> dict[str, Any]:
     from ..training.dataset import read_sidecar
-    from ..training.usecase import TooLargeForFunction, train_and_register
+    from ..training.usecase import TooLargeForFunction, group_from_uri, train_and_register
 
     data = adapters.store.get(event.uri)
     try:
@@ -37,7 +38,8 @@ def on_training_data(event: TrainingDataArrived, adapters: "Adapters") -> dict[s
         sidecar_bytes = b""
     sidecar = read_sidecar(sidecar_bytes)
     target = event.target or sidecar.get("target")
-    group = event.model_group or sidecar.get("model_group")
+    # resolved here, not later: the same bytes uploaded as alpha.csv and beta.csv are two groups' data
+    group = event.model_group or sidecar.get("model_group") or group_from_uri(event.uri)
     params = dict(sidecar.get("params") or {})
     family = event.model or sidecar.get("model")  # the model family: the event's, else the sidecar's
     if family:

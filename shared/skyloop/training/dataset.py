@@ -132,12 +132,32 @@ def _check_sizes(data: bytes, limits: DatasetLimits) -> None:
                              f"{limits.max_field_bytes:,}-byte limit per field")
 
 
+def gunzip(data: bytes, max_bytes: int) -> bytes:
+    """A gzip-compressed CSV (``.csv.gz``) inflated, never past ``max_bytes``: a small file that
+    expands without bound (a zip bomb) is refused before it is held in memory. Other bytes pass."""
+    if data[:2] != b"\x1f\x8b":
+        return data
+    import zlib
+
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(data, max_bytes + 1)
+    except zlib.error as exc:
+        raise InvalidDataset(f"gzip data does not inflate: {exc}") from None
+    if len(out) > max_bytes:
+        raise InvalidDataset(f"gzip data inflates beyond the {max_bytes}-byte limit")
+    if not d.eof:
+        raise InvalidDataset("gzip data is truncated")
+    return out
+
+
 def load_dataset(data: bytes, target: str | None = None, limits: DatasetLimits | None = None) -> Dataset:
     """Parse and validate; the target defaults to the last column."""
     import numpy as np
     import pandas as pd
 
     limits = limits or DatasetLimits()
+    data = gunzip(data, limits.max_bytes)
     n_bytes = len(data)
     if n_bytes == 0 or not data.strip():
         raise InvalidDataset("CSV is empty")

@@ -26,7 +26,7 @@ def run(train_dir: Path, model_dir: Path, job: Mapping[str, Any]) -> dict[str, A
     from ..config import Settings
     from .usecase import fit
 
-    csvs = sorted(p for p in train_dir.rglob("*") if p.is_file() and p.suffix.lower() == ".csv")
+    csvs = sorted(p for p in train_dir.rglob("*") if p.is_file() and p.name.lower().endswith((".csv", ".csv.gz")))
     if len(csvs) != 1:
         raise SystemExit(f"expected one CSV in {train_dir}, found {len(csvs)}")
     params = job.get("params") or {}

@@ -22,9 +22,10 @@ _GROUP_RE = re.compile(r"[^a-zA-Z0-9-]+")
 
 
 def group_from_uri(uri: str) -> str:
-    """'s3://b/data/churn-2026-01.csv' -> 'churn-2026-01'."""
+    """'s3://b/data/churn-2026-01.csv' (or '.csv.gz') -> 'churn-2026-01'."""
     stem = uri.rstrip("/").rsplit("/", 1)[-1]
-    stem = stem[:-4] if stem.lower().endswith(".csv") else stem
+    low = stem.lower()
+    stem = stem[:-7] if low.endswith(".csv.gz") else stem[:-4] if low.endswith(".csv") else stem
     return _GROUP_RE.sub("-", stem).strip("-").lower()[:63] or "default"
 
 

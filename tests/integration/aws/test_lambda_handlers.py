@@ -470,6 +470,49 @@ def test_direct_invocation_with_domain_events(aws: Aws, context: Any) -> None:
     assert bad["status"] == "dead_lettered" and bad["error"] == "invalid_event"
 
 
+@pytest.mark.parametrize("function, sample", [
+    ("remediate", "s3-object-created.json"), ("remediate", "eventbridge-cloudwatch-alarm.json"),
+    ("detect", "sqs-s3-object-created.json"), ("train", "eventbridge-cloudwatch-alarm.json"),
+    ("deploy", "s3-object-created.json"), ("detect", "eventbridge-cloudwatch-alarm-no-dimensions.json"),
+])
+def test_a_shape_a_function_does_not_take_is_refused_with_its_reason_not_a_crash(
+        aws: Aws, context: Any, function: str, sample: str) -> None:
+    """Issue 15: remediate crashed on anything but an SQS batch, detect on SQS-wrapped events."""
+    import importlib
+
+    out = importlib.import_module(function).handler(load_event(sample), context)
+    assert out["status"] == "dead_lettered" and out["error"] == "invalid_event", out
+    [parked] = [b for b in (json.loads(m["Body"]) for m in aws.messages(aws.dead_letter_url)) if b["reason"] == out["reason"]]
+    assert parked["function"] == function and parked["event"] == load_event(sample)  # nothing lost, reason attached
+
+
+def test_uploads_through_sqs_and_sns_fan_out_train(aws: Aws, context: Any) -> None:
+    import train
+
+    upload(aws)
+    for sample in ("sqs-s3-object-created.json", "sns-s3-object-created.json", "sqs-sns-s3-object-created.json"):
+        out = train.handler(load_event(sample), context)
+        assert out["status"] == "ok" and out["results"][0]["version"] == 1, out
+    assert len(packages(aws)) == 1  # one upload, three envelopes: one model
+    assert train.handler(load_event("s3-object-removed.json"), context)["status"] == "ignored"
+
+
+def test_another_teams_approved_package_is_ignored_not_deployed_nor_dead_lettered(aws: Aws, context: Any) -> None:
+    import deploy
+
+    sm = aws.client("sagemaker")
+    sm.create_model_package_group(ModelPackageGroupName="fraud")
+    arn = sm.create_model_package(ModelPackageGroupName="fraud", ModelApprovalStatus="Approved", InferenceSpecification={
+        "Containers": [{"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/fraud:1"}],
+        "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]})["ModelPackageArn"]
+    ev = _approved_event(1)
+    ev["detail"].update(ModelPackageGroupName="fraud", ModelPackageArn=arn)
+    out = deploy.handler(ev, context)
+    assert out["status"] == "ok" and out["results"][0]["status"] == "ignored", out
+    assert "not registered by Skyloop" in out["results"][0]["reason"]
+    assert aws.messages(aws.dead_letter_url) == [] and sm.list_endpoints()["Endpoints"] == []
+
+
 def test_idempotency_store_on_powertools_persistence_layer(aws: Aws) -> None:
     """The port's contract on Powertools' DynamoDB layer: claim, live claim refused, result
     returned after completion, release frees, an expired claim (dead worker) is reclaimed."""

@@ -48,10 +48,12 @@ def skyloop_name(metric: str) -> str:
     return NAMES.get(metric, metric)
 
 
-def service_of(dimensions: dict[str, str] | Iterable[dict[str, str]], default: str = "api") -> str:
+def service_of(dimensions: dict[str, str] | Iterable[dict[str, str]]) -> str | None:
+    """The service a metric belongs to, by its dimensions; None when none names one. Never a
+    default: an alarm on an account-wide metric must not scale out a service called "api"."""
     dims = dimensions if isinstance(dimensions, dict) else {d.get("name", d.get("Name")): d.get("value", d.get("Value"))
                                                             for d in dimensions}
-    return next((str(dims[k]) for k in SERVICE_DIMENSIONS if dims.get(k)), default)
+    return next((str(dims[k]) for k in SERVICE_DIMENSIONS if dims.get(k)), None)
 
 
 # ---- alarms -----------------------------------------------------------------------
@@ -73,8 +75,12 @@ def alarm_of(raw: dict[str, Any]) -> dict[str, Any] | None:
     if stat is None:
         raise InvalidEvent(f"alarm {str(data.get('alarmName'))[:60]!r} has no metricStat to locate its service")
     metric = stat["metric"]
+    service = service_of(metric.get("dimensions") or {})
+    if service is None:
+        raise InvalidEvent(f"alarm {str(data.get('alarmName'))[:60]!r} watches {metric.get('name')!r} with no service "
+                           f"dimension ({', '.join(SERVICE_DIMENSIONS)}): no service to detect on or remediate")
     return {"alarm": data.get("alarmName"), "state": state, "namespace": metric.get("namespace"),
-            "metric": metric.get("name"), "service": service_of(metric.get("dimensions") or {}),
+            "metric": metric.get("name"), "service": service,
             "dimensions": metric.get("dimensions") or {}, "at": data["state"].get("timestamp")}
 
 
@@ -191,7 +197,10 @@ def batches_from_stream(docs: Iterable[dict[str, Any]], source: str = "aws:metri
     for d in docs:
         dims = d.get("dimensions") or {}
         name, v = d["metric_name"], d["value"]
-        key = (service_of(dims), int(d["timestamp"]), dims.get(VARIANT_DIMENSION) or None)
+        service = service_of(dims)
+        if service is None:  # an account-wide metric in the stream: no service to judge it for
+            continue
+        key = (service, int(d["timestamp"]), dims.get(VARIANT_DIMENSION) or None)
         if name in RATES or name == VOLUME:
             sums[key][name] = float(v.get("sum") or 0.0)
         if name in RATES:

@@ -28,7 +28,8 @@ def _get(doc: Any, *path: str) -> Any:
 
 
 def is_training_csv(key: str) -> bool:
-    return key.lower().endswith(".csv")
+    """A CSV, plain or gzip-compressed (``.csv.gz`` is inflated, bounded, when it is read)."""
+    return key.lower().endswith((".csv", ".csv.gz"))
 
 
 @typed
@@ -119,6 +120,11 @@ def to_domain(raw: Any, *, training_bucket: str, read: Callable[[str], bytes]) -
 
     if not isinstance(raw, dict):
         raise InvalidEvent(f"an AWS event is a JSON object, got {type(raw).__name__}")
+    inner = unwrap(raw)
+    if inner is not None:  # SQS or SNS around the real events (a fan-out): decode each
+        return [e for doc in inner for e in to_domain(doc, training_bucket=training_bucket, read=read)]
+    if raw.get("Event") == "s3:TestEvent":  # S3 checks a new notification target with this
+        return []
     if "records" in raw and "deliveryStreamArn" in raw:
         raise InvalidEvent("a Firehose transformation is answered per record, not decoded into events")
     kind = raw.get("detail-type")
@@ -141,6 +147,35 @@ def to_domain(raw: Any, *, training_bucket: str, read: Callable[[str], bytes]) -
     if "Records" in raw or raw.get("source") == "aws.s3":
         return []  # object events that created nothing (a delete, a sidecar's notification)
     return [_domain(raw)]
+
+
+def _json(text: Any, where: str) -> Any:
+    import json
+
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        raise InvalidEvent(f"{where} is not JSON") from None
+
+
+def unwrap(raw: dict[str, Any]) -> list[Any] | None:
+    """The documents inside an SQS batch, an SNS delivery, or an SNS notification carried by SQS
+    (S3 -> SNS -> SQS is the usual fan-out); None when ``raw`` is no such envelope. An SQS body
+    that is not JSON is a typed refusal."""
+    records = raw.get("Records")
+    if isinstance(records, list) and records and isinstance(records[0], dict):
+        source = records[0].get("eventSource") or records[0].get("EventSource")
+        if source == "aws:sqs":
+            return [doc for r in records for doc in _envelope(_json(r.get("body"), "an SQS message body"))]
+        if source == "aws:sns":
+            return [doc for r in records for doc in _envelope(_json(_get(r, "Sns", "Message"), "an SNS message"))]
+    return None
+
+
+def _envelope(doc: Any) -> list[Any]:
+    if isinstance(doc, dict) and doc.get("Type") == "Notification" and "TopicArn" in doc:  # SNS inside SQS
+        return [_json(doc.get("Message"), "an SNS message")]
+    return [doc]
 
 
 def accept(events: list[Any], function: str, *kinds: type) -> list[Any]:

@@ -24,7 +24,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
-from ...errors import ArtifactIntegrityError, DeploymentFailed, EndpointBusy, InvalidEvent, NotFound
+from ...errors import ArtifactIntegrityError, DeploymentFailed, EndpointBusy, ForeignModel, InvalidEvent, NotFound
 from ...ports import BlobStore, KeyValueStore, TrainingJob
 from ...registry import AliasBook, ModelVersion, Status, check_transition
 from .config import AwsSettings
@@ -67,6 +67,8 @@ class SageMakerModelRegistry:
 
     def _to_version(self, d: Mapping[str, Any]) -> ModelVersion:
         meta = d.get("CustomerMetadataProperties") or {}
+        if CARD_KEY not in meta or SHA_KEY not in meta:
+            raise ForeignModel(f"{d.get('ModelPackageArn', 'this model package')} was not registered by Skyloop")
         card_bytes = self.store.get(meta[CARD_KEY])
         if hashlib.sha256(card_bytes).hexdigest() != meta.get(CARD_SHA_KEY):
             raise ArtifactIntegrityError(f"model card of {d['ModelPackageGroupName']} v{d['ModelPackageVersion']} "
