@@ -183,7 +183,15 @@ NOTES = """- Cold start (**not met**, and not reachable with pydantic on the pat
 - Throughput: the numpy scorer re-lays every tree as a complete binary tree and walks all
   trees for a chunk of rows per level with `take` gathers; exact parity comes from comparing
   float32 inputs with thresholds rounded down to float32 (see `skyloop/detection/forest.py`).
-  The seed loop is timed on 200,000 rows and scaled linearly to 1,000,000.
+  The seed loop is timed on 200,000 rows and scaled linearly to 1,000,000. Chunks are 512 rows
+  (issue 14's re-measurement): at 2,048 rows x 100 trees the per-level arrays left the core's
+  cache on this VM and the scorer fell to 0.82-1.01x sklearn in three runs with no code change;
+  at 256-512 rows it ran 1.30x (300k rows: 400k rows/s vs 285k at 2,048 and 310k for sklearn).
+- Demo wall time: the three timed runs of the full bench (33.6 s) ran while this VM was slow
+  (numpy's own import 95 ms instead of 79 ms in the same hour); run alone the figure is 28.0 s, and
+  the demo of the session's starting commit (before issue 14's rollout steps, CAS idempotency and
+  alias book) timed 28.1 and 28.6 s against 28.1 and 29.1 s for this commit, alternated on the same
+  machine: no change beyond noise, and the earlier 26.7 s was a faster hour of the VM.
 - Training: these numbers chose the default family (`auto`: gradient boosting from 5,000 rows, faster
   and at least as accurate at every size measured; the forest below, where both take seconds) and
   set the in-function size rule for a 3 GB, 15-minute function with a wide margin: boosting up to 32M

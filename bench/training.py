@@ -37,6 +37,19 @@ def make_csv(n: int, seed: int = 0) -> bytes:
     return buf.getvalue().encode()
 
 
+def _peak_mib() -> float:
+    """This process's own peak RSS. Linux's ru_maxrss keeps the high-water mark of the process
+    that forked the child (``python -m bench`` had reached 494 MiB by then, and every small run
+    reported it); VmHWM belongs to the new address space made by exec."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(n: int, home: str, family: str) -> None:
     from skyloop.config import Settings
     from skyloop.local.runtime import LocalRuntime
@@ -58,7 +71,7 @@ def child(n: int, home: str, family: str) -> None:
                                  registry=a.registry, events=a.events, target="label", params={"model": family})
         metrics, path = out.model.metrics, "in-function"
     seconds = time.perf_counter() - t0
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mib = _peak_mib()
     print(json.dumps({"family": family, "rows": n, "csv_mib": round(len(data) / 2**20, 1), "seconds": round(seconds, 1),
                       "peak_rss_mib": round(peak_mib), "cv_accuracy": round(metrics["cv_accuracy_mean"], 4), "path": path}))
 

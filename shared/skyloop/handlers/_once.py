@@ -13,10 +13,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("skyloop.handlers")
 
 
+# A claim outlives the longest function timeout (900 s on Lambda): with a shorter one, a slow
+# first attempt still running could be joined by a redelivery doing the same work beside it.
+CLAIM_SECONDS = 960.0
+
+
 def once(store: IdempotencyStore, key: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     token = correlation_id.set(key)
     try:
-        prior = store.begin(key)
+        prior = store.begin(key, expires_after=CLAIM_SECONDS)
         if prior is not None:
             log.info("duplicate event: returning the first result", extra={"idempotency_key": key})
             return {**prior, "duplicate": True}

@@ -41,9 +41,10 @@ class SqliteAuditLog:
                 (at, kind, body, prev, h),
             )
             seq = int(cur.lastrowid or 0)
-            count = c.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
             if self.seal is not None:  # inside the write lock: two writers cannot seal out of order
-                self.seal.write(int(count), h)
+                # the log is append-only and its sequence dense, so seq is the entry count: a
+                # COUNT(*) here made every append O(log size) (the soak slowed 2.5x at 200k entries)
+                self.seal.write(seq, h)
             return seq
 
     def entries(self, limit: int | None = None) -> list[dict[str, Any]]:
