@@ -7,6 +7,7 @@ passes one; nothing here emulates Lambda itself).
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import sys
 from dataclasses import dataclass
@@ -96,6 +97,8 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
         "SKYLOOP_AWS_TARGETS": json.dumps({"api": {"cluster": "prod", "service": "api", "model_group": GROUP}}),
         "SKYLOOP_HOME": str(tmp_path / "home"),
         "SKYLOOP_DEPLOYMENT__CANARY_REQUESTS": "20",
+        # the tests run the serving bundle under this machine's scikit-learn: the image "serves" it
+        "SKYLOOP_AWS_INFERENCE_SKLEARN": importlib.metadata.version("scikit-learn"),
     }
     for k, v in env.items():
         monkeypatch.setenv(k, v)

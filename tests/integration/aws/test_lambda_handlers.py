@@ -497,6 +497,28 @@ def test_uploads_through_sqs_and_sns_fan_out_train(aws: Aws, context: Any) -> No
     assert train.handler(load_event("s3-object-removed.json"), context)["status"] == "ignored"
 
 
+def test_a_model_the_serving_image_cannot_load_is_refused_before_any_endpoint_change(
+        aws: Aws, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15: in-function training ships a newer scikit-learn than the default serving image
+    (sagemaker-scikit-learn:1.2-1), and a joblib model does not load across them."""
+    import common
+    import deploy
+    import train
+    from skyloop.registry import Status, approve
+
+    monkeypatch.delenv("SKYLOOP_AWS_INFERENCE_SKLEARN")  # the template's default image, read from its tag
+    common.reset()
+    upload(aws)
+    train.handler(load_event("s3-object-created.json"), context)
+    a = common.adapters()
+    approve(a.registry, a.events, GROUP, 1, actor="oncall")
+    out = deploy.handler(_approved_event(1), context)
+    assert out["status"] == "dead_lettered" and out["error"] == "deployment_failed", out
+    assert "serves 1.2 and cannot load it" in out["reason"]
+    assert aws.client("sagemaker").list_endpoints()["Endpoints"] == []
+    assert a.registry.get(GROUP, 1).status == Status.REJECTED  # refused at staging: the rollout rolled it back
+
+
 def test_another_teams_approved_package_is_ignored_not_deployed_nor_dead_lettered(aws: Aws, context: Any) -> None:
     import deploy
 

@@ -38,6 +38,9 @@ class AwsSettings(BaseSettings):
     # The scikit-learn inference image of the region (see the SageMaker docs for the
     # per-region account); the artifact is Skyloop's joblib bundle.
     inference_image: str = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+    # the scikit-learn version that image serves, when its tag does not say (a custom image): deploy
+    # refuses a model trained with another major.minor (a joblib model does not load across them)
+    inference_sklearn: str = ""
     instance_type: str = "ml.m5.large"
     endpoint_prefix: str = "skyloop"
     # How long an endpoint change waits for the previous one to finish before it gives up with a

@@ -225,6 +225,30 @@ def serving_bundle(model_bytes: bytes) -> bytes:
     return _tar_gz({inference.MODEL_FILE: model_bytes, "code/inference.py": code})
 
 
+def serving_sklearn(aws: AwsSettings) -> str | None:
+    """The scikit-learn major.minor the inference image runs: stated (``inference_sklearn``) or read
+    from the SageMaker scikit-learn image's tag (``sagemaker-scikit-learn:1.2-1-cpu-py3`` -> 1.2)."""
+    if aws.inference_sklearn:
+        return ".".join(aws.inference_sklearn.split(".")[:2])
+    m = re.search(r"sagemaker-scikit-learn:(\d+\.\d+)-", aws.inference_image)
+    return m.group(1) if m else None
+
+
+def check_serving_sklearn(version: ModelVersion, aws: AwsSettings) -> None:
+    """A joblib model loads only under the scikit-learn (and numpy) line it was trained with: refuse,
+    before any endpoint change, a version the serving image cannot load. An image whose version is
+    unknown (a custom one, no ``inference_sklearn``) is the operator's to match."""
+    trained = str(version.lineage.get("sklearn_version") or "")
+    serving = serving_sklearn(aws)
+    if not trained or serving is None:
+        return
+    if ".".join(trained.split(".")[:2]) != serving:
+        raise DeploymentFailed(f"{version.group} v{version.version} was trained with scikit-learn {trained}; the "
+                               f"inference image serves {serving} and cannot load it. Point InferenceImage at an "
+                               f"image with scikit-learn {'.'.join(trained.split('.')[:2])} (and set "
+                               "SKYLOOP_AWS_INFERENCE_SKLEARN), or train with the image's version")
+
+
 class SageMakerDeployer:
     """Slots as production variants of one endpoint per model group."""
 
@@ -287,6 +311,7 @@ class SageMakerDeployer:
             time.sleep(15)
 
     def _model_for(self, version: ModelVersion) -> str:
+        check_serving_sklearn(version, self.aws)
         data = self.store.get(version.artifact_uri)
         if hashlib.sha256(data).hexdigest() != version.artifact_sha256:
             raise ArtifactIntegrityError(f"artifact of {version.group} v{version.version} does not match the registry's sha256")
