@@ -7,6 +7,7 @@ passes one; nothing here emulates Lambda itself).
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import json
 import sys
@@ -105,10 +106,16 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     sys.path.insert(0, str(ROOT / "functions" / "aws"))
     import common
 
+    from . import iam
+
     common.reset()
+    iam.calls.clear()
+    iam.install(monkeypatch, {m: importlib.import_module(m) for m in ("train", "deploy", "rollout", "detect", "remediate")})
     yield a
     common.reset()
     sys.path.remove(str(ROOT / "functions" / "aws"))
+    missing = iam.unallowed(ROOT / "infra" / "aws" / "template.yaml")
+    assert missing == [], f"calls the functions' roles in template.yaml do not allow: {missing}"
 
 
 class LambdaContext:

@@ -570,3 +570,21 @@ def test_dynamo_audit_entries_keep_the_log_time_over_a_payload_at(aws: Aws) -> N
     (e,) = [x for x in log.entries() if x.get("request_id") == "r1"]
     assert isinstance(e["at"], str) and e["at"].startswith("20") and e["payload_at"] == 123.0
     assert log.verify()[0]
+
+
+def test_the_roles_versus_calls_check_sees_the_calls_and_would_catch_a_missing_grant(
+        aws: Aws, context: Any, tmp_path: Path) -> None:
+    """The aws fixture checks every test's calls against the template's roles (tests/integration/aws/iam.py);
+    here: it records the train function's calls, and a role without one of them is reported."""
+    import train
+
+    from . import iam
+
+    upload(aws)
+    train.handler(load_event("s3-object-created.json"), context)
+    assert ("train", "sagemaker:CreateModelPackage") in iam.calls and ("train", "s3:GetObject") in iam.calls
+    text = (ROOT / "infra" / "aws" / "template.yaml").read_text()
+    narrowed = tmp_path / "template.yaml"
+    narrowed.write_text(text.replace("sagemaker:CreateModelPackage,", "", 1))
+    assert "train -> sagemaker:CreateModelPackage" in iam.unallowed(narrowed)
+    assert iam.unallowed(ROOT / "infra" / "aws" / "template.yaml") == []
