@@ -9,12 +9,17 @@ from pathlib import Path
 import pytest
 
 from skyloop.clouds.aws import cloudwatch as cw
-from skyloop.clouds.aws.events import approval_event, training_events, training_job_event
+from skyloop.clouds.aws.events import approval_event, to_domain, training_job_event
 from skyloop.clouds.aws.sqs import from_sqs_record
 from skyloop.errors import InvalidEvent
 from skyloop.events import ModelVersionApproved, RemediationRequested, parse_event
 
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "aws"
+
+
+def decode(raw: dict) -> list:
+    """The one decoder, for shapes that read no object."""
+    return to_domain(raw, training_bucket="skyloop-training-123456789012", read=lambda uri: b"")
 
 
 def load(name: str) -> dict:
@@ -33,8 +38,8 @@ def test_every_sample_is_covered_here() -> None:
 
 
 def test_both_s3_forms_name_the_same_object() -> None:
-    [direct] = training_events(load("s3-object-created.json"))
-    [bridged] = training_events(load("eventbridge-s3-object-created.json"))
+    [direct] = decode(load("s3-object-created.json"))
+    [bridged] = decode(load("eventbridge-s3-object-created.json"))
     # notification keys are URL-encoded ('+' is a space); EventBridge's are not
     assert direct.uri == bridged.uri == "s3://skyloop-training-123456789012/datasets/churn 2026.csv"
     assert direct.version and bridged.version
@@ -43,7 +48,7 @@ def test_both_s3_forms_name_the_same_object() -> None:
 def test_sidecar_uploads_are_not_training_data() -> None:
     ev = load("eventbridge-s3-object-created.json")
     ev["detail"]["object"]["key"] = "datasets/churn.skyloop.json"
-    assert training_events(ev) == []
+    assert decode(ev) == []
 
 
 def test_sagemaker_approval_maps_and_other_states_are_ignored() -> None:
@@ -57,9 +62,9 @@ def test_sagemaker_approval_maps_and_other_states_are_ignored() -> None:
 def test_skyloop_bus_event_and_direct_invocation_map_too() -> None:
     domain = {"type": "ModelVersionApproved", "model_group": "churn", "version": 3}
     wrapped = {"version": "0", "id": "x", "detail-type": "ModelVersionApproved", "source": "skyloop", "detail": domain}
-    assert approval_event(wrapped).version == approval_event(domain).version == 3
+    assert decode(wrapped)[0].version == decode(domain)[0].version == 3
     with pytest.raises(InvalidEvent):
-        approval_event({"detail-type": "Something Else", "source": "aws.ec2", "detail": {}})
+        decode({"detail-type": "Something Else", "source": "aws.ec2", "detail": {}})
 
 
 @pytest.mark.parametrize("name", ["cloudwatch-alarm-action.json", "eventbridge-cloudwatch-alarm.json"])

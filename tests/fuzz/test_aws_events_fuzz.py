@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from skyloop.clouds.aws import cloudwatch as cw
-from skyloop.clouds.aws.events import approval_event, to_domain, training_events, training_job_event
+from skyloop.clouds.aws.events import approval_event, s3_objects, to_domain, training_job_event
 from skyloop.errors import SkyloopError
 
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "aws"
@@ -25,7 +25,7 @@ def decode(raw: Any) -> Any:
                      read=lambda uri: (EVENTS / "data" / "metric-stream-records.jsonl").read_bytes())
 
 
-MAPPERS = [decode, training_events, approval_event, training_job_event, cw.alarm_of, cw.firehose_records]
+MAPPERS = [decode, s3_objects, approval_event, training_job_event, cw.alarm_of, cw.firehose_records]
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=30))
 values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ...errors import InvalidEvent
-from ...events import CanaryPassed, MetricAlarm, ModelVersionApproved, TrainingDataArrived, TrainingJobCompleted, parse_event
+from ...events import MetricAlarm, ModelVersionApproved, TrainingDataArrived, TrainingJobCompleted, parse_event
 from .s3 import object_key
 from .shapes import typed
 
@@ -51,12 +51,6 @@ def _upload(bucket: str, key: str, obj: dict[str, Any]) -> TrainingDataArrived:
 
 
 @typed
-def training_events(raw: dict[str, Any]) -> list[TrainingDataArrived]:
-    """Uploads to train on (a sidecar or any non-CSV object is not one)."""
-    return [_upload(*o) for o in s3_objects(raw) if is_training_csv(o[1])]
-
-
-@typed
 def training_job_event(raw: dict[str, Any]) -> TrainingJobCompleted | None:
     """EventBridge "SageMaker Training Job State Change" of a Skyloop job that ended."""
     if raw.get("detail-type") != "SageMaker Training Job State Change":
@@ -88,22 +82,16 @@ def training_job_event(raw: dict[str, Any]) -> TrainingJobCompleted | None:
 
 
 @typed
-def approval_event(raw: dict[str, Any]) -> ModelVersionApproved | CanaryPassed | None:
-    """EventBridge "SageMaker Model Package State Change" (Approved), Skyloop's own
-    bus event (an approval, or a canary that baked clean), or a direct domain event."""
-    if raw.get("detail-type") == "SageMaker Model Package State Change":
-        d = _get(raw, "detail")
-        if d.get("ModelApprovalStatus") != "Approved":
-            return None
-        return ModelVersionApproved(event_id=str(raw.get("id") or f"sm:{d.get('ModelPackageArn')}"),
-                                    model_group=_get(d, "ModelPackageGroupName"),
-                                    version=int(_get(d, "ModelPackageVersion")),
-                                    approved_by=str(d.get("ApprovalDescription") or d.get("LastModifiedBy", {}).get(
-                                        "UserProfileName", "sagemaker")))
-    event = _domain(raw)
-    if not isinstance(event, (ModelVersionApproved, CanaryPassed)):
-        raise InvalidEvent(f"the deploy function takes model approvals and passed canaries, got {type(event).__name__}")
-    return event
+def approval_event(raw: dict[str, Any]) -> ModelVersionApproved | None:
+    """EventBridge "SageMaker Model Package State Change": an approval, or None for another state."""
+    d = _get(raw, "detail")
+    if d.get("ModelApprovalStatus") != "Approved":
+        return None
+    return ModelVersionApproved(event_id=str(raw.get("id") or f"sm:{d.get('ModelPackageArn')}"),
+                                model_group=_get(d, "ModelPackageGroupName"),
+                                version=int(_get(d, "ModelPackageVersion")),
+                                approved_by=str(d.get("ApprovalDescription") or d.get("LastModifiedBy", {}).get(
+                                    "UserProfileName", "sagemaker")))
 
 
 @typed
