@@ -58,6 +58,9 @@ that dies between the two writes leaves one orphan blob under the key's folder).
     def __init__(self, inner: "KeyValueStore", blobs: "BlobStore", *, limit: int = 64 * 2**20,
                  prefix: str = "state-spill/") -> None:
         self.inner, self.blobs, self.max_value_bytes, self.prefix = inner, blobs, limit, prefix
+        # key -> (version token, its spilled blob or None) as last read: a compare-and-set over that
+        # token replaces exactly that item, so put_if knows the blob to delete without reading again
+        self._seen: dict[str, tuple[str, str | None]] = {}
 
     def _pointer(self, key: str, value: bytes) -> tuple[bytes, str | None]:
         if len(value) <= self.inner.max_value_bytes - 1024:
@@ -88,7 +91,9 @@ that dies between the two writes leaves one orphan blob under the key's folder).
             if cur is None:
                 return None
             try:
-                return self._resolve(cur[0]), cur[1]
+                value = self._resolve(cur[0])
+                self._seen[key] = (cur[1], self._spilled(cur[0]))
+                return value, cur[1]
             except NotFound:  # replaced between the two reads: read the new pointer
                 continue
         raise StaleState(f"{key}: its spilled value kept changing while being read")
@@ -97,9 +102,8 @@ that dies between the two writes leaves one orphan blob under the key's folder).
         cur = self.get_versioned(key)
         return None if cur is None else cur[0]
 
-    def _replace(self, key: str, value: bytes, write: Callable[[bytes], str | None]) -> str | None:
+    def _replace(self, key: str, value: bytes, write: Callable[[bytes], str | None], stale: str | None) -> str | None:
         check_size(self, key, value)
-        old = self.inner.get(key)
         item, uri = self._pointer(key, value)
         try:
             token = write(item)
@@ -107,16 +111,24 @@ that dies between the two writes leaves one orphan blob under the key's folder).
             if uri is not None:
                 self.blobs.delete(uri)
             raise
-        stale = self._spilled(old)
+        self._seen.pop(key, None)
         if stale is not None and stale != uri:
             self.blobs.delete(stale)
         return token
 
     def put(self, key: str, value: bytes) -> None:
-        self._replace(key, value, lambda item: self.inner.put(key, item))
+        self._replace(key, value, lambda item: self.inner.put(key, item), self._spilled(self.inner.get(key)))
 
     def put_if(self, key: str, value: bytes, expected: str | None) -> str:
-        token = self._replace(key, value, lambda item: self.inner.put_if(key, item, expected))
+        seen = self._seen.get(key)
+        if expected is None:
+            stale = None  # the key must not exist: nothing is replaced
+        elif seen is not None and seen[0] == expected:
+            stale = seen[1]  # the usual case: update() read this very version just before
+        else:
+            cur = self.inner.get_versioned(key)
+            stale = self._spilled(cur[0]) if cur is not None and cur[1] == expected else None
+        token = self._replace(key, value, lambda item: self.inner.put_if(key, item, expected), stale)
         assert token is not None
         return token
 
