@@ -9,11 +9,11 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 from pydantic import BaseModel, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .envsettings import EnvSettings
 from .events import Severity
 from .registry import ApprovalGate
 
@@ -118,8 +118,8 @@ class ServiceSpec(BaseModel):
     cache_entries: int = Field(1024, ge=0)
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SKYLOOP_", env_nested_delimiter="__", extra="ignore")
+class Settings(EnvSettings):
+    env_prefix: ClassVar[str] = "SKYLOOP_"
 
     home: Path = Path(".skyloop")
     model_group: str = "default"

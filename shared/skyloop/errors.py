@@ -40,6 +40,12 @@ class InvalidEvent(SkyloopError):
     code = "invalid_event"
 
 
+class InvalidSetting(SkyloopError):
+    """A SKYLOOP_* variable cannot be read (pydantic's own ValidationError covers bad values)."""
+
+    code = "invalid_setting"
+
+
 class InvalidDataset(SkyloopError):
     """A training CSV failed validation; registration must not happen."""
 

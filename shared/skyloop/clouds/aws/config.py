@@ -7,8 +7,11 @@ tests (never set in Lambda).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from skyloop.envsettings import EnvSettings
 
 
 class EcsTarget(BaseModel):
@@ -19,8 +22,8 @@ class EcsTarget(BaseModel):
     model_group: str | None = None  # a model-serving service: rollback goes through the registry
 
 
-class AwsSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SKYLOOP_AWS_", env_nested_delimiter="__", extra="ignore")
+class AwsSettings(EnvSettings):
+    env_prefix: ClassVar[str] = "SKYLOOP_AWS_"
 
     region: str = "us-east-1"
     endpoint_url: str | None = None

@@ -428,7 +428,7 @@ class SageMakerTrainingBackend:
         files = {f"skyloop/{p.relative_to(root).as_posix()}": p.read_bytes()
                  for p in sorted(root.rglob("*.py")) if "clouds" not in p.relative_to(root).parts}
         files[self.ENTRY] = SCRIPT_MODE_ENTRY
-        files["requirements.txt"] = b"pydantic>=2.6\npydantic-settings>=2.2\n"
+        files["requirements.txt"] = b"pydantic>=2.6\n"
         return _tar_gz(files)
 
     def submit(self, dataset_uri: str, spec: Mapping[str, Any]) -> TrainingJob:
