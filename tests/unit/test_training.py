@@ -89,6 +89,38 @@ def test_size_rule_refuses_above_inline_limit(make_runtime, churn_bytes):
         on_training_data(TrainingDataArrived(uri=uri), rt.adapters)
 
 
+def test_size_rule_reads_the_notifications_size_before_downloading(make_runtime, churn_bytes, monkeypatch):
+    """A notification that says the object is above the limit is decided without reading it
+    (a 5 GB object would exhaust the function's memory before a check after the download)."""
+    rt = make_runtime(training={"max_inline_bytes": 1000})
+    uri = put_dataset(rt, "big", churn_bytes, {"target": "churned"})
+    reads: list[str] = []
+    real_get = rt.adapters.store.get
+    monkeypatch.setattr(rt.adapters.store, "get", lambda u: reads.append(u) or real_get(u))
+    with pytest.raises(InvalidDataset, match=r"is 5000000000 bytes, above the in-function limit of 1000; no managed"):
+        on_training_data(TrainingDataArrived(uri=uri, size=5_000_000_000, version="e1"), rt.adapters)
+    assert uri not in reads and len(reads) == 1  # the sidecar only
+
+    class Backend:  # the port's shape; the SageMaker one is tested on moto
+        def __init__(self) -> None:
+            self.jobs: list[tuple[str, dict]] = []
+
+        def submit(self, dataset_uri, spec):
+            self.jobs.append((dataset_uri, spec))
+            return type("Job", (), {"backend": "test", "job_id": f"j{len(self.jobs)}", "status": "InProgress"})()
+
+    backend = Backend()
+    monkeypatch.setattr(rt.adapters, "training", backend)
+    first = on_training_data(TrainingDataArrived(uri=uri, size=5_000_000_000, version="e1"), rt.adapters)
+    again = on_training_data(TrainingDataArrived(uri=uri, size=5_000_000_000, version="e1"), rt.adapters)
+    assert first["status"] == "submitted" and first["job_id"] == "j1" and again["duplicate"] is True
+    assert backend.jobs == [(uri, {"target": "churned", "model_group": "big", "params": {}})]
+    assert uri not in reads
+    # a new version of the object is new work
+    on_training_data(TrainingDataArrived(uri=uri, size=5_000_000_000, version="e2"), rt.adapters)
+    assert len(backend.jobs) == 2
+
+
 def test_size_rule_counts_cells_per_family(make_runtime, churn_bytes):
     """The forest has its own, smaller cell limit: on large data it is 20-60 times slower."""
     rt = make_runtime(training={"max_inline_cells": 7 * 299, "max_inline_forest_cells": 7 * 301})

@@ -31,7 +31,6 @@ def on_training_data(event: TrainingDataArrived, adapters: "Adapters") -> dict[s
     from ..training.dataset import read_sidecar
     from ..training.usecase import TooLargeForFunction, group_from_uri, train_and_register
 
-    data = adapters.store.get(event.uri)
     try:
         sidecar_bytes = adapters.store.get(sidecar_uri(event.uri))
     except NotFound:
@@ -44,7 +43,26 @@ def on_training_data(event: TrainingDataArrived, adapters: "Adapters") -> dict[s
     family = event.model or sidecar.get("model")  # the model family: the event's, else the sidecar's
     if family:
         params["model"] = family
-    key = "train:" + hashlib.sha256(data + b"\0" + sidecar_bytes + b"\0" + f"{target}|{group}|{family}".encode()).hexdigest()
+    spec = b"\0" + sidecar_bytes + b"\0" + f"{target}|{group}|{family}".encode()
+
+    def submit(reason: str) -> dict[str, Any]:
+        if adapters.training is None:
+            raise TooLargeForFunction(f"{reason}; no managed training backend is configured")
+        job = adapters.training.submit(event.uri, {"target": target, "model_group": group, "params": params})
+        return {"status": "submitted", "backend": job.backend, "job_id": job.job_id, "job_status": job.status,
+                "reason": reason}
+
+    limit = adapters.settings.training.max_inline_bytes
+    if event.size is not None and event.size > limit:
+        # the notification's size decides before a byte is read: a function that downloaded a
+        # 5 GB object to find it too large would run out of memory first. The object's identity
+        # (its URI and etag) stands in for the content hash the small path keys on.
+        key = "train:" + hashlib.sha256(f"{event.uri}|{event.version}".encode() + spec).hexdigest()
+        return once(adapters.idempotency, key, lambda: submit(
+            f"{event.uri} is {event.size} bytes, above the in-function limit of {limit}"))
+
+    data = adapters.store.get(event.uri)
+    key = "train:" + hashlib.sha256(data + spec).hexdigest()
 
     def run() -> dict[str, Any]:
         try:
@@ -54,12 +72,7 @@ def on_training_data(event: TrainingDataArrived, adapters: "Adapters") -> dict[s
                 params=params, kv=adapters.kv, manual=sidecar.get("approval") == "manual",
             )
         except TooLargeForFunction as exc:
-            if adapters.training is None:
-                raise TooLargeForFunction(f"{exc.reason}; no managed training backend is configured") from None
-            job = adapters.training.submit(event.uri, {"target": target, "model_group": group,
-                                                       "params": params})
-            return {"status": "submitted", "backend": job.backend, "job_id": job.job_id, "job_status": job.status,
-                    "reason": exc.reason}
+            return submit(exc.reason)
         _mirror(adapters, outcome.model.group)
         return outcome.to_dict()
 
