@@ -19,7 +19,7 @@ EVENTS = Path(__file__).resolve().parents[2] / "events" / "aws"
 
 def decode(raw: dict) -> list:
     """The one decoder, for shapes that read no object."""
-    return to_domain(raw, training_bucket="skyloop-training-123456789012", read=lambda uri: b"")
+    return to_domain(raw, training_bucket="skyloop-training-123456789012-us-east-1", read=lambda uri: b"")
 
 
 def load(name: str) -> dict:
@@ -41,7 +41,7 @@ def test_both_s3_forms_name_the_same_object() -> None:
     [direct] = decode(load("s3-object-created.json"))
     [bridged] = decode(load("eventbridge-s3-object-created.json"))
     # notification keys are URL-encoded ('+' is a space); EventBridge's are not
-    assert direct.uri == bridged.uri == "s3://skyloop-training-123456789012/datasets/churn 2026.csv"
+    assert direct.uri == bridged.uri == "s3://skyloop-training-123456789012-us-east-1/datasets/churn 2026.csv"
     assert direct.version and bridged.version
 
 
@@ -120,14 +120,14 @@ def test_training_job_completion_maps_with_its_hyperparameters() -> None:
     ev = load("eventbridge-sagemaker-training-job-completed.json")
     job = training_job_event(ev)
     assert job is not None and job.status == "succeeded" and job.output_uri.endswith("/output/model.tar.gz")
-    assert job.source_uri == "s3://skyloop-training-123456789012/datasets/churn 2026.csv" and job.model_group is None
+    assert job.source_uri == "s3://skyloop-training-123456789012-us-east-1/datasets/churn 2026.csv" and job.model_group is None
     ev["detail"]["TrainingJobStatus"] = "InProgress"
     assert training_job_event(ev) is None
     ev["detail"].update(TrainingJobStatus="Completed", TrainingJobName="someone-elses-job")
     assert training_job_event(ev) is None
 
 
-TRAINING_BUCKET = "skyloop-training-123456789012"
+TRAINING_BUCKET = "skyloop-training-123456789012-us-east-1"
 
 
 def _objects(uri: str) -> bytes:

@@ -21,7 +21,7 @@ SAMPLES = {p.name: json.loads(p.read_text()) for p in sorted(EVENTS.glob("*.json
 
 def decode(raw: Any) -> Any:
     """The one decoder, with metric-stream objects that hold what the sample holds."""
-    return to_domain(raw, training_bucket="skyloop-training-123456789012",
+    return to_domain(raw, training_bucket="skyloop-training-123456789012-us-east-1",
                      read=lambda uri: (EVENTS / "data" / "metric-stream-records.jsonl").read_bytes())
 
 
