@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from skyloop.adapters import Adapters
@@ -19,7 +19,38 @@ from skyloop.delivery import Outcome, deliver
 
 SERVICE = "skyloop"
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+
+
+class Untraced:
+    """The Tracer's decorators, doing nothing: what a function runs under when tracing is off.
+
+    Powertools' Tracer imports the X-Ray SDK even when it is disabled, and the SDK's recorder
+    builds a botocore client at import: about 250 ms of every cold start (bench/coldstart.py).
+    So the SDK is loaded only where it is used: in a function whose tracing is switched on."""
+
+    def capture_lambda_handler(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return fn
+
+    def capture_method(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return fn
+
+
+def tracing_on(env: dict[str, str] | os._Environ[str] = os.environ) -> bool:
+    """Powertools' own rule (Tracer._is_tracer_disabled): in Lambda, outside SAM local, unless
+    POWERTOOLS_TRACE_DISABLED. The template sets that variable from its Tracing parameter."""
+    off = env.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() in ("1", "true", "yes", "on", "y", "t")
+    return bool(env.get("LAMBDA_TASK_ROOT")) and not env.get("AWS_SAM_LOCAL") and not off
+
+
+def _tracer() -> Any:
+    if not tracing_on():
+        return Untraced()
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE)
+
+
+tracer = _tracer()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Skyloop"), service=SERVICE)
 
 _ADAPTERS: Adapters | None = None
