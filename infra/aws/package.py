@@ -12,6 +12,7 @@ and no scikit-learn (checked here, and recorded in bench/results/packages.json).
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -20,8 +21,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build" / "aws"
-CORE = ["numpy>=1.24", "pydantic>=2.6", "pydantic-settings>=2.2", "aws-lambda-powertools[tracer]>=3"]
-BASE = CORE + ["boto3>=1.34"]  # pinned in the package: the SQS/SageMaker calls use recent parameters
+CORE = ["numpy>=1.24", "pydantic>=2.6", "aws-lambda-powertools[tracer]>=3"]
+
+
+def _tested_sdk() -> list[str]:
+    """The boto3 and botocore the moto tests ran with (this environment's), pinned in the package:
+    it ships the SDK that was tested. moto parses each request with the installed botocore's
+    service models, so a package with a newer SDK can speak a protocol moto here cannot read
+    (the newest botocore sends CloudWatch JSON, which moto with 1.35's models refuses)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return [f"boto3=={version('boto3')}", f"botocore=={version('botocore')}"]
+    except PackageNotFoundError:
+        return ["boto3>=1.34"]
+
+
+BASE = CORE + _tested_sdk()  # in the package: the SQS/SageMaker calls use parameters newer than some runtimes' SDK
 # train is the big one (pandas + scikit-learn + scipy): it uses the boto3 of the Lambda
 # runtime instead of its own, which keeps it under the 250 MB limit.
 TRAINING = CORE + ["pandas>=2.0", "scikit-learn>=1.3", "joblib>=1.3"]
@@ -38,6 +54,27 @@ LAZY_IMPORTS = {"train": ("sklearn.ensemble", "sklearn.model_selection", "pandas
                 "detect": ("skyloop.detection.adaptive", "skyloop.detection.usecase"),
                 "remediate": ("skyloop.remediation.usecase",), "rollout": ("skyloop.serving.rollout",),
                 "deploy": ("skyloop.handlers.deploy",)}
+
+
+# Lambda's /var/task is read-only: Python cannot write a bytecode cache there, so every module
+# without a .pyc is compiled from source at every cold start (the detect package's init: 687 ms
+# without, 321 ms with, on the bench VM). The .pyc files are built for the runtime's interpreter
+# with unchecked-hash invalidation: valid whatever mtimes the zip and Lambda's unpacking leave.
+# train compiles only what it imports (its own, the lazy modules): all of scikit-learn, scipy and
+# pandas compiled would take it over the size limit.
+PRECOMPILE = """
+import importlib.util, py_compile, sys
+mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
+for m in list(sys.modules.values()):
+    f = getattr(m, '__file__', None) or ''
+    if f.startswith(ROOT) and f.endswith('.py'):
+        py_compile.compile(f, cfile=importlib.util.cache_from_source(f), doraise=True, invalidation_mode=mode)
+"""
+COMPILE_ALL = {"deploy", "rollout", "detect", "remediate"}
+
+def ships_sdk(name: str) -> bool:
+    """Does the function carry its own boto3 (else it uses the one the Lambda runtime provides)?"""
+    return any(r.startswith("boto3") for r in FUNCTIONS[name])
 
 
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
@@ -74,6 +111,18 @@ def _interpreter() -> str:
     raise SystemExit(f"python{PYTHON} is needed to check the packages it builds (e.g. pyenv install {PYTHON})")
 
 
+def source_digest(name: str) -> str:
+    """What a package is built from (Skyloop's code, the entry point, this recipe): recorded beside
+    the build as build/aws/<function>.source, so a test can tell a stale package from a fresh one."""
+    h = hashlib.sha256(repr(FUNCTIONS[name]).encode())
+    files = [*sorted((ROOT / "shared" / "skyloop").rglob("*.py")), ROOT / "functions" / "aws" / "common.py",
+             ROOT / "functions" / "aws" / f"{name}.py", Path(__file__).resolve(),
+             *(sorted((ROOT / "infra" / "aws" / "serving").glob("*")) if name == "train" else [])]
+    for f in files:
+        h.update(f.relative_to(ROOT).as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
 def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -85,7 +134,7 @@ def build(name: str) -> dict[str, object]:
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(out), "--platform",
                     "manylinux2014_x86_64", "--implementation", "cp", "--python-version", PYTHON, "--only-binary=:all:",
                     "--upgrade", *FUNCTIONS[name]], check=True)
-    if "boto3>=1.34" not in FUNCTIONS[name]:  # pulled in by the X-Ray SDK: the runtime has its own
+    if not ships_sdk(name):  # pulled in by the X-Ray SDK: the runtime has its own
         for p in out.iterdir():
             if p.name.split("-")[0].removesuffix(".py").replace("python_dateutil", "dateutil") in RUNTIME_PROVIDED:
                 shutil.rmtree(p) if p.is_dir() else p.unlink()
@@ -107,10 +156,14 @@ def build(name: str) -> dict[str, object]:
     # the entry point, and what it imports only when it runs, must import from the package alone:
     # -S drops this machine's site-packages; train relies on the runtime's boto3, so a folder
     # with only the runtime-provided SDK stands in for it there
-    runtime_boto = [] if "boto3>=1.34" in FUNCTIONS[name] else [_runtime_sdk()]
+    if name in COMPILE_ALL:
+        subprocess.run([_interpreter(), "-I", "-m", "compileall", "-q", "-j0", "--invalidation-mode", "unchecked-hash",
+                        str(out)], check=True, stdout=subprocess.DEVNULL)
+    runtime_boto = [] if ships_sdk(name) else [_runtime_sdk()]
     code = (f"import sys; sys.path[:0] = {[str(out), *runtime_boto]!r}; import {name}; "
-            + "".join(f"import {m}; " for m in LAZY_IMPORTS.get(name, ())))
-    subprocess.run([_interpreter(), "-I", "-S", "-c", code], check=True, cwd=out,
+            + "".join(f"import {m}; " for m in LAZY_IMPORTS.get(name, ()))
+            + ("" if name in COMPILE_ALL else f"ROOT = {str(out) + '/'!r}\n" + PRECOMPILE))
+    subprocess.run([_interpreter(), "-I", "-S", "-B", "-c", code], check=True, cwd=out,
                    env={"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"})
     archive = BUILD / f"{name}.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -120,8 +173,42 @@ def build(name: str) -> dict[str, object]:
     unzipped = _size(out) / 2**20
     if unzipped > LIMIT_MB:
         raise SystemExit(f"{name}: {unzipped:.0f} MB unzipped, above Lambda's {LIMIT_MB} MB")
+    if name == "train":
+        serving_image(out)
+    (BUILD / f"{name}.source").write_text(source_digest(name) + "\n")
     return {"function": name, "unzipped_mb": round(unzipped, 1), "zip_mb": round(archive.stat().st_size / 2**20, 1),
             "has_pandas": (out / "pandas").exists(), "has_sklearn": (out / "sklearn").exists()}
+
+
+SERVING_LIBRARIES = ("numpy", "scipy", "scikit-learn", "joblib", "threadpoolctl", "pandas")
+
+
+def pinned_versions(package: Path) -> dict[str, str]:
+    """name -> version of every distribution installed in a built package."""
+    out = {}
+    for dist in package.glob("*.dist-info"):
+        name, version = dist.name.removesuffix(".dist-info").rsplit("-", 1)
+        out[name.lower().replace("_", "-")] = version
+    return out
+
+
+def serving_image(train: Path) -> Path:
+    """build/aws/serving-image/: the SageMaker serving image's recipe (infra/aws/serving/), with
+    requirements.txt pinned to the libraries the train package trained with."""
+    out = BUILD / "serving-image"
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(ROOT / "infra" / "aws" / "serving", out, ignore=shutil.ignore_patterns("__pycache__"))
+    versions = pinned_versions(train)
+    (out / "requirements.txt").write_text("".join(f"{lib}=={versions[lib]}\n" for lib in SERVING_LIBRARIES))
+    return out
+
+
+def fresh(name: str) -> Path:
+    """build/aws/<name>, built first if absent or if what it is built from changed since."""
+    stamp = BUILD / f"{name}.source"
+    if not stamp.exists() or stamp.read_text().strip() != source_digest(name):
+        build(name)
+    return BUILD / name
 
 
 def main(argv: list[str]) -> None:

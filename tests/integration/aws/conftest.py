@@ -24,8 +24,8 @@ pytest.importorskip("aws_lambda_powertools")
 ROOT = Path(__file__).resolve().parents[3]
 EVENTS = ROOT / "events" / "aws"
 ACCOUNT, REGION = "123456789012", "us-east-1"
-TRAINING_BUCKET = f"skyloop-training-{ACCOUNT}"
-METRICS_BUCKET = f"skyloop-metrics-{ACCOUNT}"
+TRAINING_BUCKET = f"skyloop-training-{ACCOUNT}-{REGION}"
+METRICS_BUCKET = f"skyloop-metrics-{ACCOUNT}-{REGION}"
 GROUP = "churn-2026"
 
 
@@ -110,6 +110,7 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 
     common.reset()
     iam.calls.clear()
+    iam.touched.clear()
     iam.install(monkeypatch, {m: importlib.import_module(m) for m in ("train", "deploy", "rollout", "detect", "remediate")})
     yield a
     common.reset()
