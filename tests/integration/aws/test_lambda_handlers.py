@@ -575,7 +575,8 @@ def test_dynamo_audit_entries_keep_the_log_time_over_a_payload_at(aws: Aws) -> N
 def test_the_roles_versus_calls_check_sees_the_calls_and_would_catch_a_missing_grant(
         aws: Aws, context: Any, tmp_path: Path) -> None:
     """The aws fixture checks every test's calls against the template's roles (tests/integration/aws/iam.py);
-    here: it records the train function's calls, and a role without one of them is reported."""
+    here: it records the train function's calls, and a role without one of them, or with it on
+    another resource, is reported."""
     import train
 
     from . import iam
@@ -587,4 +588,9 @@ def test_the_roles_versus_calls_check_sees_the_calls_and_would_catch_a_missing_g
     narrowed = tmp_path / "template.yaml"
     narrowed.write_text(text.replace("sagemaker:CreateModelPackage,", "", 1))
     assert "train -> sagemaker:CreateModelPackage" in iam.unallowed(narrowed)
+    # the resource too: the same action granted on another prefix of the bucket does not cover the dataset
+    assert text.count("Resource: !Sub ${TrainingBucket.Arn}/*\n") == 1
+    elsewhere = tmp_path / "elsewhere.yaml"
+    elsewhere.write_text(text.replace("Resource: !Sub ${TrainingBucket.Arn}/*\n", "Resource: !Sub ${TrainingBucket.Arn}/other/*\n"))
+    assert f"train -> s3:GetObject on arn:aws:s3:::{TRAINING_BUCKET}/datasets/churn 2026.csv" in iam.unallowed(elsewhere)
     assert iam.unallowed(ROOT / "infra" / "aws" / "template.yaml") == []
