@@ -12,8 +12,11 @@ from typing import Any, Callable
 
 from ...errors import InvalidEvent
 from ...events import MetricAlarm, ModelVersionApproved, TrainingDataArrived, TrainingJobCompleted, parse_event
+from ..decoding import accept, is_training_csv
 from .s3 import object_key
 from .shapes import typed
+
+__all__ = ["accept", "is_training_csv", "to_domain"]
 
 SKYLOOP_SOURCE = "skyloop"
 JOB_STATES = {"Completed": "succeeded", "Failed": "failed", "Stopped": "stopped"}  # SageMaker's final states
@@ -25,11 +28,6 @@ def _get(doc: Any, *path: str) -> Any:
             raise InvalidEvent(f"AWS event lacks {'.'.join(path)}")
         doc = doc[p]
     return doc
-
-
-def is_training_csv(key: str) -> bool:
-    """A CSV, plain or gzip-compressed (``.csv.gz`` is inflated, bounded, when it is read)."""
-    return key.lower().endswith((".csv", ".csv.gz"))
 
 
 @typed
@@ -164,14 +162,6 @@ def _envelope(doc: Any) -> list[Any]:
     if isinstance(doc, dict) and doc.get("Type") == "Notification" and "TopicArn" in doc:  # SNS inside SQS
         return [_json(doc.get("Message"), "an SNS message")]
     return [doc]
-
-
-def accept(events: list[Any], function: str, *kinds: type) -> list[Any]:
-    """The events a function takes; another kind sent to it is a typed refusal (dead-lettered)."""
-    wrong = [type(e).__name__ for e in events if not isinstance(e, kinds)]
-    if wrong:
-        raise InvalidEvent(f"the {function} function takes {', '.join(k.__name__ for k in kinds)}, got {', '.join(wrong)}")
-    return events
 
 
 def _domain(raw: dict[str, Any]) -> Any:

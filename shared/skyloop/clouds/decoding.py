@@ -1,0 +1,47 @@
+"""What every cloud's event decoder shares: a malformed document is a typed refusal, a function
+refuses the kinds it does not take, and which uploads are training data.
+
+The decoders themselves stay per cloud (``clouds/<cloud>/events.py``): the shapes differ, the
+rules do not.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, TypeVar
+
+from ..errors import InvalidEvent, SkyloopError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def typed_for(cloud: str) -> Callable[[F], F]:
+    """A mapper meets documents of any shape: a field of the wrong type is an ``InvalidEvent``
+    (dead-lettered with its reason), never a stray TypeError."""
+
+    def typed(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except SkyloopError:
+                raise
+            except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+                raise InvalidEvent(f"malformed {cloud} event for {fn.__name__}: {type(exc).__name__}") from None
+
+        return wrapper  # type: ignore[return-value]
+
+    return typed
+
+
+def accept(events: list[Any], function: str, *kinds: type) -> list[Any]:
+    """The events a function takes; another kind sent to it is a typed refusal (dead-lettered)."""
+    wrong = [type(e).__name__ for e in events if not isinstance(e, kinds)]
+    if wrong:
+        raise InvalidEvent(f"the {function} function takes {', '.join(k.__name__ for k in kinds)}, got {', '.join(wrong)}")
+    return events
+
+
+def is_training_csv(name: str) -> bool:
+    """A CSV, plain or gzip-compressed (``.csv.gz`` is inflated, bounded, when it is read)."""
+    return name.lower().endswith((".csv", ".csv.gz"))
