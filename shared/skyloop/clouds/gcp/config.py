@@ -1,0 +1,28 @@
+"""Where Skyloop's Google Cloud resources are: one validated object from ``SKYLOOP_GCP_*``.
+
+The Terraform module sets each variable from the resource it creates. The clients find the
+local emulators by the SDKs' own variables (``STORAGE_EMULATOR_HOST``, ``PUBSUB_EMULATOR_HOST``).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from skyloop.envsettings import EnvSettings
+
+
+class GcpSettings(EnvSettings):
+    env_prefix: ClassVar[str] = "SKYLOOP_GCP_"
+
+    project: str = "skyloop-dev"
+    region: str = "us-central1"
+    bucket: str = "skyloop-training"  # datasets, models, cards
+    # state and idempotency records: objects under state/, written with if_generation_match
+    state_bucket: str = ""  # empty: the training bucket
+    events_topic: str = "skyloop-events"  # domain events between functions
+    remediation_topic: str = "skyloop-remediation"  # its subscription carries the dead-letter policy
+    dead_letter_topic: str = "skyloop-dead-letters"  # what can never succeed, with its reason
+
+    @property
+    def state_bucket_name(self) -> str:
+        return self.state_bucket or self.bucket

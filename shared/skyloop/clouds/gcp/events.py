@@ -1,0 +1,109 @@
+"""Google Cloud event shapes -> Skyloop domain events: the one place that knows them.
+
+Input is a CloudEvent as a dict in structured form (``type``, ``source``, ``subject``, ``id``,
+``data`` ...): what functions-framework hands a ``@cloud_event`` function, in either of Eventarc's
+modes, flattened by ``cloudevent_dict``. A bare Skyloop domain event (direct HTTP invocation) is
+taken too. ``[]`` is an event acknowledged without effect (a sidecar upload, an incident closing);
+a shape that cannot be read is ``InvalidEvent``. Shapes: ``../shared/cloud-facts.md`` and the
+samples in ``events/gcp/``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from ...errors import InvalidEvent
+from ...events import MetricAlarm, TrainingDataArrived, parse_event
+from ..decoding import accept, is_training_csv, typed_for
+
+__all__ = ["accept", "cloudevent_dict", "to_domain"]
+
+typed = typed_for("Google Cloud")
+FINALIZED = "google.cloud.storage.object.v1.finalized"
+PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
+# where a Cloud Monitoring incident names the service it is about, in the order looked at: a
+# policy's user label set by the operator, then the resource labels of the service-shaped types
+SERVICE_LABELS = (("policy_user_labels", "skyloop-service"), ("resource", "service_name"),
+                  ("resource", "function_name"), ("resource", "module_id"))
+
+
+def cloudevent_dict(event: Any) -> dict[str, Any]:
+    """functions-framework's ``CloudEvent`` (binary or structured mode on the wire) -> one dict."""
+    if isinstance(event, dict):
+        return event
+    attrs = dict(event.get_attributes()) if hasattr(event, "get_attributes") else {}
+    return {**attrs, "data": getattr(event, "data", None)}
+
+
+@typed
+def to_domain(raw: Any, *, training_bucket: str) -> list[Any]:
+    if not isinstance(raw, dict):
+        raise InvalidEvent(f"a Google Cloud event is a JSON object, got {type(raw).__name__}")
+    kind = raw.get("type")
+    if kind == FINALIZED:
+        return _finalized(raw, training_bucket)
+    if kind == PUBLISHED:
+        return _published(raw)
+    if isinstance(kind, str) and kind.startswith("google."):
+        raise InvalidEvent(f"a {kind} event is not one Skyloop takes")
+    if "type" in raw:
+        return [parse_event(raw)]
+    raise InvalidEvent("not a Google Cloud event this function handles, nor a Skyloop domain event "
+                       f"(keys: {', '.join(repr(k)[:24] for k in sorted(map(str, raw))[:8])})")
+
+
+def _finalized(raw: dict[str, Any], training_bucket: str) -> list[Any]:
+    """An object written to the training bucket: a CSV is an upload; anything else (the sidecar,
+    a model, state) is acknowledged without effect. size and generation are int64 sent as strings.
+    Another bucket's object means a trigger pointed at the wrong bucket: refused with that reason."""
+    data = raw["data"]
+    bucket, name = str(data["bucket"]), str(data["name"])
+    if bucket != training_bucket:
+        raise InvalidEvent(f"gs://{bucket}/{name} is not in the training bucket gs://{training_bucket}")
+    if not is_training_csv(name):
+        return []
+    when = {"occurred_at": raw["time"]} if raw.get("time") else {}
+    return [TrainingDataArrived(uri=f"gs://{bucket}/{name}", size=int(data["size"]), version=str(data["generation"]),
+                                event_id=str(raw.get("id") or f"{bucket}/{name}#{data['generation']}"), **when)]
+
+
+def _published(raw: dict[str, Any]) -> list[Any]:
+    """A Pub/Sub message: a Skyloop domain event (the remediation and events topics), or a Cloud
+    Monitoring incident (schema 1.2) from an alerting policy's notification channel."""
+    message = raw["data"]["message"]
+    try:
+        body = json.loads(base64.b64decode(message.get("data") or "", validate=True) or b"null")
+    except (binascii.Error, ValueError):
+        raise InvalidEvent(f"Pub/Sub message {message.get('messageId', '?')} is not base64 JSON") from None
+    if isinstance(body, dict) and isinstance(body.get("incident"), dict):
+        return _incident(body["incident"], str(message.get("messageId", "")))
+    if isinstance(body, dict) and "type" in body:
+        return [parse_event(body)]
+    raise InvalidEvent(f"Pub/Sub message {message.get('messageId', '?')} is neither a Skyloop event nor a "
+                       "Cloud Monitoring incident")
+
+
+def _incident(incident: dict[str, Any], message_id: str) -> list[Any]:
+    """An open incident is an alarm on its service; a closed one is acknowledged. A resource with
+    no service label (a VM's instance_id names no service) is refused: detect must never act on a
+    default service it guessed."""
+    if incident.get("state") != "open":
+        return []
+    service = next((v for where, name in SERVICE_LABELS if (v := _label(incident, where, name))), "")
+    if not service:
+        raise InvalidEvent(f"incident {incident.get('incident_id', '?')} names no service: label the alerting policy "
+                           "with skyloop-service=<service> (user label), or alert on a Cloud Run / Functions resource")
+    metric = incident.get("metric") or {}
+    when = {"occurred_at": int(incident["started_at"])} if incident.get("started_at") else {}
+    return [MetricAlarm(event_id=str(incident.get("incident_id") or message_id), service=service,
+                        alarm=str(incident.get("policy_name") or ""), metric=str(metric.get("type") or ""), **when)]
+
+
+def _label(incident: dict[str, Any], where: str, name: str) -> str:
+    doc = incident.get(where) or {}
+    labels = doc.get("labels", {}) if where == "resource" else doc
+    value = labels.get(name) if isinstance(labels, dict) else None
+    return str(value) if value else ""
