@@ -111,11 +111,25 @@ def _interpreter() -> str:
     raise SystemExit(f"python{PYTHON} is needed to check the packages it builds (e.g. pyenv install {PYTHON})")
 
 
+OTHER_CLOUDS = {"gcp", "azure"}  # their adapters are not in an AWS package
+
+
+def _other_cloud(relative: Path) -> bool:
+    return len(relative.parts) > 1 and relative.parts[0] == "clouds" and relative.parts[1] in OTHER_CLOUDS
+
+
+def _not_shipped(folder: str, names: list[str]) -> set[str]:
+    clouds = Path(folder).name == "clouds" and Path(folder).parent.name == "skyloop"
+    return {n for n in names if n == "__pycache__" or (clouds and n in OTHER_CLOUDS)}
+
+
 def source_digest(name: str) -> str:
     """What a package is built from (Skyloop's code, the entry point, this recipe): recorded beside
     the build as build/aws/<function>.source, so a test can tell a stale package from a fresh one."""
     h = hashlib.sha256(repr(FUNCTIONS[name]).encode())
-    files = [*sorted((ROOT / "shared" / "skyloop").rglob("*.py")), ROOT / "functions" / "aws" / "common.py",
+    core = ROOT / "shared" / "skyloop"
+    files = [*sorted(p for p in core.rglob("*.py") if not _other_cloud(p.relative_to(core))),
+             ROOT / "functions" / "aws" / "common.py",
              ROOT / "functions" / "aws" / f"{name}.py", Path(__file__).resolve(),
              *(sorted((ROOT / "infra" / "aws" / "serving").glob("*")) if name == "train" else [])]
     for f in files:
@@ -138,7 +152,7 @@ def build(name: str) -> dict[str, object]:
         for p in out.iterdir():
             if p.name.split("-")[0].removesuffix(".py").replace("python_dateutil", "dateutil") in RUNTIME_PROVIDED:
                 shutil.rmtree(p) if p.is_dir() else p.unlink()
-    shutil.copytree(ROOT / "shared" / "skyloop", out / "skyloop", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "shared" / "skyloop", out / "skyloop", ignore=_not_shipped)
     for module in ("common.py", f"{name}.py"):
         shutil.copy2(ROOT / "functions" / "aws" / module, out / module)
     # test suites of the libraries and bytecode caches are never imported in Lambda, with one

@@ -2,10 +2,11 @@
 for state (compare-and-set on object generations), Pub/Sub for domain events and remediation
 requests, and the decoder of Eventarc's CloudEvents.
 
-Built so far (issue 16, in progress): storage, state, idempotency, Pub/Sub publishing and the
-event decoder, each on the seam's ports and run through the port contract suite on a real local
-GCS server. Not yet: the Vertex AI registry, deployer and training backend, Cloud Monitoring,
-the executors and the entry points, so ``build_adapters`` refuses with that reason.
+Built so far (issue 16, in progress): storage, state, idempotency, Pub/Sub publishing, the
+Cloud Monitoring metric source and the event decoder, each on the seam's ports (storage and state
+through the port contract suite on a real local GCS server). Not yet: the Vertex AI registry,
+deployer and training backend, the executors and the entry points, so ``build_adapters`` refuses
+with that reason.
 """
 
 from __future__ import annotations

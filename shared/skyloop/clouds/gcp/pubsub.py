@@ -25,9 +25,9 @@ PUBLISH_TIMEOUT = 30.0
 @lru_cache(maxsize=None)
 def publisher_client() -> Any:
     """One client per process. With PUBSUB_EMULATOR_HOST set it talks to the emulator."""
-    from google.cloud import pubsub_v1  # lazy: the core never imports google
+    from google.cloud.pubsub_v1 import PublisherClient  # lazy: the core never imports google
 
-    return pubsub_v1.PublisherClient()
+    return PublisherClient()
 
 
 class PubSubPublisher:
