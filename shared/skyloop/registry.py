@@ -67,6 +67,32 @@ class AliasBook:
         """Versions the alias pointed at, oldest first (unset entries skipped)."""
         return [int(v) for v in self._doc(group, alias)["history"] if v is not None]
 
+class AliasedRegistry:
+    """The port's alias methods over an ``AliasBook``, written once for every backend: a backend
+    sets ``self.aliases`` and provides ``get`` (NotFound for an unknown version), or overrides
+    ``_check_version`` with a cheaper existence check."""
+
+    aliases: AliasBook
+
+    def get(self, group: str, version: int) -> ModelVersion:
+        raise NotImplementedError
+
+    def _check_version(self, group: str, version: int) -> None:
+        self.get(group, version)
+
+    def set_alias(self, group: str, alias: str, version: int | None) -> None:
+        if version is not None:
+            self._check_version(group, version)  # NotFound for an unknown version
+        self.aliases.set(group, alias, version)
+
+    def alias(self, group: str, alias: str) -> ModelVersion | None:
+        version = self.aliases.get(group, alias)
+        return None if version is None else self.get(group, version)
+
+    def alias_history(self, group: str, alias: str) -> list[int]:
+        return self.aliases.history(group, alias)
+
+
 class GateDecision(BaseModel):
     approve: bool
     reason: str

@@ -24,7 +24,7 @@ def test_a_cloud_not_shipped_yet_says_so():
 
 def test_a_cloud_whose_adapter_set_is_incomplete_says_what_is_missing():
     pytest.importorskip("google.cloud.storage")
-    with pytest.raises(CloudUnavailable, match="Vertex AI registry, deployer and training backend are not"):
+    with pytest.raises(CloudUnavailable, match="the Vertex AI deployer and training backend are not"):
         build_adapters("gcp")
 
 

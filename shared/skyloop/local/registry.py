@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from ..errors import NotFound
-from ..registry import AliasBook, ModelVersion, Status, check_transition
+from ..registry import AliasBook, AliasedRegistry, ModelVersion, Status, check_transition
 from .db import Database
 from .kv import SqliteKeyValueStore
 
@@ -31,7 +31,7 @@ def _row_to_version(r: Any) -> ModelVersion:
     )
 
 
-class SqliteModelRegistry:
+class SqliteModelRegistry(AliasedRegistry):
     def __init__(self, db: Database) -> None:
         self.db = db
         self.aliases = AliasBook(SqliteKeyValueStore(db))
@@ -140,18 +140,10 @@ class SqliteModelRegistry:
         ).fetchall()
         return [dict(r) for r in rows]
 
-    def set_alias(self, group: str, alias: str, version: int | None) -> None:
-        if version is not None and self.db.conn().execute(
+    def _check_version(self, group: str, version: int) -> None:
+        if self.db.conn().execute(
                 "SELECT 1 FROM model_versions WHERE model_group=? AND version=?", (group, version)).fetchone() is None:
             raise NotFound(f"model {group} v{version} is not registered")
-        self.aliases.set(group, alias, version)
-
-    def alias(self, group: str, alias: str) -> ModelVersion | None:
-        version = self.aliases.get(group, alias)
-        return None if version is None else self.get(group, version)
-
-    def alias_history(self, group: str, alias: str) -> list[int]:
-        return self.aliases.history(group, alias)
 
     def groups(self) -> list[str]:
         return [r[0] for r in self.db.conn().execute("SELECT DISTINCT model_group FROM model_versions ORDER BY 1")]

@@ -1,5 +1,7 @@
-"""The ModelRegistry contract (skyloop.ports) on every adapter: local (SQLite) and SageMaker's
-model registry on moto's server. Aliases and their history are the core's ``AliasBook`` on both."""
+"""The ModelRegistry contract (skyloop.ports) on every adapter: local (SQLite), SageMaker's
+model registry on moto's server, and Vertex AI's (its generated client faked at the transport
+edge: tests/integration/gcp/vertex_fake.py) with cards and state on fake-gcs-server. Aliases
+and their history are the core's ``AliasBook`` on the clouds."""
 
 from __future__ import annotations
 
@@ -12,10 +14,24 @@ import pytest
 from skyloop.errors import NotFound, SkyloopError
 from skyloop.registry import Status
 
-from .conftest import REGION, _aws_kv
+from .conftest import REGION, _aws_kv, _bucket_name, gcs_client
 
 
-@pytest.fixture(params=["local", "aws"])
+def _vertex(endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    pytest.importorskip("google.cloud.aiplatform_v1")
+    from skyloop.clouds.gcp.config import GcpSettings
+    from skyloop.clouds.gcp.gcs import GcsBlobStore, GcsKeyValueStore
+    from skyloop.clouds.gcp.vertex import VertexModelRegistry
+
+    from ...integration.gcp.vertex_fake import FakeModelService
+
+    client = gcs_client(endpoint, monkeypatch)
+    client.create_bucket(_bucket_name(tmp_path))
+    gcp = GcpSettings(project="skyloop-test", bucket=_bucket_name(tmp_path))
+    return VertexModelRegistry(gcp, GcsBlobStore(gcp, client), GcsKeyValueStore(gcp, client), client=FakeModelService())
+
+
+@pytest.fixture(params=["local", "aws", "gcp"])
 def registry(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     if request.param == "local":
         from skyloop.local.db import Database
@@ -24,6 +40,9 @@ def registry(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest
         db = Database(tmp_path / "reg.db")
         yield SqliteModelRegistry(db)
         db.close()
+        return
+    if request.param == "gcp":
+        yield _vertex(request.getfixturevalue("gcs_endpoint"), monkeypatch, tmp_path)
         return
     import boto3
 

@@ -26,7 +26,7 @@ from typing import Any, Mapping, Sequence
 
 from ...errors import ArtifactIntegrityError, DeploymentFailed, EndpointBusy, ForeignModel, InvalidEvent, NotFound
 from ...ports import BlobStore, KeyValueStore, TrainingJob
-from ...registry import AliasBook, ModelVersion, Status, check_transition
+from ...registry import AliasBook, AliasedRegistry, ModelVersion, Status, check_transition
 from .config import AwsSettings
 from .session import client, error_code
 
@@ -43,7 +43,7 @@ def _check_name(group: str) -> str:
     return group
 
 
-class SageMakerModelRegistry:
+class SageMakerModelRegistry(AliasedRegistry):
     def __init__(self, aws: AwsSettings, store: BlobStore, kv: KeyValueStore) -> None:
         self.aws, self.store, self.kv = aws, store, kv
         self.aliases = AliasBook(kv)  # SageMaker's registry has no aliases: the core keeps them
@@ -159,17 +159,6 @@ class SageMakerModelRegistry:
             )
         return self.get(group, version)
 
-    def set_alias(self, group: str, alias: str, version: int | None) -> None:
-        if version is not None:
-            self.get(group, version)  # NotFound for an unknown version
-        self.aliases.set(group, alias, version)
-
-    def alias(self, group: str, alias: str) -> ModelVersion | None:
-        version = self.aliases.get(group, alias)
-        return None if version is None else self.get(group, version)
-
-    def alias_history(self, group: str, alias: str) -> list[int]:
-        return self.aliases.history(group, alias)
 
 
 def _tar_gz(files: Mapping[str, bytes]) -> bytes:

@@ -3,10 +3,10 @@ for state (compare-and-set on object generations), Pub/Sub for domain events and
 requests, and the decoder of Eventarc's CloudEvents.
 
 Built so far (issue 16, in progress): storage, state, idempotency, Pub/Sub publishing, the
-Cloud Monitoring metric source and the event decoder, each on the seam's ports (storage and state
-through the port contract suite on a real local GCS server). Not yet: the Vertex AI registry,
-deployer and training backend, the executors and the entry points, so ``build_adapters`` refuses
-with that reason.
+Cloud Monitoring metric source, the Vertex AI model registry and the event decoder, each on the
+seam's ports (state, idempotency and the registry through the port contract suite, on a real
+local GCS server with Vertex faked at its client). Not yet: the Vertex AI deployer and training
+backend, the executors and the entry points, so ``build_adapters`` refuses with that reason.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 
 
 def build_adapters(settings: Any = None, **options: Any) -> "Adapters":
-    raise CloudUnavailable("the gcp adapter set is not complete yet: Cloud Storage, state and Pub/Sub are "
-                           "built; the Vertex AI registry, deployer and training backend are not (issue 16)")
+    raise CloudUnavailable("the gcp adapter set is not complete yet: Cloud Storage, state, Pub/Sub, Cloud "
+                           "Monitoring and the Vertex AI registry are built; the Vertex AI deployer and training "
+                           "backend are not (issue 16)")
 
 
 __all__ = ["build_adapters"]

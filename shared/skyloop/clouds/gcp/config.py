@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from skyloop.envsettings import EnvSettings
 
 
@@ -22,6 +24,11 @@ class GcpSettings(EnvSettings):
     events_topic: str = "skyloop-events"  # domain events between functions
     remediation_topic: str = "skyloop-remediation"  # its subscription carries the dead-letter policy
     dead_letter_topic: str = "skyloop-dead-letters"  # what can never succeed, with its reason
+    # Vertex AI: the serving container a registered version names (Skyloop's serving image,
+    # pushed to Artifact Registry: Vertex's prebuilt scikit-learn images load a bare estimator,
+    # and a Skyloop artifact is a bundle with its schema)
+    serving_image: str = "us-docker.pkg.dev/skyloop-dev/skyloop/serving:latest"
+    operation_timeout_seconds: float = Field(600.0, gt=0)  # a long-running operation (an upload)
 
     @property
     def state_bucket_name(self) -> str:

@@ -1,0 +1,173 @@
+"""The Vertex AI Model Registry behind Skyloop's ``ModelRegistry`` port.
+
+Mapping: a Skyloop model group is one Vertex model (its ID is the group name); a version is a
+model version, uploaded with ``parent_model``. Vertex has no approval state
+(``../shared/cloud-facts.md``): the status lives in the version's ``skyloop-status`` label, and
+approval also puts the version alias ``approved`` on it, which is what an operator sets in the
+console (``MergeVersionAliases``) and what the audit-log trigger sees. A pending version that
+carries the alias ``approved`` is approved: Vertex's own alias is the truth, as SageMaker's
+status is on AWS.
+
+The artifact's sha256 and the card's URI and sha256 (metrics, params, lineage: a JSON object in
+Cloud Storage, as on AWS) ride in the version description, since a label value holds 63
+characters and a sha256 takes 64; the card's own sha256 makes a swapped card an integrity error.
+Registration is idempotent per key twice over: a state record, and the ``skyloop-idem`` label,
+which a redelivery finds on the version an earlier, crashed attempt uploaded.
+
+The client is the SDK's generated ``ModelServiceClient`` (aiplatform_v1), not the high-level
+``aiplatform.Model``: one request per call, and the same requests the tests fake at that edge.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any, Mapping
+
+from ...errors import ArtifactIntegrityError, ForeignModel, InvalidEvent, NotFound
+from ...ports import BlobStore, KeyValueStore
+from ...registry import AliasBook, AliasedRegistry, ModelVersion, Status, check_transition
+from .config import GcpSettings
+
+_ID_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+STATUS_LABEL, IDEM_LABEL, MANAGED_LABEL = "skyloop-status", "skyloop-idem", "skyloop-managed"
+APPROVED_ALIAS = "approved"
+
+
+def _check_name(group: str) -> str:
+    if not _ID_RE.match(group):
+        raise InvalidEvent(f"model group {group!r} is not a valid Vertex AI model ID "
+                           "(a lowercase letter, then lowercase letters, digits, '-' or '_', <= 63)")
+    return group
+
+
+def _label(status: Status) -> str:
+    return status.value.lower()  # label values are lowercase on Google Cloud
+
+
+@lru_cache(maxsize=None)
+def model_service(region: str) -> Any:
+    from google.api_core.client_options import ClientOptions
+    from google.cloud import aiplatform_v1  # lazy: the core never imports google
+
+    return aiplatform_v1.ModelServiceClient(client_options=ClientOptions(api_endpoint=f"{region}-aiplatform.googleapis.com"))
+
+
+class VertexModelRegistry(AliasedRegistry):
+    def __init__(self, gcp: GcpSettings, store: BlobStore, kv: KeyValueStore, client: Any = None) -> None:
+        self.gcp, self.store, self.kv = gcp, store, kv
+        self.aliases = AliasBook(kv)  # Skyloop's aliases (staging, production ...) and their history
+        self.client = client or model_service(gcp.region)
+        self.location = f"projects/{gcp.project}/locations/{gcp.region}"
+
+    def _name(self, group: str, version: int | None = None) -> str:
+        base = f"{self.location}/models/{_check_name(group)}"
+        return base if version is None else f"{base}@{version}"
+
+    def _to_version(self, group: str, m: Any) -> ModelVersion:
+        try:
+            meta = json.loads(m.version_description or "")["skyloop"]
+        except (ValueError, KeyError, TypeError):
+            raise ForeignModel(f"{m.name}@{m.version_id} was not registered by Skyloop") from None
+        card_bytes = self.store.get(meta["card_uri"])
+        if hashlib.sha256(card_bytes).hexdigest() != meta["card_sha256"]:
+            raise ArtifactIntegrityError(f"model card of {group} v{m.version_id} does not match its registered sha256")
+        card = json.loads(card_bytes)
+        status = Status(dict(m.labels).get(STATUS_LABEL, "pending").upper())
+        if APPROVED_ALIAS in m.version_aliases and status is Status.PENDING:
+            status = Status.APPROVED  # approved in the console or with the SDK: the alias is Vertex's approval
+        created = m.version_create_time or m.create_time
+        created = created if isinstance(created, datetime) and created.year > 1970 else datetime.now(timezone.utc)
+        return ModelVersion(group=group, version=int(m.version_id), status=status, artifact_uri=card["artifact_uri"],
+                            artifact_sha256=meta["artifact_sha256"], metrics=card["metrics"], params=card["params"],
+                            lineage=card["lineage"], created_at=created)
+
+    def _versions(self, group: str) -> list[Any]:
+        from google.api_core import exceptions as gexc
+
+        try:
+            return list(self.client.list_model_versions(request={"name": self._name(group)}))
+        except gexc.NotFound:
+            return []
+
+    # -- ModelRegistry port ------------------------------------------------------
+    def register(self, group: str, *, artifact_uri: str, artifact_sha256: str, metrics: Mapping[str, float],
+                 params: Mapping[str, Any], lineage: Mapping[str, Any], idempotency_key: str | None = None) -> ModelVersion:
+        from google.cloud import aiplatform_v1
+
+        _check_name(group)
+        digest = hashlib.sha256((idempotency_key or uuid.uuid4().hex).encode()).hexdigest()
+        idem = f"registry:idem:{group}:{digest}"
+        known = self.kv.get(idem)
+        if known is not None:
+            return self.get(group, int(known))
+        existing = self._versions(group)
+        for m in existing:  # an earlier attempt uploaded it, then stopped before the record
+            if dict(m.labels).get(IDEM_LABEL) == digest[:63]:
+                self.kv.put(idem, str(m.version_id).encode())
+                return self._to_version(group, m)
+        card = json.dumps({"artifact_uri": artifact_uri, "metrics": dict(metrics), "params": dict(params),
+                           "lineage": dict(lineage)}, sort_keys=True, default=str).encode()
+        card_sha = hashlib.sha256(card).hexdigest()
+        card_uri = self.store.put(f"models/{group}/cards/{card_sha}.json", card)
+        description = json.dumps({"skyloop": {"artifact_sha256": artifact_sha256, "card_uri": card_uri,
+                                              "card_sha256": card_sha}}, sort_keys=True)
+        model = aiplatform_v1.Model(
+            display_name=group, description="registered by Skyloop", version_description=description,
+            # the artifact's folder: Vertex's serving containers load the model file at its root
+            artifact_uri=artifact_uri.rsplit("/", 1)[0],
+            container_spec=aiplatform_v1.ModelContainerSpec(
+                image_uri=self.gcp.serving_image, env=[aiplatform_v1.EnvVar(name="SKYLOOP_ARTIFACT_SHA256",
+                                                                            value=artifact_sha256)]),
+            labels={STATUS_LABEL: _label(Status.PENDING), IDEM_LABEL: digest[:63], MANAGED_LABEL: "true"})
+        request = aiplatform_v1.UploadModelRequest(parent=self.location, model=model)
+        if existing:
+            request.parent_model = self._name(group)
+        else:
+            request.model_id = group
+        response = self.client.upload_model(request=request).result(timeout=self.gcp.operation_timeout_seconds)
+        version = int(response.model_version_id)
+        self.kv.put(idem, str(version).encode())
+        return self.get(group, version)
+
+    def get(self, group: str, version: int) -> ModelVersion:
+        from google.api_core import exceptions as gexc
+
+        try:
+            m = self.client.get_model(request={"name": self._name(group, version)})
+        except gexc.NotFound:
+            raise NotFound(f"model {group} v{version} is not registered") from None
+        return self._to_version(group, m)
+
+    def versions(self, group: str | None = None) -> list[ModelVersion]:
+        groups = [group] if group else self.groups()
+        return [self._to_version(g, m) for g in groups for m in sorted(self._versions(g), key=lambda m: int(m.version_id))]
+
+    def groups(self) -> list[str]:
+        models = self.client.list_models(request={"parent": self.location, "filter": f'labels.{MANAGED_LABEL}="true"'})
+        return sorted({m.name.rsplit("/", 1)[1] for m in models})
+
+    def set_status(self, group: str, version: int, status: Status, *, actor: str, note: str = "") -> ModelVersion:
+        from google.cloud import aiplatform_v1
+        from google.protobuf import field_mask_pb2
+
+        current = self.get(group, version)
+        check_transition(current.status, status)
+        if current.status != status:
+            name = self._name(group, version)
+            m = self.client.get_model(request={"name": name})
+            labels = {**dict(m.labels), STATUS_LABEL: _label(status)}
+            self.client.update_model(request=aiplatform_v1.UpdateModelRequest(
+                model=aiplatform_v1.Model(name=name, labels=labels), update_mask=field_mask_pb2.FieldMask(paths=["labels"])))
+            # the alias an operator would set in the console; leaving approval takes it away again
+            has_alias = APPROVED_ALIAS in m.version_aliases
+            if (status is Status.APPROVED) != has_alias:
+                alias = APPROVED_ALIAS if status is Status.APPROVED else f"-{APPROVED_ALIAS}"
+                self.client.merge_version_aliases(request=aiplatform_v1.MergeVersionAliasesRequest(
+                    name=name, version_aliases=[alias]))
+        return self.get(group, version)
+

@@ -1,0 +1,108 @@
+"""The Vertex AI registry adapter, beyond the port contract (tests/contract/ports/test_registry.py):
+the requests Vertex receives, approval as label plus alias, a console approval read back, a crash
+between upload and record, and what Skyloop refuses. Vertex is faked at the transport edge
+(vertex_fake.FakeModelService, the SDK's own request and Model types); cards and state are on
+fake-gcs-server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("google.cloud.aiplatform_v1")
+
+from skyloop.errors import ArtifactIntegrityError, ForeignModel, InvalidEvent  # noqa: E402
+from skyloop.registry import Status  # noqa: E402
+
+from .vertex_fake import FakeModelService  # noqa: E402
+
+LOCATION = "projects/skyloop-test/locations/us-central1"
+
+
+@pytest.fixture
+def setup(gcs_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    from skyloop.clouds.gcp.config import GcpSettings
+    from skyloop.clouds.gcp.gcs import GcsBlobStore, GcsKeyValueStore
+    from skyloop.clouds.gcp.vertex import VertexModelRegistry
+
+    from ...contract.ports.conftest import _bucket_name, gcs_client
+
+    client = gcs_client(gcs_endpoint, monkeypatch)
+    bucket = _bucket_name(tmp_path)
+    client.create_bucket(bucket)
+    gcp = GcpSettings(project="skyloop-test", bucket=bucket, serving_image="us-docker.pkg.dev/p/r/serving:1")
+    fake = FakeModelService()
+    store, kv = GcsBlobStore(gcp, client), GcsKeyValueStore(gcp, client)
+    return VertexModelRegistry(gcp, store, kv, client=fake), fake, store, kv
+
+
+def _register(reg: Any, key: str, group: str = "churn-2026") -> Any:
+    return reg.register(group, artifact_uri=f"gs://b/models/{group}/{key}/model.joblib", artifact_sha256="ab" * 32,
+                        metrics={"roc_auc": 0.91}, params={"model": "hist_gradient_boosting"},
+                        lineage={"task": "classification"}, idempotency_key=key)
+
+
+def test_versions_are_uploaded_under_one_model_with_skyloops_labels(setup: Any) -> None:
+    reg, fake, _, _ = setup
+    v1, v2 = _register(reg, "d1"), _register(reg, "d2")
+    assert (v1.version, v2.version, v1.status, v1.metrics) == (1, 2, Status.PENDING, {"roc_auc": 0.91})
+    first, second = [r for r in fake.requests if type(r).__name__ == "UploadModelRequest"]
+    assert (first.parent, first.model_id, first.parent_model) == (LOCATION, "churn-2026", "")
+    assert (second.model_id, second.parent_model) == ("", f"{LOCATION}/models/churn-2026")
+    m = first.model
+    assert m.artifact_uri == "gs://b/models/churn-2026/d1" and m.container_spec.image_uri == "us-docker.pkg.dev/p/r/serving:1"
+    assert [(e.name, e.value) for e in m.container_spec.env] == [("SKYLOOP_ARTIFACT_SHA256", "ab" * 32)]
+    assert m.labels["skyloop-status"] == "pending" and len(m.labels["skyloop-idem"]) == 63
+    assert json.loads(m.version_description)["skyloop"]["artifact_sha256"] == "ab" * 32
+    assert reg.groups() == ["churn-2026"]
+
+
+def test_approval_is_a_label_and_the_approved_alias(setup: Any) -> None:
+    reg, fake, _, _ = setup
+    _register(reg, "d1")
+    _register(reg, "d2")
+    assert reg.set_status("churn-2026", 2, Status.APPROVED, actor="oncall").status is Status.APPROVED
+    name = f"{LOCATION}/models/churn-2026@2"
+    model = fake.get_model({"name": name})
+    assert model.labels["skyloop-status"] == "approved" and "approved" in model.version_aliases
+    assert fake.get_model({"name": f"{LOCATION}/models/churn-2026@approved"}).version_id == "2"
+    reg.set_status("churn-2026", 2, Status.ARCHIVED, actor="oncall")  # leaving approval takes the alias away
+    assert "approved" not in fake.get_model({"name": name}).version_aliases
+
+
+def test_an_approval_made_in_the_console_is_read_back(setup: Any) -> None:
+    reg, fake, _, _ = setup
+    _register(reg, "d1")
+    fake.merge_version_aliases({"name": f"{LOCATION}/models/churn-2026@1", "version_aliases": ["approved"]})
+    assert reg.get("churn-2026", 1).status is Status.APPROVED
+
+
+def test_a_crash_between_upload_and_record_uploads_nothing_twice(setup: Any) -> None:
+    reg, fake, _, kv = setup
+    v = _register(reg, "d1")
+    for key, _ in kv.items("registry:idem:"):  # the record is lost, as if the function died right after the upload
+        kv.bucket.blob(kv.PREFIX + key).delete()
+    again = _register(reg, "d1")
+    assert again.version == v.version
+    assert len([r for r in fake.requests if type(r).__name__ == "UploadModelRequest"]) == 1
+
+
+def test_what_skyloop_refuses(setup: Any) -> None:
+    from google.cloud import aiplatform_v1
+
+    reg, fake, store, _ = setup
+    with pytest.raises(InvalidEvent, match="not a valid Vertex AI model ID"):
+        _register(reg, "d1", group="Churn")
+    fake.upload_model(aiplatform_v1.UploadModelRequest(parent=LOCATION, model_id="theirs",
+                                                       model=aiplatform_v1.Model(display_name="theirs")))
+    with pytest.raises(ForeignModel):
+        reg.get("theirs", 1)
+    v = _register(reg, "d1")
+    card_uri = json.loads(fake.get_model({"name": f"{LOCATION}/models/churn-2026@1"}).version_description)["skyloop"]["card_uri"]
+    store.put(card_uri, json.dumps({"artifact_uri": v.artifact_uri, "metrics": {"roc_auc": 0.99}, "params": {},
+                                    "lineage": {}}).encode())
+    with pytest.raises(ArtifactIntegrityError, match="card"):
+        reg.get("churn-2026", 1)
