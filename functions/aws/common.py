@@ -54,6 +54,17 @@ tracer = _tracer()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Skyloop"), service=SERVICE)
 
 _ADAPTERS: Adapters | None = None
+_AWS: Any = None
+
+
+def aws_settings() -> Any:
+    """The SKYLOOP_AWS_* settings, read once per container like the adapters."""
+    global _AWS
+    if _AWS is None:
+        from skyloop.clouds.aws.config import AwsSettings
+
+        _AWS = AwsSettings()
+    return _AWS
 
 
 def adapters() -> Adapters:
@@ -67,9 +78,9 @@ def adapters() -> Adapters:
 
 
 def reset() -> None:
-    """Tests: forget the adapters so new environment variables take effect."""
-    global _ADAPTERS
-    _ADAPTERS = None
+    """Tests: forget the adapters and settings so new environment variables take effect."""
+    global _ADAPTERS, _AWS
+    _ADAPTERS = _AWS = None
 
 
 def guarded(function: str, raw: Any, work: Callable[[], dict[str, Any]], **context: Any) -> dict[str, Any]:
@@ -83,11 +94,10 @@ def guarded(function: str, raw: Any, work: Callable[[], dict[str, Any]], **conte
     if d.outcome is Outcome.RETRY:
         assert d.error is not None
         raise d.error
-    from skyloop.clouds.aws.config import AwsSettings
     from skyloop.clouds.aws.sqs import dead_letter_event
 
     assert d.error is not None
-    dead_letter_event(AwsSettings(), raw, d.error, function)
+    dead_letter_event(aws_settings(), raw, d.error, function)
     metrics.add_metric(name="DeadLettered", unit=MetricUnit.Count, value=1)
     return d.as_status()
 
@@ -96,12 +106,11 @@ def handle(function: str, raw: Any, *kinds: type) -> dict[str, Any]:
     """What every event-driven entry point does: decode with the one AWS decoder, refuse what
     this function does not take, dispatch each event to its handler, answer."""
     def work() -> dict[str, Any]:
-        from skyloop.clouds.aws.config import AwsSettings
         from skyloop.clouds.aws.events import accept, to_domain
         from skyloop.handlers import dispatch
 
         a = adapters()
-        events = accept(to_domain(raw, training_bucket=AwsSettings().bucket, read=a.store.get), function, *kinds)
+        events = accept(to_domain(raw, training_bucket=aws_settings().bucket, read=a.store.get), function, *kinds)
         if not events:
             return {"status": "ignored", "reason": "no Skyloop event in this notification"}
         return {"status": "ok", "results": [dispatch(e, a) for e in events]}
