@@ -68,6 +68,45 @@ def gcs_endpoint() -> Iterator[str]:
     proc.wait(timeout=10)
 
 
+AZURITE = REPO / "build" / "tools" / "azurite" / "node_modules" / ".bin" / "azurite"
+# Azurite's documented development account and key (public, the same in every install)
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Azurite 3.35 (npm; .ci/run installs it in build/tools/azurite) on 127.0.0.1 for the session:
+    blob, queue and table. Yields a connection string. --skipApiVersionCheck: the Python SDKs send
+    API versions newer than Azurite 3.35 knows (../shared/cloud-facts.md)."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    exe = str(AZURITE) if AZURITE.exists() else shutil.which("azurite")
+    if exe is None:
+        pytest.skip("Azurite is not installed: npm install --prefix build/tools/azurite azurite@3.35.0 (.ci/run does)")
+    ports = [_free_port() for _ in range(3)]
+    proc = subprocess.Popen([exe, "--silent", "--skipApiVersionCheck", "--location", str(tmp_path_factory.mktemp("azurite")),
+                             "--blobHost", "127.0.0.1", "--blobPort", str(ports[0]), "--queueHost", "127.0.0.1",
+                             "--queuePort", str(ports[1]), "--tableHost", "127.0.0.1", "--tablePort", str(ports[2])],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for port in ports:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert proc.poll() is None, "Azurite exited at start"
+                time.sleep(0.05)
+    base = "http://127.0.0.1:{}/" + AZURITE_ACCOUNT
+    yield (f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+           f"BlobEndpoint={base.format(ports[0])};QueueEndpoint={base.format(ports[1])};TableEndpoint={base.format(ports[2])};")
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(T0)

@@ -17,15 +17,18 @@ def test_unknown_cloud_lists_the_known_ones():
         cloud("ibm")
 
 
-def test_a_cloud_not_shipped_yet_says_so():
+def test_a_cloud_not_shipped_yet_says_so(monkeypatch):
+    monkeypatch.setitem(CLOUDS, "azure", Cloud("azure", "skyloop.clouds.absent", (), "azure"))
     with pytest.raises(CloudUnavailable, match="the azure adapters are not in this version"):
         build_adapters("azure")
 
 
-def test_a_cloud_whose_adapter_set_is_incomplete_says_what_is_missing():
-    pytest.importorskip("google.cloud.storage")
-    with pytest.raises(CloudUnavailable, match="the Vertex AI deployer and training backend are not"):
-        build_adapters("gcp")
+@pytest.mark.parametrize("name,sdk,missing", [("gcp", "google.cloud.storage", "the Vertex AI deployer and training backend"),
+                                              ("azure", "azure.data.tables", "the Azure ML registry, deployer and training")])
+def test_a_cloud_whose_adapter_set_is_incomplete_says_what_is_missing(name, sdk, missing):
+    pytest.importorskip(sdk)
+    with pytest.raises(CloudUnavailable, match=missing):
+        build_adapters(name)
 
 
 def test_a_missing_sdk_names_the_extra_to_install(monkeypatch):

@@ -42,6 +42,17 @@ def accept(events: list[Any], function: str, *kinds: type) -> list[Any]:
     return events
 
 
+def bare_domain_event(raw: dict[str, Any], cloud: str) -> Any:
+    """A Skyloop domain event sent as itself (a direct invocation, a queue body); anything else is a
+    typed refusal naming the keys it had. ``cloud`` reads after an article: "an AWS", "a Google Cloud"."""
+    from ..events import parse_event
+
+    if "type" in raw:
+        return parse_event(raw)
+    raise InvalidEvent(f"not {cloud} event this function handles, nor a Skyloop domain event "
+                       f"(keys: {', '.join(repr(k)[:24] for k in sorted(map(str, raw))[:8])})")
+
+
 def is_training_csv(name: str) -> bool:
     """A CSV, plain or gzip-compressed (``.csv.gz`` is inflated, bounded, when it is read)."""
     return name.lower().endswith((".csv", ".csv.gz"))

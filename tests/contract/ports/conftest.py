@@ -63,7 +63,19 @@ def _gcp_kv(endpoint: str, monkeypatch: pytest.MonkeyPatch, bucket: str) -> Any:
     return GcsKeyValueStore(GcpSettings(project="skyloop-test", bucket=bucket), client=client)
 
 
-@pytest.fixture(params=["local", "aws", "aws+s3", "gcp"])
+def _azure_kv(connection: str, tmp_path: Path) -> Any:
+    pytest.importorskip("azure.data.tables")
+    from skyloop.clouds.azure.config import AzureSettings
+    from skyloop.clouds.azure.storage import table_client
+    from skyloop.clouds.azure.tables import TableKeyValueStore
+
+    azure = AzureSettings(connection_string=connection, state_table="t" + "".join(c for c in tmp_path.name if c.isalnum())[-40:])
+    client = table_client(azure, azure.state_table)
+    client.create_table()
+    return TableKeyValueStore(azure, client)
+
+
+@pytest.fixture(params=["local", "aws", "aws+s3", "gcp", "azure"])
 def kv(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """local: SQLite. aws: DynamoDB. aws+s3: DynamoDB spilling values above its item limit to S3
     (``kvstate.SpillingStore``), as the AWS functions run it."""
@@ -76,6 +88,8 @@ def kv(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Monke
         db.close()
     elif request.param == "gcp":  # objects with generation preconditions, on fake-gcs-server
         yield _gcp_kv(request.getfixturevalue("gcs_endpoint"), monkeypatch, _bucket_name(tmp_path))
+    elif request.param == "azure":  # Table Storage entities with ETag conditions, on Azurite
+        yield _azure_kv(request.getfixturevalue("azurite"), tmp_path)
     else:
         endpoint = request.getfixturevalue("moto_endpoint")
         store = _aws_kv(endpoint, monkeypatch, f"kv-{tmp_path.name}")

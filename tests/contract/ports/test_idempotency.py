@@ -1,6 +1,7 @@
 """The IdempotencyStore contract (skyloop.ports), on every adapter: local (the core's
 ``KvIdempotencyStore`` over SQLite), AWS (Powertools' DynamoDB persistence layer), and the core
-store over DynamoDB's key-value items and over GCS objects (what a cloud without Powertools runs)."""
+store over DynamoDB's key-value items, GCS objects and Table Storage entities (what a cloud
+without Powertools runs)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ import pytest
 
 from skyloop.errors import InProgress
 
-from .conftest import _aws_kv, _bucket_name, _gcp_kv, aws_credentials
+from .conftest import _aws_kv, _azure_kv, _bucket_name, _gcp_kv, aws_credentials
 
 
-@pytest.fixture(params=["local", "aws-powertools", "aws-kv", "gcp"])
+@pytest.fixture(params=["local", "aws-powertools", "aws-kv", "gcp", "azure"])
 def idem(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from skyloop.kvstate import KvIdempotencyStore
 
@@ -27,6 +28,9 @@ def idem(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mon
         db = Database(tmp_path / "idem.db")
         yield KvIdempotencyStore(SqliteKeyValueStore(db))
         db.close()
+        return
+    if request.param == "azure":  # the core store over Table Storage entities with ETag conditions
+        yield KvIdempotencyStore(_azure_kv(request.getfixturevalue("azurite"), tmp_path))
         return
     if request.param == "gcp":  # the core store over GCS objects with generation preconditions
         yield KvIdempotencyStore(_gcp_kv(request.getfixturevalue("gcs_endpoint"), monkeypatch, _bucket_name(tmp_path)))

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from ...errors import InvalidEvent
 from ...events import MetricAlarm, ModelVersionApproved, TrainingDataArrived, TrainingJobCompleted, parse_event
-from ..decoding import accept, is_training_csv
+from ..decoding import accept, bare_domain_event, is_training_csv
 from .s3 import object_key
 from .shapes import typed
 
@@ -168,7 +168,4 @@ def _domain(raw: dict[str, Any]) -> Any:
     """A Skyloop event, bare or wrapped by EventBridge (source "skyloop")."""
     if raw.get("source") == SKYLOOP_SOURCE and isinstance(raw.get("detail"), dict):
         return parse_event(raw["detail"])
-    if "type" in raw:
-        return parse_event(raw)
-    raise InvalidEvent("not an AWS event this function handles, nor a Skyloop domain event "
-                       f"(keys: {', '.join(repr(k)[:24] for k in sorted(map(str, raw))[:8])})")
+    return bare_domain_event(raw, "an AWS")

@@ -17,7 +17,7 @@ from typing import Any
 
 from ...errors import InvalidEvent
 from ...events import MetricAlarm, TrainingDataArrived, parse_event
-from ..decoding import accept, is_training_csv, typed_for
+from ..decoding import accept, bare_domain_event, is_training_csv, typed_for
 
 __all__ = ["accept", "cloudevent_dict", "to_domain"]
 
@@ -49,10 +49,7 @@ def to_domain(raw: Any, *, training_bucket: str) -> list[Any]:
         return _published(raw)
     if isinstance(kind, str) and kind.startswith("google."):
         raise InvalidEvent(f"a {kind} event is not one Skyloop takes")
-    if "type" in raw:
-        return [parse_event(raw)]
-    raise InvalidEvent("not a Google Cloud event this function handles, nor a Skyloop domain event "
-                       f"(keys: {', '.join(repr(k)[:24] for k in sorted(map(str, raw))[:8])})")
+    return [bare_domain_event(raw, "a Google Cloud")]
 
 
 def _finalized(raw: dict[str, Any], training_bucket: str) -> list[Any]:

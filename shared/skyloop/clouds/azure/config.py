@@ -1,0 +1,23 @@
+"""Where Skyloop's Azure resources are: one validated object from ``SKYLOOP_AZURE_*``.
+
+The Bicep template sets each from the resource it creates. ``connection_string`` is for Azurite
+and local runs only; in Azure the account URL and the function's managed identity
+(``DefaultAzureCredential``) are used, so no key is ever configured.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from skyloop.envsettings import EnvSettings
+
+
+class AzureSettings(EnvSettings):
+    env_prefix: ClassVar[str] = "SKYLOOP_AZURE_"
+
+    account_url: str = ""  # https://<account>.blob.core.windows.net (its queue and table twins follow)
+    connection_string: str = ""  # Azurite / local only
+    container: str = "datasets"  # training data, models, cards
+    state_table: str = "skyloopstate"  # state and idempotency records
+    remediation_queue: str = "remediation"  # the Functions host moves poison messages to <queue>-poison
+    dead_letter_queue: str = "skyloop-dead-letters"  # events that can never succeed, with the reason
