@@ -3,10 +3,11 @@ Storage for state and idempotency (compare-and-set on the entity's ETag), Storag
 remediation (a poison queue for what can never succeed), and the decoder of Event Grid and Azure
 Monitor shapes.
 
-Built so far (issue 17, in progress), each on the seam's ports and run against Azurite: storage,
-state, idempotency, the remediation queue and the event decoder. Not yet: the Azure ML registry,
-managed online endpoint deployer and command-job training backend, Azure Monitor metrics, the
-executors and the Functions entry points, so ``build_adapters`` refuses with that reason.
+Built so far (issue 17, in progress), each on the seam's ports: storage, state, idempotency and
+the remediation queue (run against Azurite), Azure Monitor metrics (at the SDK's client edge) and
+the event decoder. Not yet: the Azure ML registry, managed online endpoint deployer and
+command-job training backend, the executors and the Functions entry points, so
+``build_adapters`` refuses with that reason.
 """
 
 from __future__ import annotations

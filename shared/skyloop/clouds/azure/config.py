@@ -7,9 +7,18 @@ and local runs only; in Azure the account URL and the function's managed identit
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, Field
 
 from skyloop.envsettings import EnvSettings
+
+
+class AzureTarget(BaseModel):
+    """A service remediation and detection act on: its Azure resource."""
+
+    resource_id: str  # /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.App/containerApps/<name>
+    kind: Literal["containerapp", "webapp"] = "containerapp"
 
 
 class AzureSettings(EnvSettings):
@@ -21,3 +30,5 @@ class AzureSettings(EnvSettings):
     state_table: str = "skyloopstate"  # state and idempotency records
     remediation_queue: str = "remediation"  # the Functions host moves poison messages to <queue>-poison
     dead_letter_queue: str = "skyloop-dead-letters"  # events that can never succeed, with the reason
+    # service name -> its resource (JSON): what an alert's window is read from, and acted on
+    targets: dict[str, AzureTarget] = Field(default_factory=dict)

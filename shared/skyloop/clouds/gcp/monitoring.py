@@ -19,6 +19,7 @@ from typing import Any
 
 from ...errors import CloudUnavailable, TransientError
 from ...events import MetricRecord
+from ..metrics import records
 from .config import GcpSettings
 
 
@@ -96,14 +97,7 @@ class CloudMonitoringMetrics:
                         by_ts[when][s.name] = _value(point.value) * s.scale
             except (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.TooManyRequests, gexc.InternalServerError) as e:
                 raise TransientError(f"Cloud Monitoring {type(e).__name__} reading {s.metric_type}") from None
-        rows = []
-        for when, values in sorted(by_ts.items()):
-            errors = values.pop("errors_5xx", None)
-            if errors is not None or "requests" in values:
-                requests = values.get("requests", 0.0)
-                values["error_rate"] = (errors or 0.0) / requests if requests > 0 else 0.0
-            rows.append(MetricRecord(timestamp=when, values=values))
-        return rows[-limit:]
+        return records(by_ts, limit)
 
 
 def _quoted(text: str) -> str:
