@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 GENESIS = "0" * 64
 
@@ -31,6 +31,13 @@ def entry(seq: int, at: str, kind: str, hash_: str, payload_json: str) -> dict[s
     out = {(f"payload_{k}" if k in ROW_FIELDS else k): v for k, v in payload.items()}
     out.update({"seq": seq, "at": at, "kind": kind, "hash": hash_})
     return out
+
+
+def entries_of(rows: Sequence[Mapping[str, Any]], limit: int | None = None) -> list[dict[str, Any]]:
+    """Stored rows (seq, at, kind, hash, payload JSON), oldest first -> the entries a log lists."""
+    if limit is not None:
+        rows = rows[-limit:]
+    return [entry(r["seq"], r["at"], r["kind"], r["hash"], r["payload"]) for r in rows]
 
 
 def verify_chain(rows: Iterable[Mapping[str, Any]]) -> tuple[bool, str]:

@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from ...remediation.auditchain import GENESIS, canonical, digest, entry, verify_chain
+from ...remediation.auditchain import GENESIS, canonical, digest, entries_of, verify_chain
 from ...errors import InProgress, StaleState
 from ...kvstate import check_size
 from .config import AwsSettings
@@ -181,10 +181,7 @@ class DynamoAuditLog(_StateTable):
                  "prev_hash": r["prev_hash"]["S"], "hash": r["hash"]["S"]} for r in self._query("audit")]
 
     def entries(self, limit: int | None = None) -> list[dict[str, Any]]:
-        rows = self._rows()
-        if limit is not None:
-            rows = rows[-limit:]
-        return [entry(r["seq"], r["at"], r["kind"], r["hash"], r["payload"]) for r in rows]
+        return entries_of(self._rows(), limit)
 
     def verify(self) -> tuple[bool, str]:
         return verify_chain(self._rows())
