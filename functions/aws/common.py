@@ -37,7 +37,7 @@ class Untraced:
 
 def tracing_on(env: dict[str, str] | os._Environ[str] = os.environ) -> bool:
     """Powertools' own rule (Tracer._is_tracer_disabled): in Lambda, outside SAM local, unless
-    POWERTOOLS_TRACE_DISABLED. The template sets that variable from its Tracing parameter."""
+    POWERTOOLS_TRACE_DISABLED. The template sets that variable from its TracingMode parameter."""
     off = env.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() in ("1", "true", "yes", "on", "y", "t")
     return bool(env.get("LAMBDA_TASK_ROOT")) and not env.get("AWS_SAM_LOCAL") and not off
 

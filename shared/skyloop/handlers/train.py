@@ -56,8 +56,8 @@ def on_training_data(event: TrainingDataArrived, adapters: "Adapters") -> dict[s
     if event.size is not None and event.size > limit:
         # the notification's size decides before a byte is read: a function that downloaded a
         # 5 GB object to find it too large would run out of memory first. The object's identity
-        # (its URI and etag) stands in for the content hash the small path keys on.
-        key = "train:" + hashlib.sha256(f"{event.uri}|{event.version}".encode() + spec).hexdigest()
+        # (its URI, etag and size) stands in for the content hash the small path keys on.
+        key = "train:" + hashlib.sha256(f"{event.uri}|{event.version}|{event.size}".encode() + spec).hexdigest()
         return once(adapters.idempotency, key, lambda: submit(
             f"{event.uri} is {event.size} bytes, above the in-function limit of {limit}"))
 
