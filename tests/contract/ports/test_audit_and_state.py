@@ -98,17 +98,31 @@ def test_concurrent_appends_make_one_chain(audit: Any) -> None:
     assert ok, why
 
 
-def test_an_edited_entry_breaks_the_chain_on_the_kv_stores(audit: Any) -> None:
+def _edit_entry_2(audit: Any) -> None:
+    """Change entry 2's payload behind the log's back, on each backend's own storage."""
+    from skyloop.clouds.aws.dynamodb import DynamoAuditLog
+    from skyloop.local.audit import SqliteAuditLog
     from skyloop.remediation.kvbacked import KvAuditLog
 
-    if not isinstance(audit, KvAuditLog):
-        pytest.skip("SQLite's and DynamoDB's tamper tests live with them (tests/unit, tests/integration/aws)")
+    if isinstance(audit, KvAuditLog):
+        key = audit._key(2)
+        row = json.loads(audit.kv.get(key))
+        row["payload"] = json.dumps({"i": 99})
+        audit.kv.put(key, json.dumps(row).encode())
+    elif isinstance(audit, SqliteAuditLog):  # around its append-only triggers, as someone editing the file would
+        c = audit.db.conn()
+        c.execute("DROP TRIGGER audit_no_update")
+        c.execute("""UPDATE audit_log SET payload='{"i": 99}' WHERE seq=2""")
+    else:
+        assert isinstance(audit, DynamoAuditLog)
+        audit.ddb.update_item(TableName=audit.table, Key={"pk": {"S": "audit"}, "sk": {"S": f"{2:012d}"}},
+                              UpdateExpression="SET payload = :p", ExpressionAttributeValues={":p": {"S": '{"i": 99}'}})
+
+
+def test_an_edited_entry_breaks_the_chain(audit: Any) -> None:
     for i in range(3):
         audit.append("executed", {"i": i})
-    key = audit._key(2)
-    row = json.loads(audit.kv.get(key))
-    row["payload"] = json.dumps({"i": 99})
-    audit.kv.put(key, json.dumps(row).encode())
+    _edit_entry_2(audit)
     assert audit.verify() == (False, "audit entry 2 does not match the hash chain")
 
 
