@@ -122,6 +122,13 @@ class ValueTooLarge(SkyloopError):
     code = "value_too_large"
 
 
+class NotSupported(SkyloopError):
+    """An AI provider lacks an operation or a feature: the reason names the provider and, where
+    another provider has it, which."""
+
+    code = "not_supported"
+
+
 class CloudUnavailable(SkyloopError):
     """A cloud's adapters were asked for but cannot be built here: an unknown name, a cloud this
     version does not ship, or its SDK extra not installed (the reason names the pip command)."""

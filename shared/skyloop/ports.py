@@ -271,6 +271,25 @@ class RunMirror(Protocol):
         """As ``sync``, but a failure is logged, not raised: for handlers whose real work is done."""
 
 
+@runtime_checkable
+class AIServices(Protocol):
+    """A provider's AI APIs (vision, language, speech, translation, speech synthesis) with the same
+    typed results everywhere (``skyloop.ai.results``). An operation or feature the provider lacks
+    raises ``NotSupported`` naming the provider."""
+
+    name: str
+
+    def analyze_image(self, image: bytes, features: Sequence[str] = ("labels", "objects", "faces", "text")) -> Any: ...
+
+    def analyze_text(self, text: str, features: Sequence[str] = ("sentiment", "entities", "key_phrases", "language")) -> Any: ...
+
+    def transcribe(self, audio: bytes, *, language: str | None = None, media_format: str = "wav") -> Any: ...
+
+    def translate(self, text: str, target_language: str, *, source_language: str | None = None) -> Any: ...
+
+    def synthesize(self, text: str, *, voice: str | None = None, audio_format: str = "wav") -> Any: ...
+
+
 class Clock(Protocol):
     def now(self) -> float: ...
 

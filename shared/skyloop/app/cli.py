@@ -256,6 +256,69 @@ def ab_decide(group: str, apply: bool = typer.Option(False, "--apply", help="pro
     _emit(out, as_json)
 
 
+ai = typer.Typer(help="Cloud AI services on a file: OCR, text analysis, speech, translation, speech synthesis.",
+                no_args_is_help=True)
+app.add_typer(ai, name="ai")
+ProviderOpt = typer.Option("local", "--provider", help="local (offline), aws, gcp or azure")
+
+
+def _ai_result(result: Any) -> None:
+    typer.echo(result.model_dump_json(indent=2, exclude={"audio"}))
+
+
+@ai.command("image")
+def ai_image(file: Path = typer.Argument(..., exists=True, dir_okay=False), provider: str = ProviderOpt,
+             feature: Optional[list[str]] = typer.Option(None, "--feature", help="labels, objects, faces, text")) -> None:
+    """Analyse an image: labels, objects, faces, text (OCR). Locally: text."""
+    from ..ai.providers import provider as make
+
+    p = make(provider)
+    _ai_result(p.analyze_image(file.read_bytes(), *([feature] if feature else [])))
+
+
+@ai.command("text")
+def ai_text(file: Path = typer.Argument(..., exists=True, dir_okay=False), provider: str = ProviderOpt,
+            feature: Optional[list[str]] = typer.Option(None, "--feature",
+                                                        help="sentiment, entities, key_phrases, language")) -> None:
+    """Analyse a UTF-8 text file: sentiment, entities, key phrases, language. Locally: sentiment, language."""
+    from ..ai.providers import provider as make
+
+    p = make(provider)
+    _ai_result(p.analyze_text(file.read_text(encoding="utf-8"), *([feature] if feature else [])))
+
+
+@ai.command("speech")
+def ai_speech(file: Path = typer.Argument(..., exists=True, dir_okay=False), provider: str = ProviderOpt,
+              language: Optional[str] = None) -> None:
+    """Transcribe an audio file (a cloud provider's service)."""
+    from ..ai.providers import provider as make
+
+    _ai_result(make(provider).transcribe(file.read_bytes(), language=language, media_format=file.suffix.lstrip(".") or "wav"))
+
+
+@ai.command("translate")
+def ai_translate(file: Path = typer.Argument(..., exists=True, dir_okay=False),
+                 to: str = typer.Option(..., "--to", help="target language, ISO 639-1"), provider: str = ProviderOpt) -> None:
+    """Translate a UTF-8 text file (a cloud provider's service)."""
+    from ..ai.providers import provider as make
+
+    _ai_result(make(provider).translate(file.read_text(encoding="utf-8"), to))
+
+
+@ai.command("tts")
+def ai_tts(file: Path = typer.Argument(..., exists=True, dir_okay=False), provider: str = ProviderOpt,
+           voice: Optional[str] = None, audio_format: str = typer.Option("wav", "--format"),
+           out: Optional[Path] = typer.Option(None, "--out", help="where the audio goes (default: FILE.<format>)")) -> None:
+    """Speak a UTF-8 text file; writes the audio and prints what was made."""
+    from ..ai.providers import provider as make
+
+    speech = make(provider).synthesize(file.read_text(encoding="utf-8"), voice=voice, audio_format=audio_format)
+    target = out or file.with_suffix(f".{speech.format}")
+    target.write_bytes(speech.audio)
+    _ai_result(speech)
+    typer.echo(f"audio: {target}", err=True)
+
+
 @app.command()
 def report(out: Path = typer.Option(Path("skyloop-report.html"), "--out", help="the HTML file to write"),
            as_json: bool = typer.Option(False, "--json", help="print the data behind the page instead"),

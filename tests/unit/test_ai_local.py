@@ -1,0 +1,120 @@
+"""The local AI provider on real tools, offline: text rendered to an image and read back by
+tesseract, speech synthesised by espeak-ng and measured with sox, sentiment by VADER, language
+by langid; what the local provider lacks is a typed NotSupported naming where to get it. The
+Debian tools are installed by .ci/run; without them these tests skip and say which is missing."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from skyloop.ai.local import LocalAI
+from skyloop.ai.providers import provider
+from skyloop.ai.results import ImageAnalysis, Speech, TextAnalysis
+from skyloop.errors import CloudUnavailable, InvalidRequest, NotSupported
+from skyloop.ports import AIServices
+
+
+def needs(tool: str, package: str) -> None:
+    if shutil.which(tool) is None:
+        pytest.skip(f"{tool} is not installed (apt-get install {package}; .ci/run does)")
+
+
+def _rendered(text: str) -> bytes:
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("RGB", (1000, 220), "white")
+    ImageDraw.Draw(img).text((30, 70), text, fill="black", font=ImageFont.load_default(size=56))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_the_local_provider_keeps_the_port() -> None:
+    assert isinstance(provider("local"), AIServices)
+
+
+def test_ocr_reads_back_a_rendered_sentence() -> None:
+    needs("tesseract", "tesseract-ocr")
+    pytest.importorskip("pytesseract")
+    result = LocalAI().analyze_image(_rendered("Skyloop closes the loop"))
+    assert isinstance(result, ImageAnalysis) and result.provider == "local"
+    assert result.full_text == "Skyloop closes the loop"
+    [line] = result.text
+    assert line.confidence > 0.5 and line.box.width > 300 and line.box.top > 30
+    with pytest.raises(InvalidRequest, match="not an image"):
+        LocalAI().analyze_image(b"GIF89a-not-really")
+
+
+def test_sentiment_and_language() -> None:
+    pytest.importorskip("vaderSentiment")
+    pytest.importorskip("langid")
+    ai = LocalAI()
+    good = ai.analyze_text("The rollout went perfectly and the team is delighted.")
+    bad = ai.analyze_text("The outage was terrible and customers are furious.")
+    assert isinstance(good, TextAnalysis)
+    assert (good.sentiment.label, bad.sentiment.label) == ("positive", "negative")
+    assert good.language == "en" and good.language_confidence > 0.9
+    assert ai.analyze_text("Le déploiement s'est très bien passé hier soir.", ["language"]).language == "fr"
+    assert ai.analyze_text("Die Bereitstellung ist gestern Abend gut gelaufen.", ["language"]).sentiment is None
+    with pytest.raises(InvalidRequest, match="no text"):
+        ai.analyze_text("   ")
+
+
+def test_speech_is_synthesised_and_its_duration_measured_with_sox() -> None:
+    needs("espeak-ng", "espeak-ng")
+    needs("soxi", "sox")
+    short = LocalAI().synthesize("Scaling out the API.")
+    long = LocalAI().synthesize("Scaling out the API service because its CPU stayed above ninety percent for ten minutes.")
+    assert isinstance(short, Speech) and short.format == "wav" and short.audio[:4] == b"RIFF"
+    for speech in (short, long):
+        measured = float(subprocess.run(["soxi", "-D", "-"], input=speech.audio, capture_output=True, check=True).stdout)
+        assert measured == pytest.approx(speech.duration_seconds, abs=0.05)
+    assert long.duration_seconds > 2 * short.duration_seconds > 1.0
+    with pytest.raises(NotSupported, match="wav only"):
+        LocalAI().synthesize("hi", audio_format="mp3")
+    with pytest.raises(InvalidRequest, match="has no voice 'no-such-voice'"):
+        LocalAI().synthesize("hi", voice="no-such-voice")  # espeak-ng itself would speak it in English
+    assert LocalAI().synthesize("Hallo zusammen.", voice="de").voice == "de"
+    assert LocalAI().synthesize("Hello.", voice="en+f3").duration_seconds > 0
+
+
+@pytest.mark.parametrize("call,what", [
+    (lambda ai: ai.transcribe(b"RIFF"), "transcribe"),
+    (lambda ai: ai.translate("hello", "de"), "translate"),
+    (lambda ai: ai.analyze_image(b"", ["labels", "text"]), "labels"),
+    (lambda ai: ai.analyze_text("hello", ["entities"]), "entities"),
+])
+def test_what_the_local_provider_lacks_names_who_has_it(call, what: str) -> None:
+    with pytest.raises(NotSupported, match=f"the local provider has no {what}; use --provider") as e:
+        call(LocalAI())
+    assert e.value.code == "not_supported" and "aws" in e.value.reason
+
+
+def test_a_cloud_provider_not_built_yet_is_refused_not_faked() -> None:
+    with pytest.raises(CloudUnavailable, match="gcp AI services adapter is not built yet"):
+        provider("gcp")
+    with pytest.raises(CloudUnavailable, match="unknown AI provider"):
+        provider("ibm")
+
+
+def test_the_cli(tmp_path: Path) -> None:
+    needs("espeak-ng", "espeak-ng")
+    from typer.testing import CliRunner
+
+    from skyloop.app.cli import app
+
+    text = tmp_path / "note.txt"
+    text.write_text("Everything recovered nicely after the restart.", encoding="utf-8")
+    res = CliRunner().invoke(app, ["ai", "text", str(text)])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["sentiment"]["label"] == "positive"
+    res = CliRunner().invoke(app, ["ai", "tts", str(text), "--voice", "en"])
+    assert res.exit_code == 0 and (tmp_path / "note.wav").read_bytes()[:4] == b"RIFF"
+    res = CliRunner().invoke(app, ["ai", "translate", str(text), "--to", "de"])
+    assert res.exit_code == 2 and "error [not_supported]" in res.output
