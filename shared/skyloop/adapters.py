@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from .config import Settings
 from .ports import (
     ActionExecutor,
+    AIServices,
     AuditLog,
     BlobStore,
     Clock,
@@ -42,3 +43,4 @@ class Adapters:
     mirror: RunMirror | None = None  # MLflow, when tracking.mlflow_uri is set
     metrics: MetricSource | None = None  # what an alarm's service window is read from (CloudWatch ...)
     rollouts: RolloutRunner | None = None  # a workflow engine for the rollout's steps; None: run them inline
+    ai: AIServices | None = None  # AI services for uploads under ai/; None: settings.ai.provider

@@ -118,6 +118,13 @@ class ServiceSpec(BaseModel):
     cache_entries: int = Field(1024, ge=0)
 
 
+class AiSettings(BaseModel):
+    """AI services on uploads (``ai/`` in the training store): which provider analyses them."""
+
+    provider: str = "local"  # local | aws | gcp | azure (skyloop.ai.providers)
+    max_bytes: int = Field(20 * 2**20, ge=1)  # larger media are refused with the reason, not read
+
+
 class Settings(EnvSettings):
     env_prefix: ClassVar[str] = "SKYLOOP_"
 
@@ -132,6 +139,7 @@ class Settings(EnvSettings):
     verification: VerificationSettings = VerificationSettings()
     gate: ApprovalGate = ApprovalGate()
     tracking: TrackingSettings = TrackingSettings()
+    ai: AiSettings = AiSettings()
     # The local simulated fleet that remediation acts on (created if missing).
     fleet: list[ServiceSpec] = [ServiceSpec(name="api")]
 

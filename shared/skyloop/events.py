@@ -87,6 +87,16 @@ class TrainingDataArrived(_Event):
     model: str | None = Field(default=None, description="model family (hist_gradient_boosting, random_forest)")
 
 
+class MediaArrived(_Event):
+    """An image, text or audio file landed under the AI prefix (``ai/``): analysed, and the result
+    written beside it as ``<name>.skyloop-ai.json``. ``version`` is the object's etag/generation."""
+
+    type: Literal["MediaArrived"] = "MediaArrived"
+    uri: str = Field(min_length=1)
+    version: str | None = None
+    size: int | None = Field(default=None, ge=0)
+
+
 class TrainingJobCompleted(_Event):
     """A managed training job (for a dataset above the in-function size rule) finished."""
 
@@ -233,6 +243,7 @@ class RemediationCompleted(_Event):
 DomainEvent = Annotated[
     Union[
         TrainingDataArrived,
+        MediaArrived,
         TrainingJobCompleted,
         ModelVersionApproved,
         MetricBatch,

@@ -33,8 +33,18 @@ def test_every_sample_is_covered_here() -> None:
                "s3-metric-stream-object-created.json", "sqs-remediation-batch.json",
                "eventbridge-sagemaker-training-job-completed.json", "firehose-sagemaker-variant-metrics.json",
                "stepfunctions-rollout-step.json", "sqs-s3-object-created.json", "sns-s3-object-created.json",
-               "sqs-sns-s3-object-created.json", "s3-object-removed.json", "eventbridge-cloudwatch-alarm-no-dimensions.json"}
+               "sqs-sns-s3-object-created.json", "s3-object-removed.json", "eventbridge-cloudwatch-alarm-no-dimensions.json",
+               "s3-ai-upload-created.json"}
     assert {p.name for p in EVENTS.glob("*.json")} == covered
+
+
+def test_an_upload_under_ai_is_media_for_the_ai_services() -> None:
+    from skyloop.events import MediaArrived
+
+    [e] = decode(load("s3-ai-upload-created.json"))
+    assert isinstance(e, MediaArrived)
+    assert (e.uri, e.size, e.version) == ("s3://skyloop-training-123456789012-us-east-1/ai/incident-note.txt", 64,
+                                          "5f1c8e3b0f0d8f1a2b3c4d5e6f708192")
 
 
 def test_both_s3_forms_name_the_same_object() -> None:

@@ -29,6 +29,7 @@ _TABLE = {
     "remediate": ("remediate", "on_remediation", "RemediationRequested"),
     "drift": ("drift", "on_drift", "DriftDetected"),
     "canary": ("deploy", "on_canary_passed", "CanaryPassed"),
+    "analyze": ("analyze", "on_media", "MediaArrived"),
 }
 _FUNCS = {fn: mod for mod, fn, _ in _TABLE.values()}
 # Triggers only a cloud raises (an alarm whose window the cloud's metrics API reads, a managed

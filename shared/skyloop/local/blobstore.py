@@ -42,6 +42,8 @@ class FolderBlobStore:
         return path.relative_to(self.root).as_posix()
 
     def put(self, key: str, data: bytes) -> str:
+        if key.startswith(self.SCHEME):  # a URI this store returned: write under the same key
+            key = key[len(self.SCHEME):]
         path = self._path_for_key(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write-then-rename: a crash never leaves a half-written artifact under the final name.

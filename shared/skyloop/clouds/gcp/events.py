@@ -16,7 +16,8 @@ import json
 from typing import Any
 
 from ...errors import InvalidEvent
-from ...events import MetricAlarm, TrainingDataArrived, parse_event
+from ...ai.uploads import is_media
+from ...events import MediaArrived, MetricAlarm, TrainingDataArrived, parse_event
 from ..decoding import accept, bare_domain_event, is_training_csv, typed_for
 
 __all__ = ["accept", "cloudevent_dict", "to_domain"]
@@ -60,10 +61,11 @@ def _finalized(raw: dict[str, Any], training_bucket: str) -> list[Any]:
     bucket, name = str(data["bucket"]), str(data["name"])
     if bucket != training_bucket:
         raise InvalidEvent(f"gs://{bucket}/{name} is not in the training bucket gs://{training_bucket}")
-    if not is_training_csv(name):
+    media = is_media(name)
+    if not (media or is_training_csv(name)):
         return []
     when = {"occurred_at": raw["time"]} if raw.get("time") else {}
-    return [TrainingDataArrived(uri=f"gs://{bucket}/{name}", size=int(data["size"]), version=str(data["generation"]),
+    return [(MediaArrived if media else TrainingDataArrived)(uri=f"gs://{bucket}/{name}", size=int(data["size"]), version=str(data["generation"]),
                                 event_id=str(raw.get("id") or f"{bucket}/{name}#{data['generation']}"), **when)]
 
 
