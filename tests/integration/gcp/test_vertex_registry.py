@@ -90,6 +90,22 @@ def test_a_crash_between_upload_and_record_uploads_nothing_twice(setup: Any) -> 
     assert len([r for r in fake.requests if type(r).__name__ == "UploadModelRequest"]) == 1
 
 
+def test_a_first_upload_racing_another_adds_a_version_instead_of_failing(setup: Any) -> None:
+    from google.cloud import aiplatform_v1
+
+    reg, fake, _, _ = setup
+    real = fake.upload_model
+
+    def racing(request: Any) -> Any:  # another worker creates the group's model just before this one
+        if request.model_id and not fake.models:
+            real(aiplatform_v1.UploadModelRequest(parent=LOCATION, model_id=request.model_id, model=request.model))
+        return real(request)
+
+    fake.upload_model = racing
+    v = _register(reg, "d1")
+    assert v.version == 2 and [m.version_id for m in fake.list_model_versions({"name": f"{LOCATION}/models/churn-2026"})] == ["1", "2"]
+
+
 def test_what_skyloop_refuses(setup: Any) -> None:
     from google.cloud import aiplatform_v1
 

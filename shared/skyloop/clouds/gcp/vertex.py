@@ -124,12 +124,18 @@ class VertexModelRegistry(AliasedRegistry):
                 image_uri=self.gcp.serving_image, env=[aiplatform_v1.EnvVar(name="SKYLOOP_ARTIFACT_SHA256",
                                                                             value=artifact_sha256)]),
             labels={STATUS_LABEL: _label(Status.PENDING), IDEM_LABEL: digest[:63], MANAGED_LABEL: "true"})
+        from google.api_core import exceptions as gexc
+
         request = aiplatform_v1.UploadModelRequest(parent=self.location, model=model)
         if existing:
             request.parent_model = self._name(group)
         else:
             request.model_id = group
-        response = self.client.upload_model(request=request).result(timeout=self.gcp.operation_timeout_seconds)
+        try:
+            response = self.client.upload_model(request=request).result(timeout=self.gcp.operation_timeout_seconds)
+        except gexc.AlreadyExists:  # another upload created the group's model first: add a version to it
+            request = aiplatform_v1.UploadModelRequest(parent=self.location, model=model, parent_model=self._name(group))
+            response = self.client.upload_model(request=request).result(timeout=self.gcp.operation_timeout_seconds)
         version = int(response.model_version_id)
         self.kv.put(idem, str(version).encode())
         return self.get(group, version)
