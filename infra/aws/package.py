@@ -12,6 +12,7 @@ and no scikit-learn (checked here, and recorded in bench/results/packages.json).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import shutil
 import subprocess
@@ -72,6 +73,7 @@ for m in list(sys.modules.values()):
 """
 COMPILE_ALL = {"deploy", "rollout", "detect", "remediate"}
 
+
 def ships_sdk(name: str) -> bool:
     """Does the function carry its own boto3 (else it uses the one the Lambda runtime provides)?"""
     return any(r.startswith("boto3") for r in FUNCTIONS[name])
@@ -80,9 +82,11 @@ def ships_sdk(name: str) -> bool:
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 
 
+@functools.lru_cache(maxsize=None)
 def _runtime_sdk() -> str:
     """A folder holding only what the Lambda Python runtime provides (boto3 and its
-    dependencies), linked from this machine: it stands in for the runtime's, nothing more."""
+    dependencies), linked from this machine: it stands in for the runtime's, nothing more.
+    Made once per process: every check and test run reuses it."""
     import importlib.util
     import tempfile
 
@@ -112,23 +116,24 @@ def _interpreter() -> str:
 
 
 OTHER_CLOUDS = {"gcp", "azure"}  # their adapters are not in an AWS package
+CORE_SOURCE = ROOT / "shared" / "skyloop"
 
 
-def _other_cloud(relative: Path) -> bool:
-    return len(relative.parts) > 1 and relative.parts[0] == "clouds" and relative.parts[1] in OTHER_CLOUDS
+def _shipped(relative: Path) -> bool:
+    """Whether a path under shared/skyloop goes into a package: the one rule for the copy and the digest."""
+    parts = relative.parts
+    return "__pycache__" not in parts and not (len(parts) > 1 and parts[0] == "clouds" and parts[1] in OTHER_CLOUDS)
 
 
 def _not_shipped(folder: str, names: list[str]) -> set[str]:
-    clouds = Path(folder).name == "clouds" and Path(folder).parent.name == "skyloop"
-    return {n for n in names if n == "__pycache__" or (clouds and n in OTHER_CLOUDS)}
+    return {n for n in names if not _shipped((Path(folder) / n).relative_to(CORE_SOURCE))}
 
 
 def source_digest(name: str) -> str:
     """What a package is built from (Skyloop's code, the entry point, this recipe): recorded beside
     the build as build/aws/<function>.source, so a test can tell a stale package from a fresh one."""
     h = hashlib.sha256(repr(FUNCTIONS[name]).encode())
-    core = ROOT / "shared" / "skyloop"
-    files = [*sorted(p for p in core.rglob("*.py") if not _other_cloud(p.relative_to(core))),
+    files = [*sorted(p for p in CORE_SOURCE.rglob("*.py") if _shipped(p.relative_to(CORE_SOURCE))),
              ROOT / "functions" / "aws" / "common.py",
              ROOT / "functions" / "aws" / f"{name}.py", Path(__file__).resolve(),
              *(sorted((ROOT / "infra" / "aws" / "serving").glob("*")) if name == "train" else [])]
@@ -152,7 +157,7 @@ def build(name: str) -> dict[str, object]:
         for p in out.iterdir():
             if p.name.split("-")[0].removesuffix(".py").replace("python_dateutil", "dateutil") in RUNTIME_PROVIDED:
                 shutil.rmtree(p) if p.is_dir() else p.unlink()
-    shutil.copytree(ROOT / "shared" / "skyloop", out / "skyloop", ignore=_not_shipped)
+    shutil.copytree(CORE_SOURCE, out / "skyloop", ignore=_not_shipped)
     for module in ("common.py", f"{name}.py"):
         shutil.copy2(ROOT / "functions" / "aws" / module, out / module)
     # test suites of the libraries and bytecode caches are never imported in Lambda, with one

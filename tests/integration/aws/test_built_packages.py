@@ -64,13 +64,8 @@ def python313() -> str:
         pytest.skip(f"the built packages need the runtime's CPython to run: {e}")
 
 
-def built(name: str) -> Path:
-    """build/aws/<name>, rebuilt first if the code it was built from changed (or it is absent)."""
-    return package.fresh(name)
-
-
 def invoke(python: str, name: str, event: dict[str, Any], **env: str) -> Any:
-    pkg = built(name)
+    pkg = package.fresh(name)
     paths = [str(pkg)] + ([] if package.ships_sdk(name) else [package._runtime_sdk()])
     lambda_env = {**os.environ, "LAMBDA_TASK_ROOT": str(pkg), "AWS_LAMBDA_FUNCTION_NAME": f"skyloop-{name}", **env}
     run = subprocess.run([python, "-I", "-S", "-B", "-c", RUNNER, json.dumps(paths), name], input=json.dumps(event),
@@ -81,7 +76,7 @@ def invoke(python: str, name: str, event: dict[str, Any], **env: str) -> Any:
 
 
 def _package_sklearn() -> str:
-    [dist] = built("train").glob("scikit_learn-*.dist-info")
+    [dist] = package.fresh("train").glob("scikit_learn-*.dist-info")
     return dist.name.split("-")[1]
 
 
@@ -169,7 +164,7 @@ def test_the_serving_image_serves_what_the_train_package_trained(aws: Aws, pytho
     from skyloop.clouds.aws.sagemaker import serving_bundle
     from skyloop.serving.deployment import smoke_rows
 
-    train_pkg = built("train")
+    train_pkg = package.fresh("train")
     pins = (BUILD / "serving-image" / "requirements.txt").read_text().split()
     versions = package.pinned_versions(train_pkg)
     assert pins == [f"{lib}=={versions[lib]}" for lib in package.SERVING_LIBRARIES]
