@@ -53,6 +53,17 @@ def bare_domain_event(raw: dict[str, Any], cloud: str) -> Any:
                        f"(keys: {', '.join(repr(k)[:24] for k in sorted(map(str, raw))[:8])})")
 
 
+def upload_event(name: str) -> type | None:
+    """What an object written to the training store means: a file for the AI services (under
+    ``ai/``), a training CSV, or nothing (None: a sidecar, a model, a result Skyloop wrote)."""
+    from ..ai.uploads import is_media
+    from ..events import MediaArrived, TrainingDataArrived
+
+    if is_media(name):
+        return MediaArrived
+    return TrainingDataArrived if is_training_csv(name) else None
+
+
 def is_training_csv(name: str) -> bool:
     """A CSV, plain or gzip-compressed (``.csv.gz`` is inflated, bounded, when it is read)."""
     return name.lower().endswith((".csv", ".csv.gz"))

@@ -11,10 +11,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ...errors import InvalidEvent
-from ...ai.uploads import is_media
-from ...events import (MediaArrived, MetricAlarm, ModelVersionApproved, TrainingDataArrived, TrainingJobCompleted,
-                        parse_event)
-from ..decoding import accept, bare_domain_event, is_training_csv
+from ...events import MetricAlarm, ModelVersionApproved, TrainingJobCompleted, parse_event
+from ..decoding import accept, bare_domain_event, is_training_csv, upload_event
 from .s3 import object_key
 from .shapes import typed
 
@@ -45,11 +43,11 @@ def s3_objects(raw: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     return []
 
 
-def _upload(bucket: str, key: str, obj: dict[str, Any]) -> TrainingDataArrived | MediaArrived:
-    """A training CSV, or a file for the AI services (under ai/)."""
-    kind = MediaArrived if is_media(key) else TrainingDataArrived
-    return kind(uri=f"s3://{bucket}/{key}", size=obj.get("size"),
-                version=obj.get("eTag") or obj.get("etag") or obj.get("sequencer"))
+def _uploads(bucket: str, key: str, obj: dict[str, Any]) -> list[Any]:
+    """A training CSV or a file for the AI services (under ai/); nothing for another object."""
+    kind = upload_event(key)
+    return [] if kind is None else [kind(uri=f"s3://{bucket}/{key}", size=obj.get("size"),
+                                         version=obj.get("eTag") or obj.get("etag") or obj.get("sequencer"))]
 
 
 @typed
@@ -131,7 +129,7 @@ def to_domain(raw: Any, *, training_bucket: str, read: Callable[[str], bytes]) -
                             scope="endpoint" if alarm["namespace"] == "AWS/SageMaker" else "service")]
     objects = s3_objects(raw)
     if objects:
-        uploads = [_upload(*o) for o in objects if o[0] == training_bucket and (is_training_csv(o[1]) or is_media(o[1]))]
+        uploads = [e for o in objects if o[0] == training_bucket for e in _uploads(*o)]
         docs = [d for b, k, _ in objects if b != training_bucket for d in stream_lines(read(f"s3://{b}/{k}").decode("utf-8"))]
         return [*uploads, *batches_from_stream(docs)]
     if "Records" in raw or raw.get("source") == "aws.s3":

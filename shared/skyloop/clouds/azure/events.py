@@ -13,9 +13,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from ...errors import InvalidEvent
-from ...ai.uploads import is_media
-from ...events import MediaArrived, MetricAlarm, ModelVersionApproved, TrainingDataArrived
-from ..decoding import accept, bare_domain_event, is_training_csv, typed_for
+from ...events import MetricAlarm, ModelVersionApproved
+from ..decoding import accept, bare_domain_event, typed_for, upload_event
 
 __all__ = ["accept", "to_domain"]
 
@@ -59,12 +58,12 @@ def _blob_created(raw: dict[str, Any], container: str) -> list[Any]:
         raise InvalidEvent(f"subject {subject[:120]!r} names no blob")
     if blob_container != container:
         raise InvalidEvent(f"blob {name} is in container {blob_container}, not the datasets container {container}")
-    media = is_media(unquote(name))
-    if data.get("api") not in COMPLETE_APIS or not (media or is_training_csv(unquote(name))):
+    kind = upload_event(unquote(name))
+    if data.get("api") not in COMPLETE_APIS or kind is None:
         return []  # an incomplete ADLS file, a sidecar, a model, an analysis result
-    when = {"occurred_at": raw.get("eventTime") or raw.get("time")} if (raw.get("eventTime") or raw.get("time")) else {}
-    return [(MediaArrived if media else TrainingDataArrived)(uri=str(data["url"]), size=int(data["contentLength"]), version=str(data["eTag"]),
-                                event_id=str(raw["id"]), **when)]
+    at = raw.get("eventTime") or raw.get("time")
+    return [kind(uri=str(data["url"]), size=int(data["contentLength"]), version=str(data["eTag"]),
+                 event_id=str(raw["id"]), **({"occurred_at": at} if at else {}))]
 
 
 def _model_registered(raw: dict[str, Any]) -> list[Any]:

@@ -16,9 +16,8 @@ import json
 from typing import Any
 
 from ...errors import InvalidEvent
-from ...ai.uploads import is_media
-from ...events import MediaArrived, MetricAlarm, TrainingDataArrived, parse_event
-from ..decoding import accept, bare_domain_event, is_training_csv, typed_for
+from ...events import MetricAlarm, parse_event
+from ..decoding import accept, bare_domain_event, typed_for, upload_event
 
 __all__ = ["accept", "cloudevent_dict", "to_domain"]
 
@@ -54,19 +53,19 @@ def to_domain(raw: Any, *, training_bucket: str) -> list[Any]:
 
 
 def _finalized(raw: dict[str, Any], training_bucket: str) -> list[Any]:
-    """An object written to the training bucket: a CSV is an upload; anything else (the sidecar,
-    a model, state) is acknowledged without effect. size and generation are int64 sent as strings.
+    """An object written to the training bucket: a CSV or a file under ai/ is an upload; anything
+    else (the sidecar, a model, state, an analysis result) is acknowledged without effect. size and generation are int64 sent as strings.
     Another bucket's object means a trigger pointed at the wrong bucket: refused with that reason."""
     data = raw["data"]
     bucket, name = str(data["bucket"]), str(data["name"])
     if bucket != training_bucket:
         raise InvalidEvent(f"gs://{bucket}/{name} is not in the training bucket gs://{training_bucket}")
-    media = is_media(name)
-    if not (media or is_training_csv(name)):
+    kind = upload_event(name)
+    if kind is None:
         return []
     when = {"occurred_at": raw["time"]} if raw.get("time") else {}
-    return [(MediaArrived if media else TrainingDataArrived)(uri=f"gs://{bucket}/{name}", size=int(data["size"]), version=str(data["generation"]),
-                                event_id=str(raw.get("id") or f"{bucket}/{name}#{data['generation']}"), **when)]
+    return [kind(uri=f"gs://{bucket}/{name}", size=int(data["size"]), version=str(data["generation"]),
+                 event_id=str(raw.get("id") or f"{bucket}/{name}#{data['generation']}"), **when)]
 
 
 def _published(raw: dict[str, Any]) -> list[Any]:
