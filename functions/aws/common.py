@@ -38,7 +38,9 @@ class Untraced:
 def tracing_on(env: dict[str, str] | os._Environ[str] = os.environ) -> bool:
     """Powertools' own rule (Tracer._is_tracer_disabled): in Lambda, outside SAM local, unless
     POWERTOOLS_TRACE_DISABLED. The template sets that variable from its TracingMode parameter."""
-    off = env.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() in ("1", "true", "yes", "on", "y", "t")
+    from aws_lambda_powertools.shared.functions import strtobool  # Powertools' own reading of the variable
+
+    off = strtobool(env.get("POWERTOOLS_TRACE_DISABLED", "false"))
     return bool(env.get("LAMBDA_TASK_ROOT")) and not env.get("AWS_SAM_LOCAL") and not off
 
 
