@@ -1,4 +1,5 @@
-"""Skyloop's SageMaker serving container: the bring-your-own-container contract, nothing more.
+"""Skyloop's serving container: SageMaker's bring-your-own-container contract and Vertex AI's
+custom-container contract, nothing more.
 
 SageMaker starts the image with ``serve``, unpacks model.tar.gz into /opt/ml/model and sends
 ``GET /ping`` and ``POST /invocations`` to port 8080. The model's own ``code/inference.py``
@@ -7,6 +8,12 @@ work, exactly as in the SageMaker scikit-learn image, so the deployer does not c
 serves. Why this image exists: it is built with the very numpy, scipy and scikit-learn the train
 function packs (infra/aws/package.py pins them in requirements.txt), so a joblib model always
 loads where it is served. Standard library only: the libraries in the image are the model's.
+
+On Vertex AI (``AIP_*`` variables set) the same files, ``model.joblib`` and ``code/inference.py``,
+are in the Cloud Storage folder ``AIP_STORAGE_URI``: they are fetched with the service account's
+token from the metadata server (or from ``STORAGE_EMULATOR_HOST`` in tests), and the server
+answers ``AIP_HEALTH_ROUTE`` and ``AIP_PREDICT_ROUTE`` on ``AIP_HTTP_PORT``. Vertex sends
+``{"instances": [...]}`` and reads ``{"predictions": [...]}``, which the serving core speaks.
 """
 
 from __future__ import annotations
@@ -15,14 +22,46 @@ import importlib.util
 import json
 import os
 import sys
+import tempfile
 import traceback
+import urllib.parse
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import ModuleType
 from typing import Any
 
 MODEL_DIR = os.environ.get("SKYLOOP_MODEL_DIR", "/opt/ml/model")
-PORT = int(os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080"))
-MAX_BODY = 6 * 1024 * 1024  # SageMaker's real-time payload limit
+PORT = int(os.environ.get("AIP_HTTP_PORT") or os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080"))
+HEALTH_ROUTE = os.environ.get("AIP_HEALTH_ROUTE", "/ping")
+PREDICT_ROUTE = os.environ.get("AIP_PREDICT_ROUTE", "/invocations")
+MAX_BODY = 6 * 1024 * 1024  # SageMaker's real-time payload limit (Vertex's is 1.5 MB)
+MODEL_FILES = ("model.joblib", "code/inference.py")
+METADATA_TOKEN = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token"
+
+
+def fetch_from_gcs(uri: str, dest: str) -> str:
+    """Copy the model folder's two files from Cloud Storage (JSON API, media download) to ``dest``."""
+    bucket, _, prefix = uri.removeprefix("gs://").partition("/")
+    emulator = os.environ.get("STORAGE_EMULATOR_HOST", "")
+    headers = {}
+    if not emulator:
+        req = urllib.request.Request(METADATA_TOKEN, headers={"Metadata-Flavor": "Google"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            headers["Authorization"] = f"Bearer {json.loads(resp.read())['access_token']}"
+    base = emulator.rstrip("/") or "https://storage.googleapis.com"
+    for name in MODEL_FILES:
+        obj = urllib.parse.quote(f"{prefix.strip('/')}/{name}".lstrip("/"), safe="")
+        req = urllib.request.Request(f"{base}/storage/v1/b/{bucket}/o/{obj}?alt=media", headers=headers)
+        path = os.path.join(dest, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with urllib.request.urlopen(req, timeout=300) as resp, open(path, "wb") as fh:
+            fh.write(resp.read())
+    return dest
+
+
+def model_dir() -> str:
+    uri = os.environ.get("AIP_STORAGE_URI", "")
+    return fetch_from_gcs(uri, tempfile.mkdtemp(prefix="skyloop-model-")) if uri else MODEL_DIR
 
 
 def load_program(model_dir: str = MODEL_DIR) -> ModuleType:
@@ -60,10 +99,10 @@ def handler_for(model: Model) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            self._answer(200, "{}") if self.path == "/ping" else self._answer(404, '{"error": "not found"}')
+            self._answer(200, "{}") if self.path == HEALTH_ROUTE else self._answer(404, '{"error": "not found"}')
 
         def do_POST(self) -> None:  # noqa: N802
-            if self.path != "/invocations":
+            if self.path != PREDICT_ROUTE:
                 return self._answer(404, '{"error": "not found"}')
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY:
@@ -89,7 +128,7 @@ def main(argv: list[str]) -> None:
     if argv and argv[0] != "serve":
         raise SystemExit(f"this image only serves (got {argv[0]!r}); SageMaker starts it with 'serve'")
     # all interfaces inside the container, as SageMaker requires; tests bind 127.0.0.1
-    server = ThreadingHTTPServer((os.environ.get("SKYLOOP_BIND", "0.0.0.0"), PORT), handler_for(Model()))
+    server = ThreadingHTTPServer((os.environ.get("SKYLOOP_BIND", "0.0.0.0"), PORT), handler_for(Model(model_dir())))
     server.serve_forever()
 
 

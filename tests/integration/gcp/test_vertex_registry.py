@@ -6,6 +6,7 @@ fake-gcs-server."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,9 @@ def setup(gcs_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
 
 
 def _register(reg: Any, key: str, group: str = "churn-2026") -> Any:
-    return reg.register(group, artifact_uri=f"gs://b/models/{group}/{key}/model.joblib", artifact_sha256="ab" * 32,
+    data = f"model {key}".encode()
+    uri = reg.store.put(f"models/{group}/{key}.joblib", data)
+    return reg.register(group, artifact_uri=uri, artifact_sha256=hashlib.sha256(data).hexdigest(),
                         metrics={"roc_auc": 0.91}, params={"model": "hist_gradient_boosting"},
                         lineage={"task": "classification"}, idempotency_key=key)
 
@@ -52,11 +55,17 @@ def test_versions_are_uploaded_under_one_model_with_skyloops_labels(setup: Any) 
     first, second = [r for r in fake.requests if type(r).__name__ == "UploadModelRequest"]
     assert (first.parent, first.model_id, first.parent_model) == (LOCATION, "churn-2026", "")
     assert (second.model_id, second.parent_model) == ("", f"{LOCATION}/models/churn-2026")
-    m = first.model
-    assert m.artifact_uri == "gs://b/models/churn-2026/d1" and m.container_spec.image_uri == "us-docker.pkg.dev/p/r/serving:1"
-    assert [(e.name, e.value) for e in m.container_spec.env] == [("SKYLOOP_ARTIFACT_SHA256", "ab" * 32)]
+    m, sha = first.model, hashlib.sha256(b"model d1").hexdigest()
+    # the version names a folder with model.joblib at its root and the serving program beside it
+    assert m.artifact_uri == f"gs://{reg.store.bucket}/models/churn-2026/serving/{sha}"
+    assert reg.store.get(f"{m.artifact_uri}/model.joblib") == b"model d1"
+    assert b"def model_fn" in reg.store.get(f"{m.artifact_uri}/code/inference.py")
+    spec = m.container_spec
+    assert spec.image_uri == "us-docker.pkg.dev/p/r/serving:1"
+    assert (spec.predict_route, spec.health_route, [p.container_port for p in spec.ports]) == ("/invocations", "/ping", [8080])
+    assert [(e.name, e.value) for e in spec.env] == [("SKYLOOP_ARTIFACT_SHA256", sha)]
     assert m.labels["skyloop-status"] == "pending" and len(m.labels["skyloop-idem"]) == 63
-    assert json.loads(m.version_description)["skyloop"]["artifact_sha256"] == "ab" * 32
+    assert json.loads(m.version_description)["skyloop"]["artifact_sha256"] == sha
     assert reg.groups() == ["churn-2026"]
 
 
@@ -122,3 +131,6 @@ def test_what_skyloop_refuses(setup: Any) -> None:
                                     "lineage": {}}).encode())
     with pytest.raises(ArtifactIntegrityError, match="card"):
         reg.get("churn-2026", 1)
+    with pytest.raises(ArtifactIntegrityError, match="sha256 it is registered with"):  # bytes it does not vouch for
+        reg.register("churn-2026", artifact_uri=v.artifact_uri, artifact_sha256="0" * 64, metrics={}, params={},
+                     lineage={}, idempotency_key="swapped")

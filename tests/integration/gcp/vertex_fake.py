@@ -127,3 +127,212 @@ class FakeModelService:
                         other.version_aliases.remove(alias)
                 m.version_aliases.append(alias)
             return aiplatform_v1.Model(m)
+
+
+class _Pending:
+    """What the SDK's ``google.api_core.operation.Operation`` offers the deployer: the operation's
+    name (``.operation.name``); it finishes when ``FakeEndpointService.get_operation`` is asked
+    ``polls`` times, as a deployment finishes minutes later."""
+
+    def __init__(self, name: str) -> None:
+        from google.longrunning import operations_pb2
+
+        self.operation = operations_pb2.Operation(name=name, done=False)
+
+
+class FakeEndpointService:
+    """A stand-in for ``EndpointServiceClient``: endpoints with caller-chosen IDs, deployed models
+    (a model version by ``…/models/<id>@<version>``, resolved in the FakeModelService), traffic
+    splits that must name deployed models and add up to 100 (or be empty), undeploy that needs a
+    split without the model, update under a ``traffic_split`` mask, and long-running operations
+    whose effect lands only when they finish (after ``polls`` reads). A second change while one
+    runs on the same endpoint is refused (FailedPrecondition): stricter than Vertex is known to be,
+    so the deployer is held to one change at a time. ``fail_next`` makes the next deploy fail."""
+
+    def __init__(self, models: FakeModelService, polls: int = 3) -> None:
+        self.models, self.polls = models, polls
+        self.endpoints: dict[str, aiplatform_v1.Endpoint] = {}
+        self.operations: dict[str, dict[str, Any]] = {}
+        self.requests: list[Any] = []
+        self.fail_next = ""
+        self.lock = threading.Lock()
+        self._ids = 0
+
+    def _get(self, name: str) -> aiplatform_v1.Endpoint:
+        if name not in self.endpoints:
+            raise gexc.NotFound(f"Endpoint {name} not found")
+        return self.endpoints[name]
+
+    def create_endpoint(self, request: Any) -> _Done:
+        r = self._typed(aiplatform_v1.CreateEndpointRequest, request)
+        self.requests.append(r)
+        if not re.fullmatch(r"[a-z][a-z0-9-]{0,61}[a-z0-9]", r.endpoint_id):
+            raise gexc.InvalidArgument(f"invalid endpoint id {r.endpoint_id!r}")
+        FakeModelService._check_labels(r.endpoint.labels)
+        name = f"{r.parent}/endpoints/{r.endpoint_id}"
+        with self.lock:
+            if name in self.endpoints:
+                raise gexc.AlreadyExists(f"Endpoint {name} already exists")
+            ep = aiplatform_v1.Endpoint(r.endpoint)
+            ep.name = name
+            self.endpoints[name] = ep
+        return _Done(aiplatform_v1.Endpoint(ep))
+
+    _typed = staticmethod(FakeModelService._typed)
+
+    def get_endpoint(self, request: Any) -> aiplatform_v1.Endpoint:
+        r = self._typed(aiplatform_v1.GetEndpointRequest, request)
+        with self.lock:
+            return aiplatform_v1.Endpoint(self._get(r.name))
+
+    @staticmethod
+    def _check_split(split: dict[str, int], ids: set[str]) -> None:
+        if split and sum(split.values()) != 100:
+            raise gexc.InvalidArgument(f"traffic split {split} does not add up to 100")
+        unknown = set(split) - ids
+        if unknown:
+            raise gexc.InvalidArgument(f"traffic split names {sorted(unknown)}, which are not deployed")
+
+    def _start(self, endpoint: str, effect: Any) -> _Pending:
+        with self.lock:
+            if any(not op["done"] and op["endpoint"] == endpoint for op in self.operations.values()):
+                raise gexc.FailedPrecondition(f"{endpoint} has an operation in progress")
+            name = f"{endpoint}/operations/{len(self.operations) + 1}"
+            self.operations[name] = {"endpoint": endpoint, "effect": effect, "polls": self.polls, "done": False, "error": ""}
+        return _Pending(name)
+
+    def deploy_model(self, request: Any) -> _Pending:
+        r = self._typed(aiplatform_v1.DeployModelRequest, request)
+        self.requests.append(r)
+        ep = self.get_endpoint({"name": r.endpoint})
+        d = aiplatform_v1.DeployedModel(r.deployed_model)
+        self.models.get_model({"name": d.model})  # NotFound for a version that does not exist
+        if not d.dedicated_resources.machine_spec.machine_type or d.dedicated_resources.min_replica_count < 1:
+            raise gexc.InvalidArgument("dedicated_resources needs a machine type and at least one replica")
+        split = dict(r.traffic_split)
+        self._check_split(split, {x.id for x in ep.deployed_models} | {"0"})
+        fail, self.fail_next = self.fail_next, ""
+
+        def effect() -> str:
+            if fail:
+                return fail
+            target = self.endpoints[r.endpoint]
+            self._ids += 1
+            d.id, d.model_version_id = str(self._ids), d.model.rsplit("@", 1)[1]
+            d.create_time = datetime.now(timezone.utc)
+            target.deployed_models.append(d)
+            target.traffic_split.clear()
+            target.traffic_split.update({(d.id if k == "0" else k): v for k, v in split.items()})
+            return ""
+
+        return self._start(r.endpoint, effect)
+
+    def undeploy_model(self, request: Any) -> _Pending:
+        r = self._typed(aiplatform_v1.UndeployModelRequest, request)
+        self.requests.append(r)
+        ep = self.get_endpoint({"name": r.endpoint})
+        ids = {x.id for x in ep.deployed_models}
+        if r.deployed_model_id not in ids:
+            raise gexc.NotFound(f"deployed model {r.deployed_model_id} is not on {r.endpoint}")
+        split = dict(r.traffic_split) if r.traffic_split else {k: v for k, v in ep.traffic_split.items()}
+        if split.get(r.deployed_model_id, 0) > 0 and ids != {r.deployed_model_id}:  # the last one may go: the split empties
+            raise gexc.FailedPrecondition("a deployed model that takes traffic cannot be undeployed: send a new split")
+        split.pop(r.deployed_model_id, None)
+        self._check_split({k: v for k, v in split.items() if v}, ids - {r.deployed_model_id})
+
+        def effect() -> str:
+            target = self.endpoints[r.endpoint]
+            keep = [x for x in target.deployed_models if x.id != r.deployed_model_id]
+            del target.deployed_models[:]
+            target.deployed_models.extend(keep)
+            target.traffic_split.clear()
+            target.traffic_split.update({k: v for k, v in split.items() if v})
+            return ""
+
+        return self._start(r.endpoint, effect)
+
+    def update_endpoint(self, request: Any) -> aiplatform_v1.Endpoint:
+        r = self._typed(aiplatform_v1.UpdateEndpointRequest, request)
+        self.requests.append(r)
+        assert list(r.update_mask.paths) == ["traffic_split"], "only traffic updates are modelled"
+        with self.lock:
+            if any(not op["done"] and op["endpoint"] == r.endpoint.name for op in self.operations.values()):
+                raise gexc.FailedPrecondition(f"{r.endpoint.name} has an operation in progress")
+            ep = self._get(r.endpoint.name)
+            split = dict(r.endpoint.traffic_split)
+            self._check_split(split, {x.id for x in ep.deployed_models})
+            ep.traffic_split.clear()
+            ep.traffic_split.update(split)
+            return aiplatform_v1.Endpoint(ep)
+
+    def get_operation(self, request: Any) -> Any:
+        from google.longrunning import operations_pb2
+
+        name = request["name"] if isinstance(request, dict) else request.name
+        with self.lock:
+            op = self.operations[name]
+            if not op["done"]:
+                op["polls"] -= 1
+                if op["polls"] < 0:
+                    op["error"], op["done"] = op["effect"](), True
+            out = operations_pb2.Operation(name=name, done=op["done"])
+            if op["error"]:
+                out.error.code, out.error.message = 13, op["error"]
+            return out
+
+    def finish_all(self) -> None:
+        """Let every running operation finish (minutes pass)."""
+        for name in list(self.operations):
+            while not self.get_operation({"name": name}).done:
+                pass
+
+
+class FakePredictionService:
+    """A stand-in for ``PredictionServiceClient.predict`` that serves for real: a deployed model's
+    version is read from the FakeModelService, its folder (``model.joblib`` and
+    ``code/inference.py``) from Cloud Storage, and the program is run as Skyloop's serving image
+    runs it, refusing bytes whose sha256 is not the one in the container's environment. Traffic
+    is split by the endpoint's percentages over a fixed permutation of 100 requests."""
+
+    def __init__(self, endpoints: FakeEndpointService, store: Any, workdir: Any) -> None:
+        self.endpoints, self.store, self.workdir = endpoints, store, workdir
+        self.loaded: dict[str, tuple[Any, Any]] = {}
+        self.calls = 0
+
+    def _program(self, model_name: str) -> tuple[Any, Any]:
+        import importlib.util
+
+        if model_name not in self.loaded:
+            m = self.endpoints.models.get_model({"name": model_name})
+            sha = next(e.value for e in m.container_spec.env if e.name == "SKYLOOP_ARTIFACT_SHA256")
+            folder = self.workdir / sha
+            (folder / "code").mkdir(parents=True, exist_ok=True)
+            for name in ("model.joblib", "code/inference.py"):
+                (folder / name).write_bytes(self.store.get(f"{m.artifact_uri}/{name}"))
+            spec = importlib.util.spec_from_file_location(f"vertex_serving_{sha[:12]}", folder / "code" / "inference.py")
+            program = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(program)
+            self.loaded[model_name] = (program, program.load_verified((folder / "model.joblib").read_bytes(), sha))
+        return self.loaded[model_name]
+
+    def predict(self, request: Any) -> aiplatform_v1.PredictResponse:
+        ep = self.endpoints.get_endpoint({"name": request.endpoint})
+        split = {k: v for k, v in ep.traffic_split.items() if v > 0}
+        if not split:
+            raise gexc.FailedPrecondition(f"{request.endpoint} has no traffic split: nothing serves")
+        point, self.calls = (self.calls * 61) % 100, self.calls + 1
+        for did, pct in sorted(split.items()):
+            if point < pct:
+                break
+            point -= pct
+        d = next(x for x in ep.deployed_models if x.id == did)
+        program, bundle = self._program(d.model)
+        rows = [dict(i) for i in request.instances]
+        try:
+            preds = program.predict_fn(rows, bundle)
+        except ValueError as exc:  # the serving image answers 400: Vertex relays it as InvalidArgument
+            raise gexc.InvalidArgument(str(exc)) from None
+        response = aiplatform_v1.PredictResponse(deployed_model_id=d.id, model=d.model.split("@")[0],
+                                                 model_version_id=d.model_version_id)
+        response.predictions.extend(preds)
+        return response

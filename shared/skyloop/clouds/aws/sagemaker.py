@@ -176,42 +176,12 @@ def _tar_gz(files: Mapping[str, bytes]) -> bytes:
     return gzip.compress(raw.getvalue(), mtime=0)
 
 
-# The scikit-learn container's handler contract, appended to Skyloop's serving core to make
-# code/inference.py: one self-contained file, so nothing depends on how the container sets
-# up its import path. The registry's sha256 comes from the endpoint's environment.
-SERVING_CONTRACT = b"""
-
-# ---- SageMaker scikit-learn container contract (appended by skyloop.clouds.aws) ----
-import os  # noqa: E402
-
-
-def model_fn(model_dir):
-    with open(os.path.join(model_dir, MODEL_FILE), "rb") as fh:
-        return load_verified(fh.read(), os.environ.get("SKYLOOP_ARTIFACT_SHA256", ""))
-
-
-def input_fn(body, content_type="application/json"):
-    return parse_request(body, content_type)
-
-
-def predict_fn(rows, bundle):
-    return predict(bundle, rows)
-
-
-def output_fn(predictions, accept="application/json"):
-    return render(predictions)
-"""
-
-
 def serving_bundle(model_bytes: bytes) -> bytes:
-    """model.tar.gz for the scikit-learn container: the joblib bundle and code/inference.py,
-    which is Skyloop's serving core (the file the local endpoint runs) plus the contract above."""
-    from pathlib import Path
+    """model.tar.gz for the scikit-learn container (or Skyloop's serving image): the joblib bundle
+    and code/inference.py (``serving/container.py``)."""
+    from ...serving.container import serving_files
 
-    from ...serving import inference
-
-    code = Path(inference.__file__).read_bytes() + SERVING_CONTRACT
-    return _tar_gz({inference.MODEL_FILE: model_bytes, "code/inference.py": code})
+    return _tar_gz(serving_files(model_bytes))
 
 
 def serving_sklearn(aws: AwsSettings) -> str | None:

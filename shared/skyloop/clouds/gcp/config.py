@@ -29,6 +29,12 @@ class GcpSettings(EnvSettings):
     # and a Skyloop artifact is a bundle with its schema)
     serving_image: str = "us-docker.pkg.dev/skyloop-dev/skyloop/serving:latest"
     operation_timeout_seconds: float = Field(600.0, gt=0)  # a long-running operation (an upload)
+    # Vertex AI endpoints: <prefix>-<group> serves production and canary, <prefix>-<group>-staging staging
+    endpoint_prefix: str = "skyloop"
+    machine_type: str = "n1-standard-2"
+    max_replicas: int = Field(2, ge=1)
+    # how long an endpoint change may wait for the previous one (0 in the rollout-step function)
+    endpoint_wait_seconds: float = Field(900.0, ge=0)
 
     @property
     def state_bucket_name(self) -> str:

@@ -50,18 +50,20 @@ def _label(status: Status) -> str:
 
 
 @lru_cache(maxsize=None)
-def model_service(region: str) -> Any:
+def vertex_client(kind: str, region: str) -> Any:
+    """One generated aiplatform_v1 client per kind and region per process (``ModelServiceClient``,
+    ``EndpointServiceClient``, ``PredictionServiceClient``, ``JobServiceClient``)."""
     from google.api_core.client_options import ClientOptions
     from google.cloud import aiplatform_v1  # lazy: the core never imports google
 
-    return aiplatform_v1.ModelServiceClient(client_options=ClientOptions(api_endpoint=f"{region}-aiplatform.googleapis.com"))
+    return getattr(aiplatform_v1, kind)(client_options=ClientOptions(api_endpoint=f"{region}-aiplatform.googleapis.com"))
 
 
 class VertexModelRegistry(AliasedRegistry):
     def __init__(self, gcp: GcpSettings, store: BlobStore, kv: KeyValueStore, client: Any = None) -> None:
         self.gcp, self.store, self.kv = gcp, store, kv
         self.aliases = AliasBook(kv)  # Skyloop's aliases (staging, production ...) and their history
-        self.client = client or model_service(gcp.region)
+        self.client = client or vertex_client("ModelServiceClient", gcp.region)
         self.location = f"projects/{gcp.project}/locations/{gcp.region}"
 
     def _name(self, group: str, version: int | None = None) -> str:
@@ -85,6 +87,20 @@ class VertexModelRegistry(AliasedRegistry):
         return ModelVersion(group=group, version=int(m.version_id), status=status, artifact_uri=card["artifact_uri"],
                             artifact_sha256=meta["artifact_sha256"], metrics=card["metrics"], params=card["params"],
                             lineage=card["lineage"], created_at=created)
+
+    def _serving_folder(self, group: str, artifact_uri: str, artifact_sha256: str) -> str:
+        """Lay out what the serving container loads (``serving/container.py``) in a folder of its
+        own per artifact, since a Vertex model version names a folder, not a file."""
+        from ...serving.container import serving_files
+
+        data = self.store.get(artifact_uri)
+        if hashlib.sha256(data).hexdigest() != artifact_sha256:
+            raise ArtifactIntegrityError(f"artifact {artifact_uri} does not match the sha256 it is registered with")
+        folder = f"models/{group}/serving/{artifact_sha256}"
+        uri = ""
+        for name, body in serving_files(data).items():
+            uri = self.store.put(f"{folder}/{name}", body)
+        return uri[: uri.index(folder) + len(folder)]
 
     def _versions(self, group: str) -> list[Any]:
         from google.api_core import exceptions as gexc
@@ -118,11 +134,14 @@ class VertexModelRegistry(AliasedRegistry):
                                               "card_sha256": card_sha}}, sort_keys=True)
         model = aiplatform_v1.Model(
             display_name=group, description="registered by Skyloop", version_description=description,
-            # the artifact's folder: Vertex's serving containers load the model file at its root
-            artifact_uri=artifact_uri.rsplit("/", 1)[0],
+            # Vertex copies the folder at artifact_uri into the container: model.joblib at its root
+            artifact_uri=self._serving_folder(group, artifact_uri, artifact_sha256),
             container_spec=aiplatform_v1.ModelContainerSpec(
-                image_uri=self.gcp.serving_image, env=[aiplatform_v1.EnvVar(name="SKYLOOP_ARTIFACT_SHA256",
-                                                                            value=artifact_sha256)]),
+                # Skyloop's serving image (infra/aws/serving/serve.py) speaks Vertex's custom-container
+                # contract too; it refuses any model.joblib but the one with this sha256
+                image_uri=self.gcp.serving_image, predict_route="/invocations", health_route="/ping",
+                ports=[aiplatform_v1.Port(container_port=8080)],
+                env=[aiplatform_v1.EnvVar(name="SKYLOOP_ARTIFACT_SHA256", value=artifact_sha256)]),
             labels={STATUS_LABEL: _label(Status.PENDING), IDEM_LABEL: digest[:63], MANAGED_LABEL: "true"})
         from google.api_core import exceptions as gexc
 
