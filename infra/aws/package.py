@@ -199,7 +199,8 @@ def build(name: str) -> dict[str, object]:
             "has_pandas": (out / "pandas").exists(), "has_sklearn": (out / "sklearn").exists()}
 
 
-SERVING_LIBRARIES = ("numpy", "scipy", "scikit-learn", "joblib", "threadpoolctl", "pandas")
+# the model's libraries, and pydantic: on Vertex AI the same image runs training jobs (skyloop's core)
+SERVING_LIBRARIES = ("numpy", "scipy", "scikit-learn", "joblib", "threadpoolctl", "pandas", "pydantic")
 
 
 def pinned_versions(package: Path) -> dict[str, str]:

@@ -190,3 +190,10 @@ def approve(registry: "ModelRegistryPort", events: "EventPublisher", group: str,
 
 
 __all__ = ["ALIASES", "TRANSITIONS", "ApprovalGate", "GateDecision", "ModelVersion", "Status", "approve", "check_transition"]
+
+
+def production_version(registry: "ModelRegistryPort", group: str | None) -> int | None:
+    """The version a group's production slot serves (None: no group, or nothing promoted yet):
+    what an executor's ``describe`` reports for a model-serving target."""
+    prod = registry.alias(group, "production") if group else None
+    return None if prod is None else prod.version

@@ -84,7 +84,8 @@ def test_a_direct_domain_event_is_taken() -> None:
 
 @pytest.mark.parametrize("raw,why", [
     ("not a dict", "JSON object"),
-    ({"type": "google.cloud.audit.log.v1.written", "data": {}}, "not one Skyloop takes"),
+    ({"type": "google.cloud.audit.log.v1.written", "data": {}}, "malformed Google Cloud event"),
+    ({"type": "google.cloud.firestore.document.v1.written", "data": {}}, "not one Skyloop takes"),
     ({"type": "google.cloud.pubsub.topic.v1.messagePublished", "data": {"message": {"data": "%%%"}}}, "not base64 JSON"),
     ({"type": "google.cloud.pubsub.topic.v1.messagePublished",
       "data": {"message": {"data": base64.b64encode(b'{"hello": 1}').decode()}}}, "neither a Skyloop event"),
@@ -109,3 +110,43 @@ def test_every_sample_is_decoded_or_refused_with_a_reason() -> None:
             assert e.reason, path.name
         else:
             assert isinstance(out, list), path.name
+
+
+def test_a_training_jobs_result_is_its_completion() -> None:
+    from skyloop.events import TrainingJobCompleted
+
+    [done] = decode(sample("storage-training-job-finished.json"))
+    assert isinstance(done, TrainingJobCompleted)
+    assert (done.backend, done.status, done.model_group) == ("vertex", "succeeded", "churn-2026")
+    assert done.output_uri == f"gs://{BUCKET}/training-jobs/churn-2026/{done.job_id}/model.tar.gz"
+    raw = sample("storage-training-job-finished.json")
+    raw["data"]["name"] = raw["data"]["name"].replace("model.tar.gz", "failed.json")
+    [failed] = decode(raw)
+    assert failed.status == "failed" and "failed.json" in failed.reason and failed.event_id == done.event_id
+    raw["data"]["name"] = raw["data"]["name"].replace("failed.json", "model.tar.gz.tmp")
+    assert decode(raw) == []  # the job's own scratch file
+
+
+def test_a_vertex_approval_in_the_audit_log_is_an_approval_hint() -> None:
+    raw = sample("auditlog-vertex-version-approved.json")
+    [ok] = decode(raw)
+    assert isinstance(ok, ModelVersionApproved)
+    assert (ok.model_group, ok.version, ok.approved_by) == ("churn-2026", 1, "reviewer@example.com")
+    # Skyloop's own approval writes the status label too: the same version, the same event id
+    update = json.loads(json.dumps(raw))
+    p = update["data"]["protoPayload"]
+    p["methodName"] = "google.cloud.aiplatform.v1.ModelService.UpdateModel"
+    p["request"] = {"model": {"name": p["request"]["name"], "labels": {"skyloop-status": "approved"}},
+                    "updateMask": "labels"}
+    assert decode(update) == [ok]
+    p["request"]["model"]["labels"] = {"skyloop-status": "rejected"}
+    assert decode(update) == []  # another change to the model: acknowledged
+    raw["data"]["protoPayload"]["request"]["versionAliases"] = ["-approved"]
+    assert decode(raw) == []
+    raw["data"]["protoPayload"]["request"] = {"name": "projects/p/locations/l/models/churn-2026@default",
+                                              "versionAliases": ["approved"]}
+    with pytest.raises(InvalidEvent, match="names no model version"):
+        decode(raw)
+    raw["data"]["protoPayload"]["methodName"] = "google.cloud.aiplatform.v1.ModelService.DeleteModel"
+    with pytest.raises(InvalidEvent, match="not a Vertex AI approval"):
+        decode(raw)

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from ..config import GuardrailSettings
 from ..errors import NotFound
 from ..ports import ModelRegistry
+from ..registry import production_version
 from .db import Database
 
 
@@ -51,8 +52,7 @@ class LocalFleet:
         out = {k: row[k] for k in ("kind", "replicas", "max_replicas", "cache_entries", "restarts", "model_group")}
         out["actions"] = ["scale_out", "restart_service", "clear_cache"]
         if row["model_group"]:
-            prod = self.registry.alias(row["model_group"], "production")
-            out["model_version"] = None if prod is None else prod.version
+            out["model_version"] = production_version(self.registry, row["model_group"])
         return out
 
     # ---- infrastructure primitives (the plan, bounds and model actions are the core's) ----

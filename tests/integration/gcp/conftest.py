@@ -57,3 +57,29 @@ def pubsub(pubsub_host: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     publisher_client.cache_clear()
     yield pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
     publisher_client.cache_clear()
+
+
+class Gcs:
+    """A fresh bucket on fake-gcs-server with Skyloop's store and state on it."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        from skyloop.clouds.gcp.gcs import GcsBlobStore, GcsKeyValueStore
+
+        self.client, self.bucket = client, bucket
+        self.gcp = self.settings()
+        self.store, self.kv = GcsBlobStore(self.gcp, client), GcsKeyValueStore(self.gcp, client)
+
+    def settings(self, **fields: Any) -> Any:
+        from skyloop.clouds.gcp.config import GcpSettings
+
+        return GcpSettings(project="skyloop-test", bucket=self.bucket, **fields)
+
+
+@pytest.fixture
+def gcs(gcs_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Gcs:
+    from ...contract.ports.conftest import _bucket_name, gcs_client
+
+    client = gcs_client(gcs_endpoint, monkeypatch)
+    bucket = _bucket_name(tmp_path)
+    client.create_bucket(bucket)
+    return Gcs(client, bucket)

@@ -33,25 +33,17 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_the_serving_image_speaks_vertex(gcs_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from skyloop.clouds.gcp.config import GcpSettings
-    from skyloop.clouds.gcp.gcs import GcsBlobStore, GcsKeyValueStore
+def test_the_serving_image_speaks_vertex(gcs: Any, gcs_endpoint: str) -> None:
     from skyloop.clouds.gcp.vertex import VertexModelRegistry
     from skyloop.config import Settings
     from skyloop.serving.deployment import smoke_rows
     from skyloop.training.artifacts import write_artifact
     from skyloop.training.usecase import fit
 
-    from ...contract.ports.conftest import _bucket_name, gcs_client
-
-    client = gcs_client(gcs_endpoint, monkeypatch)
-    bucket = _bucket_name(tmp_path)
-    client.create_bucket(bucket)
-    gcp = GcpSettings(project="skyloop-test", bucket=bucket)
-    store, models = GcsBlobStore(gcp, client), FakeModelService()
+    gcp, store, models = gcs.gcp, gcs.store, FakeModelService()
     fitted = fit((ROOT / "events/local/data/churn.csv").read_bytes(), source_uri="x", settings=Settings())
     art = write_artifact(store, "churn", fitted.model_bytes)
-    v = VertexModelRegistry(gcp, store, GcsKeyValueStore(gcp, client), client=models).register(
+    v = VertexModelRegistry(gcp, store, gcs.kv, client=models).register(
         "churn", artifact_uri=art.uri, artifact_sha256=art.sha256, metrics=fitted.metrics, params=fitted.params,
         lineage=fitted.lineage)
     spec = models.get_model({"name": f"projects/skyloop-test/locations/us-central1/models/churn@{v.version}"})

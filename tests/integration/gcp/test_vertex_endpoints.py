@@ -32,24 +32,16 @@ def fitted() -> Any:
 
 
 @pytest.fixture
-def vertex(gcs_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fitted: Any) -> Any:
-    from skyloop.clouds.gcp.config import GcpSettings
+def vertex(gcs: Any, tmp_path: Path, fitted: Any) -> Any:
     from skyloop.clouds.gcp.endpoints import VertexDeployer
-    from skyloop.clouds.gcp.gcs import GcsBlobStore, GcsKeyValueStore
     from skyloop.clouds.gcp.vertex import VertexModelRegistry
     from skyloop.training.artifacts import write_artifact
 
-    from ...contract.ports.conftest import _bucket_name, gcs_client
-
-    client = gcs_client(gcs_endpoint, monkeypatch)
-    bucket = _bucket_name(tmp_path)
-    client.create_bucket(bucket)
-    gcp = GcpSettings(project="skyloop-test", bucket=bucket)
-    store, kv = GcsBlobStore(gcp, client), GcsKeyValueStore(gcp, client)
+    store, kv = gcs.store, gcs.kv
     models = FakeModelService()
     endpoints = FakeEndpointService(models)
-    registry = VertexModelRegistry(gcp, store, kv, client=models)
-    deployer = VertexDeployer(gcp, store, kv, endpoint_client=endpoints,
+    registry = VertexModelRegistry(gcs.gcp, store, kv, client=models)
+    deployer = VertexDeployer(gcs.gcp, store, kv, endpoint_client=endpoints,
                               prediction_client=FakePredictionService(endpoints, store, tmp_path), wait_seconds=0)
 
     def version(key: str) -> Any:

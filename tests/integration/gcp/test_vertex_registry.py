@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,20 +23,12 @@ LOCATION = "projects/skyloop-test/locations/us-central1"
 
 
 @pytest.fixture
-def setup(gcs_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    from skyloop.clouds.gcp.config import GcpSettings
-    from skyloop.clouds.gcp.gcs import GcsBlobStore, GcsKeyValueStore
+def setup(gcs: Any) -> Any:
     from skyloop.clouds.gcp.vertex import VertexModelRegistry
 
-    from ...contract.ports.conftest import _bucket_name, gcs_client
-
-    client = gcs_client(gcs_endpoint, monkeypatch)
-    bucket = _bucket_name(tmp_path)
-    client.create_bucket(bucket)
-    gcp = GcpSettings(project="skyloop-test", bucket=bucket, serving_image="us-docker.pkg.dev/p/r/serving:1")
     fake = FakeModelService()
-    store, kv = GcsBlobStore(gcp, client), GcsKeyValueStore(gcp, client)
-    return VertexModelRegistry(gcp, store, kv, client=fake), fake, store, kv
+    gcp = gcs.settings(serving_image="us-docker.pkg.dev/p/r/serving:1")
+    return VertexModelRegistry(gcp, gcs.store, gcs.kv, client=fake), fake, gcs.store, gcs.kv
 
 
 def _register(reg: Any, key: str, group: str = "churn-2026") -> Any:

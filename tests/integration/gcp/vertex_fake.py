@@ -336,3 +336,36 @@ class FakePredictionService:
                                                  model_version_id=d.model_version_id)
         response.predictions.extend(preds)
         return response
+
+
+class FakeJobService:
+    """A stand-in for ``JobServiceClient``'s custom jobs: create (the SDK's request type, a
+    server-made name, state PENDING), get, and list with ``labels.k="v"`` filters."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, aiplatform_v1.CustomJob] = {}
+        self.requests: list[Any] = []
+
+    def create_custom_job(self, request: Any) -> aiplatform_v1.CustomJob:
+        r = FakeModelService._typed(aiplatform_v1.CreateCustomJobRequest, request)
+        self.requests.append(r)
+        FakeModelService._check_labels(r.custom_job.labels)
+        if not r.custom_job.job_spec.worker_pool_specs:
+            raise gexc.InvalidArgument("a custom job needs a worker pool")
+        job = aiplatform_v1.CustomJob(r.custom_job)
+        job.name = f"{r.parent}/customJobs/{4000 + len(self.jobs)}"
+        job.state = aiplatform_v1.JobState.JOB_STATE_PENDING
+        self.jobs[job.name] = job
+        return aiplatform_v1.CustomJob(job)
+
+    def get_custom_job(self, request: Any) -> aiplatform_v1.CustomJob:
+        r = FakeModelService._typed(aiplatform_v1.GetCustomJobRequest, request)
+        if r.name not in self.jobs:
+            raise gexc.NotFound(f"CustomJob {r.name} not found")
+        return aiplatform_v1.CustomJob(self.jobs[r.name])
+
+    def list_custom_jobs(self, request: Any) -> list[aiplatform_v1.CustomJob]:
+        r = FakeModelService._typed(aiplatform_v1.ListCustomJobsRequest, request)
+        wanted = dict(re.findall(r'labels\.([\w-]+)="([^"]*)"', r.filter))
+        return [aiplatform_v1.CustomJob(j) for j in self.jobs.values()
+                if j.name.startswith(r.parent + "/") and all(j.labels.get(k) == v for k, v in wanted.items())]

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 from ...config import GuardrailSettings
 from ...errors import NotFound
+from ...registry import production_version
 from ...ports import Deployer, ModelRegistry
 from .config import AwsSettings
 from .session import client, error_code
@@ -55,10 +56,9 @@ class AwsActionExecutor:
             group = self._endpoint_group(target)
             if group is None:
                 raise NotFound(f"no remediation target named {target!r} (SKYLOOP_AWS_TARGETS, or a Skyloop endpoint)")
-            prod = self.registry.alias(group, "production")
             # its scaling is Application Auto Scaling's: Skyloop only acts on its model
             return {"kind": "sagemaker-endpoint", "model_group": group, "traffic": self.deployer.traffic(group),
-                    "model_version": None if prod is None else prod.version, "actions": []}
+                    "model_version": production_version(self.registry, group), "actions": []}
         t = self._target(target)
         res = self.ecs.describe_services(cluster=t.cluster, services=[t.service])
         if not res.get("services"):
@@ -69,8 +69,7 @@ class AwsActionExecutor:
                                "max_replicas": self.policy.max_replicas, "deployments": len(deployments),
                                "model_group": t.model_group, "actions": ["scale_out", "restart_service", "clear_cache"]}
         if t.model_group:
-            prod = self.registry.alias(t.model_group, "production")
-            out["model_version"] = None if prod is None else prod.version
+            out["model_version"] = production_version(self.registry, t.model_group)
         return out
 
     # -- infrastructure primitives (plans, bounds, model actions and at-most-once are the core's) --

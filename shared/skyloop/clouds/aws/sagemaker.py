@@ -24,6 +24,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
+from ...bundles import skyloop_sources, tar_gz
 from ...errors import ArtifactIntegrityError, DeploymentFailed, EndpointBusy, ForeignModel, InvalidEvent, NotFound
 from ...ports import BlobStore, KeyValueStore, TrainingJob
 from ...registry import AliasBook, AliasedRegistry, ModelVersion, Status, check_transition
@@ -161,27 +162,12 @@ class SageMakerModelRegistry(AliasedRegistry):
 
 
 
-def _tar_gz(files: Mapping[str, bytes]) -> bytes:
-    """Deterministic tar.gz (fixed times and modes): the same inputs give the same bytes."""
-    import gzip
-    import io
-    import tarfile
-
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(data), 0, 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return gzip.compress(raw.getvalue(), mtime=0)
-
-
 def serving_bundle(model_bytes: bytes) -> bytes:
     """model.tar.gz for the scikit-learn container (or Skyloop's serving image): the joblib bundle
     and code/inference.py (``serving/container.py``)."""
     from ...serving.container import serving_files
 
-    return _tar_gz(serving_files(model_bytes))
+    return tar_gz(serving_files(model_bytes))
 
 
 def serving_sklearn(aws: AwsSettings) -> str | None:
@@ -379,16 +365,10 @@ class SageMakerTrainingBackend:
     def source_bundle(self) -> bytes:
         """sourcedir.tar.gz: this very skyloop package, the entry script, and what the
         framework image lacks (requirements.txt, pip-installed by the container)."""
-        from pathlib import Path
-
-        import skyloop
-
-        root = Path(skyloop.__file__).parent
-        files = {f"skyloop/{p.relative_to(root).as_posix()}": p.read_bytes()
-                 for p in sorted(root.rglob("*.py")) if "clouds" not in p.relative_to(root).parts}
+        files = skyloop_sources()
         files[self.ENTRY] = SCRIPT_MODE_ENTRY
         files["requirements.txt"] = b"pydantic>=2.6\n"
-        return _tar_gz(files)
+        return tar_gz(files)
 
     def submit(self, dataset_uri: str, spec: Mapping[str, Any]) -> TrainingJob:
         bundle = self.source_bundle()

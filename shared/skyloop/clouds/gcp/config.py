@@ -6,11 +6,20 @@ local emulators by the SDKs' own variables (``STORAGE_EMULATOR_HOST``, ``PUBSUB_
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from skyloop.envsettings import EnvSettings
+
+
+class GcpTarget(BaseModel):
+    """A service remediation acts on: a Cloud Run service, or a Managed Instance Group."""
+
+    kind: Literal["cloud-run", "mig"] = "cloud-run"
+    # projects/<p>/locations/<r>/services/<s>; projects/<p>/zones/<z>/instanceGroupManagers/<m> (or regions/<r>)
+    name: str
+    model_group: str | None = None  # a model-serving service: rollback goes through the registry
 
 
 class GcpSettings(EnvSettings):
@@ -35,6 +44,15 @@ class GcpSettings(EnvSettings):
     max_replicas: int = Field(2, ge=1)
     # how long an endpoint change may wait for the previous one (0 in the rollout-step function)
     endpoint_wait_seconds: float = Field(900.0, ge=0)
+    # Vertex AI custom jobs for datasets above the size rule; the image defaults to the serving
+    # image (the train function's libraries, and pydantic: infra/aws/package.py pins them)
+    training_image: str = ""
+    training_machine_type: str = "n1-standard-8"
+    training_service_account: str = ""  # empty: Vertex's custom-code service agent
+    training_max_seconds: int = Field(4 * 3600, gt=0)
+
+    # service name (as incidents and metrics name it) -> its resource (JSON)
+    targets: dict[str, GcpTarget] = Field(default_factory=dict)
 
     @property
     def state_bucket_name(self) -> str:

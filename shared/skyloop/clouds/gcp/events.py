@@ -16,14 +16,19 @@ import json
 from typing import Any
 
 from ...errors import InvalidEvent
-from ...events import MetricAlarm, parse_event
+from ...events import MetricAlarm, ModelVersionApproved, TrainingJobCompleted, parse_event
 from ..decoding import accept, bare_domain_event, typed_for, upload_event
+from .jobs import FAILED, JOB_PREFIX, RESULT
 
 __all__ = ["accept", "cloudevent_dict", "to_domain"]
 
 typed = typed_for("Google Cloud")
 FINALIZED = "google.cloud.storage.object.v1.finalized"
 PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
+AUDIT_LOG = "google.cloud.audit.log.v1.written"
+# the Vertex AI calls that approve a version (the alias "approved", or Skyloop's status label);
+# the console logs the same calls under google.cloud.aiplatform.ui.
+APPROVAL_METHODS = ("ModelService.MergeVersionAliases", "ModelService.UpdateModel")
 # where a Cloud Monitoring incident names the service it is about, in the order looked at: a
 # policy's user label set by the operator, then the resource labels of the service-shaped types
 SERVICE_LABELS = (("policy_user_labels", "skyloop-service"), ("resource", "service_name"),
@@ -47,6 +52,8 @@ def to_domain(raw: Any, *, training_bucket: str) -> list[Any]:
         return _finalized(raw, training_bucket)
     if kind == PUBLISHED:
         return _published(raw)
+    if kind == AUDIT_LOG:
+        return _audit_log(raw)
     if isinstance(kind, str) and kind.startswith("google."):
         raise InvalidEvent(f"a {kind} event is not one Skyloop takes")
     return [bare_domain_event(raw, "a Google Cloud")]
@@ -60,6 +67,8 @@ def _finalized(raw: dict[str, Any], training_bucket: str) -> list[Any]:
     bucket, name = str(data["bucket"]), str(data["name"])
     if bucket != training_bucket:
         raise InvalidEvent(f"gs://{bucket}/{name} is not in the training bucket gs://{training_bucket}")
+    if name.startswith(f"{JOB_PREFIX}/"):
+        return _job_result(bucket, name)
     kind = upload_event(name)
     if kind is None:
         return []
@@ -105,3 +114,47 @@ def _label(incident: dict[str, Any], where: str, name: str) -> str:
     labels = doc.get("labels", {}) if where == "resource" else doc
     value = labels.get(name) if isinstance(labels, dict) else None
     return str(value) if value else ""
+
+
+def _job_result(bucket: str, name: str) -> list[Any]:
+    """What a Vertex AI training job wrote last (``jobs.py``): its result, or why it failed. The
+    folder names the model group and the job; anything else under it is acknowledged."""
+    parts = name.split("/")
+    if len(parts) != 4 or parts[3] not in (RESULT, FAILED):
+        return []
+    group, key, uri = parts[1], parts[2], f"gs://{bucket}/{name}"
+    common = {"backend": "vertex", "job_id": key, "model_group": None if group == "_" else group,
+              "event_id": f"vertex-job:{key}"}
+    if parts[3] == RESULT:
+        return [TrainingJobCompleted(status="succeeded", output_uri=uri, **common)]
+    return [TrainingJobCompleted(status="failed", reason=f"the job wrote its reason to {uri}", **common)]
+
+
+def _audit_log(raw: dict[str, Any]) -> list[Any]:
+    """A Vertex AI audit-log entry (Eventarc): a hint that a version was approved. Only the
+    approving calls count: the alias ``approved`` merged onto a version, or Skyloop's status label
+    set to approved; the deploy function re-reads the version before it acts. The event id is the
+    version's, so the two entries one approval writes (label and alias) start one rollout."""
+    payload = raw["data"]["protoPayload"]
+    method = str(payload.get("methodName") or "")
+    if payload.get("serviceName") not in (None, "aiplatform.googleapis.com") or not method.endswith(APPROVAL_METHODS):
+        raise InvalidEvent(f"audit-log entry for {payload.get('serviceName')} {method or '?'} is not a Vertex AI approval")
+    request = payload.get("request") or {}
+    if method.endswith("MergeVersionAliases"):
+        approved = "approved" in (request.get("versionAliases") or request.get("version_aliases") or [])
+        name = str(request.get("name") or payload.get("resourceName") or "")
+    else:
+        model = request.get("model") or {}
+        approved = (model.get("labels") or {}).get("skyloop-status") == "approved"
+        name = str(model.get("name") or payload.get("resourceName") or "")
+    if not approved:
+        return []
+    base, _, version = name.partition("@")
+    group = base.rsplit("/models/", 1)[-1] if "/models/" in base else ""
+    if not group or not version.isdigit():
+        raise InvalidEvent(f"audit-log entry names no model version ({name or 'no name'}): approve a version "
+                           "(models/<id>@<version>), or publish a ModelVersionApproved")
+    who = str((payload.get("authenticationInfo") or {}).get("principalEmail") or "unknown")
+    when = {"occurred_at": raw["time"]} if raw.get("time") else {}
+    return [ModelVersionApproved(event_id=f"vertex-approved:{group}@{version}", model_group=group,
+                                 version=int(version), approved_by=who, **when)]

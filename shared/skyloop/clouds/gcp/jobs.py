@@ -1,0 +1,119 @@
+"""Datasets above the in-function size rule: a Vertex AI ``CustomJob`` that runs Skyloop's
+cloud-neutral job entry (``training/entry.py``).
+
+The job runs in Skyloop's serving image (the train function's numpy, scipy, scikit-learn and
+pydantic: what it trains is what serves), with this very ``skyloop`` package as a tarball on Cloud
+Storage. Vertex mounts buckets at ``/gcs/<bucket>`` (Cloud Storage FUSE), so the job reads the
+dataset and writes its result as files. The result lands as
+``training-jobs/<group>/<job key>/model.tar.gz``, or ``failed.json`` with the reason, in the
+training bucket; that object's finalize event is the job's completion, decoded like any upload
+(``events.py``) and registered by the train function, as SageMaker's completion event is on AWS.
+A job that dies without writing either (preempted, out of memory) leaves only its Vertex state.
+
+Submission is idempotent: the same dataset, spec and code give the same job key, which is kept
+in state and as the job's ``skyloop-job`` label, where a redelivery finds a job an earlier,
+crashed attempt created.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+from typing import Any, Mapping
+
+from ...bundles import skyloop_sources, tar_gz
+from ...ports import BlobStore, KeyValueStore, TrainingJob
+from .config import GcpSettings
+from .gcs import split_uri
+from .vertex import vertex_client
+
+JOB_PREFIX = "training-jobs"
+RESULT, FAILED = "model.tar.gz", "failed.json"
+
+# The job's program: unpack skyloop, train on the one dataset object, write the result last (its
+# finalize event means "done"). argv: code tarball, job spec JSON, dataset file, result folder.
+JOB_SCRIPT = """
+import io, json, os, pathlib, shutil, sys, tarfile, tempfile, traceback
+code, spec, dataset, out = sys.argv[1], json.loads(sys.argv[2]), pathlib.Path(sys.argv[3]), pathlib.Path(sys.argv[4])
+work = pathlib.Path(tempfile.mkdtemp(prefix="skyloop-job-"))
+out.mkdir(parents=True, exist_ok=True)
+try:
+    with tarfile.open(code) as tar:
+        tar.extractall(work / "src", filter="data")
+    sys.path.insert(0, str(work / "src"))
+    from skyloop.training.entry import run
+    (work / "train").mkdir()
+    shutil.copyfile(dataset, work / "train" / dataset.name)
+    run(work / "train", work / "model", spec)
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        for f in sorted((work / "model").iterdir()):
+            tar.add(f, arcname=f.name)
+    (out / "model.tar.gz.tmp").write_bytes(raw.getvalue())
+    os.replace(out / "model.tar.gz.tmp", out / "model.tar.gz")
+except BaseException as exc:
+    traceback.print_exc()
+    (out / "failed.json").write_text(json.dumps({"reason": f"{type(exc).__name__}: {exc}"[:2000]}))
+    raise SystemExit(1)
+"""
+
+
+def _gcs_path(uri: str, default_bucket: str) -> str:
+    bucket, name = split_uri(uri, default_bucket)
+    return f"/gcs/{bucket}/{name}"
+
+
+class VertexTrainingBackend:
+    name = "vertex"
+
+    def __init__(self, gcp: GcpSettings, store: BlobStore, kv: KeyValueStore, client: Any = None) -> None:
+        self.gcp, self.store, self.kv = gcp, store, kv
+        self.client = client or vertex_client("JobServiceClient", gcp.region)
+        self.location = f"projects/{gcp.project}/locations/{gcp.region}"
+
+    def source_bundle(self) -> bytes:
+        """This very skyloop package, without the cloud adapters (the job needs none)."""
+        return tar_gz(skyloop_sources())
+
+    def submit(self, dataset_uri: str, spec: Mapping[str, Any]) -> TrainingJob:
+        from google.cloud import aiplatform_v1
+
+        bundle = self.source_bundle()
+        code_uri = self.store.put(f"training-code/{hashlib.sha256(bundle).hexdigest()}.tar.gz", bundle)
+        group = str(spec.get("model_group") or "")
+        job = {"target": spec.get("target") or None, "source_uri": dataset_uri, "params": dict(spec.get("params") or {})}
+        key = hashlib.sha256(json.dumps([dataset_uri, group, job, code_uri], sort_keys=True, default=str).encode()).hexdigest()[:40]
+        record = f"vertex:training-job:{key}"
+        known = self.kv.get(record)
+        if known is None:
+            found = list(self.client.list_custom_jobs(request=aiplatform_v1.ListCustomJobsRequest(
+                parent=self.location, filter=f'labels.skyloop-job="{key}"')))
+            if found:
+                known = found[0].name.encode()
+        if known is not None:
+            self.kv.put(record, known)
+            return TrainingJob(backend=self.name, job_id=key, status=self._state(known.decode()),
+                               result={"vertex_job": known.decode()})
+        out = f"gs://{self.gcp.bucket}/{JOB_PREFIX}/{group or '_'}/{key}"
+        container = aiplatform_v1.ContainerSpec(
+            image_uri=self.gcp.training_image or self.gcp.serving_image, command=["python", "-c", JOB_SCRIPT],
+            args=[_gcs_path(code_uri, self.gcp.bucket), json.dumps(job, sort_keys=True, default=str),
+                  _gcs_path(dataset_uri, self.gcp.bucket), _gcs_path(out, self.gcp.bucket)])
+        custom = aiplatform_v1.CustomJob(
+            display_name=f"skyloop-{group or 'train'}-{key[:12]}"[:128],
+            labels={"skyloop-job": key, "skyloop-managed": "true"},
+            job_spec=aiplatform_v1.CustomJobSpec(
+                worker_pool_specs=[aiplatform_v1.WorkerPoolSpec(
+                    machine_spec=aiplatform_v1.MachineSpec(machine_type=self.gcp.training_machine_type),
+                    replica_count=1, container_spec=container)],
+                service_account=self.gcp.training_service_account,
+                scheduling=aiplatform_v1.Scheduling(timeout=timedelta(seconds=self.gcp.training_max_seconds))))
+        created = self.client.create_custom_job(request=aiplatform_v1.CreateCustomJobRequest(
+            parent=self.location, custom_job=custom))
+        self.kv.put(record, created.name.encode())
+        return TrainingJob(backend=self.name, job_id=key, status=created.state.name,
+                           result={"vertex_job": created.name, "output": out})
+
+    def _state(self, name: str) -> str:
+        return str(self.client.get_custom_job(request={"name": name}).state.name)
