@@ -24,7 +24,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
-from ...bundles import skyloop_sources, tar_gz
+from ..bundles import skyloop_sources, tar_gz
 from ...errors import ArtifactIntegrityError, DeploymentFailed, EndpointBusy, ForeignModel, InvalidEvent, NotFound
 from ...ports import BlobStore, KeyValueStore, TrainingJob
 from ...registry import AliasBook, AliasedRegistry, ModelVersion, Status, check_transition

@@ -22,7 +22,7 @@ import json
 from datetime import timedelta
 from typing import Any, Mapping
 
-from ...bundles import skyloop_sources, tar_gz
+from ..bundles import skyloop_sources, tar_gz
 from ...ports import BlobStore, KeyValueStore, TrainingJob
 from .config import GcpSettings
 from .gcs import split_uri
