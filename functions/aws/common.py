@@ -14,7 +14,7 @@ from typing import Any, Callable
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from skyloop.adapters import Adapters
+from skyloop.clouds.instance import FunctionInstance
 from skyloop.delivery import Outcome, deliver
 
 SERVICE = "skyloop"
@@ -55,34 +55,19 @@ def _tracer() -> Any:
 tracer = _tracer()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Skyloop"), service=SERVICE)
 
-_ADAPTERS: Adapters | None = None
-_AWS: Any = None
+def _aws_settings() -> Any:
+    from skyloop.clouds.aws.config import AwsSettings
+
+    return AwsSettings()
 
 
-def aws_settings() -> Any:
-    """The SKYLOOP_AWS_* settings, read once per container like the adapters."""
-    global _AWS
-    if _AWS is None:
-        from skyloop.clouds.aws.config import AwsSettings
-
-        _AWS = AwsSettings()
-    return _AWS
-
-
-def adapters() -> Adapters:
-    """Built once per container: clients and settings are reused across invocations."""
-    global _ADAPTERS
-    if _ADAPTERS is None:
-        from skyloop.clouds import build_adapters
-
-        _ADAPTERS = build_adapters("aws")
-    return _ADAPTERS
+instance = FunctionInstance("aws", _aws_settings)  # built once per container, reused across invocations
+aws_settings, adapters = instance.settings, instance.adapters
 
 
 def reset() -> None:
     """Tests: forget the adapters and settings so new environment variables take effect."""
-    global _ADAPTERS, _AWS
-    _ADAPTERS = _AWS = None
+    instance.use(None, None)
 
 
 def guarded(function: str, raw: Any, work: Callable[[], dict[str, Any]], **context: Any) -> dict[str, Any]:

@@ -116,6 +116,13 @@ class ModelVersionApproved(_Event):
     version: int = Field(ge=1)
     approved_by: str = "unknown"
 
+    @staticmethod
+    def id_for(group: str, version: int) -> str:
+        """The one id of a version's approval, whoever reports it: Skyloop's own event and each
+        registry's notification (SageMaker's state change, Vertex AI's audit-log entries, Azure
+        ML's ModelRegistered) carry it, so one approval starts one rollout."""
+        return f"approved:{group}:{version}"
+
 
 class MetricRecord(BaseModel):
     """One observation: a timestamp and named numeric values (NaN means missing)."""

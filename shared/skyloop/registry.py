@@ -183,7 +183,7 @@ def approve(registry: "ModelRegistryPort", events: "EventPublisher", group: str,
 
     registry.set_status(group, version, Status.APPROVED, actor=actor, note=note)
     event = ModelVersionApproved(
-        event_id=f"approved:{group}:{version}", model_group=group, version=version, approved_by=actor
+        event_id=ModelVersionApproved.id_for(group, version), model_group=group, version=version, approved_by=actor
     )
     events.publish(event)
     return event

@@ -132,6 +132,7 @@ def test_a_vertex_approval_in_the_audit_log_is_an_approval_hint() -> None:
     [ok] = decode(raw)
     assert isinstance(ok, ModelVersionApproved)
     assert (ok.model_group, ok.version, ok.approved_by) == ("churn-2026", 1, "reviewer@example.com")
+    assert ok.event_id == ModelVersionApproved.id_for("churn-2026", 1)  # Skyloop's own approval event has it too
     # Skyloop's own approval writes the status label too: the same version, the same event id
     update = json.loads(json.dumps(raw))
     p = update["data"]["protoPayload"]

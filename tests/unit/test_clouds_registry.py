@@ -23,8 +23,7 @@ def test_a_cloud_not_shipped_yet_says_so(monkeypatch):
         build_adapters("azure")
 
 
-@pytest.mark.parametrize("name,sdk,missing", [("gcp", "google.cloud.storage", "the Vertex AI deployer and training backend"),
-                                              ("azure", "azure.data.tables", "the Azure ML registry, deployer and training")])
+@pytest.mark.parametrize("name,sdk,missing", [("azure", "azure.data.tables", "the Azure ML registry, deployer and training")])
 def test_a_cloud_whose_adapter_set_is_incomplete_says_what_is_missing(name, sdk, missing):
     pytest.importorskip(sdk)
     with pytest.raises(CloudUnavailable, match=missing):

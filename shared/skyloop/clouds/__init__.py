@@ -31,7 +31,8 @@ class Cloud:
 CLOUDS: dict[str, Cloud] = {
     "local": Cloud("local", "skyloop.local", (), ""),
     "aws": Cloud("aws", "skyloop.clouds.aws", ("boto3",), "aws"),
-    "gcp": Cloud("gcp", "skyloop.clouds.gcp", ("google.cloud.storage", "google.cloud.pubsub_v1"), "gcp"),
+    "gcp": Cloud("gcp", "skyloop.clouds.gcp", ("google.cloud.storage", "google.cloud.pubsub_v1", "google.cloud.aiplatform_v1",
+                                             "google.cloud.monitoring_v3"), "gcp"),
     "azure": Cloud("azure", "skyloop.clouds.azure", ("azure.storage.blob", "azure.data.tables"), "azure"),
 }
 

@@ -83,3 +83,110 @@ def gcs(gcs_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> G
     bucket = _bucket_name(tmp_path)
     client.create_bucket(bucket)
     return Gcs(client, bucket)
+
+
+class GcpEnv:
+    """The GCP functions' world for one test: a bucket on fake-gcs-server, the topics and pull
+    subscriptions on the Pub/Sub emulator, Vertex AI, Cloud Monitoring, Cloud Run and Workflows
+    faked at their clients, and the adapters the functions run on (``skyloop.clouds.gcp.runtime``)."""
+
+    TOPICS = ("events", "remediation", "dead-letters")
+
+    def __init__(self, gcs: Gcs, pubsub: Any, tmp_path: Path, **settings: Any) -> None:
+        from skyloop.clouds.gcp.runtime import build
+        from skyloop.config import Settings
+
+        from .test_executors import RUN, FakeRun
+        from .vertex_fake import FakeEndpointService, FakeJobService, FakeModelService, FakePredictionService
+
+        self.gcs, self.tmp = gcs, tmp_path
+        self.publisher, self.subscriber = pubsub
+        suffix = gcs.bucket[-12:]
+        names = {t: f"skyloop-{t}-{suffix}" for t in self.TOPICS}
+        for name in names.values():
+            topic = self.publisher.create_topic(name=self.publisher.topic_path(PROJECT, name)).name
+            self.subscriber.create_subscription(name=self.subscriber.subscription_path(PROJECT, f"{name}-pull"), topic=topic)
+        self.gcp = gcs.settings(
+            events_topic=names["events"], remediation_topic=names["remediation"],
+            dead_letter_topic=names["dead-letters"], remediation_subscription=f"{names['remediation']}-pull",
+            dead_letter_subscription=f"{names['dead-letters']}-pull", endpoint_wait_seconds=0,
+            rollout_workflow=f"projects/{PROJECT}/locations/us-central1/workflows/skyloop-rollout",
+            targets={"api": {"kind": "cloud-run", "name": RUN, "model_group": "churn-2026"}})
+        self.models = FakeModelService()
+        self.endpoints = FakeEndpointService(self.models)
+        self.predictions = FakePredictionService(self.endpoints, gcs.store, tmp_path)
+        self.jobs, self.run = FakeJobService(), FakeRun()
+        self.monitoring = metric_window()
+        self.workflows = FakeExecutions()
+        self.settings = Settings(home=tmp_path / "home", **settings)
+        self.adapters = build(self.settings, self.gcp, deploy_wait_seconds=0, storage=gcs.client, models=self.models,
+                              endpoints=self.endpoints, predictions=self.predictions, jobs=self.jobs,
+                              monitoring=self.monitoring, run=self.run, workflows=self.workflows)
+
+    def pull(self, topic: str, max_messages: int = 10) -> list[Any]:
+        sub = self.subscriber.subscription_path(PROJECT, f"{getattr(self.gcp, topic)}-pull")
+        res = self.subscriber.pull(subscription=sub, max_messages=max_messages, timeout=10)
+        if res.received_messages:
+            self.subscriber.acknowledge(subscription=sub, ack_ids=[r.ack_id for r in res.received_messages])
+        return [r.message for r in res.received_messages]
+
+
+class FakeExecutions:
+    """``ExecutionsClient`` for the rollout workflow: create (argument and labels kept) and list
+    with a ``labels.k="v"`` filter. The tests run an execution with harness.Workflow."""
+
+    def __init__(self) -> None:
+        self.executions: list[Any] = []
+
+    def create_execution(self, request: Any) -> Any:
+        from google.cloud.workflows import executions_v1
+
+        assert isinstance(request, executions_v1.CreateExecutionRequest)
+        e = executions_v1.Execution(request.execution)
+        e.name = f"{request.parent}/executions/{len(self.executions) + 1}"
+        self.executions.append(e)
+        return e
+
+    def list_executions(self, request: Any) -> list[Any]:
+        import re as _re
+
+        wanted = dict(_re.findall(r'labels\.([\w-]+)="([^"]*)"', request.filter))
+        return [e for e in self.executions if e.name.startswith(request.parent + "/")
+                and all(e.labels.get(k) == v for k, v in wanted.items())]
+
+
+def metric_window() -> Any:
+    """Cloud Monitoring's answer for the api service: the recorded CPU incident
+    (events/aws/data/metric-stream-records.jsonl, the same minutes AWS's tests replay), ending now."""
+    import json
+    from datetime import datetime, timedelta, timezone
+
+    from skyloop.clouds.gcp.monitoring import RUN
+
+    from .test_monitoring import FakeMetricService
+
+    root = Path(__file__).resolve().parents[3]
+    lines = [json.loads(x) for x in (root / "events/aws/data/metric-stream-records.jsonl").read_text().splitlines()]
+    end = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    last = max(d["timestamp"] for d in lines)
+    series: dict[str, list[Any]] = {RUN + "container/cpu/utilizations": [], RUN + "container/memory/utilizations": []}
+    for d in lines:
+        when = end - timedelta(milliseconds=last - d["timestamp"])
+        name = "cpu" if d["metric_name"] == "CPUUtilization" else "memory"
+        series[RUN + f"container/{name}/utilizations"].append((when, (d["value"]["sum"] / d["value"]["count"] / 100.0,)))
+    minutes = [w for w, _ in series[RUN + "container/cpu/utilizations"]]
+    series[RUN + "request_latencies"] = [(w, (80.0,)) for w in minutes]
+    series[RUN + "request_count"] = [(w, 20.0) for w in minutes]
+    series[RUN + "request_count|5xx"] = []
+    return FakeMetricService(series)
+
+
+@pytest.fixture
+def gcp_env(gcs: Gcs, pubsub: Any, tmp_path: Path) -> Iterator[GcpEnv]:
+    import sys
+
+    env = GcpEnv(gcs, pubsub, tmp_path)
+    yield env
+    main = sys.modules.get("main")
+    if main is not None and hasattr(main, "use"):
+        main.use(None, None)

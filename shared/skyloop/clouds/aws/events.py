@@ -87,9 +87,9 @@ def approval_event(raw: dict[str, Any]) -> ModelVersionApproved | None:
     d = _get(raw, "detail")
     if d.get("ModelApprovalStatus") != "Approved":
         return None
-    return ModelVersionApproved(event_id=str(raw.get("id") or f"sm:{d.get('ModelPackageArn')}"),
-                                model_group=_get(d, "ModelPackageGroupName"),
-                                version=int(_get(d, "ModelPackageVersion")),
+    group, version = _get(d, "ModelPackageGroupName"), int(_get(d, "ModelPackageVersion"))
+    # the approval's own id: this notification and Skyloop's own event start one rollout
+    return ModelVersionApproved(event_id=ModelVersionApproved.id_for(group, version), model_group=group, version=version,
                                 approved_by=str(d.get("ApprovalDescription") or d.get("LastModifiedBy", {}).get(
                                     "UserProfileName", "sagemaker")))
 

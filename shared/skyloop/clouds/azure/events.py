@@ -73,8 +73,10 @@ def _model_registered(raw: dict[str, Any]) -> list[Any]:
     tags = data.get("ModelTags") or {}
     if str(tags.get("approval", "")).lower() != "approved":
         return []
-    return [ModelVersionApproved(event_id=str(raw["id"]), model_group=str(data["ModelName"]),
-                                 version=int(data["ModelVersion"]), approved_by=str(tags.get("approved_by") or "azureml"))]
+    group, version = str(data["ModelName"]), int(data["ModelVersion"])
+    # the approval's own id: this notification and Skyloop's own event start one rollout
+    return [ModelVersionApproved(event_id=ModelVersionApproved.id_for(group, version), model_group=group, version=version,
+                                 approved_by=str(tags.get("approved_by") or "azureml"))]
 
 
 def _alert(data: dict[str, Any]) -> list[Any]:

@@ -33,6 +33,9 @@ class GcpSettings(EnvSettings):
     events_topic: str = "skyloop-events"  # domain events between functions
     remediation_topic: str = "skyloop-remediation"  # its subscription carries the dead-letter policy
     dead_letter_topic: str = "skyloop-dead-letters"  # what can never succeed, with its reason
+    # pull subscriptions for operators' tools (the functions are pushed to by Eventarc)
+    remediation_subscription: str = "skyloop-remediation-pull"
+    dead_letter_subscription: str = "skyloop-dead-letters-pull"
     # Vertex AI: the serving container a registered version names (Skyloop's serving image,
     # pushed to Artifact Registry: Vertex's prebuilt scikit-learn images load a bare estimator,
     # and a Skyloop artifact is a bundle with its schema)
@@ -51,6 +54,8 @@ class GcpSettings(EnvSettings):
     training_service_account: str = ""  # empty: Vertex's custom-code service agent
     training_max_seconds: int = Field(4 * 3600, gt=0)
 
+    # the rollout's Cloud Workflows workflow (projects/<p>/locations/<r>/workflows/<name>); empty: inline
+    rollout_workflow: str = ""
     # service name (as incidents and metrics name it) -> its resource (JSON)
     targets: dict[str, GcpTarget] = Field(default_factory=dict)
 

@@ -305,7 +305,11 @@ class VertexDeployer:
 
 
 def _plain(value: Any) -> Any:
-    """A prediction as plain JSON values (proto-plus hands back map and list views)."""
+    """A prediction as plain JSON values (proto-plus hands back map and list views). A protobuf
+    Value holds every number as a double: an integral one is read back as the integer the
+    container sent (class 1, not 1.0), as JSON would."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if isinstance(value, (str, bytes, int, float, bool)) or value is None:
         return value
     if hasattr(value, "items"):

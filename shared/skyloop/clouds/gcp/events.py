@@ -26,6 +26,7 @@ typed = typed_for("Google Cloud")
 FINALIZED = "google.cloud.storage.object.v1.finalized"
 PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 AUDIT_LOG = "google.cloud.audit.log.v1.written"
+DIRECT = "dev.skyloop."  # ce-type of a direct invocation: the data is a Skyloop domain event
 # the Vertex AI calls that approve a version (the alias "approved", or Skyloop's status label);
 # the console logs the same calls under google.cloud.aiplatform.ui.
 APPROVAL_METHODS = ("ModelService.MergeVersionAliases", "ModelService.UpdateModel")
@@ -54,6 +55,11 @@ def to_domain(raw: Any, *, training_bucket: str) -> list[Any]:
         return _published(raw)
     if kind == AUDIT_LOG:
         return _audit_log(raw)
+    if isinstance(kind, str) and kind.startswith(DIRECT):  # a domain event POSTed as a CloudEvent's data
+        data = raw.get("data")
+        if not isinstance(data, dict):
+            raise InvalidEvent(f"a {kind} CloudEvent carries a Skyloop domain event as its JSON data")
+        return [bare_domain_event(data, "a Google Cloud")]
     if isinstance(kind, str) and kind.startswith("google."):
         raise InvalidEvent(f"a {kind} event is not one Skyloop takes")
     return [bare_domain_event(raw, "a Google Cloud")]
@@ -134,7 +140,8 @@ def _audit_log(raw: dict[str, Any]) -> list[Any]:
     """A Vertex AI audit-log entry (Eventarc): a hint that a version was approved. Only the
     approving calls count: the alias ``approved`` merged onto a version, or Skyloop's status label
     set to approved; the deploy function re-reads the version before it acts. The event id is the
-    version's, so the two entries one approval writes (label and alias) start one rollout."""
+    approval's own (``ModelVersionApproved.id_for``): the two entries one approval writes (label
+    and alias) and Skyloop's own event start one rollout."""
     payload = raw["data"]["protoPayload"]
     method = str(payload.get("methodName") or "")
     if payload.get("serviceName") not in (None, "aiplatform.googleapis.com") or not method.endswith(APPROVAL_METHODS):
@@ -156,5 +163,5 @@ def _audit_log(raw: dict[str, Any]) -> list[Any]:
                            "(models/<id>@<version>), or publish a ModelVersionApproved")
     who = str((payload.get("authenticationInfo") or {}).get("principalEmail") or "unknown")
     when = {"occurred_at": raw["time"]} if raw.get("time") else {}
-    return [ModelVersionApproved(event_id=f"vertex-approved:{group}@{version}", model_group=group,
+    return [ModelVersionApproved(event_id=ModelVersionApproved.id_for(group, int(version)), model_group=group,
                                  version=int(version), approved_by=who, **when)]

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from ...errors import TransientError
+from ...ports import DeadLetter, Message
 from .config import GcpSettings
 
 REASON_ATTR = "skyloop-dead-letter-reason"
@@ -64,3 +65,86 @@ def dead_letter_event(gcp: GcpSettings, raw: object, error: BaseException, funct
     # Pub/Sub takes 10 MB a message; the event is cut well below it, the reason never is
     return PubSubPublisher(gcp, gcp.dead_letter_topic, client)._publish(
         body.encode()[:1_000_000], **{REASON_ATTR: reason, "function": function})
+
+
+@lru_cache(maxsize=None)
+def subscriber_client() -> Any:
+    from google.cloud.pubsub_v1 import SubscriberClient  # lazy
+
+    return SubscriberClient()
+
+
+class PubSubQueue:
+    """The remediation ``Queue`` on Pub/Sub. ``send`` publishes to the remediation topic, whose
+    Eventarc trigger pushes each message to the remediate function (retried, then dead-lettered
+    by the subscription's policy). The pull side (receive, ack, nack, dead letters) is for an
+    operator's tools and the tests, on pull subscriptions of the remediation and dead-letter
+    topics (``remediation_subscription``, ``dead_letter_subscription``). Pub/Sub reports no depth:
+    ``depth`` is -1 (the backlog is Cloud Monitoring's ``num_undelivered_messages``)."""
+
+    def __init__(self, gcp: GcpSettings, *, publisher: Any = None, subscriber: Any = None) -> None:
+        self.gcp = gcp
+        self.topic = PubSubPublisher(gcp, gcp.remediation_topic, publisher)
+        self.dead = PubSubPublisher(gcp, gcp.dead_letter_topic, publisher)
+        self._subscriber = subscriber
+
+    @property
+    def subscriber(self) -> Any:
+        if self._subscriber is None:
+            self._subscriber = subscriber_client()
+        return self._subscriber
+
+    def _sub(self, name: str) -> str:
+        return str(self.subscriber.subscription_path(self.gcp.project, name))
+
+    def send(self, body: str, message_id: str | None = None) -> str:
+        return self.topic.send(body, message_id)
+
+    def receive(self, max_messages: int = 10, visibility_timeout: float = 30.0) -> list[Message]:
+        sub = self._sub(self.gcp.remediation_subscription)
+        got = self.subscriber.pull(request={"subscription": sub, "max_messages": max_messages}, timeout=30)
+        out = []
+        for r in got.received_messages:
+            if visibility_timeout != 10:  # the subscription's ack deadline is the default "visibility"
+                self.subscriber.modify_ack_deadline(request={"subscription": sub, "ack_ids": [r.ack_id],
+                                                             "ack_deadline_seconds": max(10, min(600, int(visibility_timeout)))})
+            out.append(Message(r.message.message_id, r.message.data.decode(), r.ack_id, max(1, int(r.delivery_attempt or 1))))
+        return out
+
+    def ack(self, message: Message) -> None:
+        self.subscriber.acknowledge(request={"subscription": self._sub(self.gcp.remediation_subscription),
+                                             "ack_ids": [message.receipt]})
+
+    def nack(self, message: Message, delay: float = 0.0) -> None:
+        self.subscriber.modify_ack_deadline(request={"subscription": self._sub(self.gcp.remediation_subscription),
+                                                     "ack_ids": [message.receipt], "ack_deadline_seconds": int(delay)})
+
+    def dead_letter(self, message: Message, reason: str) -> None:
+        self.dead._publish(json.dumps({"function": "remediate", "error": "dead_letter", "reason": reason[:1000],
+                                       "event": message.body, "message_id": message.message_id}).encode(),
+                           **{REASON_ATTR: reason[:1000], "function": "remediate"})
+        self.ack(message)
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """What the dead-letter subscription holds, left there (pulled, then handed straight back)."""
+        sub = self._sub(self.gcp.dead_letter_subscription)
+        got = self.subscriber.pull(request={"subscription": sub, "max_messages": 100}, timeout=30)
+        out = []
+        for r in got.received_messages:
+            attrs = dict(r.message.attributes)
+            reason = attrs.get(REASON_ATTR) or "delivery attempts exhausted"
+            count = int(attrs.get("CloudPubSubDeadLetterSourceDeliveryCount") or 0)
+            try:
+                doc = json.loads(r.message.data)
+            except ValueError:
+                doc = None
+            body = doc.get("event") if isinstance(doc, dict) and REASON_ATTR in attrs else r.message.data.decode()
+            out.append(DeadLetter(r.message.message_id, json.dumps(body) if not isinstance(body, str) else body,
+                                  reason, count))
+        if got.received_messages:
+            self.subscriber.modify_ack_deadline(request={"subscription": sub, "ack_deadline_seconds": 0,
+                                                         "ack_ids": [r.ack_id for r in got.received_messages]})
+        return out
+
+    def depth(self) -> int:
+        return -1

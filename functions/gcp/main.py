@@ -1,0 +1,135 @@
+"""Cloud Functions (2nd gen) entry points, for functions-framework: one source, one entry point per
+function (``--entry-point train|deploy|detect|remediate|rollout_step``).
+
+Every event-driven function takes Eventarc's CloudEvents (binary or structured mode), and a
+Skyloop domain event sent directly: ``curl -X POST <url> -H "ce-type: dev.skyloop.event" -H
+"ce-source: cli" -H "ce-id: <id>" -H "ce-specversion: 1.0" -H "Content-Type: application/json"
+-d @event.json``. What each takes:
+
+| function | Eventarc trigger |
+|---|---|
+| train | ``google.cloud.storage.object.v1.finalized`` on the training bucket (a CSV, or a training job's result) |
+| deploy | ``google.cloud.audit.log.v1.written`` for Vertex AI's MergeVersionAliases / UpdateModel, and the events topic (ModelVersionApproved, CanaryPassed) |
+| detect | the alerts topic (Cloud Monitoring incidents, schema 1.2) and metric batches (MetricBatch) |
+| remediate | the remediation topic (RemediationRequested) |
+
+The rule for errors is the core's (``skyloop.delivery``): a permanent error is published to the
+dead-letter topic with its reason and the event is acknowledged; a transient one is raised, so
+functions-framework answers 500 and Eventarc redelivers (``retry_policy = RETRY_POLICY_RETRY``),
+until the trigger subscription's own dead-letter policy takes it.
+
+``rollout_step`` is an HTTP function that Cloud Workflows calls for each step of a rollout
+(``skyloop.clouds.gcp.workflows``): 200 with the next state, 503 for a transient failure (the
+workflow retries), 500 for any other (the workflow aborts the rollout where a step may abort).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+import functions_framework
+
+from skyloop.clouds.instance import FunctionInstance
+from skyloop.delivery import Outcome, deliver
+from skyloop.events import (
+    CanaryPassed,
+    MetricAlarm,
+    MetricBatch,
+    ModelVersionApproved,
+    RemediationRequested,
+    TrainingDataArrived,
+    TrainingJobCompleted,
+)
+from skyloop.logs import setup as setup_logs
+
+setup_logs(os.environ.get("SKYLOOP_LOG_LEVEL", "INFO"))  # JSON lines: Cloud Logging reads them as structured
+log = logging.getLogger("skyloop.functions.gcp")
+
+def _gcp_settings() -> Any:
+    from skyloop.clouds.gcp.config import GcpSettings
+
+    return GcpSettings()
+
+
+instance = FunctionInstance("gcp", _gcp_settings)  # built once per instance, reused across invocations
+gcp_settings, adapters, use = instance.settings, instance.adapters, instance.use
+
+
+def _handle(function: str, cloud_event: Any, *kinds: type, others: str = "refuse") -> dict[str, Any]:
+    """Decode with the one Google Cloud decoder, keep the kinds this function takes (``others``:
+    refuse the rest, or ignore them: the events topic carries kinds for other functions too),
+    dispatch each, and map the outcome onto Eventarc."""
+    from skyloop.clouds.gcp.events import accept, cloudevent_dict, to_domain
+    from skyloop.handlers import dispatch
+
+    raw = cloudevent_dict(cloud_event)
+
+    def work() -> dict[str, Any]:
+        a = adapters()
+        events = to_domain(raw, training_bucket=gcp_settings().bucket)
+        if others == "ignore":
+            events = [e for e in events if isinstance(e, kinds)]
+        events = accept(events, function, *kinds)
+        if not events:
+            return {"status": "ignored", "reason": "no Skyloop event for this function in this notification"}
+        return {"status": "ok", "results": [dispatch(e, a) for e in events]}
+
+    d = deliver(work, {"function": function, "ce_id": raw.get("id"), "ce_type": raw.get("type")})
+    if d.outcome is Outcome.DONE:
+        assert d.result is not None
+        return d.result
+    assert d.error is not None
+    if d.outcome is Outcome.RETRY:
+        raise d.error  # functions-framework answers 500: Eventarc redelivers
+    from skyloop.clouds.gcp.pubsub import dead_letter_event
+
+    dead_letter_event(gcp_settings(), raw, d.error, function)
+    return d.as_status()
+
+
+@functions_framework.cloud_event
+def train(cloud_event: Any) -> None:
+    out = _handle("train", cloud_event, TrainingDataArrived, TrainingJobCompleted)
+    log.info("train", extra={"status": out.get("status"), "results": len(out.get("results", []))})
+
+
+@functions_framework.cloud_event
+def deploy(cloud_event: Any) -> None:
+    out = _handle("deploy", cloud_event, ModelVersionApproved, CanaryPassed, others="ignore")
+    log.info("deploy", extra={"status": out.get("status"), "results": len(out.get("results", []))})
+
+
+@functions_framework.cloud_event
+def detect(cloud_event: Any) -> None:
+    out = _handle("detect", cloud_event, MetricBatch, MetricAlarm)
+    log.info("detect", extra={"status": out.get("status"), "results": len(out.get("results", []))})
+
+
+@functions_framework.cloud_event
+def remediate(cloud_event: Any) -> None:
+    out = _handle("remediate", cloud_event, RemediationRequested)
+    log.info("remediate", extra={"status": out.get("status"), "results": len(out.get("results", []))})
+
+
+@functions_framework.http
+def rollout_step(request: Any) -> tuple[str, int, dict[str, str]]:
+    from skyloop.errors import InvalidRequest, SkyloopError
+    from skyloop.serving.rollout import RolloutContext, run_step
+
+    headers = {"Content-Type": "application/json"}
+    body = request.get_json(silent=True)
+    try:
+        if not isinstance(body, dict) or not isinstance(body.get("step"), str) or not isinstance(body.get("state"), dict):
+            raise InvalidRequest('a rollout step takes {"step": <name>, "state": {...}}')
+        out = run_step(body["step"], body["state"], RolloutContext.of(adapters()))
+    except SkyloopError as exc:
+        log.warning("rollout step failed", extra={"error": exc.code, "reason": exc.reason, "retryable": exc.retryable})
+        return json.dumps({"error": exc.code, "reason": exc.reason}), 503 if exc.retryable else 500, headers
+    except Exception as exc:  # noqa: BLE001 - a bug: the workflow aborts the rollout where it may
+        log.exception("rollout step crashed")
+        return json.dumps({"error": type(exc).__name__, "reason": "internal error"}), 500, headers
+    log.info("rollout step", extra={"group": out.get("group"), "next": out["next"], "wait": out["wait"]})
+    return json.dumps(out, default=str), 200, headers
