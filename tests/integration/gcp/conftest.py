@@ -125,7 +125,7 @@ class GcpEnv:
 
     def pull(self, topic: str, max_messages: int = 10) -> list[Any]:
         sub = self.subscriber.subscription_path(PROJECT, f"{getattr(self.gcp, topic)}-pull")
-        res = self.subscriber.pull(subscription=sub, max_messages=max_messages, timeout=10)
+        res = self.subscriber.pull(subscription=sub, max_messages=max_messages, timeout=3)
         if res.received_messages:
             self.subscriber.acknowledge(subscription=sub, ack_ids=[r.ack_id for r in res.received_messages])
         return [r.message for r in res.received_messages]

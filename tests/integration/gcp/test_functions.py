@@ -179,3 +179,36 @@ def _audit_entry(request: Any) -> dict[str, Any]:
     p["request"] = json_format.MessageToDict(type(request).pb(request))
     doc["id"] = f"{doc['id']}-{method}"
     return doc
+
+
+def test_the_remediation_push_subscription_reaches_remediate(gcp_env: Any) -> None:
+    """Remediation requests come on Skyloop's own push subscription (the one with the dead-letter
+    policy, infra/gcp/main.tf), as a raw Pub/Sub push body: functions-framework turns it into the
+    messagePublished CloudEvent the decoder reads."""
+    env = gcp_env
+    body = {"type": "RemediationRequested", "request_id": "push-1", "target": "api", "action": "restart_service",
+            "reason": "pushed"}
+    push = {"subscription": f"projects/{env.gcp.project}/subscriptions/skyloop-remediation-push", "deliveryAttempt": 1,
+            "message": {"data": base64.b64encode(json.dumps(body).encode()).decode(), "attributes": {"request_id": "push-1"},
+                        "messageId": "991", "message_id": "991", "publishTime": "2026-11-26T10:00:00Z",
+                        "publish_time": "2026-11-26T10:00:00Z"}}
+    client = harness.app("remediate", env.adapters, env.gcp)
+    assert client.post("/", json=push).status_code == 200
+    assert client.post("/", json=push).status_code == 200  # redelivered: one restart
+    assert env.run.revisions == 2
+    assert [e["kind"] for e in env.adapters.audit.entries()].count("executed") == 1
+
+
+def test_the_pubsub_queue_for_operators(gcp_env: Any) -> None:
+    """The remediation Queue's pull side (receive, nack, dead_letter, dead_letters) on the emulator."""
+    env = gcp_env
+    q = env.adapters.remediation
+    q.send('{"type": "RemediationRequested", "request_id": "q-1", "target": "api", "action": "scale_out"}', "q-1")
+    [m] = q.receive(max_messages=5, visibility_timeout=30)
+    assert json.loads(m.body)["request_id"] == "q-1"
+    q.nack(m)  # straight back
+    [again] = q.receive(max_messages=5)
+    q.dead_letter(again, "operator: not now")
+    [d] = q.dead_letters()
+    assert d.reason == "operator: not now" and json.loads(d.body)["request_id"] == "q-1"
+    assert [x.reason for x in q.dead_letters()] == ["operator: not now"]  # looking leaves them there

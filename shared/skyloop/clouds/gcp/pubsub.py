@@ -21,6 +21,7 @@ from .config import GcpSettings
 
 REASON_ATTR = "skyloop-dead-letter-reason"
 PUBLISH_TIMEOUT = 30.0
+PULL_TIMEOUT = 5.0  # an empty subscription answers a pull only at its deadline
 
 
 @lru_cache(maxsize=None)
@@ -102,7 +103,7 @@ class PubSubQueue:
 
     def receive(self, max_messages: int = 10, visibility_timeout: float = 30.0) -> list[Message]:
         sub = self._sub(self.gcp.remediation_subscription)
-        got = self.subscriber.pull(request={"subscription": sub, "max_messages": max_messages}, timeout=30)
+        got = self.subscriber.pull(request={"subscription": sub, "max_messages": max_messages}, timeout=PULL_TIMEOUT)
         out = []
         for r in got.received_messages:
             if visibility_timeout != 10:  # the subscription's ack deadline is the default "visibility"
@@ -128,7 +129,7 @@ class PubSubQueue:
     def dead_letters(self) -> list[DeadLetter]:
         """What the dead-letter subscription holds, left there (pulled, then handed straight back)."""
         sub = self._sub(self.gcp.dead_letter_subscription)
-        got = self.subscriber.pull(request={"subscription": sub, "max_messages": 100}, timeout=30)
+        got = self.subscriber.pull(request={"subscription": sub, "max_messages": 100}, timeout=PULL_TIMEOUT)
         out = []
         for r in got.received_messages:
             attrs = dict(r.message.attributes)

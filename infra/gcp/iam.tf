@@ -1,0 +1,173 @@
+# Least privilege: each function's account gets what its adapters call, on the resources they
+# call it on (bucket, topic, workflow, service); project-level only where the API has no
+# resource-level grant (Vertex AI, Cloud Monitoring).
+
+locals {
+  # function -> roles on the training bucket (datasets, models, cards, serving folders)
+  training_bucket = {
+    train        = "roles/storage.objectAdmin"  # reads the CSV, writes the model, card and serving folder
+    deploy       = "roles/storage.objectViewer" # reads a version's card and artifact
+    detect       = "roles/storage.objectViewer" # reads cards for RCA
+    remediate    = "roles/storage.objectViewer" # a rollback re-verifies the artifact
+    rollout-step = "roles/storage.objectViewer" # deploy verifies the artifact's sha256
+  }
+  # function -> the topics it publishes to
+  publishes = {
+    train        = ["events", "dead-letters"]
+    deploy       = ["events", "dead-letters"]
+    detect       = ["events", "remediation", "dead-letters"]
+    remediate    = ["events", "dead-letters"]
+    rollout-step = ["events"]
+  }
+  publish_pairs = merge([for fn, topics in local.publishes : { for t in topics : "${fn}/${t}" => { fn = fn, topic = t } }]...)
+  # Vertex AI: registry and endpoints (no resource-level IAM for models and endpoints)
+  vertex = {
+    train        = "roles/aiplatform.user"   # uploads model versions, submits custom jobs
+    deploy       = "roles/aiplatform.viewer" # re-reads the approved version before starting the rollout
+    detect       = "roles/aiplatform.viewer" # reads the registry for RCA and canary state
+    remediate    = "roles/aiplatform.user"   # rollback: traffic and deployed models
+    rollout-step = "roles/aiplatform.user"   # endpoints, deployed models, traffic splits
+  }
+}
+
+resource "google_storage_bucket_iam_member" "training" {
+  for_each = local.training_bucket
+  bucket   = google_storage_bucket.bucket["training"].name
+  role     = each.value
+  member   = "serviceAccount:${google_service_account.fn[each.key].email}"
+}
+
+resource "google_storage_bucket_iam_member" "state" {
+  for_each = local.functions # every function keeps idempotency records and state
+  bucket   = google_storage_bucket.bucket["state"].name
+  role     = "roles/storage.objectAdmin"
+  member   = "serviceAccount:${google_service_account.fn[each.key].email}"
+}
+
+resource "google_pubsub_topic_iam_member" "publishes" {
+  for_each = local.publish_pairs
+  topic    = google_pubsub_topic.topic[each.value.topic].id
+  role     = "roles/pubsub.publisher"
+  member   = "serviceAccount:${google_service_account.fn[each.value.fn].email}"
+}
+
+resource "google_project_iam_member" "vertex" {
+  for_each = local.vertex
+  project  = var.project
+  role     = each.value
+  member   = "serviceAccount:${google_service_account.fn[each.key].email}"
+}
+
+resource "google_project_iam_member" "detect_reads_metrics" {
+  project = var.project
+  role    = "roles/monitoring.viewer" # list_time_series for the incident's service window
+  member  = "serviceAccount:${google_service_account.fn["detect"].email}"
+}
+
+# train submits Vertex AI custom jobs that run as the training-job account
+resource "google_service_account_iam_member" "train_acts_as_training_job" {
+  service_account_id = google_service_account.training_job.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${google_service_account.fn["train"].email}"
+}
+
+resource "google_storage_bucket_iam_member" "training_job_reads_and_writes" {
+  bucket = google_storage_bucket.bucket["training"].name
+  role   = "roles/storage.objectAdmin" # reads the dataset and the code, writes training-jobs/<group>/<job>/
+  member = "serviceAccount:${google_service_account.training_job.email}"
+}
+
+# deploy starts executions of the rollout workflow, and nothing else
+resource "google_workflows_workflow_iam_member" "deploy_starts_rollouts" {
+  project  = var.project
+  location = var.region
+  workflow = google_workflows_workflow.rollout.name
+  role     = "roles/workflows.invoker"
+  member   = "serviceAccount:${google_service_account.fn["deploy"].email}"
+}
+
+# remediate: Cloud Run targets (scaling, new revisions) and Managed Instance Groups
+resource "google_project_iam_member" "remediate_run" {
+  count   = length([for t in var.targets : t if t.kind == "cloud-run"]) > 0 ? 1 : 0
+  project = var.project
+  role    = "roles/run.developer"
+  member  = "serviceAccount:${google_service_account.fn["remediate"].email}"
+}
+
+resource "google_service_account_iam_member" "remediate_acts_as_run_runtime" {
+  for_each           = toset(var.cloud_run_runtime_service_accounts)
+  service_account_id = "projects/${var.project}/serviceAccounts/${each.value}"
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${google_service_account.fn["remediate"].email}"
+}
+
+resource "google_project_iam_member" "remediate_mig" {
+  count   = length([for t in var.targets : t if t.kind == "mig"]) > 0 ? 1 : 0
+  project = var.project
+  role    = "roles/compute.instanceAdmin.v1"
+  member  = "serviceAccount:${google_service_account.fn["remediate"].email}"
+}
+
+# ---- callers: Eventarc, the remediation push subscription, the workflow ------------------------
+resource "google_project_iam_member" "trigger_receives" {
+  project = var.project
+  role    = "roles/eventarc.eventReceiver"
+  member  = "serviceAccount:${google_service_account.trigger.email}"
+}
+
+resource "google_cloud_run_service_iam_member" "trigger_invokes" {
+  for_each = toset(["train", "deploy", "detect"])
+  location = var.region
+  service  = google_cloudfunctions2_function.fn[each.key].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.trigger.email}"
+}
+
+resource "google_cloud_run_service_iam_member" "push_invokes_remediate" {
+  location = var.region
+  service  = google_cloudfunctions2_function.fn["remediate"].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.push.email}"
+}
+
+resource "google_cloud_run_service_iam_member" "workflow_invokes_rollout_step" {
+  location = var.region
+  service  = google_cloudfunctions2_function.fn["rollout-step"].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.workflow.email}"
+}
+
+# ---- Google's service agents -----------------------------------------------------------------
+# Cloud Storage publishes the bucket's events for Eventarc
+resource "google_project_iam_member" "gcs_agent_publishes" {
+  project = var.project
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:service-${local.number}@gs-project-accounts.iam.gserviceaccount.com"
+}
+
+# Pub/Sub: OIDC tokens for the push subscription, and its dead-letter policy (publish to the
+# dead-letter topic, acknowledge on the source subscription)
+resource "google_service_account_iam_member" "pubsub_agent_signs_push_tokens" {
+  service_account_id = google_service_account.push.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:service-${local.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}
+
+resource "google_pubsub_topic_iam_member" "pubsub_agent_dead_letters" {
+  topic  = google_pubsub_topic.topic["dead-letters"].id
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:service-${local.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_acks_source" {
+  subscription = google_pubsub_subscription.remediation_push.name
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:service-${local.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}
+
+# Cloud Monitoring publishes incidents to the alerts topic
+resource "google_pubsub_topic_iam_member" "monitoring_agent_alerts" {
+  topic  = google_pubsub_topic.topic["alerts"].id
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:service-${local.number}@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
+}
