@@ -1,4 +1,4 @@
-"""mypy over the core, the adapters and the Lambda entry points (configured in pyproject.toml).
+"""mypy over the core, the adapters and the Lambda and Cloud Functions entry points (configured in pyproject.toml).
 
 It runs inside the suite so CI's one test command covers it: an adapter that drifts from
 its port, or a core function called with the wrong type, fails here."""
