@@ -16,9 +16,9 @@ import json
 from typing import Any
 
 from ...errors import InvalidEvent
-from ...events import MetricAlarm, ModelVersionApproved, TrainingJobCompleted, parse_event
+from ...events import MetricAlarm, ModelVersionApproved, parse_event
 from ..decoding import accept, bare_domain_event, typed_for, upload_event
-from .jobs import FAILED, JOB_PREFIX, RESULT
+from ..jobs import JOB_PREFIX, job_result
 
 __all__ = ["accept", "cloudevent_dict", "to_domain"]
 
@@ -73,8 +73,8 @@ def _finalized(raw: dict[str, Any], training_bucket: str) -> list[Any]:
     bucket, name = str(data["bucket"]), str(data["name"])
     if bucket != training_bucket:
         raise InvalidEvent(f"gs://{bucket}/{name} is not in the training bucket gs://{training_bucket}")
-    if name.startswith(f"{JOB_PREFIX}/"):
-        return _job_result(bucket, name)
+    if name.startswith(f"{JOB_PREFIX}/"):  # a Vertex AI training job's result
+        return job_result(name, f"gs://{bucket}/{name}", "vertex")
     kind = upload_event(name)
     if kind is None:
         return []
@@ -120,20 +120,6 @@ def _label(incident: dict[str, Any], where: str, name: str) -> str:
     labels = doc.get("labels", {}) if where == "resource" else doc
     value = labels.get(name) if isinstance(labels, dict) else None
     return str(value) if value else ""
-
-
-def _job_result(bucket: str, name: str) -> list[Any]:
-    """What a Vertex AI training job wrote last (``jobs.py``): its result, or why it failed. The
-    folder names the model group and the job; anything else under it is acknowledged."""
-    parts = name.split("/")
-    if len(parts) != 4 or parts[3] not in (RESULT, FAILED):
-        return []
-    group, key, uri = parts[1], parts[2], f"gs://{bucket}/{name}"
-    common = {"backend": "vertex", "job_id": key, "model_group": None if group == "_" else group,
-              "event_id": f"vertex-job:{key}"}
-    if parts[3] == RESULT:
-        return [TrainingJobCompleted(status="succeeded", output_uri=uri, **common)]
-    return [TrainingJobCompleted(status="failed", reason=f"the job wrote its reason to {uri}", **common)]
 
 
 def _audit_log(raw: dict[str, Any]) -> list[Any]:

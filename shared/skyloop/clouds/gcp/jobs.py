@@ -1,5 +1,5 @@
 """Datasets above the in-function size rule: a Vertex AI ``CustomJob`` that runs Skyloop's
-cloud-neutral job entry (``training/entry.py``).
+cloud-neutral job program (``clouds/jobs.py``).
 
 The job runs in Skyloop's serving image (the train function's numpy, scipy, scikit-learn and
 pydantic: what it trains is what serves), with this very ``skyloop`` package as a tarball on Cloud
@@ -17,47 +17,15 @@ crashed attempt created.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import timedelta
 from typing import Any, Mapping
 
-from ..bundles import skyloop_sources, tar_gz
+from ..jobs import JOB_SCRIPT, job_key, job_spec, result_folder, upload_code
 from ...ports import BlobStore, KeyValueStore, TrainingJob
 from .config import GcpSettings
 from .gcs import split_uri
 from .vertex import vertex_client
-
-JOB_PREFIX = "training-jobs"
-RESULT, FAILED = "model.tar.gz", "failed.json"
-
-# The job's program: unpack skyloop, train on the one dataset object, write the result last (its
-# finalize event means "done"). argv: code tarball, job spec JSON, dataset file, result folder.
-JOB_SCRIPT = """
-import io, json, os, pathlib, shutil, sys, tarfile, tempfile, traceback
-code, spec, dataset, out = sys.argv[1], json.loads(sys.argv[2]), pathlib.Path(sys.argv[3]), pathlib.Path(sys.argv[4])
-work = pathlib.Path(tempfile.mkdtemp(prefix="skyloop-job-"))
-out.mkdir(parents=True, exist_ok=True)
-try:
-    with tarfile.open(code) as tar:
-        tar.extractall(work / "src", filter="data")
-    sys.path.insert(0, str(work / "src"))
-    from skyloop.training.entry import run
-    (work / "train").mkdir()
-    shutil.copyfile(dataset, work / "train" / dataset.name)
-    run(work / "train", work / "model", spec)
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w:gz") as tar:
-        for f in sorted((work / "model").iterdir()):
-            tar.add(f, arcname=f.name)
-    (out / "model.tar.gz.tmp").write_bytes(raw.getvalue())
-    os.replace(out / "model.tar.gz.tmp", out / "model.tar.gz")
-except BaseException as exc:
-    traceback.print_exc()
-    (out / "failed.json").write_text(json.dumps({"reason": f"{type(exc).__name__}: {exc}"[:2000]}))
-    raise SystemExit(1)
-"""
-
 
 def _gcs_path(uri: str, default_bucket: str) -> str:
     bucket, name = split_uri(uri, default_bucket)
@@ -72,18 +40,12 @@ class VertexTrainingBackend:
         self.client = client or vertex_client("JobServiceClient", gcp.region)
         self.location = f"projects/{gcp.project}/locations/{gcp.region}"
 
-    def source_bundle(self) -> bytes:
-        """This very skyloop package, without the cloud adapters (the job needs none)."""
-        return tar_gz(skyloop_sources())
-
     def submit(self, dataset_uri: str, spec: Mapping[str, Any]) -> TrainingJob:
         from google.cloud import aiplatform_v1
 
-        bundle = self.source_bundle()
-        code_uri = self.store.put(f"training-code/{hashlib.sha256(bundle).hexdigest()}.tar.gz", bundle)
+        code_uri = upload_code(self.store)
         group = str(spec.get("model_group") or "")
-        job = {"target": spec.get("target") or None, "source_uri": dataset_uri, "params": dict(spec.get("params") or {})}
-        key = hashlib.sha256(json.dumps([dataset_uri, group, job, code_uri], sort_keys=True, default=str).encode()).hexdigest()[:40]
+        job, key = job_spec(dataset_uri, spec), job_key(dataset_uri, spec, code_uri)
         record = f"vertex:training-job:{key}"
         known = self.kv.get(record)
         if known is None:
@@ -95,7 +57,7 @@ class VertexTrainingBackend:
             self.kv.put(record, known)
             return TrainingJob(backend=self.name, job_id=key, status=self._state(known.decode()),
                                result={"vertex_job": known.decode()})
-        out = f"gs://{self.gcp.bucket}/{JOB_PREFIX}/{group or '_'}/{key}"
+        out = f"gs://{self.gcp.bucket}/{result_folder(spec, key)}"
         container = aiplatform_v1.ContainerSpec(
             image_uri=self.gcp.training_image or self.gcp.serving_image, command=["python", "-c", JOB_SCRIPT],
             args=[_gcs_path(code_uri, self.gcp.bucket), json.dumps(job, sort_keys=True, default=str),
