@@ -32,17 +32,8 @@ from typing import Any
 
 import functions_framework
 
-from skyloop.clouds.instance import FunctionInstance
+from skyloop.clouds.instance import FunctionInstance, route
 from skyloop.delivery import Outcome, deliver
-from skyloop.events import (
-    CanaryPassed,
-    MetricAlarm,
-    MetricBatch,
-    ModelVersionApproved,
-    RemediationRequested,
-    TrainingDataArrived,
-    TrainingJobCompleted,
-)
 from skyloop.logs import setup as setup_logs
 
 setup_logs(os.environ.get("SKYLOOP_LOG_LEVEL", "INFO"))  # JSON lines: Cloud Logging reads them as structured
@@ -58,24 +49,16 @@ instance = FunctionInstance("gcp", _gcp_settings)  # built once per instance, re
 gcp_settings, adapters, use = instance.settings, instance.adapters, instance.use
 
 
-def _handle(function: str, cloud_event: Any, *kinds: type, others: str = "refuse") -> dict[str, Any]:
+def _handle(function: str, cloud_event: Any, others: str = "refuse") -> dict[str, Any]:
     """Decode with the one Google Cloud decoder, keep the kinds this function takes (``others``:
     refuse the rest, or ignore them: the events topic carries kinds for other functions too),
     dispatch each, and map the outcome onto Eventarc."""
-    from skyloop.clouds.gcp.events import accept, cloudevent_dict, to_domain
-    from skyloop.handlers import dispatch
+    from skyloop.clouds.gcp.events import cloudevent_dict, to_domain
 
     raw = cloudevent_dict(cloud_event)
 
     def work() -> dict[str, Any]:
-        a = adapters()
-        events = to_domain(raw, training_bucket=gcp_settings().bucket)
-        if others == "ignore":
-            events = [e for e in events if isinstance(e, kinds)]
-        events = accept(events, function, *kinds)
-        if not events:
-            return {"status": "ignored", "reason": "no Skyloop event for this function in this notification"}
-        return {"status": "ok", "results": [dispatch(e, a) for e in events]}
+        return route(function, to_domain(raw, training_bucket=gcp_settings().bucket), adapters(), others=others)
 
     d = deliver(work, {"function": function, "ce_id": raw.get("id"), "ce_type": raw.get("type")})
     if d.outcome is Outcome.DONE:
@@ -92,25 +75,25 @@ def _handle(function: str, cloud_event: Any, *kinds: type, others: str = "refuse
 
 @functions_framework.cloud_event
 def train(cloud_event: Any) -> None:
-    out = _handle("train", cloud_event, TrainingDataArrived, TrainingJobCompleted)
+    out = _handle("train", cloud_event)
     log.info("train", extra={"status": out.get("status"), "results": len(out.get("results", []))})
 
 
 @functions_framework.cloud_event
 def deploy(cloud_event: Any) -> None:
-    out = _handle("deploy", cloud_event, ModelVersionApproved, CanaryPassed, others="ignore")
+    out = _handle("deploy", cloud_event, others="ignore")
     log.info("deploy", extra={"status": out.get("status"), "results": len(out.get("results", []))})
 
 
 @functions_framework.cloud_event
 def detect(cloud_event: Any) -> None:
-    out = _handle("detect", cloud_event, MetricBatch, MetricAlarm)
+    out = _handle("detect", cloud_event)
     log.info("detect", extra={"status": out.get("status"), "results": len(out.get("results", []))})
 
 
 @functions_framework.cloud_event
 def remediate(cloud_event: Any) -> None:
-    out = _handle("remediate", cloud_event, RemediationRequested)
+    out = _handle("remediate", cloud_event)
     log.info("remediate", extra={"status": out.get("status"), "results": len(out.get("results", []))})
 
 

@@ -7,7 +7,10 @@ artifact sha256 is recorded at registration and checked at every load, and the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import hashlib
+import json
+import uuid
+from typing import TYPE_CHECKING, Any, Mapping
 
 from pydantic import BaseModel, Field
 
@@ -17,7 +20,7 @@ from .versions import ALIASES, TRANSITIONS, ModelVersion, Status, check_transiti
 
 if TYPE_CHECKING:
     from .events import ModelVersionApproved
-    from .ports import EventPublisher, KeyValueStore
+    from .ports import BlobStore, EventPublisher, KeyValueStore
     from .ports import ModelRegistry as ModelRegistryPort
 
 
@@ -197,3 +200,41 @@ def production_version(registry: "ModelRegistryPort", group: str | None) -> int 
     what an executor's ``describe`` reports for a model-serving target."""
     prod = registry.alias(group, "production") if group else None
     return None if prod is None else prod.version
+
+
+class Registration:
+    """What every cloud registry does around its service's call: the request's key (a redelivered
+    upload finds the version its first delivery made, through a state record), and the version's
+    card (metrics, params, lineage) stored as a JSON object whose sha256 the version carries, so a
+    swapped card is an integrity error, not a silently different model."""
+
+    def __init__(self, group: str, idempotency_key: str | None) -> None:
+        self.group = group
+        self.digest = hashlib.sha256((idempotency_key or uuid.uuid4().hex).encode()).hexdigest()
+        self.record = f"registry:idem:{group}:{self.digest}"
+
+    def known(self, kv: "KeyValueStore") -> int | None:
+        found = kv.get(self.record)
+        return None if found is None else int(found)
+
+    def remember(self, kv: "KeyValueStore", version: int) -> None:
+        kv.put(self.record, str(version).encode())
+
+    def store_card(self, store: "BlobStore", *, artifact_uri: str, metrics: Mapping[str, float], params: Mapping[str, Any],
+                   lineage: Mapping[str, Any]) -> tuple[str, str]:
+        """(the card's URI, its sha256)."""
+        card = json.dumps({"artifact_uri": artifact_uri, "metrics": dict(metrics), "params": dict(params),
+                           "lineage": dict(lineage)}, sort_keys=True, default=str).encode()
+        sha = hashlib.sha256(card).hexdigest()
+        return store.put(f"models/{self.group}/cards/{sha}.json", card), sha
+
+
+def read_card(store: "BlobStore", uri: str, sha256: str, what: str) -> dict[str, Any]:
+    """A version's card, refused if it does not hash to what the version says."""
+    data = store.get(uri)
+    if hashlib.sha256(data).hexdigest() != sha256:
+        from .errors import ArtifactIntegrityError
+
+        raise ArtifactIntegrityError(f"model card of {what} does not match its registered sha256")
+    card: dict[str, Any] = json.loads(data)
+    return card

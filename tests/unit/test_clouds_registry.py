@@ -23,13 +23,6 @@ def test_a_cloud_not_shipped_yet_says_so(monkeypatch):
         build_adapters("azure")
 
 
-@pytest.mark.parametrize("name,sdk,missing", [("azure", "azure.data.tables", "the Azure ML registry, deployer and training")])
-def test_a_cloud_whose_adapter_set_is_incomplete_says_what_is_missing(name, sdk, missing):
-    pytest.importorskip(sdk)
-    with pytest.raises(CloudUnavailable, match=missing):
-        build_adapters(name)
-
-
 def test_a_missing_sdk_names_the_extra_to_install(monkeypatch):
     monkeypatch.setitem(CLOUDS, "aws", Cloud("aws", "skyloop.clouds.aws", ("boto3", "surely_absent_sdk.sub"), "aws"))
     with pytest.raises(CloudUnavailable) as info:

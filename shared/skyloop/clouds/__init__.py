@@ -33,7 +33,8 @@ CLOUDS: dict[str, Cloud] = {
     "aws": Cloud("aws", "skyloop.clouds.aws", ("boto3",), "aws"),
     "gcp": Cloud("gcp", "skyloop.clouds.gcp", ("google.cloud.storage", "google.cloud.pubsub_v1", "google.cloud.aiplatform_v1",
                                              "google.cloud.monitoring_v3"), "gcp"),
-    "azure": Cloud("azure", "skyloop.clouds.azure", ("azure.storage.blob", "azure.data.tables"), "azure"),
+    "azure": Cloud("azure", "skyloop.clouds.azure", ("azure.storage.blob", "azure.data.tables", "azure.storage.queue",
+                                                 "azure.ai.ml"), "azure"),
 }
 
 

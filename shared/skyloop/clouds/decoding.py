@@ -67,3 +67,29 @@ def upload_event(name: str) -> type | None:
 def is_training_csv(name: str) -> bool:
     """A CSV, plain or gzip-compressed (``.csv.gz`` is inflated, bounded, when it is read)."""
     return name.lower().endswith((".csv", ".csv.gz"))
+
+
+def takes(function: str) -> tuple[type, ...]:
+    """The domain events each event-driven function takes, the same on every cloud."""
+    from ..events import (
+        CanaryPassed,
+        MetricAlarm,
+        MetricBatch,
+        ModelVersionApproved,
+        RemediationRequested,
+        TrainingDataArrived,
+        TrainingJobCompleted,
+    )
+
+    table: dict[str, tuple[type, ...]] = {
+        "train": (TrainingDataArrived, TrainingJobCompleted),
+        "deploy": (ModelVersionApproved, CanaryPassed),
+        "detect": (MetricBatch, MetricAlarm),
+        "remediate": (RemediationRequested,),
+    }
+    if function not in table:
+        raise InvalidEvent(f"no function {function!r}; known: {', '.join(table)}")
+    return table[function]
+
+
+FUNCTIONS = ("train", "deploy", "detect", "remediate")

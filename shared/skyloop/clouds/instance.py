@@ -32,3 +32,19 @@ class FunctionInstance:
     def use(self, adapters: "Adapters | None" = None, settings: Any = None) -> None:
         """Run on these (tests); None: build them again from the environment on next use."""
         self._adapters, self._settings = adapters, settings
+
+
+def route(function: str, events: list[Any], adapters: "Adapters", *, others: str = "refuse") -> dict[str, Any]:
+    """What every event-driven entry point does with the decoded events: keep the kinds this
+    function takes (``others``: refuse the rest, or ignore them where one topic carries kinds for
+    several functions), dispatch each to its handler, answer."""
+    from ..handlers import dispatch
+    from .decoding import accept, takes
+
+    kinds = takes(function)
+    if others == "ignore":
+        events = [e for e in events if isinstance(e, kinds)]
+    events = accept(events, function, *kinds)
+    if not events:
+        return {"status": "ignored", "reason": "no Skyloop event for this function in this notification"}
+    return {"status": "ok", "results": [dispatch(e, adapters) for e in events]}

@@ -1,6 +1,7 @@
 """The ModelRegistry contract (skyloop.ports) on every adapter: local (SQLite), SageMaker's
 model registry on moto's server, and Vertex AI's (its generated client faked at the transport
-edge: tests/integration/gcp/vertex_fake.py) with cards and state on fake-gcs-server. Aliases
+edge: tests/integration/gcp/vertex_fake.py) with cards and state on fake-gcs-server, and Azure ML's
+(its MLClient faked: tests/integration/azure/ml_fake.py) with cards and state on Azurite. Aliases
 and their history are the core's ``AliasBook`` on the clouds."""
 
 from __future__ import annotations
@@ -32,7 +33,23 @@ def _vertex(endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> A
     return VertexModelRegistry(gcp, GcsBlobStore(gcp, client), GcsKeyValueStore(gcp, client), client=FakeModelService())
 
 
-@pytest.fixture(params=["local", "aws", "gcp"])
+def _azureml(connection: str, tmp_path: Path) -> Any:
+    pytest.importorskip("azure.ai.ml")
+    from skyloop.clouds.azure.blob import AzureBlobStore
+    from skyloop.clouds.azure.config import AzureSettings
+    from skyloop.clouds.azure.ml import AzureMLRegistry
+    from skyloop.clouds.azure.storage import blob_service
+
+    from ...integration.azure.ml_fake import FakeMLClient
+    from .conftest import _azure_kv
+
+    azure = AzureSettings(connection_string=connection, container="reg" + "".join(c for c in tmp_path.name.lower() if c.isalnum())[-20:])
+    blob_service(azure).create_container(azure.container)
+    store = AzureBlobStore(azure)
+    return AzureMLRegistry(azure, store, _azure_kv(connection, tmp_path), client=FakeMLClient(store, tmp_path))
+
+
+@pytest.fixture(params=["local", "aws", "gcp", "azure"])
 def registry(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     if request.param == "local":
         from skyloop.local.db import Database
@@ -44,6 +61,9 @@ def registry(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest
         return
     if request.param == "gcp":
         yield _vertex(request.getfixturevalue("gcs_endpoint"), monkeypatch, tmp_path)
+        return
+    if request.param == "azure":  # Azure ML faked at its MLClient (tests/integration/azure/ml_fake.py), cards on Azurite
+        yield _azureml(request.getfixturevalue("azurite"), tmp_path)
         return
     import boto3
 
@@ -61,7 +81,7 @@ def registry(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest
 
 def _register(reg: Any, group: str, key: str) -> Any:
     uri, sha = f"s3://models/{group}/{key}.joblib", "a" * 64
-    if type(reg).__name__ == "VertexModelRegistry":  # Vertex lays out the serving folder at upload: the bytes must exist
+    if type(reg).__name__ in ("VertexModelRegistry", "AzureMLRegistry"):  # Vertex, Azure ML lays out the serving folder at upload: the bytes must exist
         data = f"artifact {key}".encode()
         uri, sha = reg.store.put(f"models/{group}/{key}.joblib", data), hashlib.sha256(data).hexdigest()
     return reg.register(group, artifact_uri=uri, artifact_sha256=sha,

@@ -62,7 +62,8 @@ def _settle(deployer: Any, endpoints: Any) -> None:
 
 
 def test_percentages_are_whole_and_add_up_to_100() -> None:
-    from skyloop.clouds.gcp.endpoints import percentages, probe_attempts
+    from skyloop.clouds.gcp.endpoints import probe_attempts
+    from skyloop.clouds.traffic import percentages
 
     assert percentages({"a": 0.9, "b": 0.1}) == {"a": 90, "b": 10}
     assert percentages({"a": 1, "b": 1, "c": 1}) == {"a": 34, "b": 33, "c": 33}

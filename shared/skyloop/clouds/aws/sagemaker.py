@@ -27,7 +27,7 @@ from typing import Any, Mapping, Sequence
 from ..bundles import skyloop_sources, tar_gz
 from ...errors import ArtifactIntegrityError, DeploymentFailed, EndpointBusy, ForeignModel, InvalidEvent, NotFound
 from ...ports import BlobStore, KeyValueStore, TrainingJob
-from ...registry import AliasBook, AliasedRegistry, ModelVersion, Status, check_transition
+from ...registry import AliasBook, AliasedRegistry, ModelVersion, Registration, Status, check_transition, read_card
 from .config import AwsSettings
 from .session import client, error_code
 
@@ -70,11 +70,8 @@ class SageMakerModelRegistry(AliasedRegistry):
         meta = d.get("CustomerMetadataProperties") or {}
         if CARD_KEY not in meta or SHA_KEY not in meta:
             raise ForeignModel(f"{d.get('ModelPackageArn', 'this model package')} was not registered by Skyloop")
-        card_bytes = self.store.get(meta[CARD_KEY])
-        if hashlib.sha256(card_bytes).hexdigest() != meta.get(CARD_SHA_KEY):
-            raise ArtifactIntegrityError(f"model card of {d['ModelPackageGroupName']} v{d['ModelPackageVersion']} "
-                                         "does not match its registered sha256")
-        card = json.loads(card_bytes)
+        card = read_card(self.store, meta[CARD_KEY], str(meta.get(CARD_SHA_KEY)),
+                         f"{d['ModelPackageGroupName']} v{d['ModelPackageVersion']}")
         sm_status = d["ModelApprovalStatus"]
         status = Status(meta[STATUS_KEY]) if meta.get(STATUS_KEY) else {
             "PendingManualApproval": Status.PENDING, "Approved": Status.APPROVED, "Rejected": Status.REJECTED}[sm_status]
@@ -90,15 +87,13 @@ class SageMakerModelRegistry(AliasedRegistry):
     def register(self, group: str, *, artifact_uri: str, artifact_sha256: str, metrics: Mapping[str, float],
                  params: Mapping[str, Any], lineage: Mapping[str, Any], idempotency_key: str | None = None) -> ModelVersion:
         _check_name(group)
-        idem = f"registry:idem:{group}:{hashlib.sha256((idempotency_key or uuid.uuid4().hex).encode()).hexdigest()}"
-        known = self.kv.get(idem)
+        reg = Registration(group, idempotency_key)
+        known = reg.known(self.kv)
         if known is not None:
-            return self.get(group, int(known))
+            return self.get(group, known)
         self._ensure_group(group)
-        card = json.dumps({"artifact_uri": artifact_uri, "metrics": dict(metrics), "params": dict(params),
-                           "lineage": dict(lineage)}, sort_keys=True, default=str).encode()
-        card_sha = hashlib.sha256(card).hexdigest()
-        card_uri = self.store.put(f"models/{group}/cards/{card_sha}.json", card)
+        card_uri, card_sha = reg.store_card(self.store, artifact_uri=artifact_uri, metrics=metrics, params=params,
+                                            lineage=lineage)
         meta = {SHA_KEY: artifact_sha256, CARD_KEY: card_uri, CARD_SHA_KEY: card_sha}
         for name, value in sorted(metrics.items())[:40]:
             meta[f"metric:{name}"[:128]] = f"{value:.6g}"
@@ -113,13 +108,13 @@ class SageMakerModelRegistry(AliasedRegistry):
             CustomerMetadataProperties=meta,
             # SageMaker makes the create idempotent on this token; the state-table record
             # below covers a crash between the two and stores without a second package.
-            ClientToken=idem.rsplit(":", 1)[1][:36],
+            ClientToken=reg.digest[:36],
         )
         if card_uri.startswith("s3://"):
             args["ModelMetrics"] = {"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": card_uri}}}
         arn = self.sm.create_model_package(**args)["ModelPackageArn"]
         version = int(arn.rsplit("/", 1)[1])
-        self.kv.put(idem, str(version).encode())
+        reg.remember(self.kv, version)
         return self.get(group, version)
 
     def get(self, group: str, version: int) -> ModelVersion:

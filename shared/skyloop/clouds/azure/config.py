@@ -18,7 +18,8 @@ class AzureTarget(BaseModel):
     """A service remediation and detection act on: its Azure resource."""
 
     resource_id: str  # /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.App/containerApps/<name>
-    kind: Literal["containerapp", "webapp"] = "containerapp"
+    kind: Literal["containerapp", "webapp", "vmss"] = "containerapp"
+    model_group: str | None = None  # a model-serving service: rollback goes through the registry
 
 
 class AzureSettings(EnvSettings):
@@ -32,3 +33,18 @@ class AzureSettings(EnvSettings):
     dead_letter_queue: str = "skyloop-dead-letters"  # events that can never succeed, with the reason
     # service name -> its resource (JSON): what an alert's window is read from, and acted on
     targets: dict[str, AzureTarget] = Field(default_factory=dict)
+    # Azure Machine Learning: the workspace, its managed online endpoints and command jobs
+    subscription_id: str = ""
+    resource_group: str = ""
+    workspace: str = ""
+    endpoint_prefix: str = "skyloop"  # <prefix>-<group>: one managed online endpoint per group
+    instance_type: str = "Standard_DS3_v2"
+    # the registered environment the scoring script and training jobs run in, pinned to the
+    # function's model libraries (build/azure/environment/, infra/azure/package.py)
+    serving_environment: str = "azureml:skyloop-serving@latest"
+    training_compute: str = "cpu-cluster"
+    datastore: str = "skyloopdatasets"  # the workspace's datastore on the datasets container
+    # domain events (approvals, passed canaries) on an Event Grid custom topic
+    events_topic_endpoint: str = ""  # https://<topic>.<region>-1.eventgrid.azure.net/api/events
+    # the Durable Functions orchestration that runs the rollout's steps; empty: inline
+    rollout_orchestrator: str = ""

@@ -15,6 +15,8 @@ from urllib.parse import unquote
 from ...errors import InvalidEvent
 from ...events import MetricAlarm, ModelVersionApproved
 from ..decoding import accept, bare_domain_event, typed_for, upload_event
+from ..jobs import JOB_PREFIX, job_result
+from .eventgrid import EVENT_TYPE_PREFIX
 
 __all__ = ["accept", "to_domain"]
 
@@ -42,6 +44,11 @@ def to_domain(raw: Any, *, container: str) -> list[Any]:
         return _blob_created(raw, container)
     if kind == MODEL_REGISTERED:
         return _model_registered(raw)
+    if isinstance(kind, str) and kind.startswith(EVENT_TYPE_PREFIX):  # Skyloop's own, on the events topic
+        data = raw.get("data")
+        if not isinstance(data, dict):
+            raise InvalidEvent(f"a {kind} event carries a Skyloop domain event as its data")
+        return [bare_domain_event(data, "an Azure")]
     if isinstance(kind, str):
         raise InvalidEvent(f"a {kind} event is not one Skyloop takes")
     return [bare_domain_event(raw, "an Azure")]
@@ -58,6 +65,8 @@ def _blob_created(raw: dict[str, Any], container: str) -> list[Any]:
         raise InvalidEvent(f"subject {subject[:120]!r} names no blob")
     if blob_container != container:
         raise InvalidEvent(f"blob {name} is in container {blob_container}, not the datasets container {container}")
+    if data.get("api") in COMPLETE_APIS and unquote(name).startswith(f"{JOB_PREFIX}/"):  # an Azure ML job's result
+        return job_result(unquote(name), str(data["url"]), "azureml")
     kind = upload_event(unquote(name))
     if data.get("api") not in COMPLETE_APIS or kind is None:
         return []  # an incomplete ADLS file, a sidecar, a model, an analysis result

@@ -37,26 +37,13 @@ from ... import kvstate
 from ...errors import ArtifactIntegrityError, DeploymentFailed, EndpointBusy, NotFound
 from ...ports import BlobStore, KeyValueStore
 from ...versions import ModelVersion
+from ..traffic import percentages
 from .config import GcpSettings
 from .vertex import vertex_client
 
 LIVE_SLOTS = ("production", "canary")
 MISS_PROBABILITY = 1e-6  # how unlikely predict(slot=...) on the live endpoint may miss its slot by chance
 MAX_PROBE_REQUESTS = 500
-
-
-def percentages(weights: Mapping[str, float]) -> dict[str, int]:
-    """Weights -> whole percentages that add up to exactly 100 (Vertex's rule), by largest
-    remainder; no positive weight: an empty split (the endpoint takes no traffic)."""
-    positive = {k: float(w) for k, w in weights.items() if w > 0}
-    total = sum(positive.values())
-    if total <= 0:
-        return {}
-    raw = {k: 100.0 * w / total for k, w in positive.items()}
-    out = {k: int(math.floor(v)) for k, v in raw.items()}
-    for k in sorted(raw, key=lambda k: (out[k] - raw[k], k))[:100 - sum(out.values())]:
-        out[k] += 1
-    return out
 
 
 def probe_attempts(share: float) -> int:

@@ -23,14 +23,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import uuid
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Mapping
 
 from ...errors import ArtifactIntegrityError, ForeignModel, InvalidEvent, NotFound
 from ...ports import BlobStore, KeyValueStore
-from ...registry import AliasBook, AliasedRegistry, ModelVersion, Status, check_transition
+from ...registry import AliasBook, AliasedRegistry, ModelVersion, Registration, Status, check_transition, read_card
 from .config import GcpSettings
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -75,10 +74,7 @@ class VertexModelRegistry(AliasedRegistry):
             meta = json.loads(m.version_description or "")["skyloop"]
         except (ValueError, KeyError, TypeError):
             raise ForeignModel(f"{m.name}@{m.version_id} was not registered by Skyloop") from None
-        card_bytes = self.store.get(meta["card_uri"])
-        if hashlib.sha256(card_bytes).hexdigest() != meta["card_sha256"]:
-            raise ArtifactIntegrityError(f"model card of {group} v{m.version_id} does not match its registered sha256")
-        card = json.loads(card_bytes)
+        card = read_card(self.store, meta["card_uri"], meta["card_sha256"], f"{group} v{m.version_id}")
         status = Status(dict(m.labels).get(STATUS_LABEL, "pending").upper())
         if APPROVED_ALIAS in m.version_aliases and status is Status.PENDING:
             status = Status.APPROVED  # approved in the console or with the SDK: the alias is Vertex's approval
@@ -116,20 +112,17 @@ class VertexModelRegistry(AliasedRegistry):
         from google.cloud import aiplatform_v1
 
         _check_name(group)
-        digest = hashlib.sha256((idempotency_key or uuid.uuid4().hex).encode()).hexdigest()
-        idem = f"registry:idem:{group}:{digest}"
-        known = self.kv.get(idem)
+        reg = Registration(group, idempotency_key)
+        known = reg.known(self.kv)
         if known is not None:
-            return self.get(group, int(known))
+            return self.get(group, known)
         existing = self._versions(group)
         for m in existing:  # an earlier attempt uploaded it, then stopped before the record
-            if dict(m.labels).get(IDEM_LABEL) == digest[:63]:
-                self.kv.put(idem, str(m.version_id).encode())
+            if dict(m.labels).get(IDEM_LABEL) == reg.digest[:63]:
+                reg.remember(self.kv, int(m.version_id))
                 return self._to_version(group, m)
-        card = json.dumps({"artifact_uri": artifact_uri, "metrics": dict(metrics), "params": dict(params),
-                           "lineage": dict(lineage)}, sort_keys=True, default=str).encode()
-        card_sha = hashlib.sha256(card).hexdigest()
-        card_uri = self.store.put(f"models/{group}/cards/{card_sha}.json", card)
+        card_uri, card_sha = reg.store_card(self.store, artifact_uri=artifact_uri, metrics=metrics, params=params,
+                                            lineage=lineage)
         description = json.dumps({"skyloop": {"artifact_sha256": artifact_sha256, "card_uri": card_uri,
                                               "card_sha256": card_sha}}, sort_keys=True)
         model = aiplatform_v1.Model(
@@ -142,7 +135,7 @@ class VertexModelRegistry(AliasedRegistry):
                 image_uri=self.gcp.serving_image, predict_route="/invocations", health_route="/ping",
                 ports=[aiplatform_v1.Port(container_port=8080)],
                 env=[aiplatform_v1.EnvVar(name="SKYLOOP_ARTIFACT_SHA256", value=artifact_sha256)]),
-            labels={STATUS_LABEL: _label(Status.PENDING), IDEM_LABEL: digest[:63], MANAGED_LABEL: "true"})
+            labels={STATUS_LABEL: _label(Status.PENDING), IDEM_LABEL: reg.digest[:63], MANAGED_LABEL: "true"})
         from google.api_core import exceptions as gexc
 
         request = aiplatform_v1.UploadModelRequest(parent=self.location, model=model)
@@ -156,7 +149,7 @@ class VertexModelRegistry(AliasedRegistry):
             request = aiplatform_v1.UploadModelRequest(parent=self.location, model=model, parent_model=self._name(group))
             response = self.client.upload_model(request=request).result(timeout=self.gcp.operation_timeout_seconds)
         version = int(response.model_version_id)
-        self.kv.put(idem, str(version).encode())
+        reg.remember(self.kv, version)
         return self.get(group, version)
 
     def get(self, group: str, version: int) -> ModelVersion:

@@ -1,0 +1,174 @@
+"""Azure Functions entry points (Python v2 programming model; the functions on a blueprint).
+
+| function | trigger |
+|---|---|
+| train | Event Grid ``Microsoft.Storage.BlobCreated`` on the datasets container (a CSV, or a training job's result), Event Grid or CloudEvents schema |
+| deploy | Event Grid: Azure ML ``ModelRegistered`` with ``approval=approved``, and Skyloop's ``ModelVersionApproved`` / ``CanaryPassed`` on the events topic; it starts the rollout orchestration |
+| detect | HTTP ``POST /api/alerts``: an action group's common alert schema, or a metric batch |
+| remediate | the remediation Storage Queue |
+| invoke | HTTP ``POST /api/invoke/{function}``: a domain event sent directly to train, deploy, detect or remediate |
+| rollout, rollout_step | the Durable Functions orchestration of the rollout and its one activity (``skyloop.clouds.azure.durable``) |
+
+The rule for errors is the core's (``skyloop.delivery``): a permanent error is parked on the
+dead-letter queue with its reason and the trigger completes; a transient one is raised, so Event
+Grid retries (then its dead-letter container), the queue trigger retries until
+``maxDequeueCount`` (then ``<queue>-poison``), and an HTTP caller gets a 503.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from skyloop.clouds.decoding import FUNCTIONS
+from skyloop.clouds.instance import FunctionInstance, route
+from skyloop.delivery import Outcome, deliver
+from skyloop.logs import setup as setup_logs
+
+setup_logs(os.environ.get("SKYLOOP_LOG_LEVEL", "INFO"))
+log = logging.getLogger("skyloop.functions.azure")
+
+
+def _azure_settings() -> Any:
+    from skyloop.clouds.azure.config import AzureSettings
+
+    return AzureSettings()
+
+
+instance = FunctionInstance("azure", _azure_settings)  # built once per instance, reused across invocations
+azure_settings, adapters, use = instance.settings, instance.adapters, instance.use
+
+def as_dict(event: Any) -> Any:
+    """What the Functions host hands a trigger, as the JSON the decoder reads."""
+    if isinstance(event, func.EventGridEvent):
+        return {"id": event.id, "topic": event.topic, "subject": event.subject, "eventType": event.event_type,
+                "eventTime": event.event_time.isoformat() if event.event_time else None, "data": event.get_json(),
+                "dataVersion": event.data_version}
+    if isinstance(event, func.CloudEvent):
+        return {"specversion": event.specversion, "id": event.id, "source": event.source, "type": event.type,
+                "subject": event.subject, "time": event.time.isoformat() if event.time else None, "data": event.get_json()}
+    return event
+
+
+def handle(function: str, raw: Any, *, rollouts: Any = None, others: str = "refuse") -> dict[str, Any]:
+    """Decode, keep the kinds this function takes, dispatch, and map the outcome onto Azure."""
+    from skyloop.clouds.azure.events import to_domain
+
+    def work() -> dict[str, Any]:
+        a = adapters() if rollouts is None else dataclasses.replace(adapters(), rollouts=rollouts)
+        return route(function, to_domain(raw, container=azure_settings().container), a, others=others)
+
+    d = deliver(work, {"function": function})
+    if d.outcome is Outcome.DONE:
+        assert d.result is not None
+        return d.result
+    assert d.error is not None
+    if d.outcome is Outcome.RETRY:
+        raise d.error  # the trigger's own retries
+    from skyloop.clouds.azure.eventgrid import dead_letter_event
+
+    dead_letter_event(azure_settings(), raw, d.error, function)
+    return d.as_status()
+
+
+def _rollouts(client: Any) -> Any:
+    from skyloop.clouds.azure.durable import DurableRollouts
+
+    return DurableRollouts(client) if client is not None else None
+
+
+bp = df.Blueprint()
+
+
+@bp.function_name("train")
+@bp.event_grid_trigger(arg_name="event")
+def train(event: func.EventGridEvent) -> None:
+    out = handle("train", as_dict(event))
+    log.info("train", extra={"status": out.get("status"), "results": len(out.get("results", []))})
+
+
+@bp.function_name("deploy")
+@bp.event_grid_trigger(arg_name="event")
+@bp.durable_client_input(client_name="client")
+def deploy(event: func.EventGridEvent, client: Any) -> None:
+    out = handle("deploy", as_dict(event), rollouts=_rollouts(client), others="ignore")
+    log.info("deploy", extra={"status": out.get("status"), "results": len(out.get("results", []))})
+
+
+def _http(function: str, req: func.HttpRequest, client: Any = None) -> func.HttpResponse:
+    from skyloop.errors import SkyloopError
+
+    try:
+        body = req.get_json()
+    except ValueError:
+        return func.HttpResponse(json.dumps({"error": "invalid_event", "reason": "the body is not JSON"}), status_code=400,
+                                 mimetype="application/json")
+    try:
+        out = handle(function, body, rollouts=_rollouts(client))
+    except SkyloopError as exc:  # transient: the caller (an action group) retries
+        return func.HttpResponse(json.dumps({"error": exc.code, "reason": exc.reason}), status_code=503,
+                                 mimetype="application/json")
+    return func.HttpResponse(json.dumps(out, default=str), status_code=200, mimetype="application/json")
+
+
+@bp.function_name("detect")
+@bp.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def detect(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("detect", req)
+
+
+@bp.function_name("remediate")
+@bp.queue_trigger(arg_name="msg", queue_name="%SKYLOOP_AZURE_REMEDIATION_QUEUE%", connection="AzureWebJobsStorage")
+def remediate(msg: func.QueueMessage) -> None:
+    try:
+        raw: Any = msg.get_json()
+    except ValueError:
+        raw = {"unreadable_message": msg.get_body().decode(errors="replace")[:2000]}
+    out = handle("remediate", raw)
+    log.info("remediate", extra={"message_id": msg.id, "dequeue_count": msg.dequeue_count, "status": out.get("status")})
+
+
+@bp.function_name("invoke")
+@bp.route(route="invoke/{function}", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+def invoke(req: func.HttpRequest, client: Any) -> func.HttpResponse:
+    function = req.route_params.get("function", "")
+    if function not in FUNCTIONS:
+        return func.HttpResponse(json.dumps({"error": "invalid_request", "reason": f"no function {function!r}; "
+                                             f"known: {', '.join(FUNCTIONS)}"}), status_code=404, mimetype="application/json")
+    return _http(function, req, client)
+
+
+@bp.orchestration_trigger(context_name="context")
+def rollout(context: df.DurableOrchestrationContext) -> Any:
+    from skyloop.clouds.azure.durable import orchestration
+
+    return (yield from orchestration(context))
+
+
+@bp.activity_trigger(input_name="payload")
+def rollout_step(payload: dict[str, Any]) -> dict[str, Any]:
+    """One step; a permanent failure is answered (not raised) so the orchestration does not retry it."""
+    from skyloop.errors import InvalidRequest, SkyloopError
+    from skyloop.serving.rollout import RolloutContext, run_step
+
+    if not isinstance(payload, dict) or not isinstance(payload.get("step"), str) or not isinstance(payload.get("state"), dict):
+        raise InvalidRequest('a rollout step takes {"step": <name>, "state": {...}}')
+    try:
+        out = run_step(payload["step"], payload["state"], RolloutContext.of(adapters()))
+    except SkyloopError as exc:
+        if exc.retryable:
+            raise
+        return {"failed": exc.code, "reason": exc.reason}
+    log.info("rollout step", extra={"group": out.get("group"), "next": out["next"], "wait": out["wait"]})
+    return out
+
+
+app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+app.register_functions(bp)
