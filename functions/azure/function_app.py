@@ -77,10 +77,15 @@ def handle(function: str, raw: Any, *, rollouts: Any = None, others: str = "refu
     return d.as_status()
 
 
-def _rollouts(client: Any) -> Any:
+async def _with_rollouts(function: str, raw: Any, client: Any, **options: Any) -> dict[str, Any]:
+    """``handle`` in a worker thread (the core is synchronous), starting rollouts through the
+    durable client on this function's event loop."""
+    import asyncio
+
     from skyloop.clouds.azure.durable import DurableRollouts
 
-    return DurableRollouts(client) if client is not None else None
+    rollouts = DurableRollouts(client, asyncio.get_running_loop())
+    return await asyncio.to_thread(handle, function, raw, rollouts=rollouts, **options)
 
 
 bp = df.Blueprint()
@@ -96,31 +101,40 @@ def train(event: func.EventGridEvent) -> None:
 @bp.function_name("deploy")
 @bp.event_grid_trigger(arg_name="event")
 @bp.durable_client_input(client_name="client")
-def deploy(event: func.EventGridEvent, client: Any) -> None:
-    out = handle("deploy", as_dict(event), rollouts=_rollouts(client), others="ignore")
+async def deploy(event: func.EventGridEvent, client: Any) -> None:
+    out = await _with_rollouts("deploy", as_dict(event), client, others="ignore")
     log.info("deploy", extra={"status": out.get("status"), "results": len(out.get("results", []))})
 
 
-def _http(function: str, req: func.HttpRequest, client: Any = None) -> func.HttpResponse:
+def _json(doc: Any, status: int) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(doc, default=str), status_code=status, mimetype="application/json")
+
+
+def _body(req: func.HttpRequest) -> Any:
+    try:
+        return req.get_json()
+    except ValueError:
+        return None
+
+
+def _answer(run: Any) -> func.HttpResponse:
+    """200 with the result (a parked event included); 503 for a transient failure, which the
+    caller (an action group, a script) retries."""
     from skyloop.errors import SkyloopError
 
     try:
-        body = req.get_json()
-    except ValueError:
-        return func.HttpResponse(json.dumps({"error": "invalid_event", "reason": "the body is not JSON"}), status_code=400,
-                                 mimetype="application/json")
-    try:
-        out = handle(function, body, rollouts=_rollouts(client))
-    except SkyloopError as exc:  # transient: the caller (an action group) retries
-        return func.HttpResponse(json.dumps({"error": exc.code, "reason": exc.reason}), status_code=503,
-                                 mimetype="application/json")
-    return func.HttpResponse(json.dumps(out, default=str), status_code=200, mimetype="application/json")
+        return _json(run(), 200)
+    except SkyloopError as exc:
+        return _json({"error": exc.code, "reason": exc.reason}, 503)
 
 
 @bp.function_name("detect")
 @bp.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def detect(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("detect", req)
+    body = _body(req)
+    if body is None:
+        return _json({"error": "invalid_event", "reason": "the body is not JSON"}, 400)
+    return _answer(lambda: handle("detect", body))
 
 
 @bp.function_name("remediate")
@@ -137,12 +151,19 @@ def remediate(msg: func.QueueMessage) -> None:
 @bp.function_name("invoke")
 @bp.route(route="invoke/{function}", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
-def invoke(req: func.HttpRequest, client: Any) -> func.HttpResponse:
+async def invoke(req: func.HttpRequest, client: Any) -> func.HttpResponse:
+    from skyloop.errors import SkyloopError
+
     function = req.route_params.get("function", "")
     if function not in FUNCTIONS:
-        return func.HttpResponse(json.dumps({"error": "invalid_request", "reason": f"no function {function!r}; "
-                                             f"known: {', '.join(FUNCTIONS)}"}), status_code=404, mimetype="application/json")
-    return _http(function, req, client)
+        return _json({"error": "invalid_request", "reason": f"no function {function!r}; known: {', '.join(FUNCTIONS)}"}, 404)
+    body = _body(req)
+    if body is None:
+        return _json({"error": "invalid_event", "reason": "the body is not JSON"}, 400)
+    try:
+        return _json(await _with_rollouts(function, body, client), 200)
+    except SkyloopError as exc:
+        return _json({"error": exc.code, "reason": exc.reason}, 503)
 
 
 @bp.orchestration_trigger(context_name="context")

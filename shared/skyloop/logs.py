@@ -22,7 +22,6 @@ class JsonFormatter(logging.Formatter):
         doc: dict[str, Any] = {
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
             "level": record.levelname,
-            "severity": record.levelname,  # the field Cloud Logging grades a structured line by
             "logger": record.name,
             "message": record.getMessage(),
         }
@@ -31,7 +30,8 @@ class JsonFormatter(logging.Formatter):
             doc["correlation_id"] = cid
         for k, v in vars(record).items():
             if k not in _STD and not k.startswith("_"):
-                doc[k] = v
+                doc["event_severity" if k == "severity" else k] = v
+        doc["severity"] = record.levelname  # the field Cloud Logging grades a structured line by
         if record.exc_info and record.exc_info[0] is not None:
             doc["exception"] = record.exc_info[0].__name__
         return json.dumps(doc, default=str)

@@ -146,6 +146,8 @@ def test_gate_auto_approves_and_emits_event(make_runtime, churn_bytes):
 
 def test_group_from_uri():
     assert group_from_uri("s3://bucket/data/Churn 2026_01.csv") == "churn-2026-01"
+    # a Blob Storage URL is percent-encoded, as Event Grid sends it
+    assert group_from_uri("https://acct.blob.core.windows.net/datasets/churn%202026.csv") == "churn-2026"
     assert group_from_uri("/tmp/x/.csv") == "default"
 
 

@@ -22,8 +22,12 @@ _GROUP_RE = re.compile(r"[^a-zA-Z0-9-]+")
 
 
 def group_from_uri(uri: str) -> str:
-    """'s3://b/data/churn-2026-01.csv' (or '.csv.gz') -> 'churn-2026-01'."""
-    stem = uri.rstrip("/").rsplit("/", 1)[-1]
+    """'s3://b/data/churn-2026-01.csv' (or '.csv.gz') -> 'churn-2026-01'. A URL's name is
+    percent-decoded first (a Blob Storage URL's 'churn%202026.csv' is 'churn 2026.csv')."""
+    from urllib.parse import unquote
+
+    stem = unquote(uri.rstrip("/").rsplit("/", 1)[-1]) if "://" in uri and not uri.startswith(("s3://", "gs://")) \
+        else uri.rstrip("/").rsplit("/", 1)[-1]
     low = stem.lower()
     stem = stem[:-7] if low.endswith(".csv.gz") else stem[:-4] if low.endswith(".csv") else stem
     return _GROUP_RE.sub("-", stem).strip("-").lower()[:63] or "default"

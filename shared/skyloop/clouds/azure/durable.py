@@ -52,22 +52,24 @@ def orchestration(context: Any) -> Generator[Any, Any, dict[str, Any]]:
             yield context.create_timer(context.current_utc_datetime + timedelta(seconds=float(state["wait"])))
 
 
-def _run(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """The durable client speaks asyncio; the functions that start rollouts are synchronous."""
-    return asyncio.run(coroutine)
-
-
 class DurableRollouts:
     """``RolloutRunner`` on Durable Functions: the instance ID is the request's execution name,
-    so a redelivered approval finds the orchestration it started and starts nothing new."""
+    so a redelivered approval finds the orchestration it started and starts nothing new.
 
-    def __init__(self, client: Any, orchestrator: str = ORCHESTRATOR) -> None:
-        self.client, self.orchestrator = client, orchestrator
+    The durable client speaks asyncio on the function's event loop, while the core's handlers are
+    synchronous and run in a worker thread (``asyncio.to_thread``): each client call is handed to
+    that loop and awaited from the thread."""
+
+    def __init__(self, client: Any, loop: asyncio.AbstractEventLoop, orchestrator: str = ORCHESTRATOR) -> None:
+        self.client, self.loop, self.orchestrator = client, loop, orchestrator
+
+    def _run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=60)
 
     def start(self, name: str, state: Mapping[str, Any]) -> dict[str, Any]:
         out = {"model_group": state["group"], "version": state["version"], "status": "started", "execution": name}
-        status = _run(self.client.get_status(name))
+        status = self._run(self.client.get_status(name))
         if status is not None and getattr(status, "runtime_status", None) is not None:
             return {**out, "already_started": True}
-        _run(self.client.start_new(self.orchestrator, instance_id=name, client_input={"state": dict(state)}))
+        self._run(self.client.start_new(self.orchestrator, instance_id=name, client_input={"state": dict(state)}))
         return {**out, "already_started": False}
