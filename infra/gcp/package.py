@@ -12,51 +12,25 @@ image runs training jobs.
 
 from __future__ import annotations
 
-import re
 import shutil
 import sys
-import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-CORE = ROOT / "shared" / "skyloop"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from source_tree import MODEL_LIBRARIES, ROOT, lay_out, model_pins as _pins, zip_tree  # noqa: E402
+
 BUILD = ROOT / "build" / "gcp"
 REQUIREMENTS = ROOT / "functions" / "gcp" / "requirements.txt"
-OTHER_CLOUDS = ("aws", "azure")
-MODEL_LIBRARIES = ("numpy", "scipy", "scikit-learn", "joblib", "threadpoolctl", "pandas", "pydantic")
+__all__ = ["MODEL_LIBRARIES", "model_pins", "serving_image", "source"]
 
 
-def _shipped(relative: Path) -> bool:
-    parts = relative.parts
-    return "__pycache__" not in parts and not (len(parts) > 1 and parts[0] == "clouds" and parts[1] in OTHER_CLOUDS)
-
-
-def model_pins(requirements: Path = REQUIREMENTS) -> dict[str, str]:
-    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==([^\s#]+)", requirements.read_text(), flags=re.M))
-    missing = [lib for lib in MODEL_LIBRARIES if lib not in pins]
-    if missing:
-        raise SystemExit(f"{requirements} must pin {', '.join(missing)} (==): the serving image uses the same pins")
-    return {lib: pins[lib] for lib in MODEL_LIBRARIES}
+def model_pins() -> dict[str, str]:
+    return _pins(REQUIREMENTS)
 
 
 def source() -> Path:
-    out = BUILD / "source"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    shutil.copy2(ROOT / "functions" / "gcp" / "main.py", out / "main.py")
-    shutil.copy2(REQUIREMENTS, out / "requirements.txt")
-    for f in sorted(CORE.rglob("*")):
-        rel = f.relative_to(CORE)
-        if f.is_file() and _shipped(rel) and f.suffix in (".py", ".json", ".typed"):
-            (out / "skyloop" / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(f, out / "skyloop" / rel)
-    archive = BUILD / "source.zip"
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
-        for f in sorted(out.rglob("*")):
-            if f.is_file():
-                info = zipfile.ZipInfo(f.relative_to(out).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
-                info.external_attr = 0o644 << 16
-                z.writestr(info, f.read_bytes(), zipfile.ZIP_DEFLATED)
+    out = lay_out("gcp", [ROOT / "functions" / "gcp" / "main.py", REQUIREMENTS], BUILD / "source")
+    zip_tree(out, BUILD / "source.zip")
     return out
 
 
