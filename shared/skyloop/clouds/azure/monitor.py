@@ -66,7 +66,8 @@ class AzureMonitorMetrics:
     def fetch(self, service: str, limit: int | None = None, *, scope: str = "service",
               end: datetime | None = None) -> list[MetricRecord]:
         if scope != "service":
-            raise CloudUnavailable("an Azure ML endpoint's window is not read yet on Azure (issue 17)")
+            raise CloudUnavailable("an Azure ML endpoint's per-deployment window is not read on Azure (built on AWS only): "
+                                   "alert on the service that calls it")
         from azure.core.exceptions import HttpResponseError, ServiceRequestError
 
         target = self.targets.get(service)

@@ -80,7 +80,8 @@ class CloudMonitoringMetrics:
         """The last ``limit`` minutes of ``service``. ``scope="endpoint"`` (a Vertex endpoint's
         window) is not built yet: a typed refusal that says so."""
         if scope != "service":
-            raise CloudUnavailable("a Vertex AI endpoint's window is not read yet on Google Cloud (issue 16)")
+            raise CloudUnavailable("a Vertex AI endpoint's per-deployment window is not read on Google Cloud (built on AWS "
+                                   "only): alert on the service that calls it")
         from google.api_core import exceptions as gexc
 
         limit = limit or 180

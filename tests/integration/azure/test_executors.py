@@ -1,0 +1,94 @@
+"""The Azure executor's primitives (clouds/azure/executors.py) at the management clients' edge
+(no emulator): App Service and VM Scale Sets here, Container Apps in the loop test. The SDK's own
+models answer; the plans come from the core (remediation/plans.py), as in production."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytest.importorskip("azure.mgmt.compute")
+
+from skyloop.config import GuardrailSettings  # noqa: E402
+from skyloop.errors import NotFound, UnknownAction  # noqa: E402
+from skyloop.remediation.plans import plan  # noqa: E402
+
+WEB = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Web/sites/portal"
+VMSS = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/batch"
+
+
+class _Done:
+    def result(self) -> None:
+        return None
+
+
+class FakeWeb:
+    def __init__(self) -> None:
+        from azure.mgmt.web import models
+
+        self.site, self.restarts = models.Site(location="westeurope"), 0
+        outer = self
+
+        class WebApps:
+            def get(self, rg: str, name: str) -> Any:
+                assert (rg, name) == ("rg", "portal")
+                return outer.site
+
+            def restart(self, rg: str, name: str, **kw: Any) -> None:
+                outer.restarts += 1
+
+        self.web_apps = WebApps()
+
+
+class FakeCompute:
+    def __init__(self) -> None:
+        from azure.mgmt.compute import models
+
+        self.vmss = models.VirtualMachineScaleSet(location="westeurope", sku=models.Sku(name="Standard_D2s_v3", capacity=2))
+        self.restarts = 0
+        outer = self
+
+        class ScaleSets:
+            def get(self, rg: str, name: str) -> Any:
+                return outer.vmss
+
+            def begin_update(self, rg: str, name: str, update: Any) -> _Done:
+                outer.vmss.sku.capacity = update["sku"]["capacity"]
+                return _Done()
+
+            def begin_restart(self, rg: str, name: str) -> _Done:
+                outer.restarts += 1
+                return _Done()
+
+        self.virtual_machine_scale_sets = ScaleSets()
+
+
+def test_app_service_restarts_and_scale_sets_resize() -> None:
+    from skyloop.clouds.azure.config import AzureSettings
+    from skyloop.clouds.azure.executors import AzureActionExecutor
+
+    azure = AzureSettings(targets={"portal": {"resource_id": WEB, "kind": "webapp"}, "batch": {"resource_id": VMSS, "kind": "vmss"}})
+
+    class NoModel:
+        def alias(self, group: str, alias: str) -> None:
+            return None
+
+    web, compute = FakeWeb(), FakeCompute()
+    ex = AzureActionExecutor(azure, registry=NoModel(), policy=GuardrailSettings(max_replicas=5),  # type: ignore[arg-type]
+                             clients={"webapp": web, "vmss": compute})
+    portal = ex.describe("portal")
+    assert portal["actions"] == ["restart_service"]
+    with pytest.raises(UnknownAction, match="restart_service"):  # its plan scales the App Service plan, not Skyloop
+        plan("scale_out", "portal", portal, {}, GuardrailSettings())
+    ex.restart("portal")
+    assert web.restarts == 1
+    batch = ex.describe("batch")
+    assert batch["replicas"] == 2
+    p = plan("scale_out", "batch", batch, {"step": 2}, GuardrailSettings(max_replicas=5))
+    ex.set_replicas("batch", p.args["replicas"])
+    assert compute.vmss.sku.capacity == 4 and ex.describe("batch")["replicas"] == 4
+    ex.restart("batch")
+    assert compute.restarts == 1
+    with pytest.raises(NotFound, match="SKYLOOP_AZURE_TARGETS"):
+        ex.describe("nope")
