@@ -1,5 +1,5 @@
-"""Which AI provider a name means. Only the local one is built so far; a cloud's is a typed
-refusal that says so (issue 18), never a silent fall back to another provider."""
+"""Which AI provider a name means: the local default (open tools, offline) or a cloud's AI services.
+A provider that is not built is a typed refusal that says so, never a silent fall back to another."""
 
 from __future__ import annotations
 
@@ -15,6 +15,13 @@ def provider(name: str = "local") -> Any:
         from .local import LocalAI
 
         return LocalAI()
+    if name == "aws":
+        from ..clouds import cloud
+        from ..clouds.aws.ai import AwsAI
+        from ..clouds.aws.config import AwsSettings
+
+        cloud("aws")  # the SDK is installed, or one reason naming the extra
+        return AwsAI(AwsSettings())
     if name in PROVIDERS:
-        raise CloudUnavailable(f"the {name} AI services adapter is not built yet (issue 18); --provider local runs offline")
+        raise CloudUnavailable(f"the {name} AI services adapter is not built yet (issue 18); --provider local or aws")
     raise CloudUnavailable(f"unknown AI provider {name!r}; known: {', '.join(PROVIDERS)}")

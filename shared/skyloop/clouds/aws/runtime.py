@@ -13,6 +13,7 @@ from ...kvstate import SpillingStore
 from ...tracking import mirror_from_settings
 from ...tracking.mirrored import MirroredRegistry
 from .config import AwsSettings
+from .ai import AwsAI
 from .cloudwatch import CloudWatchMetrics
 from .dynamodb import DynamoAuditLog, DynamoIdempotencyStore, DynamoKeyValueStore, DynamoRemediationState
 from .executors import AwsActionExecutor
@@ -42,4 +43,5 @@ def build(settings: Settings | None = None, aws: AwsSettings | None = None) -> A
         mirror=mirror,
         metrics=CloudWatchMetrics(aws),
         rollouts=StepFunctionsRollouts(aws) if aws.rollout_state_machine_arn else None,
+        ai=AwsAI(aws),  # uploads under ai/ are analysed by AWS's own AI services
     )

@@ -1,0 +1,233 @@
+"""The ``AIServices`` port on AWS: Rekognition, Comprehend, Transcribe, Translate and Polly (boto3).
+
+Every answer is mapped into Skyloop's result types (``ai/results.py``): confidences from AWS's
+0-100 to 0-1, Rekognition's boxes from ratios to pixels of the image, Comprehend's sentiment labels
+to lowercase. Transcription is an asynchronous job on audio in S3: the first call uploads the audio
+(content-addressed, so a retry starts the same job) and answers with ``job_id`` while it runs; a
+call once it has finished reads the transcript. Polly's PCM becomes a WAV file; MP3 is passed
+through with its duration counted from its frames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import wave
+from typing import Any, Sequence
+
+from ...ai.results import (
+    Box,
+    DetectedObject,
+    Entity,
+    Face,
+    ImageAnalysis,
+    Label,
+    Sentiment,
+    Speech,
+    TextAnalysis,
+    TextLine,
+    Transcript,
+    Translation,
+)
+from ...errors import InvalidRequest, NotSupported, TransientError
+from .config import AwsSettings
+from .session import client, error_code
+
+NAME = "aws"
+MAX_TEXT = 5_000  # bytes per Comprehend real-time call (UTF-8); Translate takes 10,000
+PCM_RATE = 16_000
+THROTTLED = {"ThrottlingException", "ProvisionedThroughputExceededException", "TooManyRequestsException",
+             "ServiceUnavailableException", "InternalServerError", "LimitExceededException"}
+REFUSED = {"InvalidImageFormatException", "ImageTooLargeException", "InvalidParameterException", "TextSizeLimitExceededException",
+           "UnsupportedLanguageException", "InvalidRequestException", "DetectedLanguageLowConfidenceException",
+           "TextLengthExceededException", "InvalidSampleRateException", "BadRequestException"}
+
+
+def _call(fn: Any, **kwargs: Any) -> Any:
+    """One AWS call: throttling is transient (retried later), a refused input is the caller's."""
+    try:
+        return fn(**kwargs)
+    except Exception as exc:
+        code = error_code(exc)
+        if code in THROTTLED:
+            raise TransientError(f"AWS {code}: try again later") from None
+        if code in REFUSED:
+            raise InvalidRequest(f"AWS refused the input ({code}): {str(exc)[:300]}") from None
+        raise
+
+
+def _size(image: bytes) -> tuple[int, int]:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(image)) as img:
+            return img.size
+    except (UnidentifiedImageError, OSError) as exc:
+        raise InvalidRequest(f"not an image this provider can read: {exc}") from None
+
+
+def _box(b: dict[str, float], width: int, height: int) -> Box:
+    left, top = max(0.0, float(b.get("Left", 0.0))), max(0.0, float(b.get("Top", 0.0)))
+    return Box(left=round(left * width), top=round(top * height), width=round(float(b.get("Width", 0.0)) * width),
+               height=round(float(b.get("Height", 0.0)) * height))
+
+
+def _pct(value: Any) -> float:
+    return min(1.0, max(0.0, float(value) / 100.0))
+
+
+def mp3_duration(data: bytes) -> float:
+    """Seconds of an MPEG-1/2 Layer III stream, counted frame by frame (Polly's MP3 is CBR or
+    VBR, so a bitrate guess would be wrong)."""
+    bitrates = {1: [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320],
+                2: [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160]}
+    rates = {3: [44100, 48000, 32000], 2: [22050, 24000, 16000], 0: [11025, 12000, 8000]}
+    i, samples, rate = 0, 0, 0
+    if data[:3] == b"ID3" and len(data) >= 10:  # skip an ID3v2 tag
+        i = 10 + ((data[6] & 0x7F) << 21 | (data[7] & 0x7F) << 14 | (data[8] & 0x7F) << 7 | (data[9] & 0x7F))
+    while i + 4 <= len(data):
+        if data[i] != 0xFF or (data[i + 1] & 0xE0) != 0xE0:
+            i += 1
+            continue
+        version = (data[i + 1] >> 3) & 0x03  # 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5
+        b, s, pad = data[i + 2] >> 4, (data[i + 2] >> 2) & 0x03, (data[i + 2] >> 1) & 0x01
+        if version == 1 or b in (0, 15) or s == 3:
+            i += 1
+            continue
+        rate = rates[version][s]
+        kbps = bitrates[1 if version == 3 else 2][b]
+        per_frame = 1152 if version == 3 else 576
+        length = (144 if version == 3 else 72) * kbps * 1000 // rate + pad
+        samples += per_frame
+        i += max(length, 1)
+    return samples / rate if rate else 0.0
+
+
+class AwsAI:
+    name = NAME
+
+    def __init__(self, aws: AwsSettings, clients: dict[str, Any] | None = None) -> None:
+        self.aws = aws
+        self._clients = dict(clients or {})
+
+    def _c(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = client(service, self.aws)
+        return self._clients[service]
+
+    # -- vision -------------------------------------------------------------------------------
+    def analyze_image(self, image: bytes, features: Sequence[str] = ("labels", "objects", "faces", "text")) -> ImageAnalysis:
+        unknown = set(features) - {"labels", "objects", "faces", "text"}
+        if unknown:
+            raise NotSupported(f"the {NAME} provider has no image feature {', '.join(sorted(unknown))}")
+        width, height = _size(image)
+        rek, img = self._c("rekognition"), {"Bytes": image}
+        labels, objects, faces, lines = [], [], [], []
+        if {"labels", "objects"} & set(features):
+            for lab in _call(rek.detect_labels, Image=img, MaxLabels=50, MinConfidence=50.0).get("Labels", []):
+                if "labels" in features:
+                    labels.append(Label(name=lab["Name"], confidence=_pct(lab.get("Confidence", 0))))
+                if "objects" in features:
+                    objects += [DetectedObject(name=lab["Name"], confidence=_pct(inst.get("Confidence", lab.get("Confidence", 0))),
+                                               box=_box(inst.get("BoundingBox", {}), width, height))
+                                for inst in lab.get("Instances", [])]
+        if "faces" in features:
+            faces = [Face(confidence=_pct(f.get("Confidence", 0)), box=_box(f.get("BoundingBox", {}), width, height))
+                     for f in _call(rek.detect_faces, Image=img, Attributes=["DEFAULT"]).get("FaceDetails", [])]
+        if "text" in features:
+            lines = [TextLine(text=t["DetectedText"], confidence=_pct(t.get("Confidence", 0)),
+                              box=_box(t.get("Geometry", {}).get("BoundingBox", {}), width, height))
+                     for t in _call(rek.detect_text, Image=img).get("TextDetections", []) if t.get("Type") == "LINE"]
+        return ImageAnalysis(provider=NAME, labels=labels, objects=objects, faces=faces, text=lines)
+
+    # -- language ------------------------------------------------------------------------------
+    def analyze_text(self, text: str, features: Sequence[str] = ("sentiment", "entities", "key_phrases", "language")) -> TextAnalysis:
+        unknown = set(features) - {"sentiment", "entities", "key_phrases", "language"}
+        if unknown:
+            raise NotSupported(f"the {NAME} provider has no text feature {', '.join(sorted(unknown))}")
+        if not text.strip():
+            raise InvalidRequest("no text to analyse")
+        if len(text.encode()) > MAX_TEXT:
+            raise InvalidRequest(f"text of {len(text.encode()):,} bytes is above Comprehend's {MAX_TEXT:,}-byte limit")
+        cmp = self._c("comprehend")
+        found: list[dict[str, Any]] = _call(cmp.detect_dominant_language, Text=text).get("Languages", [])
+        best: dict[str, Any] = max(found, key=lambda x: float(x.get("Score", 0)), default={"LanguageCode": "en", "Score": 0.0})
+        code = str(best["LanguageCode"])
+        sentiment, entities, phrases = None, [], []
+        if "sentiment" in features:
+            s = _call(cmp.detect_sentiment, Text=text, LanguageCode=code)
+            score = s.get("SentimentScore", {})
+            sentiment = Sentiment(label=str(s["Sentiment"]).lower(), positive=float(score.get("Positive", 0)),
+                                  negative=float(score.get("Negative", 0)), neutral=float(score.get("Neutral", 0)),
+                                  mixed=float(score.get("Mixed", 0)))
+        if "entities" in features:
+            entities = [Entity(text=e["Text"], type=str(e["Type"]).lower(), confidence=float(e.get("Score", 0)))
+                        for e in _call(cmp.detect_entities, Text=text, LanguageCode=code).get("Entities", [])]
+        if "key_phrases" in features:
+            phrases = [p["Text"] for p in _call(cmp.detect_key_phrases, Text=text, LanguageCode=code).get("KeyPhrases", [])]
+        return TextAnalysis(provider=NAME, language=code if "language" in features else None,
+                            language_confidence=float(best.get("Score", 0)) if "language" in features else None,
+                            sentiment=sentiment, entities=entities, key_phrases=phrases)
+
+    def translate(self, text: str, target_language: str, *, source_language: str | None = None) -> Translation:
+        if not text.strip():
+            raise InvalidRequest("no text to translate")
+        out = _call(self._c("translate").translate_text, Text=text, SourceLanguageCode=source_language or "auto",
+                    TargetLanguageCode=target_language)
+        return Translation(provider=NAME, text=out["TranslatedText"], source_language=out["SourceLanguageCode"],
+                           target_language=out["TargetLanguageCode"])
+
+    # -- speech --------------------------------------------------------------------------------
+    def synthesize(self, text: str, *, voice: str | None = None, audio_format: str = "wav") -> Speech:
+        if audio_format not in ("wav", "mp3"):
+            raise NotSupported(f"the {NAME} provider writes wav or mp3, not {audio_format}")
+        if not text.strip():
+            raise InvalidRequest("no text to speak")
+        voice = voice or "Joanna"
+        res = _call(self._c("polly").synthesize_speech, Text=text, VoiceId=voice,
+                    OutputFormat="pcm" if audio_format == "wav" else "mp3",
+                    **({"SampleRate": str(PCM_RATE)} if audio_format == "wav" else {}))
+        raw = res["AudioStream"].read()
+        if audio_format == "mp3":
+            return Speech(provider=NAME, audio=raw, format="mp3", sample_rate=24_000, voice=voice,
+                          duration_seconds=mp3_duration(raw))
+        buf = io.BytesIO()
+        with wave.open(buf, "wb") as w:  # Polly's PCM: signed 16-bit little-endian, mono
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(PCM_RATE)
+            w.writeframes(raw)
+        return Speech(provider=NAME, audio=buf.getvalue(), format="wav", sample_rate=PCM_RATE, voice=voice,
+                      duration_seconds=len(raw) / 2 / PCM_RATE)
+
+    def transcribe(self, audio: bytes, *, language: str | None = None, media_format: str = "wav") -> Transcript:
+        if media_format not in ("wav", "mp3", "flac", "ogg", "mp4", "webm", "amr", "m4a"):
+            raise NotSupported(f"Transcribe takes no {media_format} audio")
+        digest = hashlib.sha256(audio).hexdigest()
+        job = f"skyloop-{digest[:40]}"
+        s3, tr = self._c("s3"), self._c("transcribe")
+        try:
+            found = tr.get_transcription_job(TranscriptionJobName=job)["TranscriptionJob"]
+        except Exception as exc:
+            if error_code(exc) != "BadRequestException":  # no such job yet
+                raise
+            key = f"ai/transcribe/{digest}.{media_format}"
+            s3.put_object(Bucket=self.aws.bucket, Key=key, Body=audio)
+            args: dict[str, Any] = {"TranscriptionJobName": job, "MediaFormat": media_format,
+                                    "Media": {"MediaFileUri": f"s3://{self.aws.bucket}/{key}"},
+                                    "OutputBucketName": self.aws.bucket, "OutputKey": f"ai/transcribe/{job}.json"}
+            args.update({"LanguageCode": language} if language else {"IdentifyLanguage": True})
+            found = _call(tr.start_transcription_job, **args)["TranscriptionJob"]
+        status = found.get("TranscriptionJobStatus")
+        if status == "FAILED":
+            raise InvalidRequest(f"Transcribe job {job} failed: {found.get('FailureReason', 'no reason given')}")
+        if status != "COMPLETED":
+            return Transcript(provider=NAME, text="", job_id=job, language=language)
+        body = s3.get_object(Bucket=self.aws.bucket, Key=f"ai/transcribe/{job}.json")["Body"].read()
+        doc = json.loads(body)
+        words = [it["alternatives"][0] for it in doc["results"].get("items", []) if it.get("alternatives")]
+        conf = [float(w["confidence"]) for w in words if w.get("confidence") not in (None, "")]
+        return Transcript(provider=NAME, text=doc["results"]["transcripts"][0]["transcript"],
+                          language=found.get("LanguageCode") or language,
+                          confidence=sum(conf) / len(conf) if conf else None)

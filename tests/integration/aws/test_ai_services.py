@@ -1,0 +1,158 @@
+"""The AWS AI provider (clouds/aws/ai.py). On moto's server: Rekognition DetectLabels and
+DetectText, Polly SynthesizeSpeech, Transcribe's jobs and S3. moto answers those with canned
+results, whatever the input: it checks the request's shape, not the image, the text or the audio,
+and it never writes a transcript. Where moto has no implementation (Rekognition DetectFaces,
+Comprehend's DetectDominantLanguage and DetectEntities, and Translate) and where its canned answer
+lacks fields the real API always sends (Comprehend's key phrases have no text), the client is
+botocore's own Stubber, which validates each request against the service model; each test says
+which it uses."""
+
+from __future__ import annotations
+
+import io
+import json
+import wave
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from skyloop.ai.results import ImageAnalysis, Speech, TextAnalysis, Transcript, Translation
+from skyloop.errors import InvalidRequest, NotSupported, TransientError
+
+from .conftest import REGION, TRAINING_BUCKET, Aws
+
+
+def _png(width: int = 200, height: int = 100) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), "white").save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _ai(aws: Aws, **clients: Any) -> Any:
+    from skyloop.clouds.aws.ai import AwsAI
+    from skyloop.clouds.aws.config import AwsSettings
+
+    return AwsAI(AwsSettings(endpoint_url=aws.endpoint, region=REGION, bucket=TRAINING_BUCKET), clients)
+
+
+def _stubbed(service: str) -> tuple[Any, Stubber]:
+    import boto3
+
+    c = boto3.client(service, region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    return c, Stubber(c)
+
+
+def test_labels_objects_and_text_on_moto(aws: Aws) -> None:
+    """moto: canned labels and text lines; checked here is the mapping (0-100 -> 0-1, ratios -> pixels)."""
+    out = _ai(aws).analyze_image(_png(200, 100), features=("labels", "objects", "text"))
+    assert isinstance(out, ImageAnalysis) and out.provider == "aws"
+    assert out.labels and all(0.0 <= lab.confidence <= 1.0 for lab in out.labels)
+    raw = aws.client("rekognition").detect_labels(Image={"Bytes": _png(200, 100)})["Labels"]
+    first = next(lab for lab in raw if lab.get("Instances"))
+    bb = first["Instances"][0]["BoundingBox"]
+    obj = next(o for o in out.objects if o.name == first["Name"])
+    assert (obj.box.left, obj.box.top, obj.box.width) == (round(bb["Left"] * 200), round(bb["Top"] * 100), round(bb["Width"] * 200))
+    assert out.text and all(line.text for line in out.text)
+    with pytest.raises(InvalidRequest, match="not an image"):
+        _ai(aws).analyze_image(b"not an image")
+    with pytest.raises(NotSupported, match="no image feature"):
+        _ai(aws).analyze_image(_png(), features=("celebrities",))
+
+
+def test_faces_through_the_stubber(aws: Aws) -> None:
+    rek, stub = _stubbed("rekognition")
+    stub.add_response("detect_faces", {"FaceDetails": [{"BoundingBox": {"Width": 0.25, "Height": 0.5, "Left": 0.5, "Top": 0.1},
+                                                          "Confidence": 99.5}]},
+                      {"Image": {"Bytes": _png(400, 200)}, "Attributes": ["DEFAULT"]})
+    with stub:
+        out = _ai(aws, rekognition=rek).analyze_image(_png(400, 200), features=("faces",))
+    [face] = out.faces
+    assert (face.box.left, face.box.top, face.box.width, face.box.height, face.confidence) == (200, 20, 100, 100, 0.995)
+
+
+def test_text_analysis_through_the_stubber(aws: Aws) -> None:
+    cmp, stub = _stubbed("comprehend")
+    text = "Skyloop shipped in Berlin and the team loves it."
+    stub.add_response("detect_dominant_language", {"Languages": [{"LanguageCode": "en", "Score": 0.99}]}, {"Text": text})
+    stub.add_response("detect_sentiment", {"Sentiment": "POSITIVE", "SentimentScore": {
+        "Positive": 0.97, "Negative": 0.01, "Neutral": 0.02, "Mixed": 0.0}}, {"Text": text, "LanguageCode": "en"})
+    stub.add_response("detect_entities", {"Entities": [{"Text": "Berlin", "Type": "LOCATION", "Score": 0.98,
+                                                        "BeginOffset": 19, "EndOffset": 25}]}, {"Text": text, "LanguageCode": "en"})
+    stub.add_response("detect_key_phrases", {"KeyPhrases": [{"Text": "the team", "Score": 0.9, "BeginOffset": 30,
+                                                             "EndOffset": 38}]}, {"Text": text, "LanguageCode": "en"})
+    with stub:
+        out = _ai(aws, comprehend=cmp).analyze_text(text)
+    assert isinstance(out, TextAnalysis)
+    assert (out.language, out.language_confidence, out.sentiment.label) == ("en", 0.99, "positive")  # type: ignore[union-attr]
+    assert [(e.text, e.type) for e in out.entities] == [("Berlin", "location")] and out.key_phrases == ["the team"]
+    with pytest.raises(InvalidRequest, match="byte limit"):
+        _ai(aws, comprehend=cmp).analyze_text("x" * 6000)
+
+    cmp2, stub2 = _stubbed("comprehend")
+    stub2.add_client_error("detect_dominant_language", service_error_code="ThrottlingException", http_status_code=400)
+    with stub2, pytest.raises(TransientError, match="ThrottlingException"):
+        _ai(aws, comprehend=cmp2).analyze_text(text)
+
+
+def test_translate_through_the_stubber(aws: Aws) -> None:
+    tr, stub = _stubbed("translate")
+    stub.add_response("translate_text", {"TranslatedText": "Hallo Welt", "SourceLanguageCode": "en", "TargetLanguageCode": "de"},
+                      {"Text": "Hello world", "SourceLanguageCode": "auto", "TargetLanguageCode": "de"})
+    with stub:
+        out = _ai(aws, translate=tr).translate("Hello world", "de")
+    assert out == Translation(provider="aws", text="Hallo Welt", source_language="en", target_language="de")
+
+
+def test_speech_on_moto_becomes_a_wav_file(aws: Aws) -> None:
+    """moto: Polly answers a few canned PCM bytes; checked is the WAV written around them."""
+    out = _ai(aws).synthesize("Hello from Skyloop", voice="Matthew")
+    assert isinstance(out, Speech) and (out.format, out.sample_rate, out.voice) == ("wav", 16_000, "Matthew")
+    with wave.open(io.BytesIO(out.audio)) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 16_000)
+        assert out.duration_seconds == pytest.approx(w.getnframes() / 16_000)
+    with pytest.raises(NotSupported, match="wav or mp3"):
+        _ai(aws).synthesize("x", audio_format="ogg")
+
+
+def test_mp3_duration_is_counted_from_its_frames() -> None:
+    from skyloop.clouds.aws.ai import mp3_duration
+
+    # MPEG-1 Layer III, 128 kbps, 44.1 kHz, no padding: 417 bytes and 1152 samples a frame
+    frame = bytes([0xFF, 0xFB, 0x90, 0x00]) + bytes(413)
+    assert mp3_duration(frame * 100) == pytest.approx(100 * 1152 / 44100)
+    assert mp3_duration(b"ID3\x03\x00\x00\x00\x00\x00\x0a" + bytes(10) + frame * 10) == pytest.approx(10 * 1152 / 44100)
+    assert mp3_duration(b"") == 0.0
+
+
+def test_transcription_is_a_job_and_a_retry_finds_it(aws: Aws) -> None:
+    """moto: Transcribe's jobs move QUEUED -> IN_PROGRESS -> COMPLETED on reads and write no
+    transcript; the test writes the transcript JSON where the job's OutputKey says, as the service does."""
+    ai = _ai(aws)
+    audio = b"RIFF....WAVEfmt fake audio"
+    first = ai.transcribe(audio, language="en-US")
+    assert isinstance(first, Transcript) and first.job_id and first.text == ""
+    s3 = aws.client("s3")
+    key = f"ai/transcribe/{first.job_id}.json"
+    s3.put_object(Bucket=TRAINING_BUCKET, Key=key, Body=json.dumps({"results": {
+        "transcripts": [{"transcript": "hello skyloop"}],
+        "items": [{"alternatives": [{"confidence": "0.9", "content": "hello"}]},
+                  {"alternatives": [{"confidence": "0.7", "content": "skyloop"}]}]}}).encode())
+    for _ in range(5):
+        out = ai.transcribe(audio, language="en-US")  # the same audio: the same job, never a second one
+        if not out.job_id:
+            break
+    assert (out.text, out.confidence) == ("hello skyloop", pytest.approx(0.8))
+    jobs = aws.client("transcribe").list_transcription_jobs()["TranscriptionJobSummaries"]
+    assert [j["TranscriptionJobName"] for j in jobs] == [first.job_id]
+    stored = s3.list_objects_v2(Bucket=TRAINING_BUCKET, Prefix="ai/transcribe/")["Contents"]
+    assert len([o for o in stored if not o["Key"].endswith(".json")]) == 1  # the audio, content-addressed, once
+
+
+def test_the_provider_name_builds_it() -> None:
+    pytest.importorskip("boto3")
+    from skyloop.ai.providers import provider
+
+    assert provider("aws").name == "aws"
