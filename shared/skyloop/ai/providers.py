@@ -22,6 +22,13 @@ def provider(name: str = "local") -> Any:
 
         cloud("aws")  # the SDK is installed, or one reason naming the extra
         return AwsAI(AwsSettings())
+    if name == "gcp":
+        from ..clouds import cloud
+        from ..clouds.gcp.ai import GcpAI
+        from ..clouds.gcp.config import GcpSettings
+
+        cloud("gcp")
+        return GcpAI(GcpSettings())
     if name in PROVIDERS:
-        raise CloudUnavailable(f"the {name} AI services adapter is not built yet (issue 18); --provider local or aws")
+        raise CloudUnavailable(f"the {name} AI services adapter is not built yet (issue 18); --provider local, aws or gcp")
     raise CloudUnavailable(f"unknown AI provider {name!r}; known: {', '.join(PROVIDERS)}")

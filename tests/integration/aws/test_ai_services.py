@@ -58,7 +58,7 @@ def test_labels_objects_and_text_on_moto(aws: Aws) -> None:
     assert out.text and all(line.text for line in out.text)
     with pytest.raises(InvalidRequest, match="not an image"):
         _ai(aws).analyze_image(b"not an image")
-    with pytest.raises(NotSupported, match="no image feature"):
+    with pytest.raises(InvalidRequest, match="unknown feature 'celebrities'"):
         _ai(aws).analyze_image(_png(), features=("celebrities",))
 
 
@@ -118,7 +118,7 @@ def test_speech_on_moto_becomes_a_wav_file(aws: Aws) -> None:
 
 
 def test_mp3_duration_is_counted_from_its_frames() -> None:
-    from skyloop.clouds.aws.ai import mp3_duration
+    from skyloop.ai.audio import mp3_duration
 
     # MPEG-1 Layer III, 128 kbps, 44.1 kHz, no padding: 417 bytes and 1152 samples a frame
     frame = bytes([0xFF, 0xFB, 0x90, 0x00]) + bytes(413)

@@ -11,9 +11,7 @@ through with its duration counted from its frames.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import wave
 from typing import Any, Sequence
 
 from ...ai.results import (
@@ -30,6 +28,8 @@ from ...ai.results import (
     Transcript,
     Translation,
 )
+from ...ai.audio import mp3_duration, wav_bytes
+from ...ai.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, image_size
 from ...errors import InvalidRequest, NotSupported, TransientError
 from .config import AwsSettings
 from .session import client, error_code
@@ -57,16 +57,6 @@ def _call(fn: Any, **kwargs: Any) -> Any:
         raise
 
 
-def _size(image: bytes) -> tuple[int, int]:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(image)) as img:
-            return img.size
-    except (UnidentifiedImageError, OSError) as exc:
-        raise InvalidRequest(f"not an image this provider can read: {exc}") from None
-
-
 def _box(b: dict[str, float], width: int, height: int) -> Box:
     left, top = max(0.0, float(b.get("Left", 0.0))), max(0.0, float(b.get("Top", 0.0)))
     return Box(left=round(left * width), top=round(top * height), width=round(float(b.get("Width", 0.0)) * width),
@@ -75,33 +65,6 @@ def _box(b: dict[str, float], width: int, height: int) -> Box:
 
 def _pct(value: Any) -> float:
     return min(1.0, max(0.0, float(value) / 100.0))
-
-
-def mp3_duration(data: bytes) -> float:
-    """Seconds of an MPEG-1/2 Layer III stream, counted frame by frame (Polly's MP3 is CBR or
-    VBR, so a bitrate guess would be wrong)."""
-    bitrates = {1: [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320],
-                2: [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160]}
-    rates = {3: [44100, 48000, 32000], 2: [22050, 24000, 16000], 0: [11025, 12000, 8000]}
-    i, samples, rate = 0, 0, 0
-    if data[:3] == b"ID3" and len(data) >= 10:  # skip an ID3v2 tag
-        i = 10 + ((data[6] & 0x7F) << 21 | (data[7] & 0x7F) << 14 | (data[8] & 0x7F) << 7 | (data[9] & 0x7F))
-    while i + 4 <= len(data):
-        if data[i] != 0xFF or (data[i + 1] & 0xE0) != 0xE0:
-            i += 1
-            continue
-        version = (data[i + 1] >> 3) & 0x03  # 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5
-        b, s, pad = data[i + 2] >> 4, (data[i + 2] >> 2) & 0x03, (data[i + 2] >> 1) & 0x01
-        if version == 1 or b in (0, 15) or s == 3:
-            i += 1
-            continue
-        rate = rates[version][s]
-        kbps = bitrates[1 if version == 3 else 2][b]
-        per_frame = 1152 if version == 3 else 576
-        length = (144 if version == 3 else 72) * kbps * 1000 // rate + pad
-        samples += per_frame
-        i += max(length, 1)
-    return samples / rate if rate else 0.0
 
 
 class AwsAI:
@@ -118,10 +81,8 @@ class AwsAI:
 
     # -- vision -------------------------------------------------------------------------------
     def analyze_image(self, image: bytes, features: Sequence[str] = ("labels", "objects", "faces", "text")) -> ImageAnalysis:
-        unknown = set(features) - {"labels", "objects", "faces", "text"}
-        if unknown:
-            raise NotSupported(f"the {NAME} provider has no image feature {', '.join(sorted(unknown))}")
-        width, height = _size(image)
+        check_features(NAME, features, IMAGE_FEATURES, IMAGE_FEATURES)
+        width, height = image_size(image)
         rek, img = self._c("rekognition"), {"Bytes": image}
         labels, objects, faces, lines = [], [], [], []
         if {"labels", "objects"} & set(features):
@@ -143,9 +104,7 @@ class AwsAI:
 
     # -- language ------------------------------------------------------------------------------
     def analyze_text(self, text: str, features: Sequence[str] = ("sentiment", "entities", "key_phrases", "language")) -> TextAnalysis:
-        unknown = set(features) - {"sentiment", "entities", "key_phrases", "language"}
-        if unknown:
-            raise NotSupported(f"the {NAME} provider has no text feature {', '.join(sorted(unknown))}")
+        check_features(NAME, features, TEXT_FEATURES, TEXT_FEATURES)
         if not text.strip():
             raise InvalidRequest("no text to analyse")
         if len(text.encode()) > MAX_TEXT:
@@ -192,13 +151,8 @@ class AwsAI:
         if audio_format == "mp3":
             return Speech(provider=NAME, audio=raw, format="mp3", sample_rate=24_000, voice=voice,
                           duration_seconds=mp3_duration(raw))
-        buf = io.BytesIO()
-        with wave.open(buf, "wb") as w:  # Polly's PCM: signed 16-bit little-endian, mono
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(PCM_RATE)
-            w.writeframes(raw)
-        return Speech(provider=NAME, audio=buf.getvalue(), format="wav", sample_rate=PCM_RATE, voice=voice,
+        # Polly's PCM: signed 16-bit little-endian, mono
+        return Speech(provider=NAME, audio=wav_bytes(raw, PCM_RATE), format="wav", sample_rate=PCM_RATE, voice=voice,
                       duration_seconds=len(raw) / 2 / PCM_RATE)
 
     def transcribe(self, audio: bytes, *, language: str | None = None, media_format: str = "wav") -> Transcript:

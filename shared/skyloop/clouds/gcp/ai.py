@@ -1,0 +1,190 @@
+"""The ``AIServices`` port on Google Cloud: Vision, Natural Language (v2), Speech-to-Text,
+Translation (v3) and Text-to-Speech, through their generated clients.
+
+Mapping into Skyloop's result types (``ai/results.py``):
+- Vision's object boxes are normalised (0-1) and become pixels of the image; face boxes are
+  pixels already; OCR lines are the paragraphs of ``full_text_annotation``, each with its box.
+- Natural Language's sentiment is a score in [-1, 1] with a magnitude, not probabilities: the
+  score's positive and negative parts become ``positive`` and ``negative``, the rest
+  ``neutral``, and the label follows the score beyond +/-0.25 (Google's own rule of thumb). An
+  entity's confidence is its best mention's probability. There are no key phrases:
+  ``NotSupported`` names the providers that have them.
+- Speech-to-Text answers short audio (up to a minute of WAV) at once; longer audio is refused
+  with that reason (asynchronous recognition needs the audio in Cloud Storage: not built here).
+- Text-to-Speech's LINEAR16 is a WAV file already; MP3 is measured frame by frame.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Sequence
+
+from ...ai.audio import mp3_duration, wav_duration
+from ...ai.results import (
+    Box,
+    DetectedObject,
+    Entity,
+    Face,
+    ImageAnalysis,
+    Label,
+    Sentiment,
+    Speech,
+    TextAnalysis,
+    TextLine,
+    Transcript,
+    Translation,
+)
+from ...ai.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, image_size
+from ...errors import InvalidRequest, NotSupported, TransientError
+from .config import GcpSettings
+
+NAME = "gcp"
+SENTIMENT_CUTOFF = 0.25
+MAX_SYNC_SECONDS = 60.0
+TTS_RATE = 24_000
+VISION_FEATURES = {"labels": "LABEL_DETECTION", "objects": "OBJECT_LOCALIZATION", "faces": "FACE_DETECTION",
+                  "text": "DOCUMENT_TEXT_DETECTION"}
+
+
+@lru_cache(maxsize=None)
+def _client(kind: str) -> Any:
+    from google.cloud import language_v2, speech_v1, texttospeech_v1, translate_v3, vision_v1  # lazy
+
+    return {"vision": vision_v1.ImageAnnotatorClient, "language": language_v2.LanguageServiceClient,
+            "speech": speech_v1.SpeechClient, "translate": translate_v3.TranslationServiceClient,
+            "tts": texttospeech_v1.TextToSpeechClient}[kind]()
+
+
+def _call(fn: Any, **kwargs: Any) -> Any:
+    from google.api_core import exceptions as gexc
+
+    try:
+        return fn(**kwargs)
+    except (gexc.TooManyRequests, gexc.ServiceUnavailable, gexc.InternalServerError, gexc.DeadlineExceeded) as exc:
+        raise TransientError(f"Google Cloud {type(exc).__name__}: try again later") from None
+    except gexc.InvalidArgument as exc:
+        raise InvalidRequest(f"Google Cloud refused the input: {exc.message}") from None
+
+
+def _pixels(vertices: Any, scale: tuple[int, int] = (1, 1)) -> Box:
+    xs = [float(v.x) * scale[0] for v in vertices] or [0.0]
+    ys = [float(v.y) * scale[1] for v in vertices] or [0.0]
+    return Box(left=max(0, round(min(xs))), top=max(0, round(min(ys))), width=max(0, round(max(xs) - min(xs))),
+               height=max(0, round(max(ys) - min(ys))))
+
+
+class GcpAI:
+    name = NAME
+
+    def __init__(self, gcp: GcpSettings, clients: dict[str, Any] | None = None) -> None:
+        self.gcp = gcp
+        self._clients = dict(clients or {})
+
+    def _c(self, kind: str) -> Any:
+        if kind not in self._clients:
+            self._clients[kind] = _client(kind)
+        return self._clients[kind]
+
+    def analyze_image(self, image: bytes, features: Sequence[str] = ("labels", "objects", "faces", "text")) -> ImageAnalysis:
+        from google.cloud import vision_v1
+
+        check_features(NAME, features, IMAGE_FEATURES, IMAGE_FEATURES)
+        width, height = image_size(image)
+        request = vision_v1.AnnotateImageRequest(
+            image=vision_v1.Image(content=image),
+            features=[vision_v1.Feature(type_=getattr(vision_v1.Feature.Type, VISION_FEATURES[f])) for f in features])
+        r = _call(self._c("vision").annotate_image, request=request)
+        if r.error.code:
+            raise InvalidRequest(f"Vision refused the image: {r.error.message}")
+        labels = [Label(name=a.description, confidence=min(1.0, a.score)) for a in r.label_annotations]
+        objects = [DetectedObject(name=o.name, confidence=min(1.0, o.score),
+                                  box=_pixels(o.bounding_poly.normalized_vertices, (width, height)))
+                   for o in r.localized_object_annotations]
+        faces = [Face(confidence=min(1.0, f.detection_confidence), box=_pixels(f.bounding_poly.vertices))
+                 for f in r.face_annotations]
+        lines = []
+        for page in r.full_text_annotation.pages:
+            for block in page.blocks:
+                for para in block.paragraphs:
+                    text = " ".join("".join(s.text for s in w.symbols) for w in para.words)
+                    if text.strip():
+                        lines.append(TextLine(text=text, confidence=min(1.0, para.confidence),
+                                              box=_pixels(para.bounding_box.vertices)))
+        return ImageAnalysis(provider=NAME, labels=labels, objects=objects, faces=faces, text=lines)
+
+    def analyze_text(self, text: str, features: Sequence[str] = ("sentiment", "entities", "language")) -> TextAnalysis:
+        from google.cloud import language_v2
+
+        check_features(NAME, features, TEXT_FEATURES - {"key_phrases"}, TEXT_FEATURES)  # Natural Language has no key phrases
+        if not text.strip():
+            raise InvalidRequest("no text to analyse")
+        document = language_v2.Document(content=text, type_=language_v2.Document.Type.PLAIN_TEXT)
+        sentiment, entities, language = None, [], None
+        if "sentiment" in features or "language" in features:
+            s = _call(self._c("language").analyze_sentiment, request=language_v2.AnalyzeSentimentRequest(document=document))
+            language = s.language_code or None
+            score = max(-1.0, min(1.0, float(s.document_sentiment.score)))
+            label = "positive" if score >= SENTIMENT_CUTOFF else "negative" if score <= -SENTIMENT_CUTOFF else "neutral"
+            sentiment = Sentiment(label=label, positive=max(score, 0.0), negative=max(-score, 0.0), neutral=1.0 - abs(score))
+        if "entities" in features:
+            e = _call(self._c("language").analyze_entities, request=language_v2.AnalyzeEntitiesRequest(document=document))
+            language = language or e.language_code or None
+            entities = [Entity(text=x.name, type=x.type_.name.lower(),
+                               confidence=min(1.0, max((m.probability for m in x.mentions), default=0.0)))
+                        for x in e.entities]
+        return TextAnalysis(provider=NAME, language=language.split("-")[0] if language and "language" in features else None,
+                            sentiment=sentiment if "sentiment" in features else None, entities=entities)
+
+    def translate(self, text: str, target_language: str, *, source_language: str | None = None) -> Translation:
+        from google.cloud import translate_v3
+
+        if not text.strip():
+            raise InvalidRequest("no text to translate")
+        request = translate_v3.TranslateTextRequest(
+            parent=f"projects/{self.gcp.project}/locations/global", contents=[text], mime_type="text/plain",
+            target_language_code=target_language, source_language_code=source_language or "")
+        [t] = _call(self._c("translate").translate_text, request=request).translations
+        return Translation(provider=NAME, text=t.translated_text, source_language=source_language or t.detected_language_code,
+                           target_language=target_language)
+
+    def synthesize(self, text: str, *, voice: str | None = None, audio_format: str = "wav") -> Speech:
+        from google.cloud import texttospeech_v1 as tts
+
+        if audio_format not in ("wav", "mp3"):
+            raise NotSupported(f"the {NAME} provider writes wav or mp3, not {audio_format}")
+        if not text.strip():
+            raise InvalidRequest("no text to speak")
+        voice = voice or "en-US-Standard-C"
+        language = "-".join(voice.split("-")[:2])
+        encoding = tts.AudioEncoding.LINEAR16 if audio_format == "wav" else tts.AudioEncoding.MP3
+        r = _call(self._c("tts").synthesize_speech, request=tts.SynthesizeSpeechRequest(
+            input=tts.SynthesisInput(text=text), voice=tts.VoiceSelectionParams(language_code=language, name=voice),
+            audio_config=tts.AudioConfig(audio_encoding=encoding, sample_rate_hertz=TTS_RATE)))
+        audio = r.audio_content
+        if audio_format == "wav":  # LINEAR16 comes with its WAV header
+            seconds, rate = wav_duration(audio)
+            return Speech(provider=NAME, audio=audio, format="wav", sample_rate=rate, voice=voice, duration_seconds=seconds)
+        return Speech(provider=NAME, audio=audio, format="mp3", sample_rate=TTS_RATE, voice=voice,
+                      duration_seconds=mp3_duration(audio))
+
+    def transcribe(self, audio: bytes, *, language: str | None = None, media_format: str = "wav") -> Transcript:
+        from google.cloud import speech_v1
+
+        if media_format != "wav":
+            raise NotSupported(f"the {NAME} provider transcribes WAV (LINEAR16), not {media_format}")
+        try:
+            seconds, rate = wav_duration(audio)
+        except Exception:
+            raise InvalidRequest("not a WAV file this provider can read") from None
+        if seconds > MAX_SYNC_SECONDS:
+            raise InvalidRequest(f"{seconds:.0f} s of audio: synchronous recognition takes up to {MAX_SYNC_SECONDS:.0f} s "
+                                 "(longer audio needs asynchronous recognition from Cloud Storage, not built)")
+        config = speech_v1.RecognitionConfig(encoding=speech_v1.RecognitionConfig.AudioEncoding.LINEAR16,
+                                             sample_rate_hertz=rate, language_code=language or "en-US")
+        r = _call(self._c("speech").recognize, request=speech_v1.RecognizeRequest(
+            config=config, audio=speech_v1.RecognitionAudio(content=audio)))
+        best = [res.alternatives[0] for res in r.results if res.alternatives]
+        conf = [a.confidence for a in best if a.confidence]
+        return Transcript(provider=NAME, text=" ".join(a.transcript.strip() for a in best),
+                          language=(r.results[0].language_code if r.results and r.results[0].language_code else language),
+                          confidence=sum(conf) / len(conf) if conf else None)
