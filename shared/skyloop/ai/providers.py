@@ -1,13 +1,16 @@
 """Which AI provider a name means: the local default (open tools, offline) or a cloud's AI services.
-A provider that is not built is a typed refusal that says so, never a silent fall back to another."""
+A cloud whose SDK is missing is a typed refusal naming the extra, never a silent fall back."""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from ..errors import CloudUnavailable
 
 PROVIDERS = ("local", "aws", "gcp", "azure")
+# cloud -> (its AI module and class, its settings module and class)
+CLOUD_AI = {"aws": ("AwsAI", "AwsSettings"), "gcp": ("GcpAI", "GcpSettings"), "azure": ("AzureAI", "AzureSettings")}
 
 
 def provider(name: str = "local") -> Any:
@@ -15,20 +18,11 @@ def provider(name: str = "local") -> Any:
         from .local import LocalAI
 
         return LocalAI()
-    if name == "aws":
+    if name in CLOUD_AI:
         from ..clouds import cloud
-        from ..clouds.aws.ai import AwsAI
-        from ..clouds.aws.config import AwsSettings
 
-        cloud("aws")  # the SDK is installed, or one reason naming the extra
-        return AwsAI(AwsSettings())
-    if name == "gcp":
-        from ..clouds import cloud
-        from ..clouds.gcp.ai import GcpAI
-        from ..clouds.gcp.config import GcpSettings
-
-        cloud("gcp")
-        return GcpAI(GcpSettings())
-    if name in PROVIDERS:
-        raise CloudUnavailable(f"the {name} AI services adapter is not built yet (issue 18); --provider local, aws or gcp")
+        cloud(name)  # the SDK is installed, or one reason naming the extra
+        ai_class, settings_class = CLOUD_AI[name]
+        settings = getattr(importlib.import_module(f"skyloop.clouds.{name}.config"), settings_class)()
+        return getattr(importlib.import_module(f"skyloop.clouds.{name}.ai"), ai_class)(settings)
     raise CloudUnavailable(f"unknown AI provider {name!r}; known: {', '.join(PROVIDERS)}")

@@ -48,3 +48,6 @@ class AzureSettings(EnvSettings):
     events_topic_endpoint: str = ""  # https://<topic>.<region>-1.eventgrid.azure.net/api/events
     # the Durable Functions orchestration that runs the rollout's steps; empty: inline
     rollout_orchestrator: str = ""
+    # Azure AI services (vision, language, translator, speech): the multi-service resource
+    ai_endpoint: str = ""  # https://<resource>.cognitiveservices.azure.com/
+    ai_region: str = ""  # the resource's region (Translator with Entra ID needs it)

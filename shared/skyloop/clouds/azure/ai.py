@@ -1,0 +1,219 @@
+"""The ``AIServices`` port on Azure: AI Vision image analysis 4.0, AI Language (Text Analytics),
+Translator and Speech, with the function's managed identity (no key in configuration).
+
+Mapping into Skyloop's result types (``ai/results.py``):
+- Vision 4.0 answers tags (labels), objects and read lines with pixel boxes. It has no face
+  detection (Azure's Face API is a separate, gated service): ``faces`` is ``NotSupported``.
+- AI Language's sentiment comes with confidence scores per class; a document error (an
+  unsupported language, an empty text) is the caller's, with its message.
+- Speech synthesises RIFF 24 kHz 16-bit PCM (a WAV file) or 48 kbit/s MP3, and recognises up
+  to one utterance of WAV at once (``recognize_once``); longer audio needs batch transcription from
+  Blob Storage, which is not built here.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Callable, Sequence
+
+from ...ai.audio import mp3_duration, wav_duration
+from ...ai.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, image_size
+from ...ai.results import (
+    Box,
+    DetectedObject,
+    Entity,
+    ImageAnalysis,
+    Label,
+    Sentiment,
+    Speech,
+    TextAnalysis,
+    TextLine,
+    Transcript,
+    Translation,
+)
+from ...errors import CloudUnavailable, InvalidRequest, NotSupported, TransientError
+from .config import AzureSettings
+
+NAME = "azure"
+MAX_TEXT = 5_120  # characters per AI Language document
+VISION = {"labels": "TAGS", "objects": "OBJECTS", "text": "READ"}
+
+
+def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError
+
+    try:
+        return fn(*args, **kwargs)
+    except ServiceRequestError as exc:
+        raise TransientError(f"Azure AI services unreachable: {exc}") from None
+    except HttpResponseError as exc:
+        if exc.status_code in (429, 500, 502, 503, 504):
+            raise TransientError(f"Azure AI services answered {exc.status_code}: try again later") from None
+        if exc.status_code in (400, 413, 415):
+            raise InvalidRequest(f"Azure AI services refused the input: {exc.message}") from None
+        raise
+
+
+def _box(points: Any) -> Box:
+    xs, ys = [p["x"] for p in points] or [0], [p["y"] for p in points] or [0]
+    return Box(left=max(0, min(xs)), top=max(0, min(ys)), width=max(xs) - min(xs), height=max(ys) - min(ys))
+
+
+def _document(results: list[Any]) -> Any:
+    [doc] = results
+    if getattr(doc, "is_error", False):
+        raise InvalidRequest(f"AI Language refused the text: {doc.error.message}")
+    return doc
+
+
+class AzureAI:
+    name = NAME
+
+    def __init__(self, azure: AzureSettings, clients: dict[str, Any] | None = None) -> None:
+        self.azure = azure
+        self._clients = dict(clients or {})
+
+    def _c(self, kind: str) -> Any:
+        if kind not in self._clients:
+            if not self.azure.ai_endpoint:
+                raise CloudUnavailable("SKYLOOP_AZURE_AI_ENDPOINT is not set (the Azure AI services resource's endpoint)")
+            self._clients[kind] = _client(kind, self.azure.ai_endpoint, self.azure.ai_region)
+        return self._clients[kind]
+
+    def analyze_image(self, image: bytes, features: Sequence[str] = ("labels", "objects", "text")) -> ImageAnalysis:
+        from azure.ai.vision.imageanalysis.models import VisualFeatures
+
+        wanted = check_features(NAME, features, IMAGE_FEATURES - {"faces"}, IMAGE_FEATURES)
+        image_size(image)
+        r = _call(self._c("vision").analyze, image_data=image,
+                  visual_features=[getattr(VisualFeatures, VISION[f]) for f in sorted(wanted)])
+        labels = [Label(name=t["name"], confidence=float(t["confidence"])) for t in ((r.tags or {}).get("values") or [])]
+        objects = [DetectedObject(name=o["tags"][0]["name"], confidence=float(o["tags"][0]["confidence"]),
+                                  box=Box(left=o["boundingBox"]["x"], top=o["boundingBox"]["y"], width=o["boundingBox"]["w"],
+                                          height=o["boundingBox"]["h"]))
+                   for o in ((r.objects or {}).get("values") or []) if o.get("tags")]
+        lines = []
+        for block in ((r.read or {}).get("blocks") or []):
+            for line in block.get("lines", []):
+                words = line.get("words") or []
+                conf = sum(float(w["confidence"]) for w in words) / len(words) if words else 0.0
+                lines.append(TextLine(text=line["text"], confidence=conf, box=_box(line["boundingPolygon"])))
+        return ImageAnalysis(provider=NAME, labels=labels, objects=objects, text=lines)
+
+    def analyze_text(self, text: str, features: Sequence[str] = ("sentiment", "entities", "key_phrases", "language")) -> TextAnalysis:
+        wanted = check_features(NAME, features, TEXT_FEATURES, TEXT_FEATURES)
+        if not text.strip():
+            raise InvalidRequest("no text to analyse")
+        if len(text) > MAX_TEXT:
+            raise InvalidRequest(f"text of {len(text):,} characters is above AI Language's {MAX_TEXT:,} per document")
+        c = self._c("language")
+        lang = _document(_call(c.detect_language, [text])).primary_language
+        code = lang.iso6391_name
+        sentiment, entities, phrases = None, [], []
+        if "sentiment" in wanted:
+            s = _document(_call(c.analyze_sentiment, [text], language=code))
+            sc = s.confidence_scores
+            sentiment = Sentiment(label=s.sentiment, positive=sc.positive, negative=sc.negative, neutral=sc.neutral)
+        if "entities" in wanted:
+            entities = [Entity(text=e.text, type=str(e.category).lower(), confidence=e.confidence_score)
+                        for e in _document(_call(c.recognize_entities, [text], language=code)).entities]
+        if "key_phrases" in wanted:
+            phrases = list(_document(_call(c.extract_key_phrases, [text], language=code)).key_phrases)
+        return TextAnalysis(provider=NAME, language=code if "language" in wanted else None,
+                            language_confidence=float(lang.confidence_score) if "language" in wanted else None,
+                            sentiment=sentiment, entities=entities, key_phrases=phrases)
+
+    def translate(self, text: str, target_language: str, *, source_language: str | None = None) -> Translation:
+        if not text.strip():
+            raise InvalidRequest("no text to translate")
+        [item] = _call(self._c("translator").translate, body=[text], to_language=[target_language],
+                       **({"from_language": source_language} if source_language else {}))
+        detected = item.detected_language.language if item.detected_language else source_language
+        return Translation(provider=NAME, text=item.translations[0].text, source_language=str(detected),
+                           target_language=target_language)
+
+    def synthesize(self, text: str, *, voice: str | None = None, audio_format: str = "wav") -> Speech:
+        import azure.cognitiveservices.speech as sp
+
+        if audio_format not in ("wav", "mp3"):
+            raise NotSupported(f"the {NAME} provider writes wav or mp3, not {audio_format}")
+        if not text.strip():
+            raise InvalidRequest("no text to speak")
+        voice = voice or "en-US-JennyNeural"
+        config = self._speech_config()
+        config.speech_synthesis_voice_name = voice
+        config.set_speech_synthesis_output_format(sp.SpeechSynthesisOutputFormat.Riff24Khz16BitMonoPcm if audio_format == "wav"
+                                                  else sp.SpeechSynthesisOutputFormat.Audio24Khz48KBitRateMonoMp3)
+        result = self._c_speech("synthesizer")(config).speak_text_async(text).get()
+        if result.reason != sp.ResultReason.SynthesizingAudioCompleted:
+            raise TransientError(f"Speech synthesis did not complete: {result.reason}")
+        audio = bytes(result.audio_data)
+        if audio_format == "wav":
+            seconds, rate = wav_duration(audio)
+            return Speech(provider=NAME, audio=audio, format="wav", sample_rate=rate, voice=voice, duration_seconds=seconds)
+        return Speech(provider=NAME, audio=audio, format="mp3", sample_rate=24_000, voice=voice,
+                      duration_seconds=mp3_duration(audio))
+
+    def transcribe(self, audio: bytes, *, language: str | None = None, media_format: str = "wav") -> Transcript:
+        import azure.cognitiveservices.speech as sp
+
+        if media_format != "wav":
+            raise NotSupported(f"the {NAME} provider transcribes WAV, not {media_format}")
+        try:
+            wav_duration(audio)
+        except Exception:
+            raise InvalidRequest("not a WAV file this provider can read") from None
+        config = self._speech_config()
+        config.speech_recognition_language = language or "en-US"
+        result = self._c_speech("recognizer")(config, audio).recognize_once()
+        if result.reason == sp.ResultReason.NoMatch:
+            return Transcript(provider=NAME, text="", language=language)
+        if result.reason != sp.ResultReason.RecognizedSpeech:
+            raise TransientError(f"Speech recognition did not complete: {result.reason}")
+        return Transcript(provider=NAME, text=result.text, language=language or "en-US")
+
+    # -- Speech SDK: a native client, built per call from a config --------------------------------
+    def _speech_config(self) -> Any:
+        import azure.cognitiveservices.speech as sp
+
+        if "speech_config" in self._clients:
+            return self._clients["speech_config"]()
+        if not self.azure.ai_endpoint:
+            raise CloudUnavailable("SKYLOOP_AZURE_AI_ENDPOINT is not set (the Azure AI services resource's endpoint)")
+        from .storage import _credential
+
+        return sp.SpeechConfig(endpoint=self.azure.ai_endpoint, token_credential=_credential())
+
+    def _c_speech(self, kind: str) -> Callable[..., Any]:
+        if kind in self._clients:
+            factory: Callable[..., Any] = self._clients[kind]
+            return factory
+        import azure.cognitiveservices.speech as sp
+
+        if kind == "synthesizer":
+            return lambda config: sp.SpeechSynthesizer(speech_config=config, audio_config=None)
+
+        def recognizer(config: Any, audio: bytes) -> Any:
+            stream = sp.audio.PushAudioInputStream()
+            stream.write(audio)
+            stream.close()
+            return sp.SpeechRecognizer(speech_config=config, audio_config=sp.audio.AudioConfig(stream=stream))
+
+        return recognizer
+
+
+@lru_cache(maxsize=None)
+def _client(kind: str, endpoint: str, region: str) -> Any:
+    from .storage import _credential
+
+    if kind == "vision":
+        from azure.ai.vision.imageanalysis import ImageAnalysisClient
+
+        return ImageAnalysisClient(endpoint=endpoint, credential=_credential())
+    if kind == "language":
+        from azure.ai.textanalytics import TextAnalyticsClient
+
+        return TextAnalyticsClient(endpoint=endpoint, credential=_credential())
+    from azure.ai.translation.text import TextTranslationClient
+
+    return TextTranslationClient(credential=_credential(), endpoint=endpoint, region=region or None)

@@ -1,0 +1,185 @@
+"""The Azure AI provider (clouds/azure/ai.py) at the transport edge: AI Vision, AI Language,
+Translator and Speech have no emulator, so each client is replaced by a fake answering with the
+SDK's own result models (the REST shapes the services document); Speech's native synthesizer and
+recognizer are replaced by factories that answer with the SDK's own result reasons. Checked: the
+calls made and the mapping into Skyloop's result types."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+
+pytest.importorskip("azure.ai.vision.imageanalysis")
+pytest.importorskip("azure.ai.textanalytics")
+pytest.importorskip("azure.ai.translation.text")
+sp = pytest.importorskip("azure.cognitiveservices.speech")
+
+from skyloop.ai.audio import wav_bytes  # noqa: E402
+from skyloop.errors import InvalidRequest, NotSupported, TransientError  # noqa: E402
+
+
+def _png() -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 200), "white").save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _ai(**clients: Any) -> Any:
+    from skyloop.clouds.azure.ai import AzureAI
+    from skyloop.clouds.azure.config import AzureSettings
+
+    return AzureAI(AzureSettings(ai_endpoint="https://skyloop-ai.cognitiveservices.azure.com/", ai_region="westeurope"), clients)
+
+
+class Vision:
+    def __init__(self) -> None:
+        self.calls: list[Any] = []
+
+    def analyze(self, image_data: bytes, visual_features: list[Any], **kw: Any) -> Any:
+        from azure.ai.vision.imageanalysis.models import ImageAnalysisResult
+
+        self.calls.append(sorted(f.value for f in visual_features))
+        return ImageAnalysisResult({
+            "modelVersion": "2023-10-01", "metadata": {"width": 300, "height": 200},
+            "tagsResult": {"values": [{"name": "text", "confidence": 0.93}]},
+            "objectsResult": {"values": [{"boundingBox": {"x": 10, "y": 20, "w": 100, "h": 50},
+                                          "tags": [{"name": "sign", "confidence": 0.8}]}]},
+            "readResult": {"blocks": [{"lines": [{"text": "HELLO SKYLOOP", "boundingPolygon": [
+                {"x": 12, "y": 22}, {"x": 108, "y": 22}, {"x": 108, "y": 40}, {"x": 12, "y": 40}],
+                "words": [{"text": "HELLO", "confidence": 0.99, "boundingPolygon": []},
+                          {"text": "SKYLOOP", "confidence": 0.95, "boundingPolygon": []}]}]}]}})
+
+
+def test_vision_tags_objects_and_read_lines() -> None:
+    vision = Vision()
+    out = _ai(vision=vision).analyze_image(_png(), features=("labels", "objects", "text"))
+    assert vision.calls == [["objects", "read", "tags"]]
+    assert [(lab.name, lab.confidence) for lab in out.labels] == [("text", 0.93)]
+    assert [(o.name, o.box.left, o.box.width) for o in out.objects] == [("sign", 10, 100)]
+    [line] = out.text
+    assert (line.text, line.box.left, line.box.width, line.confidence) == ("HELLO SKYLOOP", 12, 96, pytest.approx(0.97))
+    with pytest.raises(NotSupported, match="no faces"):
+        _ai(vision=vision).analyze_image(_png(), features=("faces",))
+
+
+class Language:
+    def detect_language(self, docs: list[str], **kw: Any) -> Any:
+        from azure.ai.textanalytics import DetectedLanguage, DetectLanguageResult
+
+        return [DetectLanguageResult(id="0", primary_language=DetectedLanguage(name="English", iso6391_name="en",
+                                                                              confidence_score=0.99), is_error=False)]
+
+    def analyze_sentiment(self, docs: list[str], language: str | None = None, **kw: Any) -> Any:
+        from azure.ai.textanalytics import AnalyzeSentimentResult, SentimentConfidenceScores
+
+        assert language == "en"
+        return [AnalyzeSentimentResult(id="0", sentiment="positive", is_error=False,
+                                       confidence_scores=SentimentConfidenceScores(positive=0.9, neutral=0.08, negative=0.02))]
+
+    def recognize_entities(self, docs: list[str], language: str | None = None, **kw: Any) -> Any:
+        from azure.ai.textanalytics import CategorizedEntity, RecognizeEntitiesResult
+
+        return [RecognizeEntitiesResult(id="0", is_error=False, entities=[
+            CategorizedEntity(text="Berlin", category="Location", confidence_score=0.97)])]
+
+    def extract_key_phrases(self, docs: list[str], language: str | None = None, **kw: Any) -> Any:
+        from azure.ai.textanalytics import ExtractKeyPhrasesResult
+
+        return [ExtractKeyPhrasesResult(id="0", is_error=False, key_phrases=["the team"])]
+
+
+def test_language_sentiment_entities_key_phrases() -> None:
+    out = _ai(language=Language()).analyze_text("Skyloop shipped in Berlin and the team loves it.")
+    assert (out.language, out.language_confidence, out.sentiment.label) == ("en", 0.99, "positive")  # type: ignore[union-attr]
+    assert [(e.text, e.type) for e in out.entities] == [("Berlin", "location")] and out.key_phrases == ["the team"]
+
+    class Refusing(Language):
+        def detect_language(self, docs: list[str], **kw: Any) -> Any:
+            from azure.ai.textanalytics import DocumentError, TextAnalyticsError
+
+            return [DocumentError(id="0", error=TextAnalyticsError(code="InvalidDocument", message="Document text is empty."))]
+
+    with pytest.raises(InvalidRequest, match="Document text is empty"):
+        _ai(language=Refusing()).analyze_text("x")
+
+    class Throttled(Language):
+        def detect_language(self, docs: list[str], **kw: Any) -> Any:
+            from azure.core.exceptions import HttpResponseError
+
+            raise HttpResponseError(message="Too many requests", response=_Response(429))
+
+    with pytest.raises(TransientError, match="429"):
+        _ai(language=Throttled()).analyze_text("hello")
+
+
+class _Response:
+    def __init__(self, status: int) -> None:
+        self.status_code, self.reason, self.headers = status, "x", {}
+
+    def text(self) -> str:
+        return ""
+
+
+def test_translator() -> None:
+    from azure.ai.translation.text.models import TranslatedTextItem
+
+    class Translator:
+        def translate(self, body: list[str], to_language: list[str], **kw: Any) -> Any:
+            assert body == ["Hello world"] and to_language == ["de"]
+            return [TranslatedTextItem({"detectedLanguage": {"language": "en", "score": 1.0},
+                                        "translations": [{"text": "Hallo Welt", "to": "de"}]})]
+
+    out = _ai(translator=Translator()).translate("Hello world", "de")
+    assert (out.text, out.source_language, out.target_language) == ("Hallo Welt", "en", "de")
+
+
+def test_speech_synthesis_and_recognition() -> None:
+    wav = wav_bytes(b"\x00\x01" * 24_000, 24_000)
+    made: list[Any] = []
+
+    class Done:
+        def __init__(self, **kw: Any) -> None:
+            self.__dict__.update(kw)
+
+        def get(self) -> Any:
+            return self
+
+    def synthesizer(config: Any) -> Any:
+        made.append(config)
+
+        class S:
+            def speak_text_async(self, text: str) -> Any:
+                return Done(reason=sp.ResultReason.SynthesizingAudioCompleted, audio_data=wav)
+
+        return S()
+
+    def recognizer(config: Any, audio: bytes) -> Any:
+        assert config.speech_recognition_language == "de-DE"
+
+        class R:
+            def recognize_once(self) -> Any:
+                return Done(reason=sp.ResultReason.RecognizedSpeech, text="Hallo Skyloop")
+
+        return R()
+
+    def config() -> Any:
+        return sp.SpeechConfig(subscription="test-only", region="westeurope")
+
+    ai = _ai(synthesizer=synthesizer, recognizer=recognizer, speech_config=config)
+    out = ai.synthesize("Hello", voice="en-GB-RyanNeural")
+    assert (out.format, out.sample_rate, out.duration_seconds, out.voice) == ("wav", 24_000, pytest.approx(1.0), "en-GB-RyanNeural")
+    assert made[0].speech_synthesis_voice_name == "en-GB-RyanNeural"
+    heard = ai.transcribe(wav_bytes(b"\x00\x00" * 16_000, 16_000), language="de-DE")
+    assert (heard.text, heard.language) == ("Hallo Skyloop", "de-DE")
+    with pytest.raises(NotSupported, match="wav or mp3"):
+        ai.synthesize("x", audio_format="ogg")
+
+
+def test_the_provider_name_builds_it() -> None:
+    from skyloop.ai.providers import provider
+
+    assert provider("azure").name == "azure"
