@@ -4,9 +4,12 @@ image is one (its size, for turning a cloud's relative boxes into pixels)."""
 from __future__ import annotations
 
 import io
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ..errors import InvalidRequest, NotSupported
+
+if TYPE_CHECKING:
+    from .results import Speech
 
 
 def check_features(provider: str, features: Sequence[str], supported: set[str], known: set[str]) -> set[str]:
@@ -32,3 +35,22 @@ def image_size(image: bytes) -> tuple[int, int]:
             return img.size
     except (UnidentifiedImageError, OSError) as exc:
         raise InvalidRequest(f"not an image this provider can read: {exc}") from None
+
+
+def check_speech(provider: str, text: str, audio_format: str, formats: tuple[str, ...] = ("wav", "mp3")) -> None:
+    if audio_format not in formats:
+        raise NotSupported(f"the {provider} provider writes {' or '.join(formats)}, not {audio_format}")
+    if not text.strip():
+        raise InvalidRequest("no text to speak")
+
+
+def speech(provider: str, audio: bytes, audio_format: str, voice: str, mp3_rate: int = 24_000) -> "Speech":
+    """A synthesised file as the shared result, its duration measured from the audio itself."""
+    from .audio import mp3_duration, wav_duration
+    from .results import Speech
+
+    if audio_format == "wav":
+        seconds, rate = wav_duration(audio)
+        return Speech(provider=provider, audio=audio, format="wav", sample_rate=rate, voice=voice, duration_seconds=seconds)
+    return Speech(provider=provider, audio=audio, format="mp3", sample_rate=mp3_rate, voice=voice,
+                  duration_seconds=mp3_duration(audio))

@@ -28,8 +28,8 @@ from ...ai.results import (
     Transcript,
     Translation,
 )
-from ...ai.audio import mp3_duration, wav_bytes
-from ...ai.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, image_size
+from ...ai.audio import wav_bytes
+from ...ai.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, check_speech, image_size, speech
 from ...errors import InvalidRequest, NotSupported, TransientError
 from .config import AwsSettings
 from .session import client, error_code
@@ -139,21 +139,14 @@ class AwsAI:
 
     # -- speech --------------------------------------------------------------------------------
     def synthesize(self, text: str, *, voice: str | None = None, audio_format: str = "wav") -> Speech:
-        if audio_format not in ("wav", "mp3"):
-            raise NotSupported(f"the {NAME} provider writes wav or mp3, not {audio_format}")
-        if not text.strip():
-            raise InvalidRequest("no text to speak")
+        check_speech(NAME, text, audio_format)
         voice = voice or "Joanna"
         res = _call(self._c("polly").synthesize_speech, Text=text, VoiceId=voice,
                     OutputFormat="pcm" if audio_format == "wav" else "mp3",
                     **({"SampleRate": str(PCM_RATE)} if audio_format == "wav" else {}))
         raw = res["AudioStream"].read()
-        if audio_format == "mp3":
-            return Speech(provider=NAME, audio=raw, format="mp3", sample_rate=24_000, voice=voice,
-                          duration_seconds=mp3_duration(raw))
-        # Polly's PCM: signed 16-bit little-endian, mono
-        return Speech(provider=NAME, audio=wav_bytes(raw, PCM_RATE), format="wav", sample_rate=PCM_RATE, voice=voice,
-                      duration_seconds=len(raw) / 2 / PCM_RATE)
+        # Polly's PCM is signed 16-bit little-endian mono: made a WAV file
+        return speech(NAME, wav_bytes(raw, PCM_RATE) if audio_format == "wav" else raw, audio_format, voice)
 
     def transcribe(self, audio: bytes, *, language: str | None = None, media_format: str = "wav") -> Transcript:
         if media_format not in ("wav", "mp3", "flac", "ogg", "mp4", "webm", "amr", "m4a"):

@@ -16,8 +16,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Callable, Sequence
 
-from ...ai.audio import mp3_duration, wav_duration
-from ...ai.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, image_size
+from ...ai.audio import wav_duration
+from ...ai.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, check_speech, image_size, speech
 from ...ai.results import (
     Box,
     DetectedObject,
@@ -135,10 +135,7 @@ class AzureAI:
     def synthesize(self, text: str, *, voice: str | None = None, audio_format: str = "wav") -> Speech:
         import azure.cognitiveservices.speech as sp
 
-        if audio_format not in ("wav", "mp3"):
-            raise NotSupported(f"the {NAME} provider writes wav or mp3, not {audio_format}")
-        if not text.strip():
-            raise InvalidRequest("no text to speak")
+        check_speech(NAME, text, audio_format)
         voice = voice or "en-US-JennyNeural"
         config = self._speech_config()
         config.speech_synthesis_voice_name = voice
@@ -147,12 +144,7 @@ class AzureAI:
         result = self._c_speech("synthesizer")(config).speak_text_async(text).get()
         if result.reason != sp.ResultReason.SynthesizingAudioCompleted:
             raise TransientError(f"Speech synthesis did not complete: {result.reason}")
-        audio = bytes(result.audio_data)
-        if audio_format == "wav":
-            seconds, rate = wav_duration(audio)
-            return Speech(provider=NAME, audio=audio, format="wav", sample_rate=rate, voice=voice, duration_seconds=seconds)
-        return Speech(provider=NAME, audio=audio, format="mp3", sample_rate=24_000, voice=voice,
-                      duration_seconds=mp3_duration(audio))
+        return speech(NAME, bytes(result.audio_data), audio_format, voice)
 
     def transcribe(self, audio: bytes, *, language: str | None = None, media_format: str = "wav") -> Transcript:
         import azure.cognitiveservices.speech as sp

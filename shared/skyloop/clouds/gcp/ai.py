@@ -19,7 +19,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Sequence
 
-from ...ai.audio import mp3_duration, wav_duration
+from ...ai.audio import wav_duration
 from ...ai.results import (
     Box,
     DetectedObject,
@@ -34,7 +34,7 @@ from ...ai.results import (
     Transcript,
     Translation,
 )
-from ...ai.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, image_size
+from ...ai.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, check_speech, image_size, speech
 from ...errors import InvalidRequest, NotSupported, TransientError
 from .config import GcpSettings
 
@@ -150,22 +150,14 @@ class GcpAI:
     def synthesize(self, text: str, *, voice: str | None = None, audio_format: str = "wav") -> Speech:
         from google.cloud import texttospeech_v1 as tts
 
-        if audio_format not in ("wav", "mp3"):
-            raise NotSupported(f"the {NAME} provider writes wav or mp3, not {audio_format}")
-        if not text.strip():
-            raise InvalidRequest("no text to speak")
+        check_speech(NAME, text, audio_format)
         voice = voice or "en-US-Standard-C"
         language = "-".join(voice.split("-")[:2])
         encoding = tts.AudioEncoding.LINEAR16 if audio_format == "wav" else tts.AudioEncoding.MP3
         r = _call(self._c("tts").synthesize_speech, request=tts.SynthesizeSpeechRequest(
             input=tts.SynthesisInput(text=text), voice=tts.VoiceSelectionParams(language_code=language, name=voice),
             audio_config=tts.AudioConfig(audio_encoding=encoding, sample_rate_hertz=TTS_RATE)))
-        audio = r.audio_content
-        if audio_format == "wav":  # LINEAR16 comes with its WAV header
-            seconds, rate = wav_duration(audio)
-            return Speech(provider=NAME, audio=audio, format="wav", sample_rate=rate, voice=voice, duration_seconds=seconds)
-        return Speech(provider=NAME, audio=audio, format="mp3", sample_rate=TTS_RATE, voice=voice,
-                      duration_seconds=mp3_duration(audio))
+        return speech(NAME, r.audio_content, audio_format, voice, TTS_RATE)  # LINEAR16 comes with its WAV header
 
     def transcribe(self, audio: bytes, *, language: str | None = None, media_format: str = "wav") -> Transcript:
         from google.cloud import speech_v1
