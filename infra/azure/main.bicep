@@ -37,6 +37,7 @@ var roles = {
   eventGridDataSender: 'd5a91429-5739-47e2-a06b-3470a27159e7'
   monitoringReader: '43d0d8ad-25c7-4714-9337-8ba259a9fe05'
   azureMlDataScientist: 'f6c7c914-8db3-469d-8ca1-694a8f32e121'
+  cognitiveServicesUser: 'a97b65f3-24c7-4388-baec-2e87ef9d8cf4'
 }
 
 // ---- storage: datasets, models, state, queues -----------------------------------------------
@@ -214,8 +215,29 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'SKYLOOP_AZURE_TRAINING_COMPUTE', value: trainingCompute }
         { name: 'SKYLOOP_AZURE_EVENTS_TOPIC_ENDPOINT', value: events.properties.endpoint }
         { name: 'SKYLOOP_AZURE_TARGETS', value: string(targets) }
+        { name: 'SKYLOOP_AZURE_AI_ENDPOINT', value: ai.properties.endpoint }
+        { name: 'SKYLOOP_AZURE_AI_REGION', value: location }
       ]
     }
+  }
+}
+
+// ---- Azure AI services: files under ai/ are analysed (vision, language, speech) --------------
+resource ai 'Microsoft.CognitiveServices/accounts@2024-10-01' = {
+  // checkov:skip=CKV_AZURE_134:the Consumption-plan function reaches the account from shared Azure addresses (no private endpoint there); local auth is disabled, so only Entra ID identities with a role can call it
+  name: '${name}-ai-${suffix}'
+  location: location
+  kind: 'AIServices'
+  sku: {
+    name: 'S0'
+  }
+  identity: {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    customSubDomainName: '${name}-ai-${suffix}' // Entra ID authentication needs a custom subdomain
+    disableLocalAuth: true
+    publicNetworkAccess: 'Enabled'
   }
 }
 
@@ -414,6 +436,17 @@ resource mlRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(workspace.id, identity.id, roles.azureMlDataScientist)
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.azureMlDataScientist)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// the AI services the upload analysis calls: on the one account
+resource aiRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: ai
+  name: guid(ai.id, identity.id, roles.cognitiveServicesUser)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.cognitiveServicesUser)
     principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
   }

@@ -92,13 +92,14 @@ def test_no_key_anywhere_and_data_plane_roles_only() -> None:
     storage = doc["resources"]["storage"]["config"]["properties"]
     assert storage["allowSharedKeyAccess"] is False and storage["allowBlobPublicAccess"] is False
     assert doc["resources"]["events"]["config"]["properties"]["disableLocalAuth"] is True
+    assert doc["resources"]["ai"]["config"]["properties"]["disableLocalAuth"] is True
     roles = doc["variables"]["roles"]["value"]
     allowed = {"blobDataOwner", "queueDataContributor", "tableDataContributor", "eventGridDataSender",
-               "monitoringReader", "azureMlDataScientist"}
+               "monitoringReader", "azureMlDataScientist", "cognitiveServicesUser"}
     assert set(roles) == allowed  # no Owner, no Contributor
     scopes = {k: r["config"].get("scope") for k, r in doc["resources"].items() if r["type"] == "Microsoft.Authorization/roleAssignments"}
     assert scopes == {"blobRole": "storage", "queueRole": "storage", "tableRole": "storage", "sendRole": "events",
-                      "mlRole": "workspace", "metricsRole": None}
+                      "mlRole": "workspace", "aiRole": "ai", "metricsRole": None}
 
 
 def test_every_setting_it_writes_is_one_skyloop_reads() -> None:

@@ -73,6 +73,7 @@ def takes(function: str) -> tuple[type, ...]:
     """The domain events each event-driven function takes, the same on every cloud."""
     from ..events import (
         CanaryPassed,
+        MediaArrived,
         MetricAlarm,
         MetricBatch,
         ModelVersionApproved,
@@ -82,7 +83,8 @@ def takes(function: str) -> tuple[type, ...]:
     )
 
     table: dict[str, tuple[type, ...]] = {
-        "train": (TrainingDataArrived, TrainingJobCompleted),
+        # the training bucket's trigger: a CSV, a training job's result, a file under ai/ for the AI services
+        "train": (TrainingDataArrived, TrainingJobCompleted, MediaArrived),
         "deploy": (ModelVersionApproved, CanaryPassed),
         "detect": (MetricBatch, MetricAlarm),
         "remediate": (RemediationRequested,),

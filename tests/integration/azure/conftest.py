@@ -89,8 +89,10 @@ class AzureEnv:
         self.eventgrid, self.apps = FakeEventGrid(), FakeContainerApps()
         self.monitor = FakeMetricsQuery(_window())
         self.ml = FakeMLClient(None, tmp_path / "ml")
+        from .test_ai_services import Language
+
         self.adapters = build(self.settings, self.azure, ml=self.ml, eventgrid=self.eventgrid, containerapp=self.apps,
-                              monitor=self.monitor)
+                              monitor=self.monitor, language=Language())  # AI Language at its client
         self.ml.store = self.adapters.store
 
     def queue(self, name: str) -> Any:

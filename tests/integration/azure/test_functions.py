@@ -190,6 +190,7 @@ def test_each_sample_through_its_function(azure_env: Any, durable: dict[str, Any
     env = azure_env
     module = _app(env)
     env.adapters.store.put("churn 2026.csv", (ROOT / "events/local/data/churn.csv").read_bytes())
+    env.adapters.store.put("ai/incident-note.txt", b"The checkout service failed again overnight and customers are angry.")
     for name, function in SAMPLES.items():
         doc = _sample(name, env)
         if function in ("train", "deploy"):
@@ -201,7 +202,10 @@ def test_each_sample_through_its_function(azure_env: Any, durable: dict[str, Any
         else:
             _fn(module, "remediate")(_queue(json.dumps(doc)))
     parked = {(d["function"], d["error"]) for d in env.dead_letters()}
-    assert ("train", "invalid_event") in parked  # the AI upload: no Azure AI provider behind train
+    # the AI upload: analysed by Azure's AI services (AI Language at its client), the result beside it
+    result = json.loads(env.adapters.store.get("ai/incident-note.txt.skyloop-ai.json"))
+    assert (result["provider"], result["kind"], result["result"]["key_phrases"]) == ("azure", "text", ["the team"])
+    assert not [d for d in parked if d[0] == "train"]
     assert ("detect", "invalid_event") in parked  # the alert that names no service: never guessed
     assert [v.status for v in env.adapters.registry.versions(GROUP)] == [Status.PENDING]  # both schemas: one version
     # the approved sample names churn v20, which this registry lacks: refused with the reason, nothing started

@@ -119,9 +119,10 @@ class GcpEnv:
         self.monitoring = metric_window()
         self.workflows = FakeExecutions()
         self.settings = Settings(home=tmp_path / "home", **settings)
+        self.language = language_client()
         self.adapters = build(self.settings, self.gcp, deploy_wait_seconds=0, storage=gcs.client, models=self.models,
                               endpoints=self.endpoints, predictions=self.predictions, jobs=self.jobs,
-                              monitoring=self.monitoring, run=self.run, workflows=self.workflows)
+                              monitoring=self.monitoring, run=self.run, workflows=self.workflows, language=self.language)
 
     def pull(self, topic: str, max_messages: int = 10) -> list[Any]:
         sub = self.subscriber.subscription_path(PROJECT, f"{getattr(self.gcp, topic)}-pull")
@@ -129,6 +130,17 @@ class GcpEnv:
         if res.received_messages:
             self.subscriber.acknowledge(subscription=sub, ack_ids=[r.ack_id for r in res.received_messages])
         return [r.message for r in res.received_messages]
+
+
+def language_client() -> Any:
+    """Natural Language at its generated client (test_ai_services.Fake): what an ai/ text upload is analysed with."""
+    from google.cloud import language_v2 as L
+
+    from .test_ai_services import Fake
+
+    return Fake(analyze_sentiment=(L.AnalyzeSentimentRequest, L.AnalyzeSentimentResponse(
+                    document_sentiment=L.Sentiment(score=-0.6, magnitude=1.2), language_code="en")),
+                analyze_entities=(L.AnalyzeEntitiesRequest, L.AnalyzeEntitiesResponse(language_code="en")))
 
 
 class FakeExecutions:

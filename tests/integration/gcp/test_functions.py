@@ -64,6 +64,8 @@ def test_each_sample_through_its_function(gcp_env: Any) -> None:
     env = gcp_env
     env.gcs.client.bucket(env.gcs.bucket).blob("datasets/churn 2026.csv").upload_from_filename(
         str(ROOT / "events/local/data/churn.csv"))
+    env.gcs.client.bucket(env.gcs.bucket).blob("ai/incident-note.txt").upload_from_string(
+        b"The checkout service failed again overnight and customers are angry.")
     outcomes: dict[str, int] = {}
     for name, function in SAMPLES.items():
         answer = _post(env, function, _sample(name, env))
@@ -71,8 +73,14 @@ def test_each_sample_through_its_function(gcp_env: Any) -> None:
     # every delivery is answered 2xx (acknowledged): done, ignored, or dead-lettered with a reason;
     # none is left for Eventarc to retry, since none of them failed transiently
     assert all(code == 200 for code in outcomes.values()), outcomes
-    parked = {(d["function"], d["error"]) for d in _dead_letters(env)}
-    assert ("train", "invalid_event") in parked  # the AI upload: no GCP AI provider behind the train function
+    dead = _dead_letters(env)
+    parked = {(d["function"], d["error"]) for d in dead}
+    # the AI upload: analysed by Google Cloud's AI services (Natural Language at its client), the result beside it
+    result = json.loads(env.adapters.store.get("ai/incident-note.txt.skyloop-ai.json"))
+    assert (result["provider"], result["kind"], result["result"]["sentiment"]["label"]) == ("gcp", "text", "negative")
+    # the training job's result sample names an object this bucket lacks: refused with the reason
+    assert [d["reason"] for d in dead if d["function"] == "train"] == [
+        f"no object at gs://{env.gcs.bucket}/training-jobs/churn-2026/5f0c2a9e41d7b3c86a1e0f92d4b7c3e1a8f6d205/model.tar.gz"]
     assert ("detect", "invalid_event") in parked  # the incident that names no service: never guessed
     assert ("train", "training_failed") not in parked
     versions = env.adapters.registry.versions(GROUP)

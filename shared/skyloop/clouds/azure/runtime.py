@@ -18,6 +18,7 @@ from ...kvstate import KvIdempotencyStore
 from ...remediation.kvbacked import KvAuditLog, KvRemediationState
 from ...tracking import mirror_from_settings
 from ...tracking.mirrored import MirroredRegistry
+from .ai import AzureAI
 from .blob import AzureBlobStore
 from .config import AzureSettings
 from .eventgrid import EventGridPublisher
@@ -47,4 +48,7 @@ def build(settings: Settings | None = None, azure: AzureSettings | None = None, 
         state=KvRemediationState(kv), kv=kv, clock=SystemClock(),
         training=AzureMLTrainingBackend(azure, store, client=ml), mirror=mirror,
         metrics=AzureMonitorMetrics(azure, clients.get("monitor")),
+        # files under ai/ in the datasets container are analysed by Azure's own AI services
+        ai=AzureAI(azure, {k: clients[k] for k in ("vision", "language", "translator", "synthesizer", "recognizer",
+                                                   "speech_config") if k in clients}),
     )

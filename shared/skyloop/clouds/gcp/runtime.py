@@ -17,6 +17,7 @@ from ...kvstate import KvIdempotencyStore
 from ...remediation.kvbacked import KvAuditLog, KvRemediationState
 from ...tracking import mirror_from_settings
 from ...tracking.mirrored import MirroredRegistry
+from .ai import GcpAI
 from .config import GcpSettings
 from .endpoints import VertexDeployer
 from .executors import GcpActionExecutor
@@ -51,4 +52,6 @@ def build(settings: Settings | None = None, gcp: GcpSettings | None = None, *, d
         training=VertexTrainingBackend(gcp, store, kv, client=clients.get("jobs")), mirror=mirror,
         metrics=CloudMonitoringMetrics(gcp, clients.get("monitoring")),
         rollouts=WorkflowsRollouts(gcp, clients.get("workflows")) if gcp.rollout_workflow else None,
+        # files under ai/ in the training bucket are analysed by Google Cloud's own AI services
+        ai=GcpAI(gcp, {k: clients[k] for k in ("vision", "language", "speech", "translate", "tts") if k in clients}),
     )
