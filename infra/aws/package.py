@@ -42,9 +42,11 @@ BASE = CORE + _tested_sdk()  # in the package: the SQS/SageMaker calls use param
 # train is the big one (pandas + scikit-learn + scipy): it uses the boto3 of the Lambda
 # runtime instead of its own, which keeps it under the 250 MB limit.
 TRAINING = CORE + ["pandas>=2.0", "scikit-learn>=1.3", "joblib>=1.3"]
-FUNCTIONS = {"train": TRAINING, "deploy": BASE, "rollout": BASE, "detect": BASE, "remediate": BASE}
+# analyze: files under ai/ (AWS's AI services); Pillow reads an image's size to turn boxes into pixels
+FUNCTIONS = {"train": TRAINING, "deploy": BASE, "rollout": BASE, "detect": BASE, "remediate": BASE,
+             "analyze": BASE + ["pillow>=10"]}
 FORBIDDEN = {"detect": ("pandas", "sklearn", "scipy"), "remediate": ("pandas", "sklearn", "scipy"),
-             "deploy": ("sklearn",), "rollout": ("pandas", "sklearn", "scipy")}
+             "deploy": ("sklearn",), "rollout": ("pandas", "sklearn", "scipy"), "analyze": ("pandas", "sklearn", "scipy")}
 LIMIT_MB = 250  # Lambda's unzipped package limit
 PYTHON = "3.13"  # the template's Runtime: python3.13, the newest Lambda Python whose wheels all resolve
 KEEP = {"numpy/_core/tests"}
@@ -54,7 +56,8 @@ LAZY_IMPORTS = {"train": ("sklearn.ensemble", "sklearn.model_selection", "pandas
                           "skyloop.training.usecase"),
                 "detect": ("skyloop.detection.adaptive", "skyloop.detection.usecase"),
                 "remediate": ("skyloop.remediation.usecase",), "rollout": ("skyloop.serving.rollout",),
-                "deploy": ("skyloop.handlers.deploy",)}
+                "deploy": ("skyloop.handlers.deploy",),
+                "analyze": ("skyloop.clouds.aws.ai", "skyloop.ai.uploads", "skyloop.handlers.analyze", "PIL.Image")}
 
 
 # Lambda's /var/task is read-only: Python cannot write a bytecode cache there, so every module
@@ -71,7 +74,7 @@ for m in list(sys.modules.values()):
     if f.startswith(ROOT) and f.endswith('.py'):
         py_compile.compile(f, cfile=importlib.util.cache_from_source(f), doraise=True, invalidation_mode=mode)
 """
-COMPILE_ALL = {"deploy", "rollout", "detect", "remediate"}
+COMPILE_ALL = {"deploy", "rollout", "detect", "remediate", "analyze"}
 
 
 def ships_sdk(name: str) -> bool:

@@ -156,3 +156,39 @@ def test_the_provider_name_builds_it() -> None:
     from skyloop.ai.providers import provider
 
     assert provider("aws").name == "aws"
+
+
+def test_the_analyze_function_writes_the_result_beside_the_upload(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    """functions/aws/analyze.py on the S3 sample for ai/incident-note.txt, its calls held to the
+    AnalyzeRole in template.yaml (the aws fixture checks every recorded call). Comprehend through
+    the Stubber (moto lacks DetectDominantLanguage); S3 and the idempotency table on moto."""
+    import dataclasses
+
+    import analyze
+    import common
+
+    from skyloop.clouds.aws.ai import AwsAI
+
+    from .conftest import LambdaContext, load_event
+
+    note = b"The checkout service failed again overnight and customers are angry."
+    aws.client("s3").put_object(Bucket=TRAINING_BUCKET, Key="ai/incident-note.txt", Body=note)
+    cmp, stub = _stubbed("comprehend")
+    text = note.decode()
+    stub.add_response("detect_dominant_language", {"Languages": [{"LanguageCode": "en", "Score": 0.99}]}, {"Text": text})
+    stub.add_response("detect_sentiment", {"Sentiment": "NEGATIVE", "SentimentScore": {
+        "Positive": 0.01, "Negative": 0.95, "Neutral": 0.03, "Mixed": 0.01}}, {"Text": text, "LanguageCode": "en"})
+    stub.add_response("detect_entities", {"Entities": []}, {"Text": text, "LanguageCode": "en"})
+    stub.add_response("detect_key_phrases", {"KeyPhrases": [{"Text": "the checkout service", "Score": 0.9}]},
+                      {"Text": text, "LanguageCode": "en"})
+    built = common.adapters()
+    common.instance.use(dataclasses.replace(built, ai=AwsAI(common.aws_settings(), {"comprehend": cmp})), common.aws_settings())
+    event = load_event("s3-ai-upload-created.json")
+    event["Records"][0]["s3"]["bucket"]["name"] = TRAINING_BUCKET
+    event["Records"][0]["s3"]["object"]["size"] = len(note)
+    with stub:
+        out = analyze.handler(event, LambdaContext())
+    assert out["status"] == "ok" and out["results"][0]["status"] == "analysed", out
+    doc = json.loads(aws.client("s3").get_object(Bucket=TRAINING_BUCKET, Key="ai/incident-note.txt.skyloop-ai.json")["Body"].read())
+    assert (doc["provider"], doc["result"]["sentiment"]["label"], doc["result"]["key_phrases"]) == (
+        "aws", "negative", ["the checkout service"])
