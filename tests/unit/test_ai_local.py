@@ -96,8 +96,11 @@ def test_what_the_local_provider_lacks_names_who_has_it(call, what: str) -> None
     assert e.value.code == "not_supported" and "aws" in e.value.reason
 
 
-def test_a_cloud_provider_not_built_yet_is_refused_not_faked() -> None:
-    with pytest.raises(CloudUnavailable, match="gcp AI services adapter is not built yet"):
+def test_a_cloud_provider_without_its_sdk_is_refused_not_faked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from skyloop.clouds import CLOUDS, Cloud
+
+    monkeypatch.setitem(CLOUDS, "gcp", Cloud("gcp", "skyloop.clouds.gcp", ("surely_absent_vision_sdk",), "gcp"))
+    with pytest.raises(CloudUnavailable, match=r"pip install 'skyloop\[gcp\]'"):
         provider("gcp")
     with pytest.raises(CloudUnavailable, match="unknown AI provider"):
         provider("ibm")

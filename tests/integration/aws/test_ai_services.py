@@ -135,7 +135,7 @@ def test_transcription_is_a_job_and_a_retry_finds_it(aws: Aws) -> None:
     first = ai.transcribe(audio, language="en-US")
     assert isinstance(first, Transcript) and first.job_id and first.text == ""
     s3 = aws.client("s3")
-    key = f"ai/transcribe/{first.job_id}.json"
+    key = f"transcribe/{first.job_id}.json"
     s3.put_object(Bucket=TRAINING_BUCKET, Key=key, Body=json.dumps({"results": {
         "transcripts": [{"transcript": "hello skyloop"}],
         "items": [{"alternatives": [{"confidence": "0.9", "content": "hello"}]},
@@ -147,7 +147,7 @@ def test_transcription_is_a_job_and_a_retry_finds_it(aws: Aws) -> None:
     assert (out.text, out.confidence) == ("hello skyloop", pytest.approx(0.8))
     jobs = aws.client("transcribe").list_transcription_jobs()["TranscriptionJobSummaries"]
     assert [j["TranscriptionJobName"] for j in jobs] == [first.job_id]
-    stored = s3.list_objects_v2(Bucket=TRAINING_BUCKET, Prefix="ai/transcribe/")["Contents"]
+    stored = s3.list_objects_v2(Bucket=TRAINING_BUCKET, Prefix="transcribe/")["Contents"]
     assert len([o for o in stored if not o["Key"].endswith(".json")]) == 1  # the audio, content-addressed, once
 
 

@@ -37,6 +37,8 @@ from .session import client, error_code
 NAME = "aws"
 MAX_TEXT = 5_000  # bytes per Comprehend real-time call (UTF-8); Translate takes 10,000
 PCM_RATE = 16_000
+# Transcribe's input copy and its output, outside ai/ so that neither is taken for a new upload
+TRANSCRIBE_PREFIX = "transcribe/"
 THROTTLED = {"ThrottlingException", "ProvisionedThroughputExceededException", "TooManyRequestsException",
              "ServiceUnavailableException", "InternalServerError", "LimitExceededException"}
 REFUSED = {"InvalidImageFormatException", "ImageTooLargeException", "InvalidParameterException", "TextSizeLimitExceededException",
@@ -159,11 +161,11 @@ class AwsAI:
         except Exception as exc:
             if error_code(exc) != "BadRequestException":  # no such job yet
                 raise
-            key = f"ai/transcribe/{digest}.{media_format}"
+            key = f"{TRANSCRIBE_PREFIX}{digest}.{media_format}"
             s3.put_object(Bucket=self.aws.bucket, Key=key, Body=audio)
             args: dict[str, Any] = {"TranscriptionJobName": job, "MediaFormat": media_format,
                                     "Media": {"MediaFileUri": f"s3://{self.aws.bucket}/{key}"},
-                                    "OutputBucketName": self.aws.bucket, "OutputKey": f"ai/transcribe/{job}.json"}
+                                    "OutputBucketName": self.aws.bucket, "OutputKey": f"{TRANSCRIBE_PREFIX}{job}.json"}
             args.update({"LanguageCode": language} if language else {"IdentifyLanguage": True})
             found = _call(tr.start_transcription_job, **args)["TranscriptionJob"]
         status = found.get("TranscriptionJobStatus")
@@ -171,7 +173,7 @@ class AwsAI:
             raise InvalidRequest(f"Transcribe job {job} failed: {found.get('FailureReason', 'no reason given')}")
         if status != "COMPLETED":
             return Transcript(provider=NAME, text="", job_id=job, language=language)
-        body = s3.get_object(Bucket=self.aws.bucket, Key=f"ai/transcribe/{job}.json")["Body"].read()
+        body = s3.get_object(Bucket=self.aws.bucket, Key=f"{TRANSCRIBE_PREFIX}{job}.json")["Body"].read()
         doc = json.loads(body)
         words = [it["alternatives"][0] for it in doc["results"].get("items", []) if it.get("alternatives")]
         conf = [float(w["confidence"]) for w in words if w.get("confidence") not in (None, "")]
