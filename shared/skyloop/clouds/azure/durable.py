@@ -20,7 +20,9 @@ from ...errors import InvalidRequest
 from ...serving.rollout import ABORTABLE, DONE, ENTRIES
 
 ORCHESTRATOR, ACTIVITY = "rollout", "rollout_step"
-FIRST_RETRY_SECONDS, MAX_ATTEMPTS = 15, 8
+# The Python SDK's RetryOptions has a fixed interval (no backoff): a minute apart, twenty times,
+# outlasts an endpoint update as Step Functions' and Workflows' doubling from 15 s to 5 min does
+FIRST_RETRY_SECONDS, MAX_ATTEMPTS = 60, 20
 
 
 class RolloutFailed(Exception):

@@ -243,10 +243,9 @@ class AzureMLDeployer:
             raise ArtifactIntegrityError(f"artifact of {version.group} v{version.version} does not match the registry's sha256")
         self._await_settled(group)
         name = self.endpoint(group)
-        if self._endpoint(group) is None:
+        if self._endpoint(group) is None:  # created in a minute or two: waited for, unlike a deployment
             self.client.online_endpoints.begin_create_or_update(ManagedOnlineEndpoint(
-                name=name, auth_mode="key", tags={"skyloop-group": group}))
-            raise EndpointBusy(f"endpoint {name} is being created")  # the rollout's poll comes back
+                name=name, auth_mode="key", tags={"skyloop-group": group})).result()
         current = {d.name: d for d in self._deployments(group)}
         if slot in current and str(current[slot].model).endswith(f":{group}:{version.version}"):
             return
