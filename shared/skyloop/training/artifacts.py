@@ -44,14 +44,21 @@ def write_artifact(store: BlobStore, group: str, data: bytes) -> StoredArtifact:
     return StoredArtifact(uri=uri, sha256=digest, size=len(data))
 
 
-def load_verified(store: BlobStore, uri: str, expected_sha256: str) -> dict[str, Any]:
-    """Fetch, hash, compare, and only then unpickle."""
+def verified_bytes(store: BlobStore, uri: str, expected_sha256: str, refusal: str | None = None) -> bytes:
+    """An artifact's bytes, only if they hash to what the registry vouches for: the one check every
+    loader, registry and deployer makes before it uses, copies or serves them. ``refusal`` is the
+    error's message (default: the two hashes)."""
     data = store.get(uri)
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected_sha256:
-        raise ArtifactIntegrityError(
-            f"artifact {uri} hashes to {actual[:12]}..., registry vouches for {expected_sha256[:12]}...; refusing to load"
-        )
+        raise ArtifactIntegrityError(refusal or f"artifact {uri} hashes to {actual[:12]}..., registry vouches for "
+                                                f"{expected_sha256[:12]}...; refusing to load")
+    return data
+
+
+def load_verified(store: BlobStore, uri: str, expected_sha256: str) -> dict[str, Any]:
+    """Fetch, hash, compare, and only then unpickle."""
+    data = verified_bytes(store, uri, expected_sha256)
     import joblib
 
     bundle = joblib.load(io.BytesIO(data))

@@ -25,9 +25,10 @@ from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
 from ..bundles import skyloop_sources, tar_gz
-from ...errors import ArtifactIntegrityError, DeploymentFailed, EndpointBusy, ForeignModel, InvalidEvent, NotFound
+from ...errors import DeploymentFailed, EndpointBusy, ForeignModel, InvalidEvent, NotFound
 from ...ports import BlobStore, KeyValueStore, TrainingJob
 from ...registry import AliasBook, AliasedRegistry, ModelVersion, Registration, Status, check_transition, read_card
+from ...training.artifacts import verified_bytes
 from .config import AwsSettings
 from .session import client, error_code
 
@@ -252,9 +253,8 @@ class SageMakerDeployer:
 
     def _model_for(self, version: ModelVersion) -> str:
         check_serving_sklearn(version, self.aws)
-        data = self.store.get(version.artifact_uri)
-        if hashlib.sha256(data).hexdigest() != version.artifact_sha256:
-            raise ArtifactIntegrityError(f"artifact of {version.group} v{version.version} does not match the registry's sha256")
+        data = verified_bytes(self.store, version.artifact_uri, version.artifact_sha256,
+                              f"artifact of {version.group} v{version.version} does not match the registry's sha256")
         bundle_uri = self.store.put(f"models/{version.group}/serving/{version.artifact_sha256}.tar.gz", serving_bundle(data))
         name = f"{self.endpoint(version.group)}-v{version.version}"[:63]
         try:

@@ -23,7 +23,6 @@ datastore, so the result's BlobCreated event is the job's completion.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from datetime import datetime, timezone
@@ -31,11 +30,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ...errors import ArtifactIntegrityError, DeploymentFailed, EndpointBusy, ForeignModel, InvalidEvent, NotFound
+from ...errors import DeploymentFailed, EndpointBusy, ForeignModel, InvalidEvent, NotFound
 from ...ports import BlobStore, KeyValueStore, TrainingJob
 from ...registry import AliasBook, AliasedRegistry, ModelVersion, Registration, Status, check_transition, read_card
 from ..traffic import percentages
 from ..jobs import JOB_SCRIPT, job_key, job_spec, result_folder, upload_code
+from ...training.artifacts import verified_bytes
 from .config import AzureSettings
 
 STATUS_TAG, IDEM_TAG, APPROVAL_TAG = "skyloop-status", "skyloop-idem", "approval"
@@ -118,9 +118,8 @@ class AzureMLRegistry(AliasedRegistry):
             raise
 
     def _serving_folder(self, group: str, artifact_uri: str, artifact_sha256: str) -> str:
-        data = self.store.get(artifact_uri)
-        if hashlib.sha256(data).hexdigest() != artifact_sha256:
-            raise ArtifactIntegrityError(f"artifact {artifact_uri} does not match the sha256 it is registered with")
+        data = verified_bytes(self.store, artifact_uri, artifact_sha256,
+                              f"artifact {artifact_uri} does not match the sha256 it is registered with")
         uri = self.store.put(f"models/{group}/serving/{artifact_sha256}/model.joblib", data)
         return uri.rsplit("/", 1)[0]
 
@@ -238,9 +237,8 @@ class AzureMLDeployer:
     def deploy(self, group: str, slot: str, version: ModelVersion) -> None:
         from azure.ai.ml.entities import CodeConfiguration, ManagedOnlineDeployment, ManagedOnlineEndpoint
 
-        data = self.store.get(version.artifact_uri)
-        if hashlib.sha256(data).hexdigest() != version.artifact_sha256:
-            raise ArtifactIntegrityError(f"artifact of {version.group} v{version.version} does not match the registry's sha256")
+        verified_bytes(self.store, version.artifact_uri, version.artifact_sha256,
+                              f"artifact of {version.group} v{version.version} does not match the registry's sha256")
         self._await_settled(group)
         name = self.endpoint(group)
         if self._endpoint(group) is None:  # created in a minute or two: waited for, unlike a deployment

@@ -26,7 +26,6 @@ before the first request goes out.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -34,10 +33,11 @@ import time
 from typing import Any, Mapping, Sequence
 
 from ... import kvstate
-from ...errors import ArtifactIntegrityError, DeploymentFailed, EndpointBusy, NotFound
+from ...errors import DeploymentFailed, EndpointBusy, NotFound
 from ...ports import BlobStore, KeyValueStore
 from ...versions import ModelVersion
 from ..traffic import percentages
+from ...training.artifacts import verified_bytes
 from .config import GcpSettings
 from .vertex import vertex_client
 
@@ -179,9 +179,8 @@ class VertexDeployer:
 
     # -- Deployer port -------------------------------------------------------------
     def _verify(self, version: ModelVersion) -> None:
-        data = self.store.get(version.artifact_uri)
-        if hashlib.sha256(data).hexdigest() != version.artifact_sha256:
-            raise ArtifactIntegrityError(f"artifact of {version.group} v{version.version} does not match the registry's sha256")
+        verified_bytes(self.store, version.artifact_uri, version.artifact_sha256,
+                       f"artifact of {version.group} v{version.version} does not match the registry's sha256")
 
     def deploy(self, group: str, slot: str, version: ModelVersion) -> None:
         from google.cloud import aiplatform_v1

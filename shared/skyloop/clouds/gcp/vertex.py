@@ -20,16 +20,16 @@ The client is the SDK's generated ``ModelServiceClient`` (aiplatform_v1), not th
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Mapping
 
-from ...errors import ArtifactIntegrityError, ForeignModel, InvalidEvent, NotFound
+from ...errors import ForeignModel, InvalidEvent, NotFound
 from ...ports import BlobStore, KeyValueStore
 from ...registry import AliasBook, AliasedRegistry, ModelVersion, Registration, Status, check_transition, read_card
+from ...training.artifacts import verified_bytes
 from .config import GcpSettings
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -89,9 +89,8 @@ class VertexModelRegistry(AliasedRegistry):
         own per artifact, since a Vertex model version names a folder, not a file."""
         from ...serving.container import serving_files
 
-        data = self.store.get(artifact_uri)
-        if hashlib.sha256(data).hexdigest() != artifact_sha256:
-            raise ArtifactIntegrityError(f"artifact {artifact_uri} does not match the sha256 it is registered with")
+        data = verified_bytes(self.store, artifact_uri, artifact_sha256,
+                              f"artifact {artifact_uri} does not match the sha256 it is registered with")
         folder = f"models/{group}/serving/{artifact_sha256}"
         uri = ""
         for name, body in serving_files(data).items():
