@@ -192,3 +192,18 @@ def test_the_analyze_function_writes_the_result_beside_the_upload(aws: Aws, monk
     doc = json.loads(aws.client("s3").get_object(Bucket=TRAINING_BUCKET, Key="ai/incident-note.txt.skyloop-ai.json")["Body"].read())
     assert (doc["provider"], doc["result"]["sentiment"]["label"], doc["result"]["key_phrases"]) == (
         "aws", "negative", ["the checkout service"])
+
+
+def test_missing_credentials_are_the_environments_to_fix() -> None:
+    from botocore.exceptions import NoCredentialsError
+
+    from skyloop.clouds.aws.ai import AwsAI
+    from skyloop.clouds.aws.config import AwsSettings
+    from skyloop.errors import CloudUnavailable
+
+    class Unsigned:  # what botocore raises before any request when no credentials resolve
+        def detect_dominant_language(self, **kw: Any) -> Any:
+            raise NoCredentialsError()
+
+    with pytest.raises(CloudUnavailable, match="no AWS credentials"):
+        AwsAI(AwsSettings(), {"comprehend": Unsigned()}).analyze_text("hello")

@@ -183,3 +183,16 @@ def test_the_provider_name_builds_it() -> None:
     from skyloop.ai.providers import provider
 
     assert provider("azure").name == "azure"
+
+
+def test_missing_credentials_are_the_environments_to_fix() -> None:
+    from azure.core.exceptions import ClientAuthenticationError
+
+    from skyloop.errors import CloudUnavailable
+
+    class NoIdentity(Language):
+        def detect_language(self, docs: list[str], **kw: Any) -> Any:
+            raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token")
+
+    with pytest.raises(CloudUnavailable, match="no Azure credential"):
+        _ai(language=NoIdentity()).analyze_text("hello")

@@ -136,3 +136,20 @@ def test_the_provider_name_builds_it() -> None:
     from skyloop.ai.providers import provider
 
     assert provider("gcp").name == "gcp"
+
+
+def test_missing_credentials_are_the_environments_to_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    from skyloop.clouds.gcp import ai as gcp_ai
+    from skyloop.errors import CloudUnavailable
+
+    def nothing(*a: Any, **k: Any) -> Any:
+        raise DefaultCredentialsError("Your default credentials were not found.")
+
+    monkeypatch.setattr(google.auth, "default", nothing)
+    gcp_ai._client.cache_clear()
+    with pytest.raises(CloudUnavailable, match="no Google Cloud credentials"):
+        _ai().analyze_text("hello", features=("sentiment",))
+    gcp_ai._client.cache_clear()

@@ -30,7 +30,7 @@ from ...ai.results import (
 )
 from ...ai.audio import wav_bytes
 from ...ai.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, check_speech, image_size, speech
-from ...errors import InvalidRequest, NotSupported, TransientError
+from ...errors import CloudUnavailable, InvalidRequest, NotSupported, TransientError
 from .config import AwsSettings
 from .session import client, error_code
 
@@ -48,8 +48,13 @@ REFUSED = {"InvalidImageFormatException", "ImageTooLargeException", "InvalidPara
 
 def _call(fn: Any, **kwargs: Any) -> Any:
     """One AWS call: throttling is transient (retried later), a refused input is the caller's."""
+    from botocore.exceptions import NoCredentialsError
+
     try:
         return fn(**kwargs)
+    except NoCredentialsError:  # the environment's to fix, not a bug and not the input's
+        raise CloudUnavailable("no AWS credentials found (the function's role, or AWS_PROFILE / "
+                               "AWS_ACCESS_KEY_ID where you run it)") from None
     except Exception as exc:
         code = error_code(exc)
         if code in THROTTLED:

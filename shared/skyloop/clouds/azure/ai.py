@@ -40,10 +40,13 @@ VISION = {"labels": "TAGS", "objects": "OBJECTS", "text": "READ"}
 
 
 def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    from azure.core.exceptions import HttpResponseError, ServiceRequestError
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
 
     try:
         return fn(*args, **kwargs)
+    except ClientAuthenticationError as exc:  # the environment's to fix, not a bug and not the input's
+        raise CloudUnavailable(f"no Azure credential the AI services accept (the function's managed identity, "
+                               f"or `az login` where you run it): {str(exc)[:200]}") from None
     except ServiceRequestError as exc:
         raise TransientError(f"Azure AI services unreachable: {exc}") from None
     except HttpResponseError as exc:

@@ -35,7 +35,7 @@ from ...ai.results import (
     Translation,
 )
 from ...ai.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, check_speech, image_size, speech
-from ...errors import InvalidRequest, NotSupported, TransientError
+from ...errors import CloudUnavailable, InvalidRequest, NotSupported, TransientError
 from .config import GcpSettings
 
 NAME = "gcp"
@@ -50,9 +50,16 @@ VISION_FEATURES = {"labels": "LABEL_DETECTION", "objects": "OBJECT_LOCALIZATION"
 def _client(kind: str) -> Any:
     from google.cloud import language_v2, speech_v1, texttospeech_v1, translate_v3, vision_v1  # lazy
 
-    return {"vision": vision_v1.ImageAnnotatorClient, "language": language_v2.LanguageServiceClient,
+    from google.auth.exceptions import DefaultCredentialsError
+
+    make = {"vision": vision_v1.ImageAnnotatorClient, "language": language_v2.LanguageServiceClient,
             "speech": speech_v1.SpeechClient, "translate": translate_v3.TranslationServiceClient,
-            "tts": texttospeech_v1.TextToSpeechClient}[kind]()
+            "tts": texttospeech_v1.TextToSpeechClient}[kind]
+    try:
+        return make()
+    except DefaultCredentialsError:  # the environment's to fix, not a bug and not the input's
+        raise CloudUnavailable("no Google Cloud credentials found (the function's service account, or "
+                               "`gcloud auth application-default login` where you run it)") from None
 
 
 def _call(fn: Any, **kwargs: Any) -> Any:
