@@ -34,7 +34,7 @@ def test_every_sample_is_covered_here() -> None:
                "eventbridge-sagemaker-training-job-completed.json", "firehose-sagemaker-variant-metrics.json",
                "stepfunctions-rollout-step.json", "sqs-s3-object-created.json", "sns-s3-object-created.json",
                "sqs-sns-s3-object-created.json", "s3-object-removed.json", "eventbridge-cloudwatch-alarm-no-dimensions.json",
-               "s3-ai-upload-created.json"}
+               "s3-ai-upload-created.json", "eventbridge-transcribe-output-created.json"}
     assert {p.name for p in EVENTS.glob("*.json")} == covered
 
 
@@ -45,6 +45,27 @@ def test_an_upload_under_ai_is_media_for_the_ai_services() -> None:
     assert isinstance(e, MediaArrived)
     assert (e.uri, e.size, e.version) == ("s3://skyloop-training-123456789012-us-east-1/ai/incident-note.txt", 64,
                                           "5f1c8e3b0f0d8f1a2b3c4d5e6f708192")
+
+
+def test_a_transcribe_output_is_a_job_finishing_not_an_upload() -> None:
+    """Transcribe writes its output under transcribe/ (outside ai/): the analyze function takes it
+    as the job's completion, and the AWS provider names the job from the key."""
+    from skyloop.ai.uploads import is_media
+    from skyloop.clouds.aws.ai import AwsAI
+    from skyloop.clouds.aws.config import AwsSettings
+    from skyloop.events import MediaArrived
+
+    [e] = decode(load("eventbridge-transcribe-output-created.json"))
+    assert isinstance(e, MediaArrived) and not is_media(e.uri.split("/", 3)[3])
+    ai = AwsAI(AwsSettings(bucket="skyloop-training-123456789012-us-east-1"))
+    assert ai.job_of(e.uri) == "skyloop-3f6c1d0a9b8e7f6a5d4c3b2a1908f7e6d5c4b3a2"
+    for other in ("transcribe/skyloop-3f6c.json", "transcribe/3f6c1d0a9b8e7f6a5d4c3b2a1908f7e6d5c4b3a2.wav",
+                  "ai/skyloop-3f6c1d0a9b8e7f6a5d4c3b2a1908f7e6d5c4b3a2.json"):
+        assert ai.job_of(f"s3://skyloop-training-123456789012-us-east-1/{other}") is None, other
+    assert ai.job_of(e.uri.replace("123456789012", "999999999999")) is None  # another bucket's object
+    ev = load("eventbridge-transcribe-output-created.json")
+    ev["detail"]["object"]["key"] = "transcribe/.write_access_check_file.temp"  # Transcribe's own probe
+    assert decode(ev) == []
 
 
 def test_both_s3_forms_name_the_same_object() -> None:
@@ -160,6 +181,7 @@ DECODED = {
     "sns-s3-object-created.json": ["TrainingDataArrived"],
     "sqs-sns-s3-object-created.json": ["TrainingDataArrived"],
     "s3-object-removed.json": [],
+    "eventbridge-transcribe-output-created.json": ["MediaArrived"],
 }
 
 

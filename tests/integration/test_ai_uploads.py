@@ -162,3 +162,58 @@ def test_each_clouds_sample_is_a_media_upload_and_a_result_is_not(cloud: str, pa
     assert isinstance(event, MediaArrived) and event.size == 64
     text = json.dumps(raw).replace("incident-note.txt", "incident-note.txt.skyloop-ai.json")
     assert _decode(cloud, json.loads(text)) == []  # the result Skyloop wrote does not trigger another analysis
+
+
+class _JobProvider:
+    """A provider whose transcription is a job (AWS Transcribe's contract, at the port): pending
+    until the test finishes it, then the transcript; its outputs land under transcribe/.
+    A stand-in at the port edge: AWS's own provider runs this on moto in tests/integration/aws."""
+
+    name = "jobs"
+
+    def __init__(self, store: Any) -> None:
+        self.store, self.finished, self.started = store, False, 0
+
+    def job_of(self, uri: str) -> str | None:
+        tail = uri.rsplit("transcribe/", 1)
+        return tail[1][:-len(".json")] if len(tail) == 2 and tail[1].endswith(".json") else None
+
+    def transcribe(self, audio: bytes, *, language: str | None = None, media_format: str = "wav") -> Any:
+        from skyloop.ai.results import Transcript
+
+        if not self.finished:
+            self.started += 1
+            return Transcript(provider=self.name, text="", job_id="job-1")
+        return Transcript(provider=self.name, text=f"{len(audio)} bytes heard", confidence=0.9)
+
+
+def test_long_audio_waits_on_its_job_and_the_jobs_output_finishes_every_upload_waiting(tmp_path: Path) -> None:
+    from skyloop.local.blobstore import FolderBlobStore
+
+    store = FolderBlobStore(tmp_path / "blobs")
+    kv = SqliteKeyValueStore(Database(tmp_path / "state.db"))
+    idem = KvIdempotencyStore(kv)
+    ai = _JobProvider(store)
+
+    def analyse(event: Any) -> dict[str, Any]:
+        return analyze_upload(event, store=store, idempotency=idem, ai=ai, max_bytes=1_000_000, kv=kv)
+
+    uris = [store.put(f"ai/{name}.wav", b"RIFF same audio") for name in ("standup", "standup-copy", "gone")]
+    for uri in uris:
+        assert analyse(MediaArrived(uri=uri, version="v1"))["status"] == "running"
+    assert analyse(MediaArrived(uri=uris[0], version="v1"))["duplicate"] is True  # redelivered: no second job
+    assert ai.started == 3
+    running = json.loads(store.get(uris[0] + ".skyloop-ai.json"))
+    assert (running["status"], running["result"]["job_id"]) == ("running", "job-1")
+    store.delete(uris[2])  # deleted while its job ran: nothing is written beside it
+    ai.finished = True
+    output = store.put("transcribe/job-1.json", b"{}")
+    done = analyse(MediaArrived(uri=output, version="o1"))
+    assert done["status"] == "finished" and sorted(done["results"]) == sorted(u + ".skyloop-ai.json" for u in uris[:2])
+    for uri in uris[:2]:
+        doc = json.loads(store.get(uri + ".skyloop-ai.json"))
+        assert (doc["status"], doc["result"]["text"], doc["result"]["job_id"]) == ("done", "15 bytes heard", None)
+    assert analyse(MediaArrived(uri=output, version="o1"))["status"] == "nothing waiting"  # redelivered
+    with pytest.raises(InvalidRequest, match="no state store"):  # a job, and nowhere to wait on it
+        ai.finished = False
+        analyze_upload(MediaArrived(uri=uris[0], version="v2"), store=store, idempotency=idem, ai=ai, max_bytes=1_000_000)

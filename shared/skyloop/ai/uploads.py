@@ -6,6 +6,12 @@ Idempotent by object version: a redelivered notification returns the first resul
 of the same name is analysed again. A file that cannot be analysed (unknown kind, too large, not
 an image, an operation the provider lacks) is a typed refusal, dead-lettered with its reason by
 the delivery rule.
+
+Long audio is an asynchronous job on a provider that has one (AWS Transcribe). The upload's result
+is then written as ``"status": "running"`` with the job id, and the upload is noted as waiting on
+the job in the key-value store. The job's own output landing under ``transcribe/`` is the
+completion event: it comes to the same function, which finishes every upload waiting on that job
+(a function cannot sit out a job that takes minutes, and polling would cost a schedule).
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from ..events import MediaArrived
 
 AI_PREFIX = "ai/"  # uploads here are analysed, not trained on
 AI_RESULT = ".skyloop-ai.json"  # what the analysis writes beside each upload
+JOBS_PREFIX = "transcribe/"  # providers' asynchronous working files (audio copies, job outputs): not uploads
+WAITING = "ai-job/"  # key-value store: the uploads waiting on a provider's job
 KINDS = {**{e: "image" for e in (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")},
          ".txt": "text", **{e: "speech" for e in (".wav", ".mp3", ".flac", ".ogg")}}
 
@@ -29,13 +37,23 @@ def is_media(name: str) -> bool:
     return name.startswith(AI_PREFIX) and not name.endswith(AI_RESULT)
 
 
+def is_job_output(name: str) -> bool:
+    """A provider's finished job writing its output (a JSON document under ``transcribe/``)."""
+    return name.startswith(JOBS_PREFIX) and name.endswith(".json")
+
+
 def result_uri(uri: str) -> str:
     return uri + AI_RESULT
 
 
-def analyze_upload(event: MediaArrived, *, store: Any, idempotency: Any, ai: Any, max_bytes: int) -> dict[str, Any]:
+def analyze_upload(event: MediaArrived, *, store: Any, idempotency: Any, ai: Any, max_bytes: int,
+                   kv: Any = None) -> dict[str, Any]:
     from ..handlers._once import once
 
+    job_of = getattr(ai, "job_of", None)
+    job = job_of(event.uri) if job_of is not None else None
+    if job is not None:
+        return finish_job(job, store=store, ai=ai, max_bytes=max_bytes, kv=kv)
     kind = KINDS.get(PurePosixPath(event.uri.split("?", 1)[0]).suffix.lower())
     if kind is None:
         raise InvalidRequest(f"{event.uri}: not a file the AI services analyse (images, .txt, audio)")
@@ -43,21 +61,7 @@ def analyze_upload(event: MediaArrived, *, store: Any, idempotency: Any, ai: Any
         raise InvalidRequest(f"{event.uri} is {event.size} bytes, above the {max_bytes}-byte limit for analysis")
 
     def run(data: bytes) -> dict[str, Any]:
-        if len(data) > max_bytes:
-            raise InvalidRequest(f"{event.uri} is {len(data)} bytes, above the {max_bytes}-byte limit for analysis")
-        if kind == "image":
-            result = ai.analyze_image(data)
-        elif kind == "text":
-            try:
-                result = ai.analyze_text(data.decode("utf-8"))
-            except UnicodeDecodeError:
-                raise InvalidRequest(f"{event.uri} is not UTF-8 text") from None
-        else:
-            result = ai.transcribe(data, media_format=PurePosixPath(event.uri).suffix.lstrip("."))
-        doc = {"source": event.uri, "version": event.version, "kind": kind, "provider": ai.name,
-               "result": result.model_dump(mode="json", exclude={"audio"})}
-        written = store.put(result_uri(event.uri), json.dumps(doc, indent=2, sort_keys=True).encode())
-        return {"status": "analysed", "kind": kind, "provider": ai.name, "result_uri": written}
+        return _analyse(event.uri, event.version, kind, data, store=store, ai=ai, max_bytes=max_bytes, kv=kv)
 
     if event.version:
         key = "ai:" + hashlib.sha256(f"{event.uri}|{event.version}".encode()).hexdigest()
@@ -65,3 +69,59 @@ def analyze_upload(event: MediaArrived, *, store: Any, idempotency: Any, ai: Any
     data = store.get(event.uri)  # no version in the event: the content names the work
     key = "ai:" + hashlib.sha256(event.uri.encode() + b"\0" + data).hexdigest()
     return once(idempotency, key, lambda: run(data))
+
+
+def _analyse(uri: str, version: str | None, kind: str, data: bytes, *, store: Any, ai: Any, max_bytes: int,
+             kv: Any) -> dict[str, Any]:
+    if len(data) > max_bytes:
+        raise InvalidRequest(f"{uri} is {len(data)} bytes, above the {max_bytes}-byte limit for analysis")
+    if kind == "image":
+        result = ai.analyze_image(data)
+    elif kind == "text":
+        try:
+            result = ai.analyze_text(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise InvalidRequest(f"{uri} is not UTF-8 text") from None
+    else:
+        result = ai.transcribe(data, media_format=PurePosixPath(uri).suffix.lstrip("."))
+    job = getattr(result, "job_id", None)
+    if job:
+        if kv is None:
+            raise InvalidRequest(f"{uri}: the {ai.name} provider answers with a job, and this runtime has no state store to wait on it")
+        _wait_on(kv, job, uri, version)
+    doc = {"source": uri, "version": version, "kind": kind, "provider": ai.name, "status": "running" if job else "done",
+           "result": result.model_dump(mode="json", exclude={"audio"})}
+    written = store.put(result_uri(uri), json.dumps(doc, indent=2, sort_keys=True).encode())
+    return {"status": "running" if job else "analysed", "kind": kind, "provider": ai.name, "result_uri": written,
+            **({"job_id": job} if job else {})}
+
+
+def _wait_on(kv: Any, job: str, uri: str, version: str | None) -> None:
+    from ..kvstate import update
+
+    def add(cur: bytes | None) -> bytes:
+        waiting = [w for w in json.loads(cur or b"[]") if w["uri"] != uri]
+        return json.dumps(waiting + [{"uri": uri, "version": version}], sort_keys=True).encode()
+
+    update(kv, WAITING + job, add)
+
+
+def finish_job(job: str, *, store: Any, ai: Any, max_bytes: int, kv: Any) -> dict[str, Any]:
+    """A job's output landed: every upload waiting on it gets its final result. Redelivered, it
+    writes the same documents again (the job's answer does not change)."""
+    raw = kv.get(WAITING + job) if kv is not None else None
+    waiting = json.loads(raw) if raw else []
+    finished = []
+    for w in waiting:
+        if not store.exists(w["uri"]):
+            continue  # the upload was deleted while its job ran: nothing to write beside
+        out = _analyse(w["uri"], w.get("version"), "speech", store.get(w["uri"]), store=store, ai=ai,
+                       max_bytes=max_bytes, kv=kv)
+        finished.append(out["result_uri"])
+    if finished:
+        from ..kvstate import update
+
+        done = {w["uri"] for w in waiting}
+        update(kv, WAITING + job, lambda cur: json.dumps([w for w in json.loads(cur or b"[]") if w["uri"] not in done],
+                                                          sort_keys=True).encode())
+    return {"status": "finished" if finished else "nothing waiting", "job_id": job, "results": finished}

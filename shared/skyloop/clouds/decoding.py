@@ -55,11 +55,12 @@ def bare_domain_event(raw: dict[str, Any], cloud: str) -> Any:
 
 def upload_event(name: str) -> type | None:
     """What an object written to the training store means: a file for the AI services (under
-    ``ai/``), a training CSV, or nothing (None: a sidecar, a model, a result Skyloop wrote)."""
-    from ..ai.uploads import is_media
+    ``ai/``) or an AI job's output (under ``transcribe/``), a training CSV, or nothing (None: a
+    sidecar, a model, a result Skyloop wrote)."""
+    from ..ai.uploads import is_job_output, is_media
     from ..events import MediaArrived, TrainingDataArrived
 
-    if is_media(name):
+    if is_media(name) or is_job_output(name):  # an upload, or an AI provider's job finishing
         return MediaArrived
     return TrainingDataArrived if is_training_csv(name) else None
 

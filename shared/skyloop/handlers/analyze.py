@@ -1,4 +1,4 @@
-"""Trigger: an image, text or audio file landed under ``ai/``."""
+"""Trigger: an image, text or audio file landed under ``ai/``, or an AI job it started finished."""
 
 from __future__ import annotations
 
@@ -16,4 +16,4 @@ def on_media(event: MediaArrived, adapters: "Adapters") -> dict[str, Any]:
 
     ai = adapters.ai if adapters.ai is not None else provider(adapters.settings.ai.provider)
     return analyze_upload(event, store=adapters.store, idempotency=adapters.idempotency, ai=ai,
-                          max_bytes=adapters.settings.ai.max_bytes)
+                          max_bytes=adapters.settings.ai.max_bytes, kv=adapters.kv)

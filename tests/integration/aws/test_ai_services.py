@@ -194,6 +194,50 @@ def test_the_analyze_function_writes_the_result_beside_the_upload(aws: Aws, monk
         "aws", "negative", ["the checkout service"])
 
 
+def test_a_long_recording_gets_its_transcript_when_the_job_finishes(aws: Aws) -> None:
+    """The upload's result says "running" with the job id; Transcribe's output landing under
+    transcribe/ (EventBridge, the sample event) finishes it. All through functions/aws/analyze.py,
+    its calls held to AnalyzeRole (the waiting list is in the state table). moto's jobs advance a
+    state per read and write no transcript: the test reads the job to COMPLETED and writes the
+    transcript where the job's OutputKey says, as the service does."""
+    import analyze
+
+    from .conftest import LambdaContext, load_event
+
+    s3 = aws.client("s3")
+    audio = b"RIFF....WAVEfmt a long stand-up recording"
+    s3.put_object(Bucket=TRAINING_BUCKET, Key="ai/standup.wav", Body=audio)
+    upload = load_event("s3-ai-upload-created.json")
+    upload["Records"][0]["s3"]["bucket"]["name"] = TRAINING_BUCKET
+    upload["Records"][0]["s3"]["object"].update(key="ai/standup.wav", size=len(audio))
+    out = analyze.handler(upload, LambdaContext())
+    [started] = out["results"]
+    assert started["status"] == "running", out
+    job = started["job_id"]
+    result_key = "ai/standup.wav.skyloop-ai.json"
+    running = json.loads(s3.get_object(Bucket=TRAINING_BUCKET, Key=result_key)["Body"].read())
+    assert (running["status"], running["result"]["job_id"], running["result"]["text"]) == ("running", job, "")
+
+    finished_event = load_event("eventbridge-transcribe-output-created.json")
+    finished_event["detail"]["bucket"]["name"] = TRAINING_BUCKET
+    finished_event["detail"]["object"]["key"] = f"transcribe/{job}.json"
+    other = analyze.handler(load_event("eventbridge-transcribe-output-created.json"), LambdaContext())
+    assert other["results"][0]["status"] == "nothing waiting", other  # a job no upload waits on
+    tr = aws.client("transcribe")
+    while tr.get_transcription_job(TranscriptionJobName=job)["TranscriptionJob"]["TranscriptionJobStatus"] != "COMPLETED":
+        pass
+    s3.put_object(Bucket=TRAINING_BUCKET, Key=f"transcribe/{job}.json", Body=json.dumps({"results": {
+        "transcripts": [{"transcript": "the deploy went out at nine"}],
+        "items": [{"alternatives": [{"confidence": "0.95", "content": "deploy"}]}]}}).encode())
+    done = analyze.handler(finished_event, LambdaContext())
+    assert done["results"][0]["status"] == "finished", done
+    doc = json.loads(s3.get_object(Bucket=TRAINING_BUCKET, Key=result_key)["Body"].read())
+    assert (doc["status"], doc["result"]["text"], doc["result"]["job_id"]) == ("done", "the deploy went out at nine", None)
+    again = analyze.handler(finished_event, LambdaContext())  # redelivered: nothing left waiting, the result stands
+    assert again["results"][0]["status"] == "nothing waiting", again
+    assert json.loads(s3.get_object(Bucket=TRAINING_BUCKET, Key=result_key)["Body"].read()) == doc
+
+
 def test_missing_credentials_are_the_environments_to_fix() -> None:
     from botocore.exceptions import NoCredentialsError
 

@@ -137,6 +137,68 @@ def test_translator() -> None:
     assert (out.text, out.source_language, out.target_language) == ("Hallo Welt", "en", "de")
 
 
+class _Signal:
+    def __init__(self) -> None:
+        self.slots: list[Any] = []
+
+    def connect(self, cb: Any) -> None:
+        self.slots.append(cb)
+
+    def fire(self, evt: Any) -> None:
+        for cb in self.slots:
+            cb(evt)
+
+
+class _Recognizer:
+    """The Speech SDK's continuous recognition, as its recognizer behaves: callbacks on the SDK's
+    own thread, one ``recognized`` per utterance, then ``canceled`` (EndOfStream, or Error with a
+    code) and ``session_stopped``. The SDK's event-args types wrap native handles and cannot be
+    built here: the events are plain objects with their attributes."""
+
+    def __init__(self, utterances: list[tuple[Any, str]], error: Any = None) -> None:
+        self.recognized, self.canceled, self.session_stopped = _Signal(), _Signal(), _Signal()
+        self.utterances, self.error, self.stopped = utterances, error, False
+
+    def start_continuous_recognition(self) -> None:
+        import threading
+        from types import SimpleNamespace as NS
+
+        def run() -> None:
+            for reason, text in self.utterances:
+                self.recognized.fire(NS(result=NS(reason=reason, text=text)))
+            why = sp.CancellationReason.Error if self.error else sp.CancellationReason.EndOfStream
+            self.canceled.fire(NS(cancellation_details=NS(reason=why, code=self.error, error_details="from the test")))
+            self.session_stopped.fire(NS())
+
+        threading.Thread(target=run).start()
+
+    def stop_continuous_recognition(self) -> None:
+        self.stopped = True
+
+
+@pytest.mark.parametrize("code,error", [("BadRequest", "InvalidRequest"), ("AuthenticationFailure", "CloudUnavailable"),
+                                        ("ServiceTimeout", "TransientError")])
+def test_a_cancelled_recognition_is_typed_by_its_code(code: str, error: str) -> None:
+    import skyloop.errors
+
+    rec = _Recognizer([(sp.ResultReason.RecognizedSpeech, "partial")], error=getattr(sp.CancellationErrorCode, code))
+    ai = _ai(recognizer=lambda config, audio: rec,
+             speech_config=lambda: sp.SpeechConfig(subscription="test-only", region="westeurope"))
+    with pytest.raises(getattr(skyloop.errors, error), match=code):
+        ai.transcribe(wav_bytes(b"\x00\x00" * 16_000, 16_000))
+    assert rec.stopped
+
+
+def test_audio_beyond_one_calls_reach_is_refused_by_name() -> None:
+    from skyloop.clouds.azure.ai import MAX_CONTINUOUS_SECONDS
+
+    ai = _ai(recognizer=lambda config, audio: pytest.fail("no recognition started"),
+             speech_config=lambda: sp.SpeechConfig(subscription="test-only", region="westeurope"))
+    long = wav_bytes(b"\x00\x00" * int(8_000 * (MAX_CONTINUOUS_SECONDS + 1)), 8_000)
+    with pytest.raises(NotSupported, match="azure provider recognises up to"):
+        ai.transcribe(long)
+
+
 def test_speech_synthesis_and_recognition() -> None:
     wav = wav_bytes(b"\x00\x01" * 24_000, 24_000)
     made: list[Any] = []
@@ -159,12 +221,8 @@ def test_speech_synthesis_and_recognition() -> None:
 
     def recognizer(config: Any, audio: bytes) -> Any:
         assert config.speech_recognition_language == "de-DE"
-
-        class R:
-            def recognize_once(self) -> Any:
-                return Done(reason=sp.ResultReason.RecognizedSpeech, text="Hallo Skyloop")
-
-        return R()
+        return _Recognizer([(sp.ResultReason.RecognizedSpeech, "Hallo Skyloop."), (sp.ResultReason.NoMatch, ""),
+                            (sp.ResultReason.RecognizedSpeech, "Alles gut.")])
 
     def config() -> Any:
         return sp.SpeechConfig(subscription="test-only", region="westeurope")
@@ -174,7 +232,7 @@ def test_speech_synthesis_and_recognition() -> None:
     assert (out.format, out.sample_rate, out.duration_seconds, out.voice) == ("wav", 24_000, pytest.approx(1.0), "en-GB-RyanNeural")
     assert made[0].speech_synthesis_voice_name == "en-GB-RyanNeural"
     heard = ai.transcribe(wav_bytes(b"\x00\x00" * 16_000, 16_000), language="de-DE")
-    assert (heard.text, heard.language) == ("Hallo Skyloop", "de-DE")
+    assert (heard.text, heard.language) == ("Hallo Skyloop. Alles gut.", "de-DE")  # every utterance, not the first
     with pytest.raises(NotSupported, match="wav or mp3"):
         ai.synthesize("x", audio_format="ogg")
 

@@ -128,7 +128,7 @@ def test_translation_and_speech() -> None:
     out2 = _ai(speech=heard).transcribe(wav_bytes(b"\x00\x00" * 16_000, 16_000))
     assert (out2.text, out2.confidence) == ("hello skyloop", pytest.approx(0.9))
     assert heard.requests[0].config.sample_rate_hertz == 16_000
-    with pytest.raises(InvalidRequest, match="up to 60 s"):
+    with pytest.raises(NotSupported, match="gcp provider recognises up to 60 s"):
         _ai(speech=heard).transcribe(wav_bytes(b"\x00\x00" * 16_000 * 61, 16_000))
 
 

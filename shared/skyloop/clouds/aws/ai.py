@@ -4,7 +4,8 @@ Every answer is mapped into Skyloop's result types (``ai/results.py``): confiden
 0-100 to 0-1, Rekognition's boxes from ratios to pixels of the image, Comprehend's sentiment labels
 to lowercase. Transcription is an asynchronous job on audio in S3: the first call uploads the audio
 (content-addressed, so a retry starts the same job) and answers with ``job_id`` while it runs; a
-call once it has finished reads the transcript. Polly's PCM becomes a WAV file; MP3 is passed
+call once it has finished reads the transcript. The job's output object is its completion event
+(``job_of`` recognises it). Polly's PCM becomes a WAV file; MP3 is passed
 through with its duration counted from its frames.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any, Sequence
 
 from ...ai.results import (
@@ -30,6 +32,7 @@ from ...ai.results import (
 )
 from ...ai.audio import wav_bytes
 from ...ai.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, check_speech, image_size, speech
+from ...ai.uploads import JOBS_PREFIX
 from ...errors import CloudUnavailable, InvalidRequest, NotSupported, TransientError
 from .config import AwsSettings
 from .session import client, error_code
@@ -37,8 +40,10 @@ from .session import client, error_code
 NAME = "aws"
 MAX_TEXT = 5_000  # bytes per Comprehend real-time call (UTF-8); Translate takes 10,000
 PCM_RATE = 16_000
-# Transcribe's input copy and its output, outside ai/ so that neither is taken for a new upload
-TRANSCRIBE_PREFIX = "transcribe/"
+# Transcribe's input copy and its output, outside ai/ so that neither is taken for a new upload;
+# the output landing there is the job's completion event (skyloop.ai.uploads.finish_job)
+TRANSCRIBE_PREFIX = JOBS_PREFIX
+JOB_NAME = re.compile(r"skyloop-[0-9a-f]{40}")
 THROTTLED = {"ThrottlingException", "ProvisionedThroughputExceededException", "TooManyRequestsException",
              "ServiceUnavailableException", "InternalServerError", "LimitExceededException"}
 REFUSED = {"InvalidImageFormatException", "ImageTooLargeException", "InvalidParameterException", "TextSizeLimitExceededException",
@@ -154,6 +159,14 @@ class AwsAI:
         raw = res["AudioStream"].read()
         # Polly's PCM is signed 16-bit little-endian mono: made a WAV file
         return speech(NAME, wav_bytes(raw, PCM_RATE) if audio_format == "wav" else raw, audio_format, voice)
+
+    def job_of(self, uri: str) -> str | None:
+        """The Transcribe job whose output this object is (``transcribe/<job>.json``), if it is one."""
+        prefix = f"s3://{self.aws.bucket}/{TRANSCRIBE_PREFIX}"
+        if not (uri.startswith(prefix) and uri.endswith(".json")):
+            return None
+        name = uri[len(prefix):-len(".json")]
+        return name if JOB_NAME.fullmatch(name) else None
 
     def transcribe(self, audio: bytes, *, language: str | None = None, media_format: str = "wav") -> Transcript:
         if media_format not in ("wav", "mp3", "flac", "ogg", "mp4", "webm", "amr", "m4a"):

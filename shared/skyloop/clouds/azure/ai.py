@@ -6,9 +6,11 @@ Mapping into Skyloop's result types (``ai/results.py``):
   detection (Azure's Face API is a separate, gated service): ``faces`` is ``NotSupported``.
 - AI Language's sentiment comes with confidence scores per class; a document error (an
   unsupported language, an empty text) is the caller's, with its message.
-- Speech synthesises RIFF 24 kHz 16-bit PCM (a WAV file) or 48 kbit/s MP3, and recognises up
-  to one utterance of WAV at once (``recognize_once``); longer audio needs batch transcription from
-  Blob Storage, which is not built here.
+- Speech synthesises RIFF 24 kHz 16-bit PCM (a WAV file) or 48 kbit/s MP3, and recognises WAV
+  by continuous recognition, every utterance to the end of the file (``recognize_once`` stops at
+  the first pause and would silently drop the rest), up to ``MAX_CONTINUOUS_SECONDS`` of audio, a
+  function's time; longer audio would need batch transcription from Blob Storage (not built:
+  refused as ``NotSupported``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from .config import AzureSettings
 
 NAME = "azure"
 MAX_TEXT = 5_120  # characters per AI Language document
+MAX_CONTINUOUS_SECONDS = 600.0  # audio recognised in one call; Speech reads a file faster than real time
 VISION = {"labels": "TAGS", "objects": "OBJECTS", "text": "READ"}
 
 
@@ -150,22 +153,19 @@ class AzureAI:
         return speech(NAME, bytes(result.audio_data), audio_format, voice)
 
     def transcribe(self, audio: bytes, *, language: str | None = None, media_format: str = "wav") -> Transcript:
-        import azure.cognitiveservices.speech as sp
-
         if media_format != "wav":
             raise NotSupported(f"the {NAME} provider transcribes WAV, not {media_format}")
         try:
-            wav_duration(audio)
+            seconds, _ = wav_duration(audio)
         except Exception:
             raise InvalidRequest("not a WAV file this provider can read") from None
+        if seconds > MAX_CONTINUOUS_SECONDS:
+            raise NotSupported(f"the {NAME} provider recognises up to {MAX_CONTINUOUS_SECONDS:.0f} s of audio in one call, "
+                               f"not {seconds:.0f} s (batch transcription from Blob Storage is not built)")
         config = self._speech_config()
         config.speech_recognition_language = language or "en-US"
-        result = self._c_speech("recognizer")(config, audio).recognize_once()
-        if result.reason == sp.ResultReason.NoMatch:
-            return Transcript(provider=NAME, text="", language=language)
-        if result.reason != sp.ResultReason.RecognizedSpeech:
-            raise TransientError(f"Speech recognition did not complete: {result.reason}")
-        return Transcript(provider=NAME, text=result.text, language=language or "en-US")
+        return Transcript(provider=NAME, text=_recognise_all(self._c_speech("recognizer")(config, audio), seconds),
+                          language=language or "en-US")
 
     # -- Speech SDK: a native client, built per call from a config --------------------------------
     def _speech_config(self) -> Any:
@@ -212,3 +212,47 @@ def _client(kind: str, endpoint: str, region: str) -> Any:
     from azure.ai.translation.text import TextTranslationClient
 
     return TextTranslationClient(credential=_credential(), endpoint=endpoint, region=region or None)
+
+
+def _recognise_all(recognizer: Any, seconds: float) -> str:
+    """Every utterance of the file, in order: continuous recognition until the end of the stream.
+
+    The SDK calls back on its own thread: ``recognized`` per utterance, then ``canceled`` with
+    ``EndOfStream`` (or ``Error``) and ``session_stopped``. Waiting is bounded by the audio's
+    length plus a margin, so a lost session is a transient error, never a hung function."""
+    import threading
+
+    import azure.cognitiveservices.speech as sp
+
+    texts: list[str] = []
+    failed: list[Any] = []
+    done = threading.Event()
+
+    def recognized(evt: Any) -> None:
+        if evt.result.reason == sp.ResultReason.RecognizedSpeech and evt.result.text:
+            texts.append(evt.result.text)
+
+    def canceled(evt: Any) -> None:
+        details = evt.cancellation_details
+        if details.reason == sp.CancellationReason.Error:
+            failed.append(details)
+        done.set()
+
+    recognizer.recognized.connect(recognized)
+    recognizer.canceled.connect(canceled)
+    recognizer.session_stopped.connect(lambda evt: done.set())
+    recognizer.start_continuous_recognition()
+    try:
+        finished = done.wait(timeout=60.0 + 2.0 * seconds)
+    finally:
+        recognizer.stop_continuous_recognition()
+    if failed:
+        code, why = failed[0].code, f"Speech recognition was cancelled: {failed[0].code.name}: {failed[0].error_details}"
+        if code == sp.CancellationErrorCode.BadRequest:
+            raise InvalidRequest(why)
+        if code in (sp.CancellationErrorCode.AuthenticationFailure, sp.CancellationErrorCode.Forbidden):
+            raise CloudUnavailable(why + " (the identity's Cognitive Services User role on the AI services account)")
+        raise TransientError(why)
+    if not finished:
+        raise TransientError(f"Speech recognition did not finish within {60.0 + 2.0 * seconds:.0f} s")
+    return " ".join(texts)

@@ -9,8 +9,9 @@ Mapping into Skyloop's result types (``ai/results.py``):
   ``neutral``, and the label follows the score beyond +/-0.25 (Google's own rule of thumb). An
   entity's confidence is its best mention's probability. There are no key phrases:
   ``NotSupported`` names the providers that have them.
-- Speech-to-Text answers short audio (up to a minute of WAV) at once; longer audio is refused
-  with that reason (asynchronous recognition needs the audio in Cloud Storage: not built here).
+- Speech-to-Text answers short audio (up to a minute of WAV) at once; longer audio is refused as
+  ``NotSupported`` with that reason (asynchronous recognition needs the audio in Cloud Storage: not
+  built here).
 - Text-to-Speech's LINEAR16 is a WAV file already; MP3 is measured frame by frame.
 """
 
@@ -176,8 +177,8 @@ class GcpAI:
         except Exception:
             raise InvalidRequest("not a WAV file this provider can read") from None
         if seconds > MAX_SYNC_SECONDS:
-            raise InvalidRequest(f"{seconds:.0f} s of audio: synchronous recognition takes up to {MAX_SYNC_SECONDS:.0f} s "
-                                 "(longer audio needs asynchronous recognition from Cloud Storage, not built)")
+            raise NotSupported(f"the {NAME} provider recognises up to {MAX_SYNC_SECONDS:.0f} s of audio in one call, not "
+                               f"{seconds:.0f} s (asynchronous recognition from Cloud Storage is not built)")
         config = speech_v1.RecognitionConfig(encoding=speech_v1.RecognitionConfig.AudioEncoding.LINEAR16,
                                              sample_rate_hertz=rate, language_code=language or "en-US")
         r = _call(self._c("speech").recognize, request=speech_v1.RecognizeRequest(
