@@ -8,7 +8,7 @@ import pytest
 
 from skyloop.detection import load_detector, make_detector
 from skyloop.detection.base import state_is_sound
-from skyloop.detection.likelihood import LikelihoodDetector, rarity_of, score_of
+from skyloop.detection.likelihood import EDGES, LikelihoodDetector, _bin, rarity_of, score_of, tail_p
 from skyloop.events import Severity
 
 T0 = 1_767_225_600.0
@@ -26,6 +26,30 @@ def stream(x, ts=None, det=None):
 def incidents(flags):
     flags = np.asarray(flags, bool)
     return int((flags & ~np.r_[False, flags[:-1]]).sum())
+
+
+def _hist(z):
+    h = np.zeros((1, len(EDGES)))
+    np.add.at(h[0], _bin(np.abs(z)), 1.0)
+    return h
+
+
+def test_the_tail_keeps_counts_where_the_data_reach_and_extrapolates_past_them():
+    """Peaks over threshold: inside the data the probability is never below the count; past it a
+    fitted tail keeps falling smoothly (no plateau, no cliff at the largest z seen), near the truth."""
+    rng = np.random.default_rng(3)
+    gauss = _hist(rng.standard_normal(1000))
+    r = np.linspace(0.0, 40.0, 401)
+    p = np.array([tail_p(gauss, np.array([v]), 2.0)[0] for v in r])
+    assert np.all(np.diff(p) <= 1e-15) and p[-1] < p[r.searchsorted(10)] < p[r.searchsorted(6)]
+    for v in (0.5, 1.0, 2.0):  # inside the data: about the share of the 1,000 records above v
+        assert tail_p(gauss, np.array([v]), 2.0)[0] == pytest.approx(math.erfc(v / math.sqrt(2)), rel=0.25)
+    # |z| >= 5 of a normal is 5.7e-7: the fit from 1,000 records is within two orders of magnitude
+    assert 1e-9 < tail_p(gauss, np.array([5.0]), 2.0)[0] < 1e-4
+    heavy = _hist(rng.standard_t(2, 1000))  # a heavy tail is fitted heavy: 20 is far less rare
+    assert tail_p(heavy, np.array([20.0]), 2.0)[0] > 1e3 * tail_p(gauss, np.array([20.0]), 2.0)[0]
+    young = _hist(rng.standard_normal(8))  # fewer than 10 records to fit: e^-(r - largest seen), counted
+    assert 1e-4 < tail_p(young, np.array([6.0]), 2.0)[0] < 0.05
 
 
 def test_score_is_monotone_in_rarity_with_no_plateau():

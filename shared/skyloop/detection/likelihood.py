@@ -10,6 +10,9 @@ published streaming detectors and here, is to ask how *rare* the evidence is for
   histogram of the z's this metric itself produced (HTM's anomaly likelihood idea: judge a raw
   score by the distribution of raw scores, here without assuming it is Gaussian). A metric that
   spikes every day learns that its spikes are common; a flat one learns that any move is rare.
+  Past the z's it has seen, a generalised Pareto tail fitted to the top of that histogram (peaks
+  over threshold, extreme value theory's answer) says how much rarer, so a few hundred records
+  suffice to call a clear outlier rarer than one in a thousand (``tail_p``).
 - **range channel**: a value beyond the highest (lowest) the metric has reached, relaxed slowly
   toward the level, with probability ``2 / n`` of a new extreme among ``n`` records, shrinking
   exponentially with how far past the range it lands (Skyline's "beyond the history" tests).
@@ -47,6 +50,10 @@ Z_CAP = 199.0
 L_ANCHORS = np.array([0.0, 2.0, 3.0, 4.0, 5.0])
 S_ANCHORS = np.array([0.0, 0.5, 0.6, 0.75, 0.9])
 L_TAIL = 8.0  # above CRITICAL the score approaches 1 as 1 - 0.1 exp(-(L - 5) / L_TAIL)
+# The tail past the data: a generalised Pareto fit to the excesses over the top 10% of z's seen
+# (at least 10 records), its shape at most 0.5 (a tail heavier than that is not estimable by moments)
+U_SHARE, U_MIN, XI_MAX = 0.1, 10.0, 0.5
+MIDS = np.r_[0.5 * (EDGES[:-1] + EDGES[1:]), EDGES[-1] * 1.1]  # each bin's representative z
 _NORMAL = NormalDist()
 
 
@@ -67,6 +74,51 @@ def rarity_of(score: float) -> float:
     if score <= S_ANCHORS[-1]:
         return 10.0 ** -float(np.interp(score, S_ANCHORS, L_ANCHORS))
     return 10.0 ** -(L_ANCHORS[-1] - L_TAIL * math.log(max(1.0 - score, 1e-300) / (1.0 - S_ANCHORS[-1])))
+
+
+def tail_p(hist: np.ndarray, r: np.ndarray, prior: float) -> np.ndarray:
+    """P(R >= r) per metric, from a decayed histogram of the statistic (one row per metric).
+
+    Where the data reach, it is the decayed count above ``r`` (interpolated within its bin): a
+    metric that spikes daily has spikes in its counts. Past the data it is a peaks-over-threshold
+    tail: a generalised Pareto distribution fitted (by moments) to the excesses over the top
+    ``U_SHARE`` of the histogram, as in extreme value theory's streaming detectors (SPOT). The
+    larger of the two is used, so the fit only extrapolates and never overrules counts it has, and
+    a z beyond anything seen gets rarer smoothly: no plateau, and no cliff at the largest z seen.
+    Until ``U_MIN`` records lie over the threshold, an exponential tail of unit scale past the
+    largest z seen stands in for the fit."""
+    rows = np.arange(len(r))
+    b = _bin(r)
+    above = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1]  # above[:, k] = count in bins >= k
+    nxt = np.minimum(b + 1, len(EDGES) - 1)
+    lo_e = EDGES[b]
+    hi_e = np.where(b + 1 < len(EDGES), EDGES[nxt], lo_e * 1.2)
+    frac = np.clip((hi_e - r) / np.maximum(hi_e - lo_e, 1e-12), 0.0, 1.0)
+    count = np.where(b + 1 < len(EDGES), above[rows, nxt], 0.0) + frac * hist[rows, b]
+    total = above[:, 0] + prior
+    # before the fit: the count, or past the largest z seen an exponential tail of unit scale
+    seen_any = hist > 0.01
+    last = np.where(seen_any.any(axis=1), len(EDGES) - 1 - np.argmax(seen_any[:, ::-1], axis=1), 0)
+    rmax = np.where(seen_any.any(axis=1), EDGES[last], 0.0)
+    early = np.where(count < 0.5, np.maximum(0.5 * np.exp(-np.maximum(r - rmax, 0.0)), 1e-12), count) / total
+    # the peaks-over-threshold fit: u is the highest bin edge with U_SHARE of the mass above it
+    n_u = np.maximum(U_SHARE * above[:, 0], U_MIN)
+    k_u = len(EDGES) - 1 - np.argmax((above >= n_u[:, None])[:, ::-1], axis=1)
+    u, nu = EDGES[k_u], above[rows, k_u]
+    w = hist * (np.arange(len(EDGES))[None, :] >= k_u[:, None])
+    e = np.maximum(MIDS[None, :] - u[:, None], 0.0)
+    sw = np.maximum(w.sum(axis=1), 1e-12)
+    mean = (w * e).sum(axis=1) / sw
+    var = np.maximum((w * e * e).sum(axis=1) / sw - mean ** 2, 1e-12)
+    ratio = mean ** 2 / var
+    xi = np.clip(0.5 * (1.0 - ratio), 0.0, XI_MAX)  # shape by moments; 0 (exponential) for light tails
+    sigma = np.maximum(0.5 * mean * (1.0 + ratio), 1e-6)
+    y = np.maximum(r - u, 0.0)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        g = np.where(xi > 1e-6, np.power(1.0 + np.maximum(xi, 1e-6) * y / sigma, -1.0 / np.maximum(xi, 1e-6)),
+                     np.exp(-y / sigma))
+    fitted = np.maximum(count / total, np.maximum(nu / total * g, 1e-300))
+    return np.where(nu >= U_MIN, fitted, early)
 
 
 class LikelihoodDetector(StreamingDetector):
@@ -94,26 +146,8 @@ class LikelihoodDetector(StreamingDetector):
 
     # ---- the two channels ------------------------------------------------------
     def _point_p(self, r: np.ndarray) -> np.ndarray:
-        """Empirical P(R >= r) under the metric's decayed histogram of past robust z's.
-
-        Inside the seen range it interpolates within the bin; past the largest z seen (or
-        when the count above is below half a record) it adds an exponential tail of unit
-        scale, so a value far beyond anything seen keeps getting rarer instead of plateauing."""
-        b = _bin(r)
-        above = np.cumsum(self.hist[:, ::-1], axis=1)[:, ::-1]  # above[:, k] = count in bins >= k
-        nxt = np.minimum(b + 1, len(EDGES) - 1)
-        lo_e = EDGES[b]
-        hi_e = np.where(b + 1 < len(EDGES), EDGES[nxt], lo_e * 1.2)
-        frac = np.clip((hi_e - r) / np.maximum(hi_e - lo_e, 1e-12), 0.0, 1.0)
-        rows = np.arange(len(r))
-        in_bin = self.hist[rows, b]
-        count = np.where(b + 1 < len(EDGES), above[rows, nxt], 0.0) + frac * in_bin
-        total = above[:, 0] + self.prior
-        seen_any = self.hist > 0.01
-        last = np.where(seen_any.any(axis=1), len(EDGES) - 1 - np.argmax(seen_any[:, ::-1], axis=1), 0)
-        rmax = np.where(seen_any.any(axis=1), EDGES[last], 0.0)
-        tail = 0.5 * np.exp(-np.maximum(r - rmax, 0.0))
-        return np.where(count < 0.5, np.maximum(tail, 1e-12), count) / total
+        """P(R >= r) under the metric's decayed histogram of past robust z's (``tail_p``)."""
+        return tail_p(self.hist, r, self.prior)
 
     def _range_p(self, x: np.ndarray, scale: np.ndarray) -> np.ndarray:
         span = np.maximum(self.hi - self.lo, scale)
@@ -171,4 +205,4 @@ class LikelihoodDetector(StreamingDetector):
     PARAMS = ("alpha", "dev_alpha", "decay", "range_decay", "range_tau", "rel_floor", "warmup", "prior")
 
 
-__all__ = ["LikelihoodDetector", "rarity_of", "score_of"]
+__all__ = ["LikelihoodDetector", "rarity_of", "score_of", "tail_p"]
