@@ -35,6 +35,22 @@ def test_an_upload_is_training_data_with_its_size_and_generation() -> None:
     assert (e.uri, e.size, e.version) == (f"gs://{BUCKET}/datasets/churn 2026.csv", 11847, "1764150000123456")
 
 
+def test_a_recognitions_output_is_a_job_finishing_named_by_the_provider() -> None:
+    """Speech-to-Text's long-running recognition writes its response under transcribe/: a
+    MediaArrived the GCP provider names as its job (skyloop.ai.uploads.finish_job takes it)."""
+    from skyloop.clouds.gcp.ai import GcpAI
+    from skyloop.clouds.gcp.config import GcpSettings
+    from skyloop.events import MediaArrived
+
+    [e] = decode(sample("storage-transcribe-output-finalized.json"))
+    assert isinstance(e, MediaArrived) and e.version == "1764150401502001"
+    ai = GcpAI(GcpSettings(bucket=BUCKET))
+    assert ai.job_of(e.uri) == "gcp-7d2f4c1b9a8e6d5c4b3a29180f7e6d5c4b3a2918"
+    assert ai.job_of(e.uri.replace("/transcribe/", "/ai/")) is None
+    assert ai.job_of(e.uri.replace(".json", ".started")) is None  # the started marker is no output
+    assert ai.job_of(e.uri.replace(BUCKET, "another-bucket")) is None
+
+
 def test_binary_mode_delivery_decodes_the_same_as_structured() -> None:
     cloudevents = pytest.importorskip("cloudevents.http")
     doc = sample("storage-object-finalized.binary.json")

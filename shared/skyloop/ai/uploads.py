@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -40,6 +41,16 @@ def is_media(name: str) -> bool:
 def is_job_output(name: str) -> bool:
     """A provider's finished job writing its output (a JSON document under ``transcribe/``)."""
     return name.startswith(JOBS_PREFIX) and name.endswith(".json")
+
+
+def job_output_of(uri: str, store_root: str, job_name: "re.Pattern[str]") -> str | None:
+    """The provider job whose output ``uri`` is (``<store_root>/transcribe/<job>.json``, the job's
+    name matching the provider's own pattern), or None: each provider's ``job_of``."""
+    prefix = f"{store_root.rstrip('/')}/{JOBS_PREFIX}"
+    if not (uri.startswith(prefix) and uri.endswith(".json")):
+        return None
+    name = uri[len(prefix):-len(".json")]
+    return name if job_name.fullmatch(name) else None
 
 
 def result_uri(uri: str) -> str:

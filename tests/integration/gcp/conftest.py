@@ -119,10 +119,11 @@ class GcpEnv:
         self.monitoring = metric_window()
         self.workflows = FakeExecutions()
         self.settings = Settings(home=tmp_path / "home", **settings)
-        self.language = language_client()
+        self.language, self.speech = language_client(), speech_client()
         self.adapters = build(self.settings, self.gcp, deploy_wait_seconds=0, storage=gcs.client, models=self.models,
                               endpoints=self.endpoints, predictions=self.predictions, jobs=self.jobs,
-                              monitoring=self.monitoring, run=self.run, workflows=self.workflows, language=self.language)
+                              monitoring=self.monitoring, run=self.run, workflows=self.workflows, language=self.language,
+                              speech=self.speech)
 
     def pull(self, topic: str, max_messages: int = 10) -> list[Any]:
         sub = self.subscriber.subscription_path(PROJECT, f"{getattr(self.gcp, topic)}-pull")
@@ -141,6 +142,20 @@ def language_client() -> Any:
     return Fake(analyze_sentiment=(L.AnalyzeSentimentRequest, L.AnalyzeSentimentResponse(
                     document_sentiment=L.Sentiment(score=-0.6, magnitude=1.2), language_code="en")),
                 analyze_entities=(L.AnalyzeEntitiesRequest, L.AnalyzeEntitiesResponse(language_code="en")))
+
+
+def speech_client() -> Any:
+    """Speech-to-Text at its generated client: a long recording's recognition starts an operation
+    (api_core's own Operation around the longrunning message); the test writes its response."""
+    from google.api_core import operation
+    from google.cloud import speech_v1 as S
+    from google.longrunning import operations_pb2
+
+    from .test_ai_services import Fake
+
+    op = operation.Operation(operations_pb2.Operation(name=f"projects/{PROJECT}/locations/global/operations/1"),
+                             refresh=lambda: None, cancel=lambda: None, result_type=S.LongRunningRecognizeResponse)
+    return Fake(long_running_recognize=(S.LongRunningRecognizeRequest, op))
 
 
 class FakeExecutions:

@@ -29,6 +29,7 @@ SAMPLES = {
     "storage-sidecar-finalized.json": "train",
     "storage-training-job-finished.json": "train",
     "storage-ai-upload-finalized.json": "train",
+    "storage-transcribe-output-finalized.json": "train",  # a long recording's recognition finished
     "auditlog-vertex-version-approved.json": "deploy",
     "pubsub-model-version-approved.json": "deploy",
     "pubsub-monitoring-incident.json": "detect",
@@ -220,3 +221,43 @@ def test_the_pubsub_queue_for_operators(gcp_env: Any) -> None:
     [d] = q.dead_letters()
     assert d.reason == "operator: not now" and json.loads(d.body)["request_id"] == "q-1"
     assert [x.reason for x in q.dead_letters()] == ["operator: not now"]  # looking leaves them there
+
+
+def test_a_long_recording_is_transcribed_by_a_long_running_recognition(gcp_env: Any) -> None:
+    """Audio above a minute under ai/: the train trigger starts Speech-to-Text's long-running
+    recognition from Cloud Storage (the speech client faked at its edge) and the upload's result
+    says running; the operation's response object landing under transcribe/ (its finalize event,
+    as the sample) finishes it. A redelivered upload starts no second operation."""
+    from google.cloud import speech_v1 as S
+
+    from skyloop.ai.audio import wav_bytes
+
+    env = gcp_env
+    audio = wav_bytes(b"\x00\x00" * 8_000 * 90, 8_000)  # 90 s: above synchronous recognition's minute
+    env.gcs.client.bucket(env.gcs.bucket).blob("ai/standup.wav").upload_from_string(audio)
+    upload = _sample("storage-ai-upload-finalized.json", env)
+    upload["data"].update(name="ai/standup.wav", size=str(len(audio)), generation="7")
+    upload["subject"] = "objects/ai/standup.wav"
+    for _ in range(2):  # redelivered: the same job, one operation
+        assert _post(env, "train", upload).status_code == 200
+    running = json.loads(env.adapters.store.get("ai/standup.wav.skyloop-ai.json"))
+    assert running["status"] == "running" and running["result"]["job_id"].startswith("gcp-")
+    [request] = env.speech.requests
+    assert isinstance(request, S.LongRunningRecognizeRequest) and request.config.sample_rate_hertz == 8_000
+    assert request.audio.uri.startswith(f"gs://{env.gcs.bucket}/transcribe/") and env.adapters.store.get(request.audio.uri) == audio
+    output = request.output_config.gcs_uri
+    assert output == f"gs://{env.gcs.bucket}/transcribe/{running['result']['job_id']}.json"
+    # the service finishes: it writes its response where the request said
+    response = S.LongRunningRecognizeResponse(results=[S.SpeechRecognitionResult(
+        alternatives=[S.SpeechRecognitionAlternative(transcript="the deploy went out at nine", confidence=0.92)],
+        language_code="en-us")])
+    env.adapters.store.put(output.split(f"gs://{env.gcs.bucket}/", 1)[1], S.LongRunningRecognizeResponse.to_json(response).encode())
+    finished = _sample("storage-transcribe-output-finalized.json", env)
+    key = output.split(f"gs://{env.gcs.bucket}/", 1)[1]
+    finished["data"].update(name=key, generation="8")
+    finished["subject"] = f"objects/{key}"
+    assert _post(env, "train", finished).status_code == 200
+    done = json.loads(env.adapters.store.get("ai/standup.wav.skyloop-ai.json"))
+    assert (done["status"], done["result"]["text"], done["result"]["confidence"]) == ("done", "the deploy went out at nine",
+                                                                                      pytest.approx(0.92))
+    assert len(env.speech.requests) == 1

@@ -32,7 +32,7 @@ from ...ai.results import (
 )
 from ...ai.audio import wav_bytes
 from ...ai.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, check_speech, image_size, speech
-from ...ai.uploads import JOBS_PREFIX
+from ...ai.uploads import JOBS_PREFIX, job_output_of
 from ...errors import CloudUnavailable, InvalidRequest, NotSupported, TransientError
 from .config import AwsSettings
 from .session import client, error_code
@@ -162,11 +162,7 @@ class AwsAI:
 
     def job_of(self, uri: str) -> str | None:
         """The Transcribe job whose output this object is (``transcribe/<job>.json``), if it is one."""
-        prefix = f"s3://{self.aws.bucket}/{TRANSCRIBE_PREFIX}"
-        if not (uri.startswith(prefix) and uri.endswith(".json")):
-            return None
-        name = uri[len(prefix):-len(".json")]
-        return name if JOB_NAME.fullmatch(name) else None
+        return job_output_of(uri, f"s3://{self.aws.bucket}", JOB_NAME)
 
     def transcribe(self, audio: bytes, *, language: str | None = None, media_format: str = "wav") -> Transcript:
         if media_format not in ("wav", "mp3", "flac", "ogg", "mp4", "webm", "amr", "m4a"):

@@ -9,14 +9,20 @@ Mapping into Skyloop's result types (``ai/results.py``):
   ``neutral``, and the label follows the score beyond +/-0.25 (Google's own rule of thumb). An
   entity's confidence is its best mention's probability. There are no key phrases:
   ``NotSupported`` names the providers that have them.
-- Speech-to-Text answers short audio (up to a minute of WAV) at once; longer audio is refused as
-  ``NotSupported`` with that reason (asynchronous recognition needs the audio in Cloud Storage: not
-  built here).
+- Speech-to-Text answers short audio (up to a minute of WAV) at once. Longer audio is a
+  long-running recognition from Cloud Storage, as Transcribe is on AWS: the audio is copied to
+  ``transcribe/<sha256>.wav`` (content-addressed), the operation writes its response to
+  ``transcribe/gcp-<hash>.json``, and that object's finalize event is the job's completion
+  (``job_of``; ``skyloop.ai.uploads.finish_job``). A retry before then finds the started marker and
+  answers with the job id again, never a second operation.
 - Text-to-Speech's LINEAR16 is a WAV file already; MP3 is measured frame by frame.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from functools import lru_cache
 from typing import Any, Sequence
 
@@ -36,12 +42,15 @@ from ...ai.results import (
     Translation,
 )
 from ...ai.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, check_speech, image_size, speech
+from ...ai.uploads import JOBS_PREFIX, job_output_of
 from ...errors import CloudUnavailable, InvalidRequest, NotSupported, TransientError
 from .config import GcpSettings
 
 NAME = "gcp"
 SENTIMENT_CUTOFF = 0.25
-MAX_SYNC_SECONDS = 60.0
+MAX_SYNC_SECONDS = 60.0  # synchronous recognition; longer audio is a long-running operation from Cloud Storage
+MAX_ASYNC_SECONDS = 480 * 60.0  # the long-running recognition's own limit
+JOB_NAME = re.compile(r"gcp-[0-9a-f]{40}")
 TTS_RATE = 24_000
 VISION_FEATURES = {"labels": "LABEL_DETECTION", "objects": "OBJECT_LOCALIZATION", "faces": "FACE_DETECTION",
                   "text": "DOCUMENT_TEXT_DETECTION"}
@@ -84,9 +93,14 @@ def _pixels(vertices: Any, scale: tuple[int, int] = (1, 1)) -> Box:
 class GcpAI:
     name = NAME
 
-    def __init__(self, gcp: GcpSettings, clients: dict[str, Any] | None = None) -> None:
+    def __init__(self, gcp: GcpSettings, clients: dict[str, Any] | None = None, store: Any = None) -> None:
         self.gcp = gcp
         self._clients = dict(clients or {})
+        self.store = store  # the training bucket: long audio's copy, marker and result live there
+
+    def job_of(self, uri: str) -> str | None:
+        """The long-running recognition whose response this object is (``transcribe/gcp-<hash>.json``)."""
+        return job_output_of(uri, f"gs://{self.gcp.bucket}", JOB_NAME)
 
     def _c(self, kind: str) -> Any:
         if kind not in self._clients:
@@ -176,15 +190,44 @@ class GcpAI:
             seconds, rate = wav_duration(audio)
         except Exception:
             raise InvalidRequest("not a WAV file this provider can read") from None
-        if seconds > MAX_SYNC_SECONDS:
-            raise NotSupported(f"the {NAME} provider recognises up to {MAX_SYNC_SECONDS:.0f} s of audio in one call, not "
-                               f"{seconds:.0f} s (asynchronous recognition from Cloud Storage is not built)")
+        if seconds > MAX_ASYNC_SECONDS:
+            raise NotSupported(f"the {NAME} provider recognises up to {MAX_ASYNC_SECONDS / 60:.0f} min of audio, "
+                               f"not {seconds / 60:.0f} min")
         config = speech_v1.RecognitionConfig(encoding=speech_v1.RecognitionConfig.AudioEncoding.LINEAR16,
                                              sample_rate_hertz=rate, language_code=language or "en-US")
+        if seconds > MAX_SYNC_SECONDS:
+            return self._long(audio, config, language)
         r = _call(self._c("speech").recognize, request=speech_v1.RecognizeRequest(
             config=config, audio=speech_v1.RecognitionAudio(content=audio)))
-        best = [res.alternatives[0] for res in r.results if res.alternatives]
+        return self._transcript(r.results, language)
+
+    def _transcript(self, results: Any, language: str | None) -> Transcript:
+        best = [res.alternatives[0] for res in results if res.alternatives]
         conf = [a.confidence for a in best if a.confidence]
         return Transcript(provider=NAME, text=" ".join(a.transcript.strip() for a in best),
-                          language=(r.results[0].language_code if r.results and r.results[0].language_code else language),
+                          language=(results[0].language_code if results and results[0].language_code else language),
                           confidence=sum(conf) / len(conf) if conf else None)
+
+    def _long(self, audio: bytes, config: Any, language: str | None) -> Transcript:
+        """A long-running recognition from Cloud Storage, started once per audio content and
+        language; once it has finished, its response is read from the object it wrote."""
+        from google.cloud import speech_v1
+
+        if self.store is None:
+            raise NotSupported(f"the {NAME} provider needs the training bucket for audio above "
+                               f"{MAX_SYNC_SECONDS:.0f} s (long-running recognition reads it from Cloud Storage)")
+        digest = hashlib.sha256(audio + b"\0" + (language or "").encode()).hexdigest()
+        job = f"gcp-{digest[:40]}"
+        output = f"gs://{self.gcp.bucket}/{JOBS_PREFIX}{job}.json"
+        if self.store.exists(output):
+            doc = speech_v1.LongRunningRecognizeResponse.from_json(self.store.get(output), ignore_unknown_fields=True)
+            return self._transcript(doc.results, language)
+        marker = f"{JOBS_PREFIX}{job}.started"
+        if not self.store.exists(f"gs://{self.gcp.bucket}/{marker}"):
+            source = self.store.put(f"{JOBS_PREFIX}{hashlib.sha256(audio).hexdigest()}.wav", audio)
+            op = _call(self._c("speech").long_running_recognize, request=speech_v1.LongRunningRecognizeRequest(
+                config=config, audio=speech_v1.RecognitionAudio(uri=source),
+                output_config=speech_v1.TranscriptOutputConfig(gcs_uri=output)))
+            name = getattr(getattr(op, "operation", None), "name", "") or ""
+            self.store.put(marker, json.dumps({"operation": name, "output": output}).encode())
+        return Transcript(provider=NAME, text="", job_id=job, language=language)

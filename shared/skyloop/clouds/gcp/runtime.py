@@ -53,5 +53,6 @@ def build(settings: Settings | None = None, gcp: GcpSettings | None = None, *, d
         metrics=CloudMonitoringMetrics(gcp, clients.get("monitoring")),
         rollouts=WorkflowsRollouts(gcp, clients.get("workflows")) if gcp.rollout_workflow else None,
         # files under ai/ in the training bucket are analysed by Google Cloud's own AI services
-        ai=GcpAI(gcp, {k: clients[k] for k in ("vision", "language", "speech", "translate", "tts") if k in clients}),
+        ai=GcpAI(gcp, {k: clients[k] for k in ("vision", "language", "speech", "translate", "tts") if k in clients},
+                 store=store),
     )
