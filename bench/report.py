@@ -225,14 +225,20 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
   `train`); `train` uses the Lambda runtime's boto3 to stay under the limit; the others pin the boto3
   and botocore the moto tests ran with. pydantic-settings is gone from all five.
 - Detection on real metrics (issue 13, **open**): `likelihood` (`skyloop/detection/likelihood.py`) takes
-  the real suite from 0 to about 61 with 0.08 MEDIUM incidents per metric per day (budget 0.5) and
-  is quiet on every habit case, but it scores below the generated suite's guard of 55, so `default`
-  stays `adaptive` and the issue's bar (real >= 65 with generated >= 55) is not met. What each
+  the real suite from 0 to 61.9 with 0.11 MEDIUM incidents per metric per day (budget 0.5) and
+  is quiet on every habit case, but it scores 49.4 on the generated suite, under its guard of 55, so
+  `default` stays `adaptive` and the issue's bar (real >= 65 with generated >= 55) is not met. What each
   anchor gave: **HTM's anomaly likelihood** (nupic `anomaly_likelihood.py`: `P(score >= s)` of the
   averaged raw anomaly score under a Gaussian fitted to the score's own history) gave the central
   idea, judging a raw statistic by the distribution of that statistic on the same metric, and
   reporting rarity on a log scale; a Gaussian fit over-trusted heavy-tailed CloudWatch data, so the
-  tail here is a decayed log-binned histogram with an exponential tail past the largest value seen.
+  tail here is a decayed log-binned histogram. Past the z's it holds, a generalised Pareto tail is
+  fitted by moments to the top 10% of it (peaks over threshold, the extreme-value step of streaming
+  detectors such as SPOT); it replaced an exponential tail hung on the largest z seen, where one
+  decayed old outlier hid every later anomaly below it (real 60.8 -> 61.9, 40 -> 33 false-positive
+  records; generated 48.4 -> 49.4). It costs latency: p50 203 us, p99 369 us for 7 metrics, inside
+  the 500 us budget (this VM ran about 20% slower than at the previous record: the unchanged
+  adaptive detector measured p50 151 us against 124 us then).
   **NAB's harness** hands every detector the file's `inputMin` / `inputMax` (look-ahead that HTM's
   and CAD OSE's encoders use); Skyloop may not, so its range test uses a running range relaxed
   toward the level instead, which was the single largest gain on the real set (43 -> 62 in
@@ -248,8 +254,22 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
   Tried and dropped (no gain on the real set): an HTM-style short-window average of the raw score,
   refractory scoring after an alert, two baselines, a "same time yesterday" channel, Holt trend,
   and calibrating the adaptive detector's own CUSUM and variance tests (worse on both suites).
-  The tail needs about 1,000 records of memory before it can call anything rarer than 1 in 1,000
-  from counts alone, which is most of the generated suite's 7-day series."""
+  Tried in the second pass (real / generated at seed 2026, where `likelihood` now scores 61.9 /
+  46.9): a de-seasonalised point channel (a 48-slot daily profile against a slow level), 55.2 / 46.6;
+  a persistent-departure channel on that profile, re-levelled after 36 rare records, 32.9 / 44.1 (it
+  fires for hours on real regime changes); Holt trend with the new tail, 61.9 / 46.1 (it halves the
+  noise estimate on strongly seasonal series, yet the generated score does not move); learning
+  flagged records at a tenth of the weight, 54.8 / 45.6; holding the range against short
+  excursions, 44.7 / 46.4 (real metrics' habitual spikes then keep firing); a shorter tail memory
+  (0.998), 59.5 / 43.4. The most promising, not landed: trusting the adaptive detector's verdict on
+  a metric while it has raised MEDIUM on at most 1 record in 1,000 there (a consensus gate), with a
+  day of warm-up: 61.2 / 57.3, but 53.6 on the recorded seed 7, at both detectors' cost per record.
+  Two findings for whoever picks this up. On the real set, about 1,900 records outside the windows score
+  between 0.535 and 0.54: a value a little past the relaxed range has p = 2/n, the same on every
+  metric, and the three windows missed by the least (0.537-0.541) sit in that pile, so the threshold
+  cannot come down to them. On the generated set, 38 of the 64 false alarms at 0.55 follow a window
+  (a drift or a day-long seasonal break outlives its window) and 18 come in the first 250 records,
+  while the tail is young."""
 
 
 if __name__ == "__main__":
