@@ -206,8 +206,10 @@ def test_long_audio_waits_on_its_job_and_the_jobs_output_finishes_every_upload_w
     running = json.loads(store.get(uris[0] + ".skyloop-ai.json"))
     assert (running["status"], running["result"]["job_id"]) == ("running", "job-1")
     store.delete(uris[2])  # deleted while its job ran: nothing is written beside it
-    ai.finished = True
     output = store.put("transcribe/job-1.json", b"{}")
+    early = analyse(MediaArrived(uri=output, version="o0"))  # the output seen before the job reads as done
+    assert early["status"] == "still running" and early["results"] == []
+    ai.finished = True
     done = analyse(MediaArrived(uri=output, version="o1"))
     assert done["status"] == "finished" and sorted(done["results"]) == sorted(u + ".skyloop-ai.json" for u in uris[:2])
     for uri in uris[:2]:

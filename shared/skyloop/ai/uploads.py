@@ -98,7 +98,8 @@ def _analyse(uri: str, version: str | None, kind: str, data: bytes, *, store: An
     job = getattr(result, "job_id", None)
     if job:
         if kv is None:
-            raise InvalidRequest(f"{uri}: the {ai.name} provider answers with a job, and this runtime has no state store to wait on it")
+            raise InvalidRequest(f"{uri}: the {ai.name} provider answers with a job, and this runtime has "
+                                 "no state store to wait on it")
         _wait_on(kv, job, uri, version)
     doc = {"source": uri, "version": version, "kind": kind, "provider": ai.name, "status": "running" if job else "done",
            "result": result.model_dump(mode="json", exclude={"audio"})}
@@ -118,21 +119,27 @@ def _wait_on(kv: Any, job: str, uri: str, version: str | None) -> None:
 
 
 def finish_job(job: str, *, store: Any, ai: Any, max_bytes: int, kv: Any) -> dict[str, Any]:
-    """A job's output landed: every upload waiting on it gets its final result. Redelivered, it
-    writes the same documents again (the job's answer does not change)."""
+    """A job's output landed: every upload waiting on it gets its final result and leaves the
+    list, so a redelivered output event finds nothing waiting. An upload whose job still reads as
+    running stays on the list (its result stays "running"); one deleted meanwhile leaves it."""
+    from ..kvstate import update
+
     raw = kv.get(WAITING + job) if kv is not None else None
     waiting = json.loads(raw) if raw else []
-    finished = []
+    finished, settled, running = [], set(), 0
     for w in waiting:
         if not store.exists(w["uri"]):
-            continue  # the upload was deleted while its job ran: nothing to write beside
+            settled.add(w["uri"])  # the upload was deleted while its job ran: nothing to write beside
+            continue
         out = _analyse(w["uri"], w.get("version"), "speech", store.get(w["uri"]), store=store, ai=ai,
                        max_bytes=max_bytes, kv=kv)
-        finished.append(out["result_uri"])
-    if finished:
-        from ..kvstate import update
-
-        done = {w["uri"] for w in waiting}
-        update(kv, WAITING + job, lambda cur: json.dumps([w for w in json.loads(cur or b"[]") if w["uri"] not in done],
-                                                          sort_keys=True).encode())
-    return {"status": "finished" if finished else "nothing waiting", "job_id": job, "results": finished}
+        if out["status"] == "running":
+            running += 1
+        else:
+            finished.append(out["result_uri"])
+            settled.add(w["uri"])
+    if settled:
+        update(kv, WAITING + job, lambda cur: json.dumps(
+            [w for w in json.loads(cur or b"[]") if w["uri"] not in settled], sort_keys=True).encode())
+    status = "finished" if finished else "still running" if running else "nothing waiting"
+    return {"status": status, "job_id": job, "results": finished}

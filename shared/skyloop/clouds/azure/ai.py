@@ -8,8 +8,8 @@ Mapping into Skyloop's result types (``ai/results.py``):
   unsupported language, an empty text) is the caller's, with its message.
 - Speech synthesises RIFF 24 kHz 16-bit PCM (a WAV file) or 48 kbit/s MP3, and recognises WAV
   by continuous recognition, every utterance to the end of the file (``recognize_once`` stops at
-  the first pause and would silently drop the rest), up to ``MAX_CONTINUOUS_SECONDS`` of audio, a
-  function's time; longer audio would need batch transcription from Blob Storage (not built:
+  the first pause and would silently drop the rest), up to ``MAX_CONTINUOUS_SECONDS`` (five
+  minutes) of audio, inside a function's time; longer audio would need batch transcription from Blob Storage (not built:
   refused as ``NotSupported``).
 """
 
@@ -38,7 +38,10 @@ from .config import AzureSettings
 
 NAME = "azure"
 MAX_TEXT = 5_120  # characters per AI Language document
-MAX_CONTINUOUS_SECONDS = 600.0  # audio recognised in one call; Speech reads a file faster than real time
+# Audio recognised in one call, and the longest wait for it: both inside host.json's 10-minute
+# functionTimeout, so a slow session is a typed transient error, never a killed function
+MAX_CONTINUOUS_SECONDS = 300.0
+MAX_WAIT_SECONDS = 540.0
 VISION = {"labels": "TAGS", "objects": "OBJECTS", "text": "READ"}
 
 
@@ -219,7 +222,8 @@ def _recognise_all(recognizer: Any, seconds: float) -> str:
 
     The SDK calls back on its own thread: ``recognized`` per utterance, then ``canceled`` with
     ``EndOfStream`` (or ``Error``) and ``session_stopped``. Waiting is bounded by the audio's
-    length plus a margin, so a lost session is a transient error, never a hung function."""
+    length plus a margin (at most ``MAX_WAIT_SECONDS``), so a lost session is a transient error,
+    never a hung function."""
     import threading
 
     import azure.cognitiveservices.speech as sp
@@ -243,7 +247,7 @@ def _recognise_all(recognizer: Any, seconds: float) -> str:
     recognizer.session_stopped.connect(lambda evt: done.set())
     recognizer.start_continuous_recognition()
     try:
-        finished = done.wait(timeout=60.0 + 2.0 * seconds)
+        finished = done.wait(timeout=min(60.0 + 2.0 * seconds, MAX_WAIT_SECONDS))
     finally:
         recognizer.stop_continuous_recognition()
     if failed:
@@ -254,5 +258,5 @@ def _recognise_all(recognizer: Any, seconds: float) -> str:
             raise CloudUnavailable(why + " (the identity's Cognitive Services User role on the AI services account)")
         raise TransientError(why)
     if not finished:
-        raise TransientError(f"Speech recognition did not finish within {60.0 + 2.0 * seconds:.0f} s")
+        raise TransientError(f"Speech recognition did not finish within {min(60.0 + 2.0 * seconds, MAX_WAIT_SECONDS):.0f} s")
     return " ".join(texts)
