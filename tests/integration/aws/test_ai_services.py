@@ -147,6 +147,10 @@ def test_transcription_is_a_job_and_a_retry_finds_it(aws: Aws) -> None:
     assert (out.text, out.confidence) == ("hello skyloop", pytest.approx(0.8))
     jobs = aws.client("transcribe").list_transcription_jobs()["TranscriptionJobSummaries"]
     assert [j["TranscriptionJobName"] for j in jobs] == [first.job_id]
+    german = ai.transcribe(audio, language="de-DE")  # the same audio in another language: another job
+    assert german.job_id and german.job_id != first.job_id
+    jobs = aws.client("transcribe").list_transcription_jobs()["TranscriptionJobSummaries"]
+    assert sorted(j["TranscriptionJobName"] for j in jobs) == sorted([first.job_id, german.job_id])
     stored = s3.list_objects_v2(Bucket=TRAINING_BUCKET, Prefix="transcribe/")["Contents"]
     assert len([o for o in stored if not o["Key"].endswith(".json")]) == 1  # the audio, content-addressed, once
 

@@ -167,8 +167,9 @@ class AwsAI:
     def transcribe(self, audio: bytes, *, language: str | None = None, media_format: str = "wav") -> Transcript:
         if media_format not in ("wav", "mp3", "flac", "ogg", "mp4", "webm", "amr", "m4a"):
             raise NotSupported(f"Transcribe takes no {media_format} audio")
-        digest = hashlib.sha256(audio).hexdigest()
-        job = f"skyloop-{digest[:40]}"
+        digest = hashlib.sha256(audio).hexdigest()  # names the audio's copy: one per content
+        # names the job: the same audio asked for in another language is another job
+        job = "skyloop-" + hashlib.sha256(audio + b"\0" + (language or "").encode()).hexdigest()[:40]
         s3, tr = self._c("s3"), self._c("transcribe")
         try:
             found = tr.get_transcription_job(TranscriptionJobName=job)["TranscriptionJob"]
