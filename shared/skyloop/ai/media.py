@@ -1,5 +1,6 @@
-"""What every AI provider checks before it calls anything: the features asked for, and that an
-image is one (its size, for turning a cloud's relative boxes into pixels)."""
+"""What every AI provider checks before it calls anything: the features asked for, that an image
+is one (its size, for turning a cloud's relative boxes into pixels), and that audio is the WAV a
+provider transcribes (its length, for choosing how)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,19 @@ def check_speech(provider: str, text: str, audio_format: str, formats: tuple[str
         raise NotSupported(f"the {provider} provider writes {' or '.join(formats)}, not {audio_format}")
     if not text.strip():
         raise InvalidRequest("no text to speak")
+
+
+def wav_audio(provider: str, audio: bytes, media_format: str, takes: str = "WAV") -> tuple[float, int]:
+    """(seconds, sample rate) of the WAV file a provider transcribes: another format is
+    ``NotSupported`` by the provider's name, bytes that are no WAV file the caller's error."""
+    from .audio import wav_duration
+
+    if media_format != "wav":
+        raise NotSupported(f"the {provider} provider transcribes {takes}, not {media_format}")
+    try:
+        return wav_duration(audio)
+    except Exception:
+        raise InvalidRequest("not a WAV file this provider can read") from None
 
 
 def speech(provider: str, audio: bytes, audio_format: str, voice: str, mp3_rate: int = 24_000) -> "Speech":

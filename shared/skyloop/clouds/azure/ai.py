@@ -18,8 +18,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Callable, Sequence
 
-from ...ai.audio import wav_duration
-from ...ai.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, check_speech, image_size, speech
+from ...ai.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, check_speech, image_size, speech, wav_audio
 from ...ai.results import (
     Box,
     DetectedObject,
@@ -156,12 +155,7 @@ class AzureAI:
         return speech(NAME, bytes(result.audio_data), audio_format, voice)
 
     def transcribe(self, audio: bytes, *, language: str | None = None, media_format: str = "wav") -> Transcript:
-        if media_format != "wav":
-            raise NotSupported(f"the {NAME} provider transcribes WAV, not {media_format}")
-        try:
-            seconds, _ = wav_duration(audio)
-        except Exception:
-            raise InvalidRequest("not a WAV file this provider can read") from None
+        seconds, _ = wav_audio(NAME, audio, media_format)
         if seconds > MAX_CONTINUOUS_SECONDS:
             raise NotSupported(f"the {NAME} provider recognises up to {MAX_CONTINUOUS_SECONDS:.0f} s of audio in one call, "
                                f"not {seconds:.0f} s (batch transcription from Blob Storage is not built)")

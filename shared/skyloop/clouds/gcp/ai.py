@@ -26,7 +26,6 @@ import re
 from functools import lru_cache
 from typing import Any, Sequence
 
-from ...ai.audio import wav_duration
 from ...ai.results import (
     Box,
     DetectedObject,
@@ -41,7 +40,7 @@ from ...ai.results import (
     Transcript,
     Translation,
 )
-from ...ai.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, check_speech, image_size, speech
+from ...ai.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, check_speech, image_size, speech, wav_audio
 from ...ai.uploads import JOBS_PREFIX, job_output_of
 from ...errors import CloudUnavailable, InvalidRequest, NotSupported, TransientError
 from .config import GcpSettings
@@ -184,12 +183,7 @@ class GcpAI:
     def transcribe(self, audio: bytes, *, language: str | None = None, media_format: str = "wav") -> Transcript:
         from google.cloud import speech_v1
 
-        if media_format != "wav":
-            raise NotSupported(f"the {NAME} provider transcribes WAV (LINEAR16), not {media_format}")
-        try:
-            seconds, rate = wav_duration(audio)
-        except Exception:
-            raise InvalidRequest("not a WAV file this provider can read") from None
+        seconds, rate = wav_audio(NAME, audio, media_format, takes="WAV (LINEAR16)")
         if seconds > MAX_ASYNC_SECONDS:
             raise NotSupported(f"the {NAME} provider recognises up to {MAX_ASYNC_SECONDS / 60:.0f} min of audio, "
                                f"not {seconds / 60:.0f} min")
