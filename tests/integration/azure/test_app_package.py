@@ -6,13 +6,14 @@ remote build (pip on requirements.txt) cannot run here."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
 from typing import Any
+
+from .. import infra_package
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -28,11 +29,7 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith(("skyloop.clouds.
 
 
 def _package() -> Any:
-    spec = importlib.util.spec_from_file_location("skyloop_azure_package", ROOT / "infra" / "azure" / "package.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return infra_package.load("azure")
 
 
 def test_the_built_app_imports_alone_and_indexes_every_function() -> None:

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from .. import infra_package
+
 pytest.importorskip("functions_framework")
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -35,14 +37,7 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith(("skyloop.clouds.
 
 
 def _package() -> Any:
-    """infra/gcp/package.py under a name of its own (infra/aws/package.py is ``package`` in the AWS tests)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("skyloop_gcp_package", ROOT / "infra" / "gcp" / "package.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return infra_package.load("gcp")
 
 
 def test_the_built_source_imports_alone_and_serves_every_entry_point() -> None:
