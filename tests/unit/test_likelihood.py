@@ -8,7 +8,8 @@ import pytest
 
 from skyloop.detection import load_detector, make_detector
 from skyloop.detection.base import state_is_sound
-from skyloop.detection.likelihood import EDGES, LikelihoodDetector, _bin, rarity_of, score_of, tail_p
+from skyloop.detection.likelihood import LikelihoodDetector, rarity_of, score_of
+from skyloop.detection.tail import EDGES, bin_of, tail_p
 from skyloop.events import Severity
 
 T0 = 1_767_225_600.0
@@ -30,7 +31,7 @@ def incidents(flags):
 
 def _hist(z):
     h = np.zeros((1, len(EDGES)))
-    np.add.at(h[0], _bin(np.abs(z)), 1.0)
+    np.add.at(h[0], bin_of(np.abs(z)), 1.0)
     return h
 
 
@@ -174,3 +175,40 @@ def test_batch_process_equals_record_by_record():
     a.columns_ = ["m"]
     scores, _ = a.process(x)
     assert np.allclose(scores, stream(x[:, 0], det=b)[0])
+
+
+def test_a_plateau_the_fast_level_absorbs_is_found_by_the_shift_channel():
+    """2.5 sigma for 40 records (real CloudWatch windows look like this): no single value is rare
+    enough, but the excursion of the average is. Without the shift channel it stays unreported."""
+    x = np.random.default_rng(11).normal(50, 1, 2400)
+    x[2000:2040] += 2.5
+    with_shift, _ = stream(x)
+    without, _ = stream(x, det=LikelihoodDetector(shift_u0=1e9))
+    assert with_shift[2000:2040].max() >= MEDIUM > without[2000:2040].max()
+    assert incidents(with_shift[300:2000] >= MEDIUM) == 0
+
+
+def test_a_drift_is_one_alarm_per_severity_band_not_one_per_record():
+    x = np.random.default_rng(12).normal(50, 1, 3000)
+    x[2000:2300] += np.linspace(0, 6, 300)
+    x[2300:] += 6
+    s, _ = stream(x)
+    flagged = np.flatnonzero(s[2000:] >= MEDIUM)
+    assert flagged.size and flagged[0] < 100  # within the first third of the ramp
+    assert incidents(s[2000:] >= MEDIUM) <= 4  # LOW -> MEDIUM -> HIGH -> CRITICAL at most
+
+
+def test_excursions_are_calibrated_on_noise():
+    """On white noise, an excursion judged rarer than p comes no more often than p per record."""
+    from skyloop.detection.excursions import Excursions
+
+    e = Excursions(1, 1, beta=0.05, u0=2.0, decay=0.9995, clip=4.0)
+    ps = []
+    for v in np.random.default_rng(13).standard_normal(50_000):
+        p = e.judge(np.array([[v]]), np.array([True]))[0, 0]
+        e.learn(np.array([True]), np.array([-math.log10(max(p, 1e-300))]))
+        ps.append(p)
+    ps = np.array(ps)
+    for q in (1e-2, 1e-3):
+        assert (ps <= q).sum() <= 1.5 * q * len(ps)
+    assert (ps <= 1e-2).sum() >= 0.2 * 1e-2 * len(ps)  # and it does speak

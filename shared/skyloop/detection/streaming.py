@@ -144,7 +144,7 @@ class StreamingDetector(SavesBytes):
                 "params": {k: getattr(self, k) for k in self.PARAMS}, **self._meta()}
         arrays: dict[str, Any] = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
         if hasattr(self, "level"):
-            arrays.update({k: getattr(self, k) for k in self._STATE})
+            arrays.update(self._arrays())
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         return buf.getvalue()
@@ -157,9 +157,16 @@ class StreamingDetector(SavesBytes):
             det.columns_, det.n_ = list(meta["columns"]), int(meta["n"])
             det._load_meta(meta)
             if "level" in z:
-                for k in cls._STATE:
-                    setattr(det, k, np.array(z[k]))
+                det._load_arrays(z)
         return det
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """The state saved as npz arrays: ``_STATE``, plus whatever a detector composes."""
+        return {k: getattr(self, k) for k in self._STATE}
+
+    def _load_arrays(self, z: Any) -> None:
+        for k in self._STATE:
+            setattr(self, k, np.array(z[k]))
 
 
 __all__ = ["DEV_TO_SIGMA", "StreamingDetector", "to_epoch"]

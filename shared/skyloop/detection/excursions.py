@@ -1,0 +1,94 @@
+"""The shift channel: a sustained departure, judged by how often the metric's excursions go that far.
+
+The point channel compares one value with a fast level, so a plateau or a slow climb that lasts an
+hour is absorbed into the level before any single value looks rare (real CloudWatch windows: a CPU
+plateau 2.5 sigma up for 30 records, a drift). A short average of the residual sees it. But the
+average is autocorrelated: one excursion puts dozens of records into a per-record histogram, after
+which the next excursion of the same height looks common (tried: real 61.1, no window gained).
+
+So the average is calibrated by *excursions*, as extreme value theory treats dependent data
+(declustering, one peak per cluster): an excursion opens when the average rises past ``u0`` (in units
+of its own noise) and closes when it falls back, and its peak goes into a decayed histogram of
+peaks. The chance that a record's excursion reaches height h is then (excursions per record) x
+P(peak >= h), with the peaks-over-threshold tail of ``tail_p`` past the peaks seen. An excursion is
+judged only where it reaches new ground, and reported again only when its rarity has grown tenfold:
+one event is one alarm, not one per record of a plateau.
+
+Arrays are (references, metrics): the detector averages the residual against more than one
+baseline (its own slow level, and a seasonal one) and takes the rarer.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .tail import EDGES, MIDS, U_MIN, Z_CAP, bin_of, tail_p
+
+MIN_PEAKS = U_MIN  # excursions seen before any is judged: enough to fit their tail
+REPORT_L = 2.0  # a metric counts as reported once a record reached p <= 1e-2 (LOW)
+ESCALATE_L = 1.0  # and is reported again only when its rarity grows tenfold (one severity band),
+LAST_BAND_L = 5.0  # up to CRITICAL (p <= 1e-5): past it, more of the same is not news
+KEEP_HEIGHT = 1.0  # what was reported is remembered while the average stays a noise sd out
+
+
+class Excursions:
+    """Decayed excursion statistics for ``k`` references x ``m`` metrics (state in plain arrays)."""
+
+    STATE = ("mean", "peak", "report", "peaks", "records", "hist")
+
+    def __init__(self, k: int, m: int, beta: float, u0: float, decay: float, clip: float) -> None:
+        self.beta, self.u0, self.decay, self.clip = beta, u0, decay, clip
+        self.noise = math.sqrt(beta / (2.0 - beta))  # sd of an EWMA(beta) of unit white noise
+        self.mean = np.zeros((k, m))  # EWMA of the clipped residual, per reference and metric
+        self.peak = np.zeros((k, m))  # the open excursion's height so far (0: none open)
+        self.report = np.zeros((k, m))  # the rarity (-log10 p) it was last reported at
+        self.peaks = np.zeros((k, m))  # decayed count of closed excursions
+        self.records = np.zeros((k, m))  # decayed count of records, at the same decay
+        self.hist = np.zeros((k, m, len(EDGES)))  # decayed histogram of closed excursions' peaks
+
+    def judge(self, z: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        """P(an excursion reaches this height) per reference and metric; 1 where nothing is judged.
+        ``z`` is the residual in its reference's sigmas; ``ok`` where a metric may be judged."""
+        k, m = self.mean.shape
+        self._mean = np.where(ok, self.mean + self.beta * (np.clip(z, -self.clip, self.clip) - self.mean), self.mean)
+        self._height = np.minimum(np.abs(self._mean) / self.noise, Z_CAP)
+        self._L = np.zeros((k, m))
+        judged = ok & (self.peaks >= MIN_PEAKS) & (self._height > self.u0) & (self._height > self.peak)
+        if not judged.any():
+            return np.ones((k, m))
+        rate = self.peaks / np.maximum(self.records, 1.0)
+        hist = self.hist.reshape(k * m, -1)
+        # before the tail is fitted, the peaks' own spread (mean excess over u0) scales the tail
+        spread = np.maximum((hist * np.maximum(MIDS - self.u0, 0.0)).sum(axis=1) / np.maximum(hist.sum(axis=1), 1e-12), 1.0)
+        p = tail_p(hist, np.maximum(self._height, self.u0).ravel(), 1.0, spread).reshape(k, m)
+        p = np.minimum(1.0, p * rate)
+        L = -np.log10(np.maximum(p, 1e-300))
+        judged &= (self.report == 0.0) | ((L >= self.report + ESCALATE_L) & (self.report < LAST_BAND_L))
+        self._L = np.where(judged, L, 0.0)
+        return np.where(judged, p, 1.0)
+
+    def learn(self, ok: np.ndarray, reported: np.ndarray) -> None:
+        """Fold the record just judged in: close excursions that fell back, count their peaks.
+        ``reported`` is each metric's rarity (-log10 p) as the detector reported it, from any
+        channel: a departure the point channel already called is not news when it lasts."""
+        inside = ok & (self._height > self.u0)
+        closed = ok & ~inside & (self.peak > 0.0)
+        self.hist *= np.where(ok, self.decay, 1.0)[..., None]
+        self.peaks = np.where(ok, self.peaks * self.decay, self.peaks) + closed
+        self.records = np.where(ok, self.records * self.decay + 1.0, self.records)
+        ref, col = np.nonzero(closed)
+        self.hist[ref, col, bin_of(self.peak[ref, col])] += 1.0
+        self.peak = np.where(inside, np.maximum(self.peak, self._height), np.where(ok, 0.0, self.peak))
+        said = np.where(reported >= REPORT_L, reported, 0.0)
+        keep = ok & (self._height > KEEP_HEIGHT) | (said > 0.0)
+        self.report = np.where(keep, np.maximum(self.report, said), np.where(ok, 0.0, self.report))
+        self.mean = self._mean
+
+    def reset(self, j: int) -> None:
+        """Metric j is back at a verified normal: no excursion is open there."""
+        self.mean[:, j] = self.peak[:, j] = self.report[:, j] = 0.0
+
+
+__all__ = ["Excursions"]

@@ -1,0 +1,68 @@
+"""A tail probability from a decayed histogram of a statistic: counts where the data reach, a
+fitted generalised Pareto tail past them (peaks over threshold). Shared by the likelihood detector's
+point channel and the excursions of its shift channel."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Histogram bin edges of the statistic (a robust z, an excursion's height): 0, then log-spaced 0.05 .. 200.
+EDGES = np.concatenate([[0.0], np.geomspace(0.05, 200.0, 63)])
+Z_CAP = 199.0
+# The tail past the data: a generalised Pareto fit to the excesses over the top 10% of z's seen
+# (at least 10 records), its shape at most 0.5 (a tail heavier than that is not estimable by moments)
+U_SHARE, U_MIN, XI_MAX = 0.1, 10.0, 0.5
+MIDS = np.r_[0.5 * (EDGES[:-1] + EDGES[1:]), EDGES[-1] * 1.1]  # each bin's representative z
+
+
+def bin_of(r: np.ndarray) -> np.ndarray:
+    """The histogram bin of each value of the statistic."""
+    return np.clip(np.searchsorted(EDGES, r, side="right") - 1, 0, len(EDGES) - 1)
+
+
+def tail_p(hist: np.ndarray, r: np.ndarray, prior: float, early_scale: float | np.ndarray = 1.0) -> np.ndarray:
+    """P(R >= r) per metric, from a decayed histogram of the statistic (one row per metric).
+
+    Where the data reach, it is the decayed count above ``r`` (interpolated within its bin): a
+    metric that spikes daily has spikes in its counts. Past the data it is a peaks-over-threshold
+    tail: a generalised Pareto distribution fitted (by moments) to the excesses over the top
+    ``U_SHARE`` of the histogram, as in extreme value theory's streaming detectors (SPOT). The
+    larger of the two is used, so the fit only extrapolates and never overrules counts it has, and
+    a z beyond anything seen gets rarer smoothly: no plateau, and no cliff at the largest z seen.
+    Until ``U_MIN`` records lie over the threshold, an exponential tail past the largest value seen
+    stands in for the fit, of unit scale (a z's) unless the statistic says otherwise."""
+    rows = np.arange(len(r))
+    b = bin_of(r)
+    above = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1]  # above[:, k] = count in bins >= k
+    nxt = np.minimum(b + 1, len(EDGES) - 1)
+    lo_e = EDGES[b]
+    hi_e = np.where(b + 1 < len(EDGES), EDGES[nxt], lo_e * 1.2)
+    frac = np.clip((hi_e - r) / np.maximum(hi_e - lo_e, 1e-12), 0.0, 1.0)
+    count = np.where(b + 1 < len(EDGES), above[rows, nxt], 0.0) + frac * hist[rows, b]
+    total = above[:, 0] + prior
+    # before the fit: the count, or past the largest z seen an exponential tail of unit scale
+    seen_any = hist > 0.01
+    last = np.where(seen_any.any(axis=1), len(EDGES) - 1 - np.argmax(seen_any[:, ::-1], axis=1), 0)
+    rmax = np.where(seen_any.any(axis=1), EDGES[last], 0.0)
+    early = np.where(count < 0.5, np.maximum(0.5 * np.exp(-np.maximum(r - rmax, 0.0) / early_scale), 1e-12), count) / total
+    # the peaks-over-threshold fit: u is the highest bin edge with U_SHARE of the mass above it
+    n_u = np.maximum(U_SHARE * above[:, 0], U_MIN)
+    k_u = len(EDGES) - 1 - np.argmax((above >= n_u[:, None])[:, ::-1], axis=1)
+    u, nu = EDGES[k_u], above[rows, k_u]
+    w = hist * (np.arange(len(EDGES))[None, :] >= k_u[:, None])
+    e = np.maximum(MIDS[None, :] - u[:, None], 0.0)
+    sw = np.maximum(w.sum(axis=1), 1e-12)
+    mean = (w * e).sum(axis=1) / sw
+    var = np.maximum((w * e * e).sum(axis=1) / sw - mean ** 2, 1e-12)
+    ratio = mean ** 2 / var
+    xi = np.clip(0.5 * (1.0 - ratio), 0.0, XI_MAX)  # shape by moments; 0 (exponential) for light tails
+    sigma = np.maximum(0.5 * mean * (1.0 + ratio), 1e-6)
+    y = np.maximum(r - u, 0.0)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        g = np.where(xi > 1e-6, np.power(1.0 + np.maximum(xi, 1e-6) * y / sigma, -1.0 / np.maximum(xi, 1e-6)),
+                     np.exp(-y / sigma))
+    fitted = np.maximum(count / total, np.maximum(nu / total * g, 1e-300))
+    return np.where(nu >= U_MIN, fitted, early)
+
+
+__all__ = ["EDGES", "MIDS", "Z_CAP", "bin_of", "tail_p"]
