@@ -212,3 +212,26 @@ def test_excursions_are_calibrated_on_noise():
     for q in (1e-2, 1e-3):
         assert (ps <= q).sum() <= 1.5 * q * len(ps)
     assert (ps <= 1e-2).sum() >= 0.2 * 1e-2 * len(ps)  # and it does speak
+
+
+def test_a_state_saved_before_the_shift_channel_still_loads_and_keeps_its_tails():
+    """A service's saved state from the previous release: its point and range channels carry on,
+    the shift channel and its seasonal baseline start fresh, and the score never comes from NaN."""
+    import io
+    import json
+
+    x = np.random.default_rng(14).normal(5, 1, 700)
+    a = make_detector("likelihood")
+    stream(x[:400], det=a)
+    with np.load(io.BytesIO(a.to_bytes()), allow_pickle=False) as z:
+        meta = json.loads(bytes(z["meta"]).decode())
+        old = {k: z[k] for k in ("level", "dev", "hi", "lo", "seen", "neff", "hist")}
+    meta.pop("baseline")
+    for k in ("shift_alpha", "shift_beta", "shift_u0", "shift_decay", "shift_clip", "shift_warmup"):
+        meta["params"].pop(k)
+    buf = io.BytesIO()
+    np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **old)
+    b = load_detector(buf.getvalue())
+    assert np.array_equal(b.hist, a.hist) and np.array_equal(b.hi, a.hi)
+    s, _ = stream(x[400:], T0 + STEP * np.arange(400, 700), b)
+    assert np.all(np.isfinite(s)) and state_is_sound(b.to_bytes(), b.tags.nan_ok)
