@@ -235,3 +235,15 @@ def test_a_state_saved_before_the_shift_channel_still_loads_and_keeps_its_tails(
     assert np.array_equal(b.hist, a.hist) and np.array_equal(b.hi, a.hi)
     s, _ = stream(x[400:], T0 + STEP * np.arange(400, 700), b)
     assert np.all(np.isfinite(s)) and state_is_sound(b.to_bytes(), b.tags.nan_ok)
+
+
+def test_a_verified_normal_reaches_every_reference_of_the_detector():
+    """Verification restores the pre-incident normal: the fast level, the slow level, the seasonal
+    baseline and the open excursions all adopt it, or the recovery itself would read as a shift."""
+    x = np.random.default_rng(15).normal(5, 1, 600)
+    x[400:] += 20  # an incident the detector has half learned
+    _, det = stream(x)
+    det.restore_normal({"m": (5.0, 1.0)})
+    assert det.level[0] == det.slow[0] == det.baseline.level[0] == 5.0
+    assert det.baseline.dev[0] == det.dev[0] == pytest.approx(1.0 / 1.2533)
+    assert not det.shift.mean[:, 0].any() and not det.shift.peak[:, 0].any()

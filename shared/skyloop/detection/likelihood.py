@@ -113,9 +113,17 @@ class LikelihoodDetector(StreamingDetector):
         self.hist = np.zeros((m, len(EDGES)))
         self.slow = np.full(m, np.nan)
         self.slow_dev = np.zeros(m)
-        self.shift = Excursions(len(SHIFT_REFERENCES), m, self.shift_beta, self.shift_u0, self.shift_decay, self.shift_clip)
+        self.shift = self._new_shift(m)
         self.baseline.columns_ = list(self.columns_)
         self.baseline._init(m)
+
+    def _scale(self, dev: np.ndarray, level: np.ndarray) -> np.ndarray:
+        """A level's robust scale in sigmas, floored relative to the level so flat metrics do not
+        make every wiggle infinite."""
+        return np.maximum(dev * DEV_TO_SIGMA, np.maximum(self.rel_floor * np.abs(level), 1e-9))
+
+    def _new_shift(self, m: int) -> Excursions:
+        return Excursions(len(SHIFT_REFERENCES), m, self.shift_beta, self.shift_u0, self.shift_decay, self.shift_clip)
 
     # ---- the three channels ----------------------------------------------------
     def _point_p(self, r: np.ndarray) -> np.ndarray:
@@ -135,8 +143,7 @@ class LikelihoodDetector(StreamingDetector):
         _, z_seasonal = self.baseline._step(t, x, learn)
         slow = np.nan_to_num(self.slow)
         self._slow_resid = np.where(ok, x - slow, 0.0)
-        slow_scale = np.maximum(self.slow_dev * DEV_TO_SIGMA, np.maximum(self.rel_floor * np.abs(slow), 1e-9))
-        z = np.stack([self._slow_resid / slow_scale, z_seasonal])
+        z = np.stack([self._slow_resid / self._scale(self.slow_dev, slow), z_seasonal])
         return np.minimum(1.0, len(SHIFT_REFERENCES) * self.shift.judge(z, ok & (self.seen >= self.shift_warmup)).min(axis=0))
 
     # ---- one record -------------------------------------------------------------
@@ -153,7 +160,7 @@ class LikelihoodDetector(StreamingDetector):
             self.level[new] = self.hi[new] = self.lo[new] = self.slow[new] = x[new]
         level = np.nan_to_num(self.level)
         resid = np.where(ok, x - level, 0.0)
-        scale = np.maximum(self.dev * DEV_TO_SIGMA, np.maximum(self.rel_floor * np.abs(level), 1e-9))
+        scale = self._scale(self.dev, level)
         r = np.minimum(np.abs(resid) / scale, Z_CAP)
         p_point = self._point_p(r)
         p_range = self._range_p(np.where(ok, x, level), scale)
@@ -191,12 +198,13 @@ class LikelihoodDetector(StreamingDetector):
         self.seen += ok
         self.n_ += 1
 
+    def restore_normal(self, normal: Mapping[str, tuple[float, float]]) -> None:
+        super().restore_normal(normal)
+        self.baseline.restore_normal(normal)
+
     def _restored(self, j: int) -> None:
         self.slow[j] = self.level[j]
         self.shift.reset(j)
-        b = self.baseline
-        b.level[j], b.dev[j] = self.level[j], self.dev[j]
-        b._restored(j)
 
     # ---- persistence: the shift channel's arrays and the baseline's, beside our own ----
     def _arrays(self) -> dict[str, np.ndarray]:
@@ -208,17 +216,14 @@ class LikelihoodDetector(StreamingDetector):
     def _load_arrays(self, z: Any) -> None:
         """A state saved before the shift channel existed keeps its point and range channels; the
         shift channel and its baseline start fresh (they learn from the next record on)."""
-        if "slow" not in z:
-            for k in self._STATE_BEFORE_SHIFT:
-                setattr(self, k, np.array(z[k]))
-            m = len(self.columns_)
-            self.slow, self.slow_dev = self.level.copy(), self.dev.copy()
-        else:
-            super()._load_arrays(z)
-            m = len(self.columns_)
-        self.shift = Excursions(len(SHIFT_REFERENCES), m, self.shift_beta, self.shift_u0, self.shift_decay, self.shift_clip)
+        older = "shift_mean" not in z
+        for k in self._STATE_BEFORE_SHIFT if older else self._STATE:
+            setattr(self, k, np.array(z[k]))
+        m = len(self.columns_)
+        self.shift = self._new_shift(m)
         self.baseline.columns_ = list(self.columns_)
-        if "shift_mean" not in z:
+        if older:
+            self.slow, self.slow_dev = self.level.copy(), self.dev.copy()
             self.baseline._init(m)
             return
         for k in Excursions.STATE:
