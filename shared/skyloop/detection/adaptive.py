@@ -32,6 +32,7 @@ Z_ANCHORS = np.array([0.0, 3.0, 4.5, 6.75, 10.5, 30.0])
 CUSUM_ANCHORS = np.array([0.0, 11.25, 18.75, 30.0, 60.0, 225.0])
 VAR_ANCHORS = np.array([0.0, 3.5, 5.0, 8.0, 12.0, 30.0])
 S_ANCHORS = np.array([0.0, 0.5, 0.6, 0.75, 0.9, 0.99])
+MEDIUM = lower_bound(Severity.MEDIUM)
 
 
 class AdaptiveDetector(StreamingDetector):
@@ -78,17 +79,20 @@ class AdaptiveDetector(StreamingDetector):
         b0 = int(math.floor(pos)) % self.bins
         return b0, (b0 + 1) % self.bins, pos - math.floor(pos)
 
-    def _seasonal(self, t: float | None) -> np.ndarray:
+    def _seasonal(self, t: float | None, bins: tuple[int, int, float] | None) -> np.ndarray:
         m = len(self.columns_)
-        if t is None or self.t0_ is None or t - self.t0_ < 86400.0:
+        if bins is None or self.t0_ is None or t is None or t - self.t0_ < 86400.0:
             return np.zeros(m)
-        b0, b1, w = self._bins(t)
+        b0, b1, w = bins
         ready = (self.season_n[:, b0] >= 2) & (self.season_n[:, b1] >= 2)
         return np.where(ready, (1 - w) * self.season[:, b0] + w * self.season[:, b1], 0.0)
 
+    def _floor(self) -> np.ndarray:
+        """The scale's floor relative to the level (fmax: a metric not seen yet, NaN, gets the absolute floor)."""
+        return np.fmax(self.rel_floor * np.abs(self.level), 1e-6)
+
     def _scale(self) -> np.ndarray:
-        floor = np.maximum(self.rel_floor * np.abs(np.nan_to_num(self.level)), 1e-6)
-        return np.maximum(self.dev * DEV_TO_SIGMA, floor)
+        return np.maximum(self.dev * DEV_TO_SIGMA, self._floor())
 
     # ---- one record -----------------------------------------------------------
     def _step(self, t: float | None, x: np.ndarray, learn: bool = True) -> tuple[float, np.ndarray]:
@@ -98,7 +102,8 @@ class AdaptiveDetector(StreamingDetector):
         ok = np.isfinite(x)
         new = ok & ~np.isfinite(self.level)
         self.level[new] = x[new]
-        seas = self._seasonal(t)
+        bins = None if t is None else self._bins(t)
+        seas = self._seasonal(t, bins)
         resid = np.where(ok, x - self.level - seas, 0.0)
         scale = self._scale()
         z = resid / scale
@@ -110,8 +115,7 @@ class AdaptiveDetector(StreamingDetector):
         if t is not None and self.t0_ is not None and t - self.t0_ >= 86400.0:
             si = int((t % 86400.0) / 86400.0 * self.SLOTS) % self.SLOTS
             have = trusted = (self.slot_n[:, si] > 0) & (self.slot_seen >= self.warmup * 2)
-            floor = np.maximum(self.rel_floor * np.abs(np.nan_to_num(self.level)), 1e-6)
-            scale2 = np.maximum(self.slot_dev * DEV_TO_SIGMA, floor)
+            scale2 = np.maximum(self.slot_dev * DEV_TO_SIGMA, self._floor())
             z2 = np.where(ok, x - self.slot[:, si], 0.0) / scale2
             z = np.where(have & (scale2 < scale), z2, z)
         young = self.seen < self.warmup
@@ -121,7 +125,7 @@ class AdaptiveDetector(StreamingDetector):
         # bounded time) and shrunk on a plainly normal record (so it ends with it).
         cap = CUSUM_ANCHORS[-2] * (1.0 + 0.1 * math.log(max(len(self.columns_), 1)))
         calm = np.where(np.abs(z) < k, 0.7, 1.0)
-        zc = np.clip(z, -3.0, 3.0)  # single outliers are the point test's job, not CUSUM's
+        zc = np.minimum(np.maximum(z, -3.0), 3.0)  # single outliers are the point test's job, not CUSUM's
         cpos = np.minimum(np.maximum(0.0, self.cpos * calm + np.where(ok & ~young, zc - k, 0.0)), cap)
         cneg = np.minimum(np.maximum(0.0, self.cneg * calm + np.where(ok & ~young, -zc - k, 0.0)), cap)
         fast = self.fast_dev + self.fast_alpha * (np.abs(resid) - self.fast_dev) * ok
@@ -130,18 +134,15 @@ class AdaptiveDetector(StreamingDetector):
         widen = 1.0 + 0.1 * math.log(max(len(self.columns_), 1))
         if t is None or self.t0_ is None or t - self.t0_ < 86400.0:
             widen *= self.first_day_widen  # no daily profile yet: the cycle itself still looks odd
-        tests = np.stack([
+        per_metric = np.maximum(np.maximum(  # the strongest of the point, CUSUM and variance tests
             np.interp(zs, Z_ANCHORS * widen, S_ANCHORS),
-            np.interp(np.maximum(cpos, cneg), CUSUM_ANCHORS * widen, S_ANCHORS),
-            np.interp(ratio, VAR_ANCHORS * widen, S_ANCHORS),
-        ])
-        per_metric = tests.max(axis=0)
-        self.last_tests_ = tests.max(axis=1)  # (point, cusum, variance): which test fired
+            np.interp(np.maximum(cpos, cneg), CUSUM_ANCHORS * widen, S_ANCHORS)),
+            np.interp(ratio, VAR_ANCHORS * widen, S_ANCHORS))
         score = float(per_metric.max()) if per_metric.size else 0.0
         if not learn:
             return score, np.where(ok, z, 0.0)
         # ---- learn ----
-        hot = per_metric >= lower_bound(Severity.MEDIUM)
+        hot = per_metric >= MEDIUM
         sign = np.sign(resid)
         same = hot & (sign == self.run_sign)
         self.run = np.where(hot, np.where(same, self.run + 1, 1), 0)
@@ -161,10 +162,10 @@ class AdaptiveDetector(StreamingDetector):
         self.dev = self.dev + ad * (np.abs(resid) - self.dev)
         self.fast_dev = np.where(ok, fast, self.fast_dev)
         self.cpos, self.cneg = np.where(ok, cpos, self.cpos), np.where(ok, cneg, self.cneg)
-        if t is not None and self.t0_ is not None and ok.any():
+        if bins is not None and self.t0_ is not None and ok.any():
             upd = ok & ~hot
             r = np.where(upd, x - self.level - seas, 0.0)  # what level + season still miss
-            for b, wb in zip(self._bins(t)[:2], (1 - self._bins(t)[2], self._bins(t)[2])):
+            for b, wb in zip(bins[:2], (1 - bins[2], bins[2])):
                 beta = np.maximum(self.season_alpha, 1.0 / (self.season_n[:, b] + 1.0)) * wb
                 self.season[:, b] += beta * r
                 self.season_n[:, b] += upd * wb

@@ -42,7 +42,7 @@ MAX_ABS_VALUE = 1e150
 
 def clip_values(x: np.ndarray) -> np.ndarray:
     """Finite-safe copy of ``x`` (NaN stays NaN: it means missing)."""
-    return np.clip(x, -MAX_ABS_VALUE, MAX_ABS_VALUE)
+    return np.minimum(np.maximum(x, -MAX_ABS_VALUE), MAX_ABS_VALUE)  # two ufuncs: np.clip costs twice as much
 
 
 def state_is_sound(data: bytes, nan_ok: tuple[str, ...] = ()) -> bool:

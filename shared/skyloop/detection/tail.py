@@ -9,15 +9,17 @@ import numpy as np
 # Histogram bin edges of the statistic (a robust z, an excursion's height): 0, then log-spaced 0.05 .. 200.
 EDGES = np.concatenate([[0.0], np.geomspace(0.05, 200.0, 63)])
 Z_CAP = 199.0
+LAST = len(EDGES) - 1
 # The tail past the data: a generalised Pareto fit to the excesses over the top 10% of z's seen
 # (at least 10 records), its shape at most 0.5 (a tail heavier than that is not estimable by moments)
 U_SHARE, U_MIN, XI_MAX = 0.1, 10.0, 0.5
+BINS = np.arange(len(EDGES))
 MIDS = np.r_[0.5 * (EDGES[:-1] + EDGES[1:]), EDGES[-1] * 1.1]  # each bin's representative z
 
 
 def bin_of(r: np.ndarray) -> np.ndarray:
     """The histogram bin of each value of the statistic."""
-    return np.clip(np.searchsorted(EDGES, r, side="right") - 1, 0, len(EDGES) - 1)
+    return np.maximum(np.minimum(EDGES.searchsorted(r, "right") - 1, LAST), 0)  # np.clip is 4x slower on ints
 
 
 def tail_p(hist: np.ndarray, r: np.ndarray, prior: float, early_scale: float | np.ndarray = 1.0) -> np.ndarray:
@@ -33,36 +35,45 @@ def tail_p(hist: np.ndarray, r: np.ndarray, prior: float, early_scale: float | n
     stands in for the fit, of unit scale (a z's) unless the statistic says otherwise."""
     rows = np.arange(len(r))
     b = bin_of(r)
-    above = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1]  # above[:, k] = count in bins >= k
-    nxt = np.minimum(b + 1, len(EDGES) - 1)
+    above = hist[:, ::-1].cumsum(axis=1)[:, ::-1]  # above[:, k] = count in bins >= k
+    top = b == LAST
+    nxt = np.minimum(b + 1, LAST)
     lo_e = EDGES[b]
-    hi_e = np.where(b + 1 < len(EDGES), EDGES[nxt], lo_e * 1.2)
-    frac = np.clip((hi_e - r) / np.maximum(hi_e - lo_e, 1e-12), 0.0, 1.0)
-    count = np.where(b + 1 < len(EDGES), above[rows, nxt], 0.0) + frac * hist[rows, b]
+    hi_e = np.where(top, lo_e * 1.2, EDGES[nxt])
+    frac = np.minimum(np.maximum((hi_e - r) / np.maximum(hi_e - lo_e, 1e-12), 0.0), 1.0)
+    count = np.where(top, 0.0, above[rows, nxt]) + frac * hist[rows, b]
     total = above[:, 0] + prior
+    # the peaks-over-threshold fit: u is the highest bin edge with U_SHARE of the mass above it
+    # (``above`` falls with the bin, so that is one less than the number of bins that reach it)
+    n_u = np.maximum(U_SHARE * above[:, 0], U_MIN)
+    k_u = np.maximum((above >= n_u[:, None]).sum(axis=1) - 1, 0)
+    u, nu = EDGES[k_u], above[rows, k_u]
+    fit = nu >= U_MIN
+    p = count / total  # at or below u the fit never overrules the count: what most records need
+    if (fit & (r > u)).any():
+        p = np.maximum(p, np.maximum(nu / total * _gpd_survival(hist, k_u, u, np.maximum(r - u, 0.0)), 1e-300))
+    if fit.all():
+        return p
     # before the fit: the count, or past the largest z seen an exponential tail of unit scale
     seen_any = hist > 0.01
-    last = np.where(seen_any.any(axis=1), len(EDGES) - 1 - np.argmax(seen_any[:, ::-1], axis=1), 0)
-    rmax = np.where(seen_any.any(axis=1), EDGES[last], 0.0)
+    rmax = np.where(seen_any.any(axis=1), EDGES[LAST - np.argmax(seen_any[:, ::-1], axis=1)], 0.0)
     early = np.where(count < 0.5, np.maximum(0.5 * np.exp(-np.maximum(r - rmax, 0.0) / early_scale), 1e-12), count) / total
-    # the peaks-over-threshold fit: u is the highest bin edge with U_SHARE of the mass above it
-    n_u = np.maximum(U_SHARE * above[:, 0], U_MIN)
-    k_u = len(EDGES) - 1 - np.argmax((above >= n_u[:, None])[:, ::-1], axis=1)
-    u, nu = EDGES[k_u], above[rows, k_u]
-    w = hist * (np.arange(len(EDGES))[None, :] >= k_u[:, None])
+    return np.where(fit, p, early)
+
+
+def _gpd_survival(hist: np.ndarray, k_u: np.ndarray, u: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """P(excess > y | over u) under a generalised Pareto distribution fitted by moments to the
+    histogram's mass from bin ``k_u`` up."""
+    w = hist * (BINS[None, :] >= k_u[:, None])
     e = np.maximum(MIDS[None, :] - u[:, None], 0.0)
     sw = np.maximum(w.sum(axis=1), 1e-12)
     mean = (w * e).sum(axis=1) / sw
     var = np.maximum((w * e * e).sum(axis=1) / sw - mean ** 2, 1e-12)
     ratio = mean ** 2 / var
-    xi = np.clip(0.5 * (1.0 - ratio), 0.0, XI_MAX)  # shape by moments; 0 (exponential) for light tails
+    xi = np.minimum(np.maximum(0.5 * (1.0 - ratio), 0.0), XI_MAX)  # shape by moments; 0 (exponential) for light tails
     sigma = np.maximum(0.5 * mean * (1.0 + ratio), 1e-6)
-    y = np.maximum(r - u, 0.0)
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        g = np.where(xi > 1e-6, np.power(1.0 + np.maximum(xi, 1e-6) * y / sigma, -1.0 / np.maximum(xi, 1e-6)),
-                     np.exp(-y / sigma))
-    fitted = np.maximum(count / total, np.maximum(nu / total * g, 1e-300))
-    return np.where(nu >= U_MIN, fitted, early)
-
+    # 1 + xi y / sigma >= 1 and the exponent is negative: neither branch can overflow or divide by 0
+    return np.where(xi > 1e-6, np.power(1.0 + np.maximum(xi, 1e-6) * y / sigma, -1.0 / np.maximum(xi, 1e-6)),
+                    np.exp(-y / sigma))
 
 __all__ = ["EDGES", "MIDS", "Z_CAP", "bin_of", "tail_p"]
