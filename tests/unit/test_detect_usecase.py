@@ -50,8 +50,12 @@ def test_redelivered_batch_has_one_effect(runtime):
     assert a.remediation.depth() == 1
 
 
-def test_incident_spanning_batches_keeps_one_id_and_one_request(runtime):
-    a = runtime.adapters
+@pytest.mark.parametrize("detector", ["adaptive", "likelihood"])
+def test_incident_spanning_batches_keeps_one_id_and_one_request(detector, monkeypatch, make_runtime):
+    """The likelihood detector learns a lasting departure within records; its hold keeps the
+    incident flagged in the next batch all the same."""
+    monkeypatch.setenv("SKYLOOP_DETECTION__DETECTOR", detector)
+    a = make_runtime().adapters
     on_metrics(batch(stream(120)), a)
     r1 = on_metrics(batch(stream(20, start=120, seed=1, cpu=(130, 150))), a)
     r2 = on_metrics(batch(stream(20, start=140, seed=2, cpu=(130, 150))), a)

@@ -16,6 +16,7 @@ T0 = 1_767_225_600.0
 STEP = 300.0
 DAY = 288
 MEDIUM = 0.6
+LOW = 0.5
 
 
 def stream(x, ts=None, det=None):
@@ -226,7 +227,7 @@ def test_a_state_saved_before_the_shift_channel_still_loads_and_keeps_its_tails(
     with np.load(io.BytesIO(a.to_bytes()), allow_pickle=False) as z:
         meta = json.loads(bytes(z["meta"]).decode())
         old = {k: z[k] for k in ("level", "dev", "hi", "lo", "seen", "neff", "hist")}
-    meta.pop("baseline")
+    meta.pop("seasonal")
     for k in ("shift_alpha", "shift_beta", "shift_u0", "shift_decay", "shift_clip", "shift_warmup"):
         meta["params"].pop(k)
     buf = io.BytesIO()
@@ -237,13 +238,70 @@ def test_a_state_saved_before_the_shift_channel_still_loads_and_keeps_its_tails(
     assert np.all(np.isfinite(s)) and state_is_sound(b.to_bytes(), b.tags.nan_ok)
 
 
-def test_a_verified_normal_reaches_every_reference_of_the_detector():
-    """Verification restores the pre-incident normal: the fast level, the slow level, the seasonal
-    baseline and the open excursions all adopt it, or the recovery itself would read as a shift."""
+def test_a_verified_normal_reaches_every_level_of_the_detector():
+    """Verification restores the pre-incident normal: the fast level, the slow level and the open
+    excursions all adopt it, or the recovery itself would read as a shift."""
     x = np.random.default_rng(15).normal(5, 1, 600)
     x[400:] += 20  # an incident the detector has half learned
     _, det = stream(x)
     det.restore_normal({"m": (5.0, 1.0)})
-    assert det.level[0] == det.slow[0] == det.baseline.level[0] == 5.0
-    assert det.baseline.dev[0] == det.dev[0] == pytest.approx(1.0 / 1.2533)
+    assert det.level[0] == det.slow[0] == 5.0
+    assert det.dev[0] == pytest.approx(1.0 / 1.2533)
     assert not det.shift.mean[:, 0].any() and not det.shift.peak[:, 0].any()
+
+
+def test_the_time_of_day_baseline_barely_learns_an_incident():
+    """A rare record moves its slot a tenth as much: after a two-hour incident, the slots it covered
+    still hold yesterday's normal, so the shift channel still sees the departure."""
+    x = np.random.default_rng(16).normal(5, 1, 3 * DAY)
+    x[2 * DAY + 100:2 * DAY + 124] += 30
+    _, det = stream(x)
+    slots = det.seasonal.slot[0]
+    covered = [int(((T0 + STEP * i) % 86400) / 300) for i in range(2 * DAY + 100, 2 * DAY + 124)]
+    assert np.all(np.abs(slots[covered] - 5.0) < 5.0)  # a full-rate update would have moved them ~15
+
+
+def test_a_state_saved_with_the_adaptive_seasonal_reference_hands_over_its_slot_table():
+    """The previous release ran the adaptive detector as the seasonal reference and saved it as
+    ``baseline_*``: its slot table (the same arrays) carries on, not a day of blindness."""
+    import io
+    import json
+
+    x = np.random.default_rng(17).normal(5, 1, 2 * DAY)
+    a = make_detector("likelihood")
+    stream(x, det=a)
+    with np.load(io.BytesIO(a.to_bytes()), allow_pickle=False) as z:
+        meta = json.loads(bytes(z["meta"]).decode())
+        arrays = {k.replace("seasonal_", "baseline_"): z[k] for k in z.files if k != "meta"}
+    meta["baseline"] = {"n": 2 * DAY, "t0": meta.pop("seasonal")["t0"], "last_t": None, "step_s": STEP}
+    meta["params"].pop("season_warmup")
+    buf = io.BytesIO()
+    np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+    b = load_detector(buf.getvalue())
+    assert np.array_equal(b.seasonal.slot, a.seasonal.slot) and b.seasonal.t0 == a.seasonal.t0 == T0
+    y = np.random.default_rng(18).normal(5, 1, 100)
+    assert np.allclose(stream(y, T0 + STEP * np.arange(2 * DAY, 2 * DAY + 100), b)[0],
+                       stream(y, T0 + STEP * np.arange(2 * DAY, 2 * DAY + 100), a)[0])
+
+
+def test_an_incident_stays_flagged_while_it_lasts_and_the_normal_comes_back_with_it():
+    """The tail learns a 30-record plateau within records; the hold keeps it at LOW or above all
+    along (one MEDIUM alarm, then LOW: the use-case carries the open incident on it). When it
+    ends, the level is the one before it and the scale was never widened by it."""
+    x = np.random.default_rng(19).normal(5, 1, 600)
+    x[400:430] += 20
+    s, det = stream(x[:430])
+    assert s[400] >= MEDIUM and np.all(s[400:430] >= LOW)
+    dev_during = det.dev[0]
+    s2, det = stream(x[430:], T0 + STEP * np.arange(430, 600), det)
+    assert incidents(s2 >= MEDIUM) == 0  # the recovery is not a second incident
+    assert abs(det.level[0] - 5.0) < 0.5 and det.dev[0] < 1.2 and dev_during < 1.2
+
+
+def test_a_new_level_that_stays_is_held_at_most_hold_max_records():
+    x = np.random.default_rng(20).normal(5, 1, 700)
+    x[400:] += 20
+    s, det = stream(x, det=LikelihoodDetector(hold_max=36))
+    flagged = np.flatnonzero(s[400:] >= LOW)
+    assert flagged[0] == 0 and 30 <= flagged.size <= 37
+    assert incidents(s[400:] >= MEDIUM) == 1 and not (s[450:] >= LOW).any()

@@ -26,7 +26,10 @@ import numpy as np
 
 from .tail import EDGES, MIDS, U_MIN, Z_CAP, bin_of, tail_p
 
-MIN_PEAKS = U_MIN  # excursions seen before any is judged: enough to fit their tail
+# Excursions seen before any is judged. Half of what the tail fit needs (U_MIN): until then tail_p's
+# exponential tail past the highest peak stands in. A clean metric sees ~7 excursions per memory
+# (2,000 records), so at 10 its shift channel never spoke (a 6-sigma ramp went unflagged).
+MIN_PEAKS = U_MIN / 2
 REPORT_L = 2.0  # a metric counts as reported once a record reached p <= 1e-2 (LOW)
 ESCALATE_L = 1.0  # and is reported again only when its rarity grows tenfold (one severity band),
 LAST_BAND_L = 5.0  # up to CRITICAL (p <= 1e-5): past it, more of the same is not news
@@ -52,7 +55,7 @@ class Excursions:
         """P(an excursion reaches this height) per reference and metric; 1 where nothing is judged.
         ``z`` is the residual in its reference's sigmas; ``ok`` where a metric may be judged."""
         k, m = self.mean.shape
-        self._mean = np.where(ok, self.mean + self.beta * (np.clip(z, -self.clip, self.clip) - self.mean), self.mean)
+        self._mean = np.where(ok, self.mean + self.beta * (np.minimum(np.maximum(z, -self.clip), self.clip) - self.mean), self.mean)
         self._height = np.minimum(np.abs(self._mean) / self.noise, Z_CAP)
         self._L = np.zeros((k, m))
         judged = ok & (self.peaks >= MIN_PEAKS) & (self._height > self.u0) & (self._height > self.peak)
@@ -75,11 +78,12 @@ class Excursions:
         channel: a departure the point channel already called is not news when it lasts."""
         inside = ok & (self._height > self.u0)
         closed = ok & ~inside & (self.peak > 0.0)
-        self.hist *= np.where(ok, self.decay, 1.0)[..., None]
+        self.hist *= self.decay if ok.all() else np.where(ok, self.decay, 1.0)[..., None]
         self.peaks = np.where(ok, self.peaks * self.decay, self.peaks) + closed
         self.records = np.where(ok, self.records * self.decay + 1.0, self.records)
-        ref, col = np.nonzero(closed)
-        self.hist[ref, col, bin_of(self.peak[ref, col])] += 1.0
+        if closed.any():
+            ref, col = np.nonzero(closed)
+            self.hist[ref, col, bin_of(self.peak[ref, col])] += 1.0
         self.peak = np.where(inside, np.maximum(self.peak, self._height), np.where(ok, 0.0, self.peak))
         said = np.where(reported >= REPORT_L, reported, 0.0)
         keep = ok & (self._height > KEEP_HEIGHT) | (said > 0.0)

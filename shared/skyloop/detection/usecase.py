@@ -159,10 +159,12 @@ def _detect_production(batch: MetricBatch, records: list[MetricRecord], det: Any
     open_inc = json.loads(open_raw) if open_raw else None
     still_open = None
     for run in find_runs(scores, cfg.merge_gap_rows):
-        if not is_incident(run, cfg.min_incident_rows, cfg.min_severity):
-            continue
         start_ts = float(ts[run.start])
         continues = open_inc is not None and start_ts - open_inc["last_ts"] <= (cfg.merge_gap_rows + 1) * interval + 1e-6
+        # an open incident goes on while its rows stay at least LOW (a detector holding a lasting
+        # departure says LOW: nothing new to act on); a new one must be big enough to act on
+        if not continues and not is_incident(run, cfg.min_incident_rows, cfg.min_severity):
+            continue
         stored = kv.get(f"anomaly:{open_inc['anomaly_id']}") if continues and open_inc else None
         if stored is not None and open_inc is not None:
             # The incident started in an earlier batch: its root causes and request were
