@@ -76,4 +76,5 @@ def _gpd_survival(hist: np.ndarray, k_u: np.ndarray, u: np.ndarray, y: np.ndarra
     return np.where(xi > 1e-6, np.power(1.0 + np.maximum(xi, 1e-6) * y / sigma, -1.0 / np.maximum(xi, 1e-6)),
                     np.exp(-y / sigma))
 
+
 __all__ = ["EDGES", "MIDS", "Z_CAP", "bin_of", "tail_p"]
