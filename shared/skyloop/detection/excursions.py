@@ -57,7 +57,6 @@ class Excursions:
         k, m = self.mean.shape
         self._mean = np.where(ok, self.mean + self.beta * (np.minimum(np.maximum(z, -self.clip), self.clip) - self.mean), self.mean)
         self._height = np.minimum(np.abs(self._mean) / self.noise, Z_CAP)
-        self._L = np.zeros((k, m))
         judged = ok & (self.peaks >= MIN_PEAKS) & (self._height > self.u0) & (self._height > self.peak)
         if not judged.any():
             return np.ones((k, m))
@@ -69,7 +68,6 @@ class Excursions:
         p = np.minimum(1.0, p * rate)
         L = -np.log10(np.maximum(p, 1e-300))
         judged &= (self.report == 0.0) | ((L >= self.report + ESCALATE_L) & (self.report < LAST_BAND_L))
-        self._L = np.where(judged, L, 0.0)
         return np.where(judged, p, 1.0)
 
     def learn(self, ok: np.ndarray, reported: np.ndarray) -> None:

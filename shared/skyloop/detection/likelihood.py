@@ -110,7 +110,7 @@ def rarity_of(score: float) -> float:
 class LikelihoodDetector(StreamingDetector):
     name = "likelihood"
     _STATE = ("level", "dev", "hi", "lo", "seen", "neff", "hist", "slow", "slow_dev",
-              "hold_n", "hold_level", "hold_scale", "hold_sign", "hold_dev")
+              "hold_n", "hold_level", "hold_sign", "hold_dev")
     tags = Tags(streaming=True, restores_normal=True,  # NaN: a metric not seen yet
                 nan_ok=("level", "hi", "lo", "slow"))
 
@@ -206,7 +206,7 @@ class LikelihoodDetector(StreamingDetector):
                       for pj, rj in zip(p, resid)]) if n_live else np.zeros(len(x))
         score = score_of(L)
         if learn:
-            self._update_holds(ok, live & (p <= HOT_P) & ~held, held, x, resid, scale)
+            self._update_holds(ok, live & (p <= HOT_P) & ~held, held, x, resid)
             self.shift.learn(ok, -np.log10(np.maximum(rarest, 1e-300)))
             self.seasonal.learn(t, x, ok, (rarest <= HOT_P) | held)
             if returned.any():
@@ -244,10 +244,9 @@ class LikelihoodDetector(StreamingDetector):
     # ---- holds: an incident stays flagged while it lasts -------------------------
     def _new_holds(self, m: int) -> None:
         self.hold_n = np.zeros(m)  # records the open hold has lasted (0: none)
-        self.hold_level = np.zeros(m)  # the level and scale before it opened, and its direction
-        self.hold_scale = np.ones(m)
+        self.hold_level = np.zeros(m)  # the level and scale state before it opened, and its direction
+        self.hold_dev = np.zeros(m)
         self.hold_sign = np.zeros(m)
-        self.hold_dev = np.zeros(m)  # the scale's state before the opening record
 
     def _holding(self, x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per metric: whether an open incident holds it at LOW on this record, and whether it
@@ -263,17 +262,16 @@ class LikelihoodDetector(StreamingDetector):
         open_ = (self.hold_n > 0) & ok
         if not open_.any():
             return open_, open_
-        zh = self.hold_sign * (x - self.hold_level) / self.hold_scale
+        zh = self.hold_sign * (x - self.hold_level) / self._scale(self.hold_dev, self.hold_level)
         returned = open_ & (zh < self.hold_z)
         return open_ & ~returned & (self.hold_n < self.hold_max), returned
 
-    def _update_holds(self, ok: np.ndarray, opened: np.ndarray, held: np.ndarray, x: np.ndarray, resid: np.ndarray,
-                      scale: np.ndarray) -> None:
+    def _update_holds(self, ok: np.ndarray, opened: np.ndarray, held: np.ndarray, x: np.ndarray,
+                      resid: np.ndarray) -> None:
         if not opened.any() and not self.hold_n.any():  # no incident anywhere: nothing to update
             return
         self.hold_n = np.where(held, self.hold_n + 1, np.where(opened, 1.0, np.where(ok, 0.0, self.hold_n)))
         self.hold_level = np.where(opened, x - resid, self.hold_level)
-        self.hold_scale = np.where(opened, scale, self.hold_scale)
         self.hold_sign = np.where(opened, np.sign(resid), self.hold_sign)
         self.hold_dev = np.where(opened, self.dev, self.hold_dev)
 
