@@ -42,10 +42,16 @@ class DeploymentSettings(BaseModel):
     canary_requests: int = Field(50, ge=1)
     max_canary_error_rate: float = Field(0.0, ge=0, le=1)
     # Bake time: with it, a canary that passed its probes keeps its share of live traffic
-    # this long, judged by the detector against production's normal, before it is promoted
+    # this long, judged against production's records of the same minutes, before it is promoted
     # (CanaryPassed) or aborted through remediation (abort_canary). 0: promote after the probes.
     canary_bake_minutes: float = Field(0.0, ge=0)
     canary_min_minutes: int = Field(5, ge=1)  # minutes with canary traffic needed to pass
+    # The bake is also judged window by window against production's records of the same
+    # minutes (detection/twosample.py, as Kayenta does): a metric fails when the canary is
+    # worse by more than the tolerance (a share of production's median) with this confidence.
+    canary_window_minutes: int = Field(10, ge=5)
+    canary_confidence: float = Field(0.98, gt=0.5, lt=1)
+    canary_tolerance: float = Field(0.2, ge=0)
     # How long a rollout step waits before it looks again at an endpoint still applying a change.
     poll_seconds: int = Field(30, ge=1, le=3600)
 

@@ -132,7 +132,7 @@ class MetricRecord(BaseModel):
     timestamp: datetime
     values: dict[str, float]
     # which deployment variant produced it ("production", "canary"; SageMaker's VariantName):
-    # None is the service as a whole. Canary records are judged against production's normal.
+    # None is the service as a whole. Canary records are judged against production's same minutes.
     variant: str | None = Field(default=None, max_length=63)
 
     @field_validator("values")
@@ -229,7 +229,7 @@ class DriftDetected(_Event):
 
 
 class CanaryPassed(_Event):
-    """A canary stayed within production's normal for its whole bake time: promote it."""
+    """A canary was no worse than production over its whole bake time: promote it."""
 
     type: Literal["CanaryPassed"] = "CanaryPassed"
     model_group: str = Field(min_length=1)

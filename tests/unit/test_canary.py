@@ -12,7 +12,7 @@ import pytest
 
 from skyloop.local.deployer import SimulatedServingTime
 
-from skyloop.config import DeploymentSettings
+from skyloop.config import DeploymentSettings, DetectionSettings
 from skyloop.app.demo_data import churn_csv
 from skyloop.serving.deployment import canary_state, start_bake
 from skyloop.errors import InvalidRequest
@@ -99,7 +99,7 @@ def test_a_canary_that_fails_live_traffic_is_aborted_by_the_detector(served, clo
     assert res["canary"]["status"] == "aborting" and res["requests"] == ["churn:canary-v2:abort_canary"]
     anomaly = res["anomalies"][-1]
     assert anomaly["deviating_metrics"][0] == "error_rate"
-    assert anomaly["causes"][0]["action"] == "abort_canary" and "production does not" in anomaly["causes"][0]["recommendation"]
+    assert anomaly["causes"][0]["action"] == "abort_canary" and "worse than production" in anomaly["causes"][0]["recommendation"]
 
     done = rt.pump()["remediation"].results
     assert [(r["action"], r["status"]) for r in done] == [("abort_canary", "executed")]
@@ -141,8 +141,11 @@ def _warm(rt):
     on_metrics(MetricBatch(service=SERVICE, records=[_rec(m, "production") for m in range(120)]), rt.adapters)
 
 
-def test_canary_deviating_together_with_production_is_not_blamed_on_the_new_version(make_runtime, clock):
-    rt = make_runtime(deployment=BAKE)
+@pytest.mark.parametrize("detector", ["adaptive", "likelihood"])
+def test_canary_deviating_together_with_production_is_not_blamed_on_the_new_version(make_runtime, clock, detector):
+    """``likelihood`` learns the shared incident: a canary judged against the learned normal
+    then passed with the same fault alone. Production's same minutes still show it."""
+    rt = make_runtime(deployment=BAKE, detection=DetectionSettings(detector=detector))
     _warm(rt)
     clock.set(T0 + 120 * 60)
     start_bake("churn", 2, kv=rt.adapters.kv, clock=clock, minutes=30, previous=1, min_minutes=3)
@@ -162,3 +165,36 @@ def test_canary_records_with_no_canary_baking_are_ignored(make_runtime):
     res = on_metrics(MetricBatch(service=SERVICE, records=[_rec(m, "canary", err=50.0) for m in range(120, 130)]),
                      rt.adapters)
     assert res["canary"]["status"] == "no_canary" and res["requests"] == [] and res["anomalies"] == []
+
+
+def test_a_broken_canary_is_aborted_within_five_minutes_and_a_clean_one_closes_its_windows(make_runtime, clock):
+    rt = make_runtime(deployment=BAKE)
+    _warm(rt)
+    clock.set(T0 + 120 * 60)
+    start_bake("churn", 2, kv=rt.adapters.kv, clock=clock, minutes=30, previous=1, min_minutes=3)
+    four = [_rec(m, v) for m in range(120, 124) for v in ("production", "canary")]
+    assert on_metrics(MetricBatch(service=SERVICE, records=four), rt.adapters)["canary"]["status"] == "baking"
+    clean = [_rec(m, v) for m in range(124, 134) for v in ("production", "canary")]
+    assert on_metrics(MetricBatch(service=SERVICE, records=clean), rt.adapters)["canary"]["status"] == "baking"
+    state = canary_state(rt.adapters.kv, "churn")
+    assert state["compared"] == 14 and state["window"]["canary"] == {}  # closed: not judged again
+    broken = [_rec(m, "production") for m in range(134, 139)] + [_rec(m, "canary", err=0.5) for m in range(134, 139)]
+    res = on_metrics(MetricBatch(service=SERVICE, records=broken), rt.adapters)
+    assert res["canary"]["status"] == "aborting" and res["requests"] == ["churn:canary-v2:abort_canary"]
+    [cause] = res["anomalies"][-1]["causes"]
+    assert cause["metric"] == "error_rate" and "5 vs 5 minutes" in cause["evidence"]
+
+
+def test_a_canary_with_no_production_records_to_compare_passes_on_its_probes_only(make_runtime, clock):
+    rt = make_runtime(deployment=BAKE)
+    _warm(rt)
+    clock.set(T0 + 120 * 60)
+    start_bake("churn", 2, kv=rt.adapters.kv, clock=clock, minutes=10, previous=1, min_minutes=3)
+    sent = []
+    rt.adapters.events.publish = sent.append
+    alone = [_rec(m, "canary") for m in range(120, 126)]
+    assert on_metrics(MetricBatch(service=SERVICE, records=alone), rt.adapters)["canary"]["status"] == "baking"
+    res = on_metrics(MetricBatch(service=SERVICE, records=[_rec(m, "canary") for m in range(126, 131)]), rt.adapters)
+    assert res["canary"]["status"] == "passed" and res["requests"] == []
+    [passed] = sent
+    assert passed.detail == "no production records to compare with: judged by its probes only"

@@ -210,8 +210,8 @@ def run_demo(home: Path, *, seed: int = 7, console: Any = None, show_progress: b
                     anomalies[an["anomaly_id"]] = AnomalyFound.model_validate(an)
                 if (out.get("canary") or {}).get("status") == "aborting":
                     an = anomalies[out["anomalies"][-1]["anomaly_id"]]
-                    tell(f"canary v{out['canary']['version']} deviates on {', '.join(an.deviating_metrics)} while production "
-                         f"does not: abort_canary requested")
+                    tell(f"canary v{out['canary']['version']} worse than production on "
+                         f"{', '.join(an.deviating_metrics)} over the same minutes: abort_canary requested")
             for _round in range(3):
                 rep = pump()["remediation"]
                 dead += rep.dead_lettered

@@ -1,32 +1,41 @@
-"""Judging a baking canary with the service's own detector.
+"""Judging a baking canary against production's records of the same minutes.
 
-The detector of a model-serving service has learned what production normally looks like
-(requests, error rate, latency, the predictions' mean). A canary's records are scored
-against that normal *without being learned*: a canary must not teach the baseline its
-own faults. An incident in the canary's records is attributed to the new version only
-when production's records over the same minutes are normal; when both deviate, the
-cause is shared (load, a dependency) and the ordinary incident path handles it.
+As Netflix's Kayenta does (twosample.py): every ``canary_window_minutes`` of the bake, the
+canary's records are compared with production's records from the same minutes, metric by
+metric. The comparison needs nothing learned, which is why it is the judge:
 
-Attributed: one ``abort_canary`` request through the remediation queue (guardrails and
-audit as for any action). Clean for the whole bake, with enough minutes of canary
-traffic seen: a ``CanaryPassed`` event on the event channel, and the deploy handler
-promotes.
+- a fault both variants share (load, a dependency) cancels out: the ordinary incident
+  path handles it;
+- a fault the detector has learned from an earlier incident still shows, because
+  production does not have it now;
+- a canary serving a tenth of the traffic has noisier minutes than production. A detector
+  calibrated on production's minutes took that noise, and a model's small honest change
+  in latency, for a fault (measured: a healthy SageMaker canary at +4% latency scored
+  z = +6 against the likelihood detector's production normal).
+
+A window is judged from five minutes on at every batch, so a broken canary is aborted
+within minutes, and closed once it spans ``canary_window_minutes``.
+
+Worse: one ``abort_canary`` request through the remediation queue (guardrails and audit
+as for any action). Clean for the whole bake, with enough minutes of canary traffic seen:
+a ``CanaryPassed`` event on the event channel, and the deploy handler promotes.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from ..serving.deployment import canary_state, save_canary_state
 from ..errors import NotFound
-from ..events import AnomalyFound, CanaryPassed, MetricRecord, RemediationRequested, RootCause
-from .rca import rank_causes
+from ..events import AnomalyFound, CanaryPassed, MetricRecord, RemediationRequested, RootCause, Severity
 from .base import lower_bound
-from .incidents import find_runs, is_incident
+from .twosample import Comparison, compare
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -36,6 +45,7 @@ log = logging.getLogger("skyloop.canary")
 # A canary gets a share of the traffic, so its volume is lower by design: volume metrics
 # are not evidence against it (SageMaker's Invocations, Skyloop's requests).
 VOLUME_HINTS = ("request", "invocation", "calls")
+LOOK_MINUTES = 5  # fewer canary minutes than this cannot bound a shift at 98%
 
 
 @dataclass
@@ -51,22 +61,10 @@ class CanaryVerdict:
                 "request": None if self.request is None else self.request.request_id}
 
 
-def _matrix(records: Sequence[MetricRecord], columns: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
-    X = np.array([[r.values.get(c, np.nan) if c else np.nan for c in columns] for r in records], dtype=float)
-    return X.reshape(len(records), len(columns)), np.array([r.timestamp.timestamp() for r in records])
-
-
-def _scores(det: Any, X: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    if det.tags.streaming:  # time-aware detectors take the timestamps for their daily profile
-        return np.asarray(det.score(X, ts), float), np.asarray(det.zscores(X, ts), float)
-    return np.asarray(det.score(X), float), np.asarray(det.zscores(X), float)
-
-
 def judge_canary(
     service: str,
     canary: Sequence[MetricRecord],
     production: Sequence[MetricRecord],
-    det: Any,
     *,
     settings: "Settings",
     kv: "KeyValueStore",
@@ -74,7 +72,6 @@ def judge_canary(
     remediation: "Queue",
     events: "EventPublisher | None",
 ) -> CanaryVerdict:
-    cfg = settings.detection
     try:
         group = topology.describe(service).get("model_group")
     except NotFound:
@@ -88,42 +85,24 @@ def judge_canary(
     minutes = sorted({int(r.timestamp.timestamp() // 60) for r in records} | set(state.get("observed", [])))
     state["observed"] = minutes[-10000:]
     verdict = CanaryVerdict("baking", version, observed_minutes=len(minutes))
-    shared = False  # a deviation seen on both variants: this batch cannot vouch for the canary
-    columns = list(getattr(det, "columns_", []) or [])
-    if columns and getattr(det, "fitted_", False):
-        judged = [c if not any(h in c.lower() for h in VOLUME_HINTS) else None for c in columns]
-        X, ts = _matrix(records, judged)
-        scores, z = _scores(det, X, ts)
-        # production over the same minutes, judged on the same metrics (its volume drops by the split)
-        PX, pts = _matrix(production, judged)
-        prod_scores = _scores(det, PX, pts)[0] if len(production) else np.zeros(0)
-        prod_hot = [float(t) for t, sc in zip(pts, prod_scores) if sc >= lower_bound(cfg.min_severity)]
-        for run in find_runs(scores, cfg.merge_gap_rows):
-            if not is_incident(run, cfg.min_incident_rows, cfg.min_severity):
-                continue
-            a, b = float(ts[run.start]), float(ts[run.end])
-            if any(a - 60.0 <= t <= b + 60.0 for t in prod_hot):
-                log.info("canary and production deviate together: not the new version's doing",
-                         extra={"service": service, "version": version})
-                shared = True
-                continue
-            verdict.status = "aborting"
-            verdict.anomaly, verdict.request = _attribute(service, group, state, records, run, z, columns, settings)
-            remediation.send(verdict.request.model_dump_json(), message_id=verdict.request.request_id)
-            kv.put(f"anomaly:{verdict.anomaly.anomaly_id}", verdict.anomaly.model_dump_json().encode())
-            log.warning("canary deviates from production's normal", extra={
-                "service": service, "model_group": group, "version": version,
-                "metrics": verdict.anomaly.deviating_metrics})
-            break
-    else:
-        verdict.status = "no_baseline"
-    latest = max(r.timestamp.timestamp() for r in records)
-    if verdict.status in ("baking", "no_baseline") and not shared and latest >= state["until"] \
-            and len(minutes) >= int(state.get("min_minutes", 1)):
+    baked = max(r.timestamp.timestamp() for r in records) >= state["until"]
+    worse = _judge_window(state, records, production, settings, final=baked)
+    if worse:
+        verdict.status = "aborting"
+        verdict.anomaly, verdict.request = _attribute(service, group, state, worse, settings)
+        remediation.send(verdict.request.model_dump_json(), message_id=verdict.request.request_id)
+        kv.put(f"anomaly:{verdict.anomaly.anomaly_id}", verdict.anomaly.model_dump_json().encode())
+        log.warning("canary worse than production", extra={
+            "service": service, "model_group": group, "version": version,
+            "metrics": verdict.anomaly.deviating_metrics})
+    elif baked and not state.get("compared"):
+        verdict.status = "no_baseline"  # no production records over the canary's minutes
+    if verdict.status in ("baking", "no_baseline") and baked and len(minutes) >= int(state.get("min_minutes", 1)):
         passed = CanaryPassed(event_id=f"canary-passed:{group}:{version}", model_group=str(group), version=version,
                               observed_minutes=len(minutes),
-                              detail="no anomaly against production's normal" if verdict.status == "baking"
-                              else "no warm baseline: judged by its probes only")
+                              detail=f"no worse than production over {state['compared']} minutes"
+                              if verdict.status == "baking" else "no production records to compare with: "
+                              "judged by its probes only")
         if events is not None:
             events.publish(passed)
         verdict.status = "passed"
@@ -131,28 +110,69 @@ def judge_canary(
     return verdict
 
 
-def _attribute(service: str, group: str, state: dict[str, Any], records: list[MetricRecord], run: Any, z: np.ndarray,
-               columns: list[str], settings: "Settings") -> tuple[AnomalyFound, RemediationRequested]:
-    cfg = settings.detection
-    version, previous = int(state["version"]), state.get("previous")
-    seg = z[run.start : run.end + 1]
-    ranked = rank_causes(seg, columns, threshold=cfg.z_threshold)
-    absmax = np.nanmax(np.abs(seg), axis=0)
-    deviating = [columns[j] for j in np.argsort(-absmax) if absmax[j] > cfg.z_threshold]
-    why = (f"canary v{version} deviates from production v{previous}'s normal on {', '.join(deviating) or 'its metrics'} "
-           f"while production does not: abort the canary")
-    causes = [RootCause(metric=c.metric, confidence=c.confidence, evidence=c.evidence, recommendation=why,
-                        action="abort_canary") for c in ranked[:5]]
-    anomaly_id = f"{service}-canary-v{version}-{records[run.start].timestamp.strftime('%Y%m%dT%H%M%SZ')}"
+def _is_volume(metric: str) -> bool:
+    return any(h in metric.lower() for h in VOLUME_HINTS)
+
+
+def _judge_window(state: dict[str, Any], canary: Sequence[MetricRecord], production: Sequence[MetricRecord],
+                  settings: "Settings", *, final: bool) -> list[Comparison]:
+    """The metrics on which the canary is worse than production over the open window.
+
+    A window is looked at from ``LOOK_MINUTES`` on, and closed once it spans
+    ``canary_window_minutes`` (or the bake is over). Closed minutes are not judged again, so
+    a redelivered batch adds nothing. Repeated looks at a growing window raise the chance of
+    a false abort a little; the tolerance keeps a look at noise from passing for a regression."""
+    d = settings.deployment
+    window = state.setdefault("window", {"canary": {}, "production": {}})
+    closed = float(state.get("judged_until", 0.0))
+    for side, recs in (("canary", canary), ("production", production)):
+        for r in recs:
+            t = r.timestamp.timestamp()
+            if t >= closed:
+                window[side][str(int(t))] = {k: v for k, v in r.values.items()
+                                             if not _is_volume(k) and math.isfinite(v)}
+    times = sorted(float(t) for t in window["canary"])
+    span = len({int(t // 60) for t in times})
+    if span < LOOK_MINUTES:
+        return []
+    a, b = times[0], times[-1]
+    can = list(window["canary"].values())
+    prod = [v for t, v in window["production"].items() if a - 60.0 <= float(t) <= b + 60.0]
+    results = [compare(m, np.array([v.get(m, np.nan) for v in can], float),
+                       np.array([v.get(m, np.nan) for v in prod], float),
+                       confidence=d.canary_confidence, tolerance=d.canary_tolerance, min_samples=LOOK_MINUTES)
+               for m in sorted({k for v in can for k in v})]
+    worse = [c for c in results if c.verdict == "worse"]
+    state["last_window"] = {"from": a, "to": b, "minutes": span}
+    if not worse and (span >= d.canary_window_minutes or final):
+        if any(c.verdict != "nodata" for c in results):
+            state["compared"] = int(state.get("compared", 0)) + span
+        state["window"] = {"canary": {}, "production": {t: v for t, v in window["production"].items()
+                                                         if float(t) > b}}
+        state["judged_until"] = b + 1.0
+    return worse
+
+
+def _attribute(service: str, group: str, state: dict[str, Any], worse: list[Comparison],
+               settings: "Settings") -> tuple[AnomalyFound, RemediationRequested]:
+    """A comparison is a decision at the acting level, not a rarity score: MEDIUM, scored at its bound."""
+    conf = settings.deployment.canary_confidence
+    worse = sorted(worse, key=lambda c: -abs(c.shift) / max(c.tolerance, 1e-12))
+    window, version = state["last_window"], int(state["version"])
+    why = (f"canary v{version} is worse than production v{state.get('previous')} over the same "
+           f"{window['minutes']} minutes on {', '.join(c.metric for c in worse)}: abort the canary")
+    causes = [RootCause(metric=c.metric, confidence=round(1.0 - c.p, 4), evidence=c.evidence(conf),
+                        recommendation=why, action="abort_canary") for c in worse[:5]]
+    start, end = (datetime.fromtimestamp(window[k], timezone.utc) for k in ("from", "to"))
+    anomaly_id = f"{service}-canary-v{version}-{start.strftime('%Y%m%dT%H%M%SZ')}"
     anomaly = AnomalyFound(
-        event_id=f"anomaly:{anomaly_id}:{run.end}", anomaly_id=anomaly_id, service=service,
-        start=records[run.start].timestamp, end=records[run.end].timestamp,
-        peak_score=round(min(max(run.peak, 0.0), 1.0), 6), severity=run.severity, deviating_metrics=deviating,
-        causes=causes, rows=run.end - run.start + 1,
+        event_id=f"anomaly:{anomaly_id}:{int(window['to'])}", anomaly_id=anomaly_id, service=service,
+        start=start, end=end, peak_score=lower_bound(Severity.MEDIUM), severity=Severity.MEDIUM,
+        deviating_metrics=[c.metric for c in worse], causes=causes, rows=max(1, int(window["minutes"])),
     )
     request = RemediationRequested(
         event_id=f"request:{anomaly_id}:abort_canary", request_id=f"{group}:canary-v{version}:abort_canary",
-        action="abort_canary", target=service, severity=run.severity, reason=why, anomaly_id=anomaly_id,
+        action="abort_canary", target=service, severity=Severity.MEDIUM, reason=why, anomaly_id=anomaly_id,
         params={"version": version},
     )
     return anomaly, request

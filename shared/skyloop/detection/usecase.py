@@ -93,7 +93,8 @@ def detect(
     audit: AuditLog | None = None,
 ) -> DetectOutcome:
     """Production records (no variant, or "production") are scored and learned; a baking
-    canary's records are judged against what was learned (detection/canary.py)."""
+    canary's records are judged against production's records of the same minutes
+    (detection/canary.py), not against what was learned."""
     ordered = sorted(batch.records, key=lambda r: r.timestamp)
     records = [r for r in ordered if r.variant in (None, "production")]
     candidates = [r for r in ordered if r.variant not in (None, "production")]
@@ -106,7 +107,7 @@ def detect(
     if candidates:
         from .canary import judge_canary
 
-        verdict = judge_canary(batch.service, candidates, records, det, settings=settings, kv=kv,
+        verdict = judge_canary(batch.service, candidates, records, settings=settings, kv=kv,
                                topology=topology, remediation=queue, events=events)
         out.canary = verdict.to_dict()
         if verdict.anomaly is not None and verdict.request is not None:

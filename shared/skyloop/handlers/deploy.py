@@ -40,7 +40,7 @@ def on_model_approved(event: ModelVersionApproved, adapters: "Adapters") -> dict
 
 
 def on_canary_passed(event: CanaryPassed, adapters: "Adapters") -> dict[str, Any]:
-    """The detector saw the canary's whole bake within production's normal: promote it."""
+    """The canary was no worse than production over its whole bake: promote it."""
     def run() -> dict[str, Any]:
         if adapters.rollouts is not None:
             state = promotion_state(event.model_group, event.version, event.event_id, after_bake=True)

@@ -128,7 +128,7 @@ def test_a_canary_failing_live_traffic_is_aborted_through_remediation(aws: Aws, 
     [request] = [json.loads(m["Body"]) for m in queued]
     assert (request["action"], request["target"], request["request_id"]) == (
         "abort_canary", ENDPOINT, f"{GROUP}:canary-v2:abort_canary")
-    assert request["params"] == {"version": 2} and "production does not" in request["reason"]
+    assert request["params"] == {"version": 2} and "worse than production" in request["reason"]
 
     batch = sqs_event(aws, queued)
     assert remediate.handler(batch, context) == {"batchItemFailures": []}
@@ -191,8 +191,9 @@ def test_an_alarm_on_the_endpoint_reads_every_variant_and_judges_the_canary(aws:
             data += [{"MetricName": "Invocations", "Dimensions": dims, "Timestamp": at, "Value": float(n)},
                      {"MetricName": "Invocation5XXErrors", "Dimensions": dims, "Timestamp": at,
                       "Value": float(rng.binomial(n, error_p))},
+                     # the minute's mean over its n calls, as the metric stream's sum/count gives it
                      {"MetricName": "ModelLatency", "Dimensions": dims, "Timestamp": at, "Unit": "Microseconds",
-                      "Value": float(rng.normal(latency, latency * 0.05))}]
+                      "Value": float(rng.normal(latency, latency * 0.05, n).mean())}]
         for i in range(0, len(data), 20):
             cw.put_metric_data(Namespace="AWS/SageMaker", MetricData=data[i:i + 20])
     alarm = load_event("cloudwatch-alarm-action.json")
