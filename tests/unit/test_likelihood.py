@@ -305,3 +305,54 @@ def test_a_new_level_that_stays_is_held_at_most_hold_max_records():
     flagged = np.flatnonzero(s[400:] >= LOW)
     assert flagged[0] == 0 and 30 <= flagged.size <= 37
     assert incidents(s[400:] >= MEDIUM) == 1 and not (s[450:] >= LOW).any()
+
+
+def test_a_young_metric_s_slow_climb_is_found_before_its_excursions_are_calibrated():
+    """``skyloop demo``'s memory leak: 0.6 sigma a minute from minute 300. The fast level absorbs
+    the climb and the shift channel has seen no excursion yet to calibrate on; judged against
+    white noise with 2.5 times the average's noise, it is found within 20 minutes. Without that,
+    never."""
+    import skyloop.detection.excursions as excursions
+
+    x = np.random.default_rng(21).normal(48, 1.5, 420)
+    x[300:] += 0.9 * np.arange(120)
+    ts = T0 + 60.0 * np.arange(420)
+    s, det = stream(x, ts)
+    assert det.shift.peaks.max() < excursions.MIN_PEAKS
+    found = np.flatnonzero(s[300:] >= MEDIUM)
+    assert found.size and found[0] <= 20 and incidents(s[:300] >= MEDIUM) == 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(excursions, "YOUNG_SPREAD", 1e9)
+        s, _ = stream(x, ts)
+    assert not (s[300:] >= MEDIUM).any()
+
+
+@pytest.mark.parametrize("phi", [0.5, 0.9, 0.97])
+def test_a_young_autocorrelated_metric_is_not_taken_for_a_climb(phi):
+    """The uncalibrated judgement is wide enough for an AR(1) metric's wandering average."""
+    rng = np.random.default_rng(22)
+    e, a = rng.standard_normal(1500), np.zeros(1500)
+    for i in range(1, 1500):
+        a[i] = phi * a[i - 1] + e[i]
+    s, _ = stream(50 + a, T0 + 60.0 * np.arange(1500))
+    assert incidents(s >= MEDIUM) == 0
+
+
+def test_an_incident_remediation_resolved_is_forgotten_so_the_next_one_is_news():
+    """The tail learns an incident's records (on the real set a departure that happened is likely
+    to happen again). When verification says remediation brought the metric back, that incident
+    was not the metric's behaviour: the tail and the range forget it, and the next incident of the
+    same size hours later is MEDIUM again. Unverified, it stays learned."""
+    x = np.random.default_rng(23).normal(5, 1, 900)
+    x[300:330] += 20
+    x[600:640] += 22
+    second = {}
+    for verified in (True, False):
+        s, det = stream(x[:340])
+        assert s[300] >= MEDIUM
+        if verified:
+            det.restore_normal({"m": (5.0, 1.0)})
+            assert det.inc_age[0] == 0 and det.hi[0] < 10.0
+        s, det = stream(x[340:], T0 + STEP * np.arange(340, 900), det)
+        second[verified] = s[600 - 340]
+    assert second[True] >= MEDIUM > second[False]

@@ -110,7 +110,7 @@ def rarity_of(score: float) -> float:
 class LikelihoodDetector(StreamingDetector):
     name = "likelihood"
     _STATE = ("level", "dev", "hi", "lo", "seen", "neff", "hist", "slow", "slow_dev",
-              "hold_n", "hold_level", "hold_sign", "hold_dev")
+              "hold_n", "hold_level", "hold_sign", "hold_dev", "inc_hist", "inc_age", "inc_hi", "inc_lo")
     tags = Tags(streaming=True, restores_normal=True,  # NaN: a metric not seen yet
                 nan_ok=("level", "hi", "lo", "slow"))
 
@@ -206,15 +206,19 @@ class LikelihoodDetector(StreamingDetector):
                       for pj, rj in zip(p, resid)]) if n_live else np.zeros(len(x))
         score = score_of(L)
         if learn:
-            self._update_holds(ok, live & (p <= HOT_P) & ~held, held, x, resid)
+            opened = live & (p <= HOT_P) & ~held
+            self._update_holds(ok, opened, held, x, resid)
             self.shift.learn(ok, -np.log10(np.maximum(rarest, 1e-300)))
             self.seasonal.learn(t, x, ok, (rarest <= HOT_P) | held)
             if returned.any():
                 self.level = np.where(returned, self.hold_level, self.level)
-            self._learn(ok, x, r, resid, held)
+            self._learn(ok, x, r, resid, held, opened | held)
         return score, z
 
-    def _learn(self, ok: np.ndarray, x: np.ndarray, r: np.ndarray, resid: np.ndarray, held: np.ndarray) -> None:
+    def _learn(self, ok: np.ndarray, x: np.ndarray, r: np.ndarray, resid: np.ndarray, held: np.ndarray,
+               incident: np.ndarray) -> None:
+        if incident.any() or self.inc_age.any():
+            self._keep_ledger(ok, r, incident)
         if ok.all():  # the common case, without fancy indexing
             self.hist *= self.decay
             self.hist[np.arange(len(r)), bin_of(r)] += 1.0
@@ -247,6 +251,12 @@ class LikelihoodDetector(StreamingDetector):
         self.hold_level = np.zeros(m)  # the level and scale state before it opened, and its direction
         self.hold_dev = np.zeros(m)
         self.hold_sign = np.zeros(m)
+        # The incident ledger: what the tail learned from the incident's records, and the range
+        # before it, kept until verification says remediation resolved it (``_restored``).
+        self.inc_hist = np.zeros((m, len(EDGES)))
+        self.inc_age = np.zeros(m)  # 1 + records since the incident's last record (0: no ledger)
+        self.inc_hi = np.zeros(m)
+        self.inc_lo = np.zeros(m)
 
     def _holding(self, x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per metric: whether an open incident holds it at LOW on this record, and whether it
@@ -275,10 +285,35 @@ class LikelihoodDetector(StreamingDetector):
         self.hold_sign = np.where(opened, np.sign(resid), self.hold_sign)
         self.hold_dev = np.where(opened, self.dev, self.hold_dev)
 
+    def _keep_ledger(self, ok: np.ndarray, r: np.ndarray, incident: np.ndarray) -> None:
+        """Book the incident's records into the ledger, decayed as the tail is, so that forgetting
+        them later is exact. A ledger nobody verified within ``hold_max`` records of the incident's
+        end is dropped: the tail keeps what it learned, as it does on the real set."""
+        start = incident & (self.inc_age == 0)
+        if start.any():
+            self.inc_hist[start] = 0.0
+            self.inc_hi = np.where(start, self.hi, self.inc_hi)
+            self.inc_lo = np.where(start, self.lo, self.inc_lo)
+        on = ok & (self.inc_age > 0)
+        self.inc_hist[on] *= self.decay
+        rows = np.flatnonzero(incident)
+        self.inc_hist[rows, bin_of(r[rows])] += 1.0
+        self.inc_age = np.where(incident, 1.0, np.where(on, self.inc_age + 1.0, self.inc_age))
+        self.inc_age[self.inc_age > self.hold_max + 1] = 0.0
+
     def _restored(self, j: int) -> None:
-        """The slow level and the open excursions adopt the verified normal too. The time-of-day
-        baseline keeps its slots: it learned the incident at a tenth of its rate, and a median
-        cannot stand in for a daily cycle."""
+        """Verification found metric j back at its pre-incident normal after remediation: the
+        incident was not this metric's behaviour, so the tail and the range forget what they
+        learned from it (the ledger), and the slow level and the open excursions adopt the normal.
+        Without this a second incident of the same size hours later scores as ordinary (in
+        ``skyloop demo``: a connection-pool exhaustion after a CPU saturation, both on latency).
+        The time-of-day baseline keeps its slots: it learned the incident at a tenth of its rate,
+        and a median cannot stand in for a daily cycle."""
+        if self.inc_age[j] > 0:
+            self.hist[j] = np.maximum(self.hist[j] - self.inc_hist[j], 0.0)
+            self.hi[j] = max(self.inc_hi[j], self.level[j])
+            self.lo[j] = min(self.inc_lo[j], self.level[j])
+            self.inc_age[j] = 0.0
         self.slow[j] = self.level[j]
         self.hold_n[j] = 0.0
         self.shift.reset(j)
