@@ -1,11 +1,11 @@
-"""The default streaming detector: seasonality, shifts, leaks, bursts, persistence."""
+"""The adaptive streaming detector (the default before `likelihood`): seasonality, shifts, leaks, bursts, persistence."""
 
 import math
 
 import numpy as np
 import pytest
 
-from skyloop.detection import AdaptiveDetector, load_detector, make_detector
+from skyloop.detection import AdaptiveDetector, load_detector
 from skyloop.events import Severity
 
 STEP = 300.0
@@ -20,10 +20,6 @@ def series(n, seed=0, amp=30.0, sigma=2.0, level=100.0):
 
 def stream(det, x, start=0):
     return np.array([det.score_one(1_767_225_600 + STEP * (start + i), {"m": float(v)}) for i, v in enumerate(x)])
-
-
-def test_default_is_adaptive():
-    assert isinstance(make_detector("default"), AdaptiveDetector)
 
 
 def test_learns_the_daily_cycle_instead_of_flagging_it():

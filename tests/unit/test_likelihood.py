@@ -36,6 +36,11 @@ def _hist(z):
     return h
 
 
+def test_default_is_likelihood():
+    """Chosen by the real-data score (bench/README.md), with the generated suite as the guard."""
+    assert isinstance(make_detector("default"), LikelihoodDetector)
+
+
 def test_the_tail_keeps_counts_where_the_data_reach_and_extrapolates_past_them():
     """Peaks over threshold: inside the data the probability is never below the count; past it a
     fitted tail keeps falling smoothly (no plateau, no cliff at the largest z seen), near the truth."""

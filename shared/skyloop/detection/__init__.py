@@ -32,7 +32,7 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "likelihood": ("likelihood", "LikelihoodDetector"),
 }
 DETECTORS = tuple(_REGISTRY)
-ALIASES = {"default": "adaptive"}  # chosen by bench/quality.py: see bench/README.md
+ALIASES = {"default": "likelihood"}  # chosen by bench/quality.py: see bench/README.md
 
 
 def detector_class(name: str) -> Any:

@@ -54,16 +54,13 @@ learns decays per record (a ~1,000-record memory for the tail, ~2,000 for the ex
 ~7,000 for the range), so a level change becomes the new normal and a unit change is reported
 once, then learned.
 
-It is not ``default`` yet. It clears the issue's score bar on both suites, its p99 is within the
-500 us budget, and an incident spanning detect batches keeps one id with it. What stops it is one
-policy question: learning incidents, as the real set rewards, makes the next incident of the same
-size on the same metric less rare. So a canary judged right after an incident it shared with
-production is judged against a detector that has learned its fault (tests/unit/test_canary.py
-holds the adaptive detector to that case); and in ``skyloop demo`` the
-connection-pool exhaustion (latency +200 ms, hours after a CPU saturation raised latency by
-+150 ms) is missed; and the memory leak (0.6 sigma a minute) is found only by the shift channel,
-which judges nothing until the metric has seen ``excursions.MIN_PEAKS`` excursions, more than
-five hours of a clean metric give. The adaptive detector finds all five.
+It is ``default``. It learns incidents, as the real set rewards, which first made the next
+incident of the same size on the same metric less rare. Three things settle that for operations:
+an incident that remediation resolved (verification says so) is forgotten by the tail and the
+range (``_restored``); a canary is judged against production's records of the same minutes, not
+against what this detector learned (``canary``); and a young metric's shift channel judges its
+excursions before it has seen enough to calibrate (``excursions.YOUNG_SPREAD``). With them
+``skyloop demo`` finds, attributes and remediates all five incidents, as the adaptive detector did.
 """
 
 from __future__ import annotations
