@@ -50,8 +50,10 @@ def tail_p(hist: np.ndarray, r: np.ndarray, prior: float, early_scale: float | n
     u, nu = EDGES[k_u], above[rows, k_u]
     fit = nu >= U_MIN
     p = count / total  # at or below u the fit never overrules the count: what most records need
-    if (fit & (r > u)).any():
-        p = np.maximum(p, np.maximum(nu / total * _gpd_survival(hist, k_u, u, np.maximum(r - u, 0.0)), 1e-300))
+    past = np.flatnonzero(fit & (r > u))
+    if past.size:  # the fit, only for the rows that need it (most records: none or one metric of seven)
+        gpd = nu[past] / total[past] * _gpd_survival(hist[past], k_u[past], u[past], r[past] - u[past])
+        p[past] = np.maximum(p[past], np.maximum(gpd, 1e-300))
     if fit.all():
         return p
     # before the fit: the count, or past the largest z seen an exponential tail of unit scale
