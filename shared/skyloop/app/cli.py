@@ -474,7 +474,8 @@ def detect(
 def fit_detector(
     metrics: Path = typer.Argument(..., exists=True, dir_okay=False, help="history: CSV or JSON lines"),
     service: str = typer.Option("api", help="whose detector to replace", callback=_service_name),
-    kind: str = typer.Option("default", help="default | adaptive | robust_z | iforest | sklearn-iforest"),
+    kind: str = typer.Option("default", help="default (likelihood) | likelihood | adaptive | robust_z | iforest | "
+                                                "ensemble | sklearn-iforest"),
     contamination: float = typer.Option(0.1, min=0.001, max=0.5, help="sklearn-iforest: expected share of anomalies"),
     home: Optional[Path] = HomeOpt,
 ) -> None:
