@@ -46,9 +46,9 @@ class DeploymentSettings(BaseModel):
     # (CanaryPassed) or aborted through remediation (abort_canary). 0: promote after the probes.
     canary_bake_minutes: float = Field(0.0, ge=0)
     canary_min_minutes: int = Field(5, ge=1)  # minutes with canary traffic needed to pass
-    # The bake is also judged window by window against production's records of the same
-    # minutes (detection/twosample.py, as Kayenta does): a metric fails when the canary is
-    # worse by more than the tolerance (a share of production's median) with this confidence.
+    # Window by window (detection/canary.py and twosample.py, as Kayenta does): a metric fails
+    # when the canary is worse by more than the tolerance (a share of production's median)
+    # with this confidence.
     canary_window_minutes: int = Field(10, ge=5)
     canary_confidence: float = Field(0.98, gt=0.5, lt=1)
     canary_tolerance: float = Field(0.2, ge=0)

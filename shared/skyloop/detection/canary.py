@@ -14,7 +14,10 @@ metric. The comparison needs nothing learned, which is why it is the judge:
   z = +6 against the likelihood detector's production normal).
 
 A window is judged from five minutes on at every batch, so a broken canary is aborted
-within minutes, and closed once it spans ``canary_window_minutes``.
+within minutes, and closed once it spans ``canary_window_minutes``. Production's records are
+taken from the batches that carry the canary's (a metric stream, an alarm's read of the
+endpoint and the local deployer deliver both variants together); a batch of production alone
+does not look up whether a canary is baking, which would cost every detect call a read.
 
 Worse: one ``abort_canary`` request through the remediation queue (guardrails and audit
 as for any action). Clean for the whole bake, with enough minutes of canary traffic seen:
@@ -50,7 +53,7 @@ LOOK_MINUTES = 5  # fewer canary minutes than this cannot bound a shift at 98%
 
 @dataclass
 class CanaryVerdict:
-    status: str  # "no_canary" | "baking" | "aborting" | "passed" | "no_baseline"
+    status: str  # "no_canary" | "baking" | "aborting" | "passed" | "no_baseline" (no production records to compare)
     version: int | None = None
     anomaly: AnomalyFound | None = None
     request: RemediationRequested | None = None

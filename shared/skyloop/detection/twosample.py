@@ -28,7 +28,7 @@ import numpy as np
 
 # Which way a metric gets worse. Latency and errors only hurt when they rise; anything
 # else (the predictions' mean, a business metric) is suspect either way.
-UP_IS_BAD = ("error", "fault", "5xx", "4xx", "latency", "duration", "time", "throttl", "timeout")
+UP_IS_BAD = ("error", "fault", "5xx", "4xx", "latency", "duration", "response_time", "wait", "throttl", "timeout")
 
 
 @dataclass(frozen=True)
