@@ -198,3 +198,17 @@ def test_a_canary_with_no_production_records_to_compare_passes_on_its_probes_onl
     assert res["canary"]["status"] == "passed" and res["requests"] == []
     [passed] = sent
     assert passed.detail == "no production records to compare with: judged by its probes only"
+
+
+def test_a_canary_with_too_few_minutes_to_compare_says_so_when_it_passes_on_its_probes(make_runtime, clock):
+    rt = make_runtime(deployment=BAKE)
+    _warm(rt)
+    clock.set(T0 + 120 * 60)
+    start_bake("churn", 2, kv=rt.adapters.kv, clock=clock, minutes=10, previous=1, min_minutes=3)
+    sent = []
+    rt.adapters.events.publish = sent.append
+    few = [_rec(m, "production") for m in range(120, 131)] + [_rec(m, "canary") for m in (121, 125, 130)]
+    res = on_metrics(MetricBatch(service=SERVICE, records=few), rt.adapters)
+    assert res["canary"]["status"] == "passed"
+    [passed] = sent
+    assert passed.detail == "fewer than 5 canary minutes to compare with production: judged by its probes only"

@@ -99,13 +99,16 @@ def judge_canary(
             "service": service, "model_group": group, "version": version,
             "metrics": verdict.anomaly.deviating_metrics})
     elif baked and not state.get("compared"):
-        verdict.status = "no_baseline"  # no production records over the canary's minutes
+        verdict.status = "no_baseline"  # nothing was compared: no production records, or too few canary minutes
     if verdict.status in ("baking", "no_baseline") and baked and len(minutes) >= int(state.get("min_minutes", 1)):
+        if verdict.status == "baking":
+            detail = f"no worse than production over {state['compared']} minutes"
+        elif state.get("window", {}).get("production"):
+            detail = f"fewer than {LOOK_MINUTES} canary minutes to compare with production: judged by its probes only"
+        else:
+            detail = "no production records to compare with: judged by its probes only"
         passed = CanaryPassed(event_id=f"canary-passed:{group}:{version}", model_group=str(group), version=version,
-                              observed_minutes=len(minutes),
-                              detail=f"no worse than production over {state['compared']} minutes"
-                              if verdict.status == "baking" else "no production records to compare with: "
-                              "judged by its probes only")
+                              observed_minutes=len(minutes), detail=detail)
         if events is not None:
             events.publish(passed)
         verdict.status = "passed"
