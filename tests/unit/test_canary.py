@@ -14,6 +14,7 @@ from skyloop.local.deployer import SimulatedServingTime
 
 from skyloop.config import DeploymentSettings, DetectionSettings
 from skyloop.app.demo_data import churn_csv
+from skyloop.detection.canary import LOOK_MINUTES
 from skyloop.serving.deployment import canary_state, start_bake
 from skyloop.errors import InvalidRequest
 from skyloop.events import MetricBatch, MetricRecord, TrainingDataArrived
@@ -185,30 +186,22 @@ def test_a_broken_canary_is_aborted_within_five_minutes_and_a_clean_one_closes_i
     assert cause["metric"] == "error_rate" and "5 vs 5 minutes" in cause["evidence"]
 
 
-def test_a_canary_with_no_production_records_to_compare_passes_on_its_probes_only(make_runtime, clock):
+@pytest.mark.parametrize("batches, why", [
+    # canary records alone, in two batches: nothing to compare them with
+    ([[_rec(m, "canary") for m in range(120, 126)], [_rec(m, "canary") for m in range(126, 131)]],
+     "no production records to compare with"),
+    # production's minutes, but only three canary minutes in the whole bake
+    ([[_rec(m, "production") for m in range(120, 131)] + [_rec(m, "canary") for m in (121, 125, 130)]],
+     f"fewer than {LOOK_MINUTES} canary minutes to compare with production"),
+])
+def test_a_canary_with_nothing_to_compare_passes_on_its_probes_and_says_why(make_runtime, clock, batches, why):
     rt = make_runtime(deployment=BAKE)
     _warm(rt)
     clock.set(T0 + 120 * 60)
     start_bake("churn", 2, kv=rt.adapters.kv, clock=clock, minutes=10, previous=1, min_minutes=3)
     sent = []
     rt.adapters.events.publish = sent.append
-    alone = [_rec(m, "canary") for m in range(120, 126)]
-    assert on_metrics(MetricBatch(service=SERVICE, records=alone), rt.adapters)["canary"]["status"] == "baking"
-    res = on_metrics(MetricBatch(service=SERVICE, records=[_rec(m, "canary") for m in range(126, 131)]), rt.adapters)
-    assert res["canary"]["status"] == "passed" and res["requests"] == []
+    statuses = [on_metrics(MetricBatch(service=SERVICE, records=b), rt.adapters)["canary"]["status"] for b in batches]
+    assert statuses == ["baking"] * (len(batches) - 1) + ["passed"]
     [passed] = sent
-    assert passed.detail == "no production records to compare with: judged by its probes only"
-
-
-def test_a_canary_with_too_few_minutes_to_compare_says_so_when_it_passes_on_its_probes(make_runtime, clock):
-    rt = make_runtime(deployment=BAKE)
-    _warm(rt)
-    clock.set(T0 + 120 * 60)
-    start_bake("churn", 2, kv=rt.adapters.kv, clock=clock, minutes=10, previous=1, min_minutes=3)
-    sent = []
-    rt.adapters.events.publish = sent.append
-    few = [_rec(m, "production") for m in range(120, 131)] + [_rec(m, "canary") for m in (121, 125, 130)]
-    res = on_metrics(MetricBatch(service=SERVICE, records=few), rt.adapters)
-    assert res["canary"]["status"] == "passed"
-    [passed] = sent
-    assert passed.detail == "fewer than 5 canary minutes to compare with production: judged by its probes only"
+    assert passed.detail == f"{why}: judged by its probes only"
