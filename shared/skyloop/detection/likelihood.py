@@ -39,13 +39,14 @@ happen again) but not what an operator needs: a detect batch that arrives mid-in
 still see it, or the incident ends with the batch. A MEDIUM record opens a hold on its metric,
 with the level and scale it departed from; while the value stays ``hold_z`` of those sigmas out
 in the same direction (at most ``hold_max`` records, then the new level is the normal) the metric
-is held at LOW: the detect use-case carries an open incident on LOW records, and nothing acts
-on LOW, so a hold adds no new alarm (held at MEDIUM, the real set's score at MEDIUM fell from
+is held at LOW at least: the detect use-case carries an open incident on LOW records, and nothing
+acts on LOW, so a hold by itself adds no new alarm (a channel that finds the departure rarer still,
+as the shift channel escalating a band, says so) (held at MEDIUM, the real set's score at MEDIUM fell from
 69.1 to 61.9: every held record past a window's end counted as a false positive). Held records
 do not widen the scale, and when the value comes back the level it left is restored, so the
 recovery is not a second incident. The tail does learn them: on the real set a departure that
 happened is likely to happen again (kept out of the tail, real fell to 33.3; out of the range,
-to 27.5). Holds cost the benchmarks about nothing (real 69.3 without, 69.7 with; generated at
+to 27.5), unless remediation resolves the incident (below). Holds cost the benchmarks about nothing (real 69.3 without, 69.7 with; generated at
 seed 7, 65.7 without, 64.8 with).
 
 Streaming only, O(metrics) per record: it learns from the first record, scores from the
