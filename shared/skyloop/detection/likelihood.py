@@ -182,8 +182,7 @@ class LikelihoodDetector(StreamingDetector):
         new = ok & ~np.isfinite(self.level)
         if new.any():
             self.level[new] = self.hi[new] = self.lo[new] = self.slow[new] = x[new]
-        held, returned = self._holding(x, ok)
-        any_open = self._any_open  # each .any() costs ~1.5 us: a record asks each question once
+        held, returned, any_open = self._holding(x, ok)  # each .any() costs ~1.5 us: asked once a record
         any_held = any_open and bool(held.any())
         any_returned = any_open and bool(returned.any())
         level = np.where(np.isnan(self.level), 0.0, self.level)
@@ -262,9 +261,10 @@ class LikelihoodDetector(StreamingDetector):
         self.inc_hi = np.zeros(m)
         self.inc_lo = np.zeros(m)
 
-    def _holding(self, x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _holding(self, x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
         """Per metric: whether an open incident holds it at LOW on this record, and whether it
-        came back to where it was before the incident (which closes the hold and restores the level).
+        came back to where it was before the incident (which closes the hold and restores the level);
+        and whether any hold is open on a metric present in this record.
 
         The channels learn a lasting departure within a few records, as they should to judge the
         next *event*; but the incident is still on, and the next detect batch, or an operator
@@ -274,12 +274,11 @@ class LikelihoodDetector(StreamingDetector):
         adaptive detector re-levels). Held records do not teach the scale, so the normal stays
         narrow."""
         open_ = (self.hold_n > 0) & ok
-        self._any_open = bool(open_.any())
-        if not self._any_open:
-            return open_, open_
+        if not open_.any():
+            return open_, open_, False
         zh = self.hold_sign * (x - self.hold_level) / self._scale(self.hold_dev, self.hold_level)
         returned = open_ & (zh < self.hold_z)
-        return open_ & ~returned & (self.hold_n < self.hold_max), returned
+        return open_ & ~returned & (self.hold_n < self.hold_max), returned, True
 
     def _update_holds(self, ok: np.ndarray, opened: np.ndarray, held: np.ndarray, x: np.ndarray,
                       resid: np.ndarray) -> None:
