@@ -73,12 +73,36 @@ def test_services_have_separate_detectors(runtime):
     assert a.kv.get("detector:api") != a.kv.get("detector:web")
 
 
-def test_batch_without_known_metrics_is_invalid(runtime):
+def test_metrics_that_appear_later_join_the_detector(runtime):
+    """A service's metric set was frozen by its first batch: one stray batch of {"cpu_usage": 1}
+    blinded it to every other metric for good."""
     a = runtime.adapters
-    on_metrics(batch(stream(10)), a)
-    other = [MetricRecord(timestamp=T0, values={"queue_depth": 3.0})]
+    on_metrics(batch([MetricRecord(timestamp=T0 - timedelta(minutes=1), values={"cpu_usage": 1.0})]), a)
+    on_metrics(batch(stream(120)), a)  # the other two metrics join and warm up
+    from skyloop.detection import load_detector
+
+    assert load_detector(a.kv.get("detector:api")).columns_ == ["cpu_usage", "error_rate", "latency_ms"]
+    # a latency spike alone, on a metric that was not in the first batch, is found
+    spike = [MetricRecord(timestamp=r.timestamp, values={**r.values, "latency_ms": 900.0}) if 135 <= i + 120 < 145 else r
+             for i, r in enumerate(stream(30, start=120, seed=1))]
+    res = on_metrics(batch(spike), a)
+    assert res["anomalies"] and res["anomalies"][0]["deviating_metrics"][0] == "latency_ms"
+    # a metric that appears alone is taken too, and warms up instead of failing the batch
+    other = [MetricRecord(timestamp=T0 + timedelta(minutes=200 + i), values={"queue_depth": 3.0}) for i in range(5)]
+    assert on_metrics(batch(other), a)["anomalies"] == []
+    assert "queue_depth" in load_detector(a.kv.get("detector:api")).columns_
+
+
+def test_a_detector_that_cannot_grow_says_which_metrics_it_ignores(monkeypatch, make_runtime):
+    monkeypatch.setenv("SKYLOOP_DETECTION__DETECTOR", "iforest")
+    a = make_runtime().adapters
+    on_metrics(batch(stream(120)), a)
+    extra = [MetricRecord(timestamp=r.timestamp, values={**r.values, "queue_depth": 3.0}) for r in stream(10, start=120)]
+    res = on_metrics(batch(extra), a)
+    assert set(res["ignored_metrics"]) == {"queue_depth"} and "fit-detector" in res["ignored_metrics"]["queue_depth"]
+    only = [MetricRecord(timestamp=T0 + timedelta(minutes=300), values={"queue_depth": 3.0})]
     with pytest.raises(InvalidMetrics, match="no usable values for the known metrics"):
-        on_metrics(batch(other), a)
+        on_metrics(batch(only), a)
 
 
 def test_missing_values_are_tolerated(runtime):

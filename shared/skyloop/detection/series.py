@@ -25,9 +25,22 @@ def _key(service: str) -> str:
     return f"series:{service}"
 
 
-def load_series(kv: "KeyValueStore", service: str) -> dict[str, Any] | None:
+def load_series(kv: "KeyValueStore", service: str, columns: list[str] | None = None) -> dict[str, Any] | None:
+    """The stored tail; with ``columns``, its values laid out in those columns (a metric that
+    joined later is NaN before it joined), or None when the tail had a metric they lack."""
     raw = kv.get(_key(service))
-    return None if raw is None else _decode(raw)
+    return None if raw is None else _aligned(_decode(raw), columns)
+
+
+def _aligned(old: dict[str, Any], columns: list[str] | None) -> dict[str, Any] | None:
+    if columns is None or old["columns"] == columns:
+        return old
+    if not set(old["columns"]) <= set(columns):
+        return None
+    x = np.full((len(old["t"]), len(columns)), np.nan)
+    for j, c in enumerate(old["columns"]):
+        x[:, columns.index(c)] = old["x"][:, j]
+    return {**old, "columns": list(columns), "x": x}
 
 
 def _decode(raw: bytes) -> dict[str, Any]:
@@ -50,8 +63,8 @@ def append_series(kv: "KeyValueStore", service: str, columns: list[str], t: np.n
 
     def change(raw: bytes | None) -> bytes:
         nt, nx, ns = t, x, score
-        old = _decode(raw) if raw else None
-        if old is not None and old["columns"] == columns:
+        old = _aligned(_decode(raw), columns) if raw else None  # a metric that joined: the tail goes on
+        if old is not None:
             new = nt > (old["t"][-1] if len(old["t"]) else -np.inf)
             nt, nx, ns = (np.concatenate([old["t"], nt[new]]), np.vstack([old["x"], nx[new]]),
                           np.concatenate([old["score"], ns[new]]))

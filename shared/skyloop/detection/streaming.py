@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import datetime
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
@@ -131,6 +131,41 @@ class StreamingDetector(SavesBytes):
 
     def _restored(self, j: int) -> None:
         """Reset whatever else of metric j's state an incident wound up."""
+
+    def add_columns(self, new: Sequence[str]) -> list[str]:
+        """Metrics that appear after the first batch join the state, each as a metric not seen
+        yet: it warms up on its own (``seen`` is per metric) while the others go on being judged.
+        A service's metric set was frozen by its first batch, so one stray batch of ``{"cpu": 1}``
+        blinded it to every other metric for good. Returns the columns added.
+
+        The state is grown through its saved form, so every array a detector keeps (its own and
+        the parts it composes) is grown the same way: each array of a state made fresh for all
+        the columns, with the known columns' block copied in."""
+        added = [c for c in dict.fromkeys(new) if c not in self.columns_]
+        if not added:
+            return []
+        if not hasattr(self, "level"):
+            self.columns_ = list(self.columns_) + added
+            return added
+        wide = type(self)(**{k: getattr(self, k) for k in self.PARAMS})
+        wide.columns_ = list(self.columns_) + added
+        wide._init(len(wide.columns_))
+        fresh = wide._arrays()
+        with np.load(io.BytesIO(self.to_bytes()), allow_pickle=False) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+            arrays = {k: np.array(z[k]) for k in z.files if k != "meta"}
+        for k, old in arrays.items():
+            grown = np.array(fresh[k], copy=True)
+            if grown.shape != old.shape:  # per metric: the known block is the old state
+                if grown.ndim != old.ndim or any(g < o for g, o in zip(grown.shape, old.shape)):
+                    raise ValueError(f"{self.name}: cannot grow state array {k} from {old.shape} to {grown.shape}")
+                grown[tuple(slice(0, n) for n in old.shape)] = old
+                arrays[k] = grown
+        meta["columns"] = wide.columns_
+        buf = io.BytesIO()
+        np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+        self.__dict__.update(type(self).from_bytes(buf.getvalue()).__dict__)
+        return added
 
     # ---- persistence ---------------------------------------------------------------
     def _meta(self) -> dict[str, Any]:

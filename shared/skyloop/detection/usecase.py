@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..serving.history import last_promotion
-from ..errors import InvalidMetrics, NotFound, StaleState
+from ..errors import InvalidMetrics, NotFound
+from ..outbox import Staged, commit, recover
 from ..events import AnomalyFound, MetricBatch, MetricRecord, RemediationRequested
 from .rca import RcaContext, rank_causes
-from ..remediation.verification import check_recoveries, restored_normal, save_baseline
+from ..remediation.verification import Verdict, check_recoveries, restored_normal, save_baseline
 from . import load_detector, make_detector
 from .base import MAX_ABS_VALUE, lower_bound, state_is_sound
 from .incidents import Run, find_runs, is_incident
@@ -43,14 +44,16 @@ class DetectOutcome:
     canary: dict[str, Any] | None = None
     out_of_range: int = 0  # values beyond ±1e150, treated as missing
     verifications: list[Any] = field(default_factory=list)  # remediation.verification.Verdict
+    ignored_metrics: dict[str, str] = field(default_factory=dict)  # metric -> why
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, full: bool = False) -> dict[str, Any]:
+        """``full``: the requests whole, so ``from_dict`` can rebuild the outcome (the outbox keeps it)."""
         out = {
             "service": self.service,
             "rows": self.rows,
             "scored_rows": self.scored_rows,
             "anomalies": [json.loads(a.model_dump_json()) for a in self.anomalies],
-            "requests": [r.request_id for r in self.requests],
+            "requests": [json.loads(r.model_dump_json()) if full else r.request_id for r in self.requests],
         }
         if self.canary is not None:
             out["canary"] = self.canary
@@ -58,7 +61,18 @@ class DetectOutcome:
             out["out_of_range_values"] = self.out_of_range
         if self.verifications:
             out["verifications"] = [v.to_dict() for v in self.verifications]
+        if self.ignored_metrics:
+            out["ignored_metrics"] = dict(self.ignored_metrics)
         return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DetectOutcome":
+        return cls(d["service"], int(d["rows"]), int(d["scored_rows"]),
+                   [AnomalyFound.model_validate(a) for a in d["anomalies"]],
+                   [RemediationRequested.model_validate(r) for r in d["requests"]],
+                   out_of_range=int(d.get("out_of_range_values", 0)),
+                   verifications=[Verdict(**v) for v in d.get("verifications", [])],
+                   ignored_metrics=dict(d.get("ignored_metrics", {})))
 
 
 def _detector_key(service: str) -> str:
@@ -98,12 +112,23 @@ def detect(
     ordered = sorted(batch.records, key=lambda r: r.timestamp)
     records = [r for r in ordered if r.variant in (None, "production")]
     candidates = [r for r in ordered if r.variant not in (None, "production")]
-    saved = kv.get_versioned(_detector_key(batch.service))
-    det = _load_state(batch.service, saved[0] if saved else None, settings)
-    out = DetectOutcome(batch.service, len(ordered), 0)
-    if records:
-        _detect_production(batch, records, det, out, settings=settings, kv=kv, queue=queue,
-                           registry=registry, topology=topology, audit=audit, version=saved[1] if saved else None)
+    key = _detector_key(batch.service)
+    saved = kv.get_versioned(key)
+    # a batch that committed and then failed (or died) before its effects were all carried out
+    replayed = recover(kv, key, saved, queue, audit)
+    out = None
+    if replayed is not None and replayed.get("batch") == batch.content_key():
+        out = DetectOutcome.from_dict(replayed["outcome"])  # this very batch: answered, not scored twice
+        log.info("redelivered batch: its committed outcome carried out", extra={"service": batch.service})
+    if out is None:
+        out = DetectOutcome(batch.service, len(ordered), 0)
+        det = _load_state(batch.service, saved[0] if saved else None, settings)
+        if records:
+            staged = Staged(kv)
+            _detect_production(batch, records, det, out, settings=settings, kv=staged.kv, series=kv,
+                               queue=staged.queue, registry=registry, topology=topology, audit=staged.audit)
+            commit(kv, key, key, _state_bytes(det, batch.service), saved[1] if saved else None, staged, queue, audit,
+                   meta={"batch": batch.content_key(), "outcome": out.to_dict(full=True)})
     if candidates:
         from .canary import judge_canary
 
@@ -117,11 +142,18 @@ def detect(
 
 
 def _detect_production(batch: MetricBatch, records: list[MetricRecord], det: Any, out: DetectOutcome, *,
-                       settings: "Settings", kv: KeyValueStore, queue: Queue, registry: ModelRegistry,
-                       topology: ActionExecutor, audit: AuditLog | None = None, version: str | None = None) -> np.ndarray:
+                       settings: "Settings", kv: KeyValueStore, series: KeyValueStore, queue: Queue,
+                       registry: ModelRegistry, topology: ActionExecutor, audit: AuditLog | None = None) -> np.ndarray:
+    """Score, then analyse and decide. ``kv``, ``queue`` and ``audit`` are the unit of work's staged
+    views (outbox.py): nothing here reaches a backend before the caller commits the detector's
+    state, except the series tail (``series``: the store itself), whose append is idempotent."""
     cfg = settings.detection
-    columns = det.columns_ or sorted({k for r in records for k in r.values})
-    det.columns_ = columns
+    arrived = sorted({k for r in records for k in r.values})
+    if not det.columns_:
+        det.columns_ = arrived
+    elif set(arrived) - set(det.columns_):
+        _take_new_metrics(det, arrived, out, batch.service)
+    columns = list(det.columns_)
     X = np.array([[r.values.get(c, np.nan) for c in columns] for r in records], dtype=float)
     ts = np.array([r.timestamp.timestamp() for r in records])
     absurd = np.abs(np.nan_to_num(X)) > MAX_ABS_VALUE
@@ -153,7 +185,6 @@ def _detect_production(batch: MetricBatch, records: list[MetricRecord], det: Any
     else:
         scores, z, scored = _score_streaming(det, X, lower_bound(cfg.min_severity))
     out.scored_rows = scored
-    _commit_state(kv, batch.service, det, version)
 
     interval = float(np.median(np.diff(ts))) if len(ts) > 1 else 60.0
     open_raw = kv.get(f"incident:{batch.service}")
@@ -191,25 +222,33 @@ def _detect_production(batch: MetricBatch, records: list[MetricRecord], det: Any
         if len(records) - 1 - run.end <= cfg.merge_gap_rows:
             still_open = open_inc
     kv.put(f"incident:{batch.service}", json.dumps(still_open).encode() if still_open else b"null")
-    append_series(kv, batch.service, columns, ts, X, np.asarray(scores, float))
+    append_series(series, batch.service, columns, ts, X, np.asarray(scores, float))
     return np.asarray(scores, float)
 
 
-def _commit_state(kv: KeyValueStore, service: str, det: Any, version: str | None) -> None:
-    """Write what this batch learned, only over the state it started from: the commit point, before
-    any incident is opened or request sent. A concurrent batch that committed first makes this one
-    ``StaleState`` (transient): it is redelivered and scored again on top of the other's learning,
-    instead of erasing it."""
+def _take_new_metrics(det: Any, arrived: list[str], out: DetectOutcome, service: str) -> None:
+    """Metrics a service starts reporting after its first batch join its detector and warm up
+    on their own; a detector that cannot grow (a fitted forest's features are fixed) ignores
+    them, and the outcome says which and why."""
+    new = [c for c in arrived if c not in det.columns_]
+    if hasattr(det, "add_columns"):
+        det.add_columns(new)
+        log.info("new metrics join the detector and warm up", extra={"service": service, "metrics": new})
+        return
+    why = f"the {det.name} detector was fitted on {', '.join(det.columns_)}; refit it (skyloop fit-detector) to add these"
+    out.ignored_metrics.update({c: why for c in new})
+    log.warning("metrics ignored", extra={"service": service, "metrics": new, "why": why})
+
+
+def _state_bytes(det: Any, service: str) -> bytes:
+    """What this batch learned. It is written only over the state it started from (the commit
+    point, outbox.commit): a concurrent batch that committed first makes this one ``StaleState``
+    (transient), redelivered and scored again on top of the other's learning instead of erasing it."""
     state = det.to_bytes()
     if not state_is_sound(state, det.tags.nan_ok):  # never persist a state that would blind the next batch
         log.warning("detector state went non-finite: not saved, the next batch starts fresh", extra={"service": service})
         state = b""
-    try:
-        kv.put_if(_detector_key(service), state, version)
-    except StaleState:
-        log.warning("detector state changed under this batch (a concurrent batch): it will be retried",
-                    extra={"service": service})
-        raise
+    return bytes(state)
 
 
 CHUNK_ROWS = 32
@@ -284,11 +323,12 @@ def _analyse(
 
 def _history_before(kv: KeyValueStore, service: str, columns: list[str], X: np.ndarray, ts: np.ndarray,
                     start: int) -> np.ndarray:
-    """The rows before an incident (the stored tail, then this batch's): its pre-incident normal."""
+    """The rows before an incident (the stored tail before this batch, then this batch's): its
+    pre-incident normal. A redelivered batch may already be in the tail: it is not counted twice."""
     parts = []
-    old = load_series(kv, service)
-    if old is not None and old["columns"] == columns:
-        parts.append(old["x"][old["t"] < ts[start]])
+    old = load_series(kv, service, columns)
+    if old is not None:
+        parts.append(old["x"][old["t"] < ts[0]])
     parts.append(X[:start])
     return np.vstack(parts) if parts else X[:0]
 
