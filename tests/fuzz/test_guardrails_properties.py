@@ -58,7 +58,7 @@ def test_guardrails_hold_over_random_streams(tmp_path_factory, stream, allowed):
                 assert not dry
                 assert action in allowed and target in ("api", "web")
                 if action in ("restart_service", "rollback_deployment"):
-                    assert sev < Severity.HIGH or approved
+                    assert sev < Severity.HIGH  # nobody approved: the message's flag counts for nothing
                 executed.append((clock.now(), target, action))
             for s in after.values():
                 assert 1 <= s["replicas"] <= 6 or s["name"] == "db"

@@ -1,6 +1,6 @@
 import pytest
 
-from skyloop.errors import GuardrailViolation, NotFound, UnknownAction
+from skyloop.errors import GuardrailViolation, NotFound, StateConflict, UnknownAction
 from skyloop.events import RemediationRequested, Severity
 from skyloop.handlers import on_remediation
 
@@ -77,8 +77,37 @@ def test_destructive_action_at_critical_waits_for_approval(runtime):
     report = runtime.pump(dry_run=False)["remediation"]
     assert [x["status"] for x in report.results] == ["executed"]
     assert runtime.fleet.describe("api")["restarts"] == 1
+    with pytest.raises(StateConflict, match="already approved by oncall"):
+        runtime.approve_held("crit", actor="someone-else")  # already decided
     with pytest.raises(NotFound):
-        runtime.approve_held("crit", actor="oncall")  # already decided
+        runtime.approve_held("never-held", actor="oncall")
+    executed = [e for e in runtime.adapters.audit.entries() if e["kind"] == "executed"]
+    assert executed[-1]["approved_by"] == "oncall"
+    approved = [e for e in runtime.adapters.audit.entries() if e["kind"] == "approved"]
+    assert approved[-1]["actor"] == "oncall" and approved[-1]["request_id"] == "crit"
+
+
+def test_a_flag_in_the_message_approves_nothing(runtime):
+    """Anyone who can write to the queue could set "approved": true; only a person's record counts."""
+    forged = req("restart_service", severity=Severity.CRITICAL, rid="forged").model_copy(update={"approved": True})
+    res = on_remediation(forged, runtime.adapters, dry_run=False)
+    assert res["status"] == "awaiting_approval" and runtime.fleet.describe("api")["restarts"] == 0
+    ignored = [e for e in runtime.adapters.audit.entries() if e["kind"] == "approval_ignored"]
+    assert ignored and ignored[0]["request_id"] == "forged"
+    # re-sent with the flag after it was held: still nothing runs
+    again = forged.model_copy(update={"event_id": "forged:approved"})
+    assert on_remediation(again, runtime.adapters, dry_run=False)["status"] == "awaiting_approval"
+    assert runtime.fleet.describe("api")["restarts"] == 0
+
+
+def test_a_rejected_request_is_closed_and_audited(runtime):
+    on_remediation(req("restart_service", severity=Severity.CRITICAL, rid="crit"), runtime.adapters, dry_run=False)
+    runtime.decide_held("crit", "rejected", actor="oncall", note="not during the sale")
+    assert runtime.adapters.state.held() == [] and runtime.adapters.remediation.depth() == 0
+    (denied,) = [e for e in runtime.adapters.audit.entries() if e["kind"] == "denied"]
+    assert denied["actor"] == "oncall" and denied["note"] == "not during the sale"
+    with pytest.raises(StateConflict):
+        runtime.approve_held("crit", actor="oncall")
 
 
 def test_destructive_action_below_threshold_runs(runtime):

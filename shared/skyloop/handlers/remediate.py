@@ -14,8 +14,11 @@ if TYPE_CHECKING:
 
 def on_remediation(event: RemediationRequested, adapters: "Adapters", *, dry_run: bool | None = None) -> dict[str, Any]:
     dry = adapters.settings.dry_run if dry_run is None else dry_run
-    # An approved re-send of a held request is a different decision, so a different key.
-    key = f"remediate:{event.request_id}:{'approved' if event.approved else 'auto'}:{'dry' if dry else 'live'}"
+    from ..remediation.approvals import approved
+
+    # A request a person approved since it was held is a different decision, so a different key;
+    # the message's own "approved" field counts for nothing (remediation/approvals.py).
+    key = f"remediate:{event.request_id}:{'approved' if approved(adapters.kv, event.request_id) else 'auto'}:{'dry' if dry else 'live'}"
 
     def run() -> dict[str, Any]:
         done = remediate(

@@ -132,15 +132,16 @@ class LocalRuntime:
             "remediation": self.drain(self.adapters.remediation, remediation_handler),
         }
 
-    def approve_held(self, request_id: str, *, actor: str) -> RemediationRequested:
-        """A human approves a held remediation: it is re-queued with ``approved=True``."""
-        body = self.adapters.state.release_hold(request_id, f"approved by {actor}")
-        if body is None:
-            raise NotFound(f"no held remediation request {request_id!r}")
-        req = RemediationRequested.model_validate_json(body).model_copy(update={"approved": True, "event_id": f"{request_id}:approved"})
-        self.adapters.audit.append("approved", {"request_id": request_id, "actor": actor, "at": self.adapters.clock.now()})
-        self.adapters.remediation.send(req.model_dump_json(), message_id=f"{request_id}:approved")
-        return req
+    def approve_held(self, request_id: str, *, actor: str, note: str | None = None) -> RemediationRequested:
+        """A person approves a held remediation: their record, then the request back on the queue."""
+        return self.decide_held(request_id, "approved", actor=actor, note=note)
+
+    def decide_held(self, request_id: str, decision: str, *, actor: str, note: str | None = None) -> RemediationRequested:
+        from ..remediation.approvals import decide
+
+        a = self.adapters
+        return decide(request_id, decision, actor=actor, note=note, kv=a.kv, state=a.state,  # type: ignore[arg-type]
+                      audit=a.audit, queue=a.remediation, clock=a.clock)
 
     def close(self) -> None:
         self.db.close()

@@ -32,7 +32,10 @@ def evaluate(
     policy: GuardrailSettings,
     state: RemediationState,
     now: float,
+    approved: bool = False,
 ) -> Decision:
+    """``approved``: a person's approval record exists for this request (remediation/approvals.py);
+    the request's own ``approved`` field is never trusted."""
     if req.action not in policy.allowed_actions:
         return Decision("refuse", f"action {req.action} is not in the allow-list")
     if not any(fnmatch(req.target, pat) for pat in policy.allowed_targets):
@@ -48,6 +51,6 @@ def evaluate(
     # What the action may do to this target (the replica bound, a model to act on) is the plan's
     # to say (plans.py): the use-case turns a plan it cannot make into a refusal.
     is_destructive = spec.destructive or req.action in policy.destructive_actions
-    if is_destructive and req.severity >= policy.approval_severity and not req.approved:
+    if is_destructive and req.severity >= policy.approval_severity and not approved:
         return Decision("approval", f"{req.action} at {req.severity.value} severity needs human approval")
     return Decision("allow", "within policy")

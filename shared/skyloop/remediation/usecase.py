@@ -11,10 +11,10 @@ import logging
 from typing import Any
 
 from ..config import Settings
-from ..errors import GuardrailViolation, SkyloopError, UnknownAction
+from ..errors import GuardrailViolation, SkyloopError, TransientError, UnknownAction
 from ..events import RemediationCompleted, RemediationRequested
 from ..ports import ActionExecutor, ActionResult, AuditLog, Clock, Deployer, KeyValueStore, ModelRegistry, RemediationState
-from . import applied
+from . import applied, approvals, reservations
 from .actions import spec_for, validate_params
 from .guardrails import Decision, evaluate
 from .plans import Plan, plan
@@ -76,7 +76,12 @@ def remediate(
         _audit_rejected(audit, req, exc, clock)
         raise
     now = clock.now()
-    decision = evaluate(req, spec, settings.guardrails, state, now)
+    approved = approvals.approved(kv, req.request_id)  # a person's record, never the message's flag
+    if req.approved and not approved:
+        log.warning("a request claims an approval nobody recorded: ignored", extra={"request_id": req.request_id})
+        audit.append("approval_ignored", {"request_id": req.request_id, "action": req.action, "target": req.target,
+                                          "why": "the message says approved; no approval record exists", "at": now})
+    decision = evaluate(req, spec, settings.guardrails, state, now, approved)
     try:
         p = plan(req.action, req.target, target_state, params, settings.guardrails)  # UnknownAction -> dead letter
     except GuardrailViolation as exc:  # at the replica bound, no model to act on: a refusal, on the record
@@ -85,11 +90,18 @@ def remediate(
     except SkyloopError as exc:
         _audit_rejected(audit, req, exc, clock)
         raise
+    reserved = decision.verdict == "allow" and not dry_run and req.action != "notify"
+    if reserved:  # the check again, atomically with the reservation: one of concurrent deliveries wins
+        decision = reservations.reserve(kv, req, spec, settings.guardrails, state, now, approved)
+        reserved = decision.verdict == "allow"
     base: dict[str, Any] = {
         "request_id": req.request_id, "action": req.action, "target": req.target,
         "severity": req.severity.value, "anomaly_id": req.anomaly_id, "reason": req.reason,
-        "approved": req.approved, "dry_run": dry_run, "at": now,
+        "approved": approved, "dry_run": dry_run, "at": now,
     }
+    if approved:
+        rec = approvals.record_of(kv, req.request_id) or {}
+        base["approved_by"] = rec.get("actor")
     audit.append("decision", {**base, "verdict": decision.verdict, "why": decision.reason, "state_before": target_state})
 
     if decision.verdict == "refuse":
@@ -109,9 +121,13 @@ def remediate(
         applied.finish(kv, req.request_id, p, result)
     except SkyloopError as exc:
         audit.append("failed", {**base, "error": exc.code, "why": exc.reason})
+        if reserved and not isinstance(exc, TransientError):  # a retry of this request keeps its reservation
+            reservations.release(kv, req)
         raise
     if result.changed:
         state.record(req.target, req.action, now, request_id=req.request_id)
+    elif reserved:
+        reservations.release(kv, req)
     base["verify"] = expect_recovery(kv, req, now, settings.verification)
     audit.append("executed", {**base, "detail": result.detail, "before": dict(result.before), "after": dict(result.after),
                               "replayed": result.replayed})

@@ -1,0 +1,70 @@
+"""Approvals are records made by people, never a flag in a message.
+
+Anyone who can write to the remediation queue can set a field in a request; only an identified
+person approves. Approving (or rejecting) a held request writes one record per request into the
+state store: the decision, who made it, when, and an optional note. It is created only if absent,
+so two operators deciding at once give one decision. The remediate use-case asks this record,
+not the message, whether a destructive action may run; a message that claims an approval it does
+not have is audited as such.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..errors import InvalidRequest, NotFound, StateConflict, StaleState
+from ..events import RemediationRequested
+
+if TYPE_CHECKING:
+    from ..ports import AuditLog, Clock, KeyValueStore, Queue, RemediationState
+
+Decision = Literal["approved", "rejected"]
+
+
+def _key(request_id: str) -> str:
+    return f"approval:{request_id}"
+
+
+def record_of(kv: "KeyValueStore", request_id: str) -> dict[str, Any] | None:
+    """The decision a person made on this request, if any."""
+    raw = kv.get(_key(request_id))
+    return json.loads(raw) if raw else None
+
+
+def approved(kv: "KeyValueStore", request_id: str) -> bool:
+    rec = record_of(kv, request_id)
+    return rec is not None and rec.get("decision") == "approved"
+
+
+def decide(request_id: str, decision: Decision, *, actor: str, note: str | None = None, kv: "KeyValueStore",
+           state: "RemediationState", audit: "AuditLog", queue: "Queue", clock: "Clock") -> RemediationRequested:
+    """A person's decision on a held request. Approved, the request goes back on the queue and is
+    carried out through the same guardrails (the cooldown and the rate still apply); rejected, it
+    is closed. Both are audited with the actor. ``NotFound`` for a request that is not held,
+    ``StateConflict`` when someone else decided it first."""
+    if not actor.strip():
+        raise InvalidRequest("an approval needs the approver's identity")
+    if not any(h["request_id"] == request_id for h in state.held()) and record_of(kv, request_id) is None:
+        raise NotFound(f"no held remediation request {request_id!r}")
+    now = clock.now()
+    rec = {"request_id": request_id, "decision": decision, "actor": actor, "at": now, "note": note}
+    try:
+        kv.put_if(_key(request_id), json.dumps(rec).encode(), None)
+    except StaleState:
+        prior = record_of(kv, request_id) or {}
+        raise StateConflict(f"request {request_id} was already {prior.get('decision')} by {prior.get('actor')}") from None
+    body = state.release_hold(request_id, f"{decision} by {actor}")
+    if body is None:  # the record is ours, but the hold was closed (a decision made before records existed)
+        raise StateConflict(f"request {request_id} is no longer held")
+    req = RemediationRequested.model_validate_json(body)
+    audit.append("approved" if decision == "approved" else "denied",
+                 {"request_id": request_id, "action": req.action, "target": req.target, "actor": actor, "note": note,
+                  "at": now})
+    if decision == "approved":
+        again = req.model_copy(update={"event_id": f"{request_id}:approved", "approved": False})
+        queue.send(again.model_dump_json(), message_id=f"{request_id}:approved")
+    return req
+
+
+__all__ = ["approved", "decide", "record_of"]
