@@ -137,8 +137,9 @@ class LocalDeployer:
         t0 = self.timer()
         try:
             preds, bundle = self._run_model(row, rows)
-        except Exception:
-            if live:
+        except Exception as exc:
+            # a value no model takes is the caller's alone (400): not counted as the version's error
+            if live and not getattr(exc, "client_fault", False):
                 self._count(group, slot, row["version"], t0, None, None)
             raise
         if live:
@@ -263,12 +264,14 @@ def _plain(x: Any) -> Any:
 
 def _frame(bundle: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> Any:
     """The serving module's request validation, with Skyloop's typed error."""
-    from ..serving.inference import RequestError, frame
+    from ..serving.inference import BadValue, RequestError, frame
 
     try:
         return frame(bundle, rows)
     except RequestError as exc:
-        raise InvalidRequest(str(exc)) from None
+        err = InvalidRequest(str(exc))
+        err.client_fault = isinstance(exc, BadValue)  # type: ignore[attr-defined]
+        raise err from None
 
 
 __all__ = ["ArtifactIntegrityError", "LocalDeployer", "SimulatedServingTime"]

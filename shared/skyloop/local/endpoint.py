@@ -7,7 +7,11 @@ keep-alive and concurrency limits; predictions run on a small worker pool.
 
 Limits, each answered with a JSON error ``{"error": code, "reason": one line}``:
 body size (413), time to receive the body (408), JSON nesting and shape (400), time
-to predict (504), concurrent connections (503 from uvicorn's ``limit_concurrency``).
+to predict (504), concurrent connections (503 from uvicorn's ``limit_concurrency``), an
+HTTP request that does not parse (400). A connection whose request line and headers have
+not all arrived within ``HEADER_SECONDS`` of its start (or of its previous response) is
+closed: 256 connections that never finished their headers once held every slot, and every
+other client got 503 for as long as they stayed.
 
     POST /v1/models/<group>:predict   {"instances": [{"f1": 1.0, ...}], "slot": "canary"?}
     -> {"predictions": [...], "version": 3, "slot": "production"}
@@ -35,6 +39,7 @@ log = logging.getLogger("skyloop.endpoint")
 MAX_BODY_BYTES = 1024 * 1024
 MAX_INSTANCES = 10_000
 BODY_SECONDS = 10.0  # a client that has not sent its body by then is dropped (slow-loris)
+HEADER_SECONDS = 10.0  # nor its request line and headers (uvicorn times neither out)
 PREDICT_SECONDS = 30.0
 MAX_CONNECTIONS = 256
 SLOTS = ("production", "canary", "staging")
@@ -232,11 +237,78 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _json_body(code: str, reason: str) -> bytes:
+    return json.dumps({"error": code, "reason": reason}).encode()
+
+
+def _protocol() -> type:
+    """uvicorn's h11 protocol with a header deadline and JSON for the errors uvicorn answers
+    itself (its 400 and 503 are text/plain)."""
+    import h11
+    from uvicorn.protocols.http import h11_impl
+
+    async def unavailable(scope: Any, receive: Any, send: Any) -> None:
+        body = _json_body("unavailable", f"more than {MAX_CONNECTIONS} connections; retry shortly")
+        await send({"type": "http.response.start", "status": 503, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"), (b"retry-after", b"1")]})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    # uvicorn answers the concurrency limit with this module-level app; it is swapped for the
+    # JSON one here (tests/integration/test_endpoint.py holds it to JSON)
+    h11_impl.service_unavailable = unavailable
+
+    class HeaderDeadline(h11_impl.H11Protocol):  # type: ignore[misc, name-defined]
+        _deadline: asyncio.TimerHandle | None = None
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._deadline = self.loop.call_later(HEADER_SECONDS, self._expired)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _expired(self) -> None:
+            self._deadline = None
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                self.transport.close()  # no request yet, so no response to send: hang up
+
+        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if self.conn.their_state is not h11.IDLE:  # the request line and headers are in
+                self._disarm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+                self._arm()  # the next request's headers have the same deadline
+
+        def send_400_response(self, msg: str) -> None:
+            body = _json_body("invalid_request", msg)
+            for event in (h11.Response(status_code=400, reason=b"Bad Request", headers=[
+                    (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close")]), h11.Data(data=body), h11.EndOfMessage()):
+                self.transport.write(self.conn.send(event) or b"")
+            self.transport.close()
+
+    return HeaderDeadline
+
+
 def make_server(deployer: LocalDeployer) -> Any:
     """The uvicorn server; run it with ``.run(sockets=[bind(...)])``."""
     import uvicorn
 
-    config = uvicorn.Config(make_app(deployer), log_config=None, access_log=False, lifespan="off",
+    config = uvicorn.Config(make_app(deployer), log_config=None, access_log=False, lifespan="off", http=_protocol(),
                             limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=5, timeout_graceful_shutdown=5)
     return uvicorn.Server(config)
 

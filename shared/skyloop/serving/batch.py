@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import InvalidRequest, NotFound
 from ..training.artifacts import load_verified
+from .inference import FLOAT32_MAX
 
 if TYPE_CHECKING:
     from ..ports import BlobStore, ModelRegistry
@@ -62,7 +63,7 @@ def _clean(chunk: Any, features: list[str], categorical: set[str], first_line: i
             X[f] = col.astype(str)
         else:
             X[f] = pd.to_numeric(col, errors="coerce")
-            bad = X[f].isna() | ~X[f].abs().lt(float("inf"))
+            bad = X[f].isna() | ~X[f].abs().le(FLOAT32_MAX)
         if bad.any():
             i = int(bad.to_numpy().nonzero()[0][0])
             raise InvalidRequest(f"line {first_line + i}: feature {f!r} is missing or not a finite number")

@@ -17,10 +17,18 @@ from typing import Any, Mapping, Sequence
 MAX_ROWS_PER_REQUEST = 10_000
 MODEL_FILE = "model.joblib"
 ARTIFACT_FORMAT = "skyloop-model/1"
+# scikit-learn's trees compare features as float32: a value beyond it raises inside the model
+# call, and with dynamic batching that failed every request batched with it. Refused per request.
+FLOAT32_MAX = 3.4028234663852886e38
 
 
 class RequestError(ValueError):
     """A prediction request that does not match the model's input schema."""
+
+
+class BadValue(RequestError):
+    """A value no version of any model takes (not a number, not finite, beyond float32): the
+    caller's fault alone, where a missing feature may be the version's (a new column)."""
 
 
 def frame(bundle: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> Any:
@@ -48,11 +56,13 @@ def frame(bundle: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> Any:
             v = r[f]
             if f in categorical:
                 if not isinstance(v, (str, int, float)) or isinstance(v, bool):
-                    raise RequestError(f"instance {i}: feature {f!r} must be a string")
+                    raise BadValue(f"instance {i}: feature {f!r} must be a string")
                 out[f] = str(v)
             else:
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                    raise RequestError(f"instance {i}: feature {f!r} must be a finite number")
+                    raise BadValue(f"instance {i}: feature {f!r} must be a finite number")
+                if abs(v) > FLOAT32_MAX:
+                    raise BadValue(f"instance {i}: feature {f!r} is beyond the model's range (±3.4e38)")
                 out[f] = float(v)
         clean.append(out)
     return pd.DataFrame(clean, columns=features)
