@@ -133,3 +133,36 @@ def test_a_real_process_prints_one_line_and_exits_2(tmp_path: Path) -> None:
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [
         f"error [invalid_request] the state folder {f} is a file; point --home or SKYLOOP_HOME at a folder"]
+
+
+def test_a_dry_run_leaves_the_request_for_the_live_run(home, tmp_path: Path) -> None:
+    """The README's "skyloop remediate; add --live to act" did nothing: the dry run consumed the request."""
+    event = Path(__file__).resolve().parents[2] / "events" / "local" / "remediate.json"
+    from skyloop.config import Settings
+    from skyloop.local.runtime import LocalRuntime
+
+    rt = LocalRuntime(Settings(home=tmp_path / "home"))
+    rt.adapters.remediation.send(event.read_text(), message_id="m1")
+    rt.close()
+    dry = run(["remediate", *home])
+    assert dry.exit_code == 0 and "dry_run" in dry.stdout, dry.stdout
+    live = run(["remediate", "--live", *home])
+    assert live.exit_code == 0 and "executed" in live.stdout, live.stdout
+
+
+def test_held_requests_are_listed_with_the_commands_that_decide_them(home, tmp_path: Path) -> None:
+    import json as _json
+
+    from skyloop.config import Settings
+    from skyloop.local.runtime import LocalRuntime
+
+    rt = LocalRuntime(Settings(home=tmp_path / "home"))
+    rt.adapters.remediation.send(_json.dumps({"type": "RemediationRequested", "event_id": "e1", "request_id": "crit-1",
+                                              "action": "restart_service", "target": "api", "severity": "critical"}))
+    rt.close()
+    res = run(["remediate", "--live", *home])
+    assert "held crit-1: restart_service on api" in res.stdout and "--approve crit-1" in res.stdout, res.stdout
+    res = run(["remediate", "--live", "--approve", "crit-1", "--note", "checked the dashboards", *home])
+    assert res.exit_code == 0 and "crit-1: approved by" in res.stdout and "executed" in res.stdout, res.stdout
+    res = run(["remediate", "--reject", "crit-1", *home])
+    assert res.exit_code == 2 and "already approved" in res.stdout + res.stderr

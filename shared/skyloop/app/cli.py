@@ -509,20 +509,29 @@ def fit_detector(
 def remediate(
     live: bool = typer.Option(False, "--live", help="act for real (default: dry run)"),
     approve_request: Optional[str] = typer.Option(None, "--approve", help="approve a held request id first"),
+    reject_request: Optional[str] = typer.Option(None, "--reject", help="reject a held request id"),
+    note: Optional[str] = typer.Option(None, "--note", help="why, kept with the approval or rejection"),
     home: Optional[Path] = HomeOpt,
 ) -> None:
-    """Drain the remediation queue under guardrails (dry run unless --live)."""
+    """Drain the remediation queue under guardrails (dry run unless --live: a dry run leaves the
+    requests queued for the live run). Approving or rejecting records who decided (the OS user)."""
+    import getpass
+
     rt = _runtime(home)
-    if approve_request:
-        rt.approve_held(approve_request, actor=os.environ.get("USER", "cli"))
+    for rid, decision in ((approve_request, "approved"), (reject_request, "rejected")):
+        if rid:
+            rt.decide_held(rid, decision, actor=getpass.getuser(), note=note)
+            console.print(f"{escape(rid)}: {decision} by {escape(getpass.getuser())}")
     rep = rt.pump(dry_run=not live)["remediation"]
     for r in rep.results:
         console.print(f"{escape(r['request_id'])}: [bold]{r['status']}[/] {escape(r['detail'])}", soft_wrap=True)
     for e in rep.errors:
         err.print(f"[red]dead-lettered[/] {e['message_id']}: {escape(_tag(e))}", soft_wrap=True)
     held = rt.adapters.state.held()
-    if held:
-        console.print(f"{len(held)} request(s) await approval: skyloop remediate --approve <id>")
+    for h in held:
+        console.print(f"held {escape(h['request_id'])}: {escape(h['action'])} on {escape(h['target'])} "
+                      f"({escape(str(h.get('severity')))}): skyloop remediate --approve {escape(h['request_id'])} --live"
+                      f" | --reject {escape(h['request_id'])}", soft_wrap=True)
 
 
 @app.command()

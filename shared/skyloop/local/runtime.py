@@ -17,7 +17,7 @@ from ..adapters import Adapters
 from ..remediation.auditchain import HeadSeal
 from ..config import Settings
 from ..delivery import Outcome, backoff, deliver
-from ..errors import NotFound, SkyloopError
+from ..errors import SkyloopError
 from ..events import RemediationRequested, parse_event
 from ..handlers import dispatch
 from ..kvstate import KvIdempotencyStore
@@ -44,6 +44,19 @@ class DrainReport:
     retried: int = 0
     results: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
+
+
+class _Keeping:
+    """A queue whose acknowledgements are held back: a dry run's messages stay queued."""
+
+    def __init__(self, queue: Queue, kept: list[Message]) -> None:
+        self.queue, self.kept = queue, kept
+
+    def ack(self, msg: Message) -> None:
+        self.kept.append(msg)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.queue, name)
 
 
 class LocalRuntime:
@@ -108,15 +121,22 @@ class LocalRuntime:
         report.dead_lettered += 1
         report.errors.append({"message_id": msg.message_id, "error": d.code, "reason": d.reason})
 
-    def drain(self, queue: Queue, handler: Callable[[Any], dict[str, Any]] | None = None, *, batch_size: int = 10) -> DrainReport:
+    def drain(self, queue: Queue, handler: Callable[[Any], dict[str, Any]] | None = None, *, batch_size: int = 10,
+              keep: bool = False) -> DrainReport:
+        """``keep``: messages handled are put back afterwards instead of acknowledged (a dry run
+        looks at the queue; the live run that follows acts on it)."""
         handler = handler or (lambda ev: dispatch(ev, self.adapters))
         report = DrainReport()
+        kept: list[Message] = []
+        target = _Keeping(queue, kept) if keep else queue
         while True:
             msgs = queue.receive(batch_size, visibility_timeout=300.0)
             if not msgs:
+                for m in kept:
+                    queue.nack(m, delay=0.0)
                 return report
             for m in msgs:
-                self.handle_message(m, handler, queue, report)
+                self.handle_message(m, handler, target, report)
 
     def pump(self, *, dry_run: bool | None = None) -> dict[str, DrainReport]:
         """Drain the event channel, then the remediation queue, until both are quiet."""
@@ -129,7 +149,8 @@ class LocalRuntime:
 
         return {
             "events": self.drain(self.event_queue),
-            "remediation": self.drain(self.adapters.remediation, remediation_handler),
+            "remediation": self.drain(self.adapters.remediation, remediation_handler,
+                                      keep=self.settings.dry_run if dry_run is None else dry_run),
         }
 
     def approve_held(self, request_id: str, *, actor: str, note: str | None = None) -> RemediationRequested:
