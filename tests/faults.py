@@ -128,17 +128,23 @@ def _remediate_worker(kind: str, home: str, i: int, barrier: Any, results: Any) 
         results.put(exc.code)
 
 
-def concurrent_restarts(kind: str, home: str, n: int = 8) -> list[str]:
-    """Statuses of ``n`` processes, each delivering a distinct restart of "api" at the same moment."""
+def at_once(target: Callable[..., None], args: list[tuple[Any, ...]], timeout: float = 120) -> list[Any]:
+    """Run ``target(*a, barrier, results)`` for each ``a`` in its own spawned process, all released
+    at one barrier; what each put on ``results``."""
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
-    barrier, results = ctx.Barrier(n), ctx.Queue()
-    procs = [ctx.Process(target=_remediate_worker, args=(kind, home, i, barrier, results)) for i in range(n)]
+    barrier, results = ctx.Barrier(len(args)), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*a, barrier, results)) for a in args]
     for p in procs:
         p.start()
-    out = [results.get(timeout=120) for _ in procs]
+    out = [results.get(timeout=timeout) for _ in procs]
     for p in procs:
-        p.join(timeout=30)
+        p.join(timeout=60)
         assert p.exitcode == 0
     return out
+
+
+def concurrent_restarts(kind: str, home: str, n: int = 8) -> list[str]:
+    """Statuses of ``n`` processes, each delivering a distinct restart of "api" at the same moment."""
+    return at_once(_remediate_worker, [(kind, home, i) for i in range(n)])

@@ -9,15 +9,16 @@ share DynamoDB). A worker that finds the other's live claim gets ``InProgress``
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import time
 from pathlib import Path
 from typing import Any
 
+from ..faults import at_once
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _worker(home: str, handler: str, event: dict[str, Any], barrier: Any, out: Any, live: bool) -> None:
+def _worker(home: str, handler: str, event: dict[str, Any], live: bool, barrier: Any, out: Any) -> None:
     from skyloop.config import Settings
     from skyloop.errors import InProgress
     from skyloop.events import parse_event
@@ -38,15 +39,7 @@ def _worker(home: str, handler: str, event: dict[str, Any], barrier: Any, out: A
 
 
 def _deliver_twice(home: Path, handler: str, event: dict[str, Any], live: bool = False) -> list[dict[str, Any]]:
-    ctx = mp.get_context("spawn")
-    barrier, out = ctx.Barrier(2), ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(str(home), handler, event, barrier, out, live)) for _ in range(2)]
-    for p in procs:
-        p.start()
-    results = [out.get(timeout=300) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    results = at_once(_worker, [(str(home), handler, event, live)] * 2, timeout=300)
     assert sorted(r.get("duplicate") for r in results) == [False, True], results
     return results
 
