@@ -166,3 +166,24 @@ def test_held_requests_are_listed_with_the_commands_that_decide_them(home, tmp_p
     assert res.exit_code == 0 and "crit-1: approved by" in res.stdout and "executed" in res.stdout, res.stdout
     res = run(["remediate", "--reject", "crit-1", *home])
     assert res.exit_code == 2 and "already approved" in res.stdout + res.stderr
+
+
+def test_fit_detector_applies_the_out_of_range_guard(home, tmp_path: Path) -> None:
+    """fit-detector fed the detector directly: a history with ±1e308 bypassed the detect path's
+    guard, and the saved state went non-finite."""
+    from skyloop.config import Settings
+    from skyloop.detection import load_detector
+    from skyloop.detection.base import state_is_sound
+    from skyloop.local.runtime import LocalRuntime
+
+    rows = ["timestamp,cpu,latency"] + [f"2026-11-24T{i // 60:02d}:{i % 60:02d}:00Z,{40 + i % 7},{'1e308' if i % 3 else 120 + i % 5}"
+                                         for i in range(300)]
+    (tmp_path / "hist.csv").write_text("\n".join(rows) + "\n")
+    res = run(["fit-detector", str(tmp_path / "hist.csv"), *home])
+    assert res.exit_code == 0 and "200 value(s) beyond ±1e150 treated as missing (latency)" in res.stdout + res.stderr
+    rt = LocalRuntime(Settings(home=tmp_path / "home"))
+    try:
+        saved = rt.adapters.kv.get("detector:api")
+        assert saved and state_is_sound(saved, load_detector(saved).tags.nan_ok)
+    finally:
+        rt.close()

@@ -361,3 +361,32 @@ def test_an_incident_remediation_resolved_is_forgotten_so_the_next_one_is_news()
         s, det = stream(x[340:], T0 + STEP * np.arange(340, 900), det)
         second[verified] = s[600 - 340]
     assert second[True] >= MEDIUM > second[False]
+
+
+@pytest.mark.parametrize("amplitude", [1e3, 1e9])
+def test_a_burst_of_garbage_is_forgotten_once_it_ends(amplitude):
+    """110 records of a broken exporter flipping between 0 and a huge value taught the range
+    [0, 1e3], a scale 3 times too wide and a heavy tail: a CPU saturation 4 hours later scored
+    0.24, where a clean state calls it critical. The disorder is forgotten once the metric has been
+    back inside its old range a few records, so the saturation is critical again."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(40, 3, 200 + 110 + 48 + 3)
+    x[200:310] = np.where(np.arange(110) % 2, amplitude, 0.0)
+    x[-3:] = 95.0
+    _, det = stream(x[:-3])
+    assert det.inc_age[0] == 0 and det.hi[0] < 60 and det.lo[0] > 20  # the range it had before
+    s, _ = stream(x[-3:], T0 + STEP * np.arange(len(x) - 3, len(x)), det)
+    assert s[0] >= 0.9, s[0]
+    clean, _ = stream(np.r_[x[:200], x[310:]])
+    assert clean[-3] >= 0.9
+
+
+def test_a_one_sided_episode_that_comes_back_stays_learned():
+    """Only a disorder (far above and far below the old range) is forgotten: a plateau that came
+    back is kept, as on the real set, so its repeat is not news again."""
+    x = np.random.default_rng(1).normal(40, 3, 700)
+    x[200:300] = 90.0
+    x[500:530] = 90.0
+    s, det = stream(x)
+    assert s[500] < MEDIUM  # learned: the repeat is expected
+    assert det.hi[0] > 80

@@ -484,12 +484,20 @@ def fit_detector(
     import numpy as np
 
     from ..detection import make_detector
+    from ..detection.base import drop_out_of_range
     from ..detection.records import load_records
+    from ..errors import InvalidMetrics
 
     rt = _runtime(home)
     records = load_records(str(metrics))
     columns = sorted({k for r in records for k in r.values})
-    X = np.array([[r.values.get(c, np.nan) for c in columns] for r in records])
+    X = np.array([[r.values.get(c, np.nan) for c in columns] for r in records], dtype=float)
+    absurd = drop_out_of_range(X)  # as the detect path does: ±1e308 in a history once bypassed the guard
+    if absurd.any():
+        err.print(f"{int(absurd.sum())} value(s) beyond ±1e150 treated as missing "
+                  f"({', '.join(sorted({columns[j] for j in np.nonzero(absurd)[1]}))})", soft_wrap=True)
+    if not np.isfinite(X).any():
+        raise InvalidMetrics(f"{metrics.name} has no usable values")
     if kind == "sklearn-iforest":
         from ..training.detector import fit_isolation_forest
 

@@ -40,6 +40,16 @@ def severity_of(score: float) -> Severity:
 MAX_ABS_VALUE = 1e150
 
 
+def drop_out_of_range(X: np.ndarray) -> np.ndarray:
+    """Values beyond ±``MAX_ABS_VALUE`` set to NaN (missing), in place; returns where they were.
+    Every path that feeds a detector (the detect use-case, ``skyloop fit-detector``) goes through
+    it: garbage from a broken exporter is not learned, or it blinds the detector for days."""
+    absurd = np.abs(np.nan_to_num(X)) > MAX_ABS_VALUE
+    if absurd.any():
+        X[absurd] = np.nan
+    return absurd
+
+
 def clip_values(x: np.ndarray) -> np.ndarray:
     """Finite-safe copy of ``x`` (NaN stays NaN: it means missing)."""
     return np.minimum(np.maximum(x, -MAX_ABS_VALUE), MAX_ABS_VALUE)  # two ufuncs: np.clip costs twice as much

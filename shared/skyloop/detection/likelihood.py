@@ -81,6 +81,11 @@ from .timeofday import TimeOfDay
 SHIFT_REFERENCES = ("slow level", "time of day")
 HOT_P = 1e-3  # a metric this rare (MEDIUM) opens a hold, and barely teaches the time-of-day baseline
 HOLD_P = 1e-2  # a held metric scores LOW: the incident goes on, and nothing new is said about it
+# A disorder (a broken exporter's burst) is forgotten once it ends (``_keep_ledger``): it lasted
+# EPISODE_MIN records, a quarter of them (TWO_SIDED) far above the range the metric had before and a
+# quarter far below it (FAR: by more than that range's own span), and the metric has been back
+# inside that range for FORGET_AFTER records. A ledger is kept at most LEDGER_MAX records.
+EPISODE_MIN, TWO_SIDED, FAR, FORGET_AFTER, LEDGER_MAX = 36, 0.25, 1.0, 5, 1440
 
 # Score anchors on L = -log10(p): the band bounds of base.BANDS at fixed rarities.
 L_ANCHORS = np.array([0.0, 2.0, 3.0, 4.0, 5.0])
@@ -108,7 +113,8 @@ def rarity_of(score: float) -> float:
 class LikelihoodDetector(StreamingDetector):
     name = "likelihood"
     _STATE = ("level", "dev", "hi", "lo", "seen", "neff", "hist", "slow", "slow_dev",
-              "hold_n", "hold_level", "hold_sign", "hold_dev", "inc_hist", "inc_age", "inc_hi", "inc_lo")
+              "hold_n", "hold_level", "hold_sign", "hold_dev", "inc_hist", "inc_age", "inc_hi", "inc_lo",
+              "inc_back", "inc_dev", "inc_len", "inc_level", "inc_up", "inc_down")
     tags = Tags(streaming=True, restores_normal=True,  # NaN: a metric not seen yet
                 nan_ok=("level", "hi", "lo", "slow"))
 
@@ -219,8 +225,7 @@ class LikelihoodDetector(StreamingDetector):
 
     def _learn(self, ok: np.ndarray, x: np.ndarray, r: np.ndarray, resid: np.ndarray, held: np.ndarray,
                incident: np.ndarray, any_incident: bool) -> None:
-        if any_incident or self.inc_age.any():
-            self._keep_ledger(ok, r, incident)
+        ended = self._keep_ledger(ok, x, r, incident) if any_incident or self.inc_age.any() else ()
         if ok.all():  # the common case, without fancy indexing
             self.hist *= self.decay
             self.hist[np.arange(len(r)), bin_of(r)] += 1.0
@@ -247,6 +252,8 @@ class LikelihoodDetector(StreamingDetector):
         self.neff = np.where(ok, self.neff * self.decay + 1.0, self.neff)
         self.seen += ok
         self.n_ += 1
+        for j in ended:  # after this record's learning, which the episode's end undoes too
+            self._forget(j)
 
     # ---- holds: an incident stays flagged while it lasts -------------------------
     def _new_holds(self, m: int) -> None:
@@ -260,6 +267,12 @@ class LikelihoodDetector(StreamingDetector):
         self.inc_age = np.zeros(m)  # 1 + records since the incident's last record (0: no ledger)
         self.inc_hi = np.zeros(m)
         self.inc_lo = np.zeros(m)
+        self.inc_dev = np.zeros(m)  # the scale before it (0: not kept, a state saved before this)
+        self.inc_back = np.zeros(m)  # consecutive records back inside the range it had before
+        self.inc_len = np.zeros(m)  # records booked: the episode's length
+        self.inc_level = np.zeros(m)
+        self.inc_up = np.zeros(m)  # the episode's records above the old range, and below it
+        self.inc_down = np.zeros(m)
 
     def _holding(self, x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
         """Per metric: whether an open incident holds it at LOW on this record, and whether it
@@ -287,21 +300,52 @@ class LikelihoodDetector(StreamingDetector):
         self.hold_sign = np.where(opened, np.sign(resid), self.hold_sign)
         self.hold_dev = np.where(opened, self.dev, self.hold_dev)
 
-    def _keep_ledger(self, ok: np.ndarray, r: np.ndarray, incident: np.ndarray) -> None:
-        """Book the incident's records into the ledger, decayed as the tail is, so that forgetting
-        them later is exact. A ledger nobody verified within ``hold_max`` records of the incident's
-        end is dropped: the tail keeps what it learned, as it does on the real set."""
+    def _keep_ledger(self, ok: np.ndarray, x: np.ndarray, r: np.ndarray, incident: np.ndarray) -> np.ndarray:
+        """Book into the ledger what the tail learns from an incident's records and from every
+        record after it that is still outside the range the metric had before (the episode),
+        decayed as the tail is, so that forgetting them later is exact. Returns the metrics whose
+        episode was a disorder that has now ended: the caller forgets it (``_forget``).
+
+        A ledger nobody verified is dropped ``hold_max`` records after the episode's last record,
+        and the tail keeps what it learned, as it does on the real set (spikes and shifts recur;
+        forgetting every episode that came back cost 10 points there and tripled the alert rate).
+        A disorder is different: 110 minutes of values flipping between 0 and 1e3 taught the range
+        [0, 1e3], a scale 3 times too wide and a heavy tail, and a CPU saturation 4 hours later
+        scored 0.24 (critical on a clean state). On the real set no episode qualifies."""
         start = incident & (self.inc_age == 0)
         if start.any():
             self.inc_hist[start] = 0.0
             self.inc_hi = np.where(start, self.hi, self.inc_hi)
             self.inc_lo = np.where(start, self.lo, self.inc_lo)
+            self.inc_dev = np.where(start, self.dev, self.inc_dev)
+            self.inc_level = np.where(start, self.level, self.inc_level)
+            self.inc_len = np.where(start, 0.0, self.inc_len)
         on = ok & (self.inc_age > 0)
+        outside = on & ((x > self.inc_hi) | (x < self.inc_lo))
+        book = incident | outside
+        width = FAR * (self.inc_hi - self.inc_lo)  # far outside: by more than the old range's own span
+        self.inc_up = np.where(start, 0.0, self.inc_up) + (on & (x > self.inc_hi + width))
+        self.inc_down = np.where(start, 0.0, self.inc_down) + (on & (x < self.inc_lo - width))
         self.inc_hist[on] *= self.decay
-        rows = np.flatnonzero(incident)
+        rows = np.flatnonzero(book)
         self.inc_hist[rows, bin_of(r[rows])] += 1.0
-        self.inc_age = np.where(incident, 1.0, np.where(on, self.inc_age + 1.0, self.inc_age))
-        self.inc_age[self.inc_age > self.hold_max + 1] = 0.0
+        self.inc_len = np.where(book, self.inc_len + 1.0, self.inc_len)
+        self.inc_age = np.where(book, 1.0, np.where(on, self.inc_age + 1.0, self.inc_age))
+        self.inc_back = np.where(book, 0.0, np.where(on, self.inc_back + 1.0, self.inc_back))
+        disorder = (np.minimum(self.inc_up, self.inc_down) >= TWO_SIDED * self.inc_len) & (self.inc_len >= EPISODE_MIN)
+        ended = np.flatnonzero(disorder & (self.inc_back >= FORGET_AFTER) & (self.inc_dev > 0))  # inc_dev 0: an older ledger
+        self.inc_age[(self.inc_age > self.hold_max + 1) | (self.inc_len > LEDGER_MAX)] = 0.0
+        return ended
+
+    def _forget(self, j: int) -> None:
+        """Metric j's episode ended where it began: the state it had before comes back (the
+        level, the scale, the range) and the tail drops what it learned during it."""
+        self.hist[j] = np.maximum(self.hist[j] - self.inc_hist[j], 0.0)
+        self.level[j] = self.slow[j] = self.inc_level[j]
+        self.hi[j], self.lo[j] = self.inc_hi[j], self.inc_lo[j]
+        self.dev[j] = self.slow_dev[j] = self.inc_dev[j]
+        self.hold_n[j] = 0.0
+        self.inc_age[j] = self.inc_back[j] = self.inc_len[j] = self.inc_up[j] = self.inc_down[j] = 0.0
 
     def _restored(self, j: int) -> None:
         """Verification found metric j back at its pre-incident normal after remediation: the

@@ -23,7 +23,7 @@ from ..events import AnomalyFound, MetricBatch, MetricRecord, RemediationRequest
 from .rca import RcaContext, rank_causes
 from ..remediation.verification import Verdict, check_recoveries, restored_normal, save_baseline
 from . import load_detector, make_detector
-from .base import MAX_ABS_VALUE, lower_bound, state_is_sound
+from .base import drop_out_of_range, lower_bound, state_is_sound
 from .incidents import Run, find_runs, is_incident
 from .series import append_series, load_series
 
@@ -156,10 +156,9 @@ def _detect_production(batch: MetricBatch, records: list[MetricRecord], det: Any
     columns = list(det.columns_)
     X = np.array([[r.values.get(c, np.nan) for c in columns] for r in records], dtype=float)
     ts = np.array([r.timestamp.timestamp() for r in records])
-    absurd = np.abs(np.nan_to_num(X)) > MAX_ABS_VALUE
-    if absurd.any():  # garbage from a broken exporter: not learned, or it blinds the detector for days
+    absurd = drop_out_of_range(X)
+    if absurd.any():
         out.out_of_range = int(absurd.sum())
-        X[absurd] = np.nan
         log.warning("metric values beyond ±1e150 treated as missing",
                     extra={"service": batch.service, "values": out.out_of_range,
                            "metrics": sorted({columns[j] for j in np.nonzero(absurd)[1]})})
