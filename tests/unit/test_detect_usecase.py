@@ -204,3 +204,35 @@ def test_concurrent_batches_never_erase_each_others_learning(runtime, monkeypatc
     assert load_detector(a.kv.get("detector:api")).n_ == 130  # A's 10 rows kept, B's not half-written
     assert on_metrics(b, a)["duplicate"] is False  # the redelivery is scored again, on top of A
     assert load_detector(a.kv.get("detector:api")).n_ == 140
+
+
+def test_the_pre_incident_baseline_leaves_out_rows_of_an_earlier_incident(runtime):
+    """A restart that fixed memory was judged unresolved against a "normal" of 97 taken during a
+    leak: rows the detector called an incident are not the normal."""
+    from skyloop.detection.series import append_series
+    from skyloop.detection.usecase import _history_before
+
+    kv = runtime.adapters.kv
+    t = np.arange(100, dtype=float) * 60
+    x = np.full((100, 1), 40.0)
+    x[60:] = 97.0  # the leak, flagged MEDIUM and above
+    score = np.where(np.arange(100) >= 60, 0.7, 0.1)
+    append_series(kv, "api", ["memory"], t, x, score)
+    now_t = 6000 + np.arange(10, dtype=float) * 60
+    hist = _history_before(kv, "api", ["memory"], np.full((10, 1), 97.0), now_t, np.full(10, 0.7), 5)
+    assert len(hist) == 60 and float(np.median(hist)) == 40.0
+
+
+def test_the_repeat_of_an_incident_nobody_remediated_is_reported(runtime):
+    """An incident that ended on its own was learned, so the same incident the next hours went
+    unreported; once its metrics are back at the pre-incident normal, it is forgotten."""
+    a = runtime.adapters
+    on_metrics(batch(stream(240)), a)
+    first = on_metrics(batch(stream(60, start=240, seed=1, cpu=(250, 262))), a)
+    assert first["anomalies"]
+    for m in a.remediation.receive(10):  # nobody acts on it
+        a.remediation.ack(m)
+    on_metrics(batch(stream(180, start=300, seed=2)), a)
+    again = on_metrics(batch(stream(60, start=480, seed=3, cpu=(490, 502))), a)
+    assert again["anomalies"] and again["anomalies"][0]["anomaly_id"] != first["anomalies"][0]["anomaly_id"]
+    assert again["anomalies"][0]["severity"] in ("high", "critical")

@@ -102,3 +102,42 @@ def test_runbook_order() -> None:
     assert next_action(an, ["clear_cache"]) == "scale_out"
     assert next_action(an, ["clear_cache", "scale_out"]) == "restart_service"
     assert next_action(an, ["clear_cache", "scale_out", "restart_service"]) is None
+
+
+def test_a_resolved_incident_lasts_until_its_metrics_are_back(runtime, clock) -> None:
+    """The detector's flags end sooner (it holds a lasting departure at most hold_max records): the
+    report once showed 34 minutes of 2.6x latency after the incident's window."""
+    import json as _json
+
+    anomaly_id, req = incident(runtime, clock)
+    on_remediation(req, runtime.adapters, dry_run=False)
+    on_metrics(MetricBatch(service="api", records=cpu_stream(8, 130, 2, 95.0)), runtime.adapters)
+    out = on_metrics(MetricBatch(service="api", records=cpu_stream(10, 138, 3, None)), runtime.adapters)
+    assert out["verifications"][0]["outcome"] == "resolved"
+    end = _json.loads(runtime.adapters.kv.get(f"anomaly:{anomaly_id}"))["end"]
+    assert end >= (T0 + timedelta(minutes=138)).isoformat().replace("+00:00", "Z")
+
+
+def test_a_replayed_stream_is_judged_by_its_own_time(runtime, clock) -> None:
+    """Verification was keyed on the wall-clock time of the action: a stream replayed days later
+    has records that all come before it, and was never judged."""
+    anomaly_id, req = incident(runtime, clock)
+    clock.set((T0 + timedelta(days=10)).timestamp())  # the replay runs today; its records are from then
+    on_remediation(req, runtime.adapters, dry_run=False)
+    out = on_metrics(MetricBatch(service="api", records=cpu_stream(10, 133, 3, None)), runtime.adapters)
+    (v,) = out["verifications"]
+    assert v["outcome"] == "resolved" and v["anomaly_id"] == anomaly_id
+
+
+def test_a_target_that_stops_reporting_is_escalated_to_a_human(runtime, clock) -> None:
+    a = runtime.adapters
+    anomaly_id, req = incident(runtime, clock)
+    on_remediation(req, a, dry_run=False)
+    clock.set((T0 + timedelta(minutes=130 + 30)).timestamp())  # past the 15-minute window: api said nothing
+    out = on_metrics(MetricBatch(service="web", records=stream(5, start=160)), a)  # any batch sweeps
+    (v,) = out["overdue_verifications"]
+    assert v["outcome"] == "unresolved" and v["escalated_to"] == "human" and "no metrics from api" in v["detail"]
+    assert resolution(a.kv, anomaly_id)["status"] == "escalated_to_human"
+    assert entries(runtime, "unresolved")[-1]["escalated_to"] == "human"
+    # swept once: the next batch finds nothing more to escalate
+    assert "overdue_verifications" not in on_metrics(MetricBatch(service="web", records=stream(5, start=165)), a)

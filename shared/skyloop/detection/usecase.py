@@ -19,9 +19,9 @@ import numpy as np
 from ..serving.history import last_promotion
 from ..errors import InvalidMetrics, NotFound
 from ..outbox import Staged, commit, recover
-from ..events import AnomalyFound, MetricBatch, MetricRecord, RemediationRequested
+from ..events import AnomalyFound, MetricBatch, MetricRecord, RemediationRequested, Severity
 from .rca import RcaContext, rank_causes
-from ..remediation.verification import Verdict, check_recoveries, restored_normal, save_baseline
+from ..remediation.verification import Verdict, check_recoveries, ended_at_normal, restored_normal, save_baseline
 from . import load_detector, make_detector
 from .base import drop_out_of_range, lower_bound, state_is_sound
 from .incidents import Run, find_runs, is_incident
@@ -189,6 +189,7 @@ def _detect_production(batch: MetricBatch, records: list[MetricRecord], det: Any
     open_raw = kv.get(f"incident:{batch.service}")
     open_inc = json.loads(open_raw) if open_raw else None
     still_open = None
+    seen = [open_inc["anomaly_id"]] if open_inc else []  # incidents this batch went on with or opened
     for run in find_runs(scores, cfg.merge_gap_rows):
         start_ts = float(ts[run.start])
         continues = open_inc is not None and start_ts - open_inc["last_ts"] <= (cfg.merge_gap_rows + 1) * interval + 1e-6
@@ -210,17 +211,25 @@ def _detect_production(batch: MetricBatch, records: list[MetricRecord], det: Any
         else:
             anomaly_id = f"{batch.service}-{records[run.start].timestamp.strftime('%Y%m%dT%H%M%SZ')}"
             anomaly, request = _analyse(batch, records, run, z, columns, anomaly_id, settings, kv, registry, topology)
-            save_baseline(kv, anomaly_id, columns, _history_before(kv, batch.service, columns, X, ts, run.start))
+            save_baseline(kv, anomaly_id, columns, _history_before(kv, batch.service, columns, X, ts, scores, run.start))
             if request is not None:
                 queue.send(request.model_dump_json(), message_id=request.request_id)
                 out.requests.append(request)
         out.anomalies.append(anomaly)
+        seen.append(anomaly_id)
         kv.put(f"anomaly:{anomaly_id}", anomaly.model_dump_json().encode())
         log.info("anomaly", extra={"service": batch.service, "anomaly_id": anomaly_id, "severity": anomaly.severity.value})
         open_inc = {"anomaly_id": anomaly_id, "last_ts": float(ts[run.end])}
         if len(records) - 1 - run.end <= cfg.merge_gap_rows:
             still_open = open_inc
     kv.put(f"incident:{batch.service}", json.dumps(still_open).encode() if still_open else b"null")
+    if det.tags.restores_normal:
+        for closed in dict.fromkeys(a for a in seen if still_open is None or a != still_open["anomaly_id"]):
+            normal = ended_at_normal(kv, closed, X, columns, settings.verification)
+            if normal:  # over, and back where it was: its repeat is news, not something learned
+                det.restore_normal(normal)
+                log.info("incident ended at its normal: the detector forgets it",
+                         extra={"service": batch.service, "anomaly_id": closed, "metrics": sorted(normal)})
     append_series(series, batch.service, columns, ts, X, np.asarray(scores, float))
     return np.asarray(scores, float)
 
@@ -321,14 +330,20 @@ def _analyse(
 
 
 def _history_before(kv: KeyValueStore, service: str, columns: list[str], X: np.ndarray, ts: np.ndarray,
-                    start: int) -> np.ndarray:
-    """The rows before an incident (the stored tail before this batch, then this batch's): its
-    pre-incident normal. A redelivered batch may already be in the tail: it is not counted twice."""
+                    scores: np.ndarray, start: int) -> np.ndarray:
+    """The rows before an incident (the stored tail before this batch, then this batch's) that the
+    detector did not call an incident (MEDIUM or above): its pre-incident normal. A restart that
+    fixed memory was once judged unresolved against a "normal" of 97 taken during a leak. Rows held
+    at LOW stay in: leaving them out too moved the demo's connection-pool baseline enough to change
+    which cause ranked first. A redelivered batch may already be in the tail: it is not counted
+    twice."""
+    calm = lower_bound(Severity.MEDIUM)
     parts = []
     old = load_series(kv, service, columns)
     if old is not None:
-        parts.append(old["x"][old["t"] < ts[0]])
-    parts.append(X[:start])
+        before = old["t"] < ts[0]
+        parts.append(old["x"][before & (old["score"] < calm)])
+    parts.append(X[:start][np.asarray(scores[:start]) < calm])
     return np.vstack(parts) if parts else X[:0]
 
 

@@ -21,7 +21,18 @@ def on_metrics(event: MetricBatch, adapters: "Adapters") -> dict[str, Any]:
             audit=adapters.audit,
         ).to_dict()
 
-    return once(adapters.idempotency, f"metrics:{event.content_key()}", run)
+    out = once(adapters.idempotency, f"metrics:{event.content_key()}", run)
+    overdue = sweep(adapters)
+    return {**out, "overdue_verifications": [v.to_dict() for v in overdue]} if overdue else out
+
+
+def sweep(adapters: "Adapters") -> list[Any]:
+    """Any service's actions whose target went silent past their window: to a human (at most
+    every few minutes across workers; verification.sweep_overdue)."""
+    from ..remediation.verification import sweep_overdue
+
+    return sweep_overdue(adapters.kv, adapters.clock.now(), settings=adapters.settings.verification,
+                         queue=adapters.remediation, audit=adapters.audit)
 
 
 def on_metric_alarm(event: MetricAlarm, adapters: "Adapters") -> dict[str, Any]:

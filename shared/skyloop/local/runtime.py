@@ -147,11 +147,15 @@ class LocalRuntime:
                 raise SkyloopError(f"remediation queue got a {type(ev).__name__}")
             return on_remediation(ev, self.adapters, dry_run=dry_run)
 
-        return {
+        from ..handlers.detect import sweep
+
+        out = {
             "events": self.drain(self.event_queue),
             "remediation": self.drain(self.adapters.remediation, remediation_handler,
                                       keep=self.settings.dry_run if dry_run is None else dry_run),
         }
+        sweep(self.adapters)  # actions whose target went silent past their window: to a human
+        return out
 
     def approve_held(self, request_id: str, *, actor: str, note: str | None = None) -> RemediationRequested:
         """A person approves a held remediation: their record, then the request back on the queue."""

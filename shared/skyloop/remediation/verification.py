@@ -162,6 +162,8 @@ def check_recoveries(kv: "KeyValueStore", service: str, ts: np.ndarray, X: np.nd
         if raw is None:
             continue
         anomaly = AnomalyFound.model_validate_json(raw)
+        if p.last_ts == 0.0 and len(ts) and float(ts[0]) < p.executed_at - settings.window_minutes * 60.0:
+            _rebase(p, max(float(ts[0]), anomaly.end.timestamp()), settings)
         base = _baseline(kv, p.anomaly_id)
         judged = [m for m in anomaly.deviating_metrics if m in base and m in index] or \
                  [m for m in (c.metric for c in anomaly.causes[:1]) if m in base and m in index]
@@ -193,6 +195,56 @@ def check_recoveries(kv: "KeyValueStore", service: str, ts: np.ndarray, X: np.nd
     return verdicts
 
 
+def _rebase(p: Pending, origin: float, settings: "VerificationSettings") -> None:
+    """The stream is a whole window behind the wall clock (a replay, or a stream delivered late):
+    the action is placed at the first record seen after it, or the records that follow it would
+    never be judged (they all come before the wall-clock time of the action)."""
+    log.info("verification follows the stream's time, not the wall clock",
+             extra={"request_id": p.request_id, "behind_s": round(p.executed_at - origin)})
+    p.executed_at, p.deadline = origin, origin + settings.window_minutes * 60.0
+
+
+SWEEP_KEY, SWEEP_EVERY = "sweep:verification", 300.0
+
+
+def sweep_overdue(kv: "KeyValueStore", now: float, *, settings: "VerificationSettings", queue: "Queue",
+                  audit: "AuditLog | None") -> list[Verdict]:
+    """Actions whose target has sent no record since they ran, past their window (wall clock):
+    unresolved, to a human, since nothing can judge the next action either. Verification is
+    otherwise driven by the target's own records, and a target that stopped reporting was never
+    escalated. At most every ``SWEEP_EVERY`` seconds across all workers (a compare-and-set on
+    ``SWEEP_KEY``), so the detect path can call it on every batch."""
+    from ..errors import StaleState
+
+    got = kv.get_versioned(SWEEP_KEY)
+    if got is not None and now - float(got[0]) < SWEEP_EVERY:
+        return []
+    try:
+        kv.put_if(SWEEP_KEY, repr(now).encode(), None if got is None else got[1])
+    except StaleState:
+        return []  # another worker sweeps
+    out: list[Verdict] = []
+    late = settings.window_minutes * 60.0 + settings.grace_seconds
+    for key, raw in kv.items("verify:"):
+        service = key[len("verify:"):]
+        pending = [Pending(**d) for d in json.loads(raw)]
+        silent = [p for p in pending if p.last_ts <= p.executed_at and now > p.executed_at + late]
+        if not silent:
+            continue
+        for p in silent:
+            anomaly_raw = kv.get(f"anomaly:{p.anomaly_id}")
+            minutes = (now - p.executed_at) / 60.0
+            verdict = Verdict(p.anomaly_id, p.request_id, p.action, "unresolved",
+                              f"no metrics from {service} in the {minutes:.0f} min since {p.action}: "
+                              "nothing can tell whether it worked", escalated_to="human")
+            p.last_ts = now
+            if anomaly_raw is not None:
+                _conclude(kv, p, AnomalyFound.model_validate_json(anomaly_raw), verdict, queue, audit)
+            out.append(verdict)
+        _save(kv, service, [p for p in pending if p not in silent])
+    return out
+
+
 def restored_normal(kv: "KeyValueStore", verdicts: Sequence[Verdict]) -> tuple[float | None, dict[str, tuple[float, float]]]:
     """(from when, the pre-incident normal of the metrics) that resolved incidents brought back."""
     out: dict[str, tuple[float, float]] = {}
@@ -202,6 +254,37 @@ def restored_normal(kv: "KeyValueStore", verdicts: Sequence[Verdict]) -> tuple[f
             out.update({m: (b[0], b[1]) for m, b in _baseline(kv, v.anomaly_id).items()})
             since = v.at if since is None else min(since, v.at)
     return since, out
+
+
+def _extend(kv: "KeyValueStore", anomaly: AnomalyFound, until: float) -> None:
+    """The incident lasts until its metrics are back (or, unresolved, at least until now): the
+    detector's flags end sooner when it holds a lasting departure at most ``hold_max`` records,
+    and the report once showed 34 minutes of 2.6x latency after the incident's window."""
+    from datetime import datetime, timezone
+
+    end = datetime.fromtimestamp(until, tz=timezone.utc)
+    if end > anomaly.end:
+        kv.put(f"anomaly:{anomaly.anomaly_id}", anomaly.model_copy(update={"end": end}).model_dump_json().encode())
+
+
+def ended_at_normal(kv: "KeyValueStore", anomaly_id: str, tail: np.ndarray, columns: Sequence[str],
+                    settings: "VerificationSettings") -> dict[str, tuple[float, float]]:
+    """An incident that closed with no resolution (nobody remediated it, or what was tried did not
+    work and it ended later): if the metrics it moved are back at its pre-incident normal on the
+    last records, that normal, for the detector to take back, so the incident's repeat is reported
+    again instead of having been learned; else nothing (a new level that stayed is the new normal,
+    and an unresolved verdict has already gone to a human)."""
+    done = resolution(kv, anomaly_id)
+    raw = kv.get(f"anomaly:{anomaly_id}")
+    if raw is None or (done is not None and done.get("status") == "resolved") or len(tail) < settings.records:
+        return {}
+    base = _baseline(kv, anomaly_id)
+    index = {c: j for j, c in enumerate(columns)}
+    moved = [m for m in AnomalyFound.model_validate_json(raw).deviating_metrics if m in base and m in index]
+    rows = tail[-settings.records:]
+    if not moved or not all(_within(float(r[index[m]]), base[m], settings.tolerance) for r in rows for m in moved):
+        return {}
+    return {m: (base[m][0], base[m][1]) for m in moved}
 
 
 def _within(x: float, base: list[float], tolerance: float) -> bool:
@@ -221,6 +304,7 @@ def _unresolved(p: Pending, anomaly: AnomalyFound, judged: list[str], base: dict
 def _conclude(kv: "KeyValueStore", p: Pending, anomaly: AnomalyFound, verdict: Verdict, queue: "Queue",
               audit: "AuditLog | None") -> None:
     _record_resolution(kv, p.anomaly_id, verdict, p.last_ts)
+    _extend(kv, anomaly, verdict.at if verdict.outcome == "resolved" and verdict.at is not None else p.last_ts)
     entry = {"request_id": p.request_id, "anomaly_id": p.anomaly_id, "action": p.action, "target": p.service,
              "outcome": verdict.outcome, "why": verdict.detail, "tried": p.tried}
     if verdict.outcome == "resolved":
@@ -244,4 +328,4 @@ def _conclude(kv: "KeyValueStore", p: Pending, anomaly: AnomalyFound, verdict: V
 
 
 __all__ = ["Pending", "Verdict", "check_recoveries", "expect_recovery", "next_action", "resolution", "restored_normal",
-           "save_baseline"]
+           "save_baseline", "sweep_overdue", "ended_at_normal"]
