@@ -86,17 +86,38 @@ class HeadSeal:
                 self._key = kfile.read_text().strip().encode()
         return self._key
 
-    def _mac(self, count: int, head: str) -> str:
+    def _mac(self, count: int, head: str, prev: tuple[int, str] | None = None) -> str:
         import hmac
 
-        return hmac.new(self._secret(), f"{count}|{head}".encode(), hashlib.sha256).hexdigest()
+        text = f"{count}|{head}" if prev is None else f"{count}|{head}|pending|{prev[0]}|{prev[1]}"
+        return hmac.new(self._secret(), text.encode(), hashlib.sha256).hexdigest()
 
-    def write(self, count: int, head: str) -> None:
+    def write(self, count: int, head: str, *, prev: tuple[int, str] | None = None) -> None:
+        """Seal the head. With ``prev`` the seal is *pending*: written before the append commits,
+        it says "the log ends at (count, head), or at ``prev`` if that append never committed" (a
+        kill -9 between the two once read as TRUNCATED). Without it, the append committed: only
+        the seal of that very append is confirmed (a later writer's seal is never moved back)."""
+        import fcntl
         import os
 
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps({"count": count, "head": head, "mac": self._mac(count, head)}))
-        os.replace(tmp, self.path)  # atomic: a reader sees the old seal or the new one
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # read-modify-write across processes
+            if prev is None:
+                cur = self._read()
+                if cur is not None and (int(cur["count"]) != count or cur.get("pending") is None):
+                    return  # another writer sealed past it, or nothing is pending
+            doc: dict[str, Any] = {"count": count, "head": head, "mac": self._mac(count, head, prev)}
+            if prev is not None:
+                doc["pending"] = list(prev)
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            tmp.write_text(json.dumps(doc))
+            os.replace(tmp, self.path)  # atomic: a reader sees the old seal or the new one
+
+    def _read(self) -> dict[str, Any] | None:
+        try:
+            return dict(json.loads(self.path.read_text()))
+        except (OSError, ValueError):
+            return None
 
     def check(self, count: int, head: str, detail: str) -> tuple[bool, str]:
         """``detail`` is the chain's own verdict, extended with the seal's."""
@@ -109,10 +130,15 @@ class HeadSeal:
         try:
             seal = json.loads(self.path.read_text())
             sealed_count, sealed_head, mac = int(seal["count"]), str(seal["head"]), str(seal["mac"])
-        except (ValueError, KeyError, TypeError):
+            pending = (int(seal["pending"][0]), str(seal["pending"][1])) if seal.get("pending") else None
+        except (ValueError, KeyError, TypeError, IndexError):
             return False, f"{detail}, but the sealed head is unreadable"
-        if not hmac.compare_digest(mac, self._mac(sealed_count, sealed_head)):
+        if not hmac.compare_digest(mac, self._mac(sealed_count, sealed_head, pending)):
             return False, f"{detail}, but the sealed head's signature does not match"
+        if pending is not None and count == pending[0] and head == pending[1]:
+            return True, f"{detail}, head sealed (the append of entry {sealed_count} was interrupted before it committed)"
+        if pending is not None and count == sealed_count and head == sealed_head:
+            return True, f"{detail}, head sealed"
         if count < sealed_count:
             return False, f"TRUNCATED: the log has {count} entries, the sealed head says {sealed_count}"
         if count == sealed_count and head != sealed_head:
