@@ -36,6 +36,10 @@ from .registry import SqliteModelRegistry
 
 log = logging.getLogger("skyloop.runtime")
 
+# Local claims are short and renewed while the work runs: a `skyloop` killed mid-train frees its
+# file a minute later (on a cloud the claim outlives the function's own timeout instead).
+LEASE_SECONDS = 60.0
+
 
 @dataclass
 class DrainReport:
@@ -84,7 +88,7 @@ class LocalRuntime:
             deployer=deployer,
             events=QueuePublisher(self.event_queue),
             remediation=SqliteQueue(self.db, "remediation"),
-            idempotency=KvIdempotencyStore(kv),
+            idempotency=KvIdempotencyStore(kv, lease_seconds=LEASE_SECONDS),
             audit=SqliteAuditLog(self.db, seal=HeadSeal(s.home / "audit.head"), clock=clock),
             executor=self.fleet,
             state=SqliteRemediationState(self.db),
