@@ -230,3 +230,26 @@ def test_the_same_bytes_under_two_names_train_two_groups(runtime, churn_bytes):
     gz = runtime.adapters.store.put("datasets/gamma.csv.gz", gzip.compress(churn_bytes))
     res = on_training_data(TrainingDataArrived(uri=gz, target="churned"), runtime.adapters)
     assert res["model_group"] == "gamma" and res["version"] == 1
+
+
+def test_the_size_rule_decides_before_a_local_file_is_read(runtime, tmp_path):
+    """Local training read the whole file before the size rule: 1.2 GB reached 2.5 GB RSS, and
+    "uri": "/dev/zero" was killed for memory at 22.9 GB."""
+    import resource
+    import time as _time
+
+    from skyloop.errors import InvalidDataset, SkyloopError
+    from skyloop.events import TrainingDataArrived
+    from skyloop.handlers import on_training_data
+
+    big = tmp_path / "big.csv"
+    with open(big, "wb") as f:  # sparse: 1.2 GB that takes no disk
+        f.truncate(1_200_000_000)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = _time.perf_counter()
+    with pytest.raises(SkyloopError, match="above the in-function limit"):
+        on_training_data(TrainingDataArrived(event_id="e1", uri=str(big)), runtime.adapters)
+    assert _time.perf_counter() - t0 < 5
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: nothing was read
+    with pytest.raises(InvalidDataset, match="not a regular file"):
+        on_training_data(TrainingDataArrived(event_id="e2", uri="/dev/zero"), runtime.adapters)

@@ -53,6 +53,8 @@ def on_training_data(event: TrainingDataArrived, adapters: "Adapters") -> dict[s
                 "reason": reason}
 
     limit = adapters.settings.training.max_inline_bytes
+    if event.size is None and hasattr(adapters.store, "size"):  # a local file: its size is a stat away
+        event = event.model_copy(update={"size": adapters.store.size(event.uri)})
     if event.size is not None and event.size > limit:
         # the notification's size decides before a byte is read: a function that downloaded a
         # 5 GB object to find it too large would run out of memory first. The object's identity
