@@ -187,3 +187,78 @@ def test_fit_detector_applies_the_out_of_range_guard(home, tmp_path: Path) -> No
         assert saved and state_is_sound(saved, load_detector(saved).tags.nan_ok)
     finally:
         rt.close()
+
+
+@pytest.fixture
+def trained(tmp_path: Path, home) -> Path:
+    """A home with churn v1 approved and in production; returns its training CSV."""
+    from skyloop.app.demo_data import churn_csv
+
+    data = tmp_path / "churn.csv"
+    data.write_bytes(churn_csv(300, label_noise=0.1, seed=1))
+    assert run(["train", str(data), *home]).exit_code == 0
+    assert run(["approve", "churn", "1", *home]).exit_code == 0
+    return data
+
+
+def test_approving_an_approved_version_says_so_instead_of_a_stale_rollout(trained, home) -> None:
+    res = run(["approve", "churn", "1", *home])
+    assert res.exit_code == 0 and "already approved (in production)" in res.stdout and "skyloop deploy churn 1" in res.stdout
+    assert "promoted" not in res.stdout and "duplicate" not in res.stdout
+
+
+def test_a_huge_version_number_is_one_line(trained, home) -> None:
+    for args in (["approve", "churn", "9" * 25], ["deploy", "churn", "9" * 25]):
+        one_line_error(run([*args, *home]), "out of range")
+
+
+def test_a_binary_file_in_drift_is_one_line(trained, home, tmp_path: Path) -> None:
+    f = tmp_path / "b.csv"
+    f.write_bytes(bytes(range(128)) * 30)
+    one_line_error(run(["drift", "churn", str(f), *home]), "[invalid_csv]", "does not parse as CSV")
+
+
+def test_a_failed_retrain_is_not_hidden_behind_the_drift_table(trained, home, tmp_path: Path) -> None:
+    import pandas as pd
+
+    recent = pd.read_csv(trained)
+    recent["monthly_charges"] *= 3  # drift
+    recent.drop(columns=[recent.columns[-1]]).to_csv(tmp_path / "recent.csv", index=False)
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    res = run(["drift", "churn", str(tmp_path / "recent.csv"), "--retrain-on", str(tmp_path / "bad.csv"), *home])
+    assert res.exit_code == 2 and "the retrain on" in res.stderr and "failed" in res.stderr, (res.exit_code, res.stderr)
+
+
+def test_predict_never_replaces_a_symlink_a_device_or_its_input(trained, home, tmp_path: Path) -> None:
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    (tmp_path / "link.csv").symlink_to(target)
+    one_line_error(run(["predict", "churn", str(trained), "--out", str(tmp_path / "link.csv"), *home]), "symlink")
+    assert target.read_text() == "keep me"
+    one_line_error(run(["predict", "churn", str(trained), "--out", "/dev/null", *home]), "not a regular file")
+    before = trained.read_bytes()
+    one_line_error(run(["predict", "churn", str(trained), "--out", str(trained), *home]), "is the input file")
+    assert trained.read_bytes() == before
+
+
+def test_a_negative_demo_seed_is_a_usage_error(home) -> None:
+    one_line_error(run(["demo", "--seed", "-1", *home]), "--seed")
+
+
+def test_debug_after_the_subcommand_is_the_global_flag(home) -> None:
+    res = run(["models", *home, "--debug"])
+    assert res.exit_code == 0, res.stdout + res.stderr
+
+
+def test_errors_a_user_meets_are_named_not_called_bugs() -> None:
+    """A full disk (even for `audit verify`), and an AI command without the [ai] extra, printed
+    "internal_error ... (a bug)"."""
+    import sqlite3
+
+    from skyloop.app.cli_errors import describe
+
+    assert describe(sqlite3.OperationalError("database or disk is full")) == (
+        "os_error", "the disk is full: the state database cannot be written (free space, or --home elsewhere)")
+    code, reason = describe(ModuleNotFoundError("No module named 'PIL'", name="PIL"))
+    assert code == "missing_dependency" and "pip install 'skyloop[ai]'" in reason
+    assert describe(OverflowError("Python int too large to convert to SQLite INTEGER"))[0] == "invalid_number"

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .. import __version__
-from .cli_errors import OneLineErrors
+from .cli_errors import EXIT_USAGE, OneLineErrors, say_error
 from ..errors import InvalidRequest
 from ..handlers import HANDLERS
 
@@ -99,7 +99,7 @@ def version() -> None:
 def demo(
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON only"),
     home: Optional[Path] = HomeOpt,
-    seed: int = typer.Option(7, help="random seed of the simulated data"),
+    seed: int = typer.Option(7, min=0, max=2**32 - 1, help="random seed of the simulated data"),
     start: Optional[datetime] = typer.Option(None, "--start", formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"],
                                              help="first simulated minute (default: 12 hours ago); fixed for a reproducible run"),
 ) -> None:
@@ -190,11 +190,18 @@ def drift(
     report, out = check_drift(rt.adapters, group, frame.to_dict("records"),
                               str(retrain_on.resolve()) if retrain_on else None)
     mv_version = out["version"]
+    failed: list[dict[str, str]] = []
     if out.pop("event_id"):
         drained = rt.pump()["events"]  # DriftDetected -> (retrain) TrainingDataArrived -> train handler
         out["handled"] = drained.results
+        failed = drained.errors  # a retrain that failed (bad data) must not exit 0 behind a drift table
+        if failed:
+            out["failed"] = failed
     if as_json:
-        return _emit(out, True)
+        _emit(out, True)
+        if failed:
+            raise typer.Exit(EXIT_USAGE)
+        return
     from rich.table import Table
 
     table = Table(title=f"Drift of {group} v{mv_version} on {report.rows:,} recent rows")
@@ -204,7 +211,12 @@ def drift(
         table.add_row(name, f"{r['psi']:.3f}", str(r.get("ks_d", "-")), str(r.get("ks_p", "-")),
                       "[red]yes[/]" if r["drifted"] else "no")
     console.print(table)
-    console.print_json(json.dumps({k: v for k, v in out.items() if k not in ("features", "prediction")}, default=str))
+    console.print_json(json.dumps({k: v for k, v in out.items() if k not in ("features", "prediction", "failed")},
+                                  default=str))
+    for e in failed:
+        say_error(e.get("error", "failed"), f"the retrain on {retrain_on} failed: {e.get('reason', '')}")
+    if failed:
+        raise typer.Exit(EXIT_USAGE)
 
 
 ab = typer.Typer(help="A/B test a challenger against production on a binary outcome.", no_args_is_help=True)
@@ -404,7 +416,16 @@ def approve(group: str, version: int, actor: str = typer.Option(os.environ.get("
     """Approve a PENDING version; emits ModelVersionApproved (and deploys it)."""
     from ..registry import approve as approve_version
 
+    from ..registry import Status
+
     rt = _runtime(home)
+    if rt.registry.get(group, version).status is Status.APPROVED:
+        # approving again would replay the first rollout's result (the event is deduplicated)
+        prod = rt.registry.alias(group, "production")
+        where = "in production" if prod is not None and prod.version == version else "not in production"
+        console.print(f"{group} v{version} is already approved ({where}); nothing to do. "
+                      f"To roll it out again: skyloop deploy {group} {version}", soft_wrap=True)
+        return
     ev = approve_version(rt.registry, rt.adapters.events, group, version, actor=actor)
     console.print(f"approved {group} v{version}: event {ev.event_id}")
     if deploy:

@@ -9,6 +9,7 @@ with exit code 2, and ``--debug`` (or ``SKYLOOP_DEBUG=1``) shows the traceback i
 from __future__ import annotations
 
 import errno
+import sqlite3
 import os
 import sys
 from typing import Any, Sequence
@@ -62,7 +63,33 @@ def describe(exc: BaseException) -> tuple[str, str]:
         return "os_error", _os_hint(exc)
     if isinstance(exc, MemoryError):
         return "out_of_memory", "out of memory: the input is too large for this machine"
+    if isinstance(exc, OverflowError) or (isinstance(exc, ValueError) and "too large to convert" in str(exc)):
+        return "invalid_number", "a number is out of range (a version, a count): use a smaller one"
+    if type(exc).__name__ in ("ParserError", "EmptyDataError"):  # pandas' CSV reader, by name: no pandas import here
+        return "invalid_csv", f"the file does not parse as CSV: {str(exc).strip()[:160]}"
+    if isinstance(exc, sqlite3.Error):
+        return _sqlite_error(exc)
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        extra = _EXTRA_OF.get(exc.name.split(".")[0])
+        hint = f"pip install 'skyloop[{extra}]'" if extra else f"pip install {exc.name.split('.')[0]}"
+        return "missing_dependency", f"this command needs {exc.name.split('.')[0]}, which is not installed: {hint}"
     return "internal_error", f"{type(exc).__name__}: {str(exc)[:200]} (a bug: run again with --debug for the traceback)"
+
+
+# the optional extras a missing module comes from (pyproject.toml)
+_EXTRA_OF = {"boto3": "aws", "botocore": "aws", "aws_lambda_powertools": "aws", "google": "gcp", "azure": "azure",
+             "PIL": "ai", "pytesseract": "ai", "langid": "ai", "vaderSentiment": "ai", "mlflow": "mlflow"}
+
+
+def _sqlite_error(exc: Exception) -> tuple[str, str]:
+    text = str(exc)
+    if "full" in text.lower():
+        return "os_error", "the disk is full: the state database cannot be written (free space, or --home elsewhere)"
+    if "readonly" in text.lower() or "read-only" in text.lower():
+        return "os_error", "the state database is read-only: choose a writable folder (--home or SKYLOOP_HOME)"
+    if "locked" in text.lower():
+        return "busy", "the state database is locked by another skyloop process; try again"
+    return "state_error", f"the state database failed: {text[:160]}"
 
 
 def say_error(code: str, reason: str) -> None:
@@ -75,6 +102,9 @@ class OneLineErrors(TyperGroup):
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
         argv = list(args) if args is not None else sys.argv[1:]
+        if "--debug" in argv[1:] and "--" not in argv[: argv.index("--debug")]:
+            # a global flag, wherever it is typed: `skyloop models --debug` was "no such option"
+            argv = ["--debug", *(a for a in argv if a != "--debug")]
         try:
             rv = super().main(args=argv, prog_name=prog_name, complete_var=complete_var, standalone_mode=False,
                               windows_expand_args=windows_expand_args, **extra)

@@ -70,6 +70,18 @@ def _clean(chunk: Any, features: list[str], categorical: set[str], first_line: i
     return X
 
 
+def _check_out(src: Path, out: Path) -> None:
+    """The output replaces only a regular file that is not the input: ``--out`` over a symlink
+    or a device node replaced it, and ``--out`` equal to the input overwrote the rows being read."""
+    import os
+
+    for p in (out, Path(f"{out}.partial")):
+        if p.is_symlink() or (p.exists() and not p.is_file()):
+            raise InvalidRequest(f"{p} is a symlink or not a regular file: refusing to replace it; choose another --out")
+    if out.exists() and src.exists() and os.path.samefile(src, out):
+        raise InvalidRequest(f"--out {out} is the input file: the predictions would overwrite the rows they read")
+
+
 def predict_csv(
     src: str | Path,
     out: str | Path,
@@ -83,6 +95,7 @@ def predict_csv(
 ) -> BatchResult:
     import pandas as pd
 
+    _check_out(Path(src), Path(out))
     mv = registry.get(group, version) if version is not None else registry.alias(group, "production")
     if mv is None:
         raise NotFound(f"{group} has no production version; name one with --version")
