@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from ..events import AnomalyFound, RemediationRequested
+from ..kvstate import update
 
 if TYPE_CHECKING:
     from ..config import VerificationSettings
@@ -136,7 +137,17 @@ def expect_recovery(kv: "KeyValueStore", req: RemediationRequested, executed_at:
     pending.append(Pending(req.request_id, req.anomaly_id, req.target, req.action, req.severity.value, executed_at,
                            executed_at + settings.window_minutes * 60.0, tried=tried))
     _save(kv, req.target, pending)
+    update(kv, INDEX_KEY, lambda cur: _with(cur, req.target, True))
     return True
+
+
+INDEX_KEY = "verification:index"  # the services with actions awaiting verification: what the sweep reads
+
+
+def _with(cur: bytes | None, service: str, present: bool) -> bytes:
+    names = set(json.loads(cur)) if cur else set()
+    (names.add if present else names.discard)(service)
+    return json.dumps(sorted(names)).encode()
 
 
 def next_action(anomaly: AnomalyFound, tried: Sequence[str]) -> str | None:
@@ -225,9 +236,12 @@ def sweep_overdue(kv: "KeyValueStore", now: float, *, settings: "VerificationSet
         return []  # another worker sweeps
     out: list[Verdict] = []
     late = settings.window_minutes * 60.0 + settings.grace_seconds
-    for key, raw in kv.items("verify:"):
-        service = key[len("verify:"):]
-        pending = [Pending(**d) for d in json.loads(raw)]
+    services = json.loads(kv.get(INDEX_KEY) or b"[]")  # an index, not a scan: a prefix listing is a table scan on DynamoDB
+    for service in services:
+        pending = _load(kv, service)
+        if not pending:  # all judged by the detect path since: the service leaves the index
+            update(kv, INDEX_KEY, lambda cur, s=service: _with(cur, s, False) if not _load(kv, s) else (cur or b"[]"))
+            continue
         silent = [p for p in pending if p.last_ts <= p.executed_at and now > p.executed_at + late]
         if not silent:
             continue
