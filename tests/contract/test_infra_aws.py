@@ -106,3 +106,42 @@ def test_sam_validate_lint_and_sam_build(tmp_path: Path) -> None:
     for f in package.FUNCTIONS:
         fn = f"{f.capitalize()}Function" if f != "rollout" else "RolloutStepFunction"
         assert (tmp_path / "aws-sam" / fn / f"{f}.py").exists(), fn
+
+
+def _translated(text: str | None = None, tmp_path: Path | None = None) -> dict:
+    from .aws_grants import translate
+
+    sam = Path(_sam())
+    python = sam.parent / "python"
+    if text is None:
+        return translate(TEMPLATE, python)
+    assert tmp_path is not None
+    f = tmp_path / "template.yaml"
+    f.write_text(text)
+    return translate(f, python)
+
+
+def test_every_grant_the_platform_requires_is_in_the_roles() -> None:
+    """On the template as CloudFormation sees it after SAM's transform (tests/contract/aws_grants.py):
+    a dead-letter queue or on-failure destination has sqs:SendMessage in its role, an SQS mapping its
+    poll actions, and no queue parks a failure twice or waits for invocations that never come."""
+    from .aws_grants import problems
+
+    assert problems(_translated()) == []
+
+
+def test_the_grant_check_catches_a_broken_template(tmp_path: Path) -> None:
+    """A deliberately broken copy: the rollout step's dead-letter queue back (its role has no
+    SendMessage, and Step Functions invokes it synchronously), and the train function's DLQ beside its
+    on-failure destination on one queue."""
+    from .aws_grants import problems
+
+    text = TEMPLATE.read_text()
+    text = text.replace("      Timeout: 300  # one step", "      DeadLetterQueue: {Type: SQS, TargetArn: !GetAtt DeadLetterQueue.Arn}\n"
+                        "      Timeout: 300  # one step", 1)
+    text = text.replace("      EphemeralStorage: {Size: 2048}\n", "      EphemeralStorage: {Size: 2048}\n"
+                        "      DeadLetterQueue: {Type: SQS, TargetArn: !GetAtt DeadLetterQueue.Arn}\n", 1)
+    found = problems(_translated(text, tmp_path))
+    assert any(p.startswith("RolloutStepFunction: its dead-letter queue needs sqs:SendMessage") for p in found), found
+    assert any(p.startswith("RolloutStepFunction: a dead-letter queue, but nothing invokes it") for p in found), found
+    assert any(p.startswith("TrainFunction: a dead-letter queue and an on-failure destination") for p in found), found
