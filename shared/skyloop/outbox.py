@@ -31,7 +31,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, cast
 
 from .errors import StaleState
 
@@ -59,9 +59,10 @@ class Staged:
     read: dict[str, bytes | None] = field(default_factory=dict)  # what the store held, as first read
 
     def __post_init__(self) -> None:
-        self.kv = _StagedKv(self)
-        self.queue = _StagedQueue(self)
-        self.audit = _StagedAudit(self)
+        # typed as the ports they stand in for: the use-case runs on them unchanged
+        self.kv = cast("KeyValueStore", _StagedKv(self))
+        self.queue = cast("Queue", _StagedQueue(self))
+        self.audit = cast("AuditLog", _StagedAudit(self))
 
     def empty(self) -> bool:
         return not (self.puts or self.sends or self.audits)
@@ -115,7 +116,7 @@ class _StagedKv:
     def get_versioned(self, key: str) -> tuple[bytes, str] | None:
         raise TypeError(f"{key}: compare-and-set inside a unit of work; write it through the store itself")
 
-    put_if = get_versioned  # type: ignore[assignment]
+    put_if = get_versioned
 
 
 class _StagedQueue:

@@ -153,7 +153,7 @@ class StreamingDetector(SavesBytes):
         fresh = wide._arrays()
         with np.load(io.BytesIO(self.to_bytes()), allow_pickle=False) as z:
             meta = json.loads(bytes(z["meta"]).decode())
-            arrays = {k: np.array(z[k]) for k in z.files if k != "meta"}
+            arrays: dict[str, Any] = {k: np.array(z[k]) for k in z.files if k != "meta"}
         for k, old in arrays.items():
             grown = np.array(fresh[k], copy=True)
             if grown.shape != old.shape:  # per metric: the known block is the old state
@@ -163,7 +163,8 @@ class StreamingDetector(SavesBytes):
                 arrays[k] = grown
         meta["columns"] = wide.columns_
         buf = io.BytesIO()
-        np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        np.savez(buf, **arrays)
         self.__dict__.update(type(self).from_bytes(buf.getvalue()).__dict__)
         return added
 

@@ -258,7 +258,7 @@ def _protocol() -> type:
     # JSON one here (tests/integration/test_endpoint.py holds it to JSON)
     h11_impl.service_unavailable = unavailable
 
-    class HeaderDeadline(h11_impl.H11Protocol):  # type: ignore[misc, name-defined]
+    class HeaderDeadline(h11_impl.H11Protocol):
         _deadline: asyncio.TimerHandle | None = None
 
         def _arm(self) -> None:
@@ -275,7 +275,7 @@ def _protocol() -> type:
             if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
                 self.transport.close()  # no request yet, so no response to send: hang up
 
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
             self._arm()
 

@@ -10,14 +10,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatch
-from typing import Literal
+from typing import Literal, Protocol
 
 from ..config import GuardrailSettings
 from ..events import RemediationRequested
-from ..ports import RemediationState
 from .actions import ActionSpec
 
 Verdict = Literal["allow", "refuse", "approval"]
+
+
+class Remembers(Protocol):
+    """What the guardrails read of their memory (a ``RemediationState``, or the reservations
+    document in remediation/reservations.py)."""
+
+    def last_executed(self, target: str, action: str) -> float | None: ...
+
+    def count_since(self, since: float) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -30,7 +38,7 @@ def evaluate(
     req: RemediationRequested,
     spec: ActionSpec,
     policy: GuardrailSettings,
-    state: RemediationState,
+    state: Remembers,
     now: float,
     approved: bool = False,
 ) -> Decision:

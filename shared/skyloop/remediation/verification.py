@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -144,6 +144,13 @@ def expect_recovery(kv: "KeyValueStore", req: RemediationRequested, executed_at:
 INDEX_KEY = "verification:index"  # the services with actions awaiting verification: what the sweep reads
 
 
+def _leave_if_done(kv: "KeyValueStore", service: str) -> "Callable[[bytes | None], bytes]":
+    def change(cur: bytes | None) -> bytes:
+        return _with(cur, service, False) if not _load(kv, service) else (cur or b"[]")
+
+    return change
+
+
 def _with(cur: bytes | None, service: str, present: bool) -> bytes:
     names = set(json.loads(cur)) if cur else set()
     (names.add if present else names.discard)(service)
@@ -240,7 +247,7 @@ def sweep_overdue(kv: "KeyValueStore", now: float, *, settings: "VerificationSet
     for service in services:
         pending = _load(kv, service)
         if not pending:  # all judged by the detect path since: the service leaves the index
-            update(kv, INDEX_KEY, lambda cur, s=service: _with(cur, s, False) if not _load(kv, s) else (cur or b"[]"))
+            update(kv, INDEX_KEY, _leave_if_done(kv, service))
             continue
         silent = [p for p in pending if p.last_ts <= p.executed_at and now > p.executed_at + late]
         if not silent:
