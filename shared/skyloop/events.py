@@ -178,6 +178,10 @@ class MetricAlarm(_Event):
     alarm: str = ""
     scope: Literal["service", "endpoint"] = "service"
     metric: str = ""
+    # where the alarm's metric lives, as its cloud names it (CloudWatch: namespace and dimensions):
+    # the window is read there, not guessed from the service's name
+    namespace: str = ""
+    dimensions: dict[str, str] = Field(default_factory=dict)
 
 
 class RootCause(BaseModel):

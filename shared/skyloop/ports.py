@@ -147,7 +147,10 @@ class TrainingBackend(Protocol):
 class MetricSource(Protocol):
     """A service's (or a serving endpoint's, per variant) recent metrics, read when an alarm fires."""
 
-    def fetch(self, service: str, limit: int | None = None, *, scope: str = "service") -> list["MetricRecord"]: ...
+    def fetch(self, service: str, limit: int | None = None, *, scope: str = "service",
+              where: Mapping[str, Any] | None = None) -> list["MetricRecord"]:
+        """``where``: the alarm's own locator where its cloud has one (CloudWatch: the namespace and
+        the full dimension set, which CloudWatch matches exactly); a source without one ignores it."""
 
 
 @dataclass(frozen=True)

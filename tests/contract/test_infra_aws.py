@@ -18,7 +18,7 @@ from .iac import checkov, failed
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "aws" / "template.yaml"
 # Actions whose IAM reference lists no resource types: '*' is the only resource they accept.
-NO_RESOURCE_LEVEL = {"cloudwatch:GetMetricData", "ecr:GetAuthorizationToken", "rekognition:DetectLabels",
+NO_RESOURCE_LEVEL = {"cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "ecr:GetAuthorizationToken", "rekognition:DetectLabels",
                      "rekognition:DetectFaces", "rekognition:DetectText", "comprehend:DetectDominantLanguage",
                      "comprehend:DetectSentiment", "comprehend:DetectEntities", "comprehend:DetectKeyPhrases"}
 

@@ -40,8 +40,14 @@ def on_metric_alarm(event: MetricAlarm, adapters: "Adapters") -> dict[str, Any]:
     its idempotency key: a redelivered alarm over the same minutes has one effect)."""
     if adapters.metrics is None:
         raise InvalidRequest("an alarm needs a metric source to read its window; this runtime has none")
-    records = adapters.metrics.fetch(event.service, scope=event.scope)
+    where = {"namespace": event.namespace, "dimensions": event.dimensions} if event.namespace else None
+    records = adapters.metrics.fetch(event.service, scope=event.scope, where=where)
     if not records:
-        return {"status": "ignored", "reason": f"no datapoints for {event.service}"}
+        import logging
+
+        logging.getLogger("skyloop.detect").warning(
+            "alarm window is empty: nothing to score", extra={"service": event.service, "alarm": event.alarm, **(where or {})})
+        return {"status": "ignored", "reason": f"no datapoints for {event.service}"
+                + (f" in {event.namespace} {event.dimensions}" if where else "")}
     batch = MetricBatch(service=event.service, source=f"alarm:{event.alarm}", records=records)
     return {"status": "ok", **on_metrics(batch, adapters)}

@@ -27,6 +27,9 @@ ACCOUNT, REGION = "123456789012", "us-east-1"
 TRAINING_BUCKET = f"skyloop-training-{ACCOUNT}-{REGION}"
 METRICS_BUCKET = f"skyloop-metrics-{ACCOUNT}-{REGION}"
 GROUP = "churn-2026"
+# as ECS publishes a service's metrics: CloudWatch matches the dimension set exactly, so a query by
+# ServiceName alone reads nothing of them
+ECS_API_DIMENSIONS = [{"Name": "ClusterName", "Value": "prod"}, {"Name": "ServiceName", "Value": "api"}]
 
 
 @dataclass

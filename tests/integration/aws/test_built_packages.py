@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import GROUP, ROOT, Aws, load_event
+from .conftest import ECS_API_DIMENSIONS, GROUP, ROOT, Aws, load_event
 from .test_lambda_handlers import _approved_event, upload
 
 BUILD = ROOT / "build" / "aws"
@@ -131,7 +131,7 @@ def test_detect_and_remediate_packages_on_their_samples(aws: Aws, python313: str
     t_last = max(d["timestamp"] for d in lines)
     data = [{"MetricName": d["metric_name"], "Timestamp": end - timedelta(milliseconds=t_last - d["timestamp"]),
              "Value": d["value"]["sum"] / d["value"]["count"], "Unit": "Percent",
-             "Dimensions": [{"Name": "ServiceName", "Value": "api"}]} for d in lines]
+             "Dimensions": ECS_API_DIMENSIONS} for d in lines]
     for i in range(0, len(data), 500):
         cw.put_metric_data(Namespace="AWS/ECS", MetricData=data[i:i + 500])
     found = invoke(python313, "detect", load_event("eventbridge-cloudwatch-alarm.json"),

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import GROUP, METRICS_BUCKET, ROOT, TRAINING_BUCKET, Aws, load_event
+from .conftest import ECS_API_DIMENSIONS, GROUP, METRICS_BUCKET, ROOT, TRAINING_BUCKET, Aws, load_event
 
 CHURN = (ROOT / "events" / "local" / "data" / "churn.csv").read_bytes()
 SIDECAR = json.dumps({"target": "churned", "params": {"n_estimators": 20}}).encode()
@@ -238,7 +238,7 @@ def test_alarm_reads_the_service_window_with_get_metric_data(aws: Aws, context: 
     for d in lines:
         ts = end - timedelta(milliseconds=t_last - d["timestamp"])
         data.append({"MetricName": d["metric_name"], "Timestamp": ts, "Value": d["value"]["sum"] / d["value"]["count"],
-                     "Unit": "Percent", "Dimensions": [{"Name": "ServiceName", "Value": "api"}]})
+                     "Unit": "Percent", "Dimensions": ECS_API_DIMENSIONS})
     for i in range(0, len(data), 500):
         cw.put_metric_data(Namespace="AWS/ECS", MetricData=data[i:i + 500])
     out = detect.handler(load_event(sample), context)
@@ -246,6 +246,41 @@ def test_alarm_reads_the_service_window_with_get_metric_data(aws: Aws, context: 
     batch = out["results"][0]
     assert batch["rows"] >= 150 and batch["anomalies"], batch
     assert "cpu_usage" in batch["anomalies"][0]["deviating_metrics"]
+
+
+def test_an_alarm_on_a_lambda_function_reads_aws_lambda_not_ecs(aws: Aws, context: Any) -> None:
+    """An alarm on a function's FunctionName was read as an ECS service (AWS/ECS by ServiceName)
+    and found nothing; it is read in its own namespace, under its own dimensions, and a window
+    that is empty says where it looked."""
+    import detect
+    from datetime import datetime, timedelta, timezone
+
+    ev = load_event("eventbridge-cloudwatch-alarm.json")
+    metric = ev["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]
+    metric.update({"namespace": "AWS/Lambda", "name": "Errors", "dimensions": {"FunctionName": "checkout"}})
+    (empty,) = detect.handler(ev, context)["results"]
+    assert empty["status"] == "ignored" and "AWS/Lambda" in empty["reason"] and "checkout" in empty["reason"], empty
+    cw = aws.client("cloudwatch")
+    end = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    dims = [{"Name": "FunctionName", "Value": "checkout"}]
+    data = []
+    for i in range(180):
+        ts = end - timedelta(minutes=180 - i)
+        bad = i >= 170
+        data += [{"MetricName": "Duration", "Timestamp": ts, "Value": (900.0 if bad else 120.0 + i % 7), "Unit": "Milliseconds",
+                  "Dimensions": dims},
+                 {"MetricName": "Errors", "Timestamp": ts, "Value": (0.4 if bad else 0.01 * (i % 3)), "Unit": "Count",
+                  "Dimensions": dims},
+                 # the same function's metrics under another dimension set are another series
+                 {"MetricName": "Duration", "Timestamp": ts, "Value": 5.0, "Unit": "Milliseconds",
+                  "Dimensions": dims + [{"Name": "Resource", "Value": "checkout:live"}]}]
+    for i in range(0, len(data), 500):
+        cw.put_metric_data(Namespace="AWS/Lambda", MetricData=data[i:i + 500])
+    out = detect.handler(ev, context)
+    assert out["status"] == "ok", out
+    batch = out["results"][0]
+    assert batch["service"] == "checkout" and batch["rows"] >= 150, batch
+    assert batch["anomalies"] and set(batch["anomalies"][0]["deviating_metrics"]) & {"latency_ms", "error_rate"}, batch
 
 
 def test_alarm_back_to_ok_is_ignored(aws: Aws, context: Any) -> None:

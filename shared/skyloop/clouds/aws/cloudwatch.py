@@ -17,7 +17,7 @@ import base64
 import json
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from ...errors import InvalidEvent, InvalidMetrics, SkyloopError
 from ...events import MetricBatch, MetricRecord
@@ -31,6 +31,8 @@ NAMES = {
     "NetworkIn": "network_in", "NetworkOut": "network_out", "ErrorRate": "error_rate",
     "ModelLatency": "latency_ms", "OverheadLatency": "overhead_latency_ms", "TargetResponseTime": "latency_ms",
     "Invocations": "invocations",
+    # AWS/Lambda: Duration is in milliseconds; Errors averaged over a minute is the error rate
+    "Duration": "latency_ms", "Errors": "error_rate", "Throttles": "throttle_rate",
 }
 # Error counts become rates over the same minute's invocations: a canary at 10% of the
 # traffic makes a tenth of the errors of a healthy production with the same fault rate.
@@ -48,11 +50,17 @@ def skyloop_name(metric: str) -> str:
     return NAMES.get(metric, metric)
 
 
+def dimension_map(dimensions: dict[str, str] | Iterable[dict[str, str]]) -> dict[str, str]:
+    """Dimensions as {name: value}, from a dict or from CloudWatch's [{Name, Value}] list."""
+    if isinstance(dimensions, dict):
+        return {str(k): str(v) for k, v in dimensions.items()}
+    return {str(d.get("name", d.get("Name"))): str(d.get("value", d.get("Value"))) for d in dimensions}
+
+
 def service_of(dimensions: dict[str, str] | Iterable[dict[str, str]]) -> str | None:
     """The service a metric belongs to, by its dimensions; None when none names one. Never a
     default: an alarm on an account-wide metric must not scale out a service called "api"."""
-    dims = dimensions if isinstance(dimensions, dict) else {d.get("name", d.get("Name")): d.get("value", d.get("Value"))
-                                                            for d in dimensions}
+    dims = dimension_map(dimensions)
     return next((str(dims[k]) for k in SERVICE_DIMENSIONS if dims.get(k)), None)
 
 
@@ -81,11 +89,19 @@ def alarm_of(raw: dict[str, Any]) -> dict[str, Any] | None:
                            f"dimension ({', '.join(SERVICE_DIMENSIONS)}): no service to detect on or remediate")
     return {"alarm": data.get("alarmName"), "state": state, "namespace": metric.get("namespace"),
             "metric": metric.get("name"), "service": service,
-            "dimensions": metric.get("dimensions") or {}, "at": data["state"].get("timestamp")}
+            "dimensions": dimension_map(metric.get("dimensions") or {}), "at": data["state"].get("timestamp")}
 
 
 class CloudWatchMetricSource:
-    """The last ``limit`` periods of a service's metrics through GetMetricData."""
+    """The last ``limit`` periods of a service's metrics through GetMetricData.
+
+    CloudWatch matches a metric's dimension set exactly: ECS publishes a service's CPU under
+    {ClusterName, ServiceName}, so a query by ServiceName alone reads nothing, and an alarm on a
+    Lambda function's FunctionName was read as an ECS service. With ``where`` (the alarm's
+    namespace and full dimensions) the window is read where the alarm's metric lives: every metric
+    ListMetrics has under exactly those dimensions (at most ``MAX_METRICS``)."""
+
+    MAX_METRICS = 20
 
     def __init__(self, aws: AwsSettings, *, namespace: str = "AWS/ECS", dimension: str = "ServiceName",
                  metrics: Iterable[str] = ("CPUUtilization", "MemoryUtilization"), period: int = 60,
@@ -94,20 +110,38 @@ class CloudWatchMetricSource:
         self.namespace, self.dimension, self.metrics, self.period = namespace, dimension, list(metrics), period
         self.extra = dict(extra_dimensions or {})
 
-    def fetch(self, service: str, limit: int | None = None, *, end: datetime | None = None) -> list[MetricRecord]:
+    def _names(self, namespace: str, dims: dict[str, str]) -> list[str]:
+        """The metrics published under exactly these dimensions (ListMetrics also returns supersets)."""
+        want = [{"Name": k, "Value": v} for k, v in sorted(dims.items())]
+        names: set[str] = set()
+        for page in self.cw.get_paginator("list_metrics").paginate(Namespace=namespace, Dimensions=want):
+            for m in page.get("Metrics", []):
+                if dimension_map(m.get("Dimensions") or []) == dims:
+                    names.add(m["MetricName"])
+        return sorted(names)[: self.MAX_METRICS]
+
+    def fetch(self, service: str, limit: int | None = None, *, end: datetime | None = None,
+              where: Mapping[str, Any] | None = None) -> list[MetricRecord]:
         limit = limit or 180
         end = end or datetime.now(timezone.utc)
+        namespace, names = self.namespace, self.metrics
         dims = [{"Name": self.dimension, "Value": service}] + [{"Name": k, "Value": v} for k, v in self.extra.items()]
+        if where and where.get("namespace"):
+            located = dimension_map(where.get("dimensions") or {})
+            namespace, names = str(where["namespace"]), self._names(str(where["namespace"]), located)
+            dims = [{"Name": k, "Value": v} for k, v in sorted(located.items())]
         queries = [{"Id": f"m{i}", "Label": name, "ReturnData": True, "MetricStat": {
-            "Metric": {"Namespace": self.namespace, "MetricName": name, "Dimensions": dims},
-            "Period": self.period, "Stat": "Average"}} for i, name in enumerate(self.metrics)]
+            "Metric": {"Namespace": namespace, "MetricName": name, "Dimensions": dims},
+            "Period": self.period, "Stat": "Average"}} for i, name in enumerate(names)]
+        if not queries:
+            return []
         by_ts: dict[datetime, dict[str, float]] = defaultdict(dict)
         args: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": end - timedelta(seconds=self.period * limit),
                                 "EndTime": end, "ScanBy": "TimestampAscending"}
         while True:
             res = self.cw.get_metric_data(**args)
             for r in res["MetricDataResults"]:
-                name = skyloop_name(r.get("Label") or self.metrics[int(r["Id"][1:])])
+                name = skyloop_name(r.get("Label") or names[int(r["Id"][1:])])
                 for ts, v in zip(r["Timestamps"], r["Values"]):
                     by_ts[ts][name] = float(v)
             if not res.get("NextToken"):
@@ -264,7 +298,10 @@ class CloudWatchMetrics:
         self.aws = aws
         self._sources: dict[str, Any] = {}
 
-    def fetch(self, service: str, limit: int | None = None, *, scope: str = "service") -> list[MetricRecord]:
+    def fetch(self, service: str, limit: int | None = None, *, scope: str = "service",
+              where: Mapping[str, Any] | None = None) -> list[MetricRecord]:
         if scope not in self._sources:
             self._sources[scope] = EndpointMetricSource(self.aws) if scope == "endpoint" else CloudWatchMetricSource(self.aws)
-        return list(self._sources[scope].fetch(service, limit))
+        if scope == "endpoint":
+            return list(self._sources[scope].fetch(service, limit))
+        return list(self._sources[scope].fetch(service, limit, where=where))

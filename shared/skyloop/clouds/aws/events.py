@@ -126,7 +126,9 @@ def to_domain(raw: Any, *, training_bucket: str, read: Callable[[str], bytes]) -
             return []
         return [MetricAlarm(event_id=str(raw.get("id") or f"{alarm['alarm']}@{alarm['at']}"), service=alarm["service"],
                             alarm=str(alarm["alarm"] or ""), metric=str(alarm["metric"] or ""),
-                            scope="endpoint" if alarm["namespace"] == "AWS/SageMaker" else "service")]
+                            scope="endpoint" if alarm["namespace"] == "AWS/SageMaker" else "service",
+                            namespace=str(alarm["namespace"] or ""),
+                            dimensions={str(k): str(v) for k, v in dict(alarm["dimensions"]).items()})]
     objects = s3_objects(raw)
     if objects:
         uploads = [e for o in objects if o[0] == training_bucket for e in _uploads(*o)]

@@ -64,7 +64,7 @@ class AzureMonitorMetrics:
         self.client = client or metrics_client()
 
     def fetch(self, service: str, limit: int | None = None, *, scope: str = "service",
-              end: datetime | None = None) -> list[MetricRecord]:
+              end: datetime | None = None, where: Any = None) -> list[MetricRecord]:
         if scope != "service":
             raise CloudUnavailable("an Azure ML endpoint's per-deployment window is not read on Azure (built on AWS only): "
                                    "alert on the service that calls it")

@@ -76,7 +76,7 @@ class CloudMonitoringMetrics:
             view=monitoring_v3.ListTimeSeriesRequest.TimeSeriesView.FULL)
 
     def fetch(self, service: str, limit: int | None = None, *, scope: str = "service",
-              end: datetime | None = None) -> list[MetricRecord]:
+              end: datetime | None = None, where: Any = None) -> list[MetricRecord]:
         """The last ``limit`` minutes of ``service``. ``scope="endpoint"`` (a Vertex endpoint's
         window) is not built yet: a typed refusal that says so."""
         if scope != "service":
