@@ -139,7 +139,8 @@ def test_least_privilege() -> None:
                "detect_reads_metrics": "time series have no resource-level IAM",
                "remediate_run": "only when Cloud Run targets exist", "remediate_mig": "only when MIG targets exist",
                "trigger_receives": "Eventarc's receiver role is project-level",
-               "gcs_agent_publishes": "the GCS service agent publishes the bucket's events"}
+               "gcs_agent_publishes": "the GCS service agent publishes the bucket's events",
+               "deploy_starts_rollouts": "Workflows has no per-workflow IAM resource in the provider; the invoker role only starts and reads executions"}
     assert {name for name, _ in project_roles} <= set(allowed), project_roles
     # bucket and topic grants are on the bucket and the topic (the GCS agent's publisher role aside)
     assert not [n for n, r in project_roles if ("storage" in r or "pubsub" in r) and n != "gcs_agent_publishes"]
@@ -159,3 +160,36 @@ def test_the_workflow_source_is_the_generated_file() -> None:
     wf = _resources("google_workflows_workflow")["rollout"]
     assert "workflows/rollout.json" in _a(wf["source_contents"])
     assert "ROLLOUT_STEP_URL" in _a(wf["user_env_vars"])
+
+
+def test_every_resource_and_argument_is_in_the_google_provider_schema() -> None:
+    """`terraform plan` would refuse what the provider lacks; the schema ships in a registry package
+    (tests/contract/gcp_schema.py). google_workflows_workflow_iam_member is not a resource of it."""
+    from .gcp_schema import problems
+
+    assert problems(sorted((ROOT / "infra" / "gcp").glob("*.tf"))) == []
+
+
+def test_the_schema_check_catches_a_broken_configuration(tmp_path: Path) -> None:
+    from .gcp_schema import problems
+
+    (tmp_path / "broken.tf").write_text('''
+resource "google_workflows_workflow_iam_member" "x" {
+  workflow = "rollout"
+  role     = "roles/workflows.invoker"
+  member   = "user:someone@example.com"
+}
+
+resource "google_storage_bucket" "b" {
+  name    = "b"
+  lokation = "US"
+  lifecycle_rule {
+    condition { age = 30 }
+    acton { type = "Delete" }
+  }
+}
+''')
+    found = problems([tmp_path / "broken.tf"])
+    assert any("google_workflows_workflow_iam_member.x: the Google provider" in p for p in found), found
+    assert any("google_storage_bucket.b: the provider has no argument 'lokation'" in p for p in found), found
+    assert any("google_storage_bucket.b.lifecycle_rule: the provider has no argument 'acton'" in p for p in found), found
