@@ -76,7 +76,7 @@ AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Azurite 3.35 (npm; .ci/run installs it in build/tools/azurite) on 127.0.0.1 for the session:
+    """Azurite 3.35 (npm; python -m tests.tools installs it in build/tools/azurite) on 127.0.0.1 for the session:
     blob, queue and table. Yields a connection string. --skipApiVersionCheck: the Python SDKs send
     API versions newer than Azurite 3.35 knows (../shared/cloud-facts.md)."""
     import shutil
@@ -86,7 +86,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     exe = str(AZURITE) if AZURITE.exists() else shutil.which("azurite")
     if exe is None:
-        pytest.skip("Azurite is not installed: npm install --prefix build/tools/azurite azurite@3.35.0 (.ci/run does)")
+        pytest.skip("Azurite is not installed: python -m tests.tools installs it (npm, build/tools/azurite)")
     ports = [_free_port() for _ in range(3)]
     proc = subprocess.Popen([exe, "--silent", "--skipApiVersionCheck", "--location", str(tmp_path_factory.mktemp("azurite")),
                              "--blobHost", "127.0.0.1", "--blobPort", str(ports[0]), "--queueHost", "127.0.0.1",

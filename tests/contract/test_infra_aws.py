@@ -74,12 +74,12 @@ def test_one_least_privilege_role_per_function() -> None:
 
 
 def _sam() -> str:
-    """The SAM CLI, from its own virtualenv (.ci/run makes build/tools/sam: its boto3 and pydantic
+    """The SAM CLI, from its own virtualenv (python -m tests.tools makes build/tools/sam: its boto3 and pydantic
     pins conflict with checkov's and the project's), else from PATH."""
     local = ROOT / "build" / "tools" / "sam" / "bin" / "sam"
     found = str(local) if local.exists() else shutil.which("sam")
     if found is None:
-        pytest.skip("the SAM CLI is not installed: .ci/run puts it in build/tools/sam "
+        pytest.skip("the SAM CLI is not installed: python -m tests.tools puts it in build/tools/sam "
                     "(python3 -m venv build/tools/sam && build/tools/sam/bin/pip install aws-sam-cli)")
     return found
 

@@ -1,7 +1,7 @@
 """The local AI provider on real tools, offline: text rendered to an image and read back by
 tesseract, speech synthesised by espeak-ng and measured with sox, sentiment by VADER, language
 by langid; what the local provider lacks is a typed NotSupported naming where to get it. The
-Debian tools are installed by .ci/run; without them these tests skip and say which is missing."""
+Debian tools are installed by python -m tests.tools (as root); without them these tests skip and say which is missing."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from skyloop.ports import AIServices
 
 def needs(tool: str, package: str) -> None:
     if shutil.which(tool) is None:
-        pytest.skip(f"{tool} is not installed (apt-get install {package}; .ci/run does)")
+        pytest.skip(f"{tool} is not installed (apt-get install {package}; python -m tests.tools does as root)")
 
 
 def _rendered(text: str) -> bytes:
