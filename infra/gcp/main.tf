@@ -218,9 +218,18 @@ resource "google_cloudfunctions2_function" "fn" {
 
 # Vertex AI approvals reach deploy through Cloud Audit Logs; Eventarc matches a method name
 # exactly, so one trigger per approving call (the alias merged, the status label updated).
+# Each call under every surface that logs it: the v1 API, v1beta1 (gcloud beta) and the console
+# (google.cloud.aiplatform.ui.*); matching v1 alone, console approvals never reached deploy.
+locals {
+  approval_calls = {
+    for pair in setproduct(["v1", "v1beta1", "ui"], ["MergeVersionAliases", "UpdateModel"]) :
+    "${pair[0]}-${lower(pair[1])}" => "google.cloud.aiplatform.${pair[0]}.ModelService.${pair[1]}"
+  }
+}
+
 resource "google_eventarc_trigger" "approval" {
-  for_each        = toset(["MergeVersionAliases", "UpdateModel"])
-  name            = "${var.name}-approval-${lower(each.key)}"
+  for_each        = local.approval_calls
+  name            = "${var.name}-approval-${each.key}"
   location        = var.region
   service_account = google_service_account.trigger.email
   matching_criteria {
@@ -233,7 +242,7 @@ resource "google_eventarc_trigger" "approval" {
   }
   matching_criteria {
     attribute = "methodName"
-    value     = "google.cloud.aiplatform.v1.ModelService.${each.key}"
+    value     = each.value
   }
   destination {
     cloud_run_service {

@@ -167,3 +167,16 @@ def test_a_vertex_approval_in_the_audit_log_is_an_approval_hint() -> None:
     raw["data"]["protoPayload"]["methodName"] = "google.cloud.aiplatform.v1.ModelService.DeleteModel"
     with pytest.raises(InvalidEvent, match="not a Vertex AI approval"):
         decode(raw)
+
+
+@pytest.mark.parametrize("surface", ["v1", "v1beta1", "ui"])
+def test_an_approval_from_the_console_or_gcloud_beta_is_taken_too(surface: str) -> None:
+    """The console logs google.cloud.aiplatform.ui.ModelService.*, gcloud beta v1beta1: the decoder
+    takes each, and the Eventarc triggers match each (tests/contract/test_infra_gcp.py)."""
+    raw = sample("auditlog-vertex-version-approved.json")
+    raw["data"]["protoPayload"]["methodName"] = f"google.cloud.aiplatform.{surface}.ModelService.MergeVersionAliases"
+    [ok] = decode(raw)
+    assert isinstance(ok, ModelVersionApproved) and ok.version == 1
+    raw["data"]["protoPayload"]["methodName"] = f"evil.{surface}.ModelService.MergeVersionAliases"
+    with pytest.raises(InvalidEvent, match="not a Vertex AI approval"):
+        decode(raw)

@@ -111,11 +111,18 @@ def test_every_function_is_an_entry_point_with_its_trigger() -> None:
 
 
 def test_vertex_approvals_reach_deploy_for_every_method_the_decoder_takes() -> None:
-    from skyloop.clouds.gcp.events import APPROVAL_METHODS
+    """Every approving call under every surface that logs it: the console logs
+    google.cloud.aiplatform.ui.ModelService.*, gcloud beta v1beta1; matching v1 alone, console
+    approvals never reached deploy."""
+    from skyloop.clouds.gcp.events import APPROVAL_METHODS, APPROVAL_SURFACES
 
     trigger = _resources("google_eventarc_trigger")["approval"]
-    methods = {f"ModelService.{x}" for x in re.findall(r"[\"'](\w+)[\"']", _a(trigger["for_each"]))}
-    assert methods == set(APPROVAL_METHODS)
+    assert _a(trigger["for_each"]) == "${local.approval_calls}"
+    calls = _a(_locals()["approval_calls"])
+    surfaces = set(re.findall(r"\[([^\]]*)\]", calls)[0].replace('"', "").replace("'", "").replace(" ", "").split(","))
+    methods = set(re.findall(r"\[([^\]]*)\]", calls)[1].replace('"', "").replace("'", "").replace(" ", "").split(","))
+    assert surfaces == set(APPROVAL_SURFACES) and {f"ModelService.{m}" for m in methods} == set(APPROVAL_METHODS), calls
+    assert "google.cloud.aiplatform.${pair[0]}.ModelService.${pair[1]}" in calls
     values = {_a(c["attribute"]): _a(c["value"]) for c in trigger["matching_criteria"]}
     assert values["type"] == "google.cloud.audit.log.v1.written" and values["serviceName"] == "aiplatform.googleapis.com"
     assert 'fn[\\"deploy\\"]' in json.dumps(trigger["destination"])

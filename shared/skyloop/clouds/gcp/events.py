@@ -27,9 +27,11 @@ FINALIZED = "google.cloud.storage.object.v1.finalized"
 PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 AUDIT_LOG = "google.cloud.audit.log.v1.written"
 DIRECT = "dev.skyloop."  # ce-type of a direct invocation: the data is a Skyloop domain event
-# the Vertex AI calls that approve a version (the alias "approved", or Skyloop's status label);
-# the console logs the same calls under google.cloud.aiplatform.ui.
+# the Vertex AI calls that approve a version (the alias "approved", or Skyloop's status label), and
+# the surfaces that log them: the v1 API, v1beta1 (gcloud beta) and the console (.ui.); the
+# Eventarc triggers match each (infra/gcp/main.tf), as audit logs match a method name exactly
 APPROVAL_METHODS = ("ModelService.MergeVersionAliases", "ModelService.UpdateModel")
+APPROVAL_SURFACES = ("v1", "v1beta1", "ui")
 # where a Cloud Monitoring incident names the service it is about, in the order looked at: a
 # policy's user label set by the operator, then the resource labels of the service-shaped types
 SERVICE_LABELS = (("policy_user_labels", "skyloop-service"), ("resource", "service_name"),
@@ -130,7 +132,8 @@ def _audit_log(raw: dict[str, Any]) -> list[Any]:
     and alias) and Skyloop's own event start one rollout."""
     payload = raw["data"]["protoPayload"]
     method = str(payload.get("methodName") or "")
-    if payload.get("serviceName") not in (None, "aiplatform.googleapis.com") or not method.endswith(APPROVAL_METHODS):
+    if payload.get("serviceName") not in (None, "aiplatform.googleapis.com") or method not in {
+            f"google.cloud.aiplatform.{s}.{m}" for s in APPROVAL_SURFACES for m in APPROVAL_METHODS}:
         raise InvalidEvent(f"audit-log entry for {payload.get('serviceName')} {method or '?'} is not a Vertex AI approval")
     request = payload.get("request") or {}
     if method.endswith("MergeVersionAliases"):
