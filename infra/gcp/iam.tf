@@ -89,6 +89,34 @@ resource "google_project_iam_member" "deploy_starts_rollouts" {
   member  = "serviceAccount:${google_service_account.fn["deploy"].email}"
 }
 
+# detect reads its targets for root-cause analysis (which model group a service serves): each Cloud
+# Run target's service, and the Managed Instance Groups through a role of one permission (the
+# provider has no IAM resource for a MIG). Without them describe was denied, retried, and the
+# incident lost.
+resource "google_cloud_run_v2_service_iam_member" "detect_reads_target" {
+  for_each = { for k, t in var.targets : k => t if t.kind == "cloud-run" }
+  project  = var.project
+  location = element(split("/", each.value.name), 3)
+  name     = element(split("/", each.value.name), 5)
+  role     = "roles/run.viewer"
+  member   = "serviceAccount:${google_service_account.fn["detect"].email}"
+}
+
+resource "google_project_iam_custom_role" "mig_reader" {
+  count       = length([for t in var.targets : t if t.kind == "mig"]) > 0 ? 1 : 0
+  project     = var.project
+  role_id     = "${replace(var.name, "-", "_")}_mig_reader"
+  title       = "Skyloop: read the Managed Instance Groups it remediates"
+  permissions = ["compute.instanceGroupManagers.get"]
+}
+
+resource "google_project_iam_member" "detect_reads_migs" {
+  count   = length(google_project_iam_custom_role.mig_reader)
+  project = var.project
+  role    = google_project_iam_custom_role.mig_reader[0].id
+  member  = "serviceAccount:${google_service_account.fn["detect"].email}"
+}
+
 # remediate: Cloud Run targets (scaling, new revisions) and Managed Instance Groups
 resource "google_project_iam_member" "remediate_run" {
   count   = length([for t in var.targets : t if t.kind == "cloud-run"]) > 0 ? 1 : 0

@@ -136,6 +136,13 @@ class CloudUnavailable(SkyloopError):
     code = "cloud_unavailable"
 
 
+class AccessDenied(SkyloopError):
+    """The function's identity may not make a call: a grant is missing. Retrying cannot help, so
+    it is refused at once, naming the permission and where the infrastructure grants it."""
+
+    code = "access_denied"
+
+
 class TransientError(SkyloopError):
     """Worth retrying: a dependency was busy or briefly unavailable."""
 

@@ -147,8 +147,12 @@ def test_least_privilege() -> None:
                "remediate_run": "only when Cloud Run targets exist", "remediate_mig": "only when MIG targets exist",
                "trigger_receives": "Eventarc's receiver role is project-level",
                "gcs_agent_publishes": "the GCS service agent publishes the bucket's events",
-               "deploy_starts_rollouts": "Workflows has no per-workflow IAM resource in the provider; the invoker role only starts and reads executions"}
+               "deploy_starts_rollouts": "Workflows has no per-workflow IAM resource in the provider; the invoker role only starts and reads executions",
+               "detect_reads_migs": "a custom role of one permission (compute.instanceGroupManagers.get): no IAM resource for a MIG"}
     assert {name for name, _ in project_roles} <= set(allowed), project_roles
+    # detect may read every target it analyses (a denied describe once lost the incident)
+    assert "run.viewer" in text and "compute.instanceGroupManagers.get" in text
+    assert _resources("google_cloud_run_v2_service_iam_member")["detect_reads_target"]
     # bucket and topic grants are on the bucket and the topic (the GCS agent's publisher role aside)
     assert not [n for n, r in project_roles if ("storage" in r or "pubsub" in r) and n != "gcs_agent_publishes"]
     accounts = _resources("google_service_account")

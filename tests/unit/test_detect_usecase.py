@@ -236,3 +236,21 @@ def test_the_repeat_of_an_incident_nobody_remediated_is_reported(runtime):
     again = on_metrics(batch(stream(60, start=480, seed=3, cpu=(490, 502))), a)
     assert again["anomalies"] and again["anomalies"][0]["anomaly_id"] != first["anomalies"][0]["anomaly_id"]
     assert again["anomalies"][0]["severity"] in ("high", "critical")
+
+
+def test_a_target_detect_may_not_read_costs_rca_its_context_not_the_incident(runtime):
+    import dataclasses
+
+    from skyloop.errors import AccessDenied
+
+    class Denied:
+        def __getattr__(self, name):
+            return getattr(runtime.adapters.executor, name)
+
+        def describe(self, target):
+            raise AccessDenied("this function's service account may not read cloud-run api")
+
+    a = dataclasses.replace(runtime.adapters, executor=Denied())
+    on_metrics(batch(stream(120)), a)
+    res = on_metrics(batch(stream(30, start=120, seed=1, cpu=(135, 145))), a)
+    assert res["anomalies"] and res["requests"]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..serving.history import last_promotion
-from ..errors import InvalidMetrics, NotFound
+from ..errors import AccessDenied, InvalidMetrics, NotFound
 from ..outbox import Staged, commit, recover
 from ..events import AnomalyFound, MetricBatch, MetricRecord, RemediationRequested, Severity
 from .rca import RcaContext, rank_causes
@@ -349,10 +349,14 @@ def _history_before(kv: KeyValueStore, service: str, columns: list[str], X: np.n
 
 def _context(service: str, start_ts: float, settings: "Settings", kv: KeyValueStore, registry: ModelRegistry,
              topology: ActionExecutor) -> RcaContext:
-    """Deployment context for RCA: the production change just before the incident, if any."""
+    """Deployment context for RCA: the production change just before the incident, if any. A target
+    this function may not read (a missing grant) costs the context, never the incident."""
     try:
         group = topology.describe(service).get("model_group")
     except NotFound:
+        group = None
+    except AccessDenied as exc:
+        log.warning("root-cause analysis without deployment context", extra={"service": service, "why": exc.reason})
         group = None
     if not group:
         return RcaContext(recent_deploy_minutes=settings.detection.recent_deploy_minutes)

@@ -129,3 +129,24 @@ def test_unknown_targets_and_names(executor: Any) -> None:
         _mig_address("projects/p/zones/z/instances/x")
     assert _mig_address("projects/p/regions/r/instanceGroupManagers/m") == (
         "regional-mig", {"project": "p", "region": "r", "instance_group_manager": "m"})
+
+
+def test_a_denied_describe_is_a_named_permanent_refusal(executor: Any) -> None:
+    """detect's account could not read its targets: PermissionDenied was retried, then the incident
+    was lost. Now it names the permission, is not retried, and costs RCA its context only."""
+    from google.api_core import exceptions as gexc
+
+    from skyloop.errors import AccessDenied
+
+    ex, run, migs = executor
+
+    def denied(request: Any) -> Any:
+        raise gexc.PermissionDenied("Permission 'run.services.get' denied on resource")
+
+    run.get_service = denied
+    migs.get = denied
+    with pytest.raises(AccessDenied, match="needs run.services.get") as exc:
+        ex.describe("api")
+    assert not exc.value.retryable
+    with pytest.raises(AccessDenied, match="needs compute.instanceGroupManagers.get"):
+        ex.describe("batch")

@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 from ...config import GuardrailSettings
-from ...errors import NotFound
+from ...errors import AccessDenied, NotFound
 from ...registry import production_version
 from ...ports import ModelRegistry
 from .config import GcpSettings, GcpTarget
@@ -86,6 +86,10 @@ class GcpActionExecutor:
                            actions=["scale_out", "restart_service"])
         except gexc.NotFound:
             raise NotFound(f"{t.kind} {t.name} not found") from None
+        except gexc.PermissionDenied:  # retried, it was denied again each time and then lost
+            perm = "run.services.get" if t.kind == "cloud-run" else "compute.instanceGroupManagers.get"
+            raise AccessDenied(f"this function's service account may not read {t.kind} {t.name}: it needs {perm} "
+                               "(infra/gcp/iam.tf grants it for every target in var.targets)") from None
         if t.model_group:
             out["model_version"] = production_version(self.registry, t.model_group)
         return out
