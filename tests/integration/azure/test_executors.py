@@ -92,3 +92,44 @@ def test_app_service_restarts_and_scale_sets_resize() -> None:
     assert compute.restarts == 1
     with pytest.raises(NotFound, match="SKYLOOP_AZURE_TARGETS"):
         ex.describe("nope")
+
+
+def test_container_apps_scale_out_patches_the_scale_alone() -> None:
+    """Sending the GET body back carried its secrets without values (GET never returns them), and
+    Container Apps refused the update (ContainerAppSecretNull): the patch holds the scale alone."""
+    import json
+
+    from azure.mgmt.appcontainers import models as m
+
+    from skyloop.clouds.azure.config import AzureSettings
+    from skyloop.clouds.azure.executors import AzureActionExecutor
+
+    app_id = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.App/containerApps/api"
+    current = m.ContainerApp(location="westeurope",
+                             configuration=m.Configuration(secrets=[m.Secret(name="db-password")]),  # as GET returns it
+                             template=m.Template(containers=[m.Container(name="api", image="api:1")],
+                                                 scale=m.Scale(min_replicas=1, max_replicas=2)))
+    sent: list[dict[str, Any]] = []
+
+    class Apps:
+        def get(self, rg: str, name: str) -> Any:
+            return current
+
+        def begin_update(self, rg: str, name: str, body: Any) -> _Done:
+            sent.append(body.as_dict() if hasattr(body, "as_dict") else dict(body))
+            return _Done()
+
+    class Client:
+        container_apps = Apps()
+
+    class NoModel:
+        def alias(self, group: str, alias: str) -> None:
+            return None
+
+    ex = AzureActionExecutor(AzureSettings(targets={"api": {"resource_id": app_id, "kind": "containerapp"}}),
+                             registry=NoModel(), policy=GuardrailSettings(max_replicas=5),  # type: ignore[arg-type]
+                             clients={"containerapp": Client()})
+    ex.set_replicas("api", 3)
+    [body] = sent
+    assert body["properties"] == {"template": {"scale": {"minReplicas": 3, "maxReplicas": 3}}}, json.dumps(body)
+    assert "configuration" not in json.dumps(body) and "secrets" not in json.dumps(body)

@@ -92,11 +92,18 @@ class AzureActionExecutor:
     def set_replicas(self, target: str, replicas: int) -> str:
         t, c, rg, name = self._target(target)
         if t.kind == "containerapp":
+            from azure.mgmt.appcontainers import models as m
+
             app = c.container_apps.get(rg, name)
-            app.template.scale.min_replicas = int(replicas)
-            if app.template.scale.max_replicas is not None and app.template.scale.max_replicas < replicas:
-                app.template.scale.max_replicas = int(replicas)  # the ceiling may not sit below the floor
-            c.container_apps.begin_update(rg, name, app).result()
+            ceiling = app.template.scale.max_replicas
+            if ceiling is not None and ceiling < replicas:
+                ceiling = int(replicas)  # the ceiling may not sit below the floor
+            # A JSON merge patch of the scale alone: sending the GET body back carried its secrets
+            # without values (GET never returns them), and Container Apps refused it
+            # (ContainerAppSecretNull); the patch leaves containers, rules and secrets as they are.
+            patch = m.ContainerApp(location=app.location,
+                                   template=m.Template(scale=m.Scale(min_replicas=int(replicas), max_replicas=ceiling)))
+            c.container_apps.begin_update(rg, name, patch).result()
             return "Container App minimum replicas"
         if t.kind == "vmss":
             c.virtual_machine_scale_sets.begin_update(rg, name, {"sku": {"capacity": int(replicas)}}).result()
