@@ -101,3 +101,23 @@ def test_every_sample_is_decoded_or_refused_with_a_reason() -> None:
             assert e.reason, path.name
         else:
             assert isinstance(out, list), path.name
+
+
+def test_a_completed_sftp_upload_is_training_data_and_its_start_is_not() -> None:
+    raw = sample("eventgrid-blob-created.json")
+    raw[0]["data"]["api"] = "SftpCommit"  # an SFTP client finished the file (SftpCreate began it)
+    [ev] = decode(raw)
+    assert isinstance(ev, TrainingDataArrived)
+    raw[0]["data"]["api"] = "SftpCreate"
+    assert decode(raw) == []
+
+
+def test_a_log_search_alert_names_its_service_in_its_context_properties() -> None:
+    """A scheduled query rule puts the rule's custom properties in alertContext.properties, not
+    customProperties: it was refused as naming no service."""
+    raw = sample("monitor-common-alert-no-service.json")
+    raw["data"]["essentials"]["signalType"] = "Log"
+    raw["data"]["alertContext"] = {"properties": {"skyloop-service": "checkout"}, "conditionType": "LogQueryCriteria"}
+    raw["data"].pop("customProperties", None)
+    [alarm] = decode(raw)
+    assert isinstance(alarm, MetricAlarm) and alarm.service == "checkout"

@@ -88,3 +88,36 @@ def test_a_message_the_host_moved_to_poison_is_listed_with_that_reason(settings:
     time.sleep(0.1)
     [dl] = q.dead_letters()
     assert dl.reason == "moved after maxDequeueCount" and "restart_service" in dl.body
+
+
+def test_a_blob_whose_copy_is_still_pending_is_not_read_yet() -> None:
+    """On an account with a hierarchical namespace, BlobCreated for CopyBlob fires when the copy
+    starts: what is there is not the blob yet. The read is refused as transient (a redelivery reads
+    the finished blob), never trained on."""
+    from types import SimpleNamespace
+
+    from skyloop.clouds.azure.blob import AzureBlobStore
+    from skyloop.clouds.azure.config import AzureSettings
+    from skyloop.errors import TransientError
+
+    class Download:
+        def __init__(self, status: str | None) -> None:
+            self.properties = SimpleNamespace(copy=SimpleNamespace(status=status))
+
+        def readall(self) -> bytes:
+            return b"a,b\n1,2\n"
+
+    class Blob:
+        url = "https://acct.blob.core.windows.net/datasets/churn.csv"
+        status: str | None = "pending"
+
+        def download_blob(self, **kw: object) -> Download:
+            return Download(self.status)
+
+    blob = Blob()
+    service = SimpleNamespace(account_name="acct", get_blob_client=lambda container, name: blob)
+    store = AzureBlobStore(AzureSettings(container="datasets", connection_string="UseDevelopmentStorage=true"), service=service)
+    with pytest.raises(TransientError, match="still in progress"):
+        store.get(blob.url)
+    blob.status = "success"
+    assert store.get(blob.url) == b"a,b\n1,2\n"

@@ -41,7 +41,13 @@ class AzureBlobStore:
 
         blob = self._client(uri)
         try:
-            data: bytes = blob.download_blob(validate_content=True).readall()
+            download = blob.download_blob(validate_content=True)
+            copy = getattr(getattr(download, "properties", None), "copy", None)
+            if getattr(copy, "status", None) == "pending":
+                # on an account with a hierarchical namespace, BlobCreated for CopyBlob fires when the
+                # copy starts: what is there now is not the blob yet; a redelivery reads it once done
+                raise TransientError(f"a copy into {blob.url} is still in progress")
+            data: bytes = download.readall()
             return data
         except ResourceNotFoundError:
             raise NotFound(f"no blob at {blob.url}") from None

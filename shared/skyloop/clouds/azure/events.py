@@ -24,8 +24,11 @@ typed = typed_for("Azure")
 BLOB_CREATED = "Microsoft.Storage.BlobCreated"
 MODEL_REGISTERED = "Microsoft.MachineLearningServices.ModelRegistered"
 COMMON_ALERT = "azureMonitorCommonAlertSchema"
-# a blob is complete after these (ADLS Gen2's CreateFile is not: FlushWithClose follows it)
-COMPLETE_APIS = {"PutBlob", "PutBlockList", "CopyBlob", "FlushWithClose", "PutBlockFromURL"}
+# a blob is complete after these (ADLS Gen2's CreateFile is not: FlushWithClose follows it; an SFTP
+# upload's SftpCreate is not: SftpCommit follows it). CopyBlob on an account with a hierarchical
+# namespace fires when the copy starts: the blob store refuses a pending copy as transient
+# (clouds/azure/blob.py), so its redelivery reads the finished blob.
+COMPLETE_APIS = {"PutBlob", "PutBlockList", "CopyBlob", "FlushWithClose", "PutBlockFromURL", "SftpCommit"}
 # resource types whose name is a service Skyloop acts on (App Service, Container Apps, Functions)
 SERVICE_TYPES = ("microsoft.web/sites", "microsoft.app/containerapps")
 SERVICE_PROPERTY = "skyloop-service"  # an alert rule's custom property that names the service
@@ -96,7 +99,10 @@ def _alert(data: dict[str, Any]) -> list[Any]:
     essentials = data["essentials"]
     if essentials.get("monitorCondition") != "Fired":
         return []
-    service = str((data.get("customProperties") or {}).get(SERVICE_PROPERTY) or "")
+    # a metric alert carries the rule's custom properties in customProperties; a log search alert
+    # (scheduled query rule) in alertContext.properties
+    custom = {**((data.get("alertContext") or {}).get("properties") or {}), **(data.get("customProperties") or {})}
+    service = str(custom.get(SERVICE_PROPERTY) or "")
     if not service:
         for target in essentials.get("alertTargetIDs") or []:
             t = str(target).lower()
