@@ -23,6 +23,9 @@ param trainingCompute string = 'cpu-cluster'
 @description('Services remediation acts on, by the name alerts use: {"api": {"resource_id": "...", "kind": "containerapp", "model_group": "churn"}}.')
 param targets object = {}
 
+@description('Create the Event Grid subscriptions to the functions. False on the first deployment: Event Grid validates a subscription against its function, which exists only once the code is published ("Destination endpoint not found"); deploy again with true after publishing (README.md, "Deploy to Azure").')
+param subscribeEvents bool = false
+
 var suffix = uniqueString(resourceGroup().id)
 var storageName = toLower('${name}${suffix}')
 var datasets = 'datasets'
@@ -251,7 +254,7 @@ resource storageEvents 'Microsoft.EventGrid/systemTopics@2023-12-15-preview' = {
   }
 }
 
-resource uploads 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2023-12-15-preview' = {
+resource uploads 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2023-12-15-preview' = if (subscribeEvents) {
   parent: storageEvents
   name: 'train'
   properties: {
@@ -294,7 +297,7 @@ resource mlEvents 'Microsoft.EventGrid/systemTopics@2023-12-15-preview' = {
   }
 }
 
-resource approvals 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2023-12-15-preview' = {
+resource approvals 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2023-12-15-preview' = if (subscribeEvents) {
   parent: mlEvents
   name: 'deploy'
   properties: {
@@ -340,7 +343,7 @@ resource events 'Microsoft.EventGrid/topics@2023-12-15-preview' = {
   }
 }
 
-resource domainEvents 'Microsoft.EventGrid/topics/eventSubscriptions@2023-12-15-preview' = {
+resource domainEvents 'Microsoft.EventGrid/topics/eventSubscriptions@2023-12-15-preview' = if (subscribeEvents) {
   parent: events
   name: 'deploy'
   properties: {

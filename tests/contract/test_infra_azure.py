@@ -27,6 +27,12 @@ def _doc() -> dict[str, Any]:
     return dict(pycep.BicepParser().parse(file_path=TEMPLATE))
 
 
+def _body(resource: dict[str, Any]) -> dict[str, Any]:
+    """A resource's body, under its condition when it has one (``= if (cond) {...}``)."""
+    config = resource["config"]
+    return dict(config["config"]) if "condition" in config else dict(config)
+
+
 def _functions() -> dict[str, str]:
     """function_app.py's functions -> their trigger decorator."""
     tree = ast.parse((ROOT / "functions/azure/function_app.py").read_text())
@@ -55,7 +61,7 @@ def test_event_grid_delivers_to_functions_that_exist_with_the_filters_the_decode
     from skyloop.clouds.azure.events import BLOB_CREATED, MODEL_REGISTERED
 
     resources, functions = _doc()["resources"], _functions()
-    subs = {k: r["config"]["properties"] for k, r in resources.items() if r["type"].endswith("/eventSubscriptions")}
+    subs = {k: _body(r)["properties"] for k, r in resources.items() if r["type"].endswith("/eventSubscriptions")}
     assert set(subs) == {"uploads", "approvals", "domainEvents"}
     for name, props in subs.items():
         fn = props["destination"]["properties"]["resourceId"].rsplit("/functions/", 1)[1]
@@ -108,3 +114,19 @@ def test_every_setting_it_writes_is_one_skyloop_reads() -> None:
     names = set(re.findall(r"'(SKYLOOP_AZURE_[A-Z_]+)'", TEMPLATE.read_text()))
     known = {f"SKYLOOP_AZURE_{f.upper()}" for f in AzureSettings.model_fields}
     assert names and names <= known, names - known
+
+
+def test_the_first_deployment_creates_no_subscription_and_the_readme_deploys_in_stages() -> None:
+    """Event Grid validates a subscription against its function, which exists only once the code is
+    published: the README deployed the template first, and the first deployment failed with
+    "Destination endpoint not found". The subscriptions are conditional, off by default, and the
+    README's steps deploy without them, publish, then deploy with them."""
+    doc = _doc()
+    subs = {k: r for k, r in doc["resources"].items() if r["type"].endswith("/eventSubscriptions")}
+    assert subs and all(r["config"].get("condition") == "subscribeEvents" for r in subs.values())
+    assert doc["parameters"]["subscribeEvents"]["default"] is False
+    deploy = (ROOT / "README.md").read_text().split("## Deploy to Azure", 1)[1].split("\n## ", 1)[0]
+    steps = [m.start() for m in re.finditer(r"az deployment group create", deploy)]
+    first, publish, last = (deploy.find("subscribeEvents=false"), deploy.find("func azure functionapp publish"),
+                            deploy.find("subscribeEvents=true"))
+    assert len(steps) >= 2 and steps[0] < first < publish < last, (steps, first, publish, last)
