@@ -41,6 +41,7 @@ var roles = {
   monitoringReader: '43d0d8ad-25c7-4714-9337-8ba259a9fe05'
   azureMlDataScientist: 'f6c7c914-8db3-469d-8ca1-694a8f32e121'
   cognitiveServicesUser: 'a97b65f3-24c7-4388-baec-2e87ef9d8cf4'
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
 }
 
 // ---- storage: datasets, models, state, queues -----------------------------------------------
@@ -450,6 +451,18 @@ resource aiRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(ai.id, identity.id, roles.cognitiveServicesUser)
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.cognitiveServicesUser)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Application Insights takes only Entra ID telemetry (DisableLocalAuth): the identity that the app's
+// APPLICATIONINSIGHTS_AUTHENTICATION_STRING names must publish to it, or every trace is refused
+resource telemetryRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: insights
+  name: guid(insights.id, identity.id, roles.monitoringMetricsPublisher)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
     principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
   }

@@ -101,11 +101,11 @@ def test_no_key_anywhere_and_data_plane_roles_only() -> None:
     assert doc["resources"]["ai"]["config"]["properties"]["disableLocalAuth"] is True
     roles = doc["variables"]["roles"]["value"]
     allowed = {"blobDataOwner", "queueDataContributor", "tableDataContributor", "eventGridDataSender",
-               "monitoringReader", "azureMlDataScientist", "cognitiveServicesUser"}
+               "monitoringReader", "azureMlDataScientist", "cognitiveServicesUser", "monitoringMetricsPublisher"}
     assert set(roles) == allowed  # no Owner, no Contributor
     scopes = {k: r["config"].get("scope") for k, r in doc["resources"].items() if r["type"] == "Microsoft.Authorization/roleAssignments"}
     assert scopes == {"blobRole": "storage", "queueRole": "storage", "tableRole": "storage", "sendRole": "events",
-                      "mlRole": "workspace", "aiRole": "ai", "metricsRole": None}
+                      "mlRole": "workspace", "aiRole": "ai", "metricsRole": None, "telemetryRole": "insights"}
 
 
 def test_every_setting_it_writes_is_one_skyloop_reads() -> None:
@@ -130,3 +130,15 @@ def test_the_first_deployment_creates_no_subscription_and_the_readme_deploys_in_
     first, publish, last = (deploy.find("subscribeEvents=false"), deploy.find("func azure functionapp publish"),
                             deploy.find("subscribeEvents=true"))
     assert len(steps) >= 2 and steps[0] < first < publish < last, (steps, first, publish, last)
+
+
+def test_application_insights_takes_the_apps_entra_telemetry() -> None:
+    """Local auth is off on Application Insights, and the identity the app authenticates telemetry
+    with lacked Monitoring Metrics Publisher: every trace was refused."""
+    doc = _doc()
+    assert doc["resources"]["insights"]["config"]["properties"]["DisableLocalAuth"] is True
+    settings = {s["name"]: s["value"] for s in doc["resources"]["app"]["config"]["properties"]["siteConfig"]["appSettings"]}
+    assert settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == "Authorization=AAD;ClientId=${identity.properties.clientId}"
+    role = doc["resources"]["telemetryRole"]["config"]
+    assert role["scope"] == "insights" and "monitoringMetricsPublisher" in json.dumps(role)
+    assert doc["variables"]["roles"]["value"]["monitoringMetricsPublisher"] == "3913510d-42f4-4e42-8a64-420c390055eb"
