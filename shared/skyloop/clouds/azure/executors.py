@@ -101,8 +101,8 @@ class AzureActionExecutor:
             # A JSON merge patch of the scale alone: sending the GET body back carried its secrets
             # without values (GET never returns them), and Container Apps refused it
             # (ContainerAppSecretNull); the patch leaves containers, rules and secrets as they are.
-            patch = m.ContainerApp(location=app.location,
-                                   template=m.Template(scale=m.Scale(min_replicas=int(replicas), max_replicas=ceiling)))
+            scale = m.Scale(min_replicas=int(replicas), max_replicas=ceiling)
+            patch = m.ContainerApp(location=app.location, properties=m.ContainerAppProperties(template=m.Template(scale=scale)))
             c.container_apps.begin_update(rg, name, patch).result()
             return "Container App minimum replicas"
         if t.kind == "vmss":
