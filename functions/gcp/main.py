@@ -15,8 +15,10 @@ Skyloop domain event sent directly: ``curl -X POST <url> -H "ce-type: dev.skyloo
 
 The rule for errors is the core's (``skyloop.delivery``): a permanent error is published to the
 dead-letter topic with its reason and the event is acknowledged; a transient one is raised, so
-functions-framework answers 500 and Eventarc redelivers (``retry_policy = RETRY_POLICY_RETRY``),
-until the trigger subscription's own dead-letter policy takes it.
+functions-framework answers 500 and Eventarc redelivers (``retry_policy = RETRY_POLICY_RETRY``).
+Eventarc's trigger subscriptions take no dead-letter policy and redeliver until the topic's
+retention ends (7 days), so an event still failing ``SKYLOOP_GCP_MAX_RETRY_SECONDS`` (a day) after
+it occurred is parked on the dead-letter topic with its reason and acknowledged.
 
 ``rollout_step`` is an HTTP function that Cloud Workflows calls for each step of a rollout
 (``skyloop.clouds.gcp.workflows``): 200 with the next state, 503 for a transient failure (the
@@ -65,12 +67,31 @@ def _handle(function: str, cloud_event: Any, others: str = "refuse") -> dict[str
         assert d.result is not None
         return d.result
     assert d.error is not None
+    error = d.error
     if d.outcome is Outcome.RETRY:
-        raise d.error  # functions-framework answers 500: Eventarc redelivers
+        age = _age_seconds(raw)
+        if age is None or age < gcp_settings().max_retry_seconds:
+            raise error  # functions-framework answers 500: Eventarc redelivers
+        from skyloop.errors import SkyloopError
+
+        reason = error.reason if isinstance(error, SkyloopError) else f"{type(error).__name__}: {error}"
+        error = SkyloopError(f"still failing {age / 3600:.1f} h after the event occurred: {reason}")
+        error.code = "retries_exhausted"
     from skyloop.clouds.gcp.pubsub import dead_letter_event
 
-    dead_letter_event(gcp_settings(), raw, d.error, function)
+    dead_letter_event(gcp_settings(), raw, error, function)
     return d.as_status()
+
+
+def _age_seconds(raw: dict[str, Any]) -> float | None:
+    """How long ago the event occurred, by its CloudEvent ``time`` (None when it has none)."""
+    from datetime import datetime, timezone
+
+    try:
+        at = datetime.fromisoformat(str(raw["time"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return None
+    return (datetime.now(timezone.utc) - at).total_seconds()
 
 
 @functions_framework.cloud_event

@@ -97,9 +97,36 @@ def test_a_transient_failure_is_answered_500_for_eventarc_to_retry(gcp_env: Any,
         raise TransientError("Vertex AI quota exceeded: try later")
 
     monkeypatch.setattr(type(env.adapters.registry), "get", throttled)
-    answer = _post(env, "deploy", _sample("pubsub-model-version-approved.json", env))
+    from datetime import datetime, timezone
+
+    event = _sample("pubsub-model-version-approved.json", env)
+    event["time"] = datetime.now(timezone.utc).isoformat()  # a fresh event: retried, not yet given up on
+    answer = _post(env, "deploy", event)
     assert answer.status_code == 500 and answer.headers.get("X-Google-Status") == "crash"
     assert _dead_letters(env) == []  # retried by Eventarc, not parked
+
+
+def test_an_event_still_failing_a_day_after_it_occurred_is_parked_not_retried_forever(
+        gcp_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eventarc's trigger subscriptions take no dead-letter policy: a transient failure was
+    redelivered until the topic's retention ended, and then lost without a trace."""
+    from datetime import datetime, timedelta, timezone
+
+    from skyloop.errors import TransientError
+
+    env = gcp_env
+
+    def throttled(*a: Any, **k: Any) -> Any:
+        raise TransientError("Vertex AI quota exceeded: try later")
+
+    monkeypatch.setattr(type(env.adapters.registry), "get", throttled)
+    event = _sample("pubsub-model-version-approved.json", env)
+    event["time"] = (datetime.now(timezone.utc) - timedelta(hours=25)).isoformat().replace("+00:00", "Z")
+    answer = _post(env, "deploy", event)
+    assert answer.status_code == 200, answer.data
+    [parked] = _dead_letters(env)
+    assert parked["error"] == "retries_exhausted" and "still failing 25.0 h after" in parked["reason"]
+    assert "quota exceeded" in parked["reason"]
 
 
 def test_a_direct_invocation_takes_a_domain_event(gcp_env: Any) -> None:

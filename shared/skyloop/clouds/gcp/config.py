@@ -33,6 +33,10 @@ class GcpSettings(EnvSettings):
     events_topic: str = "skyloop-events"  # domain events between functions
     remediation_topic: str = "skyloop-remediation"  # its subscription carries the dead-letter policy
     dead_letter_topic: str = "skyloop-dead-letters"  # what can never succeed, with its reason
+    # Eventarc redelivers a failed event until the topic's retention ends (7 days), and its
+    # trigger subscriptions take no dead-letter policy: an event still failing this long after it
+    # occurred is parked on the dead-letter topic with its reason instead (functions/gcp/main.py)
+    max_retry_seconds: float = Field(24 * 3600.0, gt=0)
     # pull subscriptions for operators' tools (the functions are pushed to by Eventarc)
     remediation_subscription: str = "skyloop-remediation-pull"
     dead_letter_subscription: str = "skyloop-dead-letters-pull"
