@@ -117,12 +117,15 @@ resource "google_project_iam_member" "detect_reads_migs" {
   member  = "serviceAccount:${google_service_account.fn["detect"].email}"
 }
 
-# remediate: Cloud Run targets (scaling, new revisions) and Managed Instance Groups
-resource "google_project_iam_member" "remediate_run" {
-  count   = length([for t in var.targets : t if t.kind == "cloud-run"]) > 0 ? 1 : 0
-  project = var.project
-  role    = "roles/run.developer"
-  member  = "serviceAccount:${google_service_account.fn["remediate"].email}"
+# remediate: Cloud Run targets (scaling, new revisions) and Managed Instance Groups, each grant on
+# the targets alone (a project-wide run.developer let it change every service in the project)
+resource "google_cloud_run_v2_service_iam_member" "remediate_run" {
+  for_each = { for k, t in var.targets : k => t if t.kind == "cloud-run" }
+  project  = var.project
+  location = element(split("/", each.value.name), 3)
+  name     = element(split("/", each.value.name), 5)
+  role     = "roles/run.developer"
+  member   = "serviceAccount:${google_service_account.fn["remediate"].email}"
 }
 
 resource "google_service_account_iam_member" "remediate_acts_as_run_runtime" {
@@ -132,10 +135,21 @@ resource "google_service_account_iam_member" "remediate_acts_as_run_runtime" {
   member             = "serviceAccount:${google_service_account.fn["remediate"].email}"
 }
 
+# resize and roll a MIG, and nothing else: compute.instanceAdmin.v1 also allowed setting instance
+# metadata, so SSH keys, on every VM of the project. The provider has no IAM resource for a MIG,
+# so the role is project-wide, of three permissions.
+resource "google_project_iam_custom_role" "mig_operator" {
+  count       = length([for t in var.targets : t if t.kind == "mig"]) > 0 ? 1 : 0
+  project     = var.project
+  role_id     = "${replace(var.name, "-", "_")}_mig_operator"
+  title       = "Skyloop: resize and roll the Managed Instance Groups it remediates"
+  permissions = ["compute.instanceGroupManagers.get", "compute.instanceGroupManagers.update", "compute.instanceTemplates.useReadOnly"]
+}
+
 resource "google_project_iam_member" "remediate_mig" {
-  count   = length([for t in var.targets : t if t.kind == "mig"]) > 0 ? 1 : 0
+  count   = length(google_project_iam_custom_role.mig_operator)
   project = var.project
-  role    = "roles/compute.instanceAdmin.v1"
+  role    = google_project_iam_custom_role.mig_operator[0].id
   member  = "serviceAccount:${google_service_account.fn["remediate"].email}"
 }
 
