@@ -34,7 +34,9 @@ var remediationQueue = 'remediation'
 var deadLetterQueue = 'skyloop-dead-letters'
 var stateTable = 'skyloopstate'
 var roles = {
-  blobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  // read, write and delete blobs, and no more: Data Owner also let it change the account's ACLs and
+  // take ownership of data (it sets no tags, ACLs or immutability policies)
+  blobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   queueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   tableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   eventGridDataSender: 'd5a91429-5739-47e2-a06b-3470a27159e7'
@@ -395,9 +397,9 @@ resource alerts 'Microsoft.Insights/actionGroups@2023-01-01' = {
 // the host's storage and Skyloop's blobs, queues and state: data-plane roles on the account only
 resource blobRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: storage
-  name: guid(storage.id, identity.id, roles.blobDataOwner)
+  name: guid(storage.id, identity.id, roles.blobDataContributor)
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.blobDataOwner)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.blobDataContributor)
     principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
   }

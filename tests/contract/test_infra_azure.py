@@ -100,7 +100,7 @@ def test_no_key_anywhere_and_data_plane_roles_only() -> None:
     assert doc["resources"]["events"]["config"]["properties"]["disableLocalAuth"] is True
     assert doc["resources"]["ai"]["config"]["properties"]["disableLocalAuth"] is True
     roles = doc["variables"]["roles"]["value"]
-    allowed = {"blobDataOwner", "queueDataContributor", "tableDataContributor", "eventGridDataSender",
+    allowed = {"blobDataContributor", "queueDataContributor", "tableDataContributor", "eventGridDataSender",
                "monitoringReader", "azureMlDataScientist", "cognitiveServicesUser", "monitoringMetricsPublisher"}
     assert set(roles) == allowed  # no Owner, no Contributor
     scopes = {k: r["config"].get("scope") for k, r in doc["resources"].items() if r["type"] == "Microsoft.Authorization/roleAssignments"}
