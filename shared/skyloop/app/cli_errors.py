@@ -77,7 +77,7 @@ def describe(exc: BaseException) -> tuple[str, str]:
 
 
 # the optional extras a missing module comes from (pyproject.toml)
-_EXTRA_OF = {"boto3": "aws", "botocore": "aws", "aws_lambda_powertools": "aws", "google": "gcp", "azure": "azure",
+_EXTRA_OF = {"boto3": "aws", "botocore": "aws", "google": "gcp", "azure": "azure",
              "PIL": "ai", "pytesseract": "ai", "langid": "ai", "vaderSentiment": "ai", "mlflow": "mlflow"}
 
 
