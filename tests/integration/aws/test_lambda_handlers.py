@@ -629,3 +629,29 @@ def test_the_roles_versus_calls_check_sees_the_calls_and_would_catch_a_missing_g
     elsewhere.write_text(text.replace("Resource: !Sub ${TrainingBucket.Arn}/*\n", "Resource: !Sub ${TrainingBucket.Arn}/other/*\n"))
     assert f"train -> s3:GetObject on arn:aws:s3:::{TRAINING_BUCKET}/datasets/churn 2026.csv" in iam.unallowed(elsewhere)
     assert iam.unallowed(ROOT / "infra" / "aws" / "template.yaml") == []
+
+
+def test_a_busy_endpoint_requeues_the_request_with_a_delay_instead_of_waiting(aws: Aws, context: Any,
+                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SageMaker endpoint update takes minutes; the function has 60 s. Waiting up to 900 s put the
+    request on the DLQ about 18 minutes later with the endpoint half-changed. Now the request goes
+    back on the queue, delayed, counted, and the batch reports no failure."""
+    import remediate
+
+    from skyloop.errors import EndpointBusy
+
+    def busy(event: Any, adapters: Any) -> dict[str, Any]:
+        raise EndpointBusy("endpoint skyloop-churn is still applying a change")
+
+    monkeypatch.setattr(remediate, "on_remediation", busy)
+    batch = load_event("sqs-remediation-batch.json")
+    batch["Records"] = [r for r in batch["Records"] if r["body"].lstrip().startswith("{")][:1]
+    assert remediate.handler(batch, context) == {"batchItemFailures": []}
+    sqs = aws.client("sqs")
+    attrs = sqs.get_queue_attributes(QueueUrl=aws.queue_url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])
+    assert attrs["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "1"
+    # the eighth requeue is the last: then the failure is SQS's to retry and, in the end, to park
+    batch["Records"][0]["messageAttributes"] = {"skyloop-requeues": {"stringValue": str(remediate.MAX_REQUEUES),
+                                                                     "dataType": "String"}}
+    out = remediate.handler(batch, context)
+    assert out == {"batchItemFailures": [{"itemIdentifier": batch["Records"][0]["messageId"]}]}

@@ -18,6 +18,7 @@ from .session import client
 
 ID_ATTR = "skyloop-message-id"
 REASON_ATTR = "skyloop-dead-letter-reason"
+REQUEUES_ATTR = "skyloop-requeues"  # how often a request was put back to wait for a busy endpoint
 
 
 def _attr(value: str) -> dict[str, str]:
@@ -48,6 +49,14 @@ class SqsQueue:
     def nack(self, message: Message, delay: float = 0.0) -> None:
         self.sqs.change_message_visibility(QueueUrl=self.url, ReceiptHandle=message.receipt,
                                            VisibilityTimeout=int(delay))
+
+    def requeue(self, body: str, message_id: str | None, requeues: int, delay: int) -> None:
+        """Put a request back, delayed (SQS allows 15 minutes at most), as a new message: the
+        receive count that the redrive policy counts starts again, the request's own count of
+        requeues goes on (``REQUEUES_ATTR``)."""
+        attrs = {REQUEUES_ATTR: _attr(str(requeues))} | ({ID_ATTR: _attr(message_id)} if message_id else {})
+        self.sqs.send_message(QueueUrl=self.url, MessageBody=body, MessageAttributes=attrs,
+                              DelaySeconds=max(0, min(int(delay), 900)))
 
     def dead_letter(self, message: Message, reason: str) -> None:
         if not self.dlq_url:
