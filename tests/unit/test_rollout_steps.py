@@ -184,3 +184,49 @@ def test_one_rollout_per_group_at_a_time(runtime, two_datasets):
     assert first["status"] == "promoted"
     second = run_inline(second, ctx, sleep=lambda s: None)
     assert second["status"] == "promoted" and runtime.registry.alias("churn", "production").version == mv3.version
+
+
+def test_an_unexpected_error_fails_the_step_for_good_and_gives_back_the_lease(runtime, two_datasets, monkeypatch):
+    """An error no adapter named (an IndexError from an SDK's answer) crashed the step and held the
+    group's lease for an hour: every later rollout of the group waited. It is now a permanent
+    failure of the step: an abortable step hands over to abort, any other gives the lease back."""
+    approve_and_deploy(runtime, train_version(runtime, two_datasets[0], "a"))
+    mv2 = _approved(runtime, two_datasets[1], "b")
+    ctx = RolloutContext.of(runtime.adapters)
+    st = run_step("begin", start_state(mv2, "req-x"), ctx)
+    monkeypatch.setattr(runtime.deployer, "deploy", lambda *a, **k: [][0])  # what a truncated name once did
+    st = run_step("staging", st, ctx)
+    assert (st["next"], st["failed_step"]) == ("abort", "staging") and "IndexError" in st["failed_reason"]
+    monkeypatch.undo()
+    assert run_inline(st, ctx)["status"] == "rolled_back"
+    # outside the abortable steps: the request fails, and the lease is free for the next rollout
+    from skyloop.app.demo_data import churn_csv
+
+    mv3 = _approved(runtime, churn_csv(300, label_noise=0.1, seed=3), "c")
+    import skyloop.serving.rollout as rollout
+
+    original = rollout.STEPS["begin"]
+
+    def lock_then_crash(st, ctx):
+        original(st, ctx)
+        raise KeyError("EndpointConfigName")
+
+    monkeypatch.setitem(rollout.STEPS, "begin", lock_then_crash)
+    with pytest.raises(DeploymentFailed, match="KeyError at step begin"):
+        run_step("begin", start_state(mv3, "req-y"), ctx)
+    monkeypatch.undo()
+    assert run_inline(start_state(mv3, "req-z"), ctx)["status"] == "promoted"  # no lease held
+
+
+def test_long_group_names_stay_distinct_on_sagemaker() -> None:
+    """Cut at 63 characters, two groups of 55 or more shared an endpoint, v1 and v2 one model, and an
+    endpoint config lost its unique tail."""
+    from skyloop.clouds.aws.sagemaker import fit_name
+
+    a, b = "skyloop-" + "x" * 52 + "-eu", "skyloop-" + "x" * 52 + "-us"
+    assert fit_name(a) != fit_name(b) and max(len(fit_name(a)), len(fit_name(b))) <= 63
+    models = {fit_name(fit_name(a), f"-v{v}") for v in (1, 2, 10)}
+    assert len(models) == 3 and all(len(m) <= 63 and m.endswith(("-v1", "-v2", "-v10")) for m in models)
+    config = fit_name(fit_name(a), "-0a1b2c3d")
+    assert config.endswith("-0a1b2c3d") and len(config) <= 63 and config != fit_name(a)
+    assert fit_name("skyloop-churn", "-v3") == "skyloop-churn-v3"  # short names are unchanged

@@ -340,7 +340,12 @@ def run_step(step: str, state: Mapping[str, Any], ctx: RolloutContext) -> State:
     st.setdefault("steps", [])
     st["wait"] = 0
     try:
-        STEPS[step](st, ctx)
+        try:
+            STEPS[step](st, ctx)
+        except (_NotSettled, SkyloopError):
+            raise
+        except Exception as exc:  # a bug, or an SDK error no adapter named: permanent, never a held lease
+            raise DeploymentFailed(f"{type(exc).__name__} at step {step}: {exc}"[:300], step=step) from exc
     except _NotSettled as waiting:
         st["next"], st["wait"], st["waiting_for"] = step, ctx.settings.deployment.poll_seconds, str(waiting)
     except SkyloopError as exc:

@@ -190,6 +190,17 @@ def check_serving_sklearn(version: ModelVersion, aws: AwsSettings) -> None:
                                "SKYLOOP_AWS_INFERENCE_SKLEARN), or train with the image's version")
 
 
+def fit_name(base: str, suffix: str = "", limit: int = 63) -> str:
+    """A SageMaker name of at most ``limit`` characters that keeps ``suffix`` and stays distinct:
+    cutting at 63 made two groups of 55 characters or more share an endpoint, cut the version off
+    model names (v1 and v2 one model) and the unique tail off config names (the rollout then
+    crashed, holding the group's lease). A base too long keeps its start and a hash of the whole."""
+    if len(base) + len(suffix) <= limit:
+        return base + suffix
+    digest = hashlib.sha256(base.encode()).hexdigest()[:8]
+    return f"{base[: limit - len(suffix) - len(digest) - 1].rstrip('-')}-{digest}{suffix}"
+
+
 class SageMakerDeployer:
     """Slots as production variants of one endpoint per model group."""
 
@@ -202,7 +213,7 @@ class SageMakerDeployer:
         self.runtime = client("sagemaker-runtime", aws)
 
     def endpoint(self, group: str) -> str:
-        return f"{self.aws.endpoint_prefix}-{_check_name(group)}"[:63]
+        return fit_name(f"{self.aws.endpoint_prefix}-{_check_name(group)}")
 
     def _variants(self, group: str) -> list[dict[str, Any]]:
         try:
@@ -221,7 +232,7 @@ class SageMakerDeployer:
         if not variants:
             self.sm.delete_endpoint(EndpointName=name)
             return
-        config = f"{name}-{uuid.uuid4().hex[:8]}"[:63]
+        config = fit_name(name, f"-{uuid.uuid4().hex[:8]}")
         self.sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=variants,
                                        Tags=[{"Key": "skyloop:group", "Value": group}])
         exists = bool(self._variants(group))
@@ -256,7 +267,7 @@ class SageMakerDeployer:
         data = verified_bytes(self.store, version.artifact_uri, version.artifact_sha256,
                               f"artifact of {version.group} v{version.version} does not match the registry's sha256")
         bundle_uri = self.store.put(f"models/{version.group}/serving/{version.artifact_sha256}.tar.gz", serving_bundle(data))
-        name = f"{self.endpoint(version.group)}-v{version.version}"[:63]
+        name = fit_name(self.endpoint(version.group), f"-v{version.version}")
         try:
             self.sm.create_model(ModelName=name, ExecutionRoleArn=self.aws.execution_role_arn, PrimaryContainer={
                 "Image": self.aws.inference_image, "ModelDataUrl": bundle_uri,
