@@ -54,6 +54,9 @@ class DeploymentSettings(BaseModel):
     canary_tolerance: float = Field(0.2, ge=0)
     # How long a rollout step waits before it looks again at an endpoint still applying a change.
     poll_seconds: int = Field(30, ge=1, le=3600)
+    # how many polls one step may wait (an endpoint that never settles): then the step fails and,
+    # where it may, the rollout aborts; a workflow engine's loop had no bound
+    max_polls: int = Field(120, ge=1)
 
 
 class DetectionSettings(BaseModel):

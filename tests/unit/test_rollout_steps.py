@@ -230,3 +230,19 @@ def test_long_group_names_stay_distinct_on_sagemaker() -> None:
     config = fit_name(fit_name(a), "-0a1b2c3d")
     assert config.endswith("-0a1b2c3d") and len(config) <= 63 and config != fit_name(a)
     assert fit_name("skyloop-churn", "-v3") == "skyloop-churn-v3"  # short names are unchanged
+
+
+def test_a_step_that_waits_past_its_bound_aborts_the_rollout(make_runtime, two_datasets):
+    """A workflow engine polled an endpoint that never settled for ever: after max_polls the step
+    fails, and an abortable one hands over to abort."""
+    rt = make_runtime(deployment={"max_polls": 3})
+    approve_and_deploy(rt, train_version(rt, two_datasets[0], "a"))
+    mv2 = _approved(rt, two_datasets[1], "b")
+    ctx = RolloutContext.of(rt.adapters)
+    ctx.deployer = SlowEndpoint(rt.deployer, polls=10**6)
+    st = start_state(mv2, "req-poll")
+    for _ in range(20):
+        st = run_step(st["next"], st, ctx)
+        if st["next"] == "abort":
+            break
+    assert st["next"] == "abort" and "after 3 polls" in st["failed_reason"], st

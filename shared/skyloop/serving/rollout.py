@@ -347,15 +347,28 @@ def run_step(step: str, state: Mapping[str, Any], ctx: RolloutContext) -> State:
         except Exception as exc:  # a bug, or an SDK error no adapter named: permanent, never a held lease
             raise DeploymentFailed(f"{type(exc).__name__} at step {step}: {exc}"[:300], step=step) from exc
     except _NotSettled as waiting:
-        st["next"], st["wait"], st["waiting_for"] = step, ctx.settings.deployment.poll_seconds, str(waiting)
+        polls = int(st.get("polls", 0)) + 1
+        if polls > ctx.settings.deployment.max_polls:
+            return _failed(step, st, ctx, DeploymentFailed(
+                f"still waiting for {waiting} after {polls - 1} polls at step {step}", step=step))
+        st["next"], st["wait"], st["waiting_for"], st["polls"] = step, ctx.settings.deployment.poll_seconds, str(waiting), polls
     except SkyloopError as exc:
         if exc.retryable:
             raise
-        if step not in ABORTABLE:
-            if "lock" in st["done"]:
-                _unlock(st, ctx)  # the request fails for good: the next rollout need not wait for the lease
-            raise
-        st.update(next="abort", failed_step=step, failed_reason=exc.reason, error=type(exc).__name__)
+        return _failed(step, st, ctx, exc)
+    else:
+        st["polls"] = 0  # the step is done: the next one has its own bound
+    return st
+
+
+def _failed(step: str, st: State, ctx: RolloutContext, exc: SkyloopError) -> State:
+    """A step that failed for good: an abortable one hands over to abort; any other fails the request
+    and gives back the group's lease, so the next rollout need not wait for it."""
+    if step not in ABORTABLE:
+        if "lock" in st["done"]:
+            _unlock(st, ctx)
+        raise exc
+    st.update(next="abort", failed_step=step, failed_reason=exc.reason, error=type(exc).__name__)
     return st
 
 
