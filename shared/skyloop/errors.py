@@ -109,6 +109,15 @@ class DeploymentFailed(SkyloopError):
     code = "deployment_failed"
 
 
+class ModelRefused(DeploymentFailed):
+    """The candidate itself failed a judgement of its own behaviour (its smoke tests, its canary):
+    the one deployment failure that rejects the version. A platform fault (a timeout, a quota, an
+    image that cannot load the model, an endpoint that never settles) rolls back and leaves the
+    version APPROVED, to be redeployed once the fault is fixed."""
+
+    code = "model_refused"
+
+
 class TrackingUnavailable(SkyloopError):
     """The MLflow mirror could not be written (not installed, unreachable, refused).
     The registry, which is the record, is unaffected."""

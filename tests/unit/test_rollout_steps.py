@@ -115,9 +115,10 @@ def test_a_failing_check_hands_over_to_abort_which_rolls_back(runtime, two_datas
     assert (st["next"], st["failed_step"]) == ("abort", "smoke") and "unknown class" in st["failed_reason"]
     st = run_step("abort", st, ctx)
     assert st["status"] == "rolled_back" and st["next"] == "done"
-    assert runtime.registry.get("churn", mv2.version).status == Status.REJECTED
+    assert runtime.registry.get("churn", mv2.version).status == Status.REJECTED  # its own smoke tests: its fault
     assert runtime.deployer.slots("churn") == {"production": v1} and runtime.deployer.traffic("churn") == {"production": 1.0}
     assert deployment_history(runtime.adapters.kv, "churn")[-1]["step"] == "smoke"
+    assert deployment_history(runtime.adapters.kv, "churn")[-1]["blames"] == "model"
 
 
 def test_abort_reads_what_the_workflow_engine_caught(runtime, two_datasets):
@@ -129,6 +130,9 @@ def test_abort_reads_what_the_workflow_engine_caught(runtime, two_datasets):
     out = run_step("abort", st, ctx)
     assert out["status"] == "rolled_back" and out["failed_step"] == "staging"
     assert out["reason"] == "ThrottlingException: Rate exceeded"
+    # a throttled platform is not the model's fault: rolled back, still APPROVED, deployable again
+    assert runtime.registry.get("churn", mv2.version).status == Status.APPROVED
+    assert deployment_history(runtime.adapters.kv, "churn")[-1]["blames"] == "platform"
 
 
 def test_transient_failures_are_raised_for_a_retry_not_aborted(runtime, two_datasets, monkeypatch):
@@ -199,6 +203,7 @@ def test_an_unexpected_error_fails_the_step_for_good_and_gives_back_the_lease(ru
     assert (st["next"], st["failed_step"]) == ("abort", "staging") and "IndexError" in st["failed_reason"]
     monkeypatch.undo()
     assert run_inline(st, ctx)["status"] == "rolled_back"
+    assert runtime.registry.get("churn", mv2.version).status == Status.APPROVED  # the platform's fault, not v2's
     # outside the abortable steps: the request fails, and the lease is free for the next rollout
     from skyloop.app.demo_data import churn_csv
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from .. import kvstate
-from ..errors import DeploymentFailed, InvalidRequest, SkyloopError
+from ..errors import DeploymentFailed, InvalidRequest, ModelRefused, SkyloopError
 from ..ports import Clock, Deployer, KeyValueStore, ModelRegistry
 from ..versions import ModelVersion, Status
 from .deployment import (
@@ -218,7 +218,7 @@ def _smoke(st: State, c: RolloutContext) -> None:
     rows = smoke_rows(mv.lineage, c.settings.deployment.smoke_rows)
     problem = check_predictions(mv, c.deployer.predict(mv.group, rows, slot="staging"), len(rows))
     if problem:
-        raise DeploymentFailed(f"smoke test failed: {problem}")
+        raise ModelRefused(f"smoke test failed: {problem}")
     st["steps"].append(f"staging: smoke test passed on {len(rows)} schema rows")
     st["next"] = "canary" if st.get("current") is not None else "promote"
 
@@ -241,7 +241,7 @@ def _probe(st: State, c: RolloutContext) -> None:
     if problem is None and c.canary_check is not None:
         problem = c.canary_check(mv.group, mv.version)
     if problem:
-        raise DeploymentFailed(f"canary failed: {problem}")
+        raise ModelRefused(f"canary failed: {problem}")
     st["steps"].append(f"canary: {d.canary_requests} probe requests healthy")
     st["next"] = "bake" if d.canary_bake_minutes > 0 else "promote"
 
@@ -294,8 +294,15 @@ def _promote(st: State, c: RolloutContext) -> None:
     _finish(st, c, "promoted", "after its bake" if st.get("after_bake") else "")
 
 
+# what blames the candidate, so rejects it: its own judgement failed, or its artifact is not the one
+# the registry vouches for. Anything else (a timeout, a quota, an image that cannot load it, an
+# endpoint that never settled, an error the engine caught) is the platform's: rolled back, APPROVED.
+BLAMES_THE_MODEL = frozenset({"ModelRefused", "ArtifactIntegrityError"})
+
+
 def _abort(st: State, c: RolloutContext) -> None:
-    """Traffic back on production, the candidate's slots cleared, the version REJECTED."""
+    """Traffic back on production, the candidate's slots cleared; the version REJECTED when the
+    failure was the candidate's own, left APPROVED (to deploy again) when it was the platform's."""
     g, v = st["group"], int(st["version"])
     failed, reason = st.get("failed_step", "?"), st.get("failed_reason", "")
     caught = st.pop("caught", None)
@@ -308,14 +315,17 @@ def _abort(st: State, c: RolloutContext) -> None:
     _effect(st, c, "abort undeploy canary", lambda: c.deployer.undeploy(g, "canary"))
     _effect(st, c, "abort undeploy staging", lambda: c.deployer.undeploy(g, "staging"))
 
+    blamed = st.get("error") in BLAMES_THE_MODEL
+
     def rejected() -> None:
         for slot in ("canary", "staging"):
             c.registry.set_alias(g, slot, None)
-        if c.registry.get(g, v).status != Status.REJECTED:
+        if blamed and c.registry.get(g, v).status != Status.REJECTED:
             c.registry.set_status(g, v, Status.REJECTED, actor="deployment", note=f"{failed}: {reason}")
         record_deployment(c.kv, g, {"kind": "aborted", "version": v, "step": failed, "reason": reason,
-                                    "at": c.clock.now()})
-        log.warning("rollout aborted", extra={"model_group": g, "version": v, "step": failed, "reason": reason})
+                                    "blames": "model" if blamed else "platform", "at": c.clock.now()})
+        log.warning("rollout aborted", extra={"model_group": g, "version": v, "step": failed, "reason": reason,
+                                              "blames": "model" if blamed else "platform"})
 
     _effect(st, c, "rejected", rejected, endpoint=False)
     _finish(st, c, "rolled_back", reason)
