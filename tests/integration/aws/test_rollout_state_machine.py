@@ -239,3 +239,15 @@ def test_an_error_the_step_cannot_classify_is_caught_into_abort_without_retries(
     assert run.output["status"] == "rolled_back" and run.output["failed_step"] == "staging"
     assert run.output["reason"].startswith("KeyError")
     assert a.registry.alias(GROUP, "production").version == 1
+
+
+def test_a_step_that_times_out_is_retried_before_anything_is_blamed() -> None:
+    """Sandbox.Timedout (the function) and States.Timeout (the task) went straight to abort, and the
+    version was rejected for the platform's timeout."""
+    from skyloop.clouds.aws.stepfunctions import definition
+    from skyloop.serving.rollout import STEPS
+
+    states = definition()["States"]
+    for step in STEPS:
+        retried = {e for r in states[step]["Retry"] for e in r["ErrorEquals"]}
+        assert {"Sandbox.Timedout", "States.Timeout", "Lambda.TooManyRequestsException"} <= retried, step

@@ -20,8 +20,12 @@ from .config import AwsSettings
 from .session import client, error_code
 
 STEP_FUNCTION = "${RolloutStepArn}"  # DefinitionSubstitutions in the SAM template
+# the platform's own failures, retried before anything is blamed: a step that timed out
+# (Sandbox.Timedout: the function; States.Timeout: the task) was caught into abort at once, and
+# the version rejected for it
 LAMBDA_ERRORS = ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
-                 "Lambda.TooManyRequestsException"]
+                 "Lambda.TooManyRequestsException", "Lambda.ClientExecutionTimeoutException", "Sandbox.Timedout",
+                 "States.Timeout"]
 
 
 def _transient_errors() -> list[str]:
