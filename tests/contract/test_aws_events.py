@@ -34,7 +34,8 @@ def test_every_sample_is_covered_here() -> None:
                "eventbridge-sagemaker-training-job-completed.json", "firehose-sagemaker-variant-metrics.json",
                "stepfunctions-rollout-step.json", "sqs-s3-object-created.json", "sns-s3-object-created.json",
                "sqs-sns-s3-object-created.json", "s3-object-removed.json", "eventbridge-cloudwatch-alarm-no-dimensions.json",
-               "s3-ai-upload-created.json", "eventbridge-transcribe-output-created.json"}
+               "s3-ai-upload-created.json", "eventbridge-transcribe-output-created.json",
+               "eventbridge-transcribe-job-failed.json"}
     assert {p.name for p in EVENTS.glob("*.json")} == covered
 
 
@@ -279,3 +280,20 @@ def test_an_sqs_body_that_is_not_json_is_a_typed_refusal() -> None:
         to_domain(ev, training_bucket=TRAINING_BUCKET, read=_objects)
     assert to_domain({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": TRAINING_BUCKET},
                      training_bucket=TRAINING_BUCKET, read=_objects) == []
+
+
+def test_a_failed_transcribe_job_stands_in_for_the_output_it_never_wrote() -> None:
+    """A job that FAILED writes no output object, so nothing finished the uploads waiting on it."""
+    from skyloop.clouds.aws.ai import AwsAI
+    from skyloop.clouds.aws.config import AwsSettings
+    from skyloop.events import MediaArrived
+
+    raw = load("eventbridge-transcribe-job-failed.json")
+    [e] = decode(raw)
+    job = raw["detail"]["TranscriptionJobName"]
+    assert isinstance(e, MediaArrived) and e.uri == f"s3://skyloop-training-123456789012-us-east-1/transcribe/{job}.json"
+    assert AwsAI(AwsSettings(bucket="skyloop-training-123456789012-us-east-1")).job_of(e.uri) == job
+    raw["detail"]["TranscriptionJobStatus"] = "COMPLETED"  # its output object finishes it instead
+    assert decode(raw) == []
+    raw["detail"].update(TranscriptionJobStatus="FAILED", TranscriptionJobName="someone-elses-job")
+    assert decode(raw) == []

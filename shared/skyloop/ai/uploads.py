@@ -22,7 +22,7 @@ import re
 from pathlib import PurePosixPath
 from typing import Any
 
-from ..errors import InvalidRequest
+from ..errors import InvalidRequest, SkyloopError
 from ..events import MediaArrived
 
 AI_PREFIX = "ai/"  # uploads here are analysed, not trained on
@@ -131,8 +131,18 @@ def finish_job(job: str, *, store: Any, ai: Any, max_bytes: int, kv: Any) -> dic
         if not store.exists(w["uri"]):
             settled.add(w["uri"])  # the upload was deleted while its job ran: nothing to write beside
             continue
-        out = _analyse(w["uri"], w.get("version"), "speech", store.get(w["uri"]), store=store, ai=ai,
-                       max_bytes=max_bytes, kv=kv)
+        try:
+            out = _analyse(w["uri"], w.get("version"), "speech", store.get(w["uri"]), store=store, ai=ai,
+                           max_bytes=max_bytes, kv=kv)
+        except SkyloopError as exc:
+            if exc.retryable:
+                raise
+            # the job failed (Transcribe's reason): the upload's result says so, and it is settled
+            doc = {"source": w["uri"], "version": w.get("version"), "kind": "speech", "provider": ai.name,
+                   "status": "failed", "error": exc.code, "reason": exc.reason}
+            finished.append(store.put(result_uri(w["uri"]), json.dumps(doc, indent=2, sort_keys=True).encode()))
+            settled.add(w["uri"])
+            continue
         if out["status"] == "running":
             running += 1
         else:

@@ -242,6 +242,38 @@ def test_a_long_recording_gets_its_transcript_when_the_job_finishes(aws: Aws) ->
     assert json.loads(s3.get_object(Bucket=TRAINING_BUCKET, Key=result_key)["Body"].read()) == doc
 
 
+def test_a_failed_transcription_finishes_its_uploads_with_the_reason(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job that FAILED writes no output, so its uploads read "running" for ever. Its state change
+    (EventBridge, the sample event) finishes them: each result says failed, with Transcribe's reason."""
+    import analyze
+
+    from skyloop.clouds.aws.ai import AwsAI
+    from skyloop.errors import InvalidRequest
+
+    from .conftest import LambdaContext, load_event
+
+    s3 = aws.client("s3")
+    audio = b"RIFF....WAVEfmt a recording Transcribe cannot read"
+    s3.put_object(Bucket=TRAINING_BUCKET, Key="ai/broken.wav", Body=audio)
+    upload = load_event("s3-ai-upload-created.json")
+    upload["Records"][0]["s3"]["bucket"]["name"] = TRAINING_BUCKET
+    upload["Records"][0]["s3"]["object"].update(key="ai/broken.wav", size=len(audio))
+    [started] = analyze.handler(upload, LambdaContext())["results"]
+    job = started["job_id"]
+
+    def failed(self: Any, audio: bytes, **kw: Any) -> Any:
+        raise InvalidRequest(f"Transcribe job {job} failed: The media format provided does not match the detected format")
+
+    monkeypatch.setattr(AwsAI, "transcribe", failed)
+    event = load_event("eventbridge-transcribe-job-failed.json")
+    event["detail"]["TranscriptionJobName"] = job
+    done = analyze.handler(event, LambdaContext())
+    assert done["results"][0]["status"] == "finished", done
+    doc = json.loads(s3.get_object(Bucket=TRAINING_BUCKET, Key="ai/broken.wav.skyloop-ai.json")["Body"].read())
+    assert doc["status"] == "failed" and "does not match the detected format" in doc["reason"]
+    assert analyze.handler(event, LambdaContext())["results"][0]["status"] == "nothing waiting"  # redelivered
+
+
 def test_missing_credentials_are_the_environments_to_fix() -> None:
     from botocore.exceptions import NoCredentialsError
 

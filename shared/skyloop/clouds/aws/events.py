@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ...errors import InvalidEvent
-from ...events import MetricAlarm, ModelVersionApproved, TrainingJobCompleted, parse_event
+from ...events import MediaArrived, MetricAlarm, ModelVersionApproved, TrainingJobCompleted, parse_event
 from ..decoding import accept, bare_domain_event, is_training_csv, upload_event
 from .s3 import object_key
 from .shapes import typed
@@ -95,6 +95,21 @@ def approval_event(raw: dict[str, Any]) -> ModelVersionApproved | None:
 
 
 @typed
+def _transcription_failed(raw: dict[str, Any], training_bucket: str) -> list[Any]:
+    """A Transcribe job of Skyloop's that FAILED writes no output object, so nothing finished the
+    uploads waiting on it: they read "running" for ever. Its state change stands in for the output
+    (the object the job would have written), and finishing the job writes each waiting upload's
+    failure with Transcribe's reason. Another account's or another status's change is ignored."""
+    detail = raw.get("detail") or {}
+    job = str(detail.get("TranscriptionJobName") or "")
+    if detail.get("TranscriptionJobStatus") != "FAILED" or not job.startswith("skyloop-"):
+        return []
+    from ...ai.uploads import JOBS_PREFIX
+
+    return [MediaArrived(event_id=str(raw.get("id") or f"transcribe:{job}:failed"),
+                         uri=f"s3://{training_bucket}/{JOBS_PREFIX}{job}.json")]
+
+
 def to_domain(raw: Any, *, training_bucket: str, read: Callable[[str], bytes]) -> list[Any]:
     """The one decoder: any AWS event a Skyloop function receives -> the domain events it means.
 
@@ -116,6 +131,8 @@ def to_domain(raw: Any, *, training_bucket: str, read: Callable[[str], bytes]) -
     if "records" in raw and "deliveryStreamArn" in raw:
         raise InvalidEvent("a Firehose transformation is answered per record, not decoded into events")
     kind = raw.get("detail-type")
+    if kind == "Transcribe Job State Change":
+        return _transcription_failed(raw, training_bucket)
     if kind == "SageMaker Training Job State Change":
         return [e for e in (training_job_event(raw),) if e is not None]
     if kind == "SageMaker Model Package State Change":
