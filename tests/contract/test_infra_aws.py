@@ -170,3 +170,18 @@ def test_the_iam_database_check_catches_grants_that_do_nothing(tmp_path: Path) -
     found, _ = problems(_translated(text, tmp_path))
     assert any("StartTranscriptionJob takes only '*'" in p for p in found), found
     assert any("cloudwatch:GetMetricDatum is not an IAM action" in p for p in found), found
+
+
+def test_a_role_that_reads_the_training_bucket_may_list_it() -> None:
+    """Without s3:ListBucket, S3 answers a missing object with 403, not 404: a missing sidecar or
+    card read as access denied (a retried, permanent-looking failure) instead of NotFound."""
+    res = _template()["Resources"]
+    for name, r in res.items():
+        if r["Type"] != "AWS::IAM::Role":
+            continue
+        sts = [st for p in r["Properties"].get("Policies", []) for st in p["PolicyDocument"]["Statement"]]
+        reads = any("s3:GetObject" in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
+                    and "TrainingBucket.Arn" in str(st["Resource"]) for st in sts)
+        lists = any(st["Action"] in ("s3:ListBucket", ["s3:ListBucket"]) and st["Resource"] == {"Fn::GetAtt": ["TrainingBucket", "Arn"]}
+                    for st in sts)
+        assert not reads or lists, name
