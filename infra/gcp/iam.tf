@@ -28,6 +28,19 @@ locals {
     remediate    = "roles/aiplatform.user"   # rollback: traffic and deployed models
     rollout-step = "roles/aiplatform.user"   # endpoints, deployed models, traffic splits
   }
+  # Cloud Run targets: detect reads each (root-cause analysis), remediate changes each
+  run_targets = { for k, t in var.targets : k => t.name if t.kind == "cloud-run" }
+  run_grants = merge(
+    { for k, name in local.run_targets : "detect/${k}" => { fn = "detect", target = name, role = "roles/run.viewer" } },
+    { for k, name in local.run_targets : "remediate/${k}" => { fn = "remediate", target = name, role = "roles/run.developer" } },
+  )
+  # Managed Instance Groups have no IAM resource in the provider: project-wide custom roles of the
+  # exact permissions. detect reads them; remediate resizes and rolls them (compute.instanceAdmin.v1
+  # also allowed setting instance metadata, so SSH keys, on every VM of the project)
+  mig_roles = length([for t in var.targets : t if t.kind == "mig"]) > 0 ? {
+    detect    = { title = "Skyloop: read the Managed Instance Groups it remediates", permissions = ["compute.instanceGroupManagers.get"] }
+    remediate = { title = "Skyloop: resize and roll the Managed Instance Groups it remediates", permissions = ["compute.instanceGroupManagers.get", "compute.instanceGroupManagers.update", "compute.instanceTemplates.useReadOnly"] }
+  } : {}
 }
 
 resource "google_storage_bucket_iam_member" "training" {
@@ -89,68 +102,41 @@ resource "google_project_iam_member" "deploy_starts_rollouts" {
   member  = "serviceAccount:${google_service_account.fn["deploy"].email}"
 }
 
-# detect reads its targets for root-cause analysis (which model group a service serves): each Cloud
-# Run target's service, and the Managed Instance Groups through a role of one permission (the
-# provider has no IAM resource for a MIG). Without them describe was denied, retried, and the
-# incident lost.
-resource "google_cloud_run_v2_service_iam_member" "detect_reads_target" {
-  for_each = { for k, t in var.targets : k => t if t.kind == "cloud-run" }
+# The targets (local.run_grants, local.mig_roles): detect reads each for root-cause analysis (which
+# model group a service serves; denied, describe was retried and the incident lost), remediate
+# changes each, and nothing else (project-wide run.developer let it change every service).
+resource "google_cloud_run_v2_service_iam_member" "target" {
+  for_each = local.run_grants
   project  = var.project
-  location = element(split("/", each.value.name), 3)
-  name     = element(split("/", each.value.name), 5)
-  role     = "roles/run.viewer"
-  member   = "serviceAccount:${google_service_account.fn["detect"].email}"
+  location = element(split("/", each.value.target), 3)
+  name     = element(split("/", each.value.target), 5)
+  role     = each.value.role
+  member   = "serviceAccount:${google_service_account.fn[each.value.fn].email}"
 }
 
-resource "google_project_iam_custom_role" "mig_reader" {
-  count       = length([for t in var.targets : t if t.kind == "mig"]) > 0 ? 1 : 0
+resource "google_project_iam_custom_role" "mig" {
+  for_each    = local.mig_roles
   project     = var.project
-  role_id     = "${replace(var.name, "-", "_")}_mig_reader"
-  title       = "Skyloop: read the Managed Instance Groups it remediates"
-  permissions = ["compute.instanceGroupManagers.get"]
+  role_id     = "${replace(var.name, "-", "_")}_mig_${each.key}"
+  title       = each.value.title
+  permissions = each.value.permissions
 }
 
-resource "google_project_iam_member" "detect_reads_migs" {
-  count   = length(google_project_iam_custom_role.mig_reader)
-  project = var.project
-  role    = google_project_iam_custom_role.mig_reader[0].id
-  member  = "serviceAccount:${google_service_account.fn["detect"].email}"
+resource "google_project_iam_member" "mig" {
+  for_each = local.mig_roles
+  project  = var.project
+  role     = google_project_iam_custom_role.mig[each.key].id
+  member   = "serviceAccount:${google_service_account.fn[each.key].email}"
 }
 
 # remediate: Cloud Run targets (scaling, new revisions) and Managed Instance Groups, each grant on
-# the targets alone (a project-wide run.developer let it change every service in the project)
-resource "google_cloud_run_v2_service_iam_member" "remediate_run" {
-  for_each = { for k, t in var.targets : k => t if t.kind == "cloud-run" }
-  project  = var.project
-  location = element(split("/", each.value.name), 3)
-  name     = element(split("/", each.value.name), 5)
-  role     = "roles/run.developer"
-  member   = "serviceAccount:${google_service_account.fn["remediate"].email}"
-}
-
+# the targets alone (a project-wide run.developer let it change every service in the project); the
+# Cloud Run grants are google_cloud_run_v2_service_iam_member.target, the MIG role above
 resource "google_service_account_iam_member" "remediate_acts_as_run_runtime" {
   for_each           = toset(var.cloud_run_runtime_service_accounts)
   service_account_id = "projects/${var.project}/serviceAccounts/${each.value}"
   role               = "roles/iam.serviceAccountUser"
   member             = "serviceAccount:${google_service_account.fn["remediate"].email}"
-}
-
-# resize and roll a MIG, and nothing else: compute.instanceAdmin.v1 also allowed setting instance
-# metadata, so SSH keys, on every VM of the project. The provider has no IAM resource for a MIG,
-# so the role is project-wide, of three permissions.
-resource "google_project_iam_custom_role" "mig_operator" {
-  count       = length([for t in var.targets : t if t.kind == "mig"]) > 0 ? 1 : 0
-  project     = var.project
-  role_id     = "${replace(var.name, "-", "_")}_mig_operator"
-  title       = "Skyloop: resize and roll the Managed Instance Groups it remediates"
-  permissions = ["compute.instanceGroupManagers.get", "compute.instanceGroupManagers.update", "compute.instanceTemplates.useReadOnly"]
-}
-
-resource "google_project_iam_member" "remediate_mig" {
-  count   = length(google_project_iam_custom_role.mig_operator)
-  project = var.project
-  role    = google_project_iam_custom_role.mig_operator[0].id
-  member  = "serviceAccount:${google_service_account.fn["remediate"].email}"
 }
 
 # ---- callers: Eventarc, the remediation push subscription, the workflow ------------------------

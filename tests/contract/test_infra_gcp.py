@@ -144,18 +144,17 @@ def test_least_privilege() -> None:
     project_roles = re.findall(r'resource "google_project_iam_member" "(\w+)" \{[^}]*?role\s*=\s*([^\n]+)', text, flags=re.S)
     allowed = {"vertex": "no resource-level IAM for Vertex AI models and endpoints",
                "detect_reads_metrics": "time series have no resource-level IAM",
-               "remediate_mig": "a custom role of three MIG permissions: no IAM resource for a MIG",
                "trigger_receives": "Eventarc's receiver role is project-level",
                "gcs_agent_publishes": "the GCS service agent publishes the bucket's events",
                "deploy_starts_rollouts": "Workflows has no per-workflow IAM resource in the provider; the invoker role only starts and reads executions",
-               "detect_reads_migs": "a custom role of one permission (compute.instanceGroupManagers.get): no IAM resource for a MIG"}
+               "mig": "custom roles of the exact MIG permissions (detect reads, remediate resizes and rolls): no IAM resource for a MIG"}
     assert {name for name, _ in project_roles} <= set(allowed), project_roles
     # detect may read every target it analyses (a denied describe once lost the incident)
     assert "run.viewer" in text and "compute.instanceGroupManagers.get" in text
-    assert _resources("google_cloud_run_v2_service_iam_member")["detect_reads_target"]
+    assert "target" in _resources("google_cloud_run_v2_service_iam_member") and "roles/run.viewer" in text
     # remediate changes its targets alone: no project-wide run.developer, no instanceAdmin (SSH keys on every VM)
     assert "roles/compute.instanceAdmin" not in text and "run.developer" not in {r.strip('"') for _, r in project_roles}
-    assert _resources("google_cloud_run_v2_service_iam_member")["remediate_run"]
+    assert '"remediate/${k}"' in text and '"detect/${k}"' in text
     # bucket and topic grants are on the bucket and the topic (the GCS agent's publisher role aside)
     assert not [n for n, r in project_roles if ("storage" in r or "pubsub" in r) and n != "gcs_agent_publishes"]
     accounts = _resources("google_service_account")

@@ -198,6 +198,17 @@ def test_the_analyze_function_writes_the_result_beside_the_upload(aws: Aws, monk
         "aws", "negative", ["the checkout service"])
 
 
+def _audio_upload(aws: Aws, key: str, audio: bytes) -> dict[str, Any]:
+    """The audio put in the training bucket, and the S3 notification of its upload."""
+    from .conftest import load_event
+
+    aws.client("s3").put_object(Bucket=TRAINING_BUCKET, Key=key, Body=audio)
+    upload = load_event("s3-ai-upload-created.json")
+    upload["Records"][0]["s3"]["bucket"]["name"] = TRAINING_BUCKET
+    upload["Records"][0]["s3"]["object"].update(key=key, size=len(audio))
+    return upload
+
+
 def test_a_long_recording_gets_its_transcript_when_the_job_finishes(aws: Aws) -> None:
     """The upload's result says "running" with the job id; Transcribe's output landing under
     transcribe/ (EventBridge, the sample event) finishes it. All through functions/aws/analyze.py,
@@ -209,12 +220,8 @@ def test_a_long_recording_gets_its_transcript_when_the_job_finishes(aws: Aws) ->
     from .conftest import LambdaContext, load_event
 
     s3 = aws.client("s3")
-    audio = b"RIFF....WAVEfmt a long stand-up recording"
-    s3.put_object(Bucket=TRAINING_BUCKET, Key="ai/standup.wav", Body=audio)
-    upload = load_event("s3-ai-upload-created.json")
-    upload["Records"][0]["s3"]["bucket"]["name"] = TRAINING_BUCKET
-    upload["Records"][0]["s3"]["object"].update(key="ai/standup.wav", size=len(audio))
-    out = analyze.handler(upload, LambdaContext())
+    out = analyze.handler(_audio_upload(aws, "ai/standup.wav", b"RIFF....WAVEfmt a long stand-up recording"),
+                          LambdaContext())
     [started] = out["results"]
     assert started["status"] == "running", out
     job = started["job_id"]
@@ -253,11 +260,7 @@ def test_a_failed_transcription_finishes_its_uploads_with_the_reason(aws: Aws, m
     from .conftest import LambdaContext, load_event
 
     s3 = aws.client("s3")
-    audio = b"RIFF....WAVEfmt a recording Transcribe cannot read"
-    s3.put_object(Bucket=TRAINING_BUCKET, Key="ai/broken.wav", Body=audio)
-    upload = load_event("s3-ai-upload-created.json")
-    upload["Records"][0]["s3"]["bucket"]["name"] = TRAINING_BUCKET
-    upload["Records"][0]["s3"]["object"].update(key="ai/broken.wav", size=len(audio))
+    upload = _audio_upload(aws, "ai/broken.wav", b"RIFF....WAVEfmt a recording Transcribe cannot read")
     [started] = analyze.handler(upload, LambdaContext())["results"]
     job = started["job_id"]
 
