@@ -30,6 +30,7 @@ import base64
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, cast
 
@@ -69,7 +70,7 @@ class Staged:
 
     def to_bytes(self, state: bytes, base: str | None, meta: Mapping[str, Any] | None = None) -> bytes:
         return json.dumps({
-            "state_sha256": _digest(state), "base": base, "meta": dict(meta or {}),
+            "state_sha256": _digest(state), "base": base, "meta": dict(meta or {}), "at": time.time(),
             "puts": {k: base64.b64encode(v).decode() for k, v in self.puts.items()},
             "sends": [list(s) for s in self.sends], "audits": [list(a) for a in self.audits],
         }).encode()
@@ -147,10 +148,17 @@ def _clear(kv: "KeyValueStore", key: str, version: str) -> None:
         pass  # another worker carried it out and cleared it first
 
 
+# how long an outbox whose commit has not happened may belong to a batch still committing: another
+# batch waits (StaleState) rather than drop it from under a worker about to commit and die
+IN_FLIGHT_SECONDS = 300.0
+
+
 def recover(kv: "KeyValueStore", name: str, saved: tuple[bytes, str] | None, queue: "Queue",
-            audit: "AuditLog | None") -> dict[str, Any] | None:
+            audit: "AuditLog | None", owner: str | None = None) -> dict[str, Any] | None:
     """Carry out an outbox whose commit happened (``saved``: the state as read now, with its
-    version) and return its ``meta``; drop one whose commit did not (None)."""
+    version) and return its ``meta``; drop one whose commit did not (None). ``owner``: the caller's
+    batch; an uncommitted outbox of another batch, younger than ``IN_FLIGHT_SECONDS``, may still
+    be committing: ``StaleState`` (transient) instead of dropping it."""
     key = PREFIX + name
     got = kv.get_versioned(key)
     if got is None or got[0] in (b"", CLEARED):
@@ -159,6 +167,9 @@ def recover(kv: "KeyValueStore", name: str, saved: tuple[bytes, str] | None, que
     state, version = (saved[0], saved[1]) if saved else (b"", None)
     committed = doc["state_sha256"] == _digest(state) and saved is not None
     if not committed and version == doc["base"]:
+        mine = owner is not None and (doc.get("meta") or {}).get("batch") == owner
+        if not mine and time.time() - float(doc.get("at", 0.0)) < IN_FLIGHT_SECONDS:
+            raise StaleState(f"{key}: another batch is committing")
         log.warning("dropping the outbox of a batch that did not commit: its redelivery computes it again",
                     extra={"outbox": name})
         _clear(kv, key, got[1])

@@ -115,7 +115,7 @@ def detect(
     key = _detector_key(batch.service)
     saved = kv.get_versioned(key)
     # a batch that committed and then failed (or died) before its effects were all carried out
-    replayed = recover(kv, key, saved, queue, audit)
+    replayed = recover(kv, key, saved, queue, audit, owner=batch.content_key())
     out = None
     if replayed is not None and replayed.get("batch") == batch.content_key():
         out = DetectOutcome.from_dict(replayed["outcome"])  # this very batch: answered, not scored twice
