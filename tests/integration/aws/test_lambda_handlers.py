@@ -551,7 +551,9 @@ def test_a_model_the_serving_image_cannot_load_is_refused_before_any_endpoint_ch
     assert out["status"] == "dead_lettered" and out["error"] == "deployment_failed", out
     assert "serves 1.2 and cannot load it" in out["reason"]
     assert aws.client("sagemaker").list_endpoints()["Endpoints"] == []
-    assert a.registry.get(GROUP, 1).status == Status.REJECTED  # refused at staging: the rollout rolled it back
+    # refused at staging and rolled back, but an image that cannot load the model is the platform's
+    # fault (issue 31): the version stays APPROVED, to deploy again once InferenceImage is fixed
+    assert a.registry.get(GROUP, 1).status == Status.APPROVED
 
 
 def test_another_teams_approved_package_is_ignored_not_deployed_nor_dead_lettered(aws: Aws, context: Any) -> None:

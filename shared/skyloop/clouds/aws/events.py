@@ -94,7 +94,6 @@ def approval_event(raw: dict[str, Any]) -> ModelVersionApproved | None:
                                     "UserProfileName", "sagemaker")))
 
 
-@typed
 def _transcription_failed(raw: dict[str, Any], training_bucket: str) -> list[Any]:
     """A Transcribe job of Skyloop's that FAILED writes no output object, so nothing finished the
     uploads waiting on it: they read "running" for ever. Its state change stands in for the output
@@ -110,6 +109,7 @@ def _transcription_failed(raw: dict[str, Any], training_bucket: str) -> list[Any
                          uri=f"s3://{training_bucket}/{JOBS_PREFIX}{job}.json")]
 
 
+@typed
 def to_domain(raw: Any, *, training_bucket: str, read: Callable[[str], bytes]) -> list[Any]:
     """The one decoder: any AWS event a Skyloop function receives -> the domain events it means.
 
