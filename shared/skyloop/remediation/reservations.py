@@ -31,20 +31,30 @@ if TYPE_CHECKING:
 KEY = "remediation:reservations"
 
 
-class _Reserved:
-    """What the guardrails remember, read from the reservations document (and from the
-    remediation state, which holds what was recorded before reservations existed)."""
+def _doc(cur: bytes | None) -> dict[str, Any]:
+    return json.loads(cur) if cur else {"last": {}, "recent": []}
 
-    def __init__(self, doc: dict[str, Any], state: "RemediationState") -> None:
-        self.doc, self.state = doc, state
+
+def _holder(doc: dict[str, Any], tk: str) -> str | None:
+    """The request that holds the reservation of target#action, if any."""
+    return (doc["last"].get(tk) or [None, None])[1]
+
+
+class _Reserved:
+    """What the guardrails remember for one request's target, action and rate window: the
+    reservations document, and what the remediation state recorded (before reservations existed),
+    read once before the compare-and-set loop instead of on each of its tries."""
+
+    def __init__(self, doc: dict[str, Any], tk: str, recorded_last: float | None, recorded_count: int) -> None:
+        self.doc, self.tk, self.recorded_last, self.recorded_count = doc, tk, recorded_last, recorded_count
 
     def last_executed(self, target: str, action: str) -> float | None:
-        mine = self.doc["last"].get(f"{target}#{action}")
-        times = [t for t in (mine[0] if mine else None, self.state.last_executed(target, action)) if t is not None]
+        mine = self.doc["last"].get(self.tk)
+        times = [t for t in (mine[0] if mine else None, self.recorded_last) if t is not None]
         return max(times) if times else None
 
     def count_since(self, since: float) -> int:
-        return max(sum(1 for at, _ in self.doc["recent"] if at >= since), self.state.count_since(since))
+        return max(sum(1 for at, _ in self.doc["recent"] if at >= since), self.recorded_count)
 
 
 def reserve(kv: "KeyValueStore", req: "RemediationRequested", spec: "ActionSpec", policy: "GuardrailSettings",
@@ -52,16 +62,18 @@ def reserve(kv: "KeyValueStore", req: "RemediationRequested", spec: "ActionSpec"
     """The guardrails' decision, made and reserved atomically: "allow" only for the one delivery
     that wrote the reservation (or for the request that holds it already: a redelivery)."""
     tk = f"{req.target}#{req.action}"
+    since = now - policy.window_seconds
+    recorded_last, recorded_count = state.last_executed(req.target, req.action), state.count_since(since)
     decision = Decision("refuse", "not decided")
 
     def change(cur: bytes | None) -> bytes:
         nonlocal decision
-        doc = json.loads(cur) if cur else {"last": {}, "recent": []}
-        doc["recent"] = [r for r in doc["recent"] if r[0] >= now - policy.window_seconds]
-        if (doc["last"].get(tk) or [None, None])[1] == req.request_id:
+        doc = _doc(cur)
+        doc["recent"] = [r for r in doc["recent"] if r[0] >= since]
+        if _holder(doc, tk) == req.request_id:
             decision = Decision("allow", "reserved by this request already")
             return json.dumps(doc).encode()
-        decision = evaluate(req, spec, policy, _Reserved(doc, state), now, approved)
+        decision = evaluate(req, spec, policy, _Reserved(doc, tk, recorded_last, recorded_count), now, approved)
         if decision.verdict == "allow":
             doc["last"][tk] = [now, req.request_id]
             doc["recent"].append([now, req.request_id])
@@ -76,8 +88,8 @@ def release(kv: "KeyValueStore", req: "RemediationRequested") -> None:
     tk = f"{req.target}#{req.action}"
 
     def change(cur: bytes | None) -> bytes:
-        doc = json.loads(cur) if cur else {"last": {}, "recent": []}
-        if (doc["last"].get(tk) or [None, None])[1] == req.request_id:
+        doc = _doc(cur)
+        if _holder(doc, tk) == req.request_id:
             del doc["last"][tk]
         doc["recent"] = [r for r in doc["recent"] if r[1] != req.request_id]
         return json.dumps(doc).encode()

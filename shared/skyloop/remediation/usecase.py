@@ -76,7 +76,8 @@ def remediate(
         _audit_rejected(audit, req, exc, clock)
         raise
     now = clock.now()
-    approved = approvals.approved(kv, req.request_id)  # a person's record, never the message's flag
+    record = approvals.record_of(kv, req.request_id)  # a person's record, never the message's flag
+    approved = record is not None and record.get("decision") == "approved"
     if req.approved and not approved:
         log.warning("a request claims an approval nobody recorded: ignored", extra={"request_id": req.request_id})
         audit.append("approval_ignored", {"request_id": req.request_id, "action": req.action, "target": req.target,
@@ -99,9 +100,8 @@ def remediate(
         "severity": req.severity.value, "anomaly_id": req.anomaly_id, "reason": req.reason,
         "approved": approved, "dry_run": dry_run, "at": now,
     }
-    if approved:
-        rec = approvals.record_of(kv, req.request_id) or {}
-        base["approved_by"] = rec.get("actor")
+    if approved and record is not None:
+        base["approved_by"] = record.get("actor")
     audit.append("decision", {**base, "verdict": decision.verdict, "why": decision.reason, "state_before": target_state})
 
     if decision.verdict == "refuse":
