@@ -333,18 +333,24 @@ class LikelihoodDetector(StreamingDetector):
         self.inc_age = np.where(book, 1.0, np.where(on, self.inc_age + 1.0, self.inc_age))
         self.inc_back = np.where(book, 0.0, np.where(on, self.inc_back + 1.0, self.inc_back))
         disorder = (np.minimum(self.inc_up, self.inc_down) >= TWO_SIDED * self.inc_len) & (self.inc_len >= EPISODE_MIN)
-        ended = np.flatnonzero(disorder & (self.inc_back >= FORGET_AFTER) & (self.inc_dev > 0))  # inc_dev 0: an older ledger
+        live = (self.inc_age > 0) & (self.inc_dev > 0)  # inc_dev 0: a ledger opened before disorders were kept
+        ended = np.flatnonzero(disorder & (self.inc_back >= FORGET_AFTER) & live)
         self.inc_age[(self.inc_age > self.hold_max + 1) | (self.inc_len > LEDGER_MAX)] = 0.0
         return ended
 
     def _forget(self, j: int) -> None:
         """Metric j's episode ended where it began: the state it had before comes back (the
         level, the scale, the range) and the tail drops what it learned during it."""
-        self.hist[j] = np.maximum(self.hist[j] - self.inc_hist[j], 0.0)
         self.level[j] = self.slow[j] = self.inc_level[j]
         self.hi[j], self.lo[j] = self.inc_hi[j], self.inc_lo[j]
         self.dev[j] = self.slow_dev[j] = self.inc_dev[j]
         self.hold_n[j] = 0.0
+        self._drop_ledger(j)
+
+    def _drop_ledger(self, j: int) -> None:
+        """The tail unlearns what the ledger booked, and the ledger closes with its counters, so a
+        closed ledger carries nothing into the next episode."""
+        self.hist[j] = np.maximum(self.hist[j] - self.inc_hist[j], 0.0)
         self.inc_age[j] = self.inc_back[j] = self.inc_len[j] = self.inc_up[j] = self.inc_down[j] = 0.0
 
     def _restored(self, j: int) -> None:
@@ -356,10 +362,9 @@ class LikelihoodDetector(StreamingDetector):
         The time-of-day baseline keeps its slots: it learned the incident at a tenth of its rate,
         and a median cannot stand in for a daily cycle."""
         if self.inc_age[j] > 0:
-            self.hist[j] = np.maximum(self.hist[j] - self.inc_hist[j], 0.0)
             self.hi[j] = max(self.inc_hi[j], self.level[j])
             self.lo[j] = min(self.inc_lo[j], self.level[j])
-            self.inc_age[j] = 0.0
+            self._drop_ledger(j)
         self.slow[j] = self.level[j]
         self.hold_n[j] = 0.0
         self.shift.reset(j)
