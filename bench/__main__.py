@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import coldstart, demo_time, garbage, latency, quality, throughput, training
+from bench import coldstart, demo_time, garbage, latency, quality, serving, throughput, training
 
 
 def main() -> None:
@@ -17,6 +17,7 @@ def main() -> None:
     latency.main([])
     quality.main([])
     garbage.main([])
+    serving.main([])
     demo_time.main([])
     training.main(["--sizes", "10000,100000" if quick else "10000,100000,1000000,5000000"])
 

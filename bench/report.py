@@ -81,6 +81,13 @@ def main() -> None:
         rows.append((f"A garbage burst ({gb['burst_minutes']} min of 0 <-> 1e3 or 1e9, `bench/garbage.py`), then a CPU "
                      "saturation after a quiet gap: reported (`likelihood` missed it at 240 min before the disorder rule)",
                      found, "every one found", ok(gb["all_found"])))
+    sv = load("serving")
+    if sv:
+        for name, r in sv["servers"].items():
+            rows.append((f"Predictions over HTTP, {sv['clients']} clients x {r['requests'] // sv['clients']} requests of "
+                         f"{sv['rows_per_request']} rows on 127.0.0.1 (`bench/serving.py`): {name}",
+                         f"{r['requests_per_s']:,} requests/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
+                         f"{r['errors']} errors", "0 errors", ok(r["errors"] == 0)))
     demo = load("demo")
     if demo:
         rows.append(("`skyloop demo` wall time (fresh state)", f"{demo['median_s']} s", "< 60 s", ok(demo["within_budget"])))

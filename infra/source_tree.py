@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "shared" / "skyloop"
 CLOUDS = ("aws", "gcp", "azure")
 MODEL_LIBRARIES = ("numpy", "scipy", "scikit-learn", "joblib", "threadpoolctl", "pandas", "pydantic")
+SERVING_RECIPE = ROOT / "infra" / "aws" / "serving"  # serve.py and the Dockerfile, one for SageMaker and Vertex
 
 
 def lay_out(cloud: str, entry: list[Path], out: Path) -> Path:
@@ -51,3 +52,19 @@ def model_pins(requirements: Path) -> dict[str, str]:
     if missing:
         raise SystemExit(f"{requirements} must pin {', '.join(missing)} (==): the serving image uses the same pins")
     return {lib: pins[lib] for lib in MODEL_LIBRARIES}
+
+
+def server_pins() -> list[str]:
+    """The serving image's server libraries (Starlette, uvicorn), pinned in the recipe."""
+    text = (SERVING_RECIPE / "requirements-server.txt").read_text()
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def serving_image(out: Path, model: dict[str, str], extra: tuple[str, ...] = ()) -> Path:
+    """``out``/: the serving image's recipe, with a requirements.txt of the model's libraries as
+    the functions pin them, the server's, and ``extra`` (a cloud's own, pinned)."""
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(SERVING_RECIPE, out, ignore=shutil.ignore_patterns("__pycache__", "requirements-server.txt"))
+    lines = [*(f"{lib}=={v}" for lib, v in model.items()), *server_pins(), *extra]
+    (out / "requirements.txt").write_text("".join(f"{line}\n" for line in lines))
+    return out

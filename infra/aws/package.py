@@ -139,7 +139,7 @@ def source_digest(name: str) -> str:
     files = [*sorted(p for p in CORE_SOURCE.rglob("*.py") if _shipped(p.relative_to(CORE_SOURCE))),
              ROOT / "functions" / "aws" / "common.py",
              ROOT / "functions" / "aws" / f"{name}.py", Path(__file__).resolve(),
-             *(sorted((ROOT / "infra" / "aws" / "serving").glob("*")) if name == "train" else [])]
+             *(sorted(p for p in (ROOT / "infra" / "aws" / "serving").glob("*") if p.is_file()) if name == "train" else [])]
     for f in files:
         h.update(f.relative_to(ROOT).as_posix().encode() + b"\0" + f.read_bytes())
     return h.hexdigest()
@@ -218,11 +218,27 @@ def pinned_versions(package: Path) -> dict[str, str]:
 def serving_image(train: Path) -> Path:
     """build/aws/serving-image/: the SageMaker serving image's recipe (infra/aws/serving/), with
     requirements.txt pinned to the libraries the train package trained with."""
-    out = BUILD / "serving-image"
-    shutil.rmtree(out, ignore_errors=True)
-    shutil.copytree(ROOT / "infra" / "aws" / "serving", out, ignore=shutil.ignore_patterns("__pycache__"))
+    sys.path.insert(0, str(ROOT / "infra"))
+    from source_tree import serving_image as recipe
+
     versions = pinned_versions(train)
-    (out / "requirements.txt").write_text("".join(f"{lib}=={versions[lib]}\n" for lib in SERVING_LIBRARIES))
+    return recipe(BUILD / "serving-image", {lib: versions[lib] for lib in SERVING_LIBRARIES})
+
+
+def server_site() -> Path:
+    """build/aws/serving-server/: the serving image's server libraries (Starlette, uvicorn) for
+    CPython 3.13, which tests put beside the train package to run serve.py as the image does."""
+    sys.path.insert(0, str(ROOT / "infra"))
+    from source_tree import server_pins
+
+    out, pins = BUILD / "serving-server", server_pins()
+    stamp = out / ".pins"
+    if not stamp.exists() or stamp.read_text() != "\n".join(pins):
+        shutil.rmtree(out, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(out), "--platform",
+                        "manylinux2014_x86_64", "--implementation", "cp", "--python-version", PYTHON,
+                        "--only-binary=:all:", *pins], check=True)
+        stamp.write_text("\n".join(pins))
     return out
 
 

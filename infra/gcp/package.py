@@ -12,12 +12,11 @@ image runs training jobs.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from source_tree import MODEL_LIBRARIES, ROOT, lay_out, model_pins as _pins, zip_tree  # noqa: E402
+from source_tree import MODEL_LIBRARIES, ROOT, lay_out, model_pins as _pins, serving_image as _image, zip_tree  # noqa: E402
 
 BUILD = ROOT / "build" / "gcp"
 REQUIREMENTS = ROOT / "functions" / "gcp" / "requirements.txt"
@@ -34,12 +33,12 @@ def source() -> Path:
     return out
 
 
+# on Vertex the image fetches the model folder with the Cloud Storage client (serve.py)
+VERTEX_LIBRARIES = ("google-cloud-storage==3.17.2",)
+
+
 def serving_image() -> Path:
-    out = BUILD / "serving-image"
-    shutil.rmtree(out, ignore_errors=True)
-    shutil.copytree(ROOT / "infra" / "aws" / "serving", out, ignore=shutil.ignore_patterns("__pycache__"))
-    (out / "requirements.txt").write_text("".join(f"{lib}=={v}\n" for lib, v in model_pins().items()))
-    return out
+    return _image(BUILD / "serving-image", model_pins(), VERTEX_LIBRARIES)
 
 
 def main(argv: list[str]) -> None:

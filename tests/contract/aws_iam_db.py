@@ -32,7 +32,8 @@ ARN_OF = {"AWS::SQS::Queue": ("sqs", "queue"), "AWS::DynamoDB::Table": ("dynamod
           "AWS::StepFunctions::StateMachine": ("states", "stateMachine"),
           "AWS::Serverless::StateMachine": ("states", "stateMachine"), "AWS::SNS::Topic": ("sns", "topic"),
           "AWS::IAM::Role": ("iam", "role"), "AWS::Logs::LogGroup": ("logs", "log-group"),
-          "AWS::KinesisFirehose::DeliveryStream": ("firehose", "deliverystream")}
+          "AWS::KinesisFirehose::DeliveryStream": ("firehose", "deliverystream"),
+          "AWS::ECR::Repository": ("ecr", "repository")}
 
 
 def database() -> dict[str, Any]:
@@ -50,6 +51,13 @@ def database() -> dict[str, Any]:
 
 def _list(v: Any) -> list[Any]:
     return v if isinstance(v, list) else [v]
+
+
+def _branches(resource: Any) -> list[Any]:
+    """Both sides of a conditional resource (``!If [cond, a, b]``): either may be deployed."""
+    if isinstance(resource, dict) and "Fn::If" in resource:
+        return [x for branch in resource["Fn::If"][1:] for x in _branches(branch)]
+    return [resource]
 
 
 def statements(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -101,7 +109,7 @@ def problems(template: dict[str, Any]) -> tuple[list[str], list[str]]:
     db = database()
     out, unknown = [], []
     for role, st in statements(template):
-        resources = _list(st.get("Resource", []))
+        resources = [x for r in _list(st.get("Resource", [])) for x in _branches(r)]
         for action in _list(st.get("Action", [])):
             service, _, name = str(action).partition(":")
             if "*" in name:

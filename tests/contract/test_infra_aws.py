@@ -185,3 +185,20 @@ def test_a_role_that_reads_the_training_bucket_may_list_it() -> None:
         lists = any(st["Action"] in ("s3:ListBucket", ["s3:ListBucket"]) and st["Resource"] == {"Fn::GetAtt": ["TrainingBucket", "Arn"]}
                     for st in sts)
         assert not reads or lists, name
+
+
+def test_the_default_images_are_skyloops_own_and_pullable() -> None:
+    """The SageMaker scikit-learn 1.2 image was the default: it runs Python 3.9, where a managed
+    training job cannot run Skyloop, and scikit-learn 1.2, where no in-function model loads (every
+    rollout refused at staging). Empty now means Skyloop's image in the stack's own repository,
+    and the SageMaker role may pull it."""
+    doc = _template()
+    params, env = doc["Parameters"], doc["Globals"]["Function"]["Environment"]["Variables"]
+    own = {"Fn::Sub": "${ServingRepository.RepositoryUri}:${ServingImageTag}"}
+    for param, var, cond in (("InferenceImage", "SKYLOOP_AWS_INFERENCE_IMAGE", "OwnInferenceImage"),
+                             ("TrainingImage", "SKYLOOP_AWS_TRAINING_IMAGE", "OwnTrainingImage")):
+        assert params[param]["Default"] == ""
+        assert env[var] == {"Fn::If": [cond, own, {"Ref": param}]}
+    role = doc["Resources"]["SageMakerExecutionRole"]["Properties"]["Policies"]
+    pulls = [st["Resource"] for p in role for st in p["PolicyDocument"]["Statement"] if "ecr:BatchGetImage" in st["Action"]]
+    assert len(pulls) == 2 and all(r["Fn::If"][1] == {"Fn::GetAtt": ["ServingRepository", "Arn"]} for r in pulls)

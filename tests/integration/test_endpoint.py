@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from bench.http_load import hammer
 from skyloop.serving.deployment import smoke_rows
 from skyloop.local.endpoint import serve_in_thread
 
@@ -133,32 +134,9 @@ def served(runtime):
 def test_load_32_clients_x_400_requests_without_an_error(served) -> None:
     """Bounded: 12,800 requests on keep-alive connections to 127.0.0.1, then it stops."""
     server, rows = served
-    body = json.dumps({"instances": rows}).encode()
-    errors: list[str] = []
-    ok = [0] * 32
-
-    def client(i: int) -> None:
-        conn = http.client.HTTPConnection(server.host, server.port, timeout=60)
-        try:
-            for _ in range(400):
-                status, _, data = _post(server, body, conn=conn)
-                if status != 200:
-                    errors.append(f"{status} {data[:100]!r}")
-                else:
-                    ok[i] += 1
-        except Exception as exc:  # a reset or a timeout is a failure of the test, counted
-            errors.append(f"{type(exc).__name__}: {exc}")
-        finally:
-            conn.close()
-
-    t0 = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(32)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=600)
-    assert not errors, errors[:5]
-    assert sum(ok) == 32 * 400, (sum(ok), time.perf_counter() - t0)
+    result = hammer(server.host, server.port, "/v1/models/churn:predict", json.dumps({"instances": rows}).encode())
+    assert not result.errors, result.errors[:5]
+    assert result.ok == 32 * 400, (result.ok, result.seconds)
 
 
 def _numeric_feature(rows) -> str:

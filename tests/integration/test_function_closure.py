@@ -35,3 +35,24 @@ def test_the_closure_check_catches_a_missing_sdk(tmp_path: Path) -> None:
     found = missing(source, source / "main.py", cut, ALLOWED)
     assert any(f.startswith("google.cloud.vision_v1 ") and "google-cloud-vision" in f for f in found), found
     assert any(f.startswith("PIL ") and "pillow" in f for f in found), found
+
+
+@pytest.mark.parametrize("cloud", ["aws", "gcp"])
+def test_every_import_the_serving_image_reaches_is_in_its_requirements(cloud: str, tmp_path: Path) -> None:
+    """serve.py (Starlette, uvicorn; the storage client on Vertex) and the model's own
+    code/inference.py (pandas, joblib) run on what the image's requirements.txt installs. The AWS
+    image pins the train package's versions of the same libraries the GCP one pins."""
+    import shutil
+    import sys
+
+    sys.path.insert(0, str(ROOT / "infra"))
+    from source_tree import serving_image
+
+    gcp = infra_package.load("gcp")
+    image = gcp.serving_image() if cloud == "gcp" else serving_image(tmp_path / "image", gcp.model_pins())
+    shutil.copy2(ROOT / "shared" / "skyloop" / "serving" / "inference.py", image / "inference.py")
+    allowed = {"skyloop": "a training job's own copy of skyloop, unpacked from its code channel"}
+    if cloud == "aws":
+        allowed["google.cloud"] = "fetched from Cloud Storage only on Vertex AI (AIP_STORAGE_URI)"
+    for entry in ("serve.py", "inference.py"):
+        assert missing(image, image / entry, image / "requirements.txt", allowed) == []

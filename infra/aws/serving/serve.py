@@ -1,135 +1,293 @@
-"""Skyloop's serving container: SageMaker's bring-your-own-container contract and Vertex AI's
-custom-container contract, nothing more.
+"""Skyloop's serving container: SageMaker's bring-your-own-container contract (``serve`` and
+``train``) and Vertex AI's custom-container contract.
 
-SageMaker starts the image with ``serve``, unpacks model.tar.gz into /opt/ml/model and sends
-``GET /ping`` and ``POST /invocations`` to port 8080. The model's own ``code/inference.py``
-(what the deployer packs: Skyloop's serving core plus the container's four functions) does the
-work, exactly as in the SageMaker scikit-learn image, so the deployer does not care which image
-serves. Why this image exists: it is built with the very numpy, scipy and scikit-learn the train
-function packs (infra/aws/package.py pins them in requirements.txt), so a joblib model always
-loads where it is served. Standard library only: the libraries in the image are the model's.
+Why this image exists: it is built with the very numpy, scipy and scikit-learn the train function
+packs (infra/aws/package.py pins them in requirements.txt), so a joblib model always loads where
+it is served, and a managed training job trains under the libraries that will serve it.
 
-On Vertex AI (``AIP_*`` variables set) the same files, ``model.joblib`` and ``code/inference.py``,
-are in the Cloud Storage folder ``AIP_STORAGE_URI``: they are fetched with the service account's
-token from the metadata server (or from ``STORAGE_EMULATOR_HOST`` in tests), and the server
-answers ``AIP_HEALTH_ROUTE`` and ``AIP_PREDICT_ROUTE`` on ``AIP_HTTP_PORT``. Vertex sends
-``{"instances": [...]}`` and reads ``{"predictions": [...]}``, which the serving core speaks.
+**serve.** SageMaker starts the image with ``serve``, unpacks model.tar.gz into /opt/ml/model and
+sends ``GET /ping`` and ``POST /invocations`` to port 8080. On Vertex AI (``AIP_*`` set, no
+arguments) the same two files are in the Cloud Storage folder ``AIP_STORAGE_URI``; they are
+fetched once with the Cloud Storage client (the service account's credentials, or
+``STORAGE_EMULATOR_HOST`` in tests), and the server answers ``AIP_HEALTH_ROUTE`` and
+``AIP_PREDICT_ROUTE`` on ``AIP_HTTP_PORT``. The model's own ``code/inference.py`` (Skyloop's serving
+core plus SageMaker's four handler functions) does the work, so the deployer does not care which
+image serves.
+
+The server is Starlette on uvicorn, as the local endpoint is (``skyloop/local/endpoint.py``): the
+standard-library ``ThreadingHTTPServer`` it replaces spent a thread per connection, had no body
+deadline and answered errors as it pleased. Here:
+- one uvicorn process per core (``SAGEMAKER_MODEL_SERVER_WORKERS``, SageMaker's own knob, or the
+  core count), each with the model loaded once; the parent loads it first, so bytes the registry
+  does not vouch for stop the container before it ever answers a health check;
+- limits, each a JSON error ``{"error": code, "reason": one line}``: body size (413), time to
+  receive the body (408), a request the model's schema refuses (400), time to predict (504),
+  concurrent connections (503, uvicorn's ``limit_concurrency``);
+- dynamic batching: requests waiting while the model is busy go into one model call (up to
+  ``MAX_BATCH_BYTES`` of requests); if that call refuses the batch, each request is answered alone, so one
+  client's bad row fails only that client.
+Slow request headers are left to the platform's front end (SageMaker's and Vertex's proxies
+terminate client connections), unlike the local endpoint, which faces clients itself.
+
+**train.** SageMaker starts a training job with ``train``: the hyperparameters (JSON text, as
+``SageMakerTrainingBackend`` writes them) are in /opt/ml/input/config/hyperparameters.json, the
+dataset in the ``train`` channel, and this very ``skyloop`` package as a tarball in the ``code``
+channel. The job trains with ``skyloop.training.entry.run`` into /opt/ml/model, which SageMaker
+packs as model.tar.gz; a failure's reason goes to /opt/ml/output/failure, where
+DescribeTrainingJob shows it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
 import sys
+import tarfile
 import tempfile
 import traceback
-import urllib.parse
-import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-MODEL_DIR = os.environ.get("SKYLOOP_MODEL_DIR", "/opt/ml/model")
+HERE = Path(__file__).resolve().parent
+ML_ROOT = Path(os.environ.get("SKYLOOP_ML_ROOT", "/opt/ml"))
 PORT = int(os.environ.get("AIP_HTTP_PORT") or os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080"))
 HEALTH_ROUTE = os.environ.get("AIP_HEALTH_ROUTE", "/ping")
 PREDICT_ROUTE = os.environ.get("AIP_PREDICT_ROUTE", "/invocations")
 MAX_BODY = 6 * 1024 * 1024  # SageMaker's real-time payload limit (Vertex's is 1.5 MB)
+BODY_SECONDS = 30.0  # a client that has not sent its body by then is dropped
+PREDICT_SECONDS = 55.0  # SageMaker gives an invocation 60 s; answer before it gives up
+MAX_CONNECTIONS = 512  # per worker
+MAX_BATCH_BYTES = 1024 * 1024  # what one model call takes from the queue (a lone request may be larger)
 MODEL_FILES = ("model.joblib", "code/inference.py")
-METADATA_TOKEN = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token"
-
-
-def fetch_from_gcs(uri: str, dest: str) -> str:
-    """Copy the model folder's two files from Cloud Storage (JSON API, media download) to ``dest``."""
-    bucket, _, prefix = uri.removeprefix("gs://").partition("/")
-    emulator = os.environ.get("STORAGE_EMULATOR_HOST", "")
-    headers = {}
-    if not emulator:
-        req = urllib.request.Request(METADATA_TOKEN, headers={"Metadata-Flavor": "Google"})
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            headers["Authorization"] = f"Bearer {json.loads(resp.read())['access_token']}"
-    base = emulator.rstrip("/") or "https://storage.googleapis.com"
-    for name in MODEL_FILES:
-        obj = urllib.parse.quote(f"{prefix.strip('/')}/{name}".lstrip("/"), safe="")
-        req = urllib.request.Request(f"{base}/storage/v1/b/{bucket}/o/{obj}?alt=media", headers=headers)
-        path = os.path.join(dest, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with urllib.request.urlopen(req, timeout=300) as resp, open(path, "wb") as fh:
-            fh.write(resp.read())
-    return dest
 
 
 def model_dir() -> str:
-    uri = os.environ.get("AIP_STORAGE_URI", "")
-    return fetch_from_gcs(uri, tempfile.mkdtemp(prefix="skyloop-model-")) if uri else MODEL_DIR
+    return os.environ.get("SKYLOOP_MODEL_DIR") or str(ML_ROOT / "model")
 
 
-def load_program(model_dir: str = MODEL_DIR) -> ModuleType:
+def workers() -> int:
+    """SageMaker's own knob first; one process per core otherwise (the model call holds the GIL)."""
+    stated = os.environ.get("SAGEMAKER_MODEL_SERVER_WORKERS") or os.environ.get("SKYLOOP_SERVING_WORKERS")
+    return max(1, int(stated)) if stated else max(1, os.cpu_count() or 1)
+
+
+def fetch_from_gcs(uri: str, dest: str) -> str:
+    """Copy the model folder's two files from Cloud Storage to ``dest`` with the storage client
+    (Application Default Credentials: the endpoint's service account on Vertex)."""
+    from google.cloud import storage
+
+    bucket_name, _, prefix = uri.removeprefix("gs://").partition("/")
+    bucket = storage.Client().bucket(bucket_name)
+    for name in MODEL_FILES:
+        path = os.path.join(dest, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        bucket.blob(f"{prefix.strip('/')}/{name}".lstrip("/")).download_to_filename(path, timeout=300)
+    return dest
+
+
+def load_program(folder: str) -> ModuleType:
     name = os.environ.get("SAGEMAKER_PROGRAM", "inference.py")
-    spec = importlib.util.spec_from_file_location("skyloop_inference", os.path.join(model_dir, "code", name))
+    spec = importlib.util.spec_from_file_location("skyloop_inference", os.path.join(folder, "code", name))
     if spec is None or spec.loader is None:
-        raise RuntimeError(f"no {name} under {model_dir}/code")
+        raise RuntimeError(f"no {name} under {folder}/code")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 class Model:
-    """Loaded once at start: a model that fails its hash check never answers /ping."""
+    """Loaded once per process: a model that fails its hash check never answers a health check."""
 
-    def __init__(self, model_dir: str = MODEL_DIR) -> None:
-        self.program = load_program(model_dir)
-        self.model = self.program.model_fn(model_dir)
+    def __init__(self, folder: str) -> None:
+        self.program = load_program(folder)
+        self.model = self.program.model_fn(folder)
 
-    def invoke(self, body: bytes, content_type: str, accept: str) -> Any:
-        rows = self.program.input_fn(body, content_type)
-        return self.program.output_fn(self.program.predict_fn(rows, self.model), accept)
-
-
-def handler_for(model: Model) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _answer(self, status: int, body: str | bytes, content_type: str = "application/json") -> None:
-            data = body.encode() if isinstance(body, str) else body
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            self._answer(200, "{}") if self.path == HEALTH_ROUTE else self._answer(404, '{"error": "not found"}')
-
-        def do_POST(self) -> None:  # noqa: N802
-            if self.path != PREDICT_ROUTE:
-                return self._answer(404, '{"error": "not found"}')
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY:
-                return self._answer(413, '{"error": "payload above 6 MB"}')
-            body = self.rfile.read(length)
+    def predict_many(self, requests: list[tuple[bytes, str, str]]) -> list[Any]:
+        """One model call for every request that parses; each request's answer, or its error."""
+        parsed: list[Any] = []
+        for body, content_type, _ in requests:
             try:
-                out = model.invoke(body, self.headers.get("Content-Type", "application/json"),
-                                   self.headers.get("Accept", "application/json"))
-            except (ValueError, KeyError, TypeError) as e:  # a request the model's schema refuses
-                return self._answer(400, json.dumps({"error": f"{type(e).__name__}: {e}"}))
-            except Exception:  # noqa: BLE001 - logged for CloudWatch, answered as a 500
-                traceback.print_exc(file=sys.stderr)
-                return self._answer(500, '{"error": "internal error"}')
-            self._answer(200, out)
+                parsed.append(self.program.input_fn(body, content_type))
+            except Exception as exc:  # noqa: BLE001 - the request's own error, answered to it alone
+                parsed.append(exc)
+        good = [i for i, rows in enumerate(parsed) if not isinstance(rows, Exception)]
+        out: list[Any] = list(parsed)
+        if len(good) > 1:
+            try:
+                preds = self.program.predict_fn([row for i in good for row in parsed[i]], self.model)
+                start = 0
+                for i in good:
+                    n = len(parsed[i])
+                    out[i] = self.program.output_fn(preds[start:start + n], requests[i][2])
+                    start += n
+                return out
+            except Exception:  # noqa: BLE001 - somebody's rows were refused: answer each alone
+                pass
+        for i in good:
+            try:
+                out[i] = self.program.output_fn(self.program.predict_fn(parsed[i], self.model), requests[i][2])
+            except Exception as exc:  # noqa: BLE001
+                out[i] = exc
+        return out
 
-        def log_message(self, fmt: str, *args: Any) -> None:  # one line per request, to CloudWatch
-            sys.stderr.write("%s %s\n" % (self.address_string(), fmt % args))
 
-    return Handler
+class Batcher:
+    """Requests that arrive while the model is busy wait in a queue; the worker takes all that are
+    waiting into one model call. A lone request is never held back to fill a batch."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self.queue: asyncio.Queue[tuple[tuple[bytes, str, str], asyncio.Future[Any]]] | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    async def submit(self, request: tuple[bytes, str, str]) -> Any:
+        if self.queue is None:  # created inside the server's event loop, on first use
+            self.queue = asyncio.Queue()
+            self.task = asyncio.create_task(self._work())
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await self.queue.put((request, fut))
+        return await fut
+
+    async def _work(self) -> None:
+        assert self.queue is not None
+        while True:
+            batch = [await self.queue.get()]
+            size = len(batch[0][0][0])
+            while not self.queue.empty() and size < MAX_BATCH_BYTES:
+                batch.append(self.queue.get_nowait())
+                size += len(batch[-1][0][0])
+            live = [(req, fut) for req, fut in batch if not fut.done()]  # a caller that timed out has gone
+            if not live:
+                continue
+            try:
+                results = await asyncio.to_thread(self.model.predict_many, [req for req, _ in live])
+            except Exception as exc:  # noqa: BLE001 - every caller of the batch gets the error
+                results = [exc] * len(live)
+            for (_, fut), res in zip(live, results):
+                if not fut.done():
+                    fut.set_result(res)
+
+
+def create_app(model: Model | None = None) -> Any:
+    """The ASGI app (uvicorn calls it once in each worker, which loads its own model)."""
+    from starlette.applications import Starlette
+    from starlette.exceptions import HTTPException
+    from starlette.requests import ClientDisconnect, Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    batcher = Batcher(model or Model(model_dir()))
+
+    def error(status: int, code: str, reason: str) -> JSONResponse:
+        return JSONResponse({"error": code, "reason": reason}, status_code=status)
+
+    async def read_body(request: Request) -> bytes | JSONResponse:
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+            return error(413, "too_large", f"body above {MAX_BODY} bytes")
+        chunks: list[bytes] = []
+
+        async def receive() -> bool:
+            size = 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY:
+                    return False
+                chunks.append(chunk)
+            return True
+
+        try:
+            if not await asyncio.wait_for(receive(), BODY_SECONDS):
+                return error(413, "too_large", f"body above {MAX_BODY} bytes")
+        except asyncio.TimeoutError:
+            return error(408, "timeout", f"body not received within {BODY_SECONDS:g} s")
+        except ClientDisconnect:
+            return error(400, "client_disconnected", "the client went away")
+        return b"".join(chunks)
+
+    async def predict(request: Request) -> Response:
+        body = await read_body(request)
+        if isinstance(body, Response):
+            return body
+        req = (body, request.headers.get("content-type", "application/json"),
+               request.headers.get("accept", "application/json"))
+        try:
+            result = await asyncio.wait_for(batcher.submit(req), PREDICT_SECONDS)
+        except asyncio.TimeoutError:
+            return error(504, "timeout", f"prediction took longer than {PREDICT_SECONDS:g} s")
+        if isinstance(result, (ValueError, KeyError, TypeError)):  # a request the model's schema refuses
+            return error(400, "invalid_request", f"{type(result).__name__}: {result}"[:500])
+        if isinstance(result, Exception):
+            traceback.print_exception(result, file=sys.stderr)
+            return error(500, "internal", "the request failed")
+        return Response(result, media_type="application/json")
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({})
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        status = getattr(exc, "status_code", 500)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(status, "http_error")
+        return error(status, code, str(getattr(exc, "detail", "")) or "no such route")
+
+    async def internal(request: Request, exc: Exception) -> JSONResponse:  # never echo internals
+        traceback.print_exception(exc, file=sys.stderr)
+        return error(500, "internal", "the request failed")
+
+    return Starlette(routes=[Route(HEALTH_ROUTE, health, methods=["GET"]), Route(PREDICT_ROUTE, predict, methods=["POST"])],
+                     exception_handlers={HTTPException: http_error, Exception: internal})
+
+
+def serve() -> None:
+    import uvicorn
+
+    if os.environ.get("AIP_STORAGE_URI"):  # Vertex: fetched once, for every worker
+        os.environ["SKYLOOP_MODEL_DIR"] = fetch_from_gcs(os.environ["AIP_STORAGE_URI"],
+                                                         tempfile.mkdtemp(prefix="skyloop-model-"))
+    model = Model(model_dir())  # refuses unvouched bytes here, before any port is open
+    n = workers()
+    common = {"host": os.environ.get("SKYLOOP_BIND", "0.0.0.0"), "port": PORT, "log_config": None,
+              "access_log": False, "lifespan": "off", "limit_concurrency": MAX_CONNECTIONS, "timeout_keep_alive": 75}
+    if n == 1:
+        uvicorn.run(create_app(model), **common)
+    else:  # SageMaker and Vertex call /ping on the same port: every worker shares the socket
+        del model
+        uvicorn.run("serve:create_app", factory=True, app_dir=str(HERE), workers=n, **common)
+
+
+def train() -> None:
+    """A SageMaker training job on this image (see the module's docstring)."""
+    failure = ML_ROOT / "output" / "failure"
+    try:
+        raw = json.loads((ML_ROOT / "input" / "config" / "hyperparameters.json").read_text())
+        hps = {k: json.loads(v) if isinstance(v, str) else v for k, v in raw.items()}
+        [code] = sorted((ML_ROOT / "input" / "data" / "code").glob("*.tar.gz"))
+        src = Path(tempfile.mkdtemp(prefix="skyloop-code-"))
+        with tarfile.open(code) as tar:
+            tar.extractall(src, filter="data")
+        sys.path.insert(0, str(src))
+        from skyloop.training.entry import run  # the job's own copy of skyloop, from the code channel
+
+        run(ML_ROOT / "input" / "data" / "train", ML_ROOT / "model",
+            {"target": hps.get("target") or None, "source_uri": hps.get("source_uri"), "params": hps.get("params") or {}})
+    except BaseException as exc:
+        traceback.print_exc()
+        failure.parent.mkdir(parents=True, exist_ok=True)
+        failure.write_text(f"{type(exc).__name__}: {exc}"[:1024])
+        raise SystemExit(1) from None
 
 
 def main(argv: list[str]) -> None:
-    if argv and argv[0] != "serve":
-        raise SystemExit(f"this image only serves (got {argv[0]!r}); SageMaker starts it with 'serve'")
-    # all interfaces inside the container, as SageMaker requires; tests bind 127.0.0.1
-    server = ThreadingHTTPServer((os.environ.get("SKYLOOP_BIND", "0.0.0.0"), PORT), handler_for(Model(model_dir())))
-    server.serve_forever()
+    mode = argv[0] if argv else "serve"  # Vertex starts the container with no arguments
+    if mode == "serve":
+        serve()
+    elif mode == "train":
+        train()
+    else:
+        raise SystemExit(f"this image serves or trains (got {mode!r}); SageMaker starts it with 'serve' or 'train'")
 
 
 if __name__ == "__main__":

@@ -167,7 +167,8 @@ def test_the_serving_image_serves_what_the_train_package_trained(aws: Aws, pytho
     train_pkg = package.fresh("train")
     pins = (BUILD / "serving-image" / "requirements.txt").read_text().split()
     versions = package.pinned_versions(train_pkg)
-    assert pins == [f"{lib}=={versions[lib]}" for lib in package.SERVING_LIBRARIES]
+    assert pins[:len(package.SERVING_LIBRARIES)] == [f"{lib}=={versions[lib]}" for lib in package.SERVING_LIBRARIES]
+    server = package.server_site()
 
     upload(aws)
     assert invoke(python313, "train", load_event("s3-object-created.json"))["results"][0]["status"] == "PENDING"
@@ -184,11 +185,12 @@ def test_the_serving_image_serves_what_the_train_package_trained(aws: Aws, pytho
             port = s.getsockname()[1]
         serve_py = str(BUILD / "serving-image" / "serve.py")
         # the train package leaves python-dateutil to the Lambda runtime; the image's pip installs it
-        paths = [str(train_pkg), package._runtime_sdk()]
+        paths = [str(train_pkg), str(server), package._runtime_sdk()]
         code = (f"import sys, runpy; sys.path[:0] = {paths!r}; sys.argv = [{serve_py!r}, 'serve']; "
                 f"runpy.run_path({serve_py!r}, run_name='__main__')")
         env = {"SKYLOOP_MODEL_DIR": str(model_dir), "SKYLOOP_BIND": "127.0.0.1", "SAGEMAKER_BIND_TO_PORT": str(port),
-               "SAGEMAKER_PROGRAM": "inference.py", "SKYLOOP_ARTIFACT_SHA256": sha256}
+               "SAGEMAKER_PROGRAM": "inference.py", "SKYLOOP_ARTIFACT_SHA256": sha256,
+               "SAGEMAKER_MODEL_SERVER_WORKERS": "2"}
         proc = subprocess.Popen([python313, "-I", "-S", "-B", "-c", code], env=env, stderr=subprocess.PIPE, text=True)
         return proc, f"http://127.0.0.1:{port}"
 

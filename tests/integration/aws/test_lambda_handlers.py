@@ -395,21 +395,28 @@ def test_dataset_above_the_size_rule_trains_as_a_sagemaker_job(aws: Aws, context
     hps = {k: json.loads(v) for k, v in job["HyperParameters"].items()}
     assert hps["sagemaker_program"] == "skyloop_entry.py" and hps["target"] == "churned"
     assert job["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"].endswith("datasets/churn 2026.csv")
-    code = hps["sagemaker_submit_directory"].split("/", 3)[3]
-    bundle = aws.client("s3").get_object(Bucket=TRAINING_BUCKET, Key=code)["Body"].read()
     again = train.handler(load_event("s3-object-created.json"), context)
     assert again["results"][0]["duplicate"]  # a redelivered upload starts no second job
     assert len(aws.client("sagemaker").list_training_jobs()["TrainingJobSummaries"]) == 1
 
-    # what the container does: unpack the source bundle, run the entry with SageMaker's env
-    src, data, model = tmp_path / "code", tmp_path / "input" / "train", tmp_path / "model"
-    data.mkdir(parents=True)
-    with tarfile.open(fileobj=io.BytesIO(bundle), mode="r:gz") as tar:
-        tar.extractall(src, filter="data")
-    (data / "churn 2026.csv").write_bytes(CHURN)
-    env = {**os.environ, "SM_CHANNEL_TRAIN": str(data), "SM_MODEL_DIR": str(model), "SM_HPS": json.dumps(hps),
-           "PYTHONPATH": str(src)}
-    subprocess.run([sys.executable, hps["sagemaker_program"]], cwd=src, env=env, check=True, capture_output=True)
+    # what Skyloop's image does as SageMaker runs it (``train``): every channel of the job's
+    # InputDataConfig copied from S3 under /opt/ml/input/data/<channel>/, the hyperparameters as
+    # SageMaker writes them, and the model folder SageMaker packs afterwards
+    ml = tmp_path / "ml"
+    (ml / "input" / "config").mkdir(parents=True)
+    (ml / "input" / "config" / "hyperparameters.json").write_text(json.dumps(job["HyperParameters"]))
+    assert [c["ChannelName"] for c in job["InputDataConfig"]] == ["train", "code"]
+    for channel in job["InputDataConfig"]:
+        key = channel["DataSource"]["S3DataSource"]["S3Uri"].split("/", 3)[3]
+        (ml / "input" / "data" / channel["ChannelName"]).mkdir(parents=True)
+        body = aws.client("s3").get_object(Bucket=TRAINING_BUCKET, Key=key)["Body"].read()
+        (ml / "input" / "data" / channel["ChannelName"] / key.rsplit("/", 1)[1]).write_bytes(body)
+    serve_py = ROOT / "infra" / "aws" / "serving" / "serve.py"
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    ran = subprocess.run([sys.executable, "-I", str(serve_py), "train"], env={**env, "SKYLOOP_ML_ROOT": str(ml)},
+                         capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    model = ml / "model"
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w:gz") as tar:
         for f in sorted(model.iterdir()):

@@ -357,9 +357,10 @@ run(Path(os.environ.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train")),
 
 
 class SageMakerTrainingBackend:
-    """Datasets above the in-function size rule: a SageMaker training job on the
-    scikit-learn framework image, running ``skyloop.training.entry.run`` in script mode.
-    boto3 only: the ``sagemaker`` SDK stays out of every Lambda."""
+    """Datasets above the in-function size rule: a SageMaker training job running
+    ``skyloop.training.entry.run``, on Skyloop's serving image (its ``train`` mode, the default)
+    or in script mode on a scikit-learn framework image. boto3 only: the ``sagemaker`` SDK stays
+    out of every Lambda."""
 
     name = "sagemaker"
     ENTRY = "skyloop_entry.py"
@@ -393,7 +394,11 @@ class SageMakerTrainingBackend:
                 HyperParameters={k: json.dumps(v) for k, v in hyper.items()},
                 AlgorithmSpecification={"TrainingImage": self.aws.training_image, "TrainingInputMode": "File"},
                 InputDataConfig=[{"ChannelName": "train", "ContentType": "text/csv", "DataSource": {"S3DataSource": {
-                    "S3DataType": "S3Prefix", "S3Uri": dataset_uri, "S3DataDistributionType": "FullyReplicated"}}}],
+                    "S3DataType": "S3Prefix", "S3Uri": dataset_uri, "S3DataDistributionType": "FullyReplicated"}}},
+                    # Skyloop's image (infra/aws/serving/serve.py train) takes the code as a channel:
+                    # it has no S3 client of its own; a framework image ignores it
+                    {"ChannelName": "code", "ContentType": "application/gzip", "DataSource": {"S3DataSource": {
+                        "S3DataType": "S3Prefix", "S3Uri": code_uri, "S3DataDistributionType": "FullyReplicated"}}}],
                 OutputDataConfig={"S3OutputPath": self.aws.training_output or f"s3://{self.aws.bucket}/training-jobs/"},
                 ResourceConfig={"InstanceType": self.aws.training_instance_type, "InstanceCount": 1,
                                 "VolumeSizeInGB": self.aws.training_volume_gb},
