@@ -17,6 +17,9 @@ param mlWorkspaceName string
 @description('The Azure ML environment that serves and trains, built from build/azure/environment (pinned to the functions model libraries).')
 param servingEnvironment string = 'azureml:skyloop-serving@latest'
 
+@description('The workspace datastore Skyloop creates on its datasets container: Azure ML reads datasets, code and models through it, each reader with its own identity (the account takes no shared keys, so a raw https URL gives Azure ML no way in).')
+param mlDatastoreName string = 'skyloopdatasets'
+
 @description('The Azure ML compute cluster that runs training jobs.')
 param trainingCompute string = 'cpu-cluster'
 
@@ -44,6 +47,7 @@ var roles = {
   azureMlDataScientist: 'f6c7c914-8db3-469d-8ca1-694a8f32e121'
   cognitiveServicesUser: 'a97b65f3-24c7-4388-baec-2e87ef9d8cf4'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  blobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
 }
 
 // ---- storage: datasets, models, state, queues -----------------------------------------------
@@ -219,6 +223,8 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'SKYLOOP_AZURE_ENDPOINT_PREFIX', value: name }
         { name: 'SKYLOOP_AZURE_SERVING_ENVIRONMENT', value: servingEnvironment }
         { name: 'SKYLOOP_AZURE_TRAINING_COMPUTE', value: trainingCompute }
+        { name: 'SKYLOOP_AZURE_DATASTORE', value: datastore.name }
+        { name: 'SKYLOOP_AZURE_ENDPOINT_IDENTITY', value: endpointIdentity.id }
         { name: 'SKYLOOP_AZURE_EVENTS_TOPIC_ENDPOINT', value: events.properties.endpoint }
         { name: 'SKYLOOP_AZURE_TARGETS', value: string(targets) }
         { name: 'SKYLOOP_AZURE_AI_ENDPOINT', value: ai.properties.endpoint }
@@ -289,6 +295,42 @@ resource uploads 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2023-12-15
 
 resource workspace 'Microsoft.MachineLearningServices/workspaces@2024-04-01' existing = {
   name: mlWorkspaceName
+}
+
+// Azure ML reads Skyloop's storage only through this datastore. It holds no credential: a training
+// job reads as whoever submitted it (the functions' identity), a deployment as its endpoint's
+// identity, the studio as the workspace's, and each may read the datasets container, no more.
+resource datastore 'Microsoft.MachineLearningServices/workspaces/datastores@2024-04-01' = {
+  parent: workspace
+  name: mlDatastoreName
+  properties: {
+    datastoreType: 'AzureBlob'
+    accountName: storage.name
+    containerName: datasets
+    endpoint: environment().suffixes.storage
+    protocol: 'https'
+    credentials: {
+      credentialsType: 'None'
+    }
+    serviceDataAccessAuthIdentity: 'WorkspaceSystemAssignedIdentity'
+  }
+}
+
+// the identity every Skyloop online endpoint runs as (skyloop.clouds.azure.ml): a system-assigned
+// one would exist only once the deployer made the endpoint, too late for a role here
+resource endpointIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: '${name}-ml-endpoints'
+  location: location
+}
+
+module endpointAccess 'ml-endpoint-access.bicep' = {
+  name: '${name}-ml-endpoint-access'
+  scope: resourceGroup(split(workspace.properties.storageAccount, '/')[4])
+  params: {
+    principalId: endpointIdentity.properties.principalId
+    workspaceStorageId: workspace.properties.storageAccount
+    workspaceRegistryId: contains(workspace.properties, 'containerRegistry') ? workspace.properties.containerRegistry : ''
+  }
 }
 
 resource mlEvents 'Microsoft.EventGrid/systemTopics@2023-12-15-preview' = {
@@ -447,6 +489,27 @@ resource mlRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+// Azure ML's readers of the datasets container (the datastore above): read only, on that container
+resource workspaceReadsDatasets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: datasetsContainer
+  name: guid(datasetsContainer.id, workspace.id, roles.blobDataReader)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.blobDataReader)
+    principalId: workspace.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource endpointsReadDatasets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: datasetsContainer
+  name: guid(datasetsContainer.id, endpointIdentity.id, roles.blobDataReader)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.blobDataReader)
+    principalId: endpointIdentity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 // the AI services the upload analysis calls: on the one account
 resource aiRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: ai
@@ -485,3 +548,4 @@ output datasetsUrl string = '${storage.properties.primaryEndpoints.blob}${datase
 output actionGroup string = alerts.id
 output eventsTopic string = events.properties.endpoint
 output identityPrincipalId string = identity.properties.principalId
+output datastore string = 'azureml://datastores/${datastore.name}'

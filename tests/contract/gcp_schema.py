@@ -18,31 +18,22 @@ from __future__ import annotations
 import io
 import json
 import re
-import subprocess
-import sys
 import tarfile
 import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from .iac import SCHEMAS as CACHE, schema_wheel
+
 PROVIDER = "cdktf-cdktf-provider-google"
 VERSION = "16.12.1"  # Terraform provider google 6.x, as generated on 2025-12
 ROOT = Path(__file__).resolve().parents[2]
-CACHE = ROOT / "build" / "tools" / "schemas"
 # Terraform's own meta-arguments and blocks: on every resource, in no provider's schema
 META = {"count", "for_each", "depends_on", "provider", "lifecycle", "provisioner", "connection"}
 
 
 def _wheel() -> Path:
-    found = sorted(CACHE.glob(f"cdktf_cdktf_provider_google-{VERSION}-*.whl"))
-    if found:
-        return found[0]
-    CACHE.mkdir(parents=True, exist_ok=True)
-    res = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(CACHE),
-                          f"{PROVIDER}=={VERSION}"], capture_output=True, text=True, timeout=600)
-    if res.returncode != 0:
-        raise AssertionError(f"pip download {PROVIDER}=={VERSION} failed: {res.stderr[-500:]}")
-    return sorted(CACHE.glob(f"cdktf_cdktf_provider_google-{VERSION}-*.whl"))[0]
+    return schema_wheel(PROVIDER, VERSION)
 
 
 def _snake(name: str) -> str:

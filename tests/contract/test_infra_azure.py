@@ -101,11 +101,13 @@ def test_no_key_anywhere_and_data_plane_roles_only() -> None:
     assert doc["resources"]["ai"]["config"]["properties"]["disableLocalAuth"] is True
     roles = doc["variables"]["roles"]["value"]
     allowed = {"blobDataContributor", "queueDataContributor", "tableDataContributor", "eventGridDataSender",
-               "monitoringReader", "azureMlDataScientist", "cognitiveServicesUser", "monitoringMetricsPublisher"}
+               "monitoringReader", "azureMlDataScientist", "cognitiveServicesUser", "monitoringMetricsPublisher",
+               "blobDataReader"}
     assert set(roles) == allowed  # no Owner, no Contributor
     scopes = {k: r["config"].get("scope") for k, r in doc["resources"].items() if r["type"] == "Microsoft.Authorization/roleAssignments"}
     assert scopes == {"blobRole": "storage", "queueRole": "storage", "tableRole": "storage", "sendRole": "events",
-                      "mlRole": "workspace", "aiRole": "ai", "metricsRole": None, "telemetryRole": "insights"}
+                      "mlRole": "workspace", "aiRole": "ai", "metricsRole": None, "telemetryRole": "insights",
+                      "workspaceReadsDatasets": "datasetsContainer", "endpointsReadDatasets": "datasetsContainer"}
 
 
 def test_every_setting_it_writes_is_one_skyloop_reads() -> None:
@@ -142,3 +144,44 @@ def test_application_insights_takes_the_apps_entra_telemetry() -> None:
     role = doc["resources"]["telemetryRole"]["config"]
     assert role["scope"] == "insights" and "monitoringMetricsPublisher" in json.dumps(role)
     assert doc["variables"]["roles"]["value"]["monitoringMetricsPublisher"] == "3913510d-42f4-4e42-8a64-420c390055eb"
+
+
+def test_azure_ml_reads_skyloops_storage_through_a_keyless_datastore_with_read_roles() -> None:
+    """Azure ML was given raw https URLs into an account with shared keys off, and no Azure ML
+    identity had a role on it: every training job and deployment would fail to read. The datastore
+    holds no credential; the workspace's and the endpoints' identities may read the datasets
+    container, and the endpoints' identity what Azure ML requires of it."""
+    doc = _doc()
+    ds = doc["resources"]["datastore"]["config"]
+    assert ds["properties"]["credentials"]["credentialsType"] == "None"
+    assert ds["properties"]["containerName"] == "datasets" or "datasets" in str(ds["properties"]["containerName"])
+    roles = doc["variables"]["roles"]["value"]
+    reads = {k: r["config"] for k, r in doc["resources"].items() if k in ("workspaceReadsDatasets", "endpointsReadDatasets")}
+    assert len(reads) == 2 and all(roles["blobDataReader"] == "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1" for _ in reads)
+    text = TEMPLATE.read_text()
+    assert "'SKYLOOP_AZURE_DATASTORE', value: datastore.name" in text
+    assert "'SKYLOOP_AZURE_ENDPOINT_IDENTITY', value: endpointIdentity.id" in text
+    access = (TEMPLATE.parent / "ml-endpoint-access.bicep").read_text()
+    assert "7f951dda-4ed3-4680-a7ca-43fe172d538d" in access and "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1" in access
+
+
+def test_every_resource_type_and_api_version_is_one_arm_has() -> None:
+    """Against the Azure REST API specs as pulumi-azure-native generates them
+    (tests/contract/azure_arm.py): with no Bicep compiler here, a made-up type or API version
+    would first be refused by ARM, failing the whole deployment."""
+    from .azure_arm import declared, problems
+
+    assert len(declared(TEMPLATE.parent)) >= 20
+    assert problems(TEMPLATE.parent) == []
+
+
+def test_the_arm_check_catches_a_type_or_version_arm_lacks(tmp_path: Path) -> None:
+    from .azure_arm import problems
+
+    text = TEMPLATE.read_text()
+    text = text.replace("'Microsoft.Web/sites@2023-12-01'", "'Microsoft.Web/sites@2023-13-01'", 1)
+    text = text.replace("'Microsoft.Insights/components@2020-02-02'", "'Microsoft.Insights/component@2020-02-02'", 1)
+    (tmp_path / "main.bicep").write_text(text)
+    found = problems(tmp_path)
+    assert any("Microsoft.Web/sites has no API version 2023-13-01" in p for p in found), found
+    assert any("Microsoft.Insights/component, which this check does not know" in p for p in found), found

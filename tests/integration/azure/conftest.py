@@ -64,6 +64,11 @@ class FakeContainerApps:
         self.container_apps, self.container_apps_revisions = Apps(), Revisions()
 
 
+# what infra/azure/main.bicep creates and may read the datasets container
+ENDPOINT_IDENTITY = ("/subscriptions/5f3c2a1e/resourceGroups/skyloop/providers/Microsoft.ManagedIdentity/"
+                     "userAssignedIdentities/skyloop-ml-endpoints")
+
+
 class AzureEnv:
     def __init__(self, connection: str, tmp_path: Path, **settings: Any) -> None:
         from skyloop.clouds.azure.config import AzureSettings
@@ -79,6 +84,7 @@ class AzureEnv:
             connection_string=connection, container=f"datasets{suffix}", state_table=f"state{suffix}",
             remediation_queue=f"remediation{suffix}", dead_letter_queue=f"deadletters{suffix}",
             subscription_id="5f3c2a1e", resource_group="skyloop", workspace="skyloop-ml",
+            endpoint_identity=ENDPOINT_IDENTITY,
             targets={"api": {"resource_id": APP, "kind": "containerapp", "model_group": "churn-2026"}})
         blob_service(self.azure).create_container(self.azure.container)
         table_client(self.azure, self.azure.state_table).create_table()

@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
 
 class _Poller:
@@ -36,15 +36,31 @@ class _Poller:
 NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$")
 
 
+DATASTORE = re.compile(r"^azureml://datastores/(?P<store>[\w-]+)/paths/(?P<path>.+)$")
+
+
+def readable(path: str, datastores: set[str]) -> str:
+    """A path Azure ML can read in Skyloop's account: only through a datastore the workspace has
+    (the account takes no shared keys, so Azure ML has no credential for a bare https URL). The
+    blob's name in the datasets container, as the datastore maps it."""
+    m = DATASTORE.match(str(path))
+    if m is None or m.group("store") not in datastores:
+        raise HttpResponseError(f"Azure ML cannot read {str(path)[:80]}: not a path on one of the workspace's "
+                                f"datastores ({', '.join(sorted(datastores))}), and the account takes no keys")
+    return m.group("path")
+
+
 class Models:
-    def __init__(self) -> None:
+    def __init__(self, datastores: set[str]) -> None:
         self.versions: dict[str, dict[str, Any]] = {}
         self.requests: list[Any] = []
+        self.datastores = datastores
 
     def create_or_update(self, model: Any) -> Any:
         from azure.ai.ml.entities import Model
 
         assert isinstance(model, Model)
+        readable(model.path, self.datastores)
         self.requests.append(copy.deepcopy(model))
         versions = self.versions.setdefault(model.name, {})
         old = versions.get(str(model.version))
@@ -162,13 +178,19 @@ class OnlineDeployments:
 
 
 class Jobs:
-    def __init__(self) -> None:
+    def __init__(self, datastores: set[str]) -> None:
         self.jobs: dict[str, Any] = {}
+        self.datastores = datastores
 
     def create_or_update(self, job: Any, **kwargs: Any) -> Any:
-        from azure.ai.ml.entities import Command
+        from azure.ai.ml.entities import Command, UserIdentityConfiguration
 
         assert isinstance(job, Command)
+        for put in [*job.inputs.values(), *job.outputs.values()]:
+            readable(put.path, self.datastores)
+        # a credential-less datastore is read with the job's identity: the submitter's, or the
+        # compute's, which the template grants nothing
+        assert isinstance(job.identity, UserIdentityConfiguration), job.identity
         if job.name in self.jobs:
             raise ResourceExistsError(f"job {job.name} exists")
         job._status = "Queued"  # the service's answer (a Command does not deep-copy: kept as sent)
@@ -185,10 +207,11 @@ class FakeMLClient:
     def __init__(self, store: Any, workdir: Path) -> None:
         self.store, self.workdir = store, workdir
         self.pending: list[tuple[str, ...]] = []
-        self.models = Models()
+        self.datastores = {"skyloopdatasets", "workspaceblobstore"}  # the second: every workspace has it
+        self.models = Models(self.datastores)
         self.online_endpoints = OnlineEndpoints(self)
         self.online_deployments = OnlineDeployments(self)
-        self.jobs = Jobs()
+        self.jobs = Jobs(self.datastores)
         self.fail_next = ""
         self._loaded: dict[str, Any] = {}
 
@@ -211,7 +234,7 @@ class FakeMLClient:
             model = self.models.get(name, version)
             root = self.workdir / re.sub(r"\W", "_", key)
             (root / "model").mkdir(parents=True, exist_ok=True)
-            (root / "model" / "model.joblib").write_bytes(self.store.get(f"{model.path}/model.joblib"))
+            (root / "model" / "model.joblib").write_bytes(self.store.get(f"{readable(model.path, self.datastores)}/model.joblib"))
             (root / "score.py").write_text(deployment.code_text)
             spec = importlib.util.spec_from_file_location(f"score_{len(self._loaded)}", root / "score.py")
             assert spec is not None and spec.loader is not None

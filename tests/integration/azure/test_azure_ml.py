@@ -19,6 +19,8 @@ import pytest
 from skyloop.errors import ArtifactIntegrityError, DeploymentFailed, EndpointBusy, ForeignModel
 from skyloop.registry import Status
 
+from .conftest import ENDPOINT_IDENTITY
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -45,8 +47,9 @@ def test_versions_carry_skyloops_tags_and_approval_is_a_tag(azure_env: Any, fitt
     assert _register(env, fitted, "d1").version == 1  # a redelivered upload
     m = env.ml.models.requests[0]
     assert (m.name, m.version, m.type) == ("churn-2026", "1", "custom_model")
-    assert m.path.endswith(f"/models/churn-2026/serving/{v1.artifact_sha256}")
-    assert env.adapters.store.get(f"{m.path}/model.joblib") == fitted.model_bytes
+    # through the datastore, never the blob's URL: Azure ML has no key to Skyloop's account
+    assert m.path == f"azureml://datastores/skyloopdatasets/paths/models/churn-2026/serving/{v1.artifact_sha256}"
+    assert env.adapters.store.get(f"{m.path.split('/paths/', 1)[1]}/model.joblib") == fitted.model_bytes
     assert m.tags["skyloop-status"] == "pending" and m.tags["skyloop-artifact-sha256"] == v1.artifact_sha256
     assert reg.groups() == ["churn-2026"]
 
@@ -61,7 +64,7 @@ def test_versions_carry_skyloops_tags_and_approval_is_a_tag(azure_env: Any, fitt
 
     from azure.ai.ml.entities import Model
 
-    env.ml.models.create_or_update(Model(name="theirs", version="1", path="https://x/y", tags={}))
+    env.ml.models.create_or_update(Model(name="theirs", version="1", path="azureml://datastores/workspaceblobstore/paths/y", tags={}))
     with pytest.raises(ForeignModel):
         reg.get("theirs", 1)
     card = env.ml.models.versions["churn-2026"]["1"].tags["skyloop-card-uri"]
@@ -77,6 +80,11 @@ def test_slots_are_deployments_of_one_endpoint(azure_env: Any, fitted: Any) -> N
     v1 = _register(env, fitted, "d1")
     d.deploy("churn-2026", "production", v1)  # the endpoint is created (and waited for), the deployment started
     assert [e.name for e in env.ml.online_endpoints.requests] == ["skyloop-churn-2026"]
+    # it runs as the identity the template let read the datasets container (not a system-assigned
+    # one, which exists only once the endpoint does: too late for any role)
+    [made] = env.ml.online_endpoints.requests
+    assert made.identity.type == "user_assigned"
+    assert [i.resource_id for i in made.identity.user_assigned_identities] == [ENDPOINT_IDENTITY]
     assert not d.settled("churn-2026")  # the deployment provisions for minutes: nothing waits for it
     with pytest.raises(EndpointBusy):
         d.deploy("churn-2026", "staging", v1)  # one change at a time
@@ -150,13 +158,14 @@ def test_a_command_job_trains_once_per_dataset(azure_env: Any, tmp_path: Path) -
     assert backend.submit(dataset, spec).job_id == job.job_id and len(env.ml.jobs.jobs) == 1
     [cmd] = env.ml.jobs.jobs.values()
     assert cmd.name == f"skyloop-{job.job_id}" and cmd.compute == "cpu-cluster"
-    assert cmd.inputs["data"].path == dataset
+    assert cmd.inputs["data"].path == "azureml://datastores/skyloopdatasets/paths/datasets/big.csv"
+    assert type(cmd.identity).__name__ == "UserIdentityConfiguration"  # reads as the functions' identity
     out = cmd.outputs["result"].path
     assert out == f"azureml://datastores/skyloopdatasets/paths/training-jobs/churn-2026/{job.job_id}/"
 
     # run the command as the job's container would, inputs and outputs mounted as local paths
     mounts = {"inputs.code": tmp_path / "code.tar.gz", "inputs.data": tmp_path / "big.csv", "outputs.result": tmp_path / "out"}
-    mounts["inputs.code"].write_bytes(env.adapters.store.get(cmd.inputs["code"].path))
+    mounts["inputs.code"].write_bytes(env.adapters.store.get(cmd.inputs["code"].path.split("/paths/", 1)[1]))
     mounts["inputs.data"].write_bytes(env.adapters.store.get(dataset))
     line = re.sub(r"\$\{\{(\w+\.\w+)\}\}", lambda m: str(mounts[m.group(1)]), cmd.command)
     done = subprocess.run(line.replace("python ", f"{sys.executable} ", 1), shell=True, cwd=cmd.code,

@@ -16,7 +16,8 @@ class AzureBlobStore:
         self.container = azure.container
         self.service = service or blob_service(azure)
 
-    def _client(self, uri: str) -> Any:
+    def locate(self, uri: str) -> tuple[str, str]:
+        """(container, blob name) of a blob's URL, or of a bare name in the configured container."""
         if uri.startswith(("https://", "http://")):
             path = unquote(urlsplit(uri).path).lstrip("/")
             parts = path.split("/", 2)
@@ -25,10 +26,11 @@ class AzureBlobStore:
                 parts = parts[1:]
             else:
                 parts = path.split("/", 1)
-            container, name = parts[0], parts[1]
-        else:
-            container, name = self.container, uri.lstrip("/")
-        return self.service.get_blob_client(container, name)
+            return parts[0], parts[1]
+        return self.container, uri.lstrip("/")
+
+    def _client(self, uri: str) -> Any:
+        return self.service.get_blob_client(*self.locate(uri))
 
     def put(self, key: str, data: bytes) -> str:
         blob = self._client(key)

@@ -43,7 +43,12 @@ class AzureSettings(EnvSettings):
     # function's model libraries (build/azure/environment/, infra/azure/package.py)
     serving_environment: str = "azureml:skyloop-serving@latest"
     training_compute: str = "cpu-cluster"
-    datastore: str = "skyloopdatasets"  # the workspace's datastore on the datasets container
+    # the workspace's datastore on the datasets container: Azure ML reads datasets, code and models
+    # through it (azureml://datastores/<name>/paths/...), never by the blob's https URL
+    datastore: str = "skyloopdatasets"
+    # the user-assigned identity (resource ID) Skyloop's online endpoints run as, which may read
+    # the datasets container (infra/azure/main.bicep); empty: Azure ML's system-assigned one
+    endpoint_identity: str = ""
     # domain events (approvals, passed canaries) on an Event Grid custom topic
     events_topic_endpoint: str = ""  # https://<topic>.<region>-1.eventgrid.azure.net/api/events
     # the Durable Functions orchestration that runs the rollout's steps; empty: inline

@@ -83,6 +83,20 @@ def _client(azure: AzureSettings) -> Any:
     return ml_client(azure.subscription_id, azure.resource_group, azure.workspace)
 
 
+def datastore_path(azure: AzureSettings, store: BlobStore, uri: str) -> str:
+    """``uri`` (a blob in the datasets container) as Azure ML reads it: through the workspace's
+    datastore, with the reader's own identity. The account takes no shared keys, so an https URL
+    gave Azure ML no way to read it."""
+    if uri.startswith("azureml://"):
+        return uri
+    locate = getattr(store, "locate", None)
+    container, name = locate(uri) if locate else (azure.container, uri.lstrip("/"))
+    if container != azure.container:
+        raise InvalidEvent(f"{uri} is outside the {azure.container} container, which Azure ML reads through the "
+                           f"{azure.datastore} datastore; copy it there")
+    return f"azureml://datastores/{azure.datastore}/paths/{name}"
+
+
 def _not_found(exc: BaseException) -> bool:
     from azure.core.exceptions import ResourceNotFoundError
 
@@ -148,7 +162,8 @@ class AzureMLRegistry(AliasedRegistry):
         for _ in range(5):  # a concurrent registration took the number: take the next
             try:
                 made = self.client.models.create_or_update(Model(
-                    name=group, version=str(version), path=folder, type=AssetTypes.CUSTOM_MODEL, tags=tags,
+                    name=group, version=str(version), path=datastore_path(self.azure, self.store, folder),
+                    type=AssetTypes.CUSTOM_MODEL, tags=tags,
                     description="registered by Skyloop"))
                 break
             except ResourceExistsError:
@@ -243,7 +258,7 @@ class AzureMLDeployer:
         name = self.endpoint(group)
         if self._endpoint(group) is None:  # created in a minute or two: waited for, unlike a deployment
             self.client.online_endpoints.begin_create_or_update(ManagedOnlineEndpoint(
-                name=name, auth_mode="key", tags={"skyloop-group": group})).result()
+                name=name, auth_mode="key", tags={"skyloop-group": group}, identity=self._identity())).result()
         current = {d.name: d for d in self._deployments(group)}
         if slot in current and str(current[slot].model).endswith(f":{group}:{version.version}"):
             return
@@ -255,6 +270,15 @@ class AzureMLDeployer:
             environment=self.azure.serving_environment, instance_type=self.azure.instance_type, instance_count=1,
             environment_variables={"SKYLOOP_ARTIFACT_SHA256": version.artifact_sha256},
             tags={"skyloop-version": str(version.version)}))
+
+    def _identity(self) -> Any:
+        """The endpoint's identity: the one the template let read the datasets container."""
+        if not self.azure.endpoint_identity:
+            return None
+        from azure.ai.ml.entities import IdentityConfiguration, ManagedIdentityConfiguration
+
+        return IdentityConfiguration(type="user_assigned", user_assigned_identities=[
+            ManagedIdentityConfiguration(resource_id=self.azure.endpoint_identity)])
 
     def undeploy(self, group: str, slot: str) -> None:
         if slot not in {d.name for d in self._deployments(group)}:
@@ -324,6 +348,7 @@ class AzureMLTrainingBackend:
 
     def submit(self, dataset_uri: str, spec: Mapping[str, Any]) -> TrainingJob:
         from azure.ai.ml import Input, Output, command
+        from azure.ai.ml.entities import UserIdentityConfiguration
 
         code_uri = upload_code(self.store)
         key = job_key(dataset_uri, spec, code_uri)
@@ -341,8 +366,11 @@ class AzureMLTrainingBackend:
         job = command(
             name=name, display_name=f"skyloop {spec.get('model_group') or 'train'}", code=str(program),
             command=f"python job.py ${{{{inputs.code}}}} '{spec_json}' ${{{{inputs.data}}}} ${{{{outputs.result}}}}",
-            inputs={"code": Input(type="uri_file", path=code_uri), "data": Input(type="uri_file", path=dataset_uri)},
+            inputs={"code": Input(type="uri_file", path=datastore_path(self.azure, self.store, code_uri)),
+                    "data": Input(type="uri_file", path=datastore_path(self.azure, self.store, dataset_uri))},
             outputs={"result": Output(type="uri_folder", path=out, mode="rw_mount")},
+            # the job reads and writes as the functions' identity, which submitted it and may
+            identity=UserIdentityConfiguration(),
             environment=self.azure.serving_environment, compute=self.azure.training_compute,
             tags={"skyloop-job": key})
         made = self.client.jobs.create_or_update(job)
