@@ -251,3 +251,42 @@ def test_a_step_that_waits_past_its_bound_aborts_the_rollout(make_runtime, two_d
         if st["next"] == "abort":
             break
     assert st["next"] == "abort" and "after 3 polls" in st["failed_reason"], st
+
+
+def test_a_step_whose_response_was_lost_does_not_replay_its_effects(runtime, two_datasets):
+    """A workflow engine that loses a step's response (a Lambda timeout after the work, a service
+    error) retries the step with the state it had, which does not list what the lost attempt did.
+    Every step here runs twice on the same input, the first answer thrown away: each endpoint change
+    still happens once, and "promoted" is recorded once (before: 7 changes became 9+, promoted twice)."""
+    approve_and_deploy(runtime, train_version(runtime, two_datasets[0], "a"))
+    mv2 = _approved(runtime, two_datasets[1], "b")
+    counted = SlowEndpoint(runtime.deployer, polls=0)
+    ctx = RolloutContext.of(runtime.adapters)
+    ctx.deployer = counted
+    st = start_state(mv2, "req-lost")
+    while st["next"] != "done":
+        run_step(st["next"], st, ctx)  # the answer never reaches the engine
+        st = run_step(st["next"], st, ctx)
+    assert st["status"] == "promoted", st
+    assert len(counted.changes) == len({repr(c) for c in counted.changes}) == 7, counted.changes
+    kinds = [e["kind"] for e in deployment_history(runtime.adapters.kv, "churn")]
+    assert kinds.count("promoted") == 2  # v1's first rollout and v2's, each once
+    assert runtime.registry.alias("churn", "production").version == mv2.version
+
+
+def test_the_same_request_run_again_after_it_finished_starts_afresh(runtime, two_datasets):
+    """The journal is per run (the lease's epoch): promoting the same version by the same name
+    once more, after it ended, is carried out again, not taken for a replay."""
+    from skyloop.serving.rollout import promotion_state
+
+    approve_and_deploy(runtime, train_version(runtime, two_datasets[0], "a"))
+    mv2 = _approved(runtime, two_datasets[1], "b")
+    counted = SlowEndpoint(runtime.deployer, polls=0)
+    ctx = RolloutContext.of(runtime.adapters)
+    ctx.deployer = counted
+    first = run_inline(promotion_state("churn", mv2.version, "ab-winner", after_bake=False), ctx)
+    runtime.deployer.deploy("churn", "production", runtime.registry.get("churn", 1))  # rolled back by hand
+    before = len(counted.changes)
+    again = run_inline(promotion_state("churn", mv2.version, "ab-winner", after_bake=False), ctx)
+    assert first["status"] == again["status"] == "promoted"
+    assert len(counted.changes) > before and runtime.deployer.slots("churn") == {"production": mv2.version}

@@ -131,9 +131,12 @@ def _lock(st: State, c: RolloutContext) -> None:
         held = json.loads(raw) if raw else None
         if held and held["owner"] != st["owner"] and held["until"] > now:
             raise _NotSettled(f"rollout {held['owner']} to finish (its lease ends at {held['until']:.0f})")
-        return json.dumps({"owner": st["owner"], "until": now + LEASE_SECONDS}).encode()
+        # the same rollout's retry keeps its epoch (and so its journal); a new one starts its own
+        ours = held and held["owner"] == st["owner"] and held["until"] > now and "epoch" in held
+        epoch = held["epoch"] if ours else f"{now:.6f}"
+        return json.dumps({"owner": st["owner"], "until": now + LEASE_SECONDS, "epoch": epoch}).encode()
 
-    kvstate.update(c.kv, _lock_key(st["group"]), take)
+    st["epoch"] = json.loads(kvstate.update(c.kv, _lock_key(st["group"]), take))["epoch"]
     st["done"].append("lock")
 
 
@@ -145,15 +148,45 @@ def _unlock(st: State, c: RolloutContext) -> None:
     kvstate.update(c.kv, _lock_key(st["group"]), give_back)
 
 
+def _journal_key(st: State) -> str:
+    """One journal per run of a rollout: its owner (the request) and the epoch of its lease, so a
+    later run with the same name (a canary of the same version passing again) starts afresh."""
+    return f"rollout-journal:{st.get('owner') or execution_name(st)}:{st.get('epoch', '')}"
+
+
+def _recall(st: State, c: RolloutContext) -> None:
+    """Effects an earlier attempt of this very step carried out, whose state never came back: a
+    workflow engine that lost a step's response (a Lambda timeout, a service error) retries it with
+    the state it had, which does not list them. Without this the retry replayed them (7 endpoint
+    updates instead of 5, "promoted" recorded twice). An entry step retried with the state it
+    started from finds its epoch in the group's lease, which it still holds."""
+    if "epoch" not in st:
+        raw = c.kv.get(_lock_key(st["group"]))
+        held = json.loads(raw) if raw else None
+        if not (held and held["owner"] == (st.get("owner") or execution_name(st)) and held["until"] > c.clock.now()
+                and "epoch" in held):
+            return
+        st["epoch"] = held["epoch"]
+    raw = c.kv.get(_journal_key(st))
+    for label, note in json.loads(raw) if raw else []:
+        if label not in st["done"]:
+            st["done"].append(label)
+            if note:
+                st["steps"].append(note)
+
+
 def _effect(st: State, c: RolloutContext, label: str, fn: Callable[[], object], *, endpoint: bool = True,
             note: str | None = None) -> None:
     """Carry out one side effect once per rollout. An endpoint change starts only on a settled
-    endpoint (a cloud refuses a second update during the first)."""
+    endpoint (a cloud refuses a second update during the first). Each one is journalled in the
+    key-value store as well as in the state: the state may be lost with a step's response."""
     if label in st["done"]:
         return
     if endpoint:
         _ready(st, c)
     fn()
+    kvstate.update(c.kv, _journal_key(st),
+                   lambda raw: json.dumps([*(json.loads(raw) if raw else []), [label, note]]).encode())
     st["done"].append(label)
     if note:
         st["steps"].append(note)
@@ -310,6 +343,9 @@ def _abort(st: State, c: RolloutContext) -> None:
         failed, reason = st["next"], f"{caught.get('Error')}: {str(caught.get('Cause'))[:300]}"
         st["failed_step"], st["failed_reason"] = failed, reason
     current = st.get("current")
+    if current is not None and c.deployer.slots(g).get("production") != current:
+        # the endpoint lost production (a failed endpoint is deleted: nothing else can be done to it)
+        _effect(st, c, "abort restore production", lambda: c.deployer.deploy(g, "production", c.registry.get(g, current)))
     _effect(st, c, "abort traffic",
             lambda: c.deployer.set_traffic(g, {"production": 1.0} if current is not None else {}))
     _effect(st, c, "abort undeploy canary", lambda: c.deployer.undeploy(g, "canary"))
@@ -351,6 +387,7 @@ def run_step(step: str, state: Mapping[str, Any], ctx: RolloutContext) -> State:
     st["wait"] = 0
     try:
         try:
+            _recall(st, ctx)
             STEPS[step](st, ctx)
         except (_NotSettled, SkyloopError):
             raise

@@ -251,3 +251,43 @@ def test_a_step_that_times_out_is_retried_before_anything_is_blamed() -> None:
     for step in STEPS:
         retried = {e for r in states[step]["Retry"] for e in r["ErrorEquals"]}
         assert {"Sandbox.Timedout", "States.Timeout", "Lambda.TooManyRequestsException"} <= retried, step
+
+
+def test_a_first_endpoint_that_fails_is_deleted_so_abort_and_the_next_rollout_work(
+        aws: Aws, context: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SageMaker takes only DeleteEndpoint on a Failed endpoint. A first rollout whose endpoint
+    failed (its container never passed /ping) made abort fail too, and every later rollout of the
+    group, until someone deleted the endpoint by hand. moto never fails an endpoint: its describe
+    says Failed here until the endpoint is deleted."""
+    import common
+    from skyloop.registry import Status
+    from skyloop.serving.rollout import start_state
+
+    monkeypatch.setenv("SKYLOOP_AWS_ENDPOINT_WAIT_SECONDS", "0")
+    _trained(aws, context, 1, CHURN)
+    a = common.adapters()
+    UpdateEndpointFallback(aws).attach(a.deployer.sm)
+    sm, failing = a.deployer.sm, [True]
+    describe, delete = sm.describe_endpoint, sm.delete_endpoint
+
+    def failed_describe(**kw: Any) -> Any:
+        out = describe(**kw)
+        reason = "The primary container for production variant staging did not pass the ping health check."
+        return {**out, "EndpointStatus": "Failed", "FailureReason": reason} if failing else out
+
+    def deleted(**kw: Any) -> Any:
+        failing.clear()
+        return delete(**kw)
+
+    monkeypatch.setattr(sm, "describe_endpoint", failed_describe)
+    monkeypatch.setattr(sm, "delete_endpoint", deleted)
+    run = _play(start_state(a.registry.get(GROUP, 1), "approval-1"), context)
+    assert run.status == "SUCCEEDED" and run.output["status"] == "rolled_back", run.output
+    assert "failed and was deleted" in run.output["reason"] and "ping health check" in run.output["reason"]
+    assert a.registry.get(GROUP, 1).status == Status.APPROVED  # the platform's fault: deploy it again
+    assert a.deployer.slots(GROUP) == {}
+
+    _queue_predictions(aws, GROUP, 1, [8], tmp_path, monkeypatch)
+    again = _play(start_state(a.registry.get(GROUP, 1), "approval-1-again"), context)
+    assert again.output["status"] == "promoted", again.output
+    assert a.deployer.slots(GROUP) == {"production": 1}

@@ -249,8 +249,15 @@ class SageMakerDeployer:
                 return True  # no endpoint: nothing in flight
             raise
         status = ep["EndpointStatus"]
-        if status in {"Failed", "OutOfService"}:
-            raise DeploymentFailed(f"endpoint {ep['EndpointName']} is {status}: {ep.get('FailureReason', '')}".rstrip(": "))
+        if status == "Failed":
+            # DeleteEndpoint is the only operation SageMaker takes on a Failed endpoint, and it serves
+            # nothing: left in place it failed the abort too, and every later rollout of the group,
+            # until someone deleted it by hand. Deleted here; whoever polls sees it go, then none.
+            self.sm.delete_endpoint(EndpointName=ep["EndpointName"])
+            raise DeploymentFailed(f"endpoint {ep['EndpointName']} failed and was deleted: "
+                                   f"{ep.get('FailureReason') or 'no reason given'}")
+        if status == "OutOfService":
+            raise DeploymentFailed(f"endpoint {ep['EndpointName']} is OutOfService: {ep.get('FailureReason', '')}".rstrip(": "))
         return bool(status == "InService")
 
     def _await_settled(self, group: str) -> None:
