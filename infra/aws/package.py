@@ -41,7 +41,10 @@ def _tested_sdk() -> list[str]:
 BASE = CORE + _tested_sdk()  # in the package: the SQS/SageMaker calls use parameters newer than some runtimes' SDK
 # train is the big one (pandas + scikit-learn + scipy): it uses the boto3 of the Lambda
 # runtime instead of its own, which keeps it under the 250 MB limit.
-TRAINING = CORE + ["pandas>=2.0", "scikit-learn>=1.3", "joblib>=1.3"]
+# Its closure is pinned whole (train-requirements.txt, installed --no-deps): unpinned it had
+# 8 MiB of headroom, and any release could have taken it over.
+TRAIN_LOCK = ROOT / "infra" / "aws" / "train-requirements.txt"
+TRAINING = ["--no-deps", "-r", str(TRAIN_LOCK)]
 # analyze: files under ai/ (AWS's AI services); Pillow reads an image's size to turn boxes into pixels
 FUNCTIONS = {"train": TRAINING, "deploy": BASE, "rollout": BASE, "detect": BASE, "remediate": BASE,
              "analyze": BASE + ["pillow>=10"]}
@@ -139,6 +142,7 @@ def source_digest(name: str) -> str:
     files = [*sorted(p for p in CORE_SOURCE.rglob("*.py") if _shipped(p.relative_to(CORE_SOURCE))),
              ROOT / "functions" / "aws" / "common.py",
              ROOT / "functions" / "aws" / f"{name}.py", Path(__file__).resolve(),
+             *([TRAIN_LOCK] if name == "train" else []),
              *(sorted(p for p in (ROOT / "infra" / "aws" / "serving").glob("*") if p.is_file()) if name == "train" else [])]
     for f in files:
         h.update(f.relative_to(ROOT).as_posix().encode() + b"\0" + f.read_bytes())

@@ -202,3 +202,25 @@ def test_the_default_images_are_skyloops_own_and_pullable() -> None:
     role = doc["Resources"]["SageMakerExecutionRole"]["Properties"]["Policies"]
     pulls = [st["Resource"] for p in role for st in p["PolicyDocument"]["Statement"] if "ecr:BatchGetImage" in st["Action"]]
     assert len(pulls) == 2 and all(r["Fn::If"][1] == {"Fn::GetAtt": ["ServingRepository", "Arn"]} for r in pulls)
+
+
+def test_the_registry_grants_reach_only_skyloops_tagged_packages() -> None:
+    """Registry grants covered every model package in the account, so DeployRole could approve or
+    reject any team's model. Every grant that reads or changes a package or group now requires the
+    tag Skyloop creates them with, and creating one requires sending it."""
+    from skyloop.clouds.aws.sagemaker import MANAGED_TAG
+
+    tag = f"{MANAGED_TAG['Key']}"
+    for name, r in _template()["Resources"].items():
+        if r["Type"] != "AWS::IAM::Role":
+            continue
+        for policy in r["Properties"].get("Policies", []):
+            for st in policy["PolicyDocument"]["Statement"]:
+                actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+                touching = [a for a in actions if "ModelPackage" in a and not a.startswith("sagemaker:List")]
+                if not touching:
+                    continue
+                cond = st.get("Condition", {}).get("StringEquals", {})
+                wanted = {"aws:RequestTag/" + tag} if any(a.startswith("sagemaker:Create") for a in touching) \
+                    else {"aws:ResourceTag/" + tag}
+                assert {k for k, v in cond.items() if v == MANAGED_TAG["Value"]} == wanted, (name, touching, cond)

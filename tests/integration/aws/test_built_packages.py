@@ -167,6 +167,9 @@ def test_the_serving_image_serves_what_the_train_package_trained(aws: Aws, pytho
     train_pkg = package.fresh("train")
     pins = (BUILD / "serving-image" / "requirements.txt").read_text().split()
     versions = package.pinned_versions(train_pkg)
+    # the train package is exactly its lock: every distribution in it pinned, nothing else pulled in
+    lock = dict(line.split("==") for line in package.TRAIN_LOCK.read_text().split() if "==" in line)
+    assert versions == lock, set(versions.items()) ^ set(lock.items())
     assert pins[:len(package.SERVING_LIBRARIES)] == [f"{lib}=={versions[lib]}" for lib in package.SERVING_LIBRARIES]
     server = package.server_site()
 

@@ -27,8 +27,13 @@ def packages(aws: Aws) -> list[dict[str, Any]]:
 
 
 def test_upload_registers_one_pending_package_however_often_it_is_delivered(aws: Aws, context: Any) -> None:
+    import common
     import train
 
+    sent: dict[str, Any] = {}  # what the registry asks SageMaker for (moto's ListTags cannot read these back)
+    for op in ("CreateModelPackageGroup", "CreateModelPackage"):
+        common.adapters().registry.sm.meta.events.register(
+            f"provide-client-params.sagemaker.{op}", lambda params, op=op, **_: sent.setdefault(op, params))
     upload(aws)
     first = train.handler(load_event("s3-object-created.json"), context)
     assert first["status"] == "ok" and first["results"][0]["version"] == 1
@@ -37,6 +42,9 @@ def test_upload_registers_one_pending_package_however_often_it_is_delivered(aws:
     assert again["results"][0]["duplicate"] and via_eventbridge["results"][0]["duplicate"]
     [pkg] = packages(aws)
     assert pkg["ModelApprovalStatus"] == "PendingManualApproval"
+    # the tag the roles' registry grants require (infra/aws/template.yaml), on the package and its group
+    for op in ("CreateModelPackageGroup", "CreateModelPackage"):
+        assert {"Key": "skyloop:managed", "Value": "true"} in sent[op]["Tags"], op
     meta = pkg["CustomerMetadataProperties"]
     artifact = aws.client("s3").get_object(Bucket=TRAINING_BUCKET, Key=pkg["InferenceSpecification"]["Containers"][0][
         "ModelDataUrl"].split("/", 3)[3])["Body"].read()

@@ -37,6 +37,9 @@ _TO_SM = {Status.PENDING: "PendingManualApproval", Status.APPROVED: "Approved", 
           Status.ARCHIVED: "Rejected"}
 SHA_KEY, CARD_KEY, CARD_SHA_KEY, STATUS_KEY = (
     "skyloop:artifact_sha256", "skyloop:card_uri", "skyloop:card_sha256", "skyloop:status")
+# On every model package group and package Skyloop creates: the template's roles may describe,
+# approve or reject only what carries it (aws:ResourceTag), never another team's models.
+MANAGED_TAG = {"Key": "skyloop:managed", "Value": "true"}
 
 
 def _check_name(group: str) -> str:
@@ -64,7 +67,7 @@ class SageMakerModelRegistry(AliasedRegistry):
         except Exception as exc:
             if error_code(exc) not in {"ValidationException", "ResourceNotFound"}:
                 raise
-            self.sm.create_model_package_group(ModelPackageGroupName=group,
+            self.sm.create_model_package_group(ModelPackageGroupName=group, Tags=[MANAGED_TAG],
                                                ModelPackageGroupDescription="registered by Skyloop")
 
     def _to_version(self, d: Mapping[str, Any]) -> ModelVersion:
@@ -110,6 +113,7 @@ class SageMakerModelRegistry(AliasedRegistry):
             # SageMaker makes the create idempotent on this token; the state-table record
             # below covers a crash between the two and stores without a second package.
             ClientToken=reg.digest[:36],
+            Tags=[MANAGED_TAG],  # the roles may read and change only packages that carry it
         )
         if card_uri.startswith("s3://"):
             args["ModelMetrics"] = {"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": card_uri}}}
