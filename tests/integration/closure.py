@@ -80,6 +80,15 @@ def _resolve(current: str, is_pkg: bool, node: ast.ImportFrom) -> list[str]:
 def imports(source: Path, entry: Path, own: str = "skyloop") -> dict[str, list[str]]:
     """{module: [file:line, ...]} of the third-party imports reachable from ``entry``: the import
     graph of the package's own modules, lazy imports included (a lazy import is still a code path)."""
+    return _walk(source, entry, own)[0]
+
+
+def reachable(source: Path, entry: Path, own: str = "skyloop") -> list[str]:
+    """The package's own modules some code path from ``entry`` imports."""
+    return sorted(_module_of(source, f) for f in _walk(source, entry, own)[1] if f != entry and f.is_relative_to(source))
+
+
+def _walk(source: Path, entry: Path, own: str) -> tuple[dict[str, list[str]], set[Path]]:
     files = {_module_of(source, f): f for f in source.rglob("*.py")}
     stdlib = set(sys.stdlib_module_names)
     found: dict[str, list[str]] = {}
@@ -111,7 +120,7 @@ def imports(source: Path, entry: Path, own: str = "skyloop") -> dict[str, list[s
                     continue
                 # from google.cloud import vision_v1: the base and each name (a submodule, or an attribute)
                 found.setdefault(name, []).append(f"{f.name}:{node.lineno}")
-    return found
+    return found, seen
 
 
 def _owners() -> dict[str, str]:
