@@ -20,13 +20,26 @@ locals {
     rollout-step = ["events"]
   }
   publish_pairs = merge([for fn, topics in local.publishes : { for t in topics : "${fn}/${t}" => { fn = fn, topic = t } }]...)
-  # Vertex AI: registry and endpoints (no resource-level IAM for models and endpoints)
+  # Vertex AI: registry and endpoints. There is no resource-level IAM for models and endpoints, so
+  # the grants are project-wide: read-only where reading is all, and elsewhere a custom role of the
+  # exact permissions the function's calls need (the Vertex AI User role holds hundreds more: every
+  # dataset, pipeline, notebook and feature store in the project). A long-running operation is
+  # polled with the get permission of its resource.
   vertex = {
-    train        = "roles/aiplatform.user"   # uploads model versions, submits custom jobs
-    deploy       = "roles/aiplatform.viewer" # re-reads the approved version before starting the rollout
-    detect       = "roles/aiplatform.viewer" # reads the registry for RCA and canary state
-    remediate    = "roles/aiplatform.user"   # rollback: traffic and deployed models
-    rollout-step = "roles/aiplatform.user"   # endpoints, deployed models, traffic splits
+    deploy = "roles/aiplatform.viewer" # re-reads the approved version before starting the rollout
+    detect = "roles/aiplatform.viewer" # reads the registry for RCA and canary state
+  }
+  vertex_registry = ["aiplatform.models.get", "aiplatform.models.list", "aiplatform.models.update"]
+  vertex_endpoints = ["aiplatform.endpoints.create", "aiplatform.endpoints.get", "aiplatform.endpoints.list",
+  "aiplatform.endpoints.update", "aiplatform.endpoints.deploy", "aiplatform.endpoints.undeploy"]
+  vertex_roles = {
+    train = { title = "Skyloop train: register model versions, run training jobs",
+      permissions = concat(local.vertex_registry, ["aiplatform.models.upload", "aiplatform.customJobs.create",
+    "aiplatform.customJobs.get", "aiplatform.customJobs.list"]) }
+    remediate = { title = "Skyloop remediate: roll a model group back on its endpoints",
+    permissions = concat(local.vertex_registry, local.vertex_endpoints) }
+    rollout-step = { title = "Skyloop rollout: deploy, probe and shift traffic between versions",
+    permissions = concat(local.vertex_registry, local.vertex_endpoints, ["aiplatform.endpoints.predict"]) }
   }
   # Cloud Run targets: detect reads each (root-cause analysis), remediate changes each
   run_targets = { for k, t in var.targets : k => t.name if t.kind == "cloud-run" }
@@ -68,6 +81,21 @@ resource "google_project_iam_member" "vertex" {
   for_each = local.vertex
   project  = var.project
   role     = each.value
+  member   = "serviceAccount:${google_service_account.fn[each.key].email}"
+}
+
+resource "google_project_iam_custom_role" "vertex" {
+  for_each    = local.vertex_roles
+  project     = var.project
+  role_id     = "${replace(var.name, "-", "_")}_vertex_${replace(each.key, "-", "_")}"
+  title       = each.value.title
+  permissions = each.value.permissions
+}
+
+resource "google_project_iam_member" "vertex_custom" {
+  for_each = local.vertex_roles
+  project  = var.project
+  role     = google_project_iam_custom_role.vertex[each.key].id
   member   = "serviceAccount:${google_service_account.fn[each.key].email}"
 }
 

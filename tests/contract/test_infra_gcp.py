@@ -142,7 +142,8 @@ def test_least_privilege() -> None:
     assert "allUsers" not in text and "allAuthenticatedUsers" not in text
     assert not re.search(r'roles/(owner|editor|viewer)"', text), "no basic roles"
     project_roles = re.findall(r'resource "google_project_iam_member" "(\w+)" \{[^}]*?role\s*=\s*([^\n]+)', text, flags=re.S)
-    allowed = {"vertex": "no resource-level IAM for Vertex AI models and endpoints",
+    allowed = {"vertex": "no resource-level IAM for Vertex AI models and endpoints: read-only viewers",
+               "vertex_custom": "the same, as custom roles of the exact permissions each function calls",
                "detect_reads_metrics": "time series have no resource-level IAM",
                "trigger_receives": "Eventarc's receiver role is project-level",
                "gcs_agent_publishes": "the GCS service agent publishes the bucket's events",
@@ -154,6 +155,7 @@ def test_least_privilege() -> None:
     assert "target" in _resources("google_cloud_run_v2_service_iam_member") and "roles/run.viewer" in text
     # remediate changes its targets alone: no project-wide run.developer, no instanceAdmin (SSH keys on every VM)
     assert "roles/compute.instanceAdmin" not in text and "run.developer" not in {r.strip('"') for _, r in project_roles}
+    assert "roles/aiplatform.user" not in text and "roles/aiplatform.admin" not in text
     assert '"remediate/${k}"' in text and '"detect/${k}"' in text
     # bucket and topic grants are on the bucket and the topic (the GCS agent's publisher role aside)
     assert not [n for n, r in project_roles if ("storage" in r or "pubsub" in r) and n != "gcs_agent_publishes"]
@@ -206,3 +208,43 @@ resource "google_storage_bucket" "b" {
     assert any("google_workflows_workflow_iam_member.x: the Google provider" in p for p in found), found
     assert any("google_storage_bucket.b: the provider has no argument 'lokation'" in p for p in found), found
     assert any("google_storage_bucket.b.lifecycle_rule: the provider has no argument 'acton'" in p for p in found), found
+
+
+# every Vertex AI client method the adapters call -> the permission it needs (a long-running
+# operation is polled with its resource's get)
+VERTEX_CALLS = {
+    "upload_model": "aiplatform.models.upload", "get_model": "aiplatform.models.get",
+    "list_models": "aiplatform.models.list", "list_model_versions": "aiplatform.models.list",
+    "update_model": "aiplatform.models.update", "merge_version_aliases": "aiplatform.models.update",
+    "create_custom_job": "aiplatform.customJobs.create", "get_custom_job": "aiplatform.customJobs.get",
+    "list_custom_jobs": "aiplatform.customJobs.list", "create_endpoint": "aiplatform.endpoints.create",
+    "get_endpoint": "aiplatform.endpoints.get", "list_endpoints": "aiplatform.endpoints.list",
+    "update_endpoint": "aiplatform.endpoints.update", "deploy_model": "aiplatform.endpoints.deploy",
+    "undeploy_model": "aiplatform.endpoints.undeploy", "predict": "aiplatform.endpoints.predict",
+    "get_operation": "aiplatform.endpoints.get",  # settled() reads the endpoint's own operations
+}
+
+
+def test_vertex_grants_are_the_permissions_the_adapters_call() -> None:
+    """roles/aiplatform.user, project-wide, let train, remediate and rollout-step touch every
+    Vertex AI resource in the project. Each now holds a custom role: every client method the
+    adapters call maps to a permission, and each function's role holds what its calls need."""
+    calls = set()
+    for f in ("vertex.py", "endpoints.py", "jobs.py"):
+        src = (ROOT / "shared/skyloop/clouds/gcp" / f).read_text()
+        calls |= set(re.findall(r"\.(?:client|endpoints|prediction)\.(\w+)\(", src))
+    assert calls and calls <= set(VERTEX_CALLS), calls - set(VERTEX_CALLS)
+    text = (ROOT / "infra/gcp/iam.tf").read_text()
+    registry = {"aiplatform.models.get", "aiplatform.models.list", "aiplatform.models.update"}
+    endpoints = {VERTEX_CALLS[c] for c in ("create_endpoint", "get_endpoint", "list_endpoints", "update_endpoint",
+                                             "deploy_model", "undeploy_model")}
+    need = {"train": registry | {"aiplatform.models.upload", "aiplatform.customJobs.create", "aiplatform.customJobs.get",
+                                 "aiplatform.customJobs.list"},
+            "remediate": registry | endpoints, "rollout-step": registry | endpoints | {"aiplatform.endpoints.predict"}}
+    block = text.split("vertex_roles = {", 1)[1].split("\n  }\n", 1)[0]
+    for fn, perms in need.items():
+        entry = block.split(f"{fn} = {{", 1)[1].split("}", 1)[0]
+        named = set(re.findall(r'"(aiplatform\.[\w.]+)"', entry))
+        refs = {"vertex_registry": registry, "vertex_endpoints": endpoints}
+        granted = named | set().union(*(refs[r] for r in re.findall(r"local\.(vertex_\w+)", entry)))
+        assert granted == perms, (fn, granted ^ perms)
