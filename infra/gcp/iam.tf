@@ -54,6 +54,10 @@ locals {
     detect    = { title = "Skyloop: read the Managed Instance Groups it remediates", permissions = ["compute.instanceGroupManagers.get"] }
     remediate = { title = "Skyloop: resize and roll the Managed Instance Groups it remediates", permissions = ["compute.instanceGroupManagers.get", "compute.instanceGroupManagers.update", "compute.instanceTemplates.useReadOnly"] }
   } : {}
+  custom_roles = merge(
+    { for fn, r in local.vertex_roles : "vertex/${fn}" => merge(r, { fn = fn }) },
+    { for fn, r in local.mig_roles : "mig/${fn}" => merge(r, { fn = fn }) },
+  )
 }
 
 resource "google_storage_bucket_iam_member" "training" {
@@ -81,21 +85,6 @@ resource "google_project_iam_member" "vertex" {
   for_each = local.vertex
   project  = var.project
   role     = each.value
-  member   = "serviceAccount:${google_service_account.fn[each.key].email}"
-}
-
-resource "google_project_iam_custom_role" "vertex" {
-  for_each    = local.vertex_roles
-  project     = var.project
-  role_id     = "${replace(var.name, "-", "_")}_vertex_${replace(each.key, "-", "_")}"
-  title       = each.value.title
-  permissions = each.value.permissions
-}
-
-resource "google_project_iam_member" "vertex_custom" {
-  for_each = local.vertex_roles
-  project  = var.project
-  role     = google_project_iam_custom_role.vertex[each.key].id
   member   = "serviceAccount:${google_service_account.fn[each.key].email}"
 }
 
@@ -142,19 +131,21 @@ resource "google_cloud_run_v2_service_iam_member" "target" {
   member   = "serviceAccount:${google_service_account.fn[each.value.fn].email}"
 }
 
-resource "google_project_iam_custom_role" "mig" {
-  for_each    = local.mig_roles
+# The custom roles (local.vertex_roles, local.mig_roles): APIs with no resource-level IAM, granted
+# project-wide as exactly the permissions each function's calls need, one role per function and API
+resource "google_project_iam_custom_role" "exact" {
+  for_each    = local.custom_roles
   project     = var.project
-  role_id     = "${replace(var.name, "-", "_")}_mig_${each.key}"
+  role_id     = "${replace(var.name, "-", "_")}_${replace(each.key, "/[-/]/", "_")}"
   title       = each.value.title
   permissions = each.value.permissions
 }
 
-resource "google_project_iam_member" "mig" {
-  for_each = local.mig_roles
+resource "google_project_iam_member" "exact" {
+  for_each = local.custom_roles
   project  = var.project
-  role     = google_project_iam_custom_role.mig[each.key].id
-  member   = "serviceAccount:${google_service_account.fn[each.key].email}"
+  role     = google_project_iam_custom_role.exact[each.key].id
+  member   = "serviceAccount:${google_service_account.fn[each.value.fn].email}"
 }
 
 # remediate: Cloud Run targets (scaling, new revisions) and Managed Instance Groups, each grant on
@@ -229,4 +220,26 @@ resource "google_pubsub_topic_iam_member" "monitoring_agent_alerts" {
   topic  = google_pubsub_topic.topic["alerts"].id
   role   = "roles/pubsub.publisher"
   member = "serviceAccount:service-${local.number}@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
+}
+
+# the MIG roles' earlier addresses (google_project_iam_custom_role.mig): moved, not recreated (a
+# deleted custom role keeps its ID for 7 to 44 days, so a recreate under the same ID would fail)
+moved {
+  from = google_project_iam_custom_role.mig["detect"]
+  to   = google_project_iam_custom_role.exact["mig/detect"]
+}
+
+moved {
+  from = google_project_iam_custom_role.mig["remediate"]
+  to   = google_project_iam_custom_role.exact["mig/remediate"]
+}
+
+moved {
+  from = google_project_iam_member.mig["detect"]
+  to   = google_project_iam_member.exact["mig/detect"]
+}
+
+moved {
+  from = google_project_iam_member.mig["remediate"]
+  to   = google_project_iam_member.exact["mig/remediate"]
 }

@@ -143,12 +143,13 @@ def test_least_privilege() -> None:
     assert not re.search(r'roles/(owner|editor|viewer)"', text), "no basic roles"
     project_roles = re.findall(r'resource "google_project_iam_member" "(\w+)" \{[^}]*?role\s*=\s*([^\n]+)', text, flags=re.S)
     allowed = {"vertex": "no resource-level IAM for Vertex AI models and endpoints: read-only viewers",
-               "vertex_custom": "the same, as custom roles of the exact permissions each function calls",
+               "exact": "custom roles of the exact permissions each function calls, for APIs with no resource-level "
+                        "IAM: Vertex AI's models and endpoints, Managed Instance Groups",
                "detect_reads_metrics": "time series have no resource-level IAM",
                "trigger_receives": "Eventarc's receiver role is project-level",
                "gcs_agent_publishes": "the GCS service agent publishes the bucket's events",
                "deploy_starts_rollouts": "Workflows has no per-workflow IAM resource in the provider; the invoker role only starts and reads executions",
-               "mig": "custom roles of the exact MIG permissions (detect reads, remediate resizes and rolls): no IAM resource for a MIG"}
+               }
     assert {name for name, _ in project_roles} <= set(allowed), project_roles
     # detect may read every target it analyses (a denied describe once lost the incident)
     assert "run.viewer" in text and "compute.instanceGroupManagers.get" in text
