@@ -138,7 +138,8 @@ def detect(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("remediate")
-@bp.queue_trigger(arg_name="msg", queue_name="%SKYLOOP_AZURE_REMEDIATION_QUEUE%", connection="AzureWebJobsStorage")
+# the queue is on Skyloop's data account, not the host's: its own identity-based connection (SKYLOOP_QUEUES__*)
+@bp.queue_trigger(arg_name="msg", queue_name="%SKYLOOP_AZURE_REMEDIATION_QUEUE%", connection="SKYLOOP_QUEUES")
 def remediate(msg: func.QueueMessage) -> None:
     try:
         raw: Any = msg.get_json()

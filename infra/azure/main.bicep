@@ -1,4 +1,5 @@
-// Skyloop on Azure: one Function App (Python v2 model) with a user-assigned managed identity,
+// Skyloop on Azure: four Function Apps from one package (Python v2 model), one per function group,
+// each with its own user-assigned identity and the narrowest roles its functions need,
 // Event Grid for uploads, approvals and Skyloop's own events, a Storage Queue for remediation,
 // Table Storage for state, Azure ML for the registry, endpoints and training, Durable Functions
 // for the rollout. Build first: `python infra/azure/package.py`; then deploy this template and
@@ -48,7 +49,21 @@ var roles = {
   cognitiveServicesUser: 'a97b65f3-24c7-4388-baec-2e87ef9d8cf4'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   blobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
+  blobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // the host account only: the Functions host's leases and keys
+  queueMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
 }
+// One Function App per function group (function-app.bicep), each identity holding only its group's
+// roles below: one identity held Blob Data Contributor on the account with datasets and models
+var groups = [ 'train', 'deploy', 'detect', 'remediate' ]
+var at = { train: 0, deploy: 1, detect: 2, remediate: 3 }
+var runs = {
+  train: [ 'train' ]
+  deploy: [ 'deploy', 'rollout', 'rollout_step' ]
+  detect: [ 'detect' ]
+  remediate: [ 'remediate' ]
+}
+var allFunctions = [ 'train', 'deploy', 'detect', 'remediate', 'invoke', 'rollout', 'rollout_step' ]
+var hostStorageName = take(toLower('${name}host${suffix}'), 24)
 
 // ---- storage: datasets, models, state, queues -----------------------------------------------
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
@@ -148,11 +163,79 @@ resource state 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-0
   name: stateTable
 }
 
-// ---- the function app and its identity ------------------------------------------------------
-resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
-  name: '${name}-functions'
+// ---- the function apps: one per function group, each with its own identity ------------------
+// the Functions hosts' own storage (keys, leases, the Durable task hub): none of Skyloop's data,
+// so the hosts' broad roles on it reach nothing of Skyloop's
+resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  // checkov:skip=CKV_AZURE_35:Consumption-plan function hosts reach their storage from shared Azure addresses, not a VNet; every request is authenticated by Entra ID (shared keys are off)
+  // checkov:skip=CKV_AZURE_59:the same: no private network on the Consumption plan; blob public access and shared keys are both disabled
+  // checkov:skip=CKV_AZURE_43:the name is the prefix, "host" and uniqueString, lowercased and cut to 24: checkov cannot evaluate it
+  // checkov:skip=CKV_AZURE_206:the hosts' leases and keys are rebuilt by the hosts; Skyloop's data is on the replicated account
+  // checkov:skip=CKV_AZURE_33:queue logging is for data; this account holds the hosts' own queues only
+  name: hostStorageName
   location: location
+  sku: {
+    name: 'Standard_LRS'
+  }
+  kind: 'StorageV2'
+  properties: {
+    minimumTlsVersion: 'TLS1_2'
+    allowBlobPublicAccess: false
+    allowSharedKeyAccess: false
+    supportsHttpsTrafficOnly: true
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      defaultAction: 'Allow'
+      bypass: 'AzureServices'
+    }
+    encryption: {
+      keySource: 'Microsoft.Storage'
+      requireInfrastructureEncryption: true
+      services: {
+        blob: {
+          enabled: true
+        }
+      }
+    }
+  }
 }
+
+// what every app reads (skyloop.clouds.azure.config.AzureSettings)
+var skyloopSettings = [
+  { name: 'SKYLOOP_AZURE_ACCOUNT_URL', value: storage.properties.primaryEndpoints.blob }
+  { name: 'SKYLOOP_QUEUES__queueServiceUri', value: storage.properties.primaryEndpoints.queue } // the remediation queue trigger
+  { name: 'SKYLOOP_AZURE_CONTAINER', value: datasets }
+  { name: 'SKYLOOP_AZURE_STATE_TABLE', value: stateTable }
+  { name: 'SKYLOOP_AZURE_REMEDIATION_QUEUE', value: remediationQueue }
+  { name: 'SKYLOOP_AZURE_DEAD_LETTER_QUEUE', value: deadLetterQueue }
+  { name: 'SKYLOOP_AZURE_SUBSCRIPTION_ID', value: subscription().subscriptionId }
+  { name: 'SKYLOOP_AZURE_RESOURCE_GROUP', value: resourceGroup().name }
+  { name: 'SKYLOOP_AZURE_WORKSPACE', value: workspace.name }
+  { name: 'SKYLOOP_AZURE_ENDPOINT_PREFIX', value: name }
+  { name: 'SKYLOOP_AZURE_SERVING_ENVIRONMENT', value: servingEnvironment }
+  { name: 'SKYLOOP_AZURE_TRAINING_COMPUTE', value: trainingCompute }
+  { name: 'SKYLOOP_AZURE_DATASTORE', value: datastore.name }
+  { name: 'SKYLOOP_AZURE_ENDPOINT_IDENTITY', value: endpointIdentity.id }
+  { name: 'SKYLOOP_AZURE_EVENTS_TOPIC_ENDPOINT', value: events.properties.endpoint }
+  { name: 'SKYLOOP_AZURE_TARGETS', value: string(targets) }
+  { name: 'SKYLOOP_AZURE_AI_ENDPOINT', value: ai.properties.endpoint }
+  { name: 'SKYLOOP_AZURE_AI_REGION', value: location }
+]
+
+module apps 'function-app.bicep' = [for group in groups: {
+  name: '${name}-app-${group}'
+  params: {
+    group: group
+    appName: '${name}-${group}-${suffix}'
+    location: location
+    planId: plan.id
+    hostStorageName: hostStorage.name
+    functions: runs[group]
+    allFunctions: allFunctions
+    settings: skyloopSettings
+    insightsConnectionString: insights.properties.ConnectionString
+  }
+}]
 
 resource insights 'Microsoft.Insights/components@2020-02-02' = {
   name: '${name}-insights'
@@ -175,62 +258,6 @@ resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
   }
   properties: {
     reserved: true // Linux
-  }
-}
-
-resource app 'Microsoft.Web/sites@2023-12-01' = {
-  // checkov:skip=CKV_AZURE_222:Event Grid and the action group deliver to the public endpoint (no private endpoint on Consumption); each function requires its key or Event Grid's validated subscription
-  // checkov:skip=CKV_AZURE_212:the Consumption plan scales instances from zero on demand; a minimum instance count is a Premium-plan setting
-  // checkov:skip=CKV_AZURE_213:health check needs two or more always-on instances; event-driven functions on Consumption have none to route around
-  name: '${name}-${suffix}'
-  location: location
-  kind: 'functionapp,linux'
-  identity: {
-    type: 'UserAssigned'
-    userAssignedIdentities: {
-      '${identity.id}': {}
-    }
-  }
-  properties: {
-    serverFarmId: plan.id
-    httpsOnly: true
-    clientCertEnabled: true
-    clientCertMode: 'OptionalInteractiveUser' // Event Grid and action groups present no client certificate
-    siteConfig: {
-      linuxFxVersion: 'Python|3.11'
-      minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
-      http20Enabled: true
-      appSettings: [
-        { name: 'FUNCTIONS_EXTENSION_VERSION', value: '~4' }
-        { name: 'FUNCTIONS_WORKER_RUNTIME', value: 'python' }
-        // the host's own storage, by identity
-        { name: 'AzureWebJobsStorage__accountName', value: storage.name }
-        { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
-        { name: 'AzureWebJobsStorage__clientId', value: identity.properties.clientId }
-        { name: 'AZURE_CLIENT_ID', value: identity.properties.clientId } // DefaultAzureCredential picks this identity
-        { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: insights.properties.ConnectionString }
-        { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD;ClientId=${identity.properties.clientId}' }
-        // skyloop.clouds.azure.config.AzureSettings
-        { name: 'SKYLOOP_AZURE_ACCOUNT_URL', value: storage.properties.primaryEndpoints.blob }
-        { name: 'SKYLOOP_AZURE_CONTAINER', value: datasets }
-        { name: 'SKYLOOP_AZURE_STATE_TABLE', value: stateTable }
-        { name: 'SKYLOOP_AZURE_REMEDIATION_QUEUE', value: remediationQueue }
-        { name: 'SKYLOOP_AZURE_DEAD_LETTER_QUEUE', value: deadLetterQueue }
-        { name: 'SKYLOOP_AZURE_SUBSCRIPTION_ID', value: subscription().subscriptionId }
-        { name: 'SKYLOOP_AZURE_RESOURCE_GROUP', value: resourceGroup().name }
-        { name: 'SKYLOOP_AZURE_WORKSPACE', value: workspace.name }
-        { name: 'SKYLOOP_AZURE_ENDPOINT_PREFIX', value: name }
-        { name: 'SKYLOOP_AZURE_SERVING_ENVIRONMENT', value: servingEnvironment }
-        { name: 'SKYLOOP_AZURE_TRAINING_COMPUTE', value: trainingCompute }
-        { name: 'SKYLOOP_AZURE_DATASTORE', value: datastore.name }
-        { name: 'SKYLOOP_AZURE_ENDPOINT_IDENTITY', value: endpointIdentity.id }
-        { name: 'SKYLOOP_AZURE_EVENTS_TOPIC_ENDPOINT', value: events.properties.endpoint }
-        { name: 'SKYLOOP_AZURE_TARGETS', value: string(targets) }
-        { name: 'SKYLOOP_AZURE_AI_ENDPOINT', value: ai.properties.endpoint }
-        { name: 'SKYLOOP_AZURE_AI_REGION', value: location }
-      ]
-    }
   }
 }
 
@@ -270,7 +297,7 @@ resource uploads 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2023-12-15
     destination: {
       endpointType: 'AzureFunction'
       properties: {
-        resourceId: '${app.id}/functions/train'
+        resourceId: '${apps[at.train].outputs.id}/functions/train'
         maxEventsPerBatch: 1
       }
     }
@@ -349,7 +376,7 @@ resource approvals 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2023-12-
     destination: {
       endpointType: 'AzureFunction'
       properties: {
-        resourceId: '${app.id}/functions/deploy'
+        resourceId: '${apps[at.deploy].outputs.id}/functions/deploy'
         maxEventsPerBatch: 1
       }
     }
@@ -395,7 +422,7 @@ resource domainEvents 'Microsoft.EventGrid/topics/eventSubscriptions@2023-12-15-
     destination: {
       endpointType: 'AzureFunction'
       properties: {
-        resourceId: '${app.id}/functions/deploy'
+        resourceId: '${apps[at.deploy].outputs.id}/functions/deploy'
         maxEventsPerBatch: 1
       }
     }
@@ -426,68 +453,135 @@ resource alerts 'Microsoft.Insights/actionGroups@2023-01-01' = {
     azureFunctionReceivers: [
       {
         name: 'detect'
-        functionAppResourceId: app.id
+        functionAppResourceId: apps[at.detect].outputs.id
         functionName: 'detect'
-        httpTriggerUrl: 'https://${app.properties.defaultHostName}/api/alerts'
+        httpTriggerUrl: 'https://${apps[at.detect].outputs.hostName}/api/alerts'
         useCommonAlertSchema: true
       }
     ]
   }
 }
 
-// ---- least privilege for the function app's identity ----------------------------------------
-// the host's storage and Skyloop's blobs, queues and state: data-plane roles on the account only
-resource blobRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  scope: storage
-  name: guid(storage.id, identity.id, roles.blobDataContributor)
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.blobDataContributor)
-    principalId: identity.properties.principalId
-    principalType: 'ServicePrincipal'
-  }
-}
+// ---- least privilege: each app's identity, on the resources its functions use ---------------
+// group -> role on each resource; nothing is granted on Skyloop's storage account as a whole
+var onDatasets = [
+  { group: 'train', role: roles.blobDataContributor } // reads the CSV; writes the model, card, job code
+  { group: 'deploy', role: roles.blobDataReader } // verifies the artifact against the registry's sha256
+  { group: 'detect', role: roles.blobDataReader } // reads cards for root-cause analysis
+  { group: 'remediate', role: roles.blobDataReader } // a rollback re-verifies the earlier artifact
+]
+var onRemediationQueue = [
+  { group: 'detect', role: roles.queueMessageSender } // queues remediation requests
+  { group: 'remediate', role: roles.queueDataContributor } // its trigger reads and deletes; a busy endpoint is requeued
+]
+// every app keeps state and idempotency records, parks what can never succeed, runs on its host
+// storage and publishes telemetry; only these publish domain events: train (a gate's approval),
+// detect (a canary that baked clean)
+var publishers = [ 'train', 'detect' ]
 
-resource queueRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  scope: storage
-  name: guid(storage.id, identity.id, roles.queueDataContributor)
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.queueDataContributor)
-    principalId: identity.properties.principalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
-resource tableRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  scope: storage
-  name: guid(storage.id, identity.id, roles.tableDataContributor)
+resource stateRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for group in groups: {
+  scope: state
+  name: guid(state.id, group, roles.tableDataContributor)
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.tableDataContributor)
-    principalId: identity.properties.principalId
+    principalId: apps[at[group]].outputs.principalId
+    principalType: 'ServicePrincipal'
+  }
+}]
+
+resource datasetRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for g in onDatasets: {
+  scope: datasetsContainer
+  name: guid(datasetsContainer.id, g.group, g.role)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', g.role)
+    principalId: apps[at[g.group]].outputs.principalId
+    principalType: 'ServicePrincipal'
+  }
+}]
+
+resource remediationQueueRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for g in onRemediationQueue: {
+  scope: queueRemediation
+  name: guid(queueRemediation.id, g.group, g.role)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', g.role)
+    principalId: apps[at[g.group]].outputs.principalId
+    principalType: 'ServicePrincipal'
+  }
+}]
+
+// the host moves a message that failed maxDequeueCount times to <queue>-poison
+resource poisonQueueRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: queuePoison
+  name: guid(queuePoison.id, 'remediate', roles.queueDataContributor)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.queueDataContributor)
+    principalId: apps[at.remediate].outputs.principalId
     principalType: 'ServicePrincipal'
   }
 }
 
-// publishing domain events: on the one topic
-resource sendRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+resource deadLetterRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for group in groups: {
+  scope: queueDeadLetters
+  name: guid(queueDeadLetters.id, group, roles.queueMessageSender)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.queueMessageSender)
+    principalId: apps[at[group]].outputs.principalId
+    principalType: 'ServicePrincipal'
+  }
+}]
+
+// the Functions hosts (and the Durable task hub) on their own account, which holds no Skyloop data
+resource hostBlobRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for group in groups: {
+  scope: hostStorage
+  name: guid(hostStorage.id, group, roles.blobDataOwner)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.blobDataOwner)
+    principalId: apps[at[group]].outputs.principalId
+    principalType: 'ServicePrincipal'
+  }
+}]
+
+resource hostQueueRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for group in groups: {
+  scope: hostStorage
+  name: guid(hostStorage.id, group, roles.queueDataContributor)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.queueDataContributor)
+    principalId: apps[at[group]].outputs.principalId
+    principalType: 'ServicePrincipal'
+  }
+}]
+
+resource hostTableRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for group in groups: {
+  scope: hostStorage
+  name: guid(hostStorage.id, group, roles.tableDataContributor)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.tableDataContributor)
+    principalId: apps[at[group]].outputs.principalId
+    principalType: 'ServicePrincipal'
+  }
+}]
+
+resource sendRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for group in publishers: {
   scope: events
-  name: guid(events.id, identity.id, roles.eventGridDataSender)
+  name: guid(events.id, group, roles.eventGridDataSender)
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.eventGridDataSender)
-    principalId: identity.properties.principalId
+    principalId: apps[at[group]].outputs.principalId
     principalType: 'ServicePrincipal'
   }
-}
+}]
 
-// models, endpoints and jobs: on the workspace
-resource mlRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+// models, endpoints and jobs: every group uses the registry (train registers, deploy and remediate
+// roll out and back, detect reads versions for root-cause analysis)
+resource mlRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for group in groups: {
   scope: workspace
-  name: guid(workspace.id, identity.id, roles.azureMlDataScientist)
+  name: guid(workspace.id, group, roles.azureMlDataScientist)
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.azureMlDataScientist)
-    principalId: identity.properties.principalId
+    principalId: apps[at[group]].outputs.principalId
     principalType: 'ServicePrincipal'
   }
-}
+}]
 
 // Azure ML's readers of the datasets container (the datastore above): read only, on that container
 resource workspaceReadsDatasets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
@@ -510,42 +604,41 @@ resource endpointsReadDatasets 'Microsoft.Authorization/roleAssignments@2022-04-
   }
 }
 
-// the AI services the upload analysis calls: on the one account
+// the AI services the upload analysis calls (uploads under ai/ reach train): on the one account
 resource aiRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: ai
-  name: guid(ai.id, identity.id, roles.cognitiveServicesUser)
+  name: guid(ai.id, 'train', roles.cognitiveServicesUser)
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.cognitiveServicesUser)
-    principalId: identity.properties.principalId
+    principalId: apps[at.train].outputs.principalId
     principalType: 'ServicePrincipal'
   }
 }
 
-// Application Insights takes only Entra ID telemetry (DisableLocalAuth): the identity that the app's
+// Application Insights takes only Entra ID telemetry (DisableLocalAuth): the identity each app's
 // APPLICATIONINSIGHTS_AUTHENTICATION_STRING names must publish to it, or every trace is refused
-resource telemetryRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+resource telemetryRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for group in groups: {
   scope: insights
-  name: guid(insights.id, identity.id, roles.monitoringMetricsPublisher)
+  name: guid(insights.id, group, roles.monitoringMetricsPublisher)
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
-    principalId: identity.properties.principalId
+    principalId: apps[at[group]].outputs.principalId
     principalType: 'ServicePrincipal'
   }
-}
+}]
 
-// reading the targets' metrics when an alert fires
+// reading the targets' metrics when an alert fires: detect alone
 resource metricsRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(resourceGroup().id, identity.id, roles.monitoringReader)
+  name: guid(resourceGroup().id, 'detect', roles.monitoringReader)
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringReader)
-    principalId: identity.properties.principalId
+    principalId: apps[at.detect].outputs.principalId
     principalType: 'ServicePrincipal'
   }
 }
 
-output functionApp string = app.name
+output functionApps array = [for (group, i) in groups: { group: group, name: apps[i].outputs.name, principalId: apps[i].outputs.principalId }]
 output datasetsUrl string = '${storage.properties.primaryEndpoints.blob}${datasets}'
 output actionGroup string = alerts.id
 output eventsTopic string = events.properties.endpoint
-output identityPrincipalId string = identity.properties.principalId
 output datastore string = 'azureml://datastores/${datastore.name}'

@@ -20,6 +20,7 @@ from .iac import checkov, failed
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "azure" / "main.bicep"
+APP_MODULE = ROOT / "infra" / "azure" / "function-app.bicep"
 
 
 def _doc() -> dict[str, Any]:
@@ -83,8 +84,12 @@ def test_alerts_and_the_queue_reach_their_functions() -> None:
     assert receiver["useCommonAlertSchema"] is True and receiver["functionName"] == "detect"
     assert functions["detect"] == "route" and 'route="alerts"' in (ROOT / "functions/azure/function_app.py").read_text()
     assert "%SKYLOOP_AZURE_REMEDIATION_QUEUE%" in (ROOT / "functions/azure/function_app.py").read_text()
-    settings = {s["name"]: s["value"] for s in resources["app"]["config"]["properties"]["siteConfig"]["appSettings"]}
+    settings = {s["name"]: s["value"] for s in _doc()["variables"]["skyloopSettings"]["value"]}
     assert settings["SKYLOOP_AZURE_REMEDIATION_QUEUE"] == "remediationQueue"  # the variable the queue is made from
+    # the queue is on the data account, the host on its own: the trigger has its own connection
+    assert 'connection="SKYLOOP_QUEUES"' in (ROOT / "functions/azure/function_app.py").read_text()
+    assert "SKYLOOP_QUEUES__queueServiceUri" in settings
+    assert "'SKYLOOP_QUEUES__credential', value: 'managedidentity'" in APP_MODULE.read_text()
     assert resources["queueRemediation"]["config"]["name"] == "remediationQueue"
     assert resources["queuePoison"]["config"]["name"] == "${remediationQueue}-poison"
     host = json.loads((ROOT / "functions/azure/host.json").read_text())
@@ -102,12 +107,72 @@ def test_no_key_anywhere_and_data_plane_roles_only() -> None:
     roles = doc["variables"]["roles"]["value"]
     allowed = {"blobDataContributor", "queueDataContributor", "tableDataContributor", "eventGridDataSender",
                "monitoringReader", "azureMlDataScientist", "cognitiveServicesUser", "monitoringMetricsPublisher",
-               "blobDataReader"}
+               "blobDataReader", "blobDataOwner", "queueMessageSender"}
     assert set(roles) == allowed  # no Owner, no Contributor
-    scopes = {k: r["config"].get("scope") for k, r in doc["resources"].items() if r["type"] == "Microsoft.Authorization/roleAssignments"}
-    assert scopes == {"blobRole": "storage", "queueRole": "storage", "tableRole": "storage", "sendRole": "events",
-                      "mlRole": "workspace", "aiRole": "ai", "metricsRole": None, "telemetryRole": "insights",
-                      "workspaceReadsDatasets": "datasetsContainer", "endpointsReadDatasets": "datasetsContainer"}
+    scopes = {k: _body(r).get("scope") for k, r in doc["resources"].items()
+              if r["type"] == "Microsoft.Authorization/roleAssignments"}
+    # nothing on Skyloop's data account as a whole: containers, queues, the table; the hosts' broad
+    # roles (Blob Data Owner) on the host account, which holds no Skyloop data
+    assert "storage" not in scopes.values()
+    assert scopes == {"stateRoles": "state", "datasetRoles": "datasetsContainer", "remediationQueueRoles": "queueRemediation",
+                      "poisonQueueRole": "queuePoison", "deadLetterRoles": "queueDeadLetters", "hostBlobRoles": "hostStorage",
+                      "hostQueueRoles": "hostStorage", "hostTableRoles": "hostStorage", "sendRoles": "events",
+                      "mlRoles": "workspace", "workspaceReadsDatasets": "datasetsContainer",
+                      "endpointsReadDatasets": "datasetsContainer", "aiRole": "ai", "telemetryRoles": "insights",
+                      "metricsRole": None}
+    assert "blobDataOwner" in json.dumps(doc["resources"]["hostBlobRoles"]) and "blobDataOwner" not in json.dumps(
+        {k: v for k, v in doc["resources"].items() if k != "hostBlobRoles"})
+
+
+def _grants(doc: dict[str, Any]) -> dict[str, set[tuple[str, str]]]:
+    """group -> {(scope, role)} from the role assignments: a loop over ``groups`` grants each group,
+    a loop over a list of {group, role} the pairs, a single assignment its principal's group."""
+    variables = {k: v["value"] for k, v in doc["variables"].items()}
+    out: dict[str, set[tuple[str, str]]] = {g: set() for g in variables["groups"]}
+    for name, r in doc["resources"].items():
+        if r["type"] != "Microsoft.Authorization/roleAssignments":
+            continue
+        body, text = _body(r), json.dumps(_body(r))
+        scope = str(body.get("scope") or "resourceGroup")
+        loop = r["config"].get("loop_type")
+        items = variables.get(loop["detail"]["array_name"]) if loop else None
+        if items and isinstance(items[0], dict):
+            for g in items:
+                out[g["group"]].add((scope, g["role"]["operator"]["operands"]["operand_2"]))
+            continue
+        role = re.search(r'"operand_1": "roles", "operand_2": "(\w+)"', text)
+        assert role, name
+        if items:  # a loop over groups, or over some of them (publishers)
+            for g in items:
+                out[g].add((scope, role.group(1)))
+        else:
+            group = re.search(r'"operand_1": "at", "operand_2": "(\w+)"', text)
+            if group:
+                out[group.group(1)].add((scope, role.group(1)))
+    return out
+
+
+def test_each_function_group_runs_as_its_own_identity_with_its_own_roles() -> None:
+    """One identity held Blob Data Contributor on the account with the datasets and the models, and
+    every other role every function needed. Four apps now run the one package (function-app.bicep),
+    each with every function but its own disabled and an identity of its own."""
+    doc = _doc()
+    module = doc["modules"]["apps"]
+    assert module["detail"]["path"] == "function-app.bicep"
+    assert module["config"]["loop_type"]["detail"]["array_name"] == "groups"
+    assert doc["variables"]["groups"]["value"] == ["train", "deploy", "detect", "remediate"]
+    runs = doc["variables"]["runs"]["value"]
+    assert sorted(f for fs in runs.values() for f in fs) == sorted(set(_functions()) - {"invoke"})
+    assert "'AzureWebJobs.${fn}.Disabled'" in APP_MODULE.read_text()
+    grants = _grants(doc)
+    writes = {g for g, gs in grants.items() if ("datasetsContainer", "blobDataContributor") in gs}
+    assert writes == {"train"}, grants  # the others read, to verify artifacts and cards
+    assert {g for g, gs in grants.items() if any(s == "events" for s, _ in gs)} == {"train", "detect"}
+    assert {g for g, gs in grants.items() if any(s == "ai" for s, _ in gs)} == {"train"}
+    assert {g for g, gs in grants.items() if ("resourceGroup", "monitoringReader") in gs} == {"detect"}
+    assert {g for g, gs in grants.items() if ("queueRemediation", "queueDataContributor") in gs} == {"remediate"}
+    assert all(("state", "tableDataContributor") in gs and ("hostStorage", "blobDataOwner") in gs
+               for gs in grants.values())
 
 
 def test_every_setting_it_writes_is_one_skyloop_reads() -> None:
@@ -139,10 +204,11 @@ def test_application_insights_takes_the_apps_entra_telemetry() -> None:
     with lacked Monitoring Metrics Publisher: every trace was refused."""
     doc = _doc()
     assert doc["resources"]["insights"]["config"]["properties"]["DisableLocalAuth"] is True
-    settings = {s["name"]: s["value"] for s in doc["resources"]["app"]["config"]["properties"]["siteConfig"]["appSettings"]}
-    assert settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == "Authorization=AAD;ClientId=${identity.properties.clientId}"
-    role = doc["resources"]["telemetryRole"]["config"]
+    assert ("{ name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: "
+            "'Authorization=AAD;ClientId=${identity.properties.clientId}' }") in APP_MODULE.read_text()
+    role = _body(doc["resources"]["telemetryRoles"])
     assert role["scope"] == "insights" and "monitoringMetricsPublisher" in json.dumps(role)
+    assert doc["resources"]["telemetryRoles"]["config"]["loop_type"]["detail"]["array_name"] == "groups"
     assert doc["variables"]["roles"]["value"]["monitoringMetricsPublisher"] == "3913510d-42f4-4e42-8a64-420c390055eb"
 
 
@@ -178,10 +244,11 @@ def test_every_resource_type_and_api_version_is_one_arm_has() -> None:
 def test_the_arm_check_catches_a_type_or_version_arm_lacks(tmp_path: Path) -> None:
     from .azure_arm import problems
 
-    text = TEMPLATE.read_text()
-    text = text.replace("'Microsoft.Web/sites@2023-12-01'", "'Microsoft.Web/sites@2023-13-01'", 1)
-    text = text.replace("'Microsoft.Insights/components@2020-02-02'", "'Microsoft.Insights/component@2020-02-02'", 1)
+    text = TEMPLATE.read_text().replace("'Microsoft.Insights/components@2020-02-02'",
+                                        "'Microsoft.Insights/component@2020-02-02'", 1)
     (tmp_path / "main.bicep").write_text(text)
+    app = APP_MODULE.read_text().replace("'Microsoft.Web/sites@2023-12-01'", "'Microsoft.Web/sites@2023-13-01'", 1)
+    (tmp_path / "function-app.bicep").write_text(app)
     found = problems(tmp_path)
     assert any("Microsoft.Web/sites has no API version 2023-13-01" in p for p in found), found
     assert any("Microsoft.Insights/component, which this check does not know" in p for p in found), found
