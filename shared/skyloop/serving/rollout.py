@@ -132,8 +132,7 @@ def _lock(st: State, c: RolloutContext) -> None:
         if held and held["owner"] != st["owner"] and held["until"] > now:
             raise _NotSettled(f"rollout {held['owner']} to finish (its lease ends at {held['until']:.0f})")
         # the same rollout's retry keeps its epoch (and so its journal); a new one starts its own
-        ours = held and held["owner"] == st["owner"] and held["until"] > now and "epoch" in held
-        epoch = held["epoch"] if ours else f"{now:.6f}"
+        epoch = _live_epoch(raw, st["owner"], now) or f"{now:.6f}"
         return json.dumps({"owner": st["owner"], "until": now + LEASE_SECONDS, "epoch": epoch}).encode()
 
     st["epoch"] = json.loads(kvstate.update(c.kv, _lock_key(st["group"]), take))["epoch"]
@@ -146,6 +145,14 @@ def _unlock(st: State, c: RolloutContext) -> None:
         return b"null" if held and held["owner"] == st["owner"] else (raw or b"null")
 
     kvstate.update(c.kv, _lock_key(st["group"]), give_back)
+
+
+def _live_epoch(raw: bytes | None, owner: str, now: float) -> str | None:
+    """The epoch of the group's lease if ``owner`` holds it and it has not run out."""
+    held = json.loads(raw) if raw else None
+    if isinstance(held, dict) and held.get("owner") == owner and held.get("until", 0) > now and "epoch" in held:
+        return str(held["epoch"])
+    return None
 
 
 def _journal_key(st: State) -> str:
@@ -161,12 +168,10 @@ def _recall(st: State, c: RolloutContext) -> None:
     updates instead of 5, "promoted" recorded twice). An entry step retried with the state it
     started from finds its epoch in the group's lease, which it still holds."""
     if "epoch" not in st:
-        raw = c.kv.get(_lock_key(st["group"]))
-        held = json.loads(raw) if raw else None
-        if not (held and held["owner"] == (st.get("owner") or execution_name(st)) and held["until"] > c.clock.now()
-                and "epoch" in held):
+        epoch = _live_epoch(c.kv.get(_lock_key(st["group"])), st.get("owner") or execution_name(st), c.clock.now())
+        if epoch is None:
             return
-        st["epoch"] = held["epoch"]
+        st["epoch"] = epoch
     raw = c.kv.get(_journal_key(st))
     for label, note in json.loads(raw) if raw else []:
         if label not in st["done"]:

@@ -28,12 +28,26 @@ def packages(aws: Aws) -> list[dict[str, Any]]:
 
 def test_upload_registers_one_pending_package_however_often_it_is_delivered(aws: Aws, context: Any) -> None:
     import common
-    import train
 
     sent: dict[str, Any] = {}  # what the registry asks SageMaker for (moto's ListTags cannot read these back)
+
+    def capture(params: dict[str, Any], op: str, **_: Any) -> None:  # returns None: the params stay as sent
+        sent.setdefault(op, dict(params))
+
+    events = common.adapters().registry.sm.meta.events  # the cached client outlives this test: unhooked below
     for op in ("CreateModelPackageGroup", "CreateModelPackage"):
-        common.adapters().registry.sm.meta.events.register(
-            f"provide-client-params.sagemaker.{op}", lambda params, op=op, **_: sent.setdefault(op, params))
+        events.register(f"provide-client-params.sagemaker.{op}", lambda params, op=op, **k: capture(params, op),
+                        unique_id=f"skyloop-tests-capture-{op}")
+    try:
+        _registers_once(aws, context, sent)
+    finally:
+        for op in ("CreateModelPackageGroup", "CreateModelPackage"):
+            events.unregister(f"provide-client-params.sagemaker.{op}", unique_id=f"skyloop-tests-capture-{op}")
+
+
+def _registers_once(aws: Aws, context: Any, sent: dict[str, Any]) -> None:
+    import train
+
     upload(aws)
     first = train.handler(load_event("s3-object-created.json"), context)
     assert first["status"] == "ok" and first["results"][0]["version"] == 1
