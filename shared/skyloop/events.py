@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from .errors import InvalidEvent
+from .modelgroup import ModelGroup
 
 MAX_EVENT_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit: a sane ceiling everywhere.
 
@@ -83,7 +84,7 @@ class TrainingDataArrived(_Event):
     version: str | None = Field(default=None, description="etag / generation / mtime token")
     size: int | None = Field(default=None, ge=0)
     target: str | None = None
-    model_group: str | None = None
+    model_group: ModelGroup | None = None
     model: str | None = Field(default=None, description="model family (hist_gradient_boosting, random_forest)")
 
 
@@ -106,13 +107,13 @@ class TrainingJobCompleted(_Event):
     status: Literal["succeeded", "failed", "stopped"]  # each cloud's decoder maps its own job states
     output_uri: str | None = None
     source_uri: str | None = None
-    model_group: str | None = None
+    model_group: ModelGroup | None = None
     reason: str = ""
 
 
 class ModelVersionApproved(_Event):
     type: Literal["ModelVersionApproved"] = "ModelVersionApproved"
-    model_group: str = Field(min_length=1)
+    model_group: ModelGroup
     version: int = Field(ge=1)
     approved_by: str = "unknown"
 
@@ -223,7 +224,7 @@ class DriftDetected(_Event):
     """Inference inputs or predictions moved away from the training data (skyloop.drift.stats)."""
 
     type: Literal["DriftDetected"] = "DriftDetected"
-    model_group: str = Field(min_length=1)
+    model_group: ModelGroup
     version: int = Field(ge=1)
     rows: int = Field(ge=0)
     drifted_features: list[str] = Field(default_factory=list)
@@ -236,7 +237,7 @@ class CanaryPassed(_Event):
     """A canary was no worse than production over its whole bake time: promote it."""
 
     type: Literal["CanaryPassed"] = "CanaryPassed"
-    model_group: str = Field(min_length=1)
+    model_group: ModelGroup
     version: int = Field(ge=1)
     observed_minutes: int = Field(ge=0)
     detail: str = ""

@@ -166,7 +166,8 @@ def test_no_adapter_calls_a_use_case() -> None:
     assert bad == []
 
 
-FOUNDATION = {"__init__", "adapters", "clock", "config", "delivery", "envsettings", "errors", "events", "kvstate", "logs", "outbox", "ports",
+FOUNDATION = {"__init__", "adapters", "clock", "config", "delivery", "envsettings", "errors", "events", "kvstate", "logs", "modelgroup",
+              "outbox", "ports",
               "registry", "versions"}
 
 

@@ -29,6 +29,7 @@ def _mirror(adapters: "Adapters", group: str) -> None:
 
 def on_training_data(event: TrainingDataArrived, adapters: "Adapters") -> dict[str, Any]:
     from ..training.dataset import read_sidecar
+    from ..modelgroup import check as check_group
     from ..training.usecase import TooLargeForFunction, group_from_uri, train_and_register
 
     try:
@@ -39,6 +40,7 @@ def on_training_data(event: TrainingDataArrived, adapters: "Adapters") -> dict[s
     target = event.target or sidecar.get("target")
     # resolved here, not later: the same bytes uploaded as alpha.csv and beta.csv are two groups' data
     group = event.model_group or sidecar.get("model_group") or group_from_uri(event.uri)
+    check_group(group)  # a sidecar's name too: one rule on every cloud (modelgroup.py)
     params = dict(sidecar.get("params") or {})
     family = event.model or sidecar.get("model")  # the model family: the event's, else the sidecar's
     if family:

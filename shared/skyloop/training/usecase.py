@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
@@ -18,19 +17,18 @@ from .model import concrete_family, resolve_params, train
 
 log = logging.getLogger("skyloop.training")
 
-_GROUP_RE = re.compile(r"[^a-zA-Z0-9-]+")
-
-
 def group_from_uri(uri: str) -> str:
-    """'s3://b/data/churn-2026-01.csv' (or '.csv.gz') -> 'churn-2026-01'. A URL's name is
-    percent-decoded first (a Blob Storage URL's 'churn%202026.csv' is 'churn 2026.csv')."""
+    """'s3://b/data/churn-2026-01.csv' (or '.csv.gz') -> 'churn-2026-01'; '2026-churn.csv' ->
+    'm-2026-churn' (modelgroup.from_stem: valid on every cloud). A URL's name is percent-decoded
+    first (a Blob Storage URL's 'churn%202026.csv' is 'churn 2026.csv')."""
     from urllib.parse import unquote
+
+    from ..modelgroup import from_stem
 
     stem = unquote(uri.rstrip("/").rsplit("/", 1)[-1]) if "://" in uri and not uri.startswith(("s3://", "gs://")) \
         else uri.rstrip("/").rsplit("/", 1)[-1]
     low = stem.lower()
-    stem = stem[:-7] if low.endswith(".csv.gz") else stem[:-4] if low.endswith(".csv") else stem
-    return _GROUP_RE.sub("-", stem).strip("-").lower()[:63] or "default"
+    return from_stem(stem[:-7] if low.endswith(".csv.gz") else stem[:-4] if low.endswith(".csv") else stem)
 
 
 class TooLargeForFunction(InvalidDataset):
