@@ -136,7 +136,10 @@ def train(
     """Validate a CSV, train with 5-fold CV, register a PENDING version."""
     from ..events import TrainingDataArrived
     from ..handlers import on_training_data
+    from ..modelgroup import check
 
+    if group is not None:
+        check(group)  # the named refusal, before the event model's
     rt = _runtime(home)
     res = on_training_data(TrainingDataArrived(uri=str(csv.resolve()), target=target, model_group=group, model=model),
                            rt.adapters)
