@@ -238,7 +238,7 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
   (the 5M-row run above is that path, run here without a job), locally it is refused with that
   reason. Folds run one after another: each fit already uses both cores (OpenMP threads for boosting,
   `n_jobs=-1` for the forest), so parallel folds would only multiply the memory.
-- Lambda packages: built by `python infra/aws/package.py` with wheels for Lambda's platform (CPython 3.13),
+- Lambda packages: built by `python -m bench.packages` (infra/aws/package.py's build) with wheels for Lambda's platform (CPython 3.13),
   `.pyc` included (unchecked-hash: all modules for the four small packages, the imported ones for
   `train`); `train` uses the Lambda runtime's boto3 to stay under the limit; the others pin the boto3
   and botocore the moto tests ran with. pydantic-settings is gone from all five.

@@ -12,7 +12,7 @@ import pytest
 
 from skyloop.config import Settings
 from skyloop.app.demo_data import churn_csv
-from skyloop.local.kv import ManualClock
+from skyloop.clock import ManualClock
 from skyloop.local.runtime import LocalRuntime
 
 REPO = Path(__file__).resolve().parents[1]

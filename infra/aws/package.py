@@ -7,7 +7,7 @@ and build/aws/<function>.zip, then print each one's unzipped size.
 Wheels are fetched for Lambda's platform (manylinux2014 x86_64, CPython 3.13, the template's
 runtime), so the
 packages are right whatever machine builds them. detect and remediate carry no pandas
-and no scikit-learn (checked here, and recorded in bench/results/packages.json).
+and no scikit-learn (checked here; `python -m bench.packages` records the sizes in bench/results/packages.json).
 """
 
 from __future__ import annotations
@@ -254,17 +254,16 @@ def fresh(name: str) -> Path:
     return BUILD / name
 
 
+def build_all(names: list[str]) -> list[dict[str, object]]:
+    """Build the named packages (all when none is named); bench/packages.py records the sizes."""
+    return [build(n) for n in names or list(FUNCTIONS)]
+
+
 def main(argv: list[str]) -> None:
-    names = argv or list(FUNCTIONS)
-    rows = [build(n) for n in names]
+    rows = build_all(argv)
     for r in rows:
         print(f"{r['function']:<10} {r['unzipped_mb']:>7.1f} MB unzipped  {r['zip_mb']:>6.1f} MB zipped"
               f"  pandas={r['has_pandas']} sklearn={r['has_sklearn']}")
-    if not argv:
-        sys.path.insert(0, str(ROOT))
-        from bench.common import write
-
-        write("packages", {"limit_mb": LIMIT_MB, "platform": f"manylinux2014_x86_64 / CPython {PYTHON}", "functions": rows})
 
 
 if __name__ == "__main__":

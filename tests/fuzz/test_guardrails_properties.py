@@ -14,7 +14,7 @@ from skyloop.config import Settings
 from skyloop.errors import SkyloopError
 from skyloop.events import RemediationRequested, Severity
 from skyloop.handlers import on_remediation
-from skyloop.local.kv import ManualClock
+from skyloop.clock import ManualClock
 from skyloop.local.runtime import LocalRuntime
 
 ACTIONS = ["scale_out", "restart_service", "clear_cache", "rollback_deployment", "notify", "format_disk"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pkgutil
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -183,3 +184,26 @@ def test_only_the_app_wing_imports_the_app_wing() -> None:
     bad = [f"{m} -> {o}" for m, outs in sorted(_skyloop_imports().items()) if not m.startswith("skyloop.app")
            for o in sorted(outs) if o.startswith("skyloop.app")]
     assert bad == []
+
+
+def test_the_packager_and_the_kernel_know_nothing_of_the_bench() -> None:
+    """The AWS packager wrote a bench result itself (importing bench/); the bench now calls it."""
+    root = Path(skyloop.__file__).resolve().parents[2]
+    for f in [root / "infra" / "aws" / "package.py", *Path(skyloop.__file__).parent.rglob("*.py")]:
+        assert not re.search(r"^\s*(from|import) bench\b", f.read_text(), flags=re.M), f
+
+
+def test_mis_homed_classes_live_in_their_rooms() -> None:
+    """The manual clock is a clock, not a key-value store; the EventBridge publisher is not a queue;
+    the remediation state is not the simulated fleet."""
+    import inspect
+
+    from skyloop import clock
+    from skyloop.local import fleet, kv, remediation_state
+
+    assert hasattr(clock, "ManualClock") and not hasattr(kv, "ManualClock")
+    assert hasattr(remediation_state, "SqliteRemediationState") and not hasattr(fleet, "SqliteRemediationState")
+    sqs_source = (Path(skyloop.__file__).parent / "clouds" / "aws" / "sqs.py").read_text()
+    assert "class EventBridgeBus" not in sqs_source
+    assert "class EventBridgeBus" in (Path(skyloop.__file__).parent / "clouds" / "aws" / "eventbridge.py").read_text()
+    assert inspect.getmodule(clock.ManualClock) is clock

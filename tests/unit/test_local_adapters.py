@@ -118,7 +118,7 @@ def test_audit_head_seal_catches_cut_off_entries(db, tmp_path):
 
 
 def test_audit_entry_keeps_the_log_time_when_the_payload_has_its_own(db):
-    from skyloop.local.kv import ManualClock
+    from skyloop.clock import ManualClock
 
     log = SqliteAuditLog(db, clock=ManualClock(1_800_000_000.0))
     log.append("approved", {"request_id": "r1", "at": 123.0, "seq": "x"})

@@ -39,7 +39,7 @@ from ..handlers import on_metrics, on_training_data
 from ..serving.history import deployment_history, gate_decisions
 from ..local.deployer import SimulatedServingTime
 from ..local.endpoint import serve_in_thread
-from ..local.kv import ManualClock
+from ..clock import ManualClock
 from ..local.runtime import LocalRuntime
 from ..registry import ApprovalGate, approve
 from ..remediation.verification import resolution

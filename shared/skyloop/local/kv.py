@@ -49,19 +49,3 @@ class SqliteKeyValueStore:
             "SELECT key, value FROM kv WHERE key >= ? AND key < ? ORDER BY updated_at, key", (prefix, prefix + "\uffff")
         ).fetchall()
         return [(r["key"], bytes(r["value"])) for r in rows]
-
-
-class ManualClock:
-    """A clock the caller moves: the demo replays a day of metrics in seconds with it."""
-
-    def __init__(self, start: float) -> None:
-        self._t = float(start)
-
-    def now(self) -> float:
-        return self._t
-
-    def set(self, t: float) -> None:
-        self._t = max(self._t, float(t))
-
-    def advance(self, seconds: float) -> None:
-        self._t += seconds

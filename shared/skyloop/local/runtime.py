@@ -28,7 +28,8 @@ from .audit import SqliteAuditLog
 from .blobstore import FolderBlobStore
 from .db import Database
 from .deployer import LocalDeployer
-from .fleet import LocalFleet, SqliteRemediationState
+from .fleet import LocalFleet
+from .remediation_state import SqliteRemediationState
 from ..clock import SystemClock
 from .kv import SqliteKeyValueStore
 from .queue import QueuePublisher, SqliteQueue

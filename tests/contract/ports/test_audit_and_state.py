@@ -59,7 +59,7 @@ def audit(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
 def state(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     if request.param == "local":
         from skyloop.local.db import Database
-        from skyloop.local.fleet import SqliteRemediationState
+        from skyloop.local.remediation_state import SqliteRemediationState
 
         yield SqliteRemediationState(Database(tmp_path / "state.db"))
     elif request.param == "aws":

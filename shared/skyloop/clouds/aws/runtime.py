@@ -19,7 +19,8 @@ from .dynamodb import DynamoAuditLog, DynamoIdempotencyStore, DynamoKeyValueStor
 from .executors import AwsActionExecutor
 from .s3 import S3BlobStore
 from .sagemaker import SageMakerDeployer, SageMakerModelRegistry, SageMakerTrainingBackend
-from .sqs import EventBridgeBus, SqsQueue
+from .eventbridge import EventBridgeBus
+from .sqs import SqsQueue
 from .stepfunctions import StepFunctionsRollouts
 
 

@@ -1,4 +1,4 @@
-"""SQS Queue with its dead-letter queue, and the EventBridge bus for domain events.
+"""SQS Queue with its dead-letter queue (domain events go to EventBridge: eventbridge.py).
 
 The remediation queue's redrive policy (SAM template) moves a message that keeps
 failing to the DLQ after ``maxReceiveCount``; ``dead_letter`` moves a permanently
@@ -92,29 +92,6 @@ def from_sqs_record(m: dict) -> Message:
     return Message(message_id=str(mid), body=m.get("Body", m.get("body", "")),
                    receipt=m.get("ReceiptHandle", m.get("receiptHandle", "")),
                    receive_count=int(system.get("ApproximateReceiveCount", 1)))
-
-
-class EventBridgeBus:
-    """The AWS ``EventPublisher``: domain events (``ModelVersionApproved`` ...) put on EventBridge.
-
-    EventBridge pushes to rule targets: the deploy function is the rule's target, and
-    undeliverable events land in the rule target's own DLQ (SAM template)."""
-
-    source = "skyloop"
-
-    def __init__(self, aws: AwsSettings) -> None:
-        self.bus = aws.event_bus
-        self.events = client("events", aws)
-
-    def publish(self, event: Any) -> str:
-        body = event.model_dump_json()
-        res = self.events.put_events(Entries=[{
-            "Source": self.source, "DetailType": str(getattr(event, "type", type(event).__name__)), "Detail": body,
-            "EventBusName": self.bus}])
-        if res.get("FailedEntryCount"):
-            entry = res["Entries"][0]
-            raise TransientError(f"EventBridge refused the event: {entry.get('ErrorCode')} {entry.get('ErrorMessage')}")
-        return str(event.event_id or res["Entries"][0]["EventId"])
 
 
 def dead_letter_event(aws: AwsSettings, raw: object, error: BaseException, function: str) -> None:
