@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from skyloop.clouds.instance import FunctionInstance
-from skyloop.delivery import Outcome, deliver
+from skyloop.delivery import deliver, settle
 
 SERVICE = "skyloop"
 logger = Logger(service=SERVICE)
@@ -74,19 +74,13 @@ def guarded(function: str, raw: Any, work: Callable[[], dict[str, Any]], **conte
     """The core delivery rule (skyloop.delivery), mapped onto Lambda: done -> the result; retry ->
     raise, so Lambda's retries (async) or the SQS redrive (batch) try again; dead-letter -> the
     event goes to the dead-letter queue with its reason and the invocation succeeds."""
-    d = deliver(work, {"function": function, **context})
-    if d.outcome is Outcome.DONE:
-        assert d.result is not None
-        return d.result
-    if d.outcome is Outcome.RETRY:
-        assert d.error is not None
-        raise d.error
     from skyloop.clouds.aws.sqs import dead_letter_event
 
-    assert d.error is not None
-    dead_letter_event(aws_settings(), raw, d.error, function)
-    metrics.add_metric(name="DeadLettered", unit=MetricUnit.Count, value=1)
-    return d.as_status()
+    def park(error: BaseException) -> None:
+        dead_letter_event(aws_settings(), raw, error, function)
+        metrics.add_metric(name="DeadLettered", unit=MetricUnit.Count, value=1)
+
+    return settle(deliver(work, {"function": function, **context}), park)
 
 
 def handle(function: str, raw: Any, *kinds: type) -> dict[str, Any]:

@@ -9,19 +9,16 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from common import adapters, count, logger, metrics, tracer
-from skyloop.errors import InvalidRequest
-from skyloop.serving.rollout import RolloutContext, run_step
+from skyloop.serving.rollout import RolloutContext, run_step, step_request
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if not isinstance(event, dict) or not isinstance(event.get("step"), str) or not isinstance(event.get("state"), dict):
-        raise InvalidRequest("a rollout step takes {\"step\": <name>, \"state\": {...}}")
-    state = event["state"]
-    logger.append_keys(model_group=state.get("group"), version=state.get("version"), step=event["step"])
-    out = run_step(event["step"], state, RolloutContext.of(adapters()))
+    step, state = step_request(event)
+    logger.append_keys(model_group=state.get("group"), version=state.get("version"), step=step)
+    out = run_step(step, state, RolloutContext.of(adapters()))
     if out["next"] == "done":
         count(f"Rollout_{out['status']}")
     logger.info("rollout step", extra={"next": out["next"], "wait": out["wait"], "status": out["status"]})

@@ -28,7 +28,7 @@ import azure.functions as func
 
 from skyloop.clouds.decoding import FUNCTIONS
 from skyloop.clouds.instance import FunctionInstance, route
-from skyloop.delivery import Outcome, deliver
+from skyloop.delivery import deliver, settle
 from skyloop.logs import setup as setup_logs
 
 setup_logs(os.environ.get("SKYLOOP_LOG_LEVEL", "INFO"))
@@ -64,17 +64,12 @@ def handle(function: str, raw: Any, *, rollouts: Any = None, others: str = "refu
         a = adapters() if rollouts is None else dataclasses.replace(adapters(), rollouts=rollouts)
         return route(function, to_domain(raw, container=azure_settings().container), a, others=others)
 
-    d = deliver(work, {"function": function})
-    if d.outcome is Outcome.DONE:
-        assert d.result is not None
-        return d.result
-    assert d.error is not None
-    if d.outcome is Outcome.RETRY:
-        raise d.error  # the trigger's own retries
-    from skyloop.clouds.azure.eventgrid import dead_letter_event
+    def park(error: BaseException) -> None:
+        from skyloop.clouds.azure.eventgrid import dead_letter_event
 
-    dead_letter_event(azure_settings(), raw, d.error, function)
-    return d.as_status()
+        dead_letter_event(azure_settings(), raw, error, function)
+
+    return settle(deliver(work, {"function": function}), park)  # a retry: the trigger's own retries
 
 
 async def _with_rollouts(function: str, raw: Any, client: Any, **options: Any) -> dict[str, Any]:
@@ -177,13 +172,12 @@ def rollout(context: df.DurableOrchestrationContext) -> Any:
 @bp.activity_trigger(input_name="payload")
 def rollout_step(payload: dict[str, Any]) -> dict[str, Any]:
     """One step; a permanent failure is answered (not raised) so the orchestration does not retry it."""
-    from skyloop.errors import InvalidRequest, SkyloopError
-    from skyloop.serving.rollout import RolloutContext, run_step
+    from skyloop.errors import SkyloopError
+    from skyloop.serving.rollout import step_request, run_step_request
 
-    if not isinstance(payload, dict) or not isinstance(payload.get("step"), str) or not isinstance(payload.get("state"), dict):
-        raise InvalidRequest('a rollout step takes {"step": <name>, "state": {...}}')
+    step_request(payload)  # a malformed request is raised, not answered: the orchestration's bug
     try:
-        out = run_step(payload["step"], payload["state"], RolloutContext.of(adapters()))
+        out = run_step_request(payload, adapters())
     except SkyloopError as exc:
         if exc.retryable:
             raise

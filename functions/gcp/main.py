@@ -35,7 +35,7 @@ from typing import Any
 import functions_framework
 
 from skyloop.clouds.instance import FunctionInstance, route
-from skyloop.delivery import Outcome, deliver
+from skyloop.delivery import deliver, settle
 from skyloop.logs import setup as setup_logs
 
 setup_logs(os.environ.get("SKYLOOP_LOG_LEVEL", "INFO"))  # JSON lines: Cloud Logging reads them as structured
@@ -62,25 +62,24 @@ def _handle(function: str, cloud_event: Any, others: str = "refuse") -> dict[str
     def work() -> dict[str, Any]:
         return route(function, to_domain(raw, training_bucket=gcp_settings().bucket), adapters(), others=others)
 
-    d = deliver(work, {"function": function, "ce_id": raw.get("id"), "ce_type": raw.get("type")})
-    if d.outcome is Outcome.DONE:
-        assert d.result is not None
-        return d.result
-    assert d.error is not None
-    error = d.error
-    if d.outcome is Outcome.RETRY:
+    def give_up(error: BaseException) -> BaseException | None:
+        """Eventarc retries for a day at most: past the window, parked with why."""
         age = _age_seconds(raw)
         if age is None or age < gcp_settings().max_retry_seconds:
-            raise error  # functions-framework answers 500: Eventarc redelivers
+            return None  # functions-framework answers 500: Eventarc redelivers
         from skyloop.errors import SkyloopError
 
         reason = error.reason if isinstance(error, SkyloopError) else f"{type(error).__name__}: {error}"
-        error = SkyloopError(f"still failing {age / 3600:.1f} h after the event occurred: {reason}")
-        error.code = "retries_exhausted"
-    from skyloop.clouds.gcp.pubsub import dead_letter_event
+        final = SkyloopError(f"still failing {age / 3600:.1f} h after the event occurred: {reason}")
+        final.code = "retries_exhausted"
+        return final
 
-    dead_letter_event(gcp_settings(), raw, error, function)
-    return d.as_status()
+    def park(error: BaseException) -> None:
+        from skyloop.clouds.gcp.pubsub import dead_letter_event
+
+        dead_letter_event(gcp_settings(), raw, error, function)
+
+    return settle(deliver(work, {"function": function, "ce_id": raw.get("id"), "ce_type": raw.get("type")}), park, give_up)
 
 
 def _age_seconds(raw: dict[str, Any]) -> float | None:
@@ -120,15 +119,12 @@ def remediate(cloud_event: Any) -> None:
 
 @functions_framework.http
 def rollout_step(request: Any) -> tuple[str, int, dict[str, str]]:
-    from skyloop.errors import InvalidRequest, SkyloopError
-    from skyloop.serving.rollout import RolloutContext, run_step
+    from skyloop.errors import SkyloopError
+    from skyloop.serving.rollout import run_step_request
 
     headers = {"Content-Type": "application/json"}
-    body = request.get_json(silent=True)
     try:
-        if not isinstance(body, dict) or not isinstance(body.get("step"), str) or not isinstance(body.get("state"), dict):
-            raise InvalidRequest('a rollout step takes {"step": <name>, "state": {...}}')
-        out = run_step(body["step"], body["state"], RolloutContext.of(adapters()))
+        out = run_step_request(request.get_json(silent=True), adapters())
     except SkyloopError as exc:
         log.warning("rollout step failed", extra={"error": exc.code, "reason": exc.reason, "retryable": exc.retryable})
         return json.dumps({"error": exc.code, "reason": exc.reason}), 503 if exc.retryable else 500, headers

@@ -67,4 +67,28 @@ def deliver(work: Callable[[], dict[str, Any]], context: Mapping[str, Any] | Non
         return Delivery(Outcome.RETRY, error=exc, code=type(exc).__name__, reason="internal error")
 
 
-__all__ = ["Delivery", "Outcome", "backoff", "deliver"]
+def settle(d: Delivery, park: Callable[[BaseException], None],
+           give_up: Callable[[BaseException], BaseException | None] | None = None) -> dict[str, Any]:
+    """The delivery rule on a platform that retries by itself, written once for every entry point:
+    done -> the result; retry -> raise, so the platform's own retries come back, unless ``give_up``
+    turns the error into a permanent one (Google Cloud: still failing past its retry window);
+    dead-letter -> ``park`` the event with its error (the platform's dead-letter path) and answer
+    the status, so the invocation succeeds and the rest of the batch goes on."""
+    if d.outcome is Outcome.DONE:
+        assert d.result is not None
+        return d.result
+    assert d.error is not None
+    error: BaseException = d.error
+    if d.outcome is Outcome.RETRY:
+        final = give_up(error) if give_up is not None else None
+        if final is None:
+            raise error
+        error = final
+    park(error)
+    if error is d.error:
+        return d.as_status()
+    code = getattr(error, "code", type(error).__name__)
+    return {"status": "dead_lettered", "error": code, "reason": getattr(error, "reason", str(error))}
+
+
+__all__ = ["Delivery", "Outcome", "backoff", "deliver", "settle"]

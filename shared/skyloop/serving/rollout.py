@@ -413,6 +413,20 @@ def run_step(step: str, state: Mapping[str, Any], ctx: RolloutContext) -> State:
     return st
 
 
+def step_request(raw: Any) -> tuple[str, State]:
+    """The one envelope every workflow engine sends a step (Step Functions, Workflows, Durable
+    Functions): ``{"step": <name>, "state": {...}}``; anything else is a typed refusal."""
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("step"), str) or not isinstance(raw.get("state"), Mapping):
+        raise InvalidRequest('a rollout step takes {"step": <name>, "state": {...}}')
+    return raw["step"], dict(raw["state"])
+
+
+def run_step_request(raw: Any, adapters: "Adapters") -> State:
+    """Read a step's request and run it on these adapters: what each cloud's entry point does."""
+    step, state = step_request(raw)
+    return run_step(step, state, RolloutContext.of(adapters))
+
+
 def _failed(step: str, st: State, ctx: RolloutContext, exc: SkyloopError) -> State:
     """A step that failed for good: an abortable one hands over to abort; any other fails the request
     and gives back the group's lease, so the next rollout need not wait for it."""
