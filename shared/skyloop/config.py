@@ -15,7 +15,19 @@ from pydantic import BaseModel, Field, model_validator
 
 from .envsettings import EnvSettings
 from .events import Severity
-from .registry import ApprovalGate
+
+
+
+class ApprovalGate(BaseModel):
+    """The auto-approval policy's knobs; training/gate.py decides with them (and says how).
+    Disabled by default: a person approves unless the operator opts in."""
+
+    enabled: bool = False
+    margin: float = 0.0
+    min_score: float | None = None
+    holdout_margin: float = 0.0
+    require_holdout: bool = True
+    max_segment_drop: float = Field(0.05, ge=0.0)
 
 
 class TrainingSettings(BaseModel):

@@ -1,4 +1,4 @@
-"""Model versions, their approval states, aliases and the auto-approval gate.
+"""Model versions, their approval states and aliases (the auto-approval gate is training's: training/gate.py).
 
 The registry is the single source of truth for what may be deployed: a version's
 artifact sha256 is recorded at registration and checked at every load, and the
@@ -12,7 +12,6 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any, Mapping
 
-from pydantic import BaseModel, Field
 
 # The version record and its states live in versions.py (the ports use them too); they stay
 # importable from here.
@@ -94,86 +93,6 @@ class AliasedRegistry:
 
     def alias_history(self, group: str, alias: str) -> list[int]:
         return self.aliases.history(group, alias)
-
-
-class GateDecision(BaseModel):
-    approve: bool
-    reason: str
-    checks: list[str] = Field(default_factory=list)  # every check made, passed or not, for the record
-
-
-class ApprovalGate(BaseModel):
-    """The auto-approval policy. Disabled by default: a human approves unless the
-    operator opts in. Enabled, a candidate is approved only if every check passes:
-
-    - with no production model: its CV score (and held-back score) reach ``min_score``;
-    - against production: CV beats production's CV by ``margin``, *and* on the held-back
-      slice of the candidate's own data, scored for both models, the candidate beats
-      production by ``holdout_margin`` (CV scores of different datasets are not
-      comparable on their own: the slice is the like-for-like test), *and* no segment
-      (level of a categorical feature) loses more than ``max_segment_drop``.
-    """
-
-    enabled: bool = False
-    margin: float = 0.0
-    min_score: float | None = None
-    holdout_margin: float = 0.0
-    require_holdout: bool = True
-    max_segment_drop: float = Field(0.05, ge=0.0)
-
-    def decide(self, candidate: ModelVersion, production: ModelVersion | None) -> GateDecision:
-        if not self.enabled:
-            return GateDecision(approve=False, reason="gate disabled: manual approval required")
-        cand, metric = candidate.score, candidate.primary_metric
-        if cand is None:
-            return GateDecision(approve=False, reason="candidate has no primary CV metric")
-        held = candidate.lineage.get("holdout") or None
-        checks: list[str] = []
-        if production is None or production.score is None:
-            if self.min_score is None:
-                return GateDecision(approve=False, reason="no production baseline and no min_score set")
-            scores = {"CV": cand}
-            if held and metric in held.get("candidate", {}):
-                scores["held-back"] = held["candidate"][metric]
-            for name, value in scores.items():
-                ok = value >= self.min_score
-                checks.append(f"{name} {metric}={value:.4f} {'>=' if ok else '<'} min_score {self.min_score:.4f}")
-            return self._verdict(checks, all(v >= self.min_score for v in scores.values()))
-        if metric != production.primary_metric:
-            return GateDecision(approve=False, reason="candidate and production use different primary metrics")
-        bar = production.score + self.margin
-        checks.append(f"CV {metric}={cand:.4f} {'>=' if cand >= bar else '<'} production v{production.version} "
-                      f"{production.score:.4f} + margin {self.margin:.4f}")
-        ok = cand >= bar
-        base = (held or {}).get("baseline") or {}
-        if held and base.get("version") == production.version and metric in base.get("metrics", {}):
-            hc, hp = held["candidate"][metric], base["metrics"][metric]
-            h_ok = hc >= hp + self.holdout_margin
-            checks.append(f"held-back {metric} on {held['rows']} rows: {hc:.4f} {'>=' if h_ok else '<'} production "
-                          f"{hp:.4f} + margin {self.holdout_margin:.4f}")
-            ok = ok and h_ok
-            for feature, levels in (held.get("segments") or {}).items():
-                for level, seg in levels.items():
-                    if seg["candidate"] is None or seg["baseline"] is None:
-                        continue
-                    drop = seg["baseline"] - seg["candidate"]
-                    if drop > self.max_segment_drop:
-                        checks.append(f"segment {feature}={level} ({seg['rows']} rows): {metric} drops {drop:.4f} "
-                                      f"> {self.max_segment_drop:.4f}")
-                        ok = False
-            if ok:
-                checks.append(f"no segment drops more than {self.max_segment_drop:.4f}")
-        elif self.require_holdout:
-            why = (held or {}).get("baseline_skipped") or "no held-back slice was kept"
-            if base and base.get("version") != production.version:
-                why = f"the slice was scored against v{base.get('version')}, production is now v{production.version}"
-            checks.append(f"held-back comparison unavailable ({why}): manual approval")
-            ok = False
-        return self._verdict(checks, ok)
-
-    @staticmethod
-    def _verdict(checks: list[str], ok: bool) -> GateDecision:
-        return GateDecision(approve=ok, reason=("approved: " if ok else "refused: ") + "; ".join(checks), checks=checks)
 
 
 def approve(registry: "ModelRegistryPort", events: "EventPublisher", group: str, version: int, *, actor: str, note: str = "") -> "ModelVersionApproved":

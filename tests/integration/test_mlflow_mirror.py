@@ -16,7 +16,8 @@ from skyloop.app.cli import app
 from skyloop.app.demo_data import churn_csv
 from skyloop.events import TrainingDataArrived
 from skyloop.handlers import on_training_data
-from skyloop.registry import ApprovalGate, Status
+from skyloop.config import ApprovalGate
+from skyloop.registry import Status
 from skyloop.tracking.mlflow_mirror import run_params
 
 from ..conftest import put_dataset

@@ -5,7 +5,8 @@ from skyloop.app.demo_data import churn_csv
 from skyloop.events import TrainingDataArrived
 from skyloop.handlers import on_training_data
 from skyloop.serving.history import gate_decisions
-from skyloop.registry import ApprovalGate, Status
+from skyloop.config import ApprovalGate
+from skyloop.registry import Status
 
 from ..conftest import put_dataset
 

@@ -3,7 +3,9 @@ from datetime import datetime, timezone
 import pytest
 
 from skyloop.errors import NotFound, StateConflict
-from skyloop.registry import ApprovalGate, ModelVersion, Status, approve
+from skyloop.config import ApprovalGate
+from skyloop.registry import ModelVersion, Status, approve
+from skyloop.training.gate import decide
 
 
 def _register(reg, group="g", key=None, acc=0.8):
@@ -98,6 +100,6 @@ SEG_BAD = {"contract": {"one-year": {"rows": 90, "candidate": 0.70, "baseline": 
     ],
 )
 def test_gate(gate, cand, prod, held, expect, says):
-    d = gate.decide(_mv(2, cand, held), None if prod is None else _mv(1, prod))
+    d = decide(gate, _mv(2, cand, held), None if prod is None else _mv(1, prod))
     assert d.approve is expect
     assert says in d.reason, d.reason

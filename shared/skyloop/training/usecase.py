@@ -13,6 +13,7 @@ from ..ports import BlobStore, EventPublisher, KeyValueStore, ModelRegistry
 from ..registry import ModelVersion, approve
 from .artifacts import dump_model, write_artifact
 from .dataset import DatasetLimits, load_dataset
+from .gate import decide as decide_gate
 from .model import concrete_family, resolve_params, train
 
 log = logging.getLogger("skyloop.training")
@@ -261,7 +262,7 @@ def register_fitted(
         reason = "manual approval requested by the upload"
     elif version.status.value == "PENDING":
         production = registry.alias(group, "production")
-        decision = settings.gate.decide(version, production)
+        decision = decide_gate(settings.gate, version, production)
         reason = decision.reason
         if kv is not None and settings.gate.enabled:
             from ..serving.history import record_gate_decision
