@@ -173,11 +173,11 @@ def rollout(context: df.DurableOrchestrationContext) -> Any:
 def rollout_step(payload: dict[str, Any]) -> dict[str, Any]:
     """One step; a permanent failure is answered (not raised) so the orchestration does not retry it."""
     from skyloop.errors import SkyloopError
-    from skyloop.serving.rollout import step_request, run_step_request
+    from skyloop.serving.rollout import RolloutContext, run_step, step_request
 
-    step_request(payload)  # a malformed request is raised, not answered: the orchestration's bug
+    step, state = step_request(payload)  # a malformed request is raised, not answered: the orchestration's bug
     try:
-        out = run_step_request(payload, adapters())
+        out = run_step(step, state, RolloutContext.of(adapters()))
     except SkyloopError as exc:
         if exc.retryable:
             raise

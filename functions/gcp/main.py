@@ -120,11 +120,12 @@ def remediate(cloud_event: Any) -> None:
 @functions_framework.http
 def rollout_step(request: Any) -> tuple[str, int, dict[str, str]]:
     from skyloop.errors import SkyloopError
-    from skyloop.serving.rollout import run_step_request
+    from skyloop.serving.rollout import RolloutContext, run_step, step_request
 
     headers = {"Content-Type": "application/json"}
     try:
-        out = run_step_request(request.get_json(silent=True), adapters())
+        step, state = step_request(request.get_json(silent=True))
+        out = run_step(step, state, RolloutContext.of(adapters()))
     except SkyloopError as exc:
         log.warning("rollout step failed", extra={"error": exc.code, "reason": exc.reason, "retryable": exc.retryable})
         return json.dumps({"error": exc.code, "reason": exc.reason}), 503 if exc.retryable else 500, headers

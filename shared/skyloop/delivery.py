@@ -17,7 +17,7 @@ Pub/Sub and Storage Queue. The rule itself, and its log line, stay here.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any, Callable, Mapping
 
@@ -78,17 +78,15 @@ def settle(d: Delivery, park: Callable[[BaseException], None],
         assert d.result is not None
         return d.result
     assert d.error is not None
-    error: BaseException = d.error
     if d.outcome is Outcome.RETRY:
-        final = give_up(error) if give_up is not None else None
+        final = give_up(d.error) if give_up is not None else None
         if final is None:
-            raise error
-        error = final
-    park(error)
-    if error is d.error:
-        return d.as_status()
-    code = getattr(error, "code", type(error).__name__)
-    return {"status": "dead_lettered", "error": code, "reason": getattr(error, "reason", str(error))}
+            raise d.error
+        d = replace(d, outcome=Outcome.DEAD_LETTER, error=final, code=getattr(final, "code", type(final).__name__),
+                    reason=getattr(final, "reason", str(final)))
+    assert d.error is not None
+    park(d.error)
+    return d.as_status()
 
 
 __all__ = ["Delivery", "Outcome", "backoff", "deliver", "settle"]

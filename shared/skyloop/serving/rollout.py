@@ -124,7 +124,7 @@ def _lock(st: State, c: RolloutContext) -> None:
     would otherwise interleave their endpoint changes."""
     if "lock" in st["done"]:
         return
-    st.setdefault("owner", execution_name(st))
+    st["owner"] = _owner(st)
     now = c.clock.now()
 
     def take(raw: bytes | None) -> bytes:
@@ -147,6 +147,12 @@ def _unlock(st: State, c: RolloutContext) -> None:
     kvstate.update(c.kv, _lock_key(st["group"]), give_back)
 
 
+def _owner(st: State) -> str:
+    """The rollout run's name, fixed when its entry step takes the lease (execution_name of that
+    step's state), so an entry step retried with the state it started from has the same one."""
+    return str(st.get("owner") or execution_name(st))
+
+
 def _live_epoch(raw: bytes | None, owner: str, now: float) -> str | None:
     """The epoch of the group's lease if ``owner`` holds it and it has not run out."""
     held = json.loads(raw) if raw else None
@@ -158,7 +164,7 @@ def _live_epoch(raw: bytes | None, owner: str, now: float) -> str | None:
 def _journal_key(st: State) -> str:
     """One journal per run of a rollout: its owner (the request) and the epoch of its lease, so a
     later run with the same name (a canary of the same version passing again) starts afresh."""
-    return f"rollout-journal:{st.get('owner') or execution_name(st)}:{st.get('epoch', '')}"
+    return f"rollout-journal:{_owner(st)}:{st.get('epoch', '')}"
 
 
 def _recall(st: State, c: RolloutContext) -> None:
@@ -168,7 +174,7 @@ def _recall(st: State, c: RolloutContext) -> None:
     updates instead of 5, "promoted" recorded twice). An entry step retried with the state it
     started from finds its epoch in the group's lease, which it still holds."""
     if "epoch" not in st:
-        epoch = _live_epoch(c.kv.get(_lock_key(st["group"])), st.get("owner") or execution_name(st), c.clock.now())
+        epoch = _live_epoch(c.kv.get(_lock_key(st["group"])), _owner(st), c.clock.now())
         if epoch is None:
             return
         st["epoch"] = epoch
@@ -419,12 +425,6 @@ def step_request(raw: Any) -> tuple[str, State]:
     if not isinstance(raw, Mapping) or not isinstance(raw.get("step"), str) or not isinstance(raw.get("state"), Mapping):
         raise InvalidRequest('a rollout step takes {"step": <name>, "state": {...}}')
     return raw["step"], dict(raw["state"])
-
-
-def run_step_request(raw: Any, adapters: "Adapters") -> State:
-    """Read a step's request and run it on these adapters: what each cloud's entry point does."""
-    step, state = step_request(raw)
-    return run_step(step, state, RolloutContext.of(adapters))
 
 
 def _failed(step: str, st: State, ctx: RolloutContext, exc: SkyloopError) -> State:
