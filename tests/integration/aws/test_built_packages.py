@@ -156,12 +156,12 @@ def test_the_serving_image_serves_what_the_train_package_trained(aws: Aws, pytho
     import io
     import socket
     import tarfile
-    import time
     import urllib.error
     import urllib.request
 
     import common
     from skyloop.clouds.aws.sagemaker import serving_bundle
+    from bench.serving import wait_healthy
     from skyloop.serving.deployment import smoke_rows
 
     train_pkg = package.fresh("train")
@@ -199,13 +199,7 @@ def test_the_serving_image_serves_what_the_train_package_trained(aws: Aws, pytho
 
     proc, url = serve(v.artifact_sha256)
     try:
-        for _ in range(300):
-            try:
-                assert urllib.request.urlopen(f"{url}/ping", timeout=2).status == 200
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert proc.poll() is None, proc.communicate()[1][-2000:]
-                time.sleep(0.1)
+        wait_healthy(proc, int(url.rsplit(":", 1)[1]), "/ping")
         rows = smoke_rows(v.lineage, 5)
         req = urllib.request.Request(f"{url}/invocations", data=json.dumps({"rows": rows}, default=str).encode(),
                                      headers={"Content-Type": "application/json"})

@@ -12,8 +12,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,8 @@ from typing import Any
 import pytest
 
 pytest.importorskip("google.cloud.aiplatform_v1")
+
+from bench.serving import wait_healthy  # noqa: E402
 
 from .vertex_fake import FakeModelService  # noqa: E402
 
@@ -62,14 +62,8 @@ def test_the_serving_image_speaks_vertex(gcs: Any, gcs_endpoint: str) -> None:
     assert sha == art.sha256
     proc, url = serve(sha)
     try:
-        health = f"{url}/v1/endpoints/1/deployedModels/{url.rsplit(':', 1)[1]}"
-        for _ in range(300):
-            try:
-                assert urllib.request.urlopen(health, timeout=2).status == 200
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert proc.poll() is None, proc.communicate()[1][-2000:]
-                time.sleep(0.1)
+        port = int(url.rsplit(":", 1)[1])
+        wait_healthy(proc, port, f"/v1/endpoints/1/deployedModels/{port}")
         rows = smoke_rows(v.lineage, 4)
         req = urllib.request.Request(f"{url}/v1/endpoints/1:predict", headers={"Content-Type": "application/json"},
                                      data=json.dumps({"instances": rows}, default=str).encode())
