@@ -42,7 +42,7 @@ def free_port() -> int:
 def model_dir(folder: Path) -> tuple[Path, str, list[dict[str, Any]]]:
     """A model directory as SageMaker unpacks model.tar.gz: its sha256, and rows it takes."""
     from skyloop.config import Settings
-    from skyloop.serving.container import serving_files
+    from skyloop.ports.serving import serving_files
     from skyloop.serving.deployment import smoke_rows
     from skyloop.training.usecase import fit
 

@@ -116,9 +116,9 @@ def _remediate_worker(kind: str, home: str, i: int, barrier: Any, results: Any) 
 
         adapters = LocalRuntime(Settings(home=home)).adapters
     else:
-        from skyloop.clouds.aws.runtime import build
+        from skyloop.bootstrap import bootstrap
 
-        adapters = build(Settings(home=home))
+        adapters = bootstrap("aws", Settings(home=home))
     req = RemediationRequested(event_id=f"e-{i}", request_id=f"r-{i}", action="restart_service", target="api",
                                severity="medium", reason="concurrency test")
     barrier.wait(timeout=60)

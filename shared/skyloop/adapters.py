@@ -43,4 +43,4 @@ class Adapters:
     mirror: RunMirror | None = None  # MLflow, when tracking.mlflow_uri is set
     metrics: MetricSource | None = None  # what an alarm's service window is read from (CloudWatch ...)
     rollouts: RolloutRunner | None = None  # a workflow engine for the rollout's steps; None: run them inline
-    ai: AIServices | None = None  # AI services for uploads under ai/; None: settings.ai.provider
+    ai: AIServices | None = None  # AI services for uploads under ai/ (bootstrap: the cloud's own, or settings.ai.provider)

@@ -142,7 +142,7 @@ class ServiceSpec(BaseModel):
 class AiSettings(BaseModel):
     """AI services on uploads (``ai/`` in the training store): which provider analyses them."""
 
-    provider: str = "local"  # local | aws | gcp | azure (skyloop.ai.providers)
+    provider: str = "local"  # local | aws | gcp | azure (skyloop.bootstrap.ai_provider)
     max_bytes: int = Field(20 * 2**20, ge=1)  # larger media are refused with the reason, not read
 
 

@@ -30,7 +30,7 @@ def test_walkthrough_listings(tmp_path: Path, monkeypatch) -> None:
     assert r.invoke(app, ["invoke", "train", "events/local/train.json", *home]).exit_code == 0  # same data: same v1
     from skyloop.config import Settings
     from skyloop.local.runtime import LocalRuntime
-    from skyloop.registry import Status
+    from skyloop.ports.registry import Status
 
     rt = LocalRuntime(Settings(home=tmp_path))
     rt.registry.set_status("churn", 1, Status.REJECTED, actor="test", note="bad")

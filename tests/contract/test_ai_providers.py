@@ -11,8 +11,8 @@ from typing import Any, Callable
 
 import pytest
 
-from skyloop.ai.audio import wav_bytes
-from skyloop.ai.results import Speech, TextAnalysis
+from skyloop.ports.media import wav_bytes
+from skyloop.ports.ai import Speech, TextAnalysis
 
 TEXT = "The checkout service failed again and customers are angry."
 WAV = wav_bytes(b"\x00\x01" * 24_000, 24_000)
@@ -22,7 +22,7 @@ def _local() -> Any:
     if not (shutil.which("espeak-ng") and shutil.which("tesseract")):
         pytest.skip("the local provider's tools are not installed (apt-get install tesseract-ocr espeak-ng)")
     pytest.importorskip("vaderSentiment")
-    from skyloop.ai.local import LocalAI
+    from skyloop.local.ai import LocalAI
 
     return LocalAI()
 

@@ -51,7 +51,7 @@ def test_an_upload_under_ai_is_media_for_the_ai_services() -> None:
 def test_a_transcribe_output_is_a_job_finishing_not_an_upload() -> None:
     """Transcribe writes its output under transcribe/ (outside ai/): the analyze function takes it
     as the job's completion, and the AWS provider names the job from the key."""
-    from skyloop.ai.uploads import is_media
+    from skyloop.ports.ai import is_media
     from skyloop.clouds.aws.ai import AwsAI
     from skyloop.clouds.aws.config import AwsSettings
     from skyloop.events import MediaArrived

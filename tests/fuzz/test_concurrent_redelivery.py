@@ -47,7 +47,7 @@ def _deliver_twice(home: Path, handler: str, event: dict[str, Any], live: bool =
 def test_every_handler_has_one_effect_under_concurrent_delivery(tmp_path: Path) -> None:
     from skyloop.config import Settings
     from skyloop.local.runtime import LocalRuntime
-    from skyloop.registry import Status
+    from skyloop.ports.registry import Status
 
     home = tmp_path / "home"
     rt = LocalRuntime(Settings(home=home))

@@ -13,11 +13,11 @@ from typing import Any, Callable
 
 import pytest
 
-from skyloop.ai.local import LocalAI
+from skyloop.local.ai import LocalAI
 from skyloop.ai.uploads import analyze_upload
 from skyloop.errors import InvalidRequest
 from skyloop.events import MediaArrived
-from skyloop.kvstate import KvIdempotencyStore
+from skyloop.composed.idempotency import KvIdempotencyStore
 from skyloop.local.db import Database
 from skyloop.local.kv import SqliteKeyValueStore
 
@@ -179,7 +179,7 @@ class _JobProvider:
         return tail[1][:-len(".json")] if len(tail) == 2 and tail[1].endswith(".json") else None
 
     def transcribe(self, audio: bytes, *, language: str | None = None, media_format: str = "wav") -> Any:
-        from skyloop.ai.results import Transcript
+        from skyloop.ports.ai import Transcript
 
         if not self.finished:
             self.started += 1

@@ -14,7 +14,7 @@ WRITER = """
 import sys
 from skyloop.local.audit import SqliteAuditLog
 from skyloop.local.db import Database
-from skyloop.remediation.auditchain import HeadSeal
+from skyloop.ports.audit import HeadSeal
 home = sys.argv[1]
 log = SqliteAuditLog(Database(home + "/state.db"), seal=HeadSeal(home + "/audit.head"))
 print("ready", flush=True)
@@ -28,7 +28,7 @@ while True:
 def test_the_audit_log_verifies_after_every_kill_9(tmp_path: Path) -> None:
     from skyloop.local.audit import SqliteAuditLog
     from skyloop.local.db import Database
-    from skyloop.remediation.auditchain import HeadSeal
+    from skyloop.ports.audit import HeadSeal
 
     env = {**os.environ, "SKYLOOP_AUDIT_KEY": "test-key"}
     results = []

@@ -17,7 +17,7 @@ from skyloop.app.demo_data import churn_csv
 from skyloop.events import TrainingDataArrived
 from skyloop.handlers import on_training_data
 from skyloop.config import ApprovalGate
-from skyloop.registry import Status
+from skyloop.ports.registry import Status
 from skyloop.tracking.mlflow_mirror import run_params
 
 from ..conftest import put_dataset

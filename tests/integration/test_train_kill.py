@@ -18,14 +18,15 @@ def test_a_killed_trainer_frees_its_file_a_lease_later(tmp_path: Path, monkeypat
     from skyloop.errors import InProgress
     from skyloop.handlers import _once
     from skyloop.local import runtime as local_runtime
+    from skyloop.local import table as local_table
 
-    monkeypatch.setattr(local_runtime, "LEASE_SECONDS", 3.0)
+    monkeypatch.setattr(local_table, "LEASE_SECONDS", 3.0)
     data = tmp_path / "churn.csv"
     data.write_bytes(churn_csv(5_000, label_noise=0.1, seed=1))
     # a forest this size takes minutes on 2 cores: the kill comes long before it ends
     (tmp_path / "churn.skyloop.json").write_text('{"model": "random_forest", "params": {"n_estimators": 5000}}')
     home = tmp_path / "home"
-    code = ("import sys; from skyloop.local import runtime as r; r.LEASE_SECONDS = 3.0\n"
+    code = ("import sys; from skyloop.local import table as t; t.LEASE_SECONDS = 3.0\n"
             "from skyloop.app.cli import main; sys.argv = ['skyloop', 'train', sys.argv[1], '--home', sys.argv[2]]; main()")
     proc = subprocess.Popen([sys.executable, "-c", code, str(data), str(home)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)

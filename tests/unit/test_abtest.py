@@ -30,7 +30,7 @@ def test_verdicts_after_the_horizon() -> None:
 
 def _live(runtime):
     from skyloop.app.demo_data import churn_csv
-    from skyloop.registry import approve
+    from skyloop.ports.registry import approve
 
     from .test_deployment import approve_and_deploy, train_version
 
@@ -78,7 +78,7 @@ def test_ab_start_refuses_unapproved_or_production(runtime) -> None:
     with pytest.raises(StateConflict):
         start("churn", 1, split=0.5, p_base=0.1, mde=0.02, deployer=runtime.deployer, registry=runtime.registry,
               kv=runtime.adapters.kv)
-    from skyloop.registry import Status
+    from skyloop.ports.registry import Status
 
     runtime.registry.set_status("churn", v2, Status.ARCHIVED, actor="test")
     with pytest.raises(StateConflict):

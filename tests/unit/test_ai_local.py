@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from skyloop.ai.local import LocalAI
-from skyloop.ai.providers import provider
-from skyloop.ai.results import ImageAnalysis, Speech, TextAnalysis
+from skyloop.local.ai import LocalAI
+from skyloop.bootstrap import ai_provider as provider
+from skyloop.ports.ai import ImageAnalysis, Speech, TextAnalysis
 from skyloop.errors import CloudUnavailable, InvalidRequest, NotSupported
 from skyloop.ports import AIServices
 

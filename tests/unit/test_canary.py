@@ -20,7 +20,7 @@ from skyloop.errors import InvalidRequest
 from skyloop.events import MetricBatch, MetricRecord, TrainingDataArrived
 from skyloop.handlers import on_metrics, on_training_data
 from skyloop.serving.history import deployment_history
-from skyloop.registry import Status, approve
+from skyloop.ports.registry import Status, approve
 
 from ..conftest import T0, put_dataset
 

@@ -1,5 +1,5 @@
-"""The lazy cloud registry (skyloop.clouds): a composition root names a cloud and gets its
-adapter set, or one typed reason naming the fix."""
+"""The lazy cloud registry (skyloop.clouds) and the one bootstrap: a composition root names a
+runtime and gets its adapter set, or one typed reason naming the fix."""
 
 import subprocess
 import sys
@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from skyloop.adapters import Adapters
-from skyloop.clouds import CLOUDS, Cloud, build_adapters, cloud
+from skyloop.bootstrap import bootstrap
+from skyloop.clouds import CLOUDS, Cloud, cloud
 from skyloop.config import Settings
 from skyloop.errors import CloudUnavailable
 
@@ -20,19 +21,19 @@ def test_unknown_cloud_lists_the_known_ones():
 def test_a_cloud_not_shipped_yet_says_so(monkeypatch):
     monkeypatch.setitem(CLOUDS, "azure", Cloud("azure", "skyloop.clouds.absent", (), "azure"))
     with pytest.raises(CloudUnavailable, match="the azure adapters are not in this version"):
-        build_adapters("azure")
+        bootstrap("azure")
 
 
 def test_a_missing_sdk_names_the_extra_to_install(monkeypatch):
     monkeypatch.setitem(CLOUDS, "aws", Cloud("aws", "skyloop.clouds.aws", ("boto3", "surely_absent_sdk.sub"), "aws"))
     with pytest.raises(CloudUnavailable) as info:
-        build_adapters("aws")
+        bootstrap("aws")
     assert info.value.reason == "the aws adapters need surely_absent_sdk.sub: pip install 'skyloop[aws]'"
     assert info.value.code == "cloud_unavailable" and not info.value.retryable
 
 
 def test_local_builds_the_embedded_adapter_set(tmp_path):
-    a = build_adapters("local", Settings(home=tmp_path))
+    a = bootstrap("local", Settings(home=tmp_path))
     assert isinstance(a, Adapters) and a.settings.home == tmp_path
 
 

@@ -11,7 +11,7 @@ from skyloop.errors import ArtifactIntegrityError, DeploymentFailed
 from skyloop.events import ModelVersionApproved, RemediationRequested, Severity, TrainingDataArrived
 from skyloop.handlers import on_model_approved, on_remediation, on_training_data
 from skyloop.local.endpoint import serve_in_thread
-from skyloop.registry import Status, approve
+from skyloop.ports.registry import Status, approve
 
 from ..conftest import put_dataset
 

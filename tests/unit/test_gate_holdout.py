@@ -6,7 +6,7 @@ from skyloop.events import TrainingDataArrived
 from skyloop.handlers import on_training_data
 from skyloop.serving.history import gate_decisions
 from skyloop.config import ApprovalGate
-from skyloop.registry import Status
+from skyloop.ports.registry import Status
 
 from ..conftest import put_dataset
 

@@ -150,26 +150,43 @@ def test_no_core_code_names_a_platform() -> None:
     assert found == []
 
 
-USE_CASES = ("skyloop.serving.deployment", "skyloop.handlers", "skyloop.remediation.usecase", "skyloop.detection.usecase",
-             "skyloop.training.usecase", "skyloop.serving.abtest", "skyloop.drift.check")
+# The rooms a use-case lives in. Adapters (local/, clouds/), the ports and the adapters written over
+# ports (composed/) import none of them: a rule every backend keeps lives in ports/, beside its protocol.
+USE_CASE_ROOMS = ("training", "detection", "remediation", "serving", "drift", "ai", "handlers", "app")
+ADAPTER_ROOMS = ("local", "clouds", "ports", "composed")
+# The composition roots: they wire use-cases to adapters, so they alone may import both.
+COMPOSITION_ROOTS = {"skyloop.local.runtime", "skyloop.clouds.instance"}
 
 
-def test_no_adapter_calls_a_use_case() -> None:
-    """Adapters are primitives: the local and cloud adapters never import a use-case or the handlers.
-    Only the composition roots (``local/runtime.py``, ``clouds/<cloud>/runtime.py``, the cloud
-    registry) wire use-cases to adapters."""
+def _violations(edges: dict[str, set[str]]) -> list[str]:
     bad = []
-    for mod, outs in sorted(_skyloop_imports().items()):
-        adapter = mod.startswith("skyloop.local.") or mod.count(".") >= 3 and mod.startswith("skyloop.clouds.")
-        if not adapter or mod.endswith(".runtime"):
+    for mod, outs in sorted(edges.items()):
+        room = mod.split(".")[1] if mod.count(".") >= 1 else ""
+        if room not in ADAPTER_ROOMS or mod in COMPOSITION_ROOTS:
             continue
-        bad += [f"{mod} -> {o}" for o in sorted(outs) if any(o == u or o.startswith(u + ".") for u in USE_CASES)]
-    assert bad == []
+        bad += [f"{mod} -> {o}" for o in sorted(outs) if o.count(".") >= 1 and o.split(".")[1] in USE_CASE_ROOMS]
+    return bad
 
 
-FOUNDATION = {"__init__", "adapters", "clock", "config", "delivery", "envsettings", "errors", "events", "kvstate", "logs", "modelgroup",
-              "outbox", "ports",
-              "registry", "versions"}
+def test_adapters_import_only_the_kernel() -> None:
+    """Issue 32: ``local/``, ``clouds/``, ``ports/`` and ``composed/`` import only the kernel (ports,
+    events, errors, config, clock, logs ...), never a use-case room or the handlers; every import is
+    counted, lazy and type-only ones too. The composition roots are the only exception."""
+    assert _violations(_skyloop_imports()) == []
+
+
+def test_the_import_rule_catches_an_adapter_reaching_into_a_use_case() -> None:
+    """The rule is not vacuous: the edges it refused before the ports package are refused again."""
+    edges = {"skyloop.local.audit": {"skyloop.remediation.auditchain"},
+             "skyloop.clouds.aws.stepfunctions": {"skyloop.serving.rollout"},
+             "skyloop.composed.remediation": {"skyloop.ports.audit"},
+             "skyloop.local.runtime": {"skyloop.handlers"}}
+    assert _violations(edges) == ["skyloop.clouds.aws.stepfunctions -> skyloop.serving.rollout",
+                                  "skyloop.local.audit -> skyloop.remediation.auditchain"]
+
+
+FOUNDATION = {"__init__", "adapters", "bootstrap", "clock", "config", "delivery", "envsettings", "errors", "events", "logs", "modelgroup",
+              "outbox", "versions"}
 
 
 def test_the_package_root_holds_only_the_shared_foundation() -> None:

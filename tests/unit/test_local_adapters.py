@@ -100,7 +100,7 @@ def test_audit_chain_detects_tampering(db, tmp_path):
 
 
 def test_audit_head_seal_catches_cut_off_entries(db, tmp_path):
-    from skyloop.remediation.auditchain import HeadSeal
+    from skyloop.ports.audit import HeadSeal
 
     log = SqliteAuditLog(db, seal=HeadSeal(tmp_path / "audit.head"))
     for i in range(5):

@@ -4,7 +4,7 @@ import pytest
 
 from skyloop.errors import NotFound, StateConflict
 from skyloop.config import ApprovalGate
-from skyloop.registry import ModelVersion, Status, approve
+from skyloop.ports.registry import ModelVersion, Status, approve
 from skyloop.training.gate import decide
 
 

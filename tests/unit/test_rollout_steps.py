@@ -5,13 +5,11 @@ from __future__ import annotations
 import pytest
 
 from skyloop.errors import DeploymentFailed, InvalidRequest, StaleState
-from skyloop.registry import Status, approve
+from skyloop.ports.registry import Status, approve
 from skyloop.serving.history import deployment_history
+from skyloop.ports.rollout import ABORTABLE, ENTRIES, STEP_NAMES, SUCCESSORS
 from skyloop.serving.rollout import (
-    ABORTABLE,
-    ENTRIES,
     STEPS,
-    SUCCESSORS,
     RolloutContext,
     execution_name,
     run_inline,
@@ -65,7 +63,8 @@ def _approved(rt, data, name):
 
 
 def test_the_step_table_is_closed() -> None:
-    assert set(SUCCESSORS) == set(STEPS) and set(ENTRIES) <= set(STEPS) and ABORTABLE <= set(STEPS)
+    """The graph the runners read (ports/rollout.py) names exactly the steps serving/rollout.py runs."""
+    assert set(STEP_NAMES) == set(SUCCESSORS) == set(STEPS) and set(ENTRIES) <= set(STEPS) and ABORTABLE <= set(STEPS)
     assert all(t in STEPS for ts in SUCCESSORS.values() for t in ts)
 
 

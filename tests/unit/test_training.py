@@ -5,7 +5,7 @@ import pytest
 from skyloop.errors import InvalidDataset
 from skyloop.events import TrainingDataArrived
 from skyloop.handlers import on_training_data
-from skyloop.registry import Status
+from skyloop.ports.registry import Status
 from skyloop.training.usecase import group_from_uri, train_and_register
 
 from ..conftest import csv_bytes, put_dataset

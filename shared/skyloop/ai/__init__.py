@@ -1,3 +1,4 @@
-"""Cloud AI services behind one port (``skyloop.ports.AIServices``), with results that are the
-same on every provider (``ai/results.py``). The local default runs real open tools offline
-(``ai/local.py``); the clouds' adapters are issue 18's later parts."""
+"""The AI-services use-case: an upload under ``ai/`` analysed by the configured provider
+(``uploads.py``). The providers are adapters behind one port (``skyloop.ports.AIServices``) with
+results of one shape (``ports/ai.py``): the local default's open tools (``local/ai.py``) and each
+cloud's own services (``clouds/<cloud>/ai.py``), built by ``skyloop.bootstrap``."""

@@ -18,43 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import PurePosixPath
 from typing import Any
 
 from ..errors import InvalidRequest, SkyloopError
 from ..events import MediaArrived
+from ..ports.ai import KINDS, result_uri
 
-AI_PREFIX = "ai/"  # uploads here are analysed, not trained on
-AI_RESULT = ".skyloop-ai.json"  # what the analysis writes beside each upload
-JOBS_PREFIX = "transcribe/"  # providers' asynchronous working files (audio copies, job outputs): not uploads
 WAITING = "ai-job/"  # key-value store: the uploads waiting on a provider's job
-KINDS = {**{e: "image" for e in (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")},
-         ".txt": "text", **{e: "speech" for e in (".wav", ".mp3", ".flac", ".ogg")}}
-
-
-def is_media(name: str) -> bool:
-    """An upload for the AI services: under ``ai/``, and not a result Skyloop wrote there."""
-    return name.startswith(AI_PREFIX) and not name.endswith(AI_RESULT)
-
-
-def is_job_output(name: str) -> bool:
-    """A provider's finished job writing its output (a JSON document under ``transcribe/``)."""
-    return name.startswith(JOBS_PREFIX) and name.endswith(".json")
-
-
-def job_output_of(uri: str, store_root: str, job_name: "re.Pattern[str]") -> str | None:
-    """The provider job whose output ``uri`` is (``<store_root>/transcribe/<job>.json``, the job's
-    name matching the provider's own pattern), or None: each provider's ``job_of``."""
-    prefix = f"{store_root.rstrip('/')}/{JOBS_PREFIX}"
-    if not (uri.startswith(prefix) and uri.endswith(".json")):
-        return None
-    name = uri[len(prefix):-len(".json")]
-    return name if job_name.fullmatch(name) else None
-
-
-def result_uri(uri: str) -> str:
-    return uri + AI_RESULT
 
 
 def analyze_upload(event: MediaArrived, *, store: Any, idempotency: Any, ai: Any, max_bytes: int,
@@ -109,7 +80,7 @@ def _analyse(uri: str, version: str | None, kind: str, data: bytes, *, store: An
 
 
 def _wait_on(kv: Any, job: str, uri: str, version: str | None) -> None:
-    from ..kvstate import update
+    from ..ports.kv import update
 
     def add(cur: bytes | None) -> bytes:
         waiting = [w for w in json.loads(cur or b"[]") if w["uri"] != uri]
@@ -122,7 +93,7 @@ def finish_job(job: str, *, store: Any, ai: Any, max_bytes: int, kv: Any) -> dic
     """A job's output landed: every upload waiting on it gets its final result and leaves the
     list, so a redelivered output event finds nothing waiting. An upload whose job still reads as
     running stays on the list (its result stays "running"); one deleted meanwhile leaves it."""
-    from ..kvstate import update
+    from ..ports.kv import update
 
     raw = kv.get(WAITING + job) if kv is not None else None
     waiting = json.loads(raw) if raw else []

@@ -285,7 +285,7 @@ def _ai_result(result: Any) -> None:
 def ai_image(file: Path = typer.Argument(..., exists=True, dir_okay=False), provider: str = ProviderOpt,
              feature: Optional[list[str]] = typer.Option(None, "--feature", help="labels, objects, faces, text")) -> None:
     """Analyse an image: labels, objects, faces, text (OCR). Locally: text."""
-    from ..ai.providers import provider as make
+    from ..bootstrap import ai_provider as make
 
     p = make(provider)
     _ai_result(p.analyze_image(file.read_bytes(), *([feature] if feature else [])))
@@ -296,7 +296,7 @@ def ai_text(file: Path = typer.Argument(..., exists=True, dir_okay=False), provi
             feature: Optional[list[str]] = typer.Option(None, "--feature",
                                                         help="sentiment, entities, key_phrases, language")) -> None:
     """Analyse a UTF-8 text file: sentiment, entities, key phrases, language. Locally: sentiment, language."""
-    from ..ai.providers import provider as make
+    from ..bootstrap import ai_provider as make
 
     p = make(provider)
     _ai_result(p.analyze_text(file.read_text(encoding="utf-8"), *([feature] if feature else [])))
@@ -306,7 +306,7 @@ def ai_text(file: Path = typer.Argument(..., exists=True, dir_okay=False), provi
 def ai_speech(file: Path = typer.Argument(..., exists=True, dir_okay=False), provider: str = ProviderOpt,
               language: Optional[str] = None) -> None:
     """Transcribe an audio file (a cloud provider's service)."""
-    from ..ai.providers import provider as make
+    from ..bootstrap import ai_provider as make
 
     _ai_result(make(provider).transcribe(file.read_bytes(), language=language, media_format=file.suffix.lstrip(".") or "wav"))
 
@@ -315,7 +315,7 @@ def ai_speech(file: Path = typer.Argument(..., exists=True, dir_okay=False), pro
 def ai_translate(file: Path = typer.Argument(..., exists=True, dir_okay=False),
                  to: str = typer.Option(..., "--to", help="target language, ISO 639-1"), provider: str = ProviderOpt) -> None:
     """Translate a UTF-8 text file (a cloud provider's service)."""
-    from ..ai.providers import provider as make
+    from ..bootstrap import ai_provider as make
 
     _ai_result(make(provider).translate(file.read_text(encoding="utf-8"), to))
 
@@ -325,7 +325,7 @@ def ai_tts(file: Path = typer.Argument(..., exists=True, dir_okay=False), provid
            voice: Optional[str] = None, audio_format: str = typer.Option("wav", "--format"),
            out: Optional[Path] = typer.Option(None, "--out", help="where the audio goes (default: FILE.<format>)")) -> None:
     """Speak a UTF-8 text file; writes the audio and prints what was made."""
-    from ..ai.providers import provider as make
+    from ..bootstrap import ai_provider as make
 
     speech = make(provider).synthesize(file.read_text(encoding="utf-8"), voice=voice, audio_format=audio_format)
     target = out or file.with_suffix(f".{speech.format}")
@@ -396,7 +396,7 @@ def models(group: Optional[str] = typer.Argument(None), home: Optional[Path] = H
 
     rt = _runtime(home)
     versions = rt.registry.versions(group)
-    from ..registry import ALIASES
+    from ..ports.registry import ALIASES
 
     aliases = {g: {a: (mv.version if (mv := rt.registry.alias(g, a)) else None) for a in ALIASES}
                for g in {v.group for v in versions}}
@@ -417,9 +417,9 @@ def models(group: Optional[str] = typer.Argument(None), home: Optional[Path] = H
 def approve(group: str, version: int, actor: str = typer.Option(os.environ.get("USER", "cli"), help="who approves"),
             deploy: bool = typer.Option(True, help="run the deploy handler now"), home: Optional[Path] = HomeOpt) -> None:
     """Approve a PENDING version; emits ModelVersionApproved (and deploys it)."""
-    from ..registry import approve as approve_version
+    from ..ports.registry import approve as approve_version
 
-    from ..registry import Status
+    from ..ports.registry import Status
 
     rt = _runtime(home)
     if rt.registry.get(group, version).status is Status.APPROVED:
@@ -533,7 +533,9 @@ def fit_detector(
             det.process(X, [r.timestamp.timestamp() for r in records])
         else:
             det.fit(X, columns)
-    rt.adapters.kv.put(f"detector:{service}", det.to_bytes())
+    from ..detection.usecase import install_detector
+
+    install_detector(rt.adapters.kv, service, det, queue=rt.adapters.remediation, audit=rt.adapters.audit)
     console.print(f"{service}: {det.name} detector fitted on {len(records)} records x {len(columns)} metrics")
 
 

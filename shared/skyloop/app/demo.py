@@ -42,7 +42,7 @@ from ..local.endpoint import serve_in_thread
 from ..clock import ManualClock
 from ..local.runtime import LocalRuntime
 from ..config import ApprovalGate
-from ..registry import approve
+from ..ports.registry import approve
 from ..remediation.verification import resolution
 
 SERVICE = "churn-endpoint"  # the fleet's view: cpu, memory, errors, latency of the hosts

@@ -32,11 +32,12 @@ def _iso(t: float) -> str:
 def collect(rt: "LocalRuntime") -> dict[str, Any]:
     """Everything the page shows, as plain data (also what ``--json`` prints)."""
     kv = rt.adapters.kv
-    from ..remediation.verification import resolution
+    from ..incidents import Incidents
 
-    anomalies = [json.loads(v) for _, v in kv.items("anomaly:")]
+    incidents = Incidents(kv)
+    anomalies = [a.model_dump(mode="json") for a in incidents.all()]
     for a in anomalies:  # what verification concluded: recovered, escalated, or not yet judged
-        a["verification"] = resolution(kv, a["anomaly_id"])
+        a["verification"] = incidents.resolution(a["anomaly_id"])
     services = sorted({k.split(":", 1)[1] for k, _ in kv.items("series:")})
     series = {}
     for s in services:

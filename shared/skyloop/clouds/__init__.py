@@ -1,8 +1,8 @@
 """Cloud adapters: one package per cloud, each importing its SDK lazily, behind one registry.
 
 Nothing in the core imports these packages. A composition root (a cloud's entry points, the
-local runtime, a test) asks ``build_adapters(name)`` for a cloud's adapter set; the registry
-imports that cloud's package only then, and when it cannot (an unknown name, a cloud this
+local runtime, a test) asks ``skyloop.bootstrap.bootstrap(name)`` for a cloud's adapter set; the
+cloud's package is imported only then, and when it cannot (an unknown name, a cloud this
 version does not ship yet, or the cloud's SDK extra missing) it raises ``CloudUnavailable``
 with the one command that fixes it, instead of an ``ImportError`` from deep inside a module.
 """
@@ -12,18 +12,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from ..errors import CloudUnavailable
-
-if TYPE_CHECKING:
-    from ..adapters import Adapters
 
 
 @dataclass(frozen=True)
 class Cloud:
     name: str
-    package: str  # the adapter package, with ``build_adapters(settings)``
+    package: str  # the adapter package, with the ``table.py`` that ``skyloop.bootstrap`` builds from
     sdk: tuple[str, ...]  # top-level modules the adapters need: checked before importing them
     extra: str  # pip extra that installs them
 
@@ -59,15 +55,4 @@ def cloud(name: str) -> Cloud:
     return c
 
 
-def build_adapters(name: str, settings: Any = None, **options: Any) -> "Adapters":
-    """A cloud's adapter set, built by its package (imported here, on first use)."""
-    c = cloud(name)
-    if name == "local":
-        from ..local.runtime import LocalRuntime
-
-        return LocalRuntime(settings, **options).adapters
-    adapters: "Adapters" = importlib.import_module(c.package).build_adapters(settings, **options)
-    return adapters
-
-
-__all__ = ["CLOUDS", "Cloud", "build_adapters", "cloud"]
+__all__ = ["CLOUDS", "Cloud", "cloud"]

@@ -57,7 +57,7 @@ def upload_event(name: str) -> type | None:
     """What an object written to the training store means: a file for the AI services (under
     ``ai/``) or an AI job's output (under ``transcribe/``), a training CSV, or nothing (None: a
     sidecar, a model, a result Skyloop wrote)."""
-    from ..ai.uploads import is_job_output, is_media
+    from ..ports.ai import is_job_output, is_media
     from ..events import MediaArrived, TrainingDataArrived
 
     if is_media(name) or is_job_output(name):  # an upload, or an AI provider's job finishing

@@ -24,9 +24,9 @@ class FunctionInstance:
 
     def adapters(self) -> "Adapters":
         if self._adapters is None:
-            from . import build_adapters
+            from ..bootstrap import bootstrap
 
-            self._adapters = build_adapters(self.cloud)
+            self._adapters = bootstrap(self.cloud)
         return self._adapters
 
     def use(self, adapters: "Adapters | None" = None, settings: Any = None) -> None:

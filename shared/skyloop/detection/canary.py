@@ -37,6 +37,7 @@ import numpy as np
 from ..serving.deployment import canary_state, save_canary_state
 from ..errors import NotFound
 from ..events import AnomalyFound, CanaryPassed, MetricRecord, RemediationRequested, RootCause, Severity
+from ..incidents import Incidents
 from .base import lower_bound
 from .twosample import Comparison, compare
 
@@ -94,7 +95,7 @@ def judge_canary(
         verdict.status = "aborting"
         verdict.anomaly, verdict.request = _attribute(service, group, state, worse, settings)
         remediation.send(verdict.request.model_dump_json(), message_id=verdict.request.request_id)
-        kv.put(f"anomaly:{verdict.anomaly.anomaly_id}", verdict.anomaly.model_dump_json().encode())
+        Incidents(kv).save(verdict.anomaly)
         log.warning("canary worse than production", extra={
             "service": service, "model_group": group, "version": version,
             "metrics": verdict.anomaly.deviating_metrics})

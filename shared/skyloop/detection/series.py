@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..kvstate import update
+from ..ports.kv import update
 
 if TYPE_CHECKING:
     from ..ports import KeyValueStore

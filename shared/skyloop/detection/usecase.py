@@ -20,6 +20,7 @@ from ..serving.history import last_promotion
 from ..errors import AccessDenied, InvalidMetrics, NotFound
 from ..outbox import Staged, commit, recover
 from ..events import AnomalyFound, MetricBatch, MetricRecord, RemediationRequested, Severity
+from ..incidents import Incidents
 from .rca import RcaContext, rank_causes
 from ..remediation.verification import Verdict, check_recoveries, ended_at_normal, restored_normal, save_baseline
 from . import load_detector, make_detector
@@ -77,6 +78,18 @@ class DetectOutcome:
 
 def _detector_key(service: str) -> str:
     return f"detector:{service}"
+
+
+def install_detector(kv: KeyValueStore, service: str, det: Any, *, queue: Queue, audit: AuditLog | None) -> None:
+    """A detector fitted offline (``skyloop fit-detector``) becomes the service's state through the
+    detect path's own commit point: a committed batch's outbox is carried out first (it belongs to
+    the state being replaced), then the new state is written over the version read, so a batch
+    committing meanwhile makes this ``StaleState`` (try again) instead of being overwritten."""
+    key = _detector_key(service)
+    saved = kv.get_versioned(key)
+    recover(kv, key, saved, queue, audit)
+    saved = kv.get_versioned(key)
+    commit(kv, key, key, bytes(det.to_bytes()), saved[1] if saved else None, Staged(kv), queue, audit)
 
 
 def _load_state(service: str, saved: bytes | None, settings: "Settings") -> Any:
@@ -144,10 +157,33 @@ def detect(
 def _detect_production(batch: MetricBatch, records: list[MetricRecord], det: Any, out: DetectOutcome, *,
                        settings: "Settings", kv: KeyValueStore, series: KeyValueStore, queue: Queue,
                        registry: ModelRegistry, topology: ActionExecutor, audit: AuditLog | None = None) -> np.ndarray:
-    """Score, then analyse and decide. ``kv``, ``queue`` and ``audit`` are the unit of work's staged
-    views (outbox.py): nothing here reaches a backend before the caller commits the detector's
-    state, except the series tail (``series``: the store itself), whose append is idempotent."""
-    cfg = settings.detection
+    """Score, then track the service's incidents (analysing each new one). ``kv``, ``queue`` and
+    ``audit`` are the unit of work's staged views (outbox.py): nothing here reaches a backend before
+    the caller commits the detector's state, except the series tail (``series``: the store itself),
+    whose append is idempotent."""
+    columns, X, ts = _matrix(batch, records, det, out)
+    # Verification first: it judges raw values against the pre-incident baseline, and a
+    # detector that re-levelled onto a long incident must take the recovered normal back
+    # before it scores the recovery (or the recovery itself looks like an anomaly).
+    out.verifications = check_recoveries(kv, batch.service, ts, X, columns, settings=settings.verification,
+                                         queue=queue, audit=audit)
+    scores, z = _score(det, X, ts, out, kv=kv, settings=settings, n_records=len(records))
+    seen, still_open = _track(batch, records, X, ts, scores, z, columns, out, settings=settings, kv=kv, queue=queue,
+                              registry=registry, topology=topology)
+    if det.tags.restores_normal:
+        for closed in dict.fromkeys(a for a in seen if still_open is None or a != still_open["anomaly_id"]):
+            normal = ended_at_normal(kv, closed, X, columns, settings.verification)
+            if normal:  # over, and back where it was: its repeat is news, not something learned
+                det.restore_normal(normal)
+                log.info("incident ended at its normal: the detector forgets it",
+                         extra={"service": batch.service, "anomaly_id": closed, "metrics": sorted(normal)})
+    append_series(series, batch.service, columns, ts, X, np.asarray(scores, float))
+    return np.asarray(scores, float)
+
+
+def _matrix(batch: MetricBatch, records: list[MetricRecord], det: Any,
+            out: DetectOutcome) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The batch as the detector's columns x time, values beyond ±1e150 as missing."""
     arrived = sorted({k for r in records for k in r.values})
     if not det.columns_:
         det.columns_ = arrived
@@ -165,11 +201,12 @@ def _detect_production(batch: MetricBatch, records: list[MetricRecord], det: Any
     if not np.isfinite(X).any():
         raise InvalidMetrics(f"batch for {batch.service} has no usable values for the known metrics ({', '.join(columns)})"
                              + (f"; {out.out_of_range} beyond ±1e150" if out.out_of_range else ""))
-    # Verification first: it judges raw values against the pre-incident baseline, and a
-    # detector that re-levelled onto a long incident must take the recovered normal back
-    # before it scores the recovery (or the recovery itself looks like an anomaly).
-    out.verifications = check_recoveries(kv, batch.service, ts, X, columns, settings=settings.verification,
-                                         queue=queue, audit=audit)
+    return columns, X, ts
+
+
+def _score(det: Any, X: np.ndarray, ts: np.ndarray, out: DetectOutcome, *, kv: KeyValueStore, settings: "Settings",
+           n_records: int) -> tuple[Any, np.ndarray]:
+    """Per row, the anomaly score and the per-metric deviations; the detector learns as it goes."""
     since, normal = restored_normal(kv, out.verifications)
     if det.tags.streaming:  # detectors that learn record by record, with time of day
         still_warming = max(0, det.warmup - det.n_)
@@ -180,14 +217,22 @@ def _detect_production(batch: MetricBatch, records: list[MetricRecord], det: Any
             det.restore_normal(normal)
             s2, z2 = det.process(X[cut:], ts[cut:])
             scores, z = np.concatenate([scores, s2]), np.vstack([z, z2])
-        scored = max(0, len(records) - still_warming)
+        scored = max(0, n_records - still_warming)
     else:
-        scores, z, scored = _score_streaming(det, X, lower_bound(cfg.min_severity))
+        scores, z, scored = _score_streaming(det, X, lower_bound(settings.detection.min_severity))
     out.scored_rows = scored
+    return scores, z
 
+
+def _track(batch: MetricBatch, records: list[MetricRecord], X: np.ndarray, ts: np.ndarray, scores: Any, z: np.ndarray,
+           columns: list[str], out: DetectOutcome, *, settings: "Settings", kv: KeyValueStore, queue: Queue,
+           registry: ModelRegistry, topology: ActionExecutor) -> tuple[list[str], dict[str, Any] | None]:
+    """Go on with the service's open incident or open new ones, through the incident repository.
+    Returns the incidents this batch went on with or opened, and the one still open at its end."""
+    cfg = settings.detection
+    incidents = Incidents(kv)
     interval = float(np.median(np.diff(ts))) if len(ts) > 1 else 60.0
-    open_raw = kv.get(f"incident:{batch.service}")
-    open_inc = json.loads(open_raw) if open_raw else None
+    open_inc = incidents.open_on(batch.service)
     still_open = None
     seen = [open_inc["anomaly_id"]] if open_inc else []  # incidents this batch went on with or opened
     for run in find_runs(scores, cfg.merge_gap_rows):
@@ -197,12 +242,11 @@ def _detect_production(batch: MetricBatch, records: list[MetricRecord], det: Any
         # departure says LOW: nothing new to act on); a new one must be big enough to act on
         if not continues and not is_incident(run, cfg.min_incident_rows, cfg.min_severity):
             continue
-        stored = kv.get(f"anomaly:{open_inc['anomaly_id']}") if continues and open_inc else None
-        if stored is not None and open_inc is not None:
+        prior = incidents.get(open_inc["anomaly_id"]) if continues and open_inc else None
+        if prior is not None and open_inc is not None:
             # The incident started in an earlier batch: its root causes and request were
             # decided at onset; this batch only extends it.
             anomaly_id = open_inc["anomaly_id"]
-            prior = AnomalyFound.model_validate_json(stored)
             peak = max(prior.peak_score, round(min(max(run.peak, 0.0), 1.0), 6))
             anomaly = prior.model_copy(update={
                 "end": records[run.end].timestamp, "rows": prior.rows + run.end - run.start + 1,
@@ -212,26 +256,18 @@ def _detect_production(batch: MetricBatch, records: list[MetricRecord], det: Any
             anomaly_id = f"{batch.service}-{records[run.start].timestamp.strftime('%Y%m%dT%H%M%SZ')}"
             anomaly, request = _analyse(batch, records, run, z, columns, anomaly_id, settings, kv, registry, topology)
             save_baseline(kv, anomaly_id, columns, _history_before(kv, batch.service, columns, X, ts, scores, run.start))
-            if request is not None:
+            if request is not None:  # staged: sent once the detector's state is committed
                 queue.send(request.model_dump_json(), message_id=request.request_id)
                 out.requests.append(request)
         out.anomalies.append(anomaly)
         seen.append(anomaly_id)
-        kv.put(f"anomaly:{anomaly_id}", anomaly.model_dump_json().encode())
+        incidents.save(anomaly)
         log.info("anomaly", extra={"service": batch.service, "anomaly_id": anomaly_id, "severity": anomaly.severity.value})
         open_inc = {"anomaly_id": anomaly_id, "last_ts": float(ts[run.end])}
         if len(records) - 1 - run.end <= cfg.merge_gap_rows:
             still_open = open_inc
-    kv.put(f"incident:{batch.service}", json.dumps(still_open).encode() if still_open else b"null")
-    if det.tags.restores_normal:
-        for closed in dict.fromkeys(a for a in seen if still_open is None or a != still_open["anomaly_id"]):
-            normal = ended_at_normal(kv, closed, X, columns, settings.verification)
-            if normal:  # over, and back where it was: its repeat is news, not something learned
-                det.restore_normal(normal)
-                log.info("incident ended at its normal: the detector forgets it",
-                         extra={"service": batch.service, "anomaly_id": closed, "metrics": sorted(normal)})
-    append_series(series, batch.service, columns, ts, X, np.asarray(scores, float))
-    return np.asarray(scores, float)
+    incidents.set_open(batch.service, still_open)
+    return seen, still_open
 
 
 def _take_new_metrics(det: Any, arrived: list[str], out: DetectOutcome, service: str) -> None:

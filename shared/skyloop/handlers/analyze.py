@@ -11,9 +11,10 @@ if TYPE_CHECKING:
 
 
 def on_media(event: MediaArrived, adapters: "Adapters") -> dict[str, Any]:
-    from ..ai.providers import provider
     from ..ai.uploads import analyze_upload
+    from ..errors import NotSupported
 
-    ai = adapters.ai if adapters.ai is not None else provider(adapters.settings.ai.provider)
-    return analyze_upload(event, store=adapters.store, idempotency=adapters.idempotency, ai=ai,
+    if adapters.ai is None:  # bootstrap always sets one; a hand-made bundle may not
+        raise NotSupported("this adapter set has no AI services to analyse uploads with")
+    return analyze_upload(event, store=adapters.store, idempotency=adapters.idempotency, ai=adapters.ai,
                           max_bytes=adapters.settings.ai.max_bytes, kv=adapters.kv)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DeploymentFailed, ForeignModel
 from ..events import CanaryPassed, ModelVersionApproved
-from ..registry import Status
+from ..ports.registry import Status
 from ..serving.rollout import RolloutContext, complete_canary, execution_name, promotion_state, rollout, start_state
 from ._once import once
 

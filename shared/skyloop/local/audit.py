@@ -5,7 +5,7 @@ and triggers refuse UPDATE/DELETE, so ``verify()`` detects any edit made by
 going around the triggers (e.g. rewriting the file). A chain alone cannot show
 that its *last* entries were cut off, so after each append the head (count and
 last hash) is sealed with an HMAC into a file beside the database
-(:class:`~skyloop.remediation.auditchain.HeadSeal`); ``verify()`` checks the log against it.
+(:class:`~skyloop.ports.audit.HeadSeal`); ``verify()`` checks the log against it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from ..remediation.auditchain import GENESIS, HeadSeal, canonical, digest, entry, verify_chain
+from ..ports.audit import GENESIS, HeadSeal, canonical, digest, entry, verify_chain
 from ..ports import Clock
 from .db import Database
 

@@ -22,8 +22,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import ArtifactIntegrityError, InvalidRequest, NotFound
 from ..ports import BlobStore, Clock
-from ..registry import ModelVersion
-from ..training.artifacts import load_verified
+from ..ports.registry import ModelVersion
+from ..ports.artifacts import load_verified
 from .db import Database
 
 
@@ -264,7 +264,7 @@ def _plain(x: Any) -> Any:
 
 def _frame(bundle: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> Any:
     """The serving module's request validation, with Skyloop's typed error."""
-    from ..serving.inference import BadValue, RequestError, frame
+    from ..ports.inference import BadValue, RequestError, frame
 
     try:
         return frame(bundle, rows)

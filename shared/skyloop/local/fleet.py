@@ -13,7 +13,7 @@ from typing import Any, Mapping
 from ..config import GuardrailSettings
 from ..errors import NotFound
 from ..ports import ModelRegistry
-from ..registry import production_version
+from ..ports.registry import production_version
 from .db import Database
 
 

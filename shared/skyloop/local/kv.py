@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from ..errors import StaleState
-from ..kvstate import check_size
+from ..ports.kv import check_size
 from .db import Database
 
 

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from ..errors import NotFound
-from ..registry import AliasBook, AliasedRegistry, ModelVersion, Status, check_transition
+from ..ports.registry import AliasBook, AliasedRegistry, ModelVersion, Status, check_transition
 from .db import Database
 from .kv import SqliteKeyValueStore
 

@@ -9,38 +9,23 @@ rest of the batch.
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..adapters import Adapters
-from ..remediation.auditchain import HeadSeal
+from ..bootstrap import bootstrap
 from ..config import Settings
 from ..delivery import Outcome, backoff, deliver
 from ..errors import SkyloopError
 from ..events import RemediationRequested, parse_event
 from ..handlers import dispatch
-from ..kvstate import KvIdempotencyStore
 from ..ports import Clock, Message, Queue
-from ..tracking import mirror_from_settings
-from ..tracking.mirrored import MirroredRegistry
-from .audit import SqliteAuditLog
-from .blobstore import FolderBlobStore
 from .db import Database
 from .deployer import LocalDeployer
 from .fleet import LocalFleet
-from .remediation_state import SqliteRemediationState
-from ..clock import SystemClock
-from .kv import SqliteKeyValueStore
-from .queue import QueuePublisher, SqliteQueue
+from .queue import SqliteQueue
 from .registry import SqliteModelRegistry
 
 log = logging.getLogger("skyloop.runtime")
-
-# Local claims are short and renewed while the work runs: a `skyloop` killed mid-train frees its
-# file a minute later (on a cloud the claim outlives the function's own timeout instead).
-LEASE_SECONDS = 60.0
-
 
 @dataclass
 class DrainReport:
@@ -69,34 +54,9 @@ class LocalRuntime:
         self.settings = settings or Settings()
         s = self.settings
         self.db = Database(s.db_path)
-        store = FolderBlobStore(s.blob_root)
-        registry = SqliteModelRegistry(self.db)
-        clock = clock or SystemClock()
-        deployer = LocalDeployer(self.db, store, rng=random.Random(seed), clock=clock)
-        kv = SqliteKeyValueStore(self.db)
-        mirror = mirror_from_settings(s, kv, local_artifacts=s.home / "mlflow-artifacts")
-        if mirror is not None:
-            registry = MirroredRegistry(registry, mirror)  # type: ignore[assignment]
-        self.fleet = LocalFleet(self.db, registry=registry, policy=s.guardrails)
-        for svc in s.fleet:
-            self.fleet.add_service(svc.name, kind=svc.kind, replicas=svc.replicas, model_group=svc.model_group,
-                                   cache_entries=svc.cache_entries)
-        self.event_queue = SqliteQueue(self.db, "events")  # drained by pump(): the local event bus
-        self.adapters = Adapters(
-            settings=s,
-            store=store,
-            registry=registry,
-            deployer=deployer,
-            events=QueuePublisher(self.event_queue),
-            remediation=SqliteQueue(self.db, "remediation"),
-            idempotency=KvIdempotencyStore(kv, lease_seconds=LEASE_SECONDS),
-            audit=SqliteAuditLog(self.db, seal=HeadSeal(s.home / "audit.head"), clock=clock),
-            executor=self.fleet,
-            state=SqliteRemediationState(self.db),
-            kv=kv,
-            clock=clock,
-            mirror=mirror,
-        )
+        self.adapters = bootstrap("local", s, clock=clock, db=self.db, seed=seed)
+        self.fleet: LocalFleet = self.adapters.executor  # type: ignore[assignment]
+        self.event_queue: SqliteQueue = self.adapters.events.queue  # type: ignore[attr-defined]  # drained by pump()
 
     # convenience typed accessors
     @property

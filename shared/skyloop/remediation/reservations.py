@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from ..kvstate import update
+from ..ports.kv import update
 from .guardrails import Decision, evaluate
 
 if TYPE_CHECKING:

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from ..events import AnomalyFound, RemediationRequested
-from ..kvstate import update
+from ..incidents import Incidents
+from ..ports.kv import update
 
 if TYPE_CHECKING:
     from ..config import VerificationSettings
@@ -74,23 +75,17 @@ class Verdict:
         return asdict(self)
 
 
-def _pending_key(service: str) -> str:
-    return f"verify:{service}"
-
-
 def _load(kv: "KeyValueStore", service: str) -> list[Pending]:
-    raw = kv.get(_pending_key(service))
-    return [Pending(**p) for p in json.loads(raw)] if raw else []
+    return [Pending(**p) for p in Incidents(kv).pending(service)]
 
 
 def _save(kv: "KeyValueStore", service: str, pending: Sequence[Pending]) -> None:
-    kv.put(_pending_key(service), json.dumps([asdict(p) for p in pending]).encode())
+    Incidents(kv).save_pending(service, [asdict(p) for p in pending])
 
 
 def resolution(kv: "KeyValueStore", anomaly_id: str) -> dict[str, Any] | None:
     """What verification concluded about an incident: its attempts and the final outcome."""
-    raw = kv.get(f"resolution:{anomaly_id}")
-    return json.loads(raw) if raw else None
+    return Incidents(kv).resolution(anomaly_id)
 
 
 def _record_resolution(kv: "KeyValueStore", anomaly_id: str, verdict: Verdict, at: float) -> None:
@@ -98,7 +93,7 @@ def _record_resolution(kv: "KeyValueStore", anomaly_id: str, verdict: Verdict, a
     doc["attempts"].append({**verdict.to_dict(), "at": at})
     doc["status"] = ("resolved" if verdict.outcome == "resolved" else
                      "escalated_to_human" if verdict.escalated_to == "human" else "escalated")
-    kv.put(f"resolution:{anomaly_id}", json.dumps(doc).encode())
+    Incidents(kv).save_resolution(anomaly_id, doc)
 
 
 # ---- the baseline, taken when an incident is found ---------------------------------
@@ -113,12 +108,11 @@ def save_baseline(kv: "KeyValueStore", anomaly_id: str, columns: Sequence[str], 
         med = float(np.median(x))
         scale = max(1.4826 * float(np.median(np.abs(x - med))), 0.01 * abs(med), 1e-6)
         doc[c] = [med, scale]
-    kv.put(f"baseline:{anomaly_id}", json.dumps(doc).encode())
+    Incidents(kv).save_baseline(anomaly_id, doc)
 
 
 def _baseline(kv: "KeyValueStore", anomaly_id: str) -> dict[str, list[float]]:
-    raw = kv.get(f"baseline:{anomaly_id}")
-    return json.loads(raw) if raw else {}
+    return Incidents(kv).baseline(anomaly_id)
 
 
 # ---- after an action -------------------------------------------------------------
@@ -128,8 +122,8 @@ def expect_recovery(kv: "KeyValueStore", req: RemediationRequested, executed_at:
     against (no incident, another target, an action judged elsewhere like abort_canary)."""
     if not settings.enabled or req.anomaly_id is None or req.action not in VERIFIED_ACTIONS:
         return False
-    raw = kv.get(f"anomaly:{req.anomaly_id}")
-    if raw is None or AnomalyFound.model_validate_json(raw).service != req.target:
+    found = Incidents(kv).get(req.anomaly_id)
+    if found is None or found.service != req.target:
         return False
     pending = [p for p in _load(kv, req.target) if p.anomaly_id != req.anomaly_id]  # the newest attempt is judged
     done = resolution(kv, req.anomaly_id) or {"attempts": []}
@@ -176,10 +170,9 @@ def check_recoveries(kv: "KeyValueStore", service: str, ts: np.ndarray, X: np.nd
     keep: list[Pending] = []
     index = {c: j for j, c in enumerate(columns)}
     for p in pending:
-        raw = kv.get(f"anomaly:{p.anomaly_id}")
-        if raw is None:
+        anomaly = Incidents(kv).get(p.anomaly_id)
+        if anomaly is None:
             continue
-        anomaly = AnomalyFound.model_validate_json(raw)
         if p.last_ts == 0.0 and len(ts) and float(ts[0]) < p.executed_at - settings.window_minutes * 60.0:
             _rebase(p, max(float(ts[0]), anomaly.end.timestamp()), settings)
         base = _baseline(kv, p.anomaly_id)
@@ -253,14 +246,14 @@ def sweep_overdue(kv: "KeyValueStore", now: float, *, settings: "VerificationSet
         if not silent:
             continue
         for p in silent:
-            anomaly_raw = kv.get(f"anomaly:{p.anomaly_id}")
+            incident = Incidents(kv).get(p.anomaly_id)
             minutes = (now - p.executed_at) / 60.0
             verdict = Verdict(p.anomaly_id, p.request_id, p.action, "unresolved",
                               f"no metrics from {service} in the {minutes:.0f} min since {p.action}: "
                               "nothing can tell whether it worked", escalated_to="human")
             p.last_ts = now
-            if anomaly_raw is not None:
-                _conclude(kv, p, AnomalyFound.model_validate_json(anomaly_raw), verdict, queue, audit)
+            if incident is not None:
+                _conclude(kv, p, incident, verdict, queue, audit)
             out.append(verdict)
         _save(kv, service, [p for p in pending if p not in silent])
     return out
@@ -285,7 +278,7 @@ def _extend(kv: "KeyValueStore", anomaly: AnomalyFound, until: float) -> None:
 
     end = datetime.fromtimestamp(until, tz=timezone.utc)
     if end > anomaly.end:
-        kv.put(f"anomaly:{anomaly.anomaly_id}", anomaly.model_copy(update={"end": end}).model_dump_json().encode())
+        Incidents(kv).save(anomaly.model_copy(update={"end": end}))
 
 
 def ended_at_normal(kv: "KeyValueStore", anomaly_id: str, tail: np.ndarray, columns: Sequence[str],
@@ -296,12 +289,12 @@ def ended_at_normal(kv: "KeyValueStore", anomaly_id: str, tail: np.ndarray, colu
     again instead of having been learned; else nothing (a new level that stayed is the new normal,
     and an unresolved verdict has already gone to a human)."""
     done = resolution(kv, anomaly_id)
-    raw = kv.get(f"anomaly:{anomaly_id}")
-    if raw is None or (done is not None and done.get("status") == "resolved") or len(tail) < settings.records:
+    incident = Incidents(kv).get(anomaly_id)
+    if incident is None or (done is not None and done.get("status") == "resolved") or len(tail) < settings.records:
         return {}
     base = _baseline(kv, anomaly_id)
     index = {c: j for j, c in enumerate(columns)}
-    moved = [m for m in AnomalyFound.model_validate_json(raw).deviating_metrics if m in base and m in index]
+    moved = [m for m in incident.deviating_metrics if m in base and m in index]
     rows = tail[-settings.records:]
     if not moved or not all(_within(float(r[index[m]]), base[m], settings.tolerance) for r in rows for m in moved):
         return {}

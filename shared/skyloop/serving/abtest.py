@@ -76,7 +76,7 @@ def start(group: str, version: int, *, split: float, p_base: float, mde: float, 
     """Serve ``version`` as B beside production (A), splitting traffic ``split`` to B. A PENDING
     version is approved by starting the test (the test is its rollout; it wins or is rejected)."""
     from ..errors import StateConflict
-    from ..registry import Status
+    from ..ports.registry import Status
 
     a = registry.alias(group, "production")
     b = registry.get(group, version)

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import InvalidRequest, NotFound
-from ..training.artifacts import load_verified
-from .inference import FLOAT32_MAX
+from ..ports.artifacts import load_verified
+from ..ports.inference import FLOAT32_MAX
 
 if TYPE_CHECKING:
     from ..ports import BlobStore, ModelRegistry

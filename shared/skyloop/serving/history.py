@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Mapping
 
-from ..kvstate import update
+from ..ports.kv import update
 
 if TYPE_CHECKING:
     from ..ports import KeyValueStore

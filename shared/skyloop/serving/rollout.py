@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from .. import kvstate
+from ..ports.kv import update
 from ..errors import DeploymentFailed, InvalidRequest, ModelRefused, SkyloopError
 from ..ports import Clock, Deployer, KeyValueStore, ModelRegistry
 from ..versions import ModelVersion, Status
@@ -36,6 +36,7 @@ from .deployment import (
     start_bake,
 )
 from .history import record_deployment
+from ..ports.rollout import ABORTABLE, DONE
 
 if TYPE_CHECKING:
     from ..adapters import Adapters
@@ -45,23 +46,6 @@ log = logging.getLogger("skyloop.rollout")
 
 State = dict[str, Any]
 
-# step -> the steps it may hand over to (besides itself, after a poll, and "done").
-SUCCESSORS: dict[str, tuple[str, ...]] = {
-    "begin": ("redeploy", "staging"),
-    "redeploy": (),
-    "staging": ("smoke",),
-    "smoke": ("canary", "promote"),
-    "canary": ("probe",),
-    "probe": ("bake", "promote"),
-    "bake": (),
-    "promote": (),
-    "abort": (),
-}
-ENTRIES = ("begin", "promote")  # an approval starts at begin; a canary that passed its bake at promote
-# A permanent failure in these rolls the candidate back (the abort step); in the others it is the
-# request that fails (a version no longer APPROVED, a redeploy of what production serves).
-ABORTABLE = frozenset({"staging", "smoke", "canary", "probe", "bake", "promote"})
-DONE = "done"
 # One rollout per model group at a time: a lease in the key-value store, taken by the entry step
 # and given back when the rollout ends. A rollout that died without ending holds it this long.
 LEASE_SECONDS = 3600.0
@@ -135,7 +119,7 @@ def _lock(st: State, c: RolloutContext) -> None:
         epoch = _live_epoch(raw, st["owner"], now) or f"{now:.6f}"
         return json.dumps({"owner": st["owner"], "until": now + LEASE_SECONDS, "epoch": epoch}).encode()
 
-    st["epoch"] = json.loads(kvstate.update(c.kv, _lock_key(st["group"]), take))["epoch"]
+    st["epoch"] = json.loads(update(c.kv, _lock_key(st["group"]), take))["epoch"]
     st["done"].append("lock")
 
 
@@ -144,7 +128,7 @@ def _unlock(st: State, c: RolloutContext) -> None:
         held = json.loads(raw) if raw else None
         return b"null" if held and held["owner"] == st["owner"] else (raw or b"null")
 
-    kvstate.update(c.kv, _lock_key(st["group"]), give_back)
+    update(c.kv, _lock_key(st["group"]), give_back)
 
 
 def _owner(st: State) -> str:
@@ -196,7 +180,7 @@ def _effect(st: State, c: RolloutContext, label: str, fn: Callable[[], object], 
     if endpoint:
         _ready(st, c)
     fn()
-    kvstate.update(c.kv, _journal_key(st),
+    update(c.kv, _journal_key(st),
                    lambda raw: json.dumps([*(json.loads(raw) if raw else []), [label, note]]).encode())
     st["done"].append(label)
     if note:

@@ -1,19 +1,14 @@
 """Experiment tracking over the registry: every version is a run with its params, CV
 metrics, data hash, code version and duration (all in the lineage at registration), so
 listing and comparing runs needs no second store to keep in step. An MLflow store, if
-configured, gets a mirror of them (``mlflow_mirror``)."""
+configured, gets a mirror of them (``mlflow_mirror``, built by ``skyloop.bootstrap``)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from ..config import Settings
-    from ..ports import KeyValueStore
-    from ..registry import ModelVersion
-    from .mlflow_mirror import MlflowMirror
+    from ..ports.registry import ModelVersion
 
 
 def run_rows(versions: list["ModelVersion"]) -> list[dict[str, Any]]:
@@ -43,19 +38,3 @@ def compare_runs(a: "ModelVersion", b: "ModelVersion") -> dict[str, Any]:
             "same_data": ra["data_sha256"] == rb["data_sha256"],
             "data": {"a": ra["data_sha256"][:12], "b": rb["data_sha256"][:12], "rows": {"a": ra["rows"], "b": rb["rows"]}},
             "code": {"a": ra["code_version"], "b": rb["code_version"]}}
-
-
-def mirror_from_settings(settings: "Settings", kv: "KeyValueStore | None" = None,
-                         local_artifacts: "Path | None" = None) -> "MlflowMirror | None":
-    """The configured MLflow mirror, or None. A local store (sqlite:, file:) keeps run
-    artifacts under ``local_artifacts`` unless told otherwise, not wherever the process
-    happens to run from; a server keeps its own default."""
-    t = settings.tracking
-    if not t.mlflow_uri:
-        return None
-    from .mlflow_mirror import MlflowMirror
-
-    root = t.mlflow_artifact_root
-    if root is None and local_artifacts is not None and t.mlflow_uri.split(":", 1)[0] in ("sqlite", "file"):
-        root = local_artifacts.resolve().as_uri()
-    return MlflowMirror(t.mlflow_uri, experiment_prefix=t.mlflow_experiment_prefix, artifact_root=root, kv=kv)

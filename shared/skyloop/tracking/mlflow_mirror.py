@@ -26,7 +26,7 @@ from ..errors import TrackingUnavailable
 
 if TYPE_CHECKING:
     from ..ports import KeyValueStore, ModelRegistry
-    from ..registry import ModelVersion
+    from ..ports.registry import ModelVersion
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from .artifacts import CARD_FILE, MODEL_FILE
+from ..ports.artifacts import CARD_FILE, MODEL_FILE
 
 
 def run(train_dir: Path, model_dir: Path, job: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from .. import __version__
 from ..config import Settings
 from ..errors import InvalidDataset
 from ..ports import BlobStore, EventPublisher, KeyValueStore, ModelRegistry
-from ..registry import ModelVersion, approve
-from .artifacts import dump_model, write_artifact
+from ..ports.registry import ModelVersion, approve
+from ..ports.artifacts import dump_model, write_artifact
 from .dataset import DatasetLimits, load_dataset
 from .gate import decide as decide_gate
 from .model import concrete_family, resolve_params, train
@@ -297,7 +297,7 @@ def train_and_register(
     prod = registry.alias(group, "production")
     baseline = None
     if prod is not None:
-        from .artifacts import load_verified
+        from ..ports.artifacts import load_verified
 
         baseline = Baseline(prod.version, lambda: load_verified(store, prod.artifact_uri, prod.artifact_sha256))
     fitted = fit(data, source_uri=source_uri, settings=settings, target=target, params=params, previous=previous,
@@ -313,7 +313,7 @@ def read_job_output(archive: bytes, *, max_bytes: int = 2 * 1024**3) -> Fitted:
     import json
     import tarfile
 
-    from .artifacts import CARD_FILE, MODEL_FILE
+    from ..ports.artifacts import CARD_FILE, MODEL_FILE
 
     try:
         with tarfile.open(fileobj=io.BytesIO(archive), mode="r:*") as tar:

@@ -78,7 +78,7 @@ def _azure_kv(connection: str, tmp_path: Path) -> Any:
 @pytest.fixture(params=["local", "aws", "aws+s3", "gcp", "azure"])
 def kv(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """local: SQLite. aws: DynamoDB. aws+s3: DynamoDB spilling values above its item limit to S3
-    (``kvstate.SpillingStore``), as the AWS functions run it."""
+    (``composed.spilling.SpillingStore``), as the AWS functions run it."""
     if request.param == "local":
         from skyloop.local.db import Database
         from skyloop.local.kv import SqliteKeyValueStore
@@ -94,7 +94,7 @@ def kv(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Monke
         endpoint = request.getfixturevalue("moto_endpoint")
         store = _aws_kv(endpoint, monkeypatch, f"kv-{tmp_path.name}")
         if request.param == "aws+s3":
-            from skyloop.kvstate import SpillingStore
+            from skyloop.composed.spilling import SpillingStore
 
             store = SpillingStore(store, _aws_blobs(endpoint, f"spill-{tmp_path.name}".lower().replace("_", "-")[:60]),
                                   limit=4 * 2**20)

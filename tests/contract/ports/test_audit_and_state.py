@@ -1,5 +1,5 @@
 """The AuditLog and RemediationState contracts (skyloop.ports) on every backend: SQLite (local),
-DynamoDB (AWS, on moto's server), and the core's key-value versions (remediation/kvbacked.py) over
+DynamoDB (AWS, on moto's server), and the core's key-value versions (composed/remediation.py) over
 SQLite, GCS objects (fake-gcs-server) and Table Storage (Azurite), which Google Cloud and Azure
 run. One chain, no fork under concurrent writers, tampering found; cooldowns, rates, holds, and
 a redelivered request recorded once."""
@@ -50,7 +50,7 @@ def audit(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
 
         yield DynamoAuditLog(_dynamo(request, tmp_path, monkeypatch))
     else:
-        from skyloop.remediation.kvbacked import KvAuditLog
+        from skyloop.composed.remediation import KvAuditLog
 
         yield KvAuditLog(_kv(request.param, request, tmp_path, monkeypatch))
 
@@ -67,7 +67,7 @@ def state(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
 
         yield DynamoRemediationState(_dynamo(request, tmp_path, monkeypatch))
     else:
-        from skyloop.remediation.kvbacked import KvRemediationState
+        from skyloop.composed.remediation import KvRemediationState
 
         yield KvRemediationState(_kv(request.param, request, tmp_path, monkeypatch))
 
@@ -102,7 +102,7 @@ def _edit_entry_2(audit: Any) -> None:
     """Change entry 2's payload behind the log's back, on each backend's own storage."""
     from skyloop.clouds.aws.dynamodb import DynamoAuditLog
     from skyloop.local.audit import SqliteAuditLog
-    from skyloop.remediation.kvbacked import KvAuditLog
+    from skyloop.composed.remediation import KvAuditLog
 
     if isinstance(audit, KvAuditLog):
         key = audit._key(2)
@@ -128,7 +128,7 @@ def test_an_edited_entry_breaks_the_chain(audit: Any) -> None:
 
 def test_a_head_left_behind_is_walked_forward(audit: Any) -> None:
     """A writer that died between its entry and the head: the next append finds the entry and goes on."""
-    from skyloop.remediation.kvbacked import HEAD, KvAuditLog
+    from skyloop.composed.remediation import HEAD, KvAuditLog
 
     if not isinstance(audit, KvAuditLog):
         pytest.skip("only the key-value chain keeps a head")

@@ -19,7 +19,7 @@ from .conftest import _aws_kv, _azure_kv, _bucket_name, _gcp_kv, aws_credentials
 
 @pytest.fixture(params=["local", "aws-powertools", "aws-kv", "gcp", "azure"])
 def idem(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from skyloop.kvstate import KvIdempotencyStore
+    from skyloop.composed.idempotency import KvIdempotencyStore
 
     if request.param == "local":
         from skyloop.local.db import Database

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from skyloop.errors import StaleState, ValueTooLarge
-from skyloop.kvstate import update
+from skyloop.ports.kv import update
 
 
 def test_get_put_and_prefix_listing(kv: Any) -> None:
@@ -97,7 +97,7 @@ def test_a_wide_service_series_tail_fits_the_store(kv: Any) -> None:
 def test_a_value_above_the_item_limit_spills_and_stays_consistent(kv: Any) -> None:
     """Only where a spill store is configured: a value above the item limit round-trips, keeps
     compare-and-set, and a replaced or losing value leaves no blob behind."""
-    from skyloop.kvstate import SpillingStore
+    from skyloop.composed.spilling import SpillingStore
 
     if not isinstance(kv, SpillingStore):
         pytest.skip("this adapter set keeps every value in its item")

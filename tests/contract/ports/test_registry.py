@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import pytest
 
 from skyloop.errors import NotFound, SkyloopError
-from skyloop.registry import Status
+from skyloop.ports.registry import Status
 
 from .conftest import REGION, _aws_kv, _bucket_name, gcs_client
 

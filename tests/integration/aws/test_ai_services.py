@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from skyloop.ai.results import ImageAnalysis, Speech, TextAnalysis, Transcript, Translation
+from skyloop.ports.ai import ImageAnalysis, Speech, TextAnalysis, Transcript, Translation
 from skyloop.errors import InvalidRequest, NotSupported, TransientError
 
 from .conftest import REGION, TRAINING_BUCKET, Aws
@@ -118,7 +118,7 @@ def test_speech_on_moto_becomes_a_wav_file(aws: Aws) -> None:
 
 
 def test_mp3_duration_is_counted_from_its_frames() -> None:
-    from skyloop.ai.audio import mp3_duration
+    from skyloop.ports.media import mp3_duration
 
     # MPEG-1 Layer III, 128 kbps, 44.1 kHz, no padding: 417 bytes and 1152 samples a frame
     frame = bytes([0xFF, 0xFB, 0x90, 0x00]) + bytes(413)
@@ -157,7 +157,7 @@ def test_transcription_is_a_job_and_a_retry_finds_it(aws: Aws) -> None:
 
 def test_the_provider_name_builds_it() -> None:
     pytest.importorskip("boto3")
-    from skyloop.ai.providers import provider
+    from skyloop.bootstrap import ai_provider as provider
 
     assert provider("aws").name == "aws"
 

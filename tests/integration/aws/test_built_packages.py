@@ -85,7 +85,7 @@ def test_train_deploy_and_rollout_packages_on_their_samples(aws: Aws, python313:
     """train really trains (the package's scikit-learn, pandas and numpy under 3.13); deploy
     starts the rollout's execution; the rollout step function's first steps run against moto."""
     import common
-    from skyloop.registry import approve
+    from skyloop.ports.registry import approve
 
     from .test_rollout_state_machine import _definition
 

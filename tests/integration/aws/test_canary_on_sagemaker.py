@@ -80,7 +80,7 @@ def baking(aws: Aws, context: Any, tmp_path, monkeypatch):
     import deploy
     import detect
     import train
-    from skyloop.registry import approve
+    from skyloop.ports.registry import approve
 
     a = common.adapters()
     fallback = UpdateEndpointFallback(aws)
@@ -115,7 +115,7 @@ def test_a_canary_failing_live_traffic_is_aborted_through_remediation(aws: Aws, 
     import detect
     import remediate
     from skyloop.serving.deployment import canary_state
-    from skyloop.registry import Status
+    from skyloop.ports.registry import Status
 
     a, rng, now = baking
     minutes = range(now, now + 15)

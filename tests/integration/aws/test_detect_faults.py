@@ -10,7 +10,7 @@ from ...faults import DETECT_STEPS, detect_survives
 
 @pytest.mark.parametrize("step", DETECT_STEPS, ids=lambda s: f"{s[1]}-{s[2] or s[0]}")
 def test_detect_survives_one_failure_at_every_step_on_aws(step, aws):
-    from skyloop.clouds.aws.runtime import build
+    from skyloop.bootstrap import bootstrap
 
-    adapters = build()
+    adapters = bootstrap("aws")
     detect_survives(adapters, step, lambda: [json.loads(m["Body"])["request_id"] for m in aws.messages(aws.queue_url)])

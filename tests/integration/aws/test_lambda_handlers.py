@@ -171,7 +171,7 @@ def test_approval_rolls_out_through_staging_and_canary_to_production(aws: Aws, c
     import common
     import deploy
     import train
-    from skyloop.registry import approve
+    from skyloop.ports.registry import approve
 
     a = common.adapters()
     fallback = UpdateEndpointFallback(aws)
@@ -568,7 +568,7 @@ def test_a_model_the_serving_image_cannot_load_is_refused_before_any_endpoint_ch
     import common
     import deploy
     import train
-    from skyloop.registry import Status, approve
+    from skyloop.ports.registry import Status, approve
 
     monkeypatch.delenv("SKYLOOP_AWS_INFERENCE_SKLEARN")  # the template's default image, read from its tag
     common.reset()

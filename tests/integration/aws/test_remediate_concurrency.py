@@ -10,8 +10,8 @@ def test_n_processes_restart_once_on_dynamodb(aws, tmp_path: Path) -> None:
     statuses = concurrent_restarts("aws", str(tmp_path / "home"), 8)
     assert statuses.count("executed") == 1, statuses
     assert set(statuses) <= {"executed", "refused", "stale_state"}, statuses
-    from skyloop.clouds.aws.runtime import build
+    from skyloop.bootstrap import bootstrap
 
-    audit = build().audit.entries()
+    audit = bootstrap("aws").audit.entries()
     assert sum(1 for e in audit if e["kind"] == "executed") == 1
     assert all("cooldown" in e["why"] for e in audit if e["kind"] == "decision" and e["verdict"] == "refuse")

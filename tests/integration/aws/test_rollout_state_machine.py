@@ -63,7 +63,7 @@ def test_moto_parses_the_definition_as_asl(aws: Aws) -> None:
 def _trained(aws: Aws, context: Any, version: int, data: bytes) -> None:
     import common
     import train
-    from skyloop.registry import approve
+    from skyloop.ports.registry import approve
 
     upload(aws, data=data)
     train.handler(load_event("s3-object-created.json"), context)
@@ -187,7 +187,7 @@ def test_a_failed_smoke_test_is_routed_to_abort_by_the_machine(
         aws: Aws, context: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         v1_in_production: UpdateEndpointFallback) -> None:
     import common
-    from skyloop.registry import Status
+    from skyloop.ports.registry import Status
     from skyloop.serving.rollout import start_state
 
     a = common.adapters()
@@ -260,7 +260,7 @@ def test_a_first_endpoint_that_fails_is_deleted_so_abort_and_the_next_rollout_wo
     group, until someone deleted the endpoint by hand. moto never fails an endpoint: its describe
     says Failed here until the endpoint is deleted."""
     import common
-    from skyloop.registry import Status
+    from skyloop.ports.registry import Status
     from skyloop.serving.rollout import start_state
 
     monkeypatch.setenv("SKYLOOP_AWS_ENDPOINT_WAIT_SECONDS", "0")

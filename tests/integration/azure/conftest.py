@@ -72,7 +72,7 @@ ENDPOINT_IDENTITY = ("/subscriptions/5f3c2a1e/resourceGroups/skyloop/providers/M
 class AzureEnv:
     def __init__(self, connection: str, tmp_path: Path, **settings: Any) -> None:
         from skyloop.clouds.azure.config import AzureSettings
-        from skyloop.clouds.azure.runtime import build
+        from skyloop.bootstrap import bootstrap
         from skyloop.clouds.azure.storage import blob_service, queue_client, table_client
         from skyloop.config import Settings
 
@@ -97,7 +97,7 @@ class AzureEnv:
         self.ml = FakeMLClient(None, tmp_path / "ml")
         from .test_ai_services import Language
 
-        self.adapters = build(self.settings, self.azure, ml=self.ml, eventgrid=self.eventgrid, containerapp=self.apps,
+        self.adapters = bootstrap("azure", self.settings, self.azure, ml=self.ml, eventgrid=self.eventgrid, containerapp=self.apps,
                               monitor=self.monitor, language=Language())  # AI Language at its client
         self.ml.store = self.adapters.store
 

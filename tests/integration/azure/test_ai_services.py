@@ -16,7 +16,7 @@ pytest.importorskip("azure.ai.textanalytics")
 pytest.importorskip("azure.ai.translation.text")
 sp = pytest.importorskip("azure.cognitiveservices.speech")
 
-from skyloop.ai.audio import wav_bytes  # noqa: E402
+from skyloop.ports.media import wav_bytes  # noqa: E402
 from skyloop.errors import InvalidRequest, NotSupported, TransientError  # noqa: E402
 
 
@@ -238,7 +238,7 @@ def test_speech_synthesis_and_recognition() -> None:
 
 
 def test_the_provider_name_builds_it() -> None:
-    from skyloop.ai.providers import provider
+    from skyloop.bootstrap import ai_provider as provider
 
     assert provider("azure").name == "azure"
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from skyloop.errors import ArtifactIntegrityError, DeploymentFailed, EndpointBusy, ForeignModel
-from skyloop.registry import Status
+from skyloop.ports.registry import Status
 
 from .conftest import ENDPOINT_IDENTITY
 
@@ -33,7 +33,7 @@ def fitted() -> Any:
 
 
 def _register(env: Any, fitted: Any, key: str, group: str = "churn-2026") -> Any:
-    from skyloop.training.artifacts import write_artifact
+    from skyloop.ports.artifacts import write_artifact
 
     art = write_artifact(env.adapters.store, group, fitted.model_bytes)
     return env.adapters.registry.register(group, artifact_uri=art.uri, artifact_sha256=art.sha256, metrics=fitted.metrics,

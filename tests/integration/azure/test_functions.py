@@ -25,7 +25,7 @@ pytest.importorskip("azure.durable_functions")
 
 import azure.functions as func  # noqa: E402
 
-from skyloop.registry import Status  # noqa: E402
+from skyloop.ports.registry import Status  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
 EVENTS = ROOT / "events" / "azure"
@@ -240,7 +240,7 @@ def test_the_whole_loop_on_azure(azure_env: Any, durable: dict[str, Any]) -> Non
     as a durable orchestration) -> alert -> RCA -> remediation -> audit."""
     from azure.storage.blob import BlobClient
 
-    from skyloop.registry import approve
+    from skyloop.ports.registry import approve
 
     env = azure_env
     module = _app(env)

@@ -88,12 +88,12 @@ def gcs(gcs_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> G
 class GcpEnv:
     """The GCP functions' world for one test: a bucket on fake-gcs-server, the topics and pull
     subscriptions on the Pub/Sub emulator, Vertex AI, Cloud Monitoring, Cloud Run and Workflows
-    faked at their clients, and the adapters the functions run on (``skyloop.clouds.gcp.runtime``)."""
+    faked at their clients, and the adapters the functions run on (``skyloop.clouds.gcp.table``)."""
 
     TOPICS = ("events", "remediation", "dead-letters")
 
     def __init__(self, gcs: Gcs, pubsub: Any, tmp_path: Path, **settings: Any) -> None:
-        from skyloop.clouds.gcp.runtime import build
+        from skyloop.bootstrap import bootstrap
         from skyloop.config import Settings
 
         from .test_executors import RUN, FakeRun
@@ -120,7 +120,7 @@ class GcpEnv:
         self.workflows = FakeExecutions()
         self.settings = Settings(home=tmp_path / "home", **settings)
         self.language, self.speech = language_client(), speech_client()
-        self.adapters = build(self.settings, self.gcp, deploy_wait_seconds=0, storage=gcs.client, models=self.models,
+        self.adapters = bootstrap("gcp", self.settings, self.gcp, deploy_wait_seconds=0, storage=gcs.client, models=self.models,
                               endpoints=self.endpoints, predictions=self.predictions, jobs=self.jobs,
                               monitoring=self.monitoring, run=self.run, workflows=self.workflows, language=self.language,
                               speech=self.speech)

@@ -17,7 +17,7 @@ speech_v1 = pytest.importorskip("google.cloud.speech_v1")
 translate_v3 = pytest.importorskip("google.cloud.translate_v3")
 tts = pytest.importorskip("google.cloud.texttospeech_v1")
 
-from skyloop.ai.audio import wav_bytes  # noqa: E402
+from skyloop.ports.media import wav_bytes  # noqa: E402
 from skyloop.errors import InvalidRequest, NotSupported, TransientError  # noqa: E402
 
 
@@ -137,7 +137,7 @@ def test_translation_and_speech() -> None:
 
 
 def test_the_provider_name_builds_it() -> None:
-    from skyloop.ai.providers import provider
+    from skyloop.bootstrap import ai_provider as provider
 
     assert provider("gcp").name == "gcp"
 

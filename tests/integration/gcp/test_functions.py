@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("functions_framework")
 pytest.importorskip("google.cloud.aiplatform_v1")
 
-from skyloop.registry import Status  # noqa: E402
+from skyloop.ports.registry import Status  # noqa: E402
 
 from . import harness  # noqa: E402
 
@@ -143,7 +143,7 @@ def test_the_whole_loop_on_gcp(gcp_env: Any) -> None:
     """upload -> PENDING -> approve -> staged and promoted (Vertex faked at its edge, the rollout on
     the workflow's own source) -> incident -> RCA -> remediation -> audit."""
     from skyloop.clouds.gcp.workflows import definition
-    from skyloop.registry import approve
+    from skyloop.ports.registry import approve
 
     env = gcp_env
     blob = env.gcs.client.bucket(env.gcs.bucket).blob(f"datasets/{GROUP}.csv")
@@ -257,7 +257,7 @@ def test_a_long_recording_is_transcribed_by_a_long_running_recognition(gcp_env: 
     as the sample) finishes it. A redelivered upload starts no second operation."""
     from google.cloud import speech_v1 as S
 
-    from skyloop.ai.audio import wav_bytes
+    from skyloop.ports.media import wav_bytes
 
     env = gcp_env
     audio = wav_bytes(b"\x00\x00" * 8_000 * 90, 8_000)  # 90 s: above synchronous recognition's minute

@@ -37,7 +37,7 @@ def test_the_serving_image_speaks_vertex(gcs: Any, gcs_endpoint: str) -> None:
     from skyloop.clouds.gcp.vertex import VertexModelRegistry
     from skyloop.config import Settings
     from skyloop.serving.deployment import smoke_rows
-    from skyloop.training.artifacts import write_artifact
+    from skyloop.ports.artifacts import write_artifact
     from skyloop.training.usecase import fit
 
     gcp, store, models = gcs.gcp, gcs.store, FakeModelService()

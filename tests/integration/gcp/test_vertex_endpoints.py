@@ -35,7 +35,7 @@ def fitted() -> Any:
 def vertex(gcs: Any, tmp_path: Path, fitted: Any) -> Any:
     from skyloop.clouds.gcp.endpoints import VertexDeployer
     from skyloop.clouds.gcp.vertex import VertexModelRegistry
-    from skyloop.training.artifacts import write_artifact
+    from skyloop.ports.artifacts import write_artifact
 
     store, kv = gcs.store, gcs.kv
     models = FakeModelService()

@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("google.cloud.aiplatform_v1")
 
 from skyloop.errors import ArtifactIntegrityError, ForeignModel, InvalidEvent  # noqa: E402
-from skyloop.registry import Status  # noqa: E402
+from skyloop.ports.registry import Status  # noqa: E402
 
 from .vertex_fake import FakeModelService  # noqa: E402
 

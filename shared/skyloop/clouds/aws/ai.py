@@ -1,6 +1,6 @@
 """The ``AIServices`` port on AWS: Rekognition, Comprehend, Transcribe, Translate and Polly (boto3).
 
-Every answer is mapped into Skyloop's result types (``ai/results.py``): confidences from AWS's
+Every answer is mapped into Skyloop's result types (``ports/ai.py``): confidences from AWS's
 0-100 to 0-1, Rekognition's boxes from ratios to pixels of the image, Comprehend's sentiment labels
 to lowercase. Transcription is an asynchronous job on audio in S3: the first call uploads the audio
 (content-addressed, so a retry starts the same job) and answers with ``job_id`` while it runs; a
@@ -16,7 +16,7 @@ import json
 import re
 from typing import Any, Sequence
 
-from ...ai.results import (
+from ...ports.ai import (
     Box,
     DetectedObject,
     Entity,
@@ -30,9 +30,9 @@ from ...ai.results import (
     Transcript,
     Translation,
 )
-from ...ai.audio import wav_bytes
-from ...ai.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, check_speech, image_size, speech
-from ...ai.uploads import JOBS_PREFIX, job_output_of
+from ...ports.media import wav_bytes
+from ...ports.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, check_speech, image_size, speech
+from ...ports.ai import JOBS_PREFIX, job_output_of
 from ...errors import CloudUnavailable, InvalidRequest, NotSupported, TransientError
 from .config import AwsSettings
 from .session import client, error_code

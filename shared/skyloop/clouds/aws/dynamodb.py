@@ -15,9 +15,9 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from ...remediation.auditchain import GENESIS, canonical, digest, entries_of, verify_chain
+from ...ports.audit import GENESIS, canonical, digest, entries_of, verify_chain
 from ...errors import InProgress, StaleState
-from ...kvstate import check_size
+from ...ports.kv import check_size
 from .config import AwsSettings
 from .session import client, error_code
 

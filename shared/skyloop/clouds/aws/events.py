@@ -103,7 +103,7 @@ def _transcription_failed(raw: dict[str, Any], training_bucket: str) -> list[Any
     job = str(detail.get("TranscriptionJobName") or "")
     if detail.get("TranscriptionJobStatus") != "FAILED" or not job.startswith("skyloop-"):
         return []
-    from ...ai.uploads import JOBS_PREFIX
+    from ...ports.ai import JOBS_PREFIX
 
     return [MediaArrived(event_id=str(raw.get("id") or f"transcribe:{job}:failed"),
                          uri=f"s3://{training_bucket}/{JOBS_PREFIX}{job}.json")]

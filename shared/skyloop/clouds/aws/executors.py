@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from ...config import GuardrailSettings
 from ...errors import NotFound
-from ...registry import production_version
+from ...ports.registry import production_version
 from ...ports import Deployer, ModelRegistry
 from .config import AwsSettings
 from .session import client, error_code

@@ -27,8 +27,8 @@ from typing import Any, Mapping, Sequence
 from ..bundles import skyloop_sources, tar_gz
 from ...errors import DeploymentFailed, EndpointBusy, ForeignModel, InvalidEvent, NotFound
 from ...ports import BlobStore, KeyValueStore, TrainingJob
-from ...registry import AliasBook, AliasedRegistry, ModelVersion, Registration, Status, check_transition, read_card
-from ...training.artifacts import verified_bytes
+from ...ports.registry import AliasBook, AliasedRegistry, ModelVersion, Registration, Status, check_transition, read_card
+from ...ports.artifacts import verified_bytes
 from .config import AwsSettings
 from .session import client, error_code
 
@@ -165,7 +165,7 @@ class SageMakerModelRegistry(AliasedRegistry):
 def serving_bundle(model_bytes: bytes) -> bytes:
     """model.tar.gz for the scikit-learn container (or Skyloop's serving image): the joblib bundle
     and code/inference.py (``serving/container.py``)."""
-    from ...serving.container import serving_files
+    from ...ports.serving import serving_files
 
     return tar_gz(serving_files(model_bytes))
 

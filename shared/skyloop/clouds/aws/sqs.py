@@ -9,7 +9,6 @@ wait for five failed receives to learn that a message can never succeed.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from ...errors import TransientError
 from ...ports import DeadLetter, Message

@@ -15,7 +15,7 @@ import json
 from typing import Any, Mapping
 
 from ...errors import TransientError
-from ...serving.rollout import ABORTABLE, DONE, ENTRIES, STEPS, SUCCESSORS
+from ...ports.rollout import ABORTABLE, DONE, ENTRIES, STEP_NAMES, SUCCESSORS
 from .config import AwsSettings
 from .session import client, error_code
 
@@ -49,7 +49,7 @@ def definition(step_function: str = STEP_FUNCTION) -> dict[str, Any]:
                   "Choices": [{"Variable": "$.next", "StringEquals": e, "Next": e} for e in ENTRIES],
                   "Default": "Failed"},
     }
-    for step in STEPS:
+    for step in STEP_NAMES:
         states[step] = {
             "Type": "Task",
             "Resource": "arn:aws:states:::lambda:invoke",

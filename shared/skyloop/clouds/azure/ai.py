@@ -1,7 +1,7 @@
 """The ``AIServices`` port on Azure: AI Vision image analysis 4.0, AI Language (Text Analytics),
 Translator and Speech, with the function's managed identity (no key in configuration).
 
-Mapping into Skyloop's result types (``ai/results.py``):
+Mapping into Skyloop's result types (``ports/ai.py``):
 - Vision 4.0 answers tags (labels), objects and read lines with pixel boxes. It has no face
   detection (Azure's Face API is a separate, gated service): ``faces`` is ``NotSupported``.
 - AI Language's sentiment comes with confidence scores per class; a document error (an
@@ -18,8 +18,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Callable, Sequence
 
-from ...ai.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, check_speech, image_size, speech, wav_audio
-from ...ai.results import (
+from ...ports.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, check_speech, image_size, speech, wav_audio
+from ...ports.ai import (
     Box,
     DetectedObject,
     Entity,

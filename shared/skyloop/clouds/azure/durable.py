@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any, Coroutine, Generator, Mapping
 
 from ...errors import InvalidRequest
-from ...serving.rollout import ABORTABLE, DONE, ENTRIES
+from ...ports.rollout import ABORTABLE, DONE, ENTRIES
 
 ORCHESTRATOR, ACTIVITY = "rollout", "rollout_step"
 # The Python SDK's RetryOptions has a fixed interval (no backoff): a minute apart, twenty times,

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 from ...config import GuardrailSettings
 from ...errors import NotFound
 from ...ports import ModelRegistry
-from ...registry import production_version
+from ...ports.registry import production_version
 from .config import AzureSettings, AzureTarget
 
 ACTIONS = {"containerapp": ["scale_out", "restart_service"], "webapp": ["restart_service"],

@@ -32,10 +32,10 @@ from typing import Any, Mapping, Sequence
 
 from ...errors import DeploymentFailed, EndpointBusy, ForeignModel, InvalidEvent, NotFound
 from ...ports import BlobStore, KeyValueStore, TrainingJob
-from ...registry import AliasBook, AliasedRegistry, ModelVersion, Registration, Status, check_transition, read_card
+from ...ports.registry import AliasBook, AliasedRegistry, ModelVersion, Registration, Status, check_transition, read_card
 from ..traffic import percentages
 from ..jobs import JOB_SCRIPT, job_key, job_spec, result_folder, upload_code
-from ...training.artifacts import verified_bytes
+from ...ports.artifacts import verified_bytes
 from .config import AzureSettings
 
 STATUS_TAG, IDEM_TAG, APPROVAL_TAG = "skyloop-status", "skyloop-idem", "approval"
@@ -65,7 +65,7 @@ def run(raw_data):
 
 
 def scoring_script() -> bytes:
-    from ...serving.container import PROGRAM, serving_files
+    from ...ports.serving import PROGRAM, serving_files
 
     return serving_files(b"")[PROGRAM] + AZURE_CONTRACT
 

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from ...errors import StaleState
-from ...kvstate import check_size
+from ...ports.kv import check_size
 from .config import AzureSettings
 from .storage import table_client
 

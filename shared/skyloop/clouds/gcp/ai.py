@@ -1,7 +1,7 @@
 """The ``AIServices`` port on Google Cloud: Vision, Natural Language (v2), Speech-to-Text,
 Translation (v3) and Text-to-Speech, through their generated clients.
 
-Mapping into Skyloop's result types (``ai/results.py``):
+Mapping into Skyloop's result types (``ports/ai.py``):
 - Vision's object boxes are normalised (0-1) and become pixels of the image; face boxes are
   pixels already; OCR lines are the paragraphs of ``full_text_annotation``, each with its box.
 - Natural Language's sentiment is a score in [-1, 1] with a magnitude, not probabilities: the
@@ -26,7 +26,7 @@ import re
 from functools import lru_cache
 from typing import Any, Sequence
 
-from ...ai.results import (
+from ...ports.ai import (
     Box,
     DetectedObject,
     Entity,
@@ -40,8 +40,8 @@ from ...ai.results import (
     Transcript,
     Translation,
 )
-from ...ai.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, check_speech, image_size, speech, wav_audio
-from ...ai.uploads import JOBS_PREFIX, job_output_of
+from ...ports.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, check_speech, image_size, speech, wav_audio
+from ...ports.ai import JOBS_PREFIX, job_output_of
 from ...errors import CloudUnavailable, InvalidRequest, NotSupported, TransientError
 from .config import GcpSettings
 

@@ -32,12 +32,12 @@ import re
 import time
 from typing import Any, Mapping, Sequence
 
-from ... import kvstate
+from ...ports.kv import update
 from ...errors import DeploymentFailed, EndpointBusy, NotFound
 from ...ports import BlobStore, KeyValueStore
 from ...versions import ModelVersion
 from ..traffic import percentages
-from ...training.artifacts import verified_bytes
+from ...ports.artifacts import verified_bytes
 from .config import GcpSettings
 from .vertex import vertex_client
 
@@ -133,7 +133,7 @@ class VertexDeployer:
         name = getattr(getattr(operation, "operation", None), "name", "")
         if not name:
             return
-        kvstate.update(self.kv, self._ops_key(group), lambda cur: json.dumps(
+        update(self.kv, self._ops_key(group), lambda cur: json.dumps(
             sorted({*json.loads(cur or b"[]"), name})).encode())
 
     def _pending(self, group: str) -> bool:
@@ -148,7 +148,7 @@ class VertexDeployer:
                 running.append(name)
             elif op.HasField("error") and op.error.code:
                 failed.append(f"{name.rsplit('/', 1)[-1]}: {op.error.message}")
-        kvstate.update(self.kv, self._ops_key(group), lambda cur: json.dumps(
+        update(self.kv, self._ops_key(group), lambda cur: json.dumps(
             sorted(set(json.loads(cur or b"[]")) & set(running))).encode())
         if failed:
             raise DeploymentFailed(f"Vertex AI operation failed on {group}: {'; '.join(failed)}")

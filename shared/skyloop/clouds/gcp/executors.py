@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 from ...config import GuardrailSettings
 from ...errors import AccessDenied, NotFound
-from ...registry import production_version
+from ...ports.registry import production_version
 from ...ports import ModelRegistry
 from .config import GcpSettings, GcpTarget
 

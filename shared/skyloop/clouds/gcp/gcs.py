@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from ...errors import NotFound, StaleState, TransientError
-from ...kvstate import check_size
+from ...ports.kv import check_size
 from .config import GcpSettings
 
 

@@ -28,8 +28,8 @@ from typing import Any, Mapping
 
 from ...errors import ForeignModel, InvalidEvent, NotFound
 from ...ports import BlobStore, KeyValueStore
-from ...registry import AliasBook, AliasedRegistry, ModelVersion, Registration, Status, check_transition, read_card
-from ...training.artifacts import verified_bytes
+from ...ports.registry import AliasBook, AliasedRegistry, ModelVersion, Registration, Status, check_transition, read_card
+from ...ports.artifacts import verified_bytes
 from .config import GcpSettings
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -87,7 +87,7 @@ class VertexModelRegistry(AliasedRegistry):
     def _serving_folder(self, group: str, artifact_uri: str, artifact_sha256: str) -> str:
         """Lay out what the serving container loads (``serving/container.py``) in a folder of its
         own per artifact, since a Vertex model version names a folder, not a file."""
-        from ...serving.container import serving_files
+        from ...ports.serving import serving_files
 
         data = verified_bytes(self.store, artifact_uri, artifact_sha256,
                               f"artifact {artifact_uri} does not match the sha256 it is registered with")

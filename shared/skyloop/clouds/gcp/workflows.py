@@ -19,7 +19,7 @@ import json
 from functools import lru_cache
 from typing import Any, Mapping
 
-from ...serving.rollout import ABORTABLE, DONE, ENTRIES
+from ...ports.rollout import ABORTABLE, DONE, ENTRIES
 from .config import GcpSettings
 
 

@@ -3,12 +3,45 @@ never learns which provider produced it, except from ``provider``."""
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Features = Literal["labels", "objects", "faces", "text"]
 TextFeatures = Literal["sentiment", "entities", "key_phrases", "language"]
+
+
+# Where uploads and results live in a store: the one naming every provider and storage trigger keeps.
+AI_PREFIX = "ai/"  # uploads here are analysed, not trained on
+AI_RESULT = ".skyloop-ai.json"  # what the analysis writes beside each upload
+JOBS_PREFIX = "transcribe/"  # providers' asynchronous working files (audio copies, job outputs): not uploads
+KINDS = {**{e: "image" for e in (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")},
+         ".txt": "text", **{e: "speech" for e in (".wav", ".mp3", ".flac", ".ogg")}}
+
+
+def is_media(name: str) -> bool:
+    """An upload for the AI services: under ``ai/``, and not a result Skyloop wrote there."""
+    return name.startswith(AI_PREFIX) and not name.endswith(AI_RESULT)
+
+
+def is_job_output(name: str) -> bool:
+    """A provider's finished job writing its output (a JSON document under ``transcribe/``)."""
+    return name.startswith(JOBS_PREFIX) and name.endswith(".json")
+
+
+def job_output_of(uri: str, store_root: str, job_name: "re.Pattern[str]") -> str | None:
+    """The provider job whose output ``uri`` is (``<store_root>/transcribe/<job>.json``, the job's
+    name matching the provider's own pattern), or None: each provider's ``job_of``."""
+    prefix = f"{store_root.rstrip('/')}/{JOBS_PREFIX}"
+    if not (uri.startswith(prefix) and uri.endswith(".json")):
+        return None
+    name = uri[len(prefix):-len(".json")]
+    return name if job_name.fullmatch(name) else None
+
+
+def result_uri(uri: str) -> str:
+    return uri + AI_RESULT
 
 
 class _Result(BaseModel):

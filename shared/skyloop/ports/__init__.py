@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence, runtime_checkable
 
 if TYPE_CHECKING:  # type-only: keeps this module free of runtime imports
-    from .events import MetricRecord
-    from .versions import ModelVersion, Status
+    from ..events import MetricRecord
+    from ..versions import ModelVersion, Status
 
 
 @runtime_checkable
@@ -244,7 +244,7 @@ class KeyValueStore(Protocol):
     - ``get_versioned`` returns the value with an opaque version token; ``put_if(key, value,
       expected)`` writes only if the stored version is still ``expected`` (``None``: the key must
       not exist) and returns the new token, else raises ``StaleState`` (transient: re-read and
-      retry). Read-modify-write goes through it (``skyloop.kvstate.update``), so two concurrent
+      retry). Read-modify-write goes through it (``skyloop.ports.kv.update``), so two concurrent
       writers serialise instead of one silently losing the other's update.
     - a value is at most ``max_value_bytes``; a larger one is refused with ``ValueTooLarge``
       (DynamoDB's item limit is 400 KB), never truncated.
@@ -277,7 +277,7 @@ class RunMirror(Protocol):
 @runtime_checkable
 class AIServices(Protocol):
     """A provider's AI APIs (vision, language, speech, translation, speech synthesis) with the same
-    typed results everywhere (``skyloop.ai.results``). An operation or feature the provider lacks
+    typed results everywhere (``skyloop.ports.ai``). An operation or feature the provider lacks
     raises ``NotSupported`` naming the provider."""
 
     name: str

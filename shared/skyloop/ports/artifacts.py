@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ArtifactIntegrityError
-from ..ports import BlobStore
+from . import BlobStore
 
-from ..serving.inference import ARTIFACT_FORMAT  # one definition: the serving file checks it too
+from .inference import ARTIFACT_FORMAT  # one definition: the serving file checks it too
 
 # What a managed training job leaves in its model directory (training/entry.py writes them,
 # the train function reads them back when the job completes).

@@ -18,9 +18,9 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from ..errors import InProgress, StaleState
-from ..kvstate import update
+from ..ports.kv import update
 from ..ports import KeyValueStore
-from .auditchain import GENESIS, canonical, digest, entries_of, verify_chain
+from ..ports.audit import GENESIS, canonical, digest, entries_of, verify_chain
 
 ENTRY, HEAD = "audit:entry:", "audit:head"
 

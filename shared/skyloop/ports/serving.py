@@ -15,7 +15,7 @@ PROGRAM = "code/inference.py"
 # sets up its import path. The registry's sha256 comes from the container's environment.
 CONTRACT = b"""
 
-# ---- serving container contract (appended by skyloop.serving.container) ----
+# ---- serving container contract (appended by skyloop.ports.serving) ----
 import os  # noqa: E402
 
 

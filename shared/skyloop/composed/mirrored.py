@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..ports import ModelRegistry
-    from ..registry import ModelVersion, Status
-    from .mlflow_mirror import MlflowMirror
+    from ..ports.registry import ModelVersion, Status
+    from ..tracking.mlflow_mirror import MlflowMirror
 
 
 class MirroredRegistry:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import InvalidRequest, NotSupported
-from .results import Box, ImageAnalysis, Sentiment, Speech, TextAnalysis, TextLine
+from ..ports.ai import Box, ImageAnalysis, Sentiment, Speech, TextAnalysis, TextLine
 
 NAME = "local"
 ELSEWHERE = {

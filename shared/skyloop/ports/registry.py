@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 # The version record and its states live in versions.py (the ports use them too); they stay
 # importable from here.
-from .versions import ALIASES, TRANSITIONS, ModelVersion, Status, check_transition
+from ..versions import ALIASES, TRANSITIONS, ModelVersion, Status, check_transition
 
 if TYPE_CHECKING:
-    from .events import ModelVersionApproved
-    from .ports import BlobStore, EventPublisher, KeyValueStore
-    from .ports import ModelRegistry as ModelRegistryPort
+    from ..events import ModelVersionApproved
+    from . import BlobStore, EventPublisher, KeyValueStore
+    from . import ModelRegistry as ModelRegistryPort
 
 
 class AliasBook:
@@ -36,7 +36,7 @@ class AliasBook:
     @staticmethod
     def _key(group: str, alias: str) -> str:
         if alias not in ALIASES:
-            from .errors import SkyloopError
+            from ..errors import SkyloopError
 
             raise SkyloopError(f"unknown alias {alias!r}; expected one of {', '.join(ALIASES)}")
         return f"registry:alias:{group}:{alias}"
@@ -50,7 +50,7 @@ class AliasBook:
     def set(self, group: str, alias: str, version: int | None) -> None:
         import json
 
-        from .kvstate import update
+        from .kv import update
 
         def point(raw: bytes | None) -> bytes:
             doc = json.loads(raw) if raw else {"version": None, "history": []}
@@ -101,7 +101,7 @@ def approve(registry: "ModelRegistryPort", events: "EventPublisher", group: str,
     The event id is derived from (group, version), so approving twice (or a
     retried approval) emits one logical event that the deploy handler dedups.
     """
-    from .events import ModelVersionApproved
+    from ..events import ModelVersionApproved
 
     registry.set_status(group, version, Status.APPROVED, actor=actor, note=note)
     event = ModelVersionApproved(
@@ -111,7 +111,8 @@ def approve(registry: "ModelRegistryPort", events: "EventPublisher", group: str,
     return event
 
 
-__all__ = ["ALIASES", "TRANSITIONS", "ApprovalGate", "GateDecision", "ModelVersion", "Status", "approve", "check_transition"]
+__all__ = ["ALIASES", "TRANSITIONS", "AliasBook", "AliasedRegistry", "ModelVersion", "Registration", "Status", "approve", "check_transition",
+           "production_version", "read_card"]
 
 
 def production_version(registry: "ModelRegistryPort", group: str | None) -> int | None:
@@ -152,7 +153,7 @@ def read_card(store: "BlobStore", uri: str, sha256: str, what: str) -> dict[str,
     """A version's card, refused if it does not hash to what the version says."""
     data = store.get(uri)
     if hashlib.sha256(data).hexdigest() != sha256:
-        from .errors import ArtifactIntegrityError
+        from ..errors import ArtifactIntegrityError
 
         raise ArtifactIntegrityError(f"model card of {what} does not match its registered sha256")
     card: dict[str, Any] = json.loads(data)

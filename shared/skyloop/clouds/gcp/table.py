@@ -1,0 +1,37 @@
+"""Google Cloud's adapters, for ``skyloop.bootstrap``: built once per function instance. A client
+passed by name replaces that service's own (the tests pass fakes for Vertex AI, Cloud Run and
+Compute, which have no emulator); Cloud Storage and Pub/Sub find their emulators through the SDKs'
+own variables."""
+
+from __future__ import annotations
+
+from ...bootstrap import Table
+from .ai import GcpAI
+from .config import GcpSettings
+from .endpoints import VertexDeployer
+from .executors import GcpActionExecutor
+from .gcs import GcsBlobStore, GcsKeyValueStore
+from .jobs import VertexTrainingBackend
+from .monitoring import CloudMonitoringMetrics
+from .pubsub import PubSubPublisher, PubSubQueue
+from .vertex import VertexModelRegistry
+from .workflows import WorkflowsRollouts
+
+TABLE = Table(
+    settings=GcpSettings,
+    store=lambda p: GcsBlobStore(p.cloud, p.client("storage")),
+    kv=lambda p: GcsKeyValueStore(p.cloud, p.client("storage")),  # values as large as an object: no spilling
+    registry=lambda p: VertexModelRegistry(p.cloud, p.store, p.kv, client=p.client("models")),
+    deployer=lambda p: VertexDeployer(p.cloud, p.store, p.kv, endpoint_client=p.client("endpoints"),
+                                      prediction_client=p.client("predictions"),
+                                      wait_seconds=p.options.get("deploy_wait_seconds")),
+    events=lambda p: PubSubPublisher(p.cloud, p.cloud.events_topic, p.client("publisher")),
+    remediation=lambda p: PubSubQueue(p.cloud, publisher=p.client("publisher"), subscriber=p.client("subscriber")),
+    executor=lambda p: GcpActionExecutor(p.cloud, registry=p.registry, policy=p.settings.guardrails,
+                                         clients=p.clients("run", "mig", "regional-mig")),
+    training=lambda p: VertexTrainingBackend(p.cloud, p.store, p.kv, client=p.client("jobs")),
+    metrics=lambda p: CloudMonitoringMetrics(p.cloud, p.client("monitoring")),
+    rollouts=lambda p: WorkflowsRollouts(p.cloud, p.client("workflows")) if p.cloud.rollout_workflow else None,
+    # files under ai/ in the training bucket are analysed by Google Cloud's own AI services
+    own_ai=lambda p: GcpAI(p.cloud, p.clients("vision", "language", "speech", "translate", "tts"), store=p.store),
+)
