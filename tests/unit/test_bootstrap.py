@@ -48,7 +48,6 @@ def test_the_local_runtime_is_the_recipe_with_its_table(tmp_path: Path) -> None:
     assert isinstance(a, Adapters) and a.mirror is None and not isinstance(a.registry, MirroredRegistry)
     assert isinstance(a.idempotency, KvIdempotencyStore) and a.idempotency.lease_seconds == 60.0
     assert a.ai is not None and a.ai.name == "local"
-    assert a.executor.registry is a.registry  # the fleet rolls back through the very registry the loop uses
 
 
 def test_a_configured_mirror_wraps_the_registry_for_every_runtime(tmp_path: Path) -> None:
@@ -56,7 +55,6 @@ def test_a_configured_mirror_wraps_the_registry_for_every_runtime(tmp_path: Path
     s = Settings(home=tmp_path, tracking={"mlflow_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"})
     a = bootstrap("local", s)
     assert isinstance(a.registry, MirroredRegistry) and a.registry.mirror is a.mirror
-    assert a.executor.registry is a.registry
     assert a.mirror.artifact_root == (tmp_path / "mlflow-artifacts").resolve().as_uri()
 
 

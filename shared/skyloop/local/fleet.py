@@ -12,8 +12,6 @@ from typing import Any, Mapping
 
 from ..config import GuardrailSettings
 from ..errors import NotFound
-from ..ports import ModelRegistry
-from ..ports.registry import production_version
 from .db import Database
 
 
@@ -26,10 +24,9 @@ class LocalFleet:
         self,
         db: Database,
         *,
-        registry: ModelRegistry,
         policy: GuardrailSettings,
     ) -> None:
-        self.db, self.registry, self.policy = db, registry, policy  # policy: the bounds new services start with
+        self.db, self.policy = db, policy  # policy: the bounds new services start with
 
     def add_service(self, name: str, *, kind: str = "web", replicas: int = 2, model_group: str | None = None,
                     cache_entries: int = 0) -> None:
@@ -49,8 +46,6 @@ class LocalFleet:
             raise NotFound(f"no service named {target!r} in the fleet")
         out = {k: row[k] for k in ("kind", "replicas", "max_replicas", "cache_entries", "restarts", "model_group")}
         out["actions"] = ["scale_out", "restart_service", "clear_cache"]
-        if row["model_group"]:
-            out["model_version"] = production_version(self.registry, row["model_group"])
         return out
 
     # ---- infrastructure primitives (the plan, bounds and model actions are the core's) ----

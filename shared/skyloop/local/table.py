@@ -34,7 +34,7 @@ def _db(p: Parts) -> Database:
 
 
 def _fleet(p: Parts) -> LocalFleet:
-    fleet = LocalFleet(_db(p), registry=p.registry, policy=p.settings.guardrails)
+    fleet = LocalFleet(_db(p), policy=p.settings.guardrails)
     for svc in p.settings.fleet:
         fleet.add_service(svc.name, kind=svc.kind, replicas=svc.replicas, model_group=svc.model_group,
                           cache_entries=svc.cache_entries)

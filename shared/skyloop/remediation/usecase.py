@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..config import Settings
+from ..config import GuardrailSettings, Settings
 from ..errors import GuardrailViolation, SkyloopError, TransientError, UnknownAction
 from ..events import RemediationCompleted, RemediationRequested
 from ..ports import ActionExecutor, ActionResult, AuditLog, Clock, Deployer, KeyValueStore, ModelRegistry, RemediationState
@@ -18,6 +18,7 @@ from . import applied, approvals, reservations
 from .actions import spec_for, validate_params
 from .guardrails import Decision, evaluate
 from .plans import Plan, plan
+from .targets import target_state
 from .verification import expect_recovery
 
 log = logging.getLogger("skyloop.remediation")
@@ -71,7 +72,7 @@ def remediate(
         return done("executed", prior.detail)
     try:
         params = validate_params(spec, req.params)  # GuardrailViolation (bounds) -> dead letter
-        target_state = dict(executor.describe(req.target))  # NotFound -> dead letter
+        described = target_state(executor, req.target, registry=registry, policy=settings.guardrails)  # NotFound -> dead letter
     except SkyloopError as exc:
         _audit_rejected(audit, req, exc, clock)
         raise
@@ -84,7 +85,7 @@ def remediate(
                                           "why": "the message says approved; no approval record exists", "at": now})
     decision = evaluate(req, spec, settings.guardrails, state, now, approved)
     try:
-        p = plan(req.action, req.target, target_state, params, settings.guardrails)  # UnknownAction -> dead letter
+        p = plan(req.action, req.target, described, params, settings.guardrails)  # UnknownAction -> dead letter
     except GuardrailViolation as exc:  # at the replica bound, no model to act on: a refusal, on the record
         if decision.verdict != "refuse":
             decision = Decision("refuse", exc.reason)
@@ -102,7 +103,7 @@ def remediate(
     }
     if approved and record is not None:
         base["approved_by"] = record.get("actor")
-    audit.append("decision", {**base, "verdict": decision.verdict, "why": decision.reason, "state_before": target_state})
+    audit.append("decision", {**base, "verdict": decision.verdict, "why": decision.reason, "state_before": described})
 
     if decision.verdict == "refuse":
         log.info("remediation refused", extra={**base, "why": decision.reason})
@@ -116,8 +117,8 @@ def remediate(
             audit.append("dry_run", {**base, "would": p.detail})
             return done("dry_run", "would: " + p.detail)
         p = applied.claim(kv, req.request_id, p)
-        result = carry_out(p, req.target, target_state, executor=executor, deployer=deployer, registry=registry,
-                           kv=kv, clock=clock)
+        result = carry_out(p, req.target, described, executor=executor, deployer=deployer, registry=registry,
+                           kv=kv, clock=clock, policy=settings.guardrails)
         applied.finish(kv, req.request_id, p, result)
     except SkyloopError as exc:
         audit.append("failed", {**base, "error": exc.code, "why": exc.reason})
@@ -136,10 +137,13 @@ def remediate(
 
 
 def carry_out(p: Plan, target: str, before: dict[str, Any], *, executor: ActionExecutor, deployer: Deployer,
-              registry: ModelRegistry, kv: KeyValueStore, clock: Clock) -> ActionResult:
+              registry: ModelRegistry, kv: KeyValueStore, clock: Clock, policy: GuardrailSettings) -> ActionResult:
     """Apply a plan: infrastructure through the executor's primitives, model actions through
     the deployment use-cases. Re-applying a claimed plan after a crash is safe."""
     from ..serving.deployment import abort_canary, rollback_production
+
+    def after() -> dict[str, Any]:
+        return target_state(executor, target, registry=registry, policy=policy)
 
     if p.primitive is None:
         return ActionResult(False, p.detail, before, before)
@@ -148,14 +152,14 @@ def carry_out(p: Plan, target: str, before: dict[str, Any], *, executor: ActionE
         if p.primitive == "abort_canary":  # idempotent by itself: a second abort finds no live canary
             changed, detail = abort_canary(group, p.args.get("version"), deployer=deployer, registry=registry, kv=kv,
                                            clock=clock, reason=f"abort_canary on {target}")
-            return ActionResult(changed, detail, before, dict(executor.describe(target)))
+            return ActionResult(changed, detail, before, after())
         current = registry.alias(group, "production")
         if current is not None and current.version != p.args.get("from"):  # the first attempt already rolled back
             return ActionResult(True, f"{group} already rolled back to v{current.version}", before,
-                                dict(executor.describe(target)), replayed=True)
+                                after(), replayed=True)
         frm, to = rollback_production(group, deployer=deployer, registry=registry, kv=kv, clock=clock,
                                       reason=f"rolled back by remediation on {target}")
-        return ActionResult(True, f"{group} rolled back v{frm} -> v{to}", before, dict(executor.describe(target)))
+        return ActionResult(True, f"{group} rolled back v{frm} -> v{to}", before, after())
     if p.primitive == "set_replicas":
         extra = executor.set_replicas(target, int(p.args["replicas"]))
     elif p.primitive == "restart":
@@ -164,4 +168,4 @@ def carry_out(p: Plan, target: str, before: dict[str, Any], *, executor: ActionE
         extra = executor.clear_cache(target)
     else:
         raise UnknownAction(f"no primitive {p.primitive!r}")
-    return ActionResult(True, p.detail + (f" ({extra})" if extra else ""), before, dict(executor.describe(target)))
+    return ActionResult(True, p.detail + (f" ({extra})" if extra else ""), before, after())

@@ -70,13 +70,8 @@ def test_app_service_restarts_and_scale_sets_resize() -> None:
 
     azure = AzureSettings(targets={"portal": {"resource_id": WEB, "kind": "webapp"}, "batch": {"resource_id": VMSS, "kind": "vmss"}})
 
-    class NoModel:
-        def alias(self, group: str, alias: str) -> None:
-            return None
-
     web, compute = FakeWeb(), FakeCompute()
-    ex = AzureActionExecutor(azure, registry=NoModel(), policy=GuardrailSettings(max_replicas=5),  # type: ignore[arg-type]
-                             clients={"webapp": web, "vmss": compute})
+    ex = AzureActionExecutor(azure, clients={"webapp": web, "vmss": compute})  # primitives only
     portal = ex.describe("portal")
     assert portal["actions"] == ["restart_service"]
     with pytest.raises(UnknownAction, match="restart_service"):  # its plan scales the App Service plan, not Skyloop
@@ -122,12 +117,7 @@ def test_container_apps_scale_out_patches_the_scale_alone() -> None:
     class Client:
         container_apps = Apps()
 
-    class NoModel:
-        def alias(self, group: str, alias: str) -> None:
-            return None
-
     ex = AzureActionExecutor(AzureSettings(targets={"api": {"resource_id": app_id, "kind": "containerapp"}}),
-                             registry=NoModel(), policy=GuardrailSettings(max_replicas=5),  # type: ignore[arg-type]
                              clients={"containerapp": Client()})
     ex.set_replicas("api", 3)
     [body] = sent

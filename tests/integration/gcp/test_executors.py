@@ -80,13 +80,8 @@ def executor() -> Any:
     gcp = GcpSettings(targets={"api": {"kind": "cloud-run", "name": RUN, "model_group": "churn"},
                                "batch": {"kind": "mig", "name": MIG}})
 
-    class NoModel:
-        def alias(self, group: str, alias: str) -> None:
-            return None
-
     run, migs = FakeRun(), FakeMigs()
-    ex = GcpActionExecutor(gcp, registry=NoModel(), policy=GuardrailSettings(max_replicas=4),  # type: ignore[arg-type]
-                           clients={"run": run, "mig": migs})
+    ex = GcpActionExecutor(gcp, clients={"run": run, "mig": migs})  # primitives only: no registry, no policy
     return ex, run, migs
 
 

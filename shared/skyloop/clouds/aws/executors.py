@@ -16,17 +16,15 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ...config import GuardrailSettings
 from ...errors import NotFound
-from ...ports.registry import production_version
-from ...ports import Deployer, ModelRegistry
+from ...ports import Deployer
 from .config import AwsSettings
 from .session import client, error_code
 
 
 class AwsActionExecutor:
-    def __init__(self, aws: AwsSettings, *, registry: ModelRegistry, deployer: Deployer, policy: GuardrailSettings) -> None:
-        self.aws, self.registry, self.deployer, self.policy = aws, registry, deployer, policy
+    def __init__(self, aws: AwsSettings, *, deployer: Deployer) -> None:
+        self.aws, self.deployer = aws, deployer
         self.ecs = client("ecs", aws)
         self.ssm = client("ssm", aws)
         self.sm = client("sagemaker", aws)
@@ -58,7 +56,7 @@ class AwsActionExecutor:
                 raise NotFound(f"no remediation target named {target!r} (SKYLOOP_AWS_TARGETS, or a Skyloop endpoint)")
             # its scaling is Application Auto Scaling's: Skyloop only acts on its model
             return {"kind": "sagemaker-endpoint", "model_group": group, "traffic": self.deployer.traffic(group),
-                    "model_version": production_version(self.registry, group), "actions": []}
+                    "actions": []}
         t = self._target(target)
         res = self.ecs.describe_services(cluster=t.cluster, services=[t.service])
         if not res.get("services"):
@@ -66,10 +64,8 @@ class AwsActionExecutor:
         svc = res["services"][0]
         deployments = svc.get("deployments", [])
         out: dict[str, Any] = {"kind": "ecs", "replicas": int(svc["desiredCount"]), "running": int(svc.get("runningCount", 0)),
-                               "max_replicas": self.policy.max_replicas, "deployments": len(deployments),
+                               "deployments": len(deployments),
                                "model_group": t.model_group, "actions": ["scale_out", "restart_service", "clear_cache"]}
-        if t.model_group:
-            out["model_version"] = production_version(self.registry, t.model_group)
         return out
 
     # -- infrastructure primitives (plans, bounds, model actions and at-most-once are the core's) --

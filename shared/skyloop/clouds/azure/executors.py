@@ -17,10 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ...config import GuardrailSettings
 from ...errors import NotFound
-from ...ports import ModelRegistry
-from ...ports.registry import production_version
 from .config import AzureSettings, AzureTarget
 
 ACTIONS = {"containerapp": ["scale_out", "restart_service"], "webapp": ["restart_service"],
@@ -36,9 +33,8 @@ def _parts(resource_id: str) -> tuple[str, str, str]:
 
 
 class AzureActionExecutor:
-    def __init__(self, azure: AzureSettings, *, registry: ModelRegistry, policy: GuardrailSettings,
-                 clients: Mapping[str, Any] | None = None) -> None:
-        self.azure, self.registry, self.policy = azure, registry, policy
+    def __init__(self, azure: AzureSettings, *, clients: Mapping[str, Any] | None = None) -> None:
+        self.azure = azure
         self.clients = dict(clients or {})
 
     def _c(self, kind: str, subscription: str) -> Any:
@@ -70,8 +66,7 @@ class AzureActionExecutor:
         from azure.core.exceptions import ResourceNotFoundError
 
         t, c, rg, name = self._target(target)
-        out: dict[str, Any] = {"kind": t.kind, "model_group": t.model_group, "max_replicas": self.policy.max_replicas,
-                               "actions": ACTIONS[t.kind]}
+        out: dict[str, Any] = {"kind": t.kind, "model_group": t.model_group, "actions": ACTIONS[t.kind]}
         try:
             if t.kind == "containerapp":
                 app = c.container_apps.get(rg, name)
@@ -84,8 +79,6 @@ class AzureActionExecutor:
                 out.update(replicas=int(vmss.sku.capacity))
         except ResourceNotFoundError:
             raise NotFound(f"{t.kind} {t.resource_id} not found") from None
-        if t.model_group:
-            out["model_version"] = production_version(self.registry, t.model_group)
         return out
 
     # -- infrastructure primitives (plans, bounds, model actions and at-most-once are the core's) --

@@ -25,8 +25,7 @@ TABLE = Table(
     deployer=lambda p: AzureMLDeployer(p.cloud, p.store, client=p.client("ml")),
     events=lambda p: EventGridPublisher(p.cloud, p.client("eventgrid")),
     remediation=lambda p: StorageQueue(p.cloud),
-    executor=lambda p: AzureActionExecutor(p.cloud, registry=p.registry, policy=p.settings.guardrails,
-                                           clients=p.clients("containerapp", "webapp", "vmss")),
+    executor=lambda p: AzureActionExecutor(p.cloud, clients=p.clients("containerapp", "webapp", "vmss")),
     training=lambda p: AzureMLTrainingBackend(p.cloud, p.store, client=p.client("ml")),
     metrics=lambda p: AzureMonitorMetrics(p.cloud, p.client("monitor")),
     # files under ai/ in the datasets container are analysed by Azure's own AI services

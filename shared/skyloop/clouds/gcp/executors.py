@@ -20,10 +20,7 @@ import time
 from functools import lru_cache
 from typing import Any, Mapping
 
-from ...config import GuardrailSettings
 from ...errors import AccessDenied, NotFound
-from ...ports.registry import production_version
-from ...ports import ModelRegistry
 from .config import GcpSettings, GcpTarget
 
 RESTART_ANNOTATION = "skyloop.dev/restarted-at"
@@ -50,9 +47,8 @@ def _mig_address(name: str) -> tuple[str, dict[str, str]]:
 
 
 class GcpActionExecutor:
-    def __init__(self, gcp: GcpSettings, *, registry: ModelRegistry, policy: GuardrailSettings,
-                 clients: Mapping[str, Any] | None = None) -> None:
-        self.gcp, self.registry, self.policy = gcp, registry, policy
+    def __init__(self, gcp: GcpSettings, *, clients: Mapping[str, Any] | None = None) -> None:
+        self.gcp = gcp
         self.clients = dict(clients or {})
 
     def _c(self, kind: str) -> Any:
@@ -73,7 +69,7 @@ class GcpActionExecutor:
         from google.api_core import exceptions as gexc
 
         t = self._target(target)
-        out: dict[str, Any] = {"model_group": t.model_group, "max_replicas": self.policy.max_replicas}
+        out: dict[str, Any] = {"model_group": t.model_group}
         try:
             if t.kind == "cloud-run":
                 svc = self._c("run").get_service(request={"name": t.name})
@@ -90,8 +86,6 @@ class GcpActionExecutor:
             perm = "run.services.get" if t.kind == "cloud-run" else "compute.instanceGroupManagers.get"
             raise AccessDenied(f"this function's service account may not read {t.kind} {t.name}: it needs {perm} "
                                "(infra/gcp/iam.tf grants it for every target in var.targets)") from None
-        if t.model_group:
-            out["model_version"] = production_version(self.registry, t.model_group)
         return out
 
     # -- infrastructure primitives (plans, bounds, model actions and at-most-once are the core's) --
