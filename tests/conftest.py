@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import tempfile
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -66,6 +70,30 @@ def gcs_endpoint() -> Iterator[str]:
     yield url
     proc.terminate()
     proc.wait(timeout=10)
+
+
+PUBSUB_EMULATOR = Path("/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator")
+
+
+@pytest.fixture(scope="session")
+def pubsub_host() -> Iterator[str]:
+    if not PUBSUB_EMULATOR.exists():
+        pytest.skip(f"the Pub/Sub emulator is not installed ({PUBSUB_EMULATOR}: Debian google-cloud-cli-pubsub-emulator)")
+    port = _free_port()
+    log = tempfile.NamedTemporaryFile(prefix="pubsub-emulator-", suffix=".log", delete=False)
+    # its log goes to a file: a pipe nobody reads would fill and stall the emulator
+    proc = subprocess.Popen([str(PUBSUB_EMULATOR), "--host=127.0.0.1", f"--port={port}"], stdout=log,
+                            stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while "Server started" not in Path(log.name).read_text(errors="replace"):
+        assert proc.poll() is None, Path(log.name).read_text(errors="replace")[-2000:]
+        assert time.monotonic() < deadline, "the Pub/Sub emulator did not start in 60 s"
+        time.sleep(0.2)
+    yield f"127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+    os.unlink(log.name)
 
 
 AZURITE = REPO / "build" / "tools" / "azurite" / "node_modules" / ".bin" / "azurite"

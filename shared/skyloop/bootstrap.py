@@ -26,7 +26,8 @@ from .config import Settings
 from .errors import CloudUnavailable
 
 if TYPE_CHECKING:
-    from .ports import AIServices, BlobStore, Clock, Deployer, KeyValueStore, ModelRegistry, RunMirror
+    from .ports import AIServices, BlobStore, Clock, Deployer, KeyValueStore, ModelRegistry
+    from .tracking.mlflow_mirror import MlflowMirror
 
 
 @dataclass
@@ -95,7 +96,7 @@ def table(runtime: str) -> Table:
 
 
 def run_mirror(settings: Settings, kv: "KeyValueStore | None" = None,
-               local_artifacts: Path | None = None) -> "RunMirror | None":
+               local_artifacts: Path | None = None) -> "MlflowMirror | None":
     """The configured MLflow mirror, or None. A local store (sqlite:, file:) keeps run artifacts under
     ``local_artifacts`` unless told otherwise, not wherever the process happens to run from; a server
     keeps its own default."""

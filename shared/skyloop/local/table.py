@@ -46,7 +46,8 @@ class _OnFirstUse:
     them: a missing SDK is then that upload's typed refusal, not a local runtime that cannot start."""
 
     def __init__(self, name: str) -> None:
-        self.name, self._ai = name, None
+        self.name = name
+        self._ai: Any = None
 
     def __getattr__(self, attr: str) -> Any:
         if self._ai is None:
