@@ -16,7 +16,7 @@ def test_a_killed_trainer_frees_its_file_a_lease_later(tmp_path: Path, monkeypat
     from skyloop.app.demo_data import churn_csv
     from skyloop.config import Settings
     from skyloop.errors import InProgress
-    from skyloop.handlers import _once
+    from skyloop import once as _once
     from skyloop.local import runtime as local_runtime
     from skyloop.local import table as local_table
 

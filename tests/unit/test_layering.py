@@ -185,7 +185,7 @@ def test_the_import_rule_catches_an_adapter_reaching_into_a_use_case() -> None:
                                   "skyloop.local.audit -> skyloop.remediation.auditchain"]
 
 
-FOUNDATION = {"__init__", "adapters", "bootstrap", "clock", "config", "delivery", "envsettings", "errors", "events", "logs", "modelgroup",
+FOUNDATION = {"__init__", "adapters", "bootstrap", "clock", "config", "delivery", "envsettings", "errors", "events", "logs", "modelgroup", "once",
               "outbox", "versions"}
 
 

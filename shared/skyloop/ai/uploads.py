@@ -30,7 +30,7 @@ WAITING = "ai-job/"  # key-value store: the uploads waiting on a provider's job
 
 def analyze_upload(event: MediaArrived, *, store: Any, idempotency: Any, ai: Any, max_bytes: int,
                    kv: Any = None) -> dict[str, Any]:
-    from ..handlers._once import once
+    from ..once import once
 
     job_of = getattr(ai, "job_of", None)
     job = job_of(event.uri) if job_of is not None else None

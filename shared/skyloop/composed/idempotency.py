@@ -55,7 +55,7 @@ class KvIdempotencyStore:
         return None
 
     def extend(self, key: str, expires_after: float) -> None:
-        """Renew a live claim (the heartbeat of ``handlers._once``); a finished one is left alone."""
+        """Renew a live claim (the heartbeat of ``skyloop.once``); a finished one is left alone."""
         until = self.clock() + expires_after
 
         def renew(raw: bytes | None) -> bytes:

@@ -12,7 +12,7 @@ from ..errors import DeploymentFailed, ForeignModel
 from ..events import CanaryPassed, ModelVersionApproved
 from ..ports.registry import Status
 from ..serving.rollout import RolloutContext, complete_canary, execution_name, promotion_state, rollout, start_state
-from ._once import once
+from ..once import once
 
 if TYPE_CHECKING:
     from ..adapters import Adapters

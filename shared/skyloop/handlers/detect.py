@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from ..detection.usecase import detect
 from ..errors import InvalidRequest
 from ..events import MetricAlarm, MetricBatch
-from ._once import once
+from ..once import once
 
 if TYPE_CHECKING:
     from ..adapters import Adapters

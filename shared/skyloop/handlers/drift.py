@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ..events import DriftDetected, TrainingDataArrived
-from ._once import once
+from ..once import once
 
 if TYPE_CHECKING:
     from ..adapters import Adapters

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..events import RemediationRequested
 from ..remediation.usecase import remediate
-from ._once import once
+from ..once import once
 
 if TYPE_CHECKING:
     from ..adapters import Adapters

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFound
 from ..events import TrainingDataArrived, TrainingJobCompleted
-from ._once import once
+from ..once import once
 
 if TYPE_CHECKING:
     from ..adapters import Adapters

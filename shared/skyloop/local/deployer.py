@@ -77,9 +77,17 @@ class LocalDeployer:
             )
 
     def undeploy(self, group: str, slot: str) -> None:
+        """A slot that had traffic gives its share to production, as Vertex AI and Azure ML do (the
+        Deployer's contract): an abort never leaves a split that sums to less than 1."""
         with self.db.tx() as c:
+            row = c.execute("SELECT weight FROM traffic WHERE model_group=? AND slot=?", (group, slot)).fetchone()
             c.execute("DELETE FROM deployments WHERE model_group=? AND slot=?", (group, slot))
             c.execute("DELETE FROM traffic WHERE model_group=? AND slot=?", (group, slot))
+            share = float(row["weight"]) if row else 0.0
+            serving = c.execute("SELECT 1 FROM deployments WHERE model_group=? AND slot='production'", (group,)).fetchone()
+            if share > 0 and slot != "production" and serving:
+                c.execute("INSERT INTO traffic(model_group, slot, weight) VALUES (?, 'production', ?) "
+                          "ON CONFLICT(model_group, slot) DO UPDATE SET weight = weight + excluded.weight", (group, share))
 
     def set_traffic(self, group: str, weights: Mapping[str, float]) -> None:
         total = sum(weights.values())

@@ -95,6 +95,58 @@ class AliasedRegistry:
         return self.aliases.history(group, alias)
 
 
+class CardRegistry(AliasedRegistry):
+    """The port's register / set_status flow written once for a cloud registry (Powertools'
+    ``BasePersistenceLayer`` habit: the flow in the base, a few primitives per backend). Skyloop's
+    card (metrics, params, lineage) sits in the blob store beside the registry's own version, and a
+    registration is remembered under its idempotency key, so a retried one returns the first.
+
+    A backend keeps ``self.store`` and ``self.kv`` and provides ``get``, ``versions``, ``groups`` and:
+    ``_find`` (a version an earlier attempt created before it could remember it, or None),
+    ``_create`` (the registry's own new version; its number) and ``_write_status``."""
+
+    store: "BlobStore"
+    kv: "KeyValueStore"
+
+    def _find(self, group: str, reg: "Registration") -> int | None:
+        return None  # a registry whose create is idempotent by itself (SageMaker's ClientToken) finds nothing
+
+    def _create(self, group: str, reg: "Registration", *, artifact_uri: str, artifact_sha256: str,
+                metrics: Mapping[str, float], lineage: Mapping[str, Any], card_uri: str, card_sha256: str) -> int:
+        raise NotImplementedError
+
+    def _write_status(self, group: str, version: int, status: Status, *, actor: str, note: str) -> None:
+        raise NotImplementedError
+
+    def _check_group(self, group: str) -> None:
+        """The registry's own naming rule, refused before anything is written."""
+
+    def register(self, group: str, *, artifact_uri: str, artifact_sha256: str, metrics: Mapping[str, float],
+                 params: Mapping[str, Any], lineage: Mapping[str, Any], idempotency_key: str | None = None) -> ModelVersion:
+        self._check_group(group)
+        reg = Registration(group, idempotency_key)
+        known = reg.known(self.kv)
+        if known is None:
+            known = self._find(group, reg)  # an earlier attempt created it, then stopped before the record
+            if known is not None:
+                reg.remember(self.kv, known)
+        if known is not None:
+            return self.get(group, known)
+        card_uri, card_sha = reg.store_card(self.store, artifact_uri=artifact_uri, metrics=metrics, params=params,
+                                            lineage=lineage)
+        version = self._create(group, reg, artifact_uri=artifact_uri, artifact_sha256=artifact_sha256, metrics=metrics,
+                               lineage=lineage, card_uri=card_uri, card_sha256=card_sha)
+        reg.remember(self.kv, version)
+        return self.get(group, version)
+
+    def set_status(self, group: str, version: int, status: Status, *, actor: str, note: str = "") -> ModelVersion:
+        current = self.get(group, version)
+        check_transition(current.status, status)
+        if current.status != status:
+            self._write_status(group, version, status, actor=actor, note=note)
+        return self.get(group, version)
+
+
 def approve(registry: "ModelRegistryPort", events: "EventPublisher", group: str, version: int, *, actor: str, note: str = "") -> "ModelVersionApproved":
     """Approve a version and emit ``ModelVersionApproved`` on the event channel.
 
@@ -111,7 +163,7 @@ def approve(registry: "ModelRegistryPort", events: "EventPublisher", group: str,
     return event
 
 
-__all__ = ["ALIASES", "TRANSITIONS", "AliasBook", "AliasedRegistry", "ModelVersion", "Registration", "Status", "approve", "check_transition",
+__all__ = ["ALIASES", "TRANSITIONS", "AliasBook", "AliasedRegistry", "CardRegistry", "ModelVersion", "Registration", "Status", "approve", "check_transition",
            "production_version", "read_card"]
 
 

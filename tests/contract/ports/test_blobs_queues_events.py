@@ -3,7 +3,7 @@ EventPublisher, each test written once and run on every backend this machine has
 SQLite), AWS on moto's server (S3, SQS, EventBridge into SQS), Google Cloud on fake-gcs-server and
 the Pub/Sub emulator, Azure on Azurite (Blob Storage, Storage Queues). Event Grid has no emulator:
 its publisher is held to the contract in tests/integration/azure with a fake client, and says so.
-The Deployer's contract is held per cloud (tests/integration/<cloud>/), where each cloud's fakes live."""
+The Deployer's contract is written once (deployer_contract.py) and run where each backend's setup lives."""
 
 from __future__ import annotations
 

@@ -32,6 +32,20 @@ def fitted() -> Any:
     return fit((ROOT / "events/local/data/churn.csv").read_bytes(), source_uri="x", settings=Settings())
 
 
+def test_azure_ml_keeps_the_deployer_contract(azure_env: Any, fitted: Any) -> None:
+    """The one Deployer contract (tests/contract/ports/deployer_contract.py), on one endpoint's deployments."""
+    from skyloop.config import Settings
+    from skyloop.serving.deployment import smoke_rows
+    from skyloop.training.usecase import fit
+    from tests.contract.ports.deployer_contract import check_deployer
+
+    data = (ROOT / "events/local/data/churn.csv").read_bytes()
+    other = fit(b"\n".join(data.splitlines()[:-20]) + b"\n", source_uri="y", settings=Settings())
+    v1, v2, v3 = _register(azure_env, fitted, "c1"), _register(azure_env, fitted, "c2"), _register(azure_env, other, "c3")
+    check_deployer(azure_env.adapters.deployer, "churn-2026", v1, v2, v3, smoke_rows(v1.lineage, 4),
+                   settle=azure_env.ml.finish_all, store=azure_env.adapters.store)
+
+
 def _register(env: Any, fitted: Any, key: str, group: str = "churn-2026") -> Any:
     from skyloop.ports.artifacts import write_artifact
 

@@ -44,10 +44,10 @@ def vertex(gcs: Any, tmp_path: Path, fitted: Any) -> Any:
     deployer = VertexDeployer(gcs.gcp, store, kv, endpoint_client=endpoints,
                               prediction_client=FakePredictionService(endpoints, store, tmp_path), wait_seconds=0)
 
-    def version(key: str) -> Any:
-        art = write_artifact(store, "churn", fitted.model_bytes)
-        return registry.register("churn", artifact_uri=art.uri, artifact_sha256=art.sha256, metrics=fitted.metrics,
-                                 params=fitted.params, lineage=fitted.lineage, idempotency_key=key)
+    def version(key: str, model: Any = fitted) -> Any:
+        art = write_artifact(store, "churn", model.model_bytes)
+        return registry.register("churn", artifact_uri=art.uri, artifact_sha256=art.sha256, metrics=model.metrics,
+                                 params=model.params, lineage=model.lineage, idempotency_key=key)
 
     return deployer, endpoints, version
 
@@ -143,6 +143,19 @@ def test_a_failed_deployment_and_bytes_the_registry_does_not_vouch_for(vertex: A
     deployer.store.put(v1.artifact_uri, b"swapped")
     with pytest.raises(ArtifactIntegrityError):
         deployer.deploy("churn", "production", v1)
+
+
+def test_the_vertex_deployer_keeps_the_deployer_contract(vertex: Any, gcs: Any) -> None:
+    """The one Deployer contract (tests/contract/ports/deployer_contract.py), on Vertex's slots."""
+    from skyloop.config import Settings
+    from skyloop.training.usecase import fit
+    from tests.contract.ports.deployer_contract import check_deployer
+
+    deployer, endpoints, version = vertex
+    data = (ROOT / "events/local/data/churn.csv").read_bytes()
+    other = fit(b"\n".join(data.splitlines()[:-20]) + b"\n", source_uri="gs://b/datasets/churn-b.csv", settings=Settings())
+    v1, v2, v3 = version("c1"), version("c2"), version("c3", other)
+    check_deployer(deployer, "churn", v1, v2, v3, _rows(v1), settle=endpoints.finish_all, store=gcs.store)
 
 
 def _rows(v: Any) -> list[dict[str, Any]]:

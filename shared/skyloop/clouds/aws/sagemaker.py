@@ -27,7 +27,7 @@ from typing import Any, Mapping, Sequence
 from ..bundles import skyloop_sources, tar_gz
 from ...errors import DeploymentFailed, EndpointBusy, ForeignModel, InvalidEvent, NotFound
 from ...ports import BlobStore, KeyValueStore, TrainingJob
-from ...ports.registry import AliasBook, AliasedRegistry, ModelVersion, Registration, Status, check_transition, read_card
+from ...ports.registry import AliasBook, CardRegistry, ModelVersion, Registration, Status, read_card
 from ...ports.artifacts import verified_bytes
 from .config import AwsSettings
 from .session import client, error_code
@@ -48,7 +48,7 @@ def _check_name(group: str) -> str:
     return group
 
 
-class SageMakerModelRegistry(AliasedRegistry):
+class SageMakerModelRegistry(CardRegistry):
     def __init__(self, aws: AwsSettings, store: BlobStore, kv: KeyValueStore) -> None:
         self.aws, self.store, self.kv = aws, store, kv
         self.aliases = AliasBook(kv)  # SageMaker's registry has no aliases: the core keeps them
@@ -87,18 +87,14 @@ class SageMakerModelRegistry(AliasedRegistry):
                             artifact_uri=card["artifact_uri"], artifact_sha256=meta[SHA_KEY], metrics=card["metrics"],
                             params=card["params"], lineage=card["lineage"], created_at=created)
 
-    # -- ModelRegistry port ------------------------------------------------------
-    def register(self, group: str, *, artifact_uri: str, artifact_sha256: str, metrics: Mapping[str, float],
-                 params: Mapping[str, Any], lineage: Mapping[str, Any], idempotency_key: str | None = None) -> ModelVersion:
+    # -- the primitives CardRegistry's flow calls --------------------------------
+    def _check_group(self, group: str) -> None:
         _check_name(group)
-        reg = Registration(group, idempotency_key)
-        known = reg.known(self.kv)
-        if known is not None:
-            return self.get(group, known)
+
+    def _create(self, group: str, reg: Registration, *, artifact_uri: str, artifact_sha256: str,
+                metrics: Mapping[str, float], lineage: Mapping[str, Any], card_uri: str, card_sha256: str) -> int:
         self._ensure_group(group)
-        card_uri, card_sha = reg.store_card(self.store, artifact_uri=artifact_uri, metrics=metrics, params=params,
-                                            lineage=lineage)
-        meta = {SHA_KEY: artifact_sha256, CARD_KEY: card_uri, CARD_SHA_KEY: card_sha}
+        meta = {SHA_KEY: artifact_sha256, CARD_KEY: card_uri, CARD_SHA_KEY: card_sha256}
         for name, value in sorted(metrics.items())[:40]:
             meta[f"metric:{name}"[:128]] = f"{value:.6g}"
         container = {"Image": self.aws.inference_image, "ModelDataUrl": artifact_uri,
@@ -111,17 +107,25 @@ class SageMakerModelRegistry(AliasedRegistry):
                                     "SupportedRealtimeInferenceInstanceTypes": [self.aws.instance_type]},
             CustomerMetadataProperties=meta,
             # SageMaker makes the create idempotent on this token; the state-table record
-            # below covers a crash between the two and stores without a second package.
+            # (CardRegistry.register) covers a crash between the two and stores without a second package.
             ClientToken=reg.digest[:36],
             Tags=[MANAGED_TAG],  # the roles may read and change only packages that carry it
         )
         if card_uri.startswith("s3://"):
             args["ModelMetrics"] = {"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": card_uri}}}
         arn = self.sm.create_model_package(**args)["ModelPackageArn"]
-        version = int(arn.rsplit("/", 1)[1])
-        reg.remember(self.kv, version)
-        return self.get(group, version)
+        return int(arn.rsplit("/", 1)[1])
 
+    def _write_status(self, group: str, version: int, status: Status, *, actor: str, note: str) -> None:
+        arn = self._arn(group, version)
+        meta = self.sm.describe_model_package(ModelPackageName=arn).get("CustomerMetadataProperties") or {}
+        self.sm.update_model_package(
+            ModelPackageArn=arn, ModelApprovalStatus=_TO_SM[status], ApprovalDescription=f"{actor}: {note}"[:1024],
+            # the whole map: SageMaker merges it, moto replaces it; both end up right
+            CustomerMetadataProperties={**meta, STATUS_KEY: status.value},
+        )
+
+    # -- ModelRegistry port (register and set_status: CardRegistry) -----------------
     def get(self, group: str, version: int) -> ModelVersion:
         try:
             d = self.sm.describe_model_package(ModelPackageName=self._arn(group, version))
@@ -146,20 +150,6 @@ class SageMakerModelRegistry(AliasedRegistry):
         for page in self.sm.get_paginator("list_model_package_groups").paginate():
             out += [g["ModelPackageGroupName"] for g in page["ModelPackageGroupSummaryList"]]
         return sorted(out)
-
-    def set_status(self, group: str, version: int, status: Status, *, actor: str, note: str = "") -> ModelVersion:
-        current = self.get(group, version)
-        check_transition(current.status, status)
-        if current.status != status:
-            arn = self._arn(group, version)
-            meta = self.sm.describe_model_package(ModelPackageName=arn).get("CustomerMetadataProperties") or {}
-            self.sm.update_model_package(
-                ModelPackageArn=arn, ModelApprovalStatus=_TO_SM[status], ApprovalDescription=f"{actor}: {note}"[:1024],
-                # the whole map: SageMaker merges it, moto replaces it; both end up right
-                CustomerMetadataProperties={**meta, STATUS_KEY: status.value},
-            )
-        return self.get(group, version)
-
 
 
 def serving_bundle(model_bytes: bytes) -> bytes:

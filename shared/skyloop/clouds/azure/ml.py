@@ -32,7 +32,7 @@ from typing import Any, Mapping, Sequence
 
 from ...errors import DeploymentFailed, EndpointBusy, ForeignModel, InvalidEvent, NotFound
 from ...ports import BlobStore, KeyValueStore, TrainingJob
-from ...ports.registry import AliasBook, AliasedRegistry, ModelVersion, Registration, Status, check_transition, read_card
+from ...ports.registry import AliasBook, CardRegistry, ModelVersion, Registration, Status, read_card
 from ..traffic import percentages
 from ..jobs import JOB_SCRIPT, job_key, job_spec, result_folder, upload_code
 from ...ports.artifacts import verified_bytes
@@ -103,7 +103,7 @@ def _not_found(exc: BaseException) -> bool:
     return isinstance(exc, ResourceNotFoundError)
 
 
-class AzureMLRegistry(AliasedRegistry):
+class AzureMLRegistry(CardRegistry):
     def __init__(self, azure: AzureSettings, store: BlobStore, kv: KeyValueStore, client: Any = None) -> None:
         self.azure, self.store, self.kv = azure, store, kv
         self.aliases = AliasBook(kv)
@@ -137,42 +137,47 @@ class AzureMLRegistry(AliasedRegistry):
         uri = self.store.put(f"models/{group}/serving/{artifact_sha256}/model.joblib", data)
         return uri.rsplit("/", 1)[0]
 
-    def register(self, group: str, *, artifact_uri: str, artifact_sha256: str, metrics: Mapping[str, float],
-                 params: Mapping[str, Any], lineage: Mapping[str, Any], idempotency_key: str | None = None) -> ModelVersion:
+    # -- the primitives CardRegistry's flow calls --------------------------------
+    def _check_group(self, group: str) -> None:
+        if not group or len(group) > 255 or not group[0].isalnum():
+            raise InvalidEvent(f"model group {group!r} is not a valid Azure ML model name")
+
+    def _find(self, group: str, reg: Registration) -> int | None:
+        found = [int(m.version) for m in self._all(group) if dict(m.tags or {}).get(IDEM_TAG) == reg.digest]
+        return found[0] if found else None
+
+    def _create(self, group: str, reg: Registration, *, artifact_uri: str, artifact_sha256: str,
+                metrics: Mapping[str, float], lineage: Mapping[str, Any], card_uri: str, card_sha256: str) -> int:
         from azure.ai.ml.constants import AssetTypes
         from azure.ai.ml.entities import Model
         from azure.core.exceptions import ResourceExistsError
 
-        if not group or len(group) > 255 or not group[0].isalnum():
-            raise InvalidEvent(f"model group {group!r} is not a valid Azure ML model name")
-        reg = Registration(group, idempotency_key)
-        known = reg.known(self.kv)
-        if known is not None:
-            return self.get(group, known)
-        existing = self._all(group)
-        for m in existing:  # an earlier attempt registered it, then stopped before the record
-            if dict(m.tags or {}).get(IDEM_TAG) == reg.digest:
-                reg.remember(self.kv, int(m.version))
-                return self._to_version(m)
-        card_uri, card_sha = reg.store_card(self.store, artifact_uri=artifact_uri, metrics=metrics, params=params,
-                                            lineage=lineage)
         folder = self._serving_folder(group, artifact_uri, artifact_sha256)
-        tags = {STATUS_TAG: "pending", IDEM_TAG: reg.digest, SHA_TAG: artifact_sha256, CARD_TAG: card_uri, CARD_SHA_TAG: card_sha}
-        version = max((int(m.version) for m in existing), default=0) + 1
+        tags = {STATUS_TAG: "pending", IDEM_TAG: reg.digest, SHA_TAG: artifact_sha256, CARD_TAG: card_uri,
+                CARD_SHA_TAG: card_sha256}
+        version = max((int(m.version) for m in self._all(group)), default=0) + 1
         for _ in range(5):  # a concurrent registration took the number: take the next
             try:
                 made = self.client.models.create_or_update(Model(
                     name=group, version=str(version), path=datastore_path(self.azure, self.store, folder),
                     type=AssetTypes.CUSTOM_MODEL, tags=tags,
                     description="registered by Skyloop"))
-                break
+                return int(made.version)
             except ResourceExistsError:
                 version += 1
-        else:
-            raise DeploymentFailed(f"could not register a new version of {group}: version numbers kept colliding")
-        reg.remember(self.kv, int(made.version))
-        return self._to_version(made)
+        raise DeploymentFailed(f"could not register a new version of {group}: version numbers kept colliding")
 
+    def _write_status(self, group: str, version: int, status: Status, *, actor: str, note: str) -> None:
+        m = self._get(group, version)
+        tags = {**dict(m.tags or {}), STATUS_TAG: status.value.lower()}
+        if status is Status.APPROVED:
+            tags[APPROVAL_TAG] = "approved"
+        else:
+            tags.pop(APPROVAL_TAG, None)
+        m.tags = tags  # tags and description are a version's mutable fields
+        self.client.models.create_or_update(m)
+
+    # -- ModelRegistry port (register and set_status: CardRegistry) -----------------
     def _get(self, group: str, version: int) -> Any:
         try:
             return self.client.models.get(name=group, version=str(version))
@@ -191,20 +196,6 @@ class AzureMLRegistry(AliasedRegistry):
     def groups(self) -> list[str]:
         names = {m.name for m in self.client.models.list()}
         return sorted(n for n in names if any(CARD_TAG in dict(v.tags or {}) for v in self._all(n)))
-
-    def set_status(self, group: str, version: int, status: Status, *, actor: str, note: str = "") -> ModelVersion:
-        current = self.get(group, version)
-        check_transition(current.status, status)
-        if current.status != status:
-            m = self._get(group, version)
-            tags = {**dict(m.tags or {}), STATUS_TAG: status.value.lower()}
-            if status is Status.APPROVED:
-                tags[APPROVAL_TAG] = "approved"
-            else:
-                tags.pop(APPROVAL_TAG, None)
-            m.tags = tags  # tags and description are a version's mutable fields
-            self.client.models.create_or_update(m)
-        return self.get(group, version)
 
 
 class AzureMLDeployer:

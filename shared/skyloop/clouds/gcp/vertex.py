@@ -28,7 +28,7 @@ from typing import Any, Mapping
 
 from ...errors import ForeignModel, InvalidEvent, NotFound
 from ...ports import BlobStore, KeyValueStore
-from ...ports.registry import AliasBook, AliasedRegistry, ModelVersion, Registration, Status, check_transition, read_card
+from ...ports.registry import AliasBook, CardRegistry, ModelVersion, Registration, Status, read_card
 from ...ports.artifacts import verified_bytes
 from .config import GcpSettings
 
@@ -58,7 +58,7 @@ def vertex_client(kind: str, region: str) -> Any:
     return getattr(aiplatform_v1, kind)(client_options=ClientOptions(api_endpoint=f"{region}-aiplatform.googleapis.com"))
 
 
-class VertexModelRegistry(AliasedRegistry):
+class VertexModelRegistry(CardRegistry):
     def __init__(self, gcp: GcpSettings, store: BlobStore, kv: KeyValueStore, client: Any = None) -> None:
         self.gcp, self.store, self.kv = gcp, store, kv
         self.aliases = AliasBook(kv)  # Skyloop's aliases (staging, production ...) and their history
@@ -105,25 +105,21 @@ class VertexModelRegistry(AliasedRegistry):
         except gexc.NotFound:
             return []
 
-    # -- ModelRegistry port ------------------------------------------------------
-    def register(self, group: str, *, artifact_uri: str, artifact_sha256: str, metrics: Mapping[str, float],
-                 params: Mapping[str, Any], lineage: Mapping[str, Any], idempotency_key: str | None = None) -> ModelVersion:
+    # -- the primitives CardRegistry's flow calls --------------------------------
+    def _check_group(self, group: str) -> None:
+        _check_name(group)
+
+    def _find(self, group: str, reg: Registration) -> int | None:
+        found = [int(m.version_id) for m in self._versions(group) if dict(m.labels).get(IDEM_LABEL) == reg.digest[:63]]
+        return found[0] if found else None
+
+    def _create(self, group: str, reg: Registration, *, artifact_uri: str, artifact_sha256: str,
+                metrics: Mapping[str, float], lineage: Mapping[str, Any], card_uri: str, card_sha256: str) -> int:
+        from google.api_core import exceptions as gexc
         from google.cloud import aiplatform_v1
 
-        _check_name(group)
-        reg = Registration(group, idempotency_key)
-        known = reg.known(self.kv)
-        if known is not None:
-            return self.get(group, known)
-        existing = self._versions(group)
-        for m in existing:  # an earlier attempt uploaded it, then stopped before the record
-            if dict(m.labels).get(IDEM_LABEL) == reg.digest[:63]:
-                reg.remember(self.kv, int(m.version_id))
-                return self._to_version(group, m)
-        card_uri, card_sha = reg.store_card(self.store, artifact_uri=artifact_uri, metrics=metrics, params=params,
-                                            lineage=lineage)
         description = json.dumps({"skyloop": {"artifact_sha256": artifact_sha256, "card_uri": card_uri,
-                                              "card_sha256": card_sha}}, sort_keys=True)
+                                              "card_sha256": card_sha256}}, sort_keys=True)
         model = aiplatform_v1.Model(
             display_name=group, description="registered by Skyloop", version_description=description,
             # Vertex copies the folder at artifact_uri into the container: model.joblib at its root
@@ -135,10 +131,8 @@ class VertexModelRegistry(AliasedRegistry):
                 ports=[aiplatform_v1.Port(container_port=8080)],
                 env=[aiplatform_v1.EnvVar(name="SKYLOOP_ARTIFACT_SHA256", value=artifact_sha256)]),
             labels={STATUS_LABEL: _label(Status.PENDING), IDEM_LABEL: reg.digest[:63], MANAGED_LABEL: "true"})
-        from google.api_core import exceptions as gexc
-
         request = aiplatform_v1.UploadModelRequest(parent=self.location, model=model)
-        if existing:
+        if self._versions(group):
             request.parent_model = self._name(group)
         else:
             request.model_id = group
@@ -147,10 +141,25 @@ class VertexModelRegistry(AliasedRegistry):
         except gexc.AlreadyExists:  # another upload created the group's model first: add a version to it
             request = aiplatform_v1.UploadModelRequest(parent=self.location, model=model, parent_model=self._name(group))
             response = self.client.upload_model(request=request).result(timeout=self.gcp.operation_timeout_seconds)
-        version = int(response.model_version_id)
-        reg.remember(self.kv, version)
-        return self.get(group, version)
+        return int(response.model_version_id)
 
+    def _write_status(self, group: str, version: int, status: Status, *, actor: str, note: str) -> None:
+        from google.cloud import aiplatform_v1
+        from google.protobuf import field_mask_pb2
+
+        name = self._name(group, version)
+        m = self.client.get_model(request={"name": name})
+        labels = {**dict(m.labels), STATUS_LABEL: _label(status)}
+        self.client.update_model(request=aiplatform_v1.UpdateModelRequest(
+            model=aiplatform_v1.Model(name=name, labels=labels), update_mask=field_mask_pb2.FieldMask(paths=["labels"])))
+        # the alias an operator would set in the console; leaving approval takes it away again
+        has_alias = APPROVED_ALIAS in m.version_aliases
+        if (status is Status.APPROVED) != has_alias:
+            alias = APPROVED_ALIAS if status is Status.APPROVED else f"-{APPROVED_ALIAS}"
+            self.client.merge_version_aliases(request=aiplatform_v1.MergeVersionAliasesRequest(
+                name=name, version_aliases=[alias]))
+
+    # -- ModelRegistry port (register and set_status: CardRegistry) -----------------
     def get(self, group: str, version: int) -> ModelVersion:
         from google.api_core import exceptions as gexc
 
@@ -167,24 +176,4 @@ class VertexModelRegistry(AliasedRegistry):
     def groups(self) -> list[str]:
         models = self.client.list_models(request={"parent": self.location, "filter": f'labels.{MANAGED_LABEL}="true"'})
         return sorted({m.name.rsplit("/", 1)[1] for m in models})
-
-    def set_status(self, group: str, version: int, status: Status, *, actor: str, note: str = "") -> ModelVersion:
-        from google.cloud import aiplatform_v1
-        from google.protobuf import field_mask_pb2
-
-        current = self.get(group, version)
-        check_transition(current.status, status)
-        if current.status != status:
-            name = self._name(group, version)
-            m = self.client.get_model(request={"name": name})
-            labels = {**dict(m.labels), STATUS_LABEL: _label(status)}
-            self.client.update_model(request=aiplatform_v1.UpdateModelRequest(
-                model=aiplatform_v1.Model(name=name, labels=labels), update_mask=field_mask_pb2.FieldMask(paths=["labels"])))
-            # the alias an operator would set in the console; leaving approval takes it away again
-            has_alias = APPROVED_ALIAS in m.version_aliases
-            if (status is Status.APPROVED) != has_alias:
-                alias = APPROVED_ALIAS if status is Status.APPROVED else f"-{APPROVED_ALIAS}"
-                self.client.merge_version_aliases(request=aiplatform_v1.MergeVersionAliasesRequest(
-                    name=name, version_aliases=[alias]))
-        return self.get(group, version)
 

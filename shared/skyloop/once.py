@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..logs import correlation_id
+from .logs import correlation_id
 
 if TYPE_CHECKING:
-    from ..ports import IdempotencyStore
+    from .ports import IdempotencyStore
 
 log = logging.getLogger("skyloop.handlers")
 
