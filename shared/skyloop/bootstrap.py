@@ -91,7 +91,7 @@ def table(runtime: str) -> Table:
     """The runtime's table, its package imported only now; a cloud whose SDK is missing is one typed
     refusal naming the extra (``skyloop.clouds.cloud``)."""
     entry = cloud(runtime)
-    found: Table = importlib.import_module(f"{entry.package}.table").TABLE
+    found: Table = importlib.import_module(entry.package).adapter_table()
     return found
 
 

@@ -101,6 +101,8 @@ def _walk(source: Path, entry: Path, own: str) -> tuple[dict[str, list[str]], se
         tree = ast.parse(f.read_text(), str(f))
         optional = _optional(tree)
         current = _module_of(source, f) if f.is_relative_to(source) else ""
+        if current == f"{own}.handlers":  # dispatch imports each handler by name (importlib): every one is a path
+            todo += [p for p in f.parent.glob("*.py") if p != f]
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]

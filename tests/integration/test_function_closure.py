@@ -50,7 +50,7 @@ def test_every_import_the_serving_image_reaches_is_in_its_requirements(cloud: st
 
     gcp = infra_package.load("gcp")
     image = gcp.serving_image() if cloud == "gcp" else serving_image(tmp_path / "image", gcp.model_pins())
-    shutil.copy2(ROOT / "shared" / "skyloop" / "serving" / "inference.py", image / "inference.py")
+    shutil.copy2(ROOT / "shared" / "skyloop" / "ports" / "inference.py", image / "inference.py")
     allowed = {"skyloop": "a training job's own copy of skyloop, unpacked from its code channel"}
     if cloud == "aws":
         allowed["google.cloud"] = "fetched from Cloud Storage only on Vertex AI (AIP_STORAGE_URI)"

@@ -11,12 +11,13 @@ per feature from the last drift check of each model group.
 from __future__ import annotations
 
 import html
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..detection.series import load_series
+from ..detection.series import services as series_services
+from ..drift.history import latest as latest_drift
 
 if TYPE_CHECKING:
     from ..local.runtime import LocalRuntime
@@ -38,7 +39,7 @@ def collect(rt: "LocalRuntime") -> dict[str, Any]:
     anomalies = [a.model_dump(mode="json") for a in incidents.all()]
     for a in anomalies:  # what verification concluded: recovered, escalated, or not yet judged
         a["verification"] = incidents.resolution(a["anomaly_id"])
-    services = sorted({k.split(":", 1)[1] for k, _ in kv.items("series:")})
+    services = series_services(kv)
     series = {}
     for s in services:
         data = load_series(kv, s)
@@ -56,7 +57,7 @@ def collect(rt: "LocalRuntime") -> dict[str, Any]:
         audit.append(row)
     versions = [{"group": v.group, "version": v.version, "status": v.status.value, "metric": v.primary_metric,
                  "score": v.score, "created_at": v.created_at.isoformat()} for v in rt.registry.versions()]
-    drift = {k.split(":", 1)[1]: json.loads(v)[-1] for k, v in kv.items("drift:") if json.loads(v)}
+    drift = latest_drift(kv)
     return {"anomalies": anomalies, "series": series, "audit": audit, "versions": versions, "drift": drift,
             "audit_verified": rt.adapters.audit.verify()[1]}
 

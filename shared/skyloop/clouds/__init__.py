@@ -19,7 +19,7 @@ from ..errors import CloudUnavailable
 @dataclass(frozen=True)
 class Cloud:
     name: str
-    package: str  # the adapter package, with the ``table.py`` that ``skyloop.bootstrap`` builds from
+    package: str  # the adapter package: its ``adapter_table()`` is what ``skyloop.bootstrap`` builds from
     sdk: tuple[str, ...]  # top-level modules the adapters need: checked before importing them
     extra: str  # pip extra that installs them
 

@@ -25,6 +25,11 @@ def _key(service: str) -> str:
     return f"series:{service}"
 
 
+def services(kv: "KeyValueStore") -> list[str]:
+    """The services with a stored tail (the report's read side)."""
+    return sorted(k[len(_key("")):] for k, _ in kv.items(_key("")))
+
+
 def load_series(kv: "KeyValueStore", service: str, columns: list[str] | None = None) -> dict[str, Any] | None:
     """The stored tail; with ``columns``, its values laid out in those columns (a metric that
     joined later is NaN before it joined), or None when the tail had a metric they lack."""

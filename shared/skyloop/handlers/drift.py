@@ -9,7 +9,6 @@ retraining on the data the model already learned would give the same model.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -24,13 +23,13 @@ log = logging.getLogger("skyloop.drift")
 
 def on_drift(event: DriftDetected, adapters: "Adapters") -> dict[str, Any]:
     def run() -> dict[str, Any]:
-        key = f"drift:{event.model_group}"
-        history = json.loads(adapters.kv.get(key) or b"[]")
-        history.append({"event_id": event.event_id, "version": event.version, "rows": event.rows,
-                        "features": event.drifted_features, "prediction": event.prediction_drifted,
-                        "psi": {f: r.get("psi") for f, r in (event.report.get("features") or {}).items()},
-                        "at": event.occurred_at.isoformat()})
-        adapters.kv.put(key, json.dumps(history[-100:]).encode())
+        from ..drift.history import record
+
+        record(adapters.kv, event.model_group, {
+            "event_id": event.event_id, "version": event.version, "rows": event.rows,
+            "features": event.drifted_features, "prediction": event.prediction_drifted,
+            "psi": {f: r.get("psi") for f, r in (event.report.get("features") or {}).items()},
+            "at": event.occurred_at.isoformat()})
         retrain = bool(event.retrain_uri) and adapters.settings.drift.retrain
         if retrain:
             ev = TrainingDataArrived(event_id=f"retrain:{event.event_id}", uri=str(event.retrain_uri),

@@ -85,7 +85,7 @@ KEY_FAMILIES: dict[str, Family] = {
     "ab:": Family("skyloop.serving.abtest", "one per group", "the A/B test's counts"),
     "rollout-lock:": Family("skyloop.serving.rollout", "one per group", "the lease: owner, until, epoch"),
     "rollout-journal:": Family("skyloop.serving.rollout", "one per rollout and epoch", "the step effects it made"),
-    "drift:": Family("skyloop.handlers.drift", "one per group", "the last 100 drift checks"),
+    "drift:": Family("skyloop.drift.history", "one per group", "the last 100 drift reports"),
     # the handlers' idempotency and the AI services
     "idempotency:": Family("skyloop.composed.idempotency", "one per event handled", "the handler's result"),
     "ai-job/": Family("skyloop.ai.uploads", "one per provider job", "the uploads waiting on it"),

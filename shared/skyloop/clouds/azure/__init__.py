@@ -8,3 +8,15 @@ for the rollout, and the decoder of Event Grid and Azure Monitor shapes.
 ``table.py`` lists how ``skyloop.bootstrap`` builds them from ``SKYLOOP_AZURE_*`` settings; each module
 imports the SDKs inside its functions, so importing this package stays cheap.
 """
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ...bootstrap import Table
+
+
+def adapter_table() -> "Table":
+    """This cloud's adapter table, imported on first use (``skyloop.bootstrap`` builds from it)."""
+    from .table import TABLE
+
+    return TABLE
