@@ -642,3 +642,5 @@ output datasetsUrl string = '${storage.properties.primaryEndpoints.blob}${datase
 output actionGroup string = alerts.id
 output eventsTopic string = events.properties.endpoint
 output datastore string = 'azureml://datastores/${datastore.name}'
+// the SKYLOOP_AZURE_* settings every app reads: skyloop connect azure --outputs <the deployment's outputs> points the CLI here
+output skyloopSettings array = skyloopSettings

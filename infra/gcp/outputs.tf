@@ -20,3 +20,8 @@ output "rollout_workflow" {
 output "functions" {
   value = { for k, f in google_cloudfunctions2_function.fn : k => f.service_config[0].uri }
 }
+
+output "skyloop_settings" {
+  description = "The SKYLOOP_GCP_* settings every function reads: skyloop connect gcp --outputs <terraform output -json> points the CLI here."
+  value       = local.env
+}

@@ -62,6 +62,12 @@ def _none(_: Parts) -> None:
     return None
 
 
+def _os_user() -> str:
+    import getpass
+
+    return getpass.getuser()
+
+
 @dataclass(frozen=True)
 class Table:
     """One runtime's constructors. The four that default are written once over the key-value store
@@ -85,6 +91,8 @@ class Table:
     ai: Builder | None = None  # the AI services uploads are analysed by (None: ``own_ai``)
     # where a local MLflow store keeps run artifacts (None: the store's own default)
     mirror_artifacts: Callable[[Settings], Path | None] = lambda s: None
+    # who is calling (the CLI records approvals under it): the runtime's own identity, the OS user locally
+    caller: Callable[[Any], str] = lambda cloud: _os_user()
 
 
 def table(runtime: str) -> Table:

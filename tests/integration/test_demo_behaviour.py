@@ -23,4 +23,21 @@ def test_the_comparison_sees_a_changed_action() -> None:
     changed = json.loads(GOLDEN.read_text())
     changed["actions"][0]["action"] = "restart_service"
     assert doc != changed and behaviour({"x": 0.73, "y": "acc=0.7306 at 127.0.0.1:4321"}) == \
-        {"x": "<number>", "y": "acc=<number> at 127.0.0.1:<port>"}
+        {"x": "<number>", "y": "acc=<number> at <number>.<number>:<port>"}
+
+
+def test_incidents_lists_the_demos_incidents_with_what_was_tried(demo_run) -> None:
+    """`skyloop incidents --json` on the demo's state: the five injected incidents resolved (the pool
+    exhaustion after clear_cache and scale_out did not work), the aborted canary ended unverified."""
+    from typer.testing import CliRunner
+
+    from skyloop.app.cli import app
+
+    res = CliRunner().invoke(app, ["incidents", "--json", "--home", str(demo_run["home"])])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)
+    assert sorted(r["state"] for r in rows) == ["ended"] + ["resolved"] * 5
+    tried = [[(t["action"], t["outcome"]) for t in r["tried"]] for r in rows if r["state"] == "resolved"]
+    assert [("clear_cache", "unresolved"), ("scale_out", "unresolved"), ("restart_service", "resolved")] in tried
+    res = CliRunner().invoke(app, ["incidents", "--open", "--json", "--home", str(demo_run["home"])])
+    assert json.loads(res.output) == []

@@ -27,19 +27,47 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _runtime(home: Optional[Path] = None, **overrides: Any) -> Any:
-    """Settings validated (a bad value is one line, naming the variable), typos named, the
-    state folder checked before SQLite is asked to open a file in it."""
-    from ..config import Settings, unknown_variables
-    from ..local.runtime import LocalRuntime
+CLOUDS = ("local", "aws", "gcp", "azure")
+_target: dict[str, str] = {"cloud": "local"}  # set by --cloud / SKYLOOP_CLOUD (the callback below)
 
+
+def _runtime(home: Optional[Path] = None, *, local_only: str | None = None, **overrides: Any) -> Any:
+    """Settings validated (a bad value is one line, naming the variable), typos named, the
+    state folder checked before SQLite is asked to open a file in it. With ``--cloud``, the
+    deployed stack's adapters (``skyloop connect`` saved its settings), built by the bootstrap its
+    functions use; ``local_only``: what to do instead, for a command that runs on the local default only."""
+    from ..config import Settings, unknown_variables
+
+    cloud = _target["cloud"]
+    if cloud != "local" and local_only is not None:
+        raise InvalidRequest(f"this command runs on the local default only; on {cloud}, {local_only}")
+    fields: dict[str, Any] = {"home": home} if home else {}
+    if cloud != "local":
+        from . import connect
+        from .operate import CloudOperator
+
+        connect.apply(Settings(**fields).home, cloud)  # under what the environment says itself
     for var, close in unknown_variables():
         err.print(f"[yellow]warning[/] {escape(var)} is not a Skyloop setting and is ignored"
                   + (f"; did you mean {escape(close)}?" if close else ""), soft_wrap=True)
-    fields: dict[str, Any] = {"home": home} if home else {}
     settings = Settings(**fields, **overrides)
+    if cloud != "local":
+        return CloudOperator(cloud, settings)
+    from ..local.runtime import LocalRuntime
+
     _check_home(settings.home)
     return LocalRuntime(settings)
+
+
+def _on_cloud() -> bool:
+    return _target["cloud"] != "local"
+
+
+def _caller(rt: Any) -> str:
+    """Who decides: the caller's cloud identity on a deployed stack, the OS user locally."""
+    import getpass
+
+    return str(rt.caller()) if _on_cloud() else getpass.getuser()
 
 
 def _check_home(home: Path) -> None:
@@ -81,11 +109,16 @@ def _service_name(value: str) -> str:
 
 @app.callback()
 def _main(log_level: str = typer.Option("WARNING", "--log-level", help="JSON logs to stderr: DEBUG, INFO, WARNING or ERROR"),
-          debug: bool = typer.Option(False, "--debug", help="show the traceback of an error instead of one line")) -> None:
+          debug: bool = typer.Option(False, "--debug", help="show the traceback of an error instead of one line"),
+          cloud: str = typer.Option("local", "--cloud", envvar="SKYLOOP_CLOUD",
+                                    help="run on a deployed stack: aws, gcp or azure (skyloop connect points at it)")) -> None:
     from ..logs import setup
 
     if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise typer.BadParameter(f"{log_level!r} is not DEBUG, INFO, WARNING or ERROR", param_hint="--log-level")
+    if cloud not in CLOUDS:
+        raise typer.BadParameter(f"{cloud!r} is not one of {', '.join(CLOUDS)}", param_hint="--cloud")
+    _target["cloud"] = cloud
     setup(log_level)
 
 
@@ -105,6 +138,9 @@ def demo(
 ) -> None:
     """Run the whole loop locally on simulated data and print a summary."""
     from .demo import render, run_demo
+
+    if _on_cloud():
+        raise InvalidRequest("skyloop demo runs on the local default only (it is the whole loop on files and SQLite)")
 
     import logging
 
@@ -140,7 +176,7 @@ def train(
 
     if group is not None:
         check(group)  # the named refusal, before the event model's
-    rt = _runtime(home)
+    rt = _runtime(home, local_only='upload the CSV (and its .skyloop.json) to the training bucket: the train function trains it')
     res = on_training_data(TrainingDataArrived(uri=str(csv.resolve()), target=target, model_group=group, model=model),
                            rt.adapters)
     _emit(res, False)
@@ -160,7 +196,7 @@ def predict(
 
     from ..serving.batch import predict_csv
 
-    rt = _runtime(home)
+    rt = _runtime(home, local_only="ask the deployment's endpoint itself, or call `skyloop --cloud ... invoke`")
     out = out or csv.with_suffix(".predictions.csv")
     with Progress(TextColumn("[bold]predict[/]"), BarColumn(), TextColumn("{task.completed:,} rows"), TimeElapsedColumn(),
                   console=err, transient=True) as progress:
@@ -188,7 +224,7 @@ def drift(
 
     from ..drift.check import check_drift
 
-    rt = _runtime(home)
+    rt = _runtime(home, local_only='the drift function checks what the scoring jobs report; run this locally on an exported sample')
     frame = pd.read_csv(csv, nrows=max_rows, skipinitialspace=True)
     report, out = check_drift(rt.adapters, group, frame.to_dict("records"),
                               str(retrain_on.resolve()) if retrain_on else None)
@@ -234,7 +270,7 @@ def ab_start(group: str, version: int, split: float = typer.Option(0.5, help="sh
     """Serve VERSION as B beside production; prints the sample size each arm needs."""
     from ..serving import abtest
 
-    rt = _runtime(home)
+    rt = _runtime(home, local_only='A/B tests run on the local endpoint')
     try:
         state = abtest.start(group, version, split=split, p_base=p_base, mde=mde, alpha=alpha, power=power,
                              deployer=rt.deployer, registry=rt.registry, kv=rt.adapters.kv)
@@ -252,7 +288,7 @@ def ab_record(group: str, arm: str = typer.Argument(..., help="a (production) or
 
     if arm not in ("a", "b"):
         raise typer.BadParameter("arm is a or b")
-    rt = _runtime(home)
+    rt = _runtime(home, local_only='A/B tests run on the local endpoint')
     try:
         _emit(abtest.record(group, arm, successes, trials, kv=rt.adapters.kv)["counts"], False)  # type: ignore[arg-type]
     except ValueError as exc:  # the statistics' own argument checks, as a typed one-liner
@@ -266,7 +302,7 @@ def ab_decide(group: str, apply: bool = typer.Option(False, "--apply", help="pro
     from ..serving import abtest
     from ..serving.rollout import RolloutContext
 
-    rt = _runtime(home)
+    rt = _runtime(home, local_only='A/B tests run on the local endpoint')
     out = abtest.conclude(group, apply=apply, ctx=RolloutContext.of(rt.adapters))
     _emit(out, as_json)
 
@@ -422,6 +458,8 @@ def approve(group: str, version: int, actor: str = typer.Option(os.environ.get("
     from ..ports.registry import Status
 
     rt = _runtime(home)
+    if _on_cloud():  # the approver is the caller's cloud identity, never a name typed on the command line
+        actor = _caller(rt)
     if rt.registry.get(group, version).status is Status.APPROVED:
         # approving again would replay the first rollout's result (the event is deduplicated)
         prod = rt.registry.alias(group, "production")
@@ -430,7 +468,10 @@ def approve(group: str, version: int, actor: str = typer.Option(os.environ.get("
                       f"To roll it out again: skyloop deploy {group} {version}", soft_wrap=True)
         return
     ev = approve_version(rt.registry, rt.adapters.events, group, version, actor=actor)
-    console.print(f"approved {group} v{version}: event {ev.event_id}")
+    console.print(f"approved {group} v{version} as {escape(actor)}: event {ev.event_id}", soft_wrap=True)
+    if _on_cloud():
+        console.print(f"the deploy function on {_target['cloud']} rolls it out (skyloop --cloud {_target['cloud']} models)")
+        return
     if deploy:
         rep = rt.pump(dry_run=True)["events"]
         for r in rep.results:
@@ -456,7 +497,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="bind address (loopback by 
     """Serve deployed models over HTTP: POST /v1/models/<group>:predict."""
     from ..local.endpoint import bind, make_server
 
-    rt = _runtime(home)
+    rt = _runtime(home, local_only="the endpoint is the cloud's own")
     sock = bind(host, port)  # a busy port is one line here, not a log line and an exit inside uvicorn
     console.print(f"serving on http://{host}:{sock.getsockname()[1]} (Ctrl-C to stop)")
     make_server(rt.deployer).run(sockets=[sock])
@@ -476,7 +517,7 @@ def detect(
     from ..detection.records import batches, load_records
     from ..handlers import on_metrics
 
-    rt = _runtime(home)
+    rt = _runtime(home, local_only="metric records reach the detect function from the cloud's monitoring (or `skyloop --cloud ... invoke detect`)")
     found: list[dict[str, Any]] = []
     for b in batches(load_records(str(metrics), time_column), batch_size, service):
         found += on_metrics(b, rt.adapters)["anomalies"]
@@ -512,7 +553,7 @@ def fit_detector(
     from ..detection.records import load_records
     from ..errors import InvalidMetrics
 
-    rt = _runtime(home)
+    rt = _runtime(home, local_only='fit locally, then the state reaches the cloud through the detect function')
     records = load_records(str(metrics))
     columns = sorted({k for r in records for k in r.values})
     X = np.array([[r.values.get(c, np.nan) for c in columns] for r in records], dtype=float)
@@ -548,14 +589,21 @@ def remediate(
     home: Optional[Path] = HomeOpt,
 ) -> None:
     """Drain the remediation queue under guardrails (dry run unless --live: a dry run leaves the
-    requests queued for the live run). Approving or rejecting records who decided (the OS user)."""
-    import getpass
-
+    requests queued for the live run). Approving or rejecting records who decided: the OS user
+    locally, the caller's cloud identity with --cloud (where the remediate function drains the queue)."""
     rt = _runtime(home)
     for rid, decision in ((approve_request, "approved"), (reject_request, "rejected")):
         if rid:
-            rt.decide_held(rid, decision, actor=getpass.getuser(), note=note)
-            console.print(f"{escape(rid)}: {decision} by {escape(getpass.getuser())}")
+            who = _caller(rt)
+            rt.decide_held(rid, decision, actor=who, note=note)
+            console.print(f"{escape(rid)}: {decision} by {escape(who)}", soft_wrap=True)
+    cloud = _target["cloud"]
+    if _on_cloud():  # the remediate function drains the queue there: an approved request runs on it
+        for h in rt.adapters.state.held():
+            console.print(f"held {escape(h['request_id'])}: {escape(h['action'])} on {escape(h['target'])} "
+                          f"({escape(str(h.get('severity')))}): skyloop --cloud {cloud} remediate --approve "
+                          f"{escape(h['request_id'])} | --reject {escape(h['request_id'])}", soft_wrap=True)
+        return
     rep = rt.pump(dry_run=not live)["remediation"]
     for r in rep.results:
         console.print(f"{escape(r['request_id'])}: [bold]{r['status']}[/] {escape(r['detail'])}", soft_wrap=True)
@@ -596,6 +644,67 @@ def audit(action: Optional[str] = typer.Argument(None, help="'verify' checks the
 
 
 @app.command()
+def incidents(open_only: bool = typer.Option(False, "--open", help="only those still open or awaiting approval"),
+              as_json: bool = typer.Option(False, "--json"), home: Optional[Path] = HomeOpt) -> None:
+    """Each incident: service, times, severity, top causes, actions tried with their verification, and
+    its state (open, awaiting approval, resolved, unresolved, ended). Works with --cloud."""
+    from ..incidents.views import incident_rows
+
+    rt = _runtime(home)
+    rows = incident_rows(rt.adapters.kv, rt.adapters.state.held(), open_only=open_only)
+    if as_json:
+        return _emit(rows, True)
+    from rich.table import Table
+
+    t = Table(title="Incidents (skyloop incidents --json for every field)")
+    for c in ("incident", "service", "start (UTC)", "severity", "state", "top cause", "tried"):
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        cause = r["causes"][0] if r["causes"] else None
+        tried = ", ".join(f"{x['action']}: {x['outcome']}" for x in r["tried"]) or "-"
+        if r["held"]:
+            tried += f" (held: {r['held']['action']}, skyloop remediate --approve {r['held']['request_id']})"
+        t.add_row(r["anomaly_id"], r["service"], r["start"][:16].replace("T", " "), r["severity"], r["state"],
+                  f"{cause['metric']} ({cause['confidence']:.2f})" if cause else "-", escape(tried))
+    console.print(t)
+
+
+@app.command()
+def connect(
+    cloud: str = typer.Argument(..., help="aws, gcp or azure"),
+    stack: Optional[str] = typer.Option(None, "--stack", help="aws: the CloudFormation stack's name"),
+    outputs: Optional[Path] = typer.Option(None, "--outputs", exists=True, dir_okay=False,
+                                           help="gcp: `terraform output -json`; azure: the deployment's outputs"),
+    home: Optional[Path] = HomeOpt,
+) -> None:
+    """Point the CLI at a deployed stack: its settings, read from the stack's own outputs, are kept
+    for every `skyloop --cloud <cloud> ...` command after this one."""
+    from ..config import Settings
+    from . import connect as conn
+
+    if cloud == "aws":
+        if not stack:
+            raise typer.BadParameter("aws needs --stack <the CloudFormation stack's name>")
+        from ..bootstrap import table
+        from ..clouds.aws.connect import stack_settings
+
+        found = stack_settings(table("aws").settings(), stack)
+    elif cloud in ("gcp", "azure"):
+        if outputs is None:
+            raise typer.BadParameter(f"{cloud} needs --outputs <file>: " + (
+                "terraform output -json > outputs.json (in infra/gcp)" if cloud == "gcp" else
+                "az deployment group show -g <group> -n <deployment> --query properties.outputs > outputs.json"))
+        doc = json.loads(outputs.read_text())
+        found = conn.from_terraform(doc) if cloud == "gcp" else conn.from_bicep(doc)
+    else:
+        raise typer.BadParameter(f"{cloud!r} is not aws, gcp or azure")
+    fields: dict[str, Any] = {"home": home} if home else {}
+    where = conn.save(Settings(**fields).home, cloud, found)
+    console.print(f"{len(found)} settings of the {cloud} deployment kept in {escape(str(where))}; "
+                  f"now: skyloop --cloud {cloud} models", soft_wrap=True)
+
+
+@app.command()
 def gc(
     apply: bool = typer.Option(False, "--apply", help="delete (default: only list)"),
     older_than: float = typer.Option(3600.0, help="seconds; younger files may belong to a training still running"),
@@ -605,7 +714,7 @@ def gc(
     writing the artifact and registering it, when the event was never redelivered)."""
     from ..local.sweep import sweep_orphan_artifacts
 
-    rt = _runtime(home)
+    rt = _runtime(home, local_only="a cloud's registry keeps its own artifacts; lifecycle rules on the bucket reclaim the rest")
     found = sweep_orphan_artifacts(rt, older_than=older_than, apply=apply)
     for path in found:
         console.print(("deleted " if apply else "orphan ") + escape(str(path)))
@@ -622,7 +731,7 @@ def invoke(
     """Call one handler directly with a JSON event, as a cloud's invoke API would."""
     from ..handlers import invoke as invoke_handler
 
-    overrides = {} if handler != "remediate" else {"dry_run": not live}
+    overrides: dict[str, Any] = {} if handler != "remediate" else {"dry_run": not live}
     rt = _runtime(home, **overrides)
     _emit(invoke_handler(handler, event.read_bytes(), rt.adapters), False)
 

@@ -127,11 +127,9 @@ class LocalRuntime:
         return self.decide_held(request_id, "approved", actor=actor, note=note)
 
     def decide_held(self, request_id: str, decision: str, *, actor: str, note: str | None = None) -> RemediationRequested:
-        from ..remediation.approvals import decide
+        from ..remediation.approvals import decide_in
 
-        a = self.adapters
-        return decide(request_id, decision, actor=actor, note=note, kv=a.kv, state=a.state,  # type: ignore[arg-type]
-                      audit=a.audit, queue=a.remediation, clock=a.clock)
+        return decide_in(self.adapters, request_id, decision, actor=actor, note=note)  # type: ignore[arg-type]
 
     def close(self) -> None:
         self.db.close()

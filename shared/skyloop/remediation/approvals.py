@@ -17,6 +17,7 @@ from ..errors import InvalidRequest, NotFound, StateConflict, StaleState
 from ..events import RemediationRequested
 
 if TYPE_CHECKING:
+    from ..adapters import Adapters
     from ..ports import AuditLog, Clock, KeyValueStore, Queue, RemediationState
 
 Decision = Literal["approved", "rejected"]
@@ -67,4 +68,12 @@ def decide(request_id: str, decision: Decision, *, actor: str, note: str | None 
     return req
 
 
-__all__ = ["approved", "decide", "record_of"]
+def decide_in(adapters: "Adapters", request_id: str, decision: Decision, *, actor: str,
+              note: str | None = None) -> RemediationRequested:
+    """``decide`` on a runtime's adapter set (the local runtime, or a deployed stack from the CLI)."""
+    a = adapters
+    return decide(request_id, decision, actor=actor, note=note, kv=a.kv, state=a.state, audit=a.audit,
+                  queue=a.remediation, clock=a.clock)
+
+
+__all__ = ["approved", "decide", "decide_in", "record_of"]

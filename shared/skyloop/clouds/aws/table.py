@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from ...bootstrap import Table
+from .identity import caller
 from ...composed.spilling import SpillingStore
 from .ai import AwsAI
 from .cloudwatch import CloudWatchMetrics
@@ -32,4 +33,5 @@ TABLE = Table(
     metrics=lambda p: CloudWatchMetrics(p.cloud),
     rollouts=lambda p: StepFunctionsRollouts(p.cloud) if p.cloud.rollout_state_machine_arn else None,
     own_ai=lambda p: AwsAI(p.cloud),  # uploads under ai/ are analysed by AWS's own AI services
+    caller=caller,  # an approval is recorded under the caller's cloud identity
 )

@@ -7,6 +7,7 @@ function sets ``rollouts``, not the table."""
 from __future__ import annotations
 
 from ...bootstrap import Table
+from .identity import caller
 from .ai import AzureAI
 from .blob import AzureBlobStore
 from .config import AzureSettings
@@ -31,4 +32,5 @@ TABLE = Table(
     # files under ai/ in the datasets container are analysed by Azure's own AI services
     own_ai=lambda p: AzureAI(p.cloud, p.clients("vision", "language", "translator", "synthesizer", "recognizer",
                                                 "speech_config")),
+    caller=caller,  # an approval is recorded under the caller's cloud identity
 )

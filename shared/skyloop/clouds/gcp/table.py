@@ -6,6 +6,7 @@ own variables."""
 from __future__ import annotations
 
 from ...bootstrap import Table
+from .identity import caller
 from .ai import GcpAI
 from .config import GcpSettings
 from .endpoints import VertexDeployer
@@ -33,4 +34,5 @@ TABLE = Table(
     rollouts=lambda p: WorkflowsRollouts(p.cloud, p.client("workflows")) if p.cloud.rollout_workflow else None,
     # files under ai/ in the training bucket are analysed by Google Cloud's own AI services
     own_ai=lambda p: GcpAI(p.cloud, p.clients("vision", "language", "speech", "translate", "tts"), store=p.store),
+    caller=caller,  # an approval is recorded under the caller's cloud identity
 )
