@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .config import Settings
 from .ports import (
@@ -23,6 +23,7 @@ from .ports import (
     RunMirror,
     TrainingBackend,
 )
+from .ports.notify import Notifier
 
 
 @dataclass
@@ -43,4 +44,6 @@ class Adapters:
     mirror: RunMirror | None = None  # MLflow, when tracking.mlflow_uri is set
     metrics: MetricSource | None = None  # what an alarm's service window is read from (CloudWatch ...)
     rollouts: RolloutRunner | None = None  # a workflow engine for the rollout's steps; None: run them inline
+    notifiers: dict[str, Notifier] = field(default_factory=dict)  # who is told: webhook, PagerDuty, the cloud's topic
+    notifications: Queue | None = None  # notices waiting for their channels (delivered on their own)
     ai: AIServices | None = None  # AI services for uploads under ai/ (bootstrap: the cloud's own, or settings.ai.provider)

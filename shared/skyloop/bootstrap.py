@@ -27,6 +27,7 @@ from .errors import CloudUnavailable
 
 if TYPE_CHECKING:
     from .ports import AIServices, BlobStore, Clock, Deployer, KeyValueStore, ModelRegistry
+    from .ports.notify import Notifier
     from .tracking.mlflow_mirror import MlflowMirror
 
 
@@ -88,6 +89,7 @@ class Table:
     training: Builder = _none
     metrics: Builder = _none
     rollouts: Builder = _none
+    notifications: Builder = _none  # the queue notices wait on for their channels
     ai: Builder | None = None  # the AI services uploads are analysed by (None: ``own_ai``)
     # where a local MLflow store keeps run artifacts (None: the store's own default)
     mirror_artifacts: Callable[[Settings], Path | None] = lambda s: None
@@ -139,8 +141,26 @@ def bootstrap(runtime: str = "local", settings: Settings | None = None, cloud_se
         settings=settings, store=p.store, registry=p.registry, deployer=p.deployer, events=t.events(p),
         remediation=t.remediation(p), idempotency=t.idempotency(p), audit=t.audit(p), executor=t.executor(p),
         state=t.state(p), kv=p.kv, clock=p.clock, training=t.training(p), mirror=mirror, metrics=t.metrics(p),
-        rollouts=t.rollouts(p), ai=(t.ai or t.own_ai)(p),
+        rollouts=t.rollouts(p), ai=(t.ai or t.own_ai)(p), notifiers=notifiers(settings),
+        notifications=t.notifications(p),
     )
+
+
+def notifiers(settings: Settings) -> dict[str, "Notifier"]:
+    """The channels the settings name, the same on every runtime (a cloud's own topic joins them
+    in its table). Their secrets stay inside the adapters: nothing logs them."""
+    n = settings.notifications
+    out: dict[str, "Notifier"] = {}
+    if n.webhook_url is not None:
+        from .notifiers.webhook import WebhookNotifier
+
+        out["webhook"] = WebhookNotifier(n.webhook_url.get_secret_value(), timeout=n.timeout_seconds)
+    if n.pagerduty_routing_key is not None:
+        from .notifiers.pagerduty import PagerDutyNotifier
+
+        out["pagerduty"] = PagerDutyNotifier(n.pagerduty_routing_key.get_secret_value(), url=n.pagerduty_url,
+                                             timeout=n.timeout_seconds)
+    return out
 
 
 PROVIDERS = ("local", "aws", "gcp", "azure")
@@ -157,4 +177,4 @@ def ai_provider(name: str = "local") -> "AIServices":
     return ai
 
 
-__all__ = ["PROVIDERS", "Parts", "Table", "ai_provider", "bootstrap", "run_mirror", "table"]
+__all__ = ["PROVIDERS", "Parts", "Table", "ai_provider", "bootstrap", "notifiers", "run_mirror", "table"]

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 
 from .envsettings import EnvSettings
 from .events import Severity
@@ -146,6 +146,18 @@ class AiSettings(BaseModel):
     max_bytes: int = Field(20 * 2**20, ge=1)  # larger media are refused with the reason, not read
 
 
+class NotificationSettings(BaseModel):
+    """Who is told, and how fast (skyloop.notify). The webhook URL and the routing key are secrets:
+    the infrastructure passes them by reference (Secrets Manager, Secret Manager, Key Vault), and
+    nothing logs them."""
+
+    webhook_url: SecretStr | None = None  # a Slack-compatible incoming webhook
+    pagerduty_routing_key: SecretStr | None = None  # PagerDuty Events API v2 integration key
+    pagerduty_url: str = "https://events.pagerduty.com/v2/enqueue"  # overridable for tests
+    max_per_minute: int = Field(30, ge=1)  # notices a minute; the rest wait for the next look, never dropped
+    timeout_seconds: float = Field(5.0, gt=0)
+
+
 class Settings(EnvSettings):
     env_prefix: ClassVar[str] = "SKYLOOP_"
 
@@ -161,6 +173,7 @@ class Settings(EnvSettings):
     gate: ApprovalGate = ApprovalGate()
     tracking: TrackingSettings = TrackingSettings()
     ai: AiSettings = AiSettings()
+    notifications: NotificationSettings = NotificationSettings()
     # The local simulated fleet that remediation acts on (created if missing).
     fleet: list[ServiceSpec] = [ServiceSpec(name="api")]
 

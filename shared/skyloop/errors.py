@@ -152,6 +152,13 @@ class AccessDenied(SkyloopError):
     code = "access_denied"
 
 
+class ChannelRefused(SkyloopError):
+    """A notification channel refused a notice for good (a 4xx: a revoked webhook, a bad routing key):
+    dead-lettered with the reason, never retried, and never in the way of the pipeline's work."""
+
+    code = "channel_refused"
+
+
 class TransientError(SkyloopError):
     """Worth retrying: a dependency was busy or briefly unavailable."""
 

@@ -152,8 +152,9 @@ def test_no_core_code_names_a_platform() -> None:
 
 # The rooms a use-case lives in. Adapters (local/, clouds/), the ports and the adapters written over
 # ports (composed/) import none of them: a rule every backend keeps lives in ports/, beside its protocol.
-USE_CASE_ROOMS = ("training", "detection", "remediation", "serving", "drift", "ai", "handlers", "app")
-ADAPTER_ROOMS = ("local", "clouds", "ports", "composed")
+USE_CASE_ROOMS = ("training", "detection", "remediation", "serving", "drift", "ai", "handlers", "app", "notify",
+                  "incidents")
+ADAPTER_ROOMS = ("local", "clouds", "ports", "composed", "notifiers")
 # The composition roots: they wire use-cases to adapters, so they alone may import both.
 COMPOSITION_ROOTS = {"skyloop.local.runtime", "skyloop.clouds.instance"}
 

@@ -67,8 +67,9 @@ class LocalRuntime:
     def deployer(self) -> LocalDeployer:
         return self.adapters.deployer  # type: ignore[return-value]
 
-    def handle_message(self, msg: Message, handler: Callable[[Any], dict[str, Any]], queue: Queue, report: DrainReport) -> None:
-        d = deliver(lambda: handler(parse_event(msg.body)),
+    def handle_message(self, msg: Message, handler: Callable[[Any], dict[str, Any]], queue: Queue, report: DrainReport,
+                       parse: Callable[[str], Any] = parse_event) -> None:
+        d = deliver(lambda: handler(parse(msg.body)),
                     {"message_id": msg.message_id, "receive_count": msg.receive_count})
         if d.outcome is Outcome.DONE:
             assert d.result is not None
@@ -87,7 +88,7 @@ class LocalRuntime:
         report.errors.append({"message_id": msg.message_id, "error": d.code, "reason": d.reason})
 
     def drain(self, queue: Queue, handler: Callable[[Any], dict[str, Any]] | None = None, *, batch_size: int = 10,
-              keep: bool = False) -> DrainReport:
+              keep: bool = False, parse: Callable[[str], Any] = parse_event) -> DrainReport:
         """``keep``: messages handled are put back afterwards instead of acknowledged (a dry run
         looks at the queue; the live run that follows acts on it)."""
         handler = handler or (lambda ev: dispatch(ev, self.adapters))
@@ -101,7 +102,7 @@ class LocalRuntime:
                     queue.nack(m, delay=0.0)
                 return report
             for m in msgs:
-                self.handle_message(m, handler, target, report)
+                self.handle_message(m, handler, target, report, parse)
 
     def pump(self, *, dry_run: bool | None = None) -> dict[str, DrainReport]:
         """Drain the event channel, then the remediation queue, until both are quiet."""
@@ -120,7 +121,24 @@ class LocalRuntime:
                                       keep=self.settings.dry_run if dry_run is None else dry_run),
         }
         sweep(self.adapters)  # actions whose target went silent past their window: to a human
+        told = self.notify()
+        if told is not None:
+            out["notifications"] = told
         return out
+
+    def notify(self) -> DrainReport | None:
+        """Tell what the committed state warrants, once per subject and state, each channel on its
+        own (None: no channel is configured). A failing channel is retried on a later pump and
+        dead-lettered with its reason; it never holds up the loop."""
+        a = self.adapters
+        if not a.notifiers or a.notifications is None:
+            return None
+        from ..notify.deliver import deliver as tell, enqueue
+        from ..notify.watch import notices
+
+        enqueue(a.kv, a.notifications, notices(a), sorted(a.notifiers), now=a.clock.now(),
+                per_minute=self.settings.notifications.max_per_minute)
+        return self.drain(a.notifications, lambda body: tell(body, a.notifiers), parse=str)
 
     def approve_held(self, request_id: str, *, actor: str, note: str | None = None) -> RemediationRequested:
         """A person approves a held remediation: their record, then the request back on the queue."""

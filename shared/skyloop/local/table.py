@@ -75,4 +75,5 @@ TABLE = Table(
     own_ai=lambda p: LocalAI(),
     ai=_configured_ai,
     mirror_artifacts=lambda s: s.home / "mlflow-artifacts",
+    notifications=lambda p: SqliteQueue(_db(p), "notifications"),
 )

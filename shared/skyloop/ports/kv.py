@@ -88,6 +88,8 @@ KEY_FAMILIES: dict[str, Family] = {
     "drift:": Family("skyloop.drift.history", "one per group", "the last 100 drift reports"),
     # the handlers' idempotency and the AI services
     "idempotency:": Family("skyloop.composed.idempotency", "one per event handled", "the handler's result"),
+    "notified:": Family("skyloop.notify.deliver", "one per notice told", "the notice's kind and channels"),
+    "notify:rate": Family("skyloop.notify.deliver", "one", "the notices' token bucket"),
     "ai-job/": Family("skyloop.ai.uploads", "one per provider job", "the uploads waiting on it"),
     "vertex:": Family("skyloop.clouds.gcp", "one per training job and endpoint group", "a job name, an operation list"),
 }
