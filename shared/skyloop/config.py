@@ -111,6 +111,8 @@ class GuardrailSettings(BaseModel):
     scale_step: int = Field(2, ge=1)
     # Destructive actions at or above this severity wait for a human.
     approval_severity: Severity = Severity.CRITICAL
+    # a held request nobody decided within this long expires: audited, told, never carried out
+    approval_ttl_minutes: float = Field(240.0, gt=0)
     destructive_actions: list[str] = ["restart_service", "rollback_deployment"]
 
     @model_validator(mode="after")

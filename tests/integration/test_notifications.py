@@ -109,3 +109,30 @@ def test_the_rate_limit_defers_and_drops_nothing(tmp_path: Path, monkeypatch: py
         assert q.depth() == 5
     finally:
         rt.close()
+
+
+def test_a_held_request_nobody_decides_expires_audited_and_told(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from skyloop.clock import ManualClock
+    from skyloop.errors import StateConflict
+
+    clock = ManualClock(1_800_000_000.0)
+    with Receiver() as rx:
+        monkeypatch.setenv("SKYLOOP_NOTIFICATIONS__WEBHOOK_URL", rx.url("/hook"))
+        rt = LocalRuntime(Settings(home=tmp_path), clock=clock)
+        try:
+            rid = _held(rt)
+            clock.advance(239 * 60)
+            rt.pump(dry_run=False)
+            assert rt.adapters.state.held()  # within its time
+            clock.advance(2 * 60)
+            rt.pump(dry_run=False)
+            assert rt.adapters.state.held() == []
+            [entry] = [e for e in rt.adapters.audit.entries() if e["kind"] == "expired"]
+            assert entry["request_id"] == rid and "no decision within 240 min" in entry["note"]
+            with pytest.raises(StateConflict, match="already expired"):
+                rt.decide_held(rid, "approved", actor="late-oncall")
+            texts = [m["text"] for m in rx.bodies("/hook")]
+            assert any("waits for a person" in t for t in texts) and any("expired unapproved" in t for t in texts)
+            assert not [e for e in rt.adapters.audit.entries() if e["kind"] == "executed"]  # it never ran
+        finally:
+            rt.close()

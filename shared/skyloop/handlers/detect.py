@@ -29,10 +29,13 @@ def on_metrics(event: MetricBatch, adapters: "Adapters") -> dict[str, Any]:
 def sweep(adapters: "Adapters") -> list[Any]:
     """Any service's actions whose target went silent past their window: to a human (at most
     every few minutes across workers; verification.sweep_overdue)."""
+    from ..remediation.approvals import expire
     from ..remediation.verification import sweep_overdue
 
-    return sweep_overdue(adapters.kv, adapters.clock.now(), settings=adapters.settings.verification,
-                         queue=adapters.remediation, audit=adapters.audit)
+    now = adapters.clock.now()
+    expire(adapters.kv, adapters.state, adapters.audit, now, adapters.settings.guardrails.approval_ttl_minutes)
+    return sweep_overdue(adapters.kv, now, settings=adapters.settings.verification, queue=adapters.remediation,
+                         audit=adapters.audit)
 
 
 def on_metric_alarm(event: MetricAlarm, adapters: "Adapters") -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..incidents.views import incident_rows
 from ..ports.notify import Kind, Notice
+from ..remediation.approvals import expired
 from ..serving.history import deployment_history
 
 if TYPE_CHECKING:
@@ -81,6 +82,11 @@ def notices(adapters: "Adapters", *, cli: str = "skyloop") -> list[Notice]:
                               kind="version_pending", title=f"{v.group} v{v.version} waits for approval",
                               text=f"{v.primary_metric}={v.score:.4f}" if v.score is not None else "",
                               commands=[f"{cli} approve {v.group} {v.version}"]))
+    for rec in expired(a.kv):
+        rid = rec["request_id"]
+        out.append(Notice(key=f"expired:{rid}", subject=rid.rsplit(":", 1)[0], kind="action_expired", severity="high",
+                          title=f"{rid} expired unapproved: it will not run", text=str(rec.get("note") or ""),
+                          commands=[f"{cli} incidents --open"]))
     dead = len(a.remediation.dead_letters())
     if dead:
         out.append(Notice(key=f"dead-letters:{dead}", subject="dead-letters", kind="dead_letters", severity="medium",

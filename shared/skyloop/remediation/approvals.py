@@ -68,6 +68,36 @@ def decide(request_id: str, decision: Decision, *, actor: str, note: str | None 
     return req
 
 
+def expire(kv: "KeyValueStore", state: "RemediationState", audit: "AuditLog", now: float,
+           ttl_minutes: float) -> list[str]:
+    """Held requests nobody decided within ``ttl_minutes``: each gets an ``expired`` record (created only
+    if absent, so a person deciding at the same moment wins or loses cleanly), leaves the holds and
+    is audited. It is never carried out; the watch tells the on-call it expired."""
+    out = []
+    for h in state.held():
+        if now - float(h["at"]) <= ttl_minutes * 60.0:
+            continue
+        rid = h["request_id"]
+        rec = {"request_id": rid, "decision": "expired", "actor": "skyloop", "at": now,
+               "note": f"no decision within {ttl_minutes:g} min"}
+        try:
+            kv.put_if(_key(rid), json.dumps(rec).encode(), None)
+        except StaleState:
+            continue  # a person decided it just now
+        if state.release_hold(rid, "expired") is None:
+            continue
+        audit.append("expired", {"request_id": rid, "action": h.get("action"), "target": h.get("target"),
+                                 "actor": "skyloop", "note": rec["note"], "at": now})
+        out.append(rid)
+    return out
+
+
+def expired(kv: "KeyValueStore") -> list[dict[str, Any]]:
+    """The expiry records (the watch's read side)."""
+    recs = [json.loads(v) for _, v in kv.items("approval:")]
+    return [r for r in recs if r.get("decision") == "expired"]
+
+
 def decide_in(adapters: "Adapters", request_id: str, decision: Decision, *, actor: str,
               note: str | None = None) -> RemediationRequested:
     """``decide`` on a runtime's adapter set (the local runtime, or a deployed stack from the CLI)."""
@@ -76,4 +106,4 @@ def decide_in(adapters: "Adapters", request_id: str, decision: Decision, *, acto
                   queue=a.remediation, clock=a.clock)
 
 
-__all__ = ["approved", "decide", "decide_in", "record_of"]
+__all__ = ["approved", "decide", "decide_in", "expire", "expired", "record_of"]
