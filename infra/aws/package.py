@@ -47,9 +47,10 @@ TRAIN_LOCK = ROOT / "infra" / "aws" / "train-requirements.txt"
 TRAINING = ["--no-deps", "-r", str(TRAIN_LOCK)]
 # analyze: files under ai/ (AWS's AI services); Pillow reads an image's size to turn boxes into pixels
 FUNCTIONS = {"train": TRAINING, "deploy": BASE, "rollout": BASE, "detect": BASE, "remediate": BASE,
-             "analyze": BASE + ["pillow>=10"]}
+             "analyze": BASE + ["pillow>=10"], "notify": BASE}
 FORBIDDEN = {"detect": ("pandas", "sklearn", "scipy"), "remediate": ("pandas", "sklearn", "scipy"),
-             "deploy": ("sklearn",), "rollout": ("pandas", "sklearn", "scipy"), "analyze": ("pandas", "sklearn", "scipy")}
+             "deploy": ("sklearn",), "rollout": ("pandas", "sklearn", "scipy"), "analyze": ("pandas", "sklearn", "scipy"),
+             "notify": ("pandas", "sklearn", "scipy")}
 LIMIT_MB = 250  # Lambda's unzipped package limit
 PYTHON = "3.13"  # the template's Runtime: python3.13, the newest Lambda Python whose wheels all resolve
 KEEP = {"numpy/_core/tests"}
@@ -60,7 +61,9 @@ LAZY_IMPORTS = {"train": ("sklearn.ensemble", "sklearn.model_selection", "pandas
                 "detect": ("skyloop.detection.adaptive", "skyloop.detection.usecase"),
                 "remediate": ("skyloop.remediation.usecase",), "rollout": ("skyloop.serving.rollout",),
                 "deploy": ("skyloop.handlers.deploy",),
-                "analyze": ("skyloop.clouds.aws.ai", "skyloop.ai.uploads", "skyloop.handlers.analyze", "PIL.Image")}
+                "analyze": ("skyloop.clouds.aws.ai", "skyloop.ai.uploads", "skyloop.handlers.analyze", "PIL.Image"),
+                "notify": ("skyloop.notify.watch", "skyloop.notifiers.webhook", "skyloop.notifiers.pagerduty",
+                           "skyloop.clouds.aws.notify")}
 
 
 # Lambda's /var/task is read-only: Python cannot write a bytecode cache there, so every module
@@ -77,7 +80,7 @@ for m in list(sys.modules.values()):
     if f.startswith(ROOT) and f.endswith('.py'):
         py_compile.compile(f, cfile=importlib.util.cache_from_source(f), doraise=True, invalidation_mode=mode)
 """
-COMPILE_ALL = {"deploy", "rollout", "detect", "remediate", "analyze"}
+COMPILE_ALL = {"deploy", "rollout", "detect", "remediate", "analyze", "notify"}
 
 
 def ships_sdk(name: str) -> bool:

@@ -90,6 +90,7 @@ class Table:
     metrics: Builder = _none
     rollouts: Builder = _none
     notifications: Builder = _none  # the queue notices wait on for their channels
+    own_notifiers: Callable[[Parts], dict[str, Any]] = lambda p: {}  # the runtime's own channels (a topic)
     ai: Builder | None = None  # the AI services uploads are analysed by (None: ``own_ai``)
     # where a local MLflow store keeps run artifacts (None: the store's own default)
     mirror_artifacts: Callable[[Settings], Path | None] = lambda s: None
@@ -141,7 +142,7 @@ def bootstrap(runtime: str = "local", settings: Settings | None = None, cloud_se
         settings=settings, store=p.store, registry=p.registry, deployer=p.deployer, events=t.events(p),
         remediation=t.remediation(p), idempotency=t.idempotency(p), audit=t.audit(p), executor=t.executor(p),
         state=t.state(p), kv=p.kv, clock=p.clock, training=t.training(p), mirror=mirror, metrics=t.metrics(p),
-        rollouts=t.rollouts(p), ai=(t.ai or t.own_ai)(p), notifiers=notifiers(settings),
+        rollouts=t.rollouts(p), ai=(t.ai or t.own_ai)(p), notifiers={**notifiers(settings), **t.own_notifiers(p)},
         notifications=t.notifications(p),
     )
 

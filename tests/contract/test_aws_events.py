@@ -35,8 +35,17 @@ def test_every_sample_is_covered_here() -> None:
                "stepfunctions-rollout-step.json", "sqs-s3-object-created.json", "sns-s3-object-created.json",
                "sqs-sns-s3-object-created.json", "s3-object-removed.json", "eventbridge-cloudwatch-alarm-no-dimensions.json",
                "s3-ai-upload-created.json", "eventbridge-transcribe-output-created.json",
-               "eventbridge-transcribe-job-failed.json"}
+               "eventbridge-transcribe-job-failed.json", "eventbridge-scheduled-notify.json"}
     assert {p.name for p in EVENTS.glob("*.json")} == covered
+
+
+def test_the_notify_schedule_is_no_domain_event() -> None:
+    """EventBridge's documented Scheduled Event: the notify function looks at the state on it; no
+    other function takes it (it is not an approval, an alarm or an upload)."""
+    raw = load("eventbridge-scheduled-notify.json")
+    assert raw["detail-type"] == "Scheduled Event" and raw["source"] == "aws.events"
+    with pytest.raises(InvalidEvent):
+        decode(raw)
 
 
 def test_an_upload_under_ai_is_media_for_the_ai_services() -> None:

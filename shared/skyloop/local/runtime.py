@@ -130,14 +130,11 @@ class LocalRuntime:
         """Tell what the committed state warrants, once per subject and state, each channel on its
         own (None: no channel is configured). A failing channel is retried on a later pump and
         dead-lettered with its reason; it never holds up the loop."""
-        a = self.adapters
-        if not a.notifiers or a.notifications is None:
-            return None
-        from ..notify.deliver import deliver as tell, enqueue
-        from ..notify.watch import notices
+        from ..notify.deliver import deliver as tell, tell_new
 
-        enqueue(a.kv, a.notifications, notices(a), sorted(a.notifiers), now=a.clock.now(),
-                per_minute=self.settings.notifications.max_per_minute)
+        a = self.adapters
+        if tell_new(a) is None or a.notifications is None:
+            return None
         return self.drain(a.notifications, lambda body: tell(body, a.notifiers), parse=str)
 
     def approve_held(self, request_id: str, *, actor: str, note: str | None = None) -> RemediationRequested:

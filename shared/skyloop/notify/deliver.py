@@ -18,6 +18,7 @@ from ..ports.kv import update
 from ..ports.notify import Notice
 
 if TYPE_CHECKING:
+    from ..adapters import Adapters
     from ..ports import KeyValueStore, Queue
     from ..ports.notify import Notifier
 
@@ -64,4 +65,15 @@ def deliver(body: str, notifiers: Mapping[str, "Notifier"]) -> dict[str, Any]:
     return {"channel": channel.name, "notice": notice.key, "kind": notice.kind}
 
 
-__all__ = ["RATE", "TOLD", "deliver", "enqueue"]
+def tell_new(adapters: "Adapters", *, cli: str = "skyloop") -> list[str] | None:
+    """Queue what the committed state warrants and was not told yet (None: no channel, or no queue)."""
+    from .watch import notices
+
+    a = adapters
+    if not a.notifiers or a.notifications is None:
+        return None
+    return enqueue(a.kv, a.notifications, notices(a, cli=cli), sorted(a.notifiers), now=a.clock.now(),
+                   per_minute=a.settings.notifications.max_per_minute)
+
+
+__all__ = ["RATE", "TOLD", "deliver", "enqueue", "tell_new"]

@@ -114,7 +114,8 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     common.reset()
     iam.calls.clear()
     iam.touched.clear()
-    iam.install(monkeypatch, {m: importlib.import_module(m) for m in ("train", "deploy", "rollout", "detect", "remediate", "analyze")})
+    iam.install(monkeypatch, {m: importlib.import_module(m) for m in ("train", "deploy", "rollout", "detect", "remediate", "analyze",
+                                                                       "notify")})
     yield a
     common.reset()
     sys.path.remove(str(ROOT / "functions" / "aws"))

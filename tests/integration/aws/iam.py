@@ -37,7 +37,9 @@ STACK = {"TrainingBucket": f"skyloop-training-{ACCOUNT}-{REGION}", "MetricsBucke
          "IdempotencyTable": "skyloop-idempotency", "StateTable": "skyloop-state",
          "RemediationQueue": "skyloop-remediation", "RemediationDLQ": "skyloop-remediation-dlq",
          "DeadLetterQueue": "skyloop-dead-letters", "ClearCacheDocument": "skyloop-clear-cache",
-         "SageMakerExecutionRole": "skyloop-sagemaker", "RolloutStateMachine": "skyloop-rollout"}
+         "SageMakerExecutionRole": "skyloop-sagemaker", "RolloutStateMachine": "skyloop-rollout",
+         "NotificationQueue": "skyloop-notifications", "NotificationDLQ": "skyloop-notifications-dlq",
+         "NotificationTopic": "skyloop-notifications", "NotificationKey": "0f0e0d0c-1111-2222-3333-444455556666"}
 
 current: contextvars.ContextVar[str | None] = contextvars.ContextVar("skyloop_test_function", default=None)
 calls: list[tuple[str, str]] = []  # (function, "prefix:Operation")
@@ -58,6 +60,8 @@ class Stack:
                 "AWS::SQS::Queue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}",
                 "AWS::IAM::Role": f"arn:aws:iam::{ACCOUNT}:role/{name}",
                 "AWS::Serverless::StateMachine": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}",
+                "AWS::SNS::Topic": f"arn:aws:sns:{REGION}:{ACCOUNT}:{name}",
+                "AWS::KMS::Key": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{name}",
                 }[kind]
 
     def ref(self, name: str) -> str:
@@ -69,7 +73,7 @@ class Stack:
         kind = self.doc["Resources"][name]["Type"]
         if kind == "AWS::SQS::Queue":
             return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{STACK[name]}"
-        return self._arn(name) if kind == "AWS::Serverless::StateMachine" else STACK[name]
+        return self._arn(name) if kind in ("AWS::Serverless::StateMachine", "AWS::SNS::Topic") else STACK[name]
 
     def resolve(self, node: Any, local: dict[str, str] | None = None) -> Any:
         if isinstance(node, str):
@@ -171,6 +175,10 @@ def _resource(service: str, operation: str, params: dict[str, Any]) -> str | Non
         return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{params['QueueUrl'].rstrip('/').rsplit('/', 1)[-1]}"
     if service == "stepfunctions":
         return params.get("stateMachineArn") or params.get("executionArn")
+    if service == "sns" and "TopicArn" in params:
+        return str(params["TopicArn"])
+    if service == "secretsmanager" and "SecretId" in params:
+        return str(params["SecretId"])
     if service == "events" and operation == "PutEvents":
         buses = {e.get("EventBusName") or "default" for e in params.get("Entries", [])}
         if len(buses) == 1:

@@ -34,6 +34,14 @@ class AwsSettings(EnvSettings):
     # also their asynchronous on-failure destination in the SAM template.
     dead_letter_queue_url: str = ""
     event_bus: str = "default"
+    # People are told (skyloop.notify): the queue notices wait on for their channels, the SNS topic
+    # that AWS Chatbot and email subscribe to, and the Secrets Manager secrets holding the webhook URL
+    # and the PagerDuty routing key (read at run time: never in the template or the environment)
+    notification_queue_url: str = ""
+    notification_dlq_url: str = ""
+    notification_topic_arn: str = ""
+    webhook_secret_arn: str = ""
+    pagerduty_secret_arn: str = ""
     idempotency_table: str = "skyloop-idempotency"
     state_table: str = "skyloop-state"
     # SageMaker

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ...bootstrap import Table
 from .identity import caller
+from .notify import secret_channels
 from ...composed.spilling import SpillingStore
 from .ai import AwsAI
 from .cloudwatch import CloudWatchMetrics
@@ -33,5 +34,8 @@ TABLE = Table(
     metrics=lambda p: CloudWatchMetrics(p.cloud),
     rollouts=lambda p: StepFunctionsRollouts(p.cloud) if p.cloud.rollout_state_machine_arn else None,
     own_ai=lambda p: AwsAI(p.cloud),  # uploads under ai/ are analysed by AWS's own AI services
+    notifications=lambda p: SqsQueue(p.cloud, p.cloud.notification_queue_url, p.cloud.notification_dlq_url)
+    if p.cloud.notification_queue_url else None,
+    own_notifiers=lambda p: secret_channels(p.cloud, p.settings.notifications),
     caller=caller,  # an approval is recorded under the caller's cloud identity
 )
