@@ -62,6 +62,13 @@ def _handle(function: str, cloud_event: Any, others: str = "refuse") -> dict[str
     def work() -> dict[str, Any]:
         return route(function, to_domain(raw, training_bucket=gcp_settings().bucket), adapters(), others=others)
 
+    return _settle(function, raw, work)
+
+
+def _settle(function: str, raw: dict[str, Any], work: Any) -> dict[str, Any]:
+    """The delivery rule mapped onto Eventarc: done -> 200; transient -> 500, redelivered, until a
+    day has passed; permanent (or past that day) -> parked on the dead-letter topic with why."""
+
     def give_up(error: BaseException) -> BaseException | None:
         """Eventarc retries for a day at most: past the window, parked with why."""
         age = _age_seconds(raw)
@@ -115,6 +122,32 @@ def detect(cloud_event: Any) -> None:
 def remediate(cloud_event: Any) -> None:
     out = _handle("remediate", cloud_event)
     log.info("remediate", extra={"status": out.get("status"), "results": len(out.get("results", []))})
+
+
+@functions_framework.cloud_event
+def notify(cloud_event: Any) -> None:
+    """People are told. The notices topic carries two kinds of message: Cloud Scheduler's tick (every
+    minute: queue what the committed state warrants and was not told) and a queued notice for one
+    channel (deliver it). The delivery rule is the others': a channel's 5xx or timeout answers 500
+    and Eventarc redelivers; a refusal, or a day of failures, is parked with its reason."""
+    import base64
+
+    from skyloop.clouds.gcp.events import cloudevent_dict
+    from skyloop.notify.deliver import deliver as tell, tell_new
+
+    raw = cloudevent_dict(cloud_event)
+
+    def work() -> dict[str, Any]:
+        body = base64.b64decode(raw["data"]["message"].get("data") or b"").decode()
+        doc = json.loads(body or "null")
+        if isinstance(doc, dict) and doc.get("type") == "NotifyTick":
+            queued = tell_new(adapters(), cli="skyloop --cloud gcp")
+            return {"status": "ignored", "reason": "no channel configured"} if queued is None else \
+                {"status": "ok", "queued": len(queued)}
+        return tell(body, adapters().notifiers)
+
+    out = _settle("notify", raw, work)
+    log.info("notify", extra={"status": out.get("status"), "channel": out.get("channel")})
 
 
 @functions_framework.http

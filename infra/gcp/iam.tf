@@ -10,6 +10,7 @@ locals {
     detect       = "roles/storage.objectViewer" # reads cards for RCA
     remediate    = "roles/storage.objectViewer" # a rollback re-verifies the artifact
     rollout-step = "roles/storage.objectViewer" # deploy verifies the artifact's sha256
+    notify       = "roles/storage.objectViewer" # reads a version's card, for what waits for approval
   }
   # function -> the topics it publishes to
   publishes = {
@@ -18,6 +19,7 @@ locals {
     detect       = ["events", "remediation", "dead-letters"]
     remediate    = ["events", "dead-letters"]
     rollout-step = ["events"]
+    notify       = ["notices", "notifications", "dead-letters"]
   }
   publish_pairs = merge([for fn, topics in local.publishes : { for t in topics : "${fn}/${t}" => { fn = fn, topic = t } }]...)
   # Vertex AI: registry and endpoints. There is no resource-level IAM for models and endpoints, so
@@ -28,6 +30,7 @@ locals {
   vertex = {
     deploy = "roles/aiplatform.viewer" # re-reads the approved version before starting the rollout
     detect = "roles/aiplatform.viewer" # reads the registry for RCA and canary state
+    notify = "roles/aiplatform.viewer" # the versions waiting for approval, the groups' deployments
   }
   vertex_registry = ["aiplatform.models.get", "aiplatform.models.list", "aiplatform.models.update"]
   vertex_endpoints = ["aiplatform.endpoints.create", "aiplatform.endpoints.get", "aiplatform.endpoints.list",

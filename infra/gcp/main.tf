@@ -7,8 +7,8 @@ data "google_project" "this" {}
 
 locals {
   number    = data.google_project.this.number
-  functions = toset(["train", "deploy", "detect", "remediate", "rollout-step"])
-  topics    = toset(["events", "alerts", "remediation", "dead-letters"])
+  functions = toset(["train", "deploy", "detect", "remediate", "rollout-step", "notify"])
+  topics    = toset(["events", "alerts", "remediation", "dead-letters", "notices", "notifications"])
   # the settings every function reads (skyloop.clouds.gcp.config.GcpSettings)
   env = {
     SKYLOOP_GCP_PROJECT                  = var.project
@@ -32,11 +32,19 @@ locals {
     detect       = {}
     remediate    = {}
     rollout-step = { SKYLOOP_GCP_ENDPOINT_WAIT_SECONDS = "0" }
+    # people are told: the notices it queues and delivers, the topic people subscribe to
+    notify = { SKYLOOP_GCP_NOTICES_TOPIC = google_pubsub_topic.topic["notices"].name,
+    SKYLOOP_GCP_NOTIFICATIONS_TOPIC = google_pubsub_topic.topic["notifications"].name }
   }
-  trigger_topics = { deploy = "events", detect = "alerts" }
+  # the channels' secrets, as Secret Manager references in the notify function's environment
+  notify_secrets = { for k, v in {
+    SKYLOOP_NOTIFICATIONS__WEBHOOK_URL           = var.webhook_secret
+    SKYLOOP_NOTIFICATIONS__PAGERDUTY_ROUTING_KEY = var.pagerduty_secret
+  } : k => v if v != "" }
+  trigger_topics = { deploy = "events", detect = "alerts", notify = "notices" }
   # by name, not by reference: the workflow refers to the rollout-step function, another instance of the same resource
   workflow_id  = "projects/${var.project}/locations/${var.region}/workflows/${var.name}-rollout"
-  entry_points = { train = "train", deploy = "deploy", detect = "detect", remediate = "remediate", rollout-step = "rollout_step" }
+  entry_points = { train = "train", deploy = "deploy", detect = "detect", remediate = "remediate", rollout-step = "rollout_step", notify = "notify" }
 }
 
 # ---- storage ---------------------------------------------------------------------------------
@@ -185,6 +193,16 @@ resource "google_cloudfunctions2_function" "fn" {
     ingress_settings               = var.ingress # Eventarc, Pub/Sub push and Workflows count as internal
     all_traffic_on_latest_revision = true
     environment_variables          = merge(local.env, local.function_env[each.key])
+
+    dynamic "secret_environment_variables" {
+      for_each = each.key == "notify" ? local.notify_secrets : {}
+      content {
+        key        = secret_environment_variables.key
+        project_id = var.project
+        secret     = secret_environment_variables.value
+        version    = "latest"
+      }
+    }
   }
 
   dynamic "event_trigger" {
@@ -262,4 +280,25 @@ resource "google_workflows_workflow" "rollout" {
     ROLLOUT_STEP_URL = google_cloudfunctions2_function.fn["rollout-step"].service_config[0].uri
   }
   crypto_key_name = var.kms_key == "" ? null : var.kms_key
+}
+
+# ---- people are told ---------------------------------------------------------------------------
+# Every minute the notify function looks at the committed state and queues what is new on the
+# notices topic, whose messages it then delivers to each channel (skyloop.notify).
+resource "google_cloud_scheduler_job" "notify" {
+  name     = "${var.name}-notify"
+  region   = var.region
+  schedule = "* * * * *"
+  pubsub_target {
+    topic_name = google_pubsub_topic.topic["notices"].id
+    data       = base64encode(jsonencode({ type = "NotifyTick" }))
+  }
+}
+
+resource "google_secret_manager_secret_iam_member" "notify_reads" {
+  for_each  = local.notify_secrets
+  project   = var.project
+  secret_id = each.value
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.fn["notify"].email}"
 }

@@ -63,3 +63,15 @@ variable "ingress" {
     error_message = "ingress is ALLOW_INTERNAL_ONLY, ALLOW_INTERNAL_AND_GCLB or ALLOW_ALL."
   }
 }
+
+variable "webhook_secret" {
+  description = "A Secret Manager secret (its id) holding a Slack-compatible incoming webhook URL; empty: no webhook."
+  type        = string
+  default     = ""
+}
+
+variable "pagerduty_secret" {
+  description = "A Secret Manager secret (its id) holding a PagerDuty Events API v2 routing key; empty: no PagerDuty."
+  type        = string
+  default     = ""
+}

@@ -103,11 +103,12 @@ def test_every_function_is_an_entry_point_with_its_trigger() -> None:
                 triggers[name] = {**content, "pubsub_topic": topic}
         else:
             triggers[re.search(r'each.key == "([\w-]+)"', condition).group(1)] = content
-    assert set(triggers) == {"train", "deploy", "detect"}
+    assert set(triggers) == {"train", "deploy", "detect", "notify"}
     assert all(_a(t["retry_policy"]) == "RETRY_POLICY_RETRY" for t in triggers.values())  # a raise is redelivered
     assert _a(triggers["train"]["event_type"]) == "google.cloud.storage.object.v1.finalized"
     assert "training" in _a(triggers["train"]["event_filters"][0]["value"])
     assert "events" in _a(triggers["deploy"]["pubsub_topic"]) and "alerts" in _a(triggers["detect"]["pubsub_topic"])
+    assert "notices" in _a(triggers["notify"]["pubsub_topic"])  # the scheduler's ticks and the queued notices
 
 
 def test_vertex_approvals_reach_deploy_for_every_method_the_decoder_takes() -> None:

@@ -92,10 +92,16 @@ class GcpEnv:
         self.workflows = FakeExecutions()
         self.settings = Settings(home=tmp_path / "home", **settings)
         self.language, self.speech = language_client(), speech_client()
-        self.adapters = bootstrap("gcp", self.settings, self.gcp, deploy_wait_seconds=0, storage=gcs.client, models=self.models,
-                              endpoints=self.endpoints, predictions=self.predictions, jobs=self.jobs,
-                              monitoring=self.monitoring, run=self.run, workflows=self.workflows, language=self.language,
-                              speech=self.speech)
+        self.clients = dict(storage=gcs.client, models=self.models, endpoints=self.endpoints, predictions=self.predictions,
+                            jobs=self.jobs, monitoring=self.monitoring, run=self.run, workflows=self.workflows,
+                            language=self.language, speech=self.speech)
+        self.adapters = bootstrap("gcp", self.settings, self.gcp, deploy_wait_seconds=0, **self.clients)
+
+    def rebuilt(self, settings: Any, gcp: Any) -> Any:
+        """The same world's adapters under other settings (the same fakes and emulators)."""
+        from skyloop.bootstrap import bootstrap
+
+        return bootstrap("gcp", settings, gcp, deploy_wait_seconds=0, **self.clients)
 
     def pull(self, topic: str, max_messages: int = 10) -> list[Any]:
         sub = self.subscriber.subscription_path(PROJECT, f"{getattr(self.gcp, topic)}-pull")

@@ -36,6 +36,7 @@ SAMPLES = {
     "pubsub-monitoring-incident-closed.json": "detect",
     "pubsub-monitoring-incident-no-service.json": "detect",
     "pubsub-remediation-requested.json": "remediate",
+    "pubsub-notify-tick.json": "notify",  # Cloud Scheduler's tick: nothing to tell with no channel configured
 }
 
 

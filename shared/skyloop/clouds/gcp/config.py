@@ -31,6 +31,10 @@ class GcpSettings(EnvSettings):
     # state and idempotency records: objects under state/, written with if_generation_match
     state_bucket: str = ""  # empty: the training bucket
     events_topic: str = "skyloop-events"  # domain events between functions
+    # People are told (skyloop.notify): the topic notices wait on for the notify function (and its
+    # scheduler's ticks), and the topic people subscribe to; empty: this deployment does not notify
+    notices_topic: str = ""
+    notifications_topic: str = ""
     remediation_topic: str = "skyloop-remediation"  # its subscription carries the dead-letter policy
     dead_letter_topic: str = "skyloop-dead-letters"  # what can never succeed, with its reason
     # Eventarc redelivers a failed event until the topic's retention ends (7 days), and its

@@ -83,9 +83,11 @@ class PubSubQueue:
     topics (``remediation_subscription``, ``dead_letter_subscription``). Pub/Sub reports no depth:
     ``depth`` is -1 (the backlog is Cloud Monitoring's ``num_undelivered_messages``)."""
 
-    def __init__(self, gcp: GcpSettings, *, publisher: Any = None, subscriber: Any = None) -> None:
+    def __init__(self, gcp: GcpSettings, *, publisher: Any = None, subscriber: Any = None, topic: str | None = None,
+                 subscription: str | None = None) -> None:
         self.gcp = gcp
-        self.topic = PubSubPublisher(gcp, gcp.remediation_topic, publisher)
+        self.subscription = subscription or gcp.remediation_subscription
+        self.topic = PubSubPublisher(gcp, topic or gcp.remediation_topic, publisher)
         self.dead = PubSubPublisher(gcp, gcp.dead_letter_topic, publisher)
         self._subscriber = subscriber
 
@@ -102,7 +104,7 @@ class PubSubQueue:
         return self.topic.send(body, message_id)
 
     def receive(self, max_messages: int = 10, visibility_timeout: float = 30.0) -> list[Message]:
-        sub = self._sub(self.gcp.remediation_subscription)
+        sub = self._sub(self.subscription)
         got = self.subscriber.pull(request={"subscription": sub, "max_messages": max_messages}, timeout=PULL_TIMEOUT)
         out = []
         for r in got.received_messages:
@@ -113,11 +115,11 @@ class PubSubQueue:
         return out
 
     def ack(self, message: Message) -> None:
-        self.subscriber.acknowledge(request={"subscription": self._sub(self.gcp.remediation_subscription),
+        self.subscriber.acknowledge(request={"subscription": self._sub(self.subscription),
                                              "ack_ids": [message.receipt]})
 
     def nack(self, message: Message, delay: float = 0.0) -> None:
-        self.subscriber.modify_ack_deadline(request={"subscription": self._sub(self.gcp.remediation_subscription),
+        self.subscriber.modify_ack_deadline(request={"subscription": self._sub(self.subscription),
                                                      "ack_ids": [message.receipt], "ack_deadline_seconds": int(delay)})
 
     def dead_letter(self, message: Message, reason: str) -> None:

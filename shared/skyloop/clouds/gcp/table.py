@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ...bootstrap import Table
 from .identity import caller
+from .notify import PubSubNotifier
 from .ai import GcpAI
 from .config import GcpSettings
 from .endpoints import VertexDeployer
@@ -34,5 +35,8 @@ TABLE = Table(
     rollouts=lambda p: WorkflowsRollouts(p.cloud, p.client("workflows")) if p.cloud.rollout_workflow else None,
     # files under ai/ in the training bucket are analysed by Google Cloud's own AI services
     own_ai=lambda p: GcpAI(p.cloud, p.clients("vision", "language", "speech", "translate", "tts"), store=p.store),
+    notifications=lambda p: PubSubQueue(p.cloud, publisher=p.client("publisher"), subscriber=p.client("subscriber"),
+                                        topic=p.cloud.notices_topic) if p.cloud.notices_topic else None,
+    own_notifiers=lambda p: {"pubsub": PubSubNotifier(p.cloud, p.client("publisher"))} if p.cloud.notifications_topic else {},
     caller=caller,  # an approval is recorded under the caller's cloud identity
 )
