@@ -64,12 +64,19 @@ def handle(function: str, raw: Any, *, rollouts: Any = None, others: str = "refu
         a = adapters() if rollouts is None else dataclasses.replace(adapters(), rollouts=rollouts)
         return route(function, to_domain(raw, container=azure_settings().container), a, others=others)
 
+    return _settle(function, raw, work)
+
+
+def _settle(function: str, raw: Any, work: Any) -> dict[str, Any]:
+    """The delivery rule mapped onto Azure: a retry is the trigger's own; a permanent failure is parked
+    on the dead-letter queue with its reason and the invocation succeeds."""
+
     def park(error: BaseException) -> None:
         from skyloop.clouds.azure.eventgrid import dead_letter_event
 
         dead_letter_event(azure_settings(), raw, error, function)
 
-    return settle(deliver(work, {"function": function}), park)  # a retry: the trigger's own retries
+    return settle(deliver(work, {"function": function}), park)
 
 
 async def _with_rollouts(function: str, raw: Any, client: Any, **options: Any) -> dict[str, Any]:
@@ -142,6 +149,28 @@ def remediate(msg: func.QueueMessage) -> None:
         raw = {"unreadable_message": msg.get_body().decode(errors="replace")[:2000]}
     out = handle("remediate", raw)
     log.info("remediate", extra={"message_id": msg.id, "dequeue_count": msg.dequeue_count, "status": out.get("status")})
+
+
+@bp.function_name("notify_look")
+@bp.timer_trigger(arg_name="timer", schedule="0 * * * * *")  # every minute
+def notify_look(timer: func.TimerRequest) -> None:
+    """People are told: what the committed state warrants and was not told, queued once per channel."""
+    from skyloop.notify.deliver import tell_new
+
+    queued = tell_new(adapters(), cli="skyloop --cloud azure")
+    log.info("notify look", extra={"queued": None if queued is None else len(queued), "past_due": timer.past_due})
+
+
+@bp.function_name("notify")
+@bp.queue_trigger(arg_name="msg", queue_name="%SKYLOOP_AZURE_NOTICES_QUEUE%", connection="SKYLOOP_QUEUES")
+def notify(msg: func.QueueMessage) -> None:
+    """One queued notice to its channel: a 5xx or timeout is raised (the host retries, then moves it to
+    <queue>-poison), a refusal is parked on the dead-letter queue with its reason."""
+    from skyloop.notify.deliver import deliver as tell
+
+    body = msg.get_body().decode(errors="replace")
+    out = _settle("notify", {"notice": body[:2000]}, lambda: tell(body, adapters().notifiers))
+    log.info("notify", extra={"message_id": msg.id, "dequeue_count": msg.dequeue_count, "channel": out.get("channel")})
 
 
 @bp.function_name("invoke")

@@ -30,12 +30,22 @@ param targets object = {}
 @description('Create the Event Grid subscriptions to the functions. False on the first deployment: Event Grid validates a subscription against its function, which exists only once the code is published ("Destination endpoint not found"); deploy again with true after publishing (README.md, "Deploy to Azure").')
 param subscribeEvents bool = false
 
+@description('People are told (skyloop.notify): a Key Vault secret URI holding a Slack-compatible webhook URL; empty: none. The notify app reads it as a Key Vault reference.')
+param webhookSecretUri string = ''
+
+@description('A Key Vault secret URI holding a PagerDuty Events API v2 routing key; empty: none.')
+param pagerDutySecretUri string = ''
+
+@description('The Key Vault (in this resource group) holding those secrets: the notify app may read its secrets, nothing else.')
+param notificationsVaultName string = ''
+
 var suffix = uniqueString(resourceGroup().id)
 var storageName = toLower('${name}${suffix}')
 var datasets = 'datasets'
 var deadLetters = 'deadletters'
 var remediationQueue = 'remediation'
 var deadLetterQueue = 'skyloop-dead-letters'
+var noticesQueue = 'notices'
 var stateTable = 'skyloopstate'
 var roles = {
   // read, write and delete blobs, and no more: Data Owner also let it change the account's ACLs and
@@ -51,18 +61,20 @@ var roles = {
   blobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
   blobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // the host account only: the Functions host's leases and keys
   queueMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6' // the notify app: its channels' secrets
 }
 // One Function App per function group (function-app.bicep), each identity holding only its group's
 // roles below: one identity held Blob Data Contributor on the account with datasets and models
-var groups = [ 'train', 'deploy', 'detect', 'remediate' ]
-var at = { train: 0, deploy: 1, detect: 2, remediate: 3 }
+var groups = [ 'train', 'deploy', 'detect', 'remediate', 'notify' ]
+var at = { train: 0, deploy: 1, detect: 2, remediate: 3, notify: 4 }
 var runs = {
   train: [ 'train' ]
   deploy: [ 'deploy', 'rollout', 'rollout_step' ]
   detect: [ 'detect' ]
   remediate: [ 'remediate' ]
+  notify: [ 'notify', 'notify_look' ]
 }
-var allFunctions = [ 'train', 'deploy', 'detect', 'remediate', 'invoke', 'rollout', 'rollout_step' ]
+var allFunctions = [ 'train', 'deploy', 'detect', 'remediate', 'invoke', 'rollout', 'rollout_step', 'notify', 'notify_look' ]
 var hostStorageName = take(toLower('${name}host${suffix}'), 24)
 
 // ---- storage: datasets, models, state, queues -----------------------------------------------
@@ -153,6 +165,18 @@ resource queueDeadLetters 'Microsoft.Storage/storageAccounts/queueServices/queue
   name: deadLetterQueue
 }
 
+// people are told: notices wait here for the notify function (one per channel); the host moves one
+// that failed maxDequeueCount times to notices-poison
+resource queueNotices 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queues
+  name: noticesQueue
+}
+
+resource queueNoticesPoison 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queues
+  name: '${noticesQueue}-poison'
+}
+
 resource tables 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
   parent: storage
   name: 'default'
@@ -220,7 +244,13 @@ var skyloopSettings = [
   { name: 'SKYLOOP_AZURE_TARGETS', value: string(targets) }
   { name: 'SKYLOOP_AZURE_AI_ENDPOINT', value: ai.properties.endpoint }
   { name: 'SKYLOOP_AZURE_AI_REGION', value: location }
+  { name: 'SKYLOOP_AZURE_NOTICES_QUEUE', value: noticesQueue }
+  { name: 'SKYLOOP_AZURE_NOTIFICATIONS_TOPIC_ENDPOINT', value: notifications.properties.endpoint }
 ]
+// the notify app's channels: Key Vault references, resolved by the platform with the app's identity
+var webhookSetting = [ { name: 'SKYLOOP_NOTIFICATIONS__WEBHOOK_URL', value: '@Microsoft.KeyVault(SecretUri=${webhookSecretUri})' } ]
+var pagerDutySetting = [ { name: 'SKYLOOP_NOTIFICATIONS__PAGERDUTY_ROUTING_KEY', value: '@Microsoft.KeyVault(SecretUri=${pagerDutySecretUri})' } ]
+var notifySecrets = concat(webhookSecretUri == '' ? [] : webhookSetting, pagerDutySecretUri == '' ? [] : pagerDutySetting)
 
 module apps 'function-app.bicep' = [for group in groups: {
   name: '${name}-app-${group}'
@@ -232,7 +262,7 @@ module apps 'function-app.bicep' = [for group in groups: {
     hostStorageName: hostStorage.name
     functions: runs[group]
     allFunctions: allFunctions
-    settings: skyloopSettings
+    settings: group == 'notify' ? concat(skyloopSettings, notifySecrets) : skyloopSettings
     insightsConnectionString: insights.properties.ConnectionString
   }
 }]
@@ -415,6 +445,21 @@ resource events 'Microsoft.EventGrid/topics@2023-12-15-preview' = {
   }
 }
 
+// what people subscribe to (a Logic App, a Teams workflow, an email action): Skyloop.Notice.<kind>
+resource notifications 'Microsoft.EventGrid/topics@2023-12-15-preview' = {
+  // checkov:skip=CKV_AZURE_193:the notify app publishes from the Consumption plan, which has no private network; local auth is disabled, so only Entra ID identities with EventGrid Data Sender can publish
+  name: '${name}-notifications-${suffix}'
+  location: location
+  identity: {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    inputSchema: 'EventGridSchema'
+    disableLocalAuth: true
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
 resource domainEvents 'Microsoft.EventGrid/topics/eventSubscriptions@2023-12-15-preview' = if (subscribeEvents) {
   parent: events
   name: 'deploy'
@@ -508,6 +553,50 @@ resource remediationQueueRoles 'Microsoft.Authorization/roleAssignments@2022-04-
     principalType: 'ServicePrincipal'
   }
 }]
+
+resource noticesQueueRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: queueNotices // its look queues notices; its trigger reads and deletes them
+  name: guid(queueNotices.id, 'notify', roles.queueDataContributor)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.queueDataContributor)
+    principalId: apps[at.notify].outputs.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource noticesPoisonRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: queueNoticesPoison
+  name: guid(queueNoticesPoison.id, 'notify', roles.queueDataContributor)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.queueDataContributor)
+    principalId: apps[at.notify].outputs.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource notifySendRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: notifications
+  name: guid(notifications.id, 'notify', roles.eventGridDataSender)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.eventGridDataSender)
+    principalId: apps[at.notify].outputs.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = if (notificationsVaultName != '') {
+  name: notificationsVaultName
+}
+
+resource vaultRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (notificationsVaultName != '') {
+  scope: vault
+  name: guid(resourceGroup().id, notificationsVaultName, 'notify', roles.keyVaultSecretsUser)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+    principalId: apps[at.notify].outputs.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
 
 // the host moves a message that failed maxDequeueCount times to <queue>-poison
 resource poisonQueueRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {

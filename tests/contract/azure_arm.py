@@ -31,6 +31,7 @@ PULUMI = {
     "microsoft.eventgrid/topics/eventsubscriptions": "eventgrid/topic_event_subscription.py",
     "microsoft.insights/actiongroups": "monitor/action_group.py",
     "microsoft.insights/components": "applicationinsights/component.py",
+    "microsoft.keyvault/vaults": "keyvault/vault.py",
     "microsoft.machinelearningservices/workspaces": "machinelearningservices/workspace.py",
     "microsoft.machinelearningservices/workspaces/datastores": "machinelearningservices/datastore.py",
     "microsoft.managedidentity/userassignedidentities": "managedidentity/user_assigned_identity.py",

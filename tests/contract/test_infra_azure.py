@@ -107,7 +107,7 @@ def test_no_key_anywhere_and_data_plane_roles_only() -> None:
     roles = doc["variables"]["roles"]["value"]
     allowed = {"blobDataContributor", "queueDataContributor", "tableDataContributor", "eventGridDataSender",
                "monitoringReader", "azureMlDataScientist", "cognitiveServicesUser", "monitoringMetricsPublisher",
-               "blobDataReader", "blobDataOwner", "queueMessageSender"}
+               "blobDataReader", "blobDataOwner", "queueMessageSender", "keyVaultSecretsUser"}
     assert set(roles) == allowed  # no Owner, no Contributor
     scopes = {k: _body(r).get("scope") for k, r in doc["resources"].items()
               if r["type"] == "Microsoft.Authorization/roleAssignments"}
@@ -119,7 +119,8 @@ def test_no_key_anywhere_and_data_plane_roles_only() -> None:
                       "hostQueueRoles": "hostStorage", "hostTableRoles": "hostStorage", "sendRoles": "events",
                       "mlRoles": "workspace", "workspaceReadsDatasets": "datasetsContainer",
                       "endpointsReadDatasets": "datasetsContainer", "aiRole": "ai", "telemetryRoles": "insights",
-                      "metricsRole": None}
+                      "metricsRole": None, "noticesQueueRole": "queueNotices", "noticesPoisonRole": "queueNoticesPoison",
+                      "notifySendRole": "notifications", "vaultRole": "vault"}
     assert "blobDataOwner" in json.dumps(doc["resources"]["hostBlobRoles"]) and "blobDataOwner" not in json.dumps(
         {k: v for k, v in doc["resources"].items() if k != "hostBlobRoles"})
 
@@ -160,7 +161,7 @@ def test_each_function_group_runs_as_its_own_identity_with_its_own_roles() -> No
     module = doc["modules"]["apps"]
     assert module["detail"]["path"] == "function-app.bicep"
     assert module["config"]["loop_type"]["detail"]["array_name"] == "groups"
-    assert doc["variables"]["groups"]["value"] == ["train", "deploy", "detect", "remediate"]
+    assert doc["variables"]["groups"]["value"] == ["train", "deploy", "detect", "remediate", "notify"]
     runs = doc["variables"]["runs"]["value"]
     assert sorted(f for fs in runs.values() for f in fs) == sorted(set(_functions()) - {"invoke"})
     assert "'AzureWebJobs.${fn}.Disabled'" in APP_MODULE.read_text()
@@ -171,6 +172,8 @@ def test_each_function_group_runs_as_its_own_identity_with_its_own_roles() -> No
     assert {g for g, gs in grants.items() if any(s == "ai" for s, _ in gs)} == {"train"}
     assert {g for g, gs in grants.items() if ("resourceGroup", "monitoringReader") in gs} == {"detect"}
     assert {g for g, gs in grants.items() if ("queueRemediation", "queueDataContributor") in gs} == {"remediate"}
+    # people are told: only the notify app reads the notices, sends to the notifications topic, reads the secrets
+    assert {g for g, gs in grants.items() if any(s in ("queueNotices", "notifications", "vault") for s, _ in gs)} == {"notify"}
     assert all(("state", "tableDataContributor") in gs and ("hostStorage", "blobDataOwner") in gs
                for gs in grants.values())
 

@@ -97,9 +97,16 @@ class AzureEnv:
         self.ml = FakeMLClient(None, tmp_path / "ml")
         from .test_ai_services import Language
 
-        self.adapters = bootstrap("azure", self.settings, self.azure, ml=self.ml, eventgrid=self.eventgrid, containerapp=self.apps,
-                              monitor=self.monitor, language=Language())  # AI Language at its client
+        self.clients = dict(ml=self.ml, eventgrid=self.eventgrid, containerapp=self.apps, monitor=self.monitor,
+                            language=Language())  # AI Language at its client
+        self.adapters = bootstrap("azure", self.settings, self.azure, **self.clients)
         self.ml.store = self.adapters.store
+
+    def rebuilt(self, settings: Any, azure: Any, **clients: Any) -> Any:
+        """The same world's adapters under other settings (the same fakes and Azurite)."""
+        from skyloop.bootstrap import bootstrap
+
+        return bootstrap("azure", settings, azure, **{**self.clients, **clients})
 
     def queue(self, name: str) -> Any:
         from skyloop.clouds.azure.storage import queue_client

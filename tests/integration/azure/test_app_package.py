@@ -41,7 +41,7 @@ def test_the_built_app_imports_alone_and_indexes_every_function() -> None:
     res = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=300, cwd=app)
     assert res.returncode == 0, res.stderr[-3000:]
     names, foreign = (json.loads(line) for line in res.stdout.strip().splitlines()[-2:])
-    assert names == ["deploy", "detect", "invoke", "remediate", "rollout", "rollout_step", "train"]
+    assert names == ["deploy", "detect", "invoke", "notify", "notify_look", "remediate", "rollout", "rollout_step", "train"]
     assert foreign == []
 
 

@@ -51,6 +51,10 @@ class AzureSettings(EnvSettings):
     endpoint_identity: str = ""
     # domain events (approvals, passed canaries) on an Event Grid custom topic
     events_topic_endpoint: str = ""  # https://<topic>.<region>-1.eventgrid.azure.net/api/events
+    # People are told (skyloop.notify): the Storage Queue notices wait on for the notify function, and
+    # the Event Grid topic people subscribe to; empty: this deployment does not notify
+    notices_queue: str = ""
+    notifications_topic_endpoint: str = ""
     # the Durable Functions orchestration that runs the rollout's steps; empty: inline
     rollout_orchestrator: str = ""
     # Azure AI services (vision, language, translator, speech): the multi-service resource

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ...bootstrap import Table
 from .identity import caller
+from .notify import EventGridNotifier
 from .ai import AzureAI
 from .blob import AzureBlobStore
 from .config import AzureSettings
@@ -32,5 +33,8 @@ TABLE = Table(
     # files under ai/ in the datasets container are analysed by Azure's own AI services
     own_ai=lambda p: AzureAI(p.cloud, p.clients("vision", "language", "translator", "synthesizer", "recognizer",
                                                 "speech_config")),
+    notifications=lambda p: StorageQueue(p.cloud, p.cloud.notices_queue) if p.cloud.notices_queue else None,
+    own_notifiers=lambda p: ({"eventgrid": EventGridNotifier(p.cloud, p.client("notifications_eventgrid"))}
+                             if p.cloud.notifications_topic_endpoint else {}),
     caller=caller,  # an approval is recorded under the caller's cloud identity
 )
