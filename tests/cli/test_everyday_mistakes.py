@@ -262,3 +262,26 @@ def test_errors_a_user_meets_are_named_not_called_bugs() -> None:
     code, reason = describe(ModuleNotFoundError("No module named 'PIL'", name="PIL"))
     assert code == "missing_dependency" and "pip install 'skyloop[ai]'" in reason
     assert describe(OverflowError("Python int too large to convert to SQLite INTEGER"))[0] == "invalid_number"
+
+
+@pytest.mark.parametrize("raised, permission", [
+    # botocore's ClientError, by its shape: response["Error"]["Code"] and the message IAM writes
+    (type("ClientError", (Exception,), {"response": {"Error": {"Code": "AccessDeniedException"}}})(
+        "User: arn:aws:sts::1:assumed-role/dev/bob is not authorized to perform: dynamodb:Query on resource: "
+        "arn:aws:dynamodb:us-east-1:1:table/skyloop-state"), "dynamodb:Query"),
+    # google.api_core.exceptions.PermissionDenied
+    (type("PermissionDenied", (Exception,), {"code": 403})(
+        "403 Permission 'aiplatform.models.list' denied on resource '//aiplatform.googleapis.com/projects/p'"),
+     "aiplatform.models.list"),
+    # azure.core.exceptions.HttpResponseError with status 403
+    (type("HttpResponseError", (Exception,), {"status_code": 403})(
+        "The client 'x' does not have authorization to perform action "
+        "'Microsoft.Storage/storageAccounts/tableServices/tables/entities/read' over scope '/s'"),
+     "Microsoft.Storage/storageAccounts/tableServices/tables/entities/read"),
+])
+def test_a_missing_cloud_permission_is_one_line_naming_it(raised: Exception, permission: str) -> None:
+    from skyloop.app.cli_errors import describe
+
+    code, reason = describe(raised)
+    assert code == "access_denied" and f"the permission {permission}" in reason and "\n" not in reason
+    assert describe(ValueError("x"))[0] == "internal_error"

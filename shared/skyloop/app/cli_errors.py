@@ -69,11 +69,36 @@ def describe(exc: BaseException) -> tuple[str, str]:
         return "invalid_csv", f"the file does not parse as CSV: {str(exc).strip()[:160]}"
     if isinstance(exc, sqlite3.Error):
         return _sqlite_error(exc)
+    denied = _denied(exc)
+    if denied is not None:
+        return "access_denied", denied
     if isinstance(exc, ModuleNotFoundError) and exc.name:
         extra = _EXTRA_OF.get(exc.name.split(".")[0])
         hint = f"pip install 'skyloop[{extra}]'" if extra else f"pip install {exc.name.split('.')[0]}"
         return "missing_dependency", f"this command needs {exc.name.split('.')[0]}, which is not installed: {hint}"
     return "internal_error", f"{type(exc).__name__}: {str(exc)[:200]} (a bug: run again with --debug for the traceback)"
+
+
+# how each cloud's SDK says the caller lacks a permission, and where it names the permission
+_DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError", "Forbidden"}
+_PERMISSION = (r"not authorized to perform: ([\w:*-]+)", r"Permission '([\w.]+)' denied",
+               r"authorization to perform action '([^']+)'", r"permission ([\w.]+) ")
+
+
+def _denied(exc: BaseException) -> str | None:
+    """A cloud's permission refusal (--cloud), as one line naming the permission, read by shape: the
+    core imports no SDK. None for anything else."""
+    import re
+
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    status = getattr(exc, "status_code", None) or getattr(exc, "code", None)
+    if code not in _DENIED_CODES and type(exc).__name__ not in ("PermissionDenied", "Forbidden") and status != 403:
+        return None
+    text = str(exc)
+    found = next((m.group(1) for pattern in _PERMISSION if (m := re.search(pattern, text))), None)
+    what = f"the permission {found}" if found else "a permission this command needs"
+    return f"your identity lacks {what}: ask for it on the deployment's resources (the README's Operate section)"
 
 
 # the optional extras a missing module comes from (pyproject.toml)
