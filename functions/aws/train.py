@@ -1,5 +1,6 @@
 """Lambda: a training CSV landed in S3 (direct notification or EventBridge "Object Created"),
-or a managed training job it started has ended (EventBridge "SageMaker Training Job State Change")."""
+a managed training job it started has ended (EventBridge "SageMaker Training Job State Change"),
+or rows to score landed under batch/<group>/ (this package carries pandas and scikit-learn)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from common import count, handle, logger, metrics, tracer
-from skyloop.events import TrainingDataArrived, TrainingJobCompleted
+from skyloop.events import BatchPredictionRequested, TrainingDataArrived, TrainingJobCompleted
 
 
 # S3's request id for a notification, the event id for the EventBridge form.
@@ -16,6 +17,6 @@ from skyloop.events import TrainingDataArrived, TrainingJobCompleted
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    out = handle("train", event, TrainingDataArrived, TrainingJobCompleted)
+    out = handle("train", event, TrainingDataArrived, TrainingJobCompleted, BatchPredictionRequested)
     count("ModelsRegistered", sum(1 for r in out.get("results", []) if "version" in r and not r.get("duplicate")))
     return out

@@ -57,7 +57,7 @@ KEEP = {"numpy/_core/tests"}
 SOURCE_ONLY = {".pyi", ".pxd", ".pyx", ".h", ".hpp", ".c", ".cpp"}
 # modules a function imports lazily, on its first real event: the build checks they import too
 LAZY_IMPORTS = {"train": ("sklearn.ensemble", "sklearn.model_selection", "pandas", "joblib",
-                          "skyloop.training.usecase"),
+                          "skyloop.training.usecase", "skyloop.handlers.score", "skyloop.serving.batch"),
                 "detect": ("skyloop.detection.adaptive", "skyloop.detection.usecase"),
                 "remediate": ("skyloop.remediation.usecase",), "rollout": ("skyloop.serving.rollout",),
                 "deploy": ("skyloop.handlers.deploy",),

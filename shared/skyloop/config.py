@@ -148,6 +148,15 @@ class AiSettings(BaseModel):
     max_bytes: int = Field(20 * 2**20, ge=1)  # larger media are refused with the reason, not read
 
 
+class BatchSettings(BaseModel):
+    """Batch scoring of uploads under ``batch/<group>/`` (skyloop.handlers.score)."""
+
+    # above this the rows need a cloud's batch service (not run by this version): refused with why
+    max_in_function_bytes: int = Field(256 * 2**20, ge=1)
+    chunk_rows: int = Field(50_000, ge=1)  # memory stays flat: one chunk of rows at a time
+    max_refusals_listed: int = Field(1000, ge=0)  # in the manifest; the count is always whole
+
+
 class NotificationSettings(BaseModel):
     """Who is told, and how fast (skyloop.notify). The webhook URL and the routing key are secrets:
     the infrastructure passes them by reference (Secrets Manager, Secret Manager, Key Vault), and
@@ -176,6 +185,7 @@ class Settings(EnvSettings):
     tracking: TrackingSettings = TrackingSettings()
     ai: AiSettings = AiSettings()
     notifications: NotificationSettings = NotificationSettings()
+    batch: BatchSettings = BatchSettings()
     # The local simulated fleet that remediation acts on (created if missing).
     fleet: list[ServiceSpec] = [ServiceSpec(name="api")]
 

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from .errors import InvalidEvent
 from .modelgroup import ModelGroup
@@ -96,6 +96,31 @@ class MediaArrived(_Event):
     uri: str = Field(min_length=1)
     version: str | None = None
     size: int | None = Field(default=None, ge=0)
+
+
+class BatchPredictionRequested(_Event):
+    """Rows to score: a CSV under ``batch/<group>/`` (the group's production version scores it, or
+    ``model_version``), or this event sent directly. ``version`` is the object's etag/generation."""
+
+    type: Literal["BatchPredictionRequested"] = "BatchPredictionRequested"
+    uri: str = Field(min_length=1)
+    version: str | None = None
+    size: int | None = Field(default=None, ge=0)
+    model_group: ModelGroup | None = None
+    model_version: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _group_from_path(cls, data: Any) -> Any:
+        """The group is the folder under ``batch/`` (held to the one group rule by the field)."""
+        if isinstance(data, dict) and not data.get("model_group"):
+            import re
+
+            found = re.search(r"(?:^|[/:])batch/([^/]+)/[^/]+$", str(data.get("uri", "")).split("?", 1)[0])
+            if found is None:
+                raise ValueError("a batch upload is batch/<group>/<file>.csv, or the event names model_group")
+            data = {**data, "model_group": found.group(1)}
+        return data
 
 
 class TrainingJobCompleted(_Event):
@@ -256,6 +281,7 @@ DomainEvent = Annotated[
     Union[
         TrainingDataArrived,
         MediaArrived,
+        BatchPredictionRequested,
         TrainingJobCompleted,
         ModelVersionApproved,
         MetricBatch,

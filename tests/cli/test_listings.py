@@ -45,4 +45,4 @@ def test_invoke_help_names_every_handler() -> None:
     from skyloop.handlers import HANDLERS
 
     res = CliRunner().invoke(app, ["invoke", "--help"], env={"COLUMNS": "200"})
-    assert res.exit_code == 0 and all(h in res.stdout for h in HANDLERS) and len(HANDLERS) == 7  # analyze: issue 18
+    assert res.exit_code == 0 and all(h in res.stdout for h in HANDLERS) and len(HANDLERS) == 8  # analyze: issue 18; score: issue 34

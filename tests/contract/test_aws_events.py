@@ -35,8 +35,18 @@ def test_every_sample_is_covered_here() -> None:
                "stepfunctions-rollout-step.json", "sqs-s3-object-created.json", "sns-s3-object-created.json",
                "sqs-sns-s3-object-created.json", "s3-object-removed.json", "eventbridge-cloudwatch-alarm-no-dimensions.json",
                "s3-ai-upload-created.json", "eventbridge-transcribe-output-created.json",
-               "eventbridge-transcribe-job-failed.json", "eventbridge-scheduled-notify.json"}
+               "eventbridge-transcribe-job-failed.json", "eventbridge-scheduled-notify.json",
+               "s3-batch-upload-created.json"}
     assert {p.name for p in EVENTS.glob("*.json")} == covered
+
+
+def test_rows_under_batch_are_scored_not_trained_on() -> None:
+    from skyloop.events import BatchPredictionRequested
+
+    [e] = decode(load("s3-batch-upload-created.json"))
+    assert isinstance(e, BatchPredictionRequested)
+    assert (e.uri, e.model_group, e.size) == ("s3://skyloop-training-123456789012-us-east-1/batch/churn-2026/week-48.csv",
+                                             "churn-2026", 48213)
 
 
 def test_the_notify_schedule_is_no_domain_event() -> None:

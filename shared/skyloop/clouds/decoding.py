@@ -53,16 +53,34 @@ def bare_domain_event(raw: dict[str, Any], cloud: str) -> Any:
                        f"(keys: {', '.join(repr(k)[:24] for k in sorted(map(str, raw))[:8])})")
 
 
-def upload_event(name: str) -> type | None:
+def upload_event(name: str) -> Callable[..., Any] | None:
     """What an object written to the training store means: a file for the AI services (under
-    ``ai/``) or an AI job's output (under ``transcribe/``), a training CSV, or nothing (None: a
-    sidecar, a model, a result Skyloop wrote)."""
+    ``ai/``) or an AI job's output (under ``transcribe/``), rows to score (under ``batch/<group>/``),
+    a training CSV, or nothing (None: a sidecar, a model, predictions or a result Skyloop wrote)."""
+    from ..events import BatchPredictionRequested, MediaArrived, TrainingDataArrived
     from ..ports.ai import is_job_output, is_media
-    from ..events import MediaArrived, TrainingDataArrived
+    from ..ports.batch import BATCH_PREFIX, PREDICTIONS_PREFIX
 
     if is_media(name) or is_job_output(name):  # an upload, or an AI provider's job finishing
         return MediaArrived
+    if name.startswith(PREDICTIONS_PREFIX):  # what batch scoring wrote: never trained on
+        return None
+    if name.startswith(BATCH_PREFIX):
+        return _checked(BatchPredictionRequested) if is_training_csv(name) else None
     return TrainingDataArrived if is_training_csv(name) else None
+
+
+def _checked(cls: type) -> Callable[..., Any]:
+    """The event, or one typed refusal with the field's own reason (a bad group name under batch/)."""
+    from pydantic import ValidationError
+
+    def make(**fields: Any) -> Any:
+        try:
+            return cls(**fields)
+        except ValidationError as exc:
+            raise InvalidEvent(f"{cls.__name__}: {exc.errors()[0]['msg']}") from None
+
+    return make
 
 
 def is_training_csv(name: str) -> bool:
@@ -73,6 +91,7 @@ def is_training_csv(name: str) -> bool:
 def takes(function: str) -> tuple[type, ...]:
     """The domain events each event-driven function takes, the same on every cloud."""
     from ..events import (
+        BatchPredictionRequested,
         CanaryPassed,
         MediaArrived,
         MetricAlarm,
@@ -85,7 +104,8 @@ def takes(function: str) -> tuple[type, ...]:
 
     table: dict[str, tuple[type, ...]] = {
         # the training bucket's trigger: a CSV, a training job's result, a file under ai/ for the AI services
-        "train": (TrainingDataArrived, TrainingJobCompleted, MediaArrived),
+        # and rows to score under batch/<group>/ (the train function carries pandas and scikit-learn)
+        "train": (TrainingDataArrived, TrainingJobCompleted, MediaArrived, BatchPredictionRequested),
         "deploy": (ModelVersionApproved, CanaryPassed),
         "detect": (MetricBatch, MetricAlarm),
         "remediate": (RemediationRequested,),

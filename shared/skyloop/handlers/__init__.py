@@ -30,6 +30,7 @@ _TABLE = {
     "drift": ("drift", "on_drift", "DriftDetected"),
     "canary": ("deploy", "on_canary_passed", "CanaryPassed"),
     "analyze": ("analyze", "on_media", "MediaArrived"),
+    "score": ("score", "on_batch", "BatchPredictionRequested"),
 }
 _FUNCS = {fn: mod for mod, fn, _ in _TABLE.values()}
 # Triggers only a cloud raises (an alarm whose window the cloud's metrics API reads, a managed

@@ -52,10 +52,14 @@ def _categorical(bundle: dict[str, Any]) -> set[str]:
     return set(steps["encode"].transformers_[0][2]) if "encode" in steps else set()
 
 
-def _clean(chunk: Any, features: list[str], categorical: set[str], first_line: int) -> Any:
+def _clean(chunk: Any, features: list[str], categorical: set[str], first_line: int,
+           refused: dict[int, str] | None = None) -> Any:
+    """The model's features from a chunk. A bad row refuses the whole file, as training does; with
+    ``refused`` (batch scoring) it is left out instead, its line and reason kept there."""
     import pandas as pd
 
     X = pd.DataFrame(index=chunk.index)
+    keep = pd.Series(True, index=chunk.index)
     for f in features:
         col = chunk[f]
         if f in categorical:
@@ -65,9 +69,62 @@ def _clean(chunk: Any, features: list[str], categorical: set[str], first_line: i
             X[f] = pd.to_numeric(col, errors="coerce")
             bad = X[f].isna() | ~X[f].abs().le(FLOAT32_MAX)
         if bad.any():
-            i = int(bad.to_numpy().nonzero()[0][0])
-            raise InvalidRequest(f"line {first_line + i}: feature {f!r} is missing or not a finite number")
-    return X
+            if refused is None:
+                i = int(bad.to_numpy().nonzero()[0][0])
+                raise InvalidRequest(f"line {first_line + i}: feature {f!r} is missing or not a finite number")
+            for i in bad.to_numpy().nonzero()[0]:
+                refused.setdefault(first_line + int(i), f"feature {f!r} is missing or not a finite number")
+            keep &= ~bad
+    return X[keep] if refused is not None else X
+
+
+def _predictions(bundle: dict[str, Any], rows: Any, X: Any, classes: list[str]) -> Any:
+    """The rows with their prediction (and each class's probability, for a classifier)."""
+    result = rows.copy()
+    result["prediction"] = bundle["pipeline"].predict(X)
+    if classes and hasattr(bundle["pipeline"], "predict_proba"):
+        proba = bundle["pipeline"].predict_proba(X)
+        for j, c in enumerate(classes[: proba.shape[1]]):
+            result[f"proba_{c}"] = proba[:, j].round(6)
+    return result
+
+
+@dataclass(frozen=True)
+class Scored:
+    data: bytes  # the predictions, as CSV
+    rows_in: int
+    rows_out: int
+    refused: dict[int, str]  # line -> why, for the rows left out
+
+
+def score_bytes(data: bytes, bundle: dict[str, Any], *, chunk_rows: int = 50_000) -> Scored:
+    """A CSV's bytes (plain or gzip) scored chunk by chunk; a bad row is left out with its reason, a
+    file the model cannot read at all (a missing feature, not CSV, no rows) is refused whole."""
+    import io
+
+    import pandas as pd
+
+    features: list[str] = bundle["features"]
+    categorical, classes = _categorical(bundle), [str(c) for c in bundle.get("classes") or []]
+    refused: dict[int, str] = {}
+    out, rows_in, rows_out, line = io.StringIO(), 0, 0, 2
+    try:
+        reader = pd.read_csv(io.BytesIO(data), chunksize=chunk_rows, skipinitialspace=True,
+                             compression="gzip" if data[:2] == b"\x1f\x8b" else None)
+        for n, chunk in enumerate(reader):
+            missing = [f for f in features if f not in chunk.columns]
+            if missing:
+                raise InvalidRequest(f"CSV lacks the model's feature(s): {', '.join(missing[:5])}")
+            X = _clean(chunk, features, categorical, line, refused)
+            kept = chunk.loc[X.index]
+            if len(kept):
+                _predictions(bundle, kept, X, classes).to_csv(out, index=False, header=rows_out == 0)
+            rows_in, rows_out, line = rows_in + len(chunk), rows_out + len(kept), line + len(chunk)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        raise InvalidRequest(f"CSV does not parse: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    if rows_in == 0:
+        raise InvalidRequest("CSV has a header but no rows")
+    return Scored(out.getvalue().encode(), rows_in, rows_out, refused)
 
 
 def _check_out(src: Path, out: Path) -> None:
@@ -113,13 +170,7 @@ def predict_csv(
                 if missing:
                     raise InvalidRequest(f"CSV lacks the model's feature(s): {', '.join(missing[:5])}")
                 X = _clean(chunk, features, categorical, line)
-                result = chunk.copy()
-                result["prediction"] = bundle["pipeline"].predict(X)
-                if classes and hasattr(bundle["pipeline"], "predict_proba"):
-                    proba = bundle["pipeline"].predict_proba(X)
-                    for j, c in enumerate(classes[: proba.shape[1]]):
-                        result[f"proba_{c}"] = proba[:, j].round(6)
-                result.to_csv(fh, index=False, header=n == 0)
+                _predictions(bundle, chunk, X, classes).to_csv(fh, index=False, header=n == 0)
                 rows += len(chunk)
                 line += len(chunk)
                 if on_chunk:

@@ -36,7 +36,8 @@ SAMPLES = {
     "pubsub-monitoring-incident-closed.json": "detect",
     "pubsub-monitoring-incident-no-service.json": "detect",
     "pubsub-remediation-requested.json": "remediate",
-    "pubsub-notify-tick.json": "notify",  # Cloud Scheduler's tick: nothing to tell with no channel configured
+    "pubsub-notify-tick.json": "notify",
+    "storage-batch-finalized.json": "train",  # rows to score: the train function carries the model's libraries  # Cloud Scheduler's tick: nothing to tell with no channel configured
 }
 
 
@@ -80,9 +81,12 @@ def test_each_sample_through_its_function(gcp_env: Any) -> None:
     # the AI upload: analysed by Google Cloud's AI services (Natural Language at its client), the result beside it
     result = json.loads(env.adapters.store.get("ai/incident-note.txt.skyloop-ai.json"))
     assert (result["provider"], result["kind"], result["result"]["sentiment"]["label"]) == ("gcp", "text", "negative")
-    # the training job's result sample names an object this bucket lacks: refused with the reason
-    assert [d["reason"] for d in dead if d["function"] == "train"] == [
+    # the training job's result sample and the batch sample name objects this bucket lacks: refused with the reason
+    assert sorted(d["reason"] for d in dead if d["function"] == "train") == [
+        f"no object at gs://{env.gcs.bucket}/batch/churn-2026/week-48.csv",
         f"no object at gs://{env.gcs.bucket}/training-jobs/churn-2026/5f0c2a9e41d7b3c86a1e0f92d4b7c3e1a8f6d205/model.tar.gz"]
+    failed = json.loads(env.adapters.store.get("predictions/churn-2026/week-48.manifest.json"))
+    assert failed["status"] == "failed" and failed["error"] == "not_found"  # where the manifest would be: why
     assert ("detect", "invalid_event") in parked  # the incident that names no service: never guessed
     assert ("train", "training_failed") not in parked
     versions = env.adapters.registry.versions(GROUP)
