@@ -88,6 +88,13 @@ def main() -> None:
                          f"{sv['rows_per_request']} rows on 127.0.0.1 (`bench/serving.py`): {name}",
                          f"{r['requests_per_s']:,} requests/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
                          f"{r['errors']} errors", "0 errors", ok(r["errors"] == 0)))
+    bt = load("batch")
+    if bt:
+        for r in bt["runs"]:
+            how = "streamed in chunks (`skyloop predict`)" if r["path"] == "streamed" else "in the function (bytes in memory)"
+            rows.append((f"Batch scoring, {r['rows']:,} rows x 20 columns ({r['csv_mib']} MiB of CSV), {how} "
+                         "(`bench/batch.py`)", f"{r['rows_per_s']:,} rows/s, {r['seconds']} s, peak {r['peak_rss_mib']} MiB",
+                         "flat memory" if r["path"] == "streamed" else "-", "-"))
     demo = load("demo")
     if demo:
         rows.append(("`skyloop demo` wall time (fresh state)", f"{demo['median_s']} s", "< 60 s", ok(demo["within_budget"])))
