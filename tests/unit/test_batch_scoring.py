@@ -89,3 +89,15 @@ def test_what_the_storage_triggers_make_of_batch_and_predictions() -> None:
     assert upload_event("datasets/churn.csv") is TrainingDataArrived
     with pytest.raises(InvalidEvent, match="not a valid name"):
         upload_event("batch/Churn_2026/x.csv")(uri="s3://b/batch/Churn_2026/x.csv")  # type: ignore[misc]
+
+
+def test_a_batch_that_could_not_be_scored_is_told(deployed, monkeypatch) -> None:  # noqa: F811
+    """A failed batch writes its reason where the manifest would be, and notifies."""
+    from skyloop.notify.watch import notices
+
+    rt, data = deployed
+    uri = rt.adapters.store.put("batch/nobody/rows.csv", _rows(data))
+    with pytest.raises(NotFound):
+        invoke("score", BatchPredictionRequested(uri=uri, version="g9").model_dump_json(), rt.adapters)
+    [told] = [n for n in notices(rt.adapters) if n.kind == "batch_failed"]
+    assert "nobody: the rows in" in told.title and "not_found" in told.text and told.subject == uri

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import NotFound, NotSupported, SkyloopError
 from ..events import BatchPredictionRequested
 from ..once import once
-from ..ports.batch import outputs
+from ..ports.batch import FAILED, outputs
 
 if TYPE_CHECKING:
     from ..adapters import Adapters
@@ -56,9 +56,11 @@ def _score(event: BatchPredictionRequested, a: "Adapters", data: bytes | None) -
         t0 = time.perf_counter()
         scored = score_bytes(data, bundle, chunk_rows=s.chunk_rows)
     except SkyloopError as exc:
-        if not exc.retryable:  # where the manifest would be: why there are no predictions
-            a.store.put(manifest_key, json.dumps({**base, "status": "failed", "error": exc.code, "reason": exc.reason},
-                                                 indent=2).encode())
+        if not exc.retryable:  # where the manifest would be: why there are no predictions; and told
+            doc = {**base, "status": "failed", "error": exc.code, "reason": exc.reason}
+            doc["manifest"] = a.store.put(manifest_key, json.dumps(doc, indent=2).encode())
+            a.kv.put(FAILED + hashlib.sha256(f"{event.uri}@{event.version}".encode()).hexdigest()[:32],
+                     json.dumps(doc).encode())
         raise
     predictions = a.store.put(pred_key, scored.data)
     refused = sorted(scored.refused.items())

@@ -13,10 +13,12 @@ state, so looking again tells nothing twice:
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from ..incidents.views import incident_rows
 from ..ports.notify import Kind, Notice
+from ..ports.batch import FAILED
 from ..remediation.approvals import expired
 from ..serving.history import deployment_history
 
@@ -87,6 +89,11 @@ def notices(adapters: "Adapters", *, cli: str = "skyloop") -> list[Notice]:
         out.append(Notice(key=f"expired:{rid}", subject=rid.rsplit(":", 1)[0], kind="action_expired", severity="high",
                           title=f"{rid} expired unapproved: it will not run", text=str(rec.get("note") or ""),
                           commands=[f"{cli} incidents --open"]))
+    for key, raw in a.kv.items(FAILED):
+        doc = json.loads(raw)
+        out.append(Notice(key=f"batch:{key[len(FAILED):]}", subject=str(doc["input"]), kind="batch_failed", severity="medium",
+                          title=f"{doc['model_group']}: the rows in {doc['input']} were not scored",
+                          text=f"{doc['error']}: {doc['reason']}"))
     dead = len(a.remediation.dead_letters())
     if dead:
         out.append(Notice(key=f"dead-letters:{dead}", subject="dead-letters", kind="dead_letters", severity="medium",

@@ -8,6 +8,7 @@ from pathlib import PurePosixPath
 
 BATCH_PREFIX = "batch/"
 PREDICTIONS_PREFIX = "predictions/"
+FAILED = "batch-failed:"  # key-value store: the batches that could not be scored, for the watch to tell
 
 
 def outputs(uri: str, group: str) -> tuple[str, str]:
@@ -18,4 +19,4 @@ def outputs(uri: str, group: str) -> tuple[str, str]:
     return f"{PREDICTIONS_PREFIX}{group}/{stem}.csv", f"{PREDICTIONS_PREFIX}{group}/{stem}.manifest.json"
 
 
-__all__ = ["BATCH_PREFIX", "PREDICTIONS_PREFIX", "outputs"]
+__all__ = ["BATCH_PREFIX", "FAILED", "PREDICTIONS_PREFIX", "outputs"]
