@@ -23,8 +23,31 @@ if TYPE_CHECKING:
 Decision = Literal["approved", "rejected"]
 
 
+PREFIX = "approval:"
+
+
 def _key(request_id: str) -> str:
-    return f"approval:{request_id}"
+    return PREFIX + request_id
+
+
+def _close(request_id: str, decision: str, *, actor: str, note: str | None, held_as: str, audit_kind: str, now: float,
+           kv: "KeyValueStore", state: "RemediationState", audit: "AuditLog") -> RemediationRequested:
+    """Close a hold with one record: the record is created only if absent, so of two deciders (two
+    people, or a person and the expiry) one wins and the other gets ``StateConflict``; then the hold
+    is released and the decision audited with its actor."""
+    rec = {"request_id": request_id, "decision": decision, "actor": actor, "at": now, "note": note}
+    try:
+        kv.put_if(_key(request_id), json.dumps(rec).encode(), None)
+    except StaleState:
+        prior = record_of(kv, request_id) or {}
+        raise StateConflict(f"request {request_id} was already {prior.get('decision')} by {prior.get('actor')}") from None
+    body = state.release_hold(request_id, held_as)
+    if body is None:  # the record is ours, but the hold was closed (a decision made before records existed)
+        raise StateConflict(f"request {request_id} is no longer held")
+    req = RemediationRequested.model_validate_json(body)
+    audit.append(audit_kind, {"request_id": request_id, "action": req.action, "target": req.target, "actor": actor,
+                              "note": note, "at": now})
+    return req
 
 
 def record_of(kv: "KeyValueStore", request_id: str) -> dict[str, Any] | None:
@@ -48,20 +71,9 @@ def decide(request_id: str, decision: Decision, *, actor: str, note: str | None 
         raise InvalidRequest("an approval needs the approver's identity")
     if not any(h["request_id"] == request_id for h in state.held()) and record_of(kv, request_id) is None:
         raise NotFound(f"no held remediation request {request_id!r}")
-    now = clock.now()
-    rec = {"request_id": request_id, "decision": decision, "actor": actor, "at": now, "note": note}
-    try:
-        kv.put_if(_key(request_id), json.dumps(rec).encode(), None)
-    except StaleState:
-        prior = record_of(kv, request_id) or {}
-        raise StateConflict(f"request {request_id} was already {prior.get('decision')} by {prior.get('actor')}") from None
-    body = state.release_hold(request_id, f"{decision} by {actor}")
-    if body is None:  # the record is ours, but the hold was closed (a decision made before records existed)
-        raise StateConflict(f"request {request_id} is no longer held")
-    req = RemediationRequested.model_validate_json(body)
-    audit.append("approved" if decision == "approved" else "denied",
-                 {"request_id": request_id, "action": req.action, "target": req.target, "actor": actor, "note": note,
-                  "at": now})
+    req = _close(request_id, decision, actor=actor, note=note, held_as=f"{decision} by {actor}",
+                 audit_kind="approved" if decision == "approved" else "denied", now=clock.now(), kv=kv, state=state,
+                 audit=audit)
     if decision == "approved":
         again = req.model_copy(update={"event_id": f"{request_id}:approved", "approved": False})
         queue.send(again.model_dump_json(), message_id=f"{request_id}:approved")
@@ -77,24 +89,18 @@ def expire(kv: "KeyValueStore", state: "RemediationState", audit: "AuditLog", no
     for h in state.held():
         if now - float(h["at"]) <= ttl_minutes * 60.0:
             continue
-        rid = h["request_id"]
-        rec = {"request_id": rid, "decision": "expired", "actor": "skyloop", "at": now,
-               "note": f"no decision within {ttl_minutes:g} min"}
         try:
-            kv.put_if(_key(rid), json.dumps(rec).encode(), None)
-        except StaleState:
+            _close(h["request_id"], "expired", actor="skyloop", note=f"no decision within {ttl_minutes:g} min",
+                   held_as="expired", audit_kind="expired", now=now, kv=kv, state=state, audit=audit)
+        except StateConflict:
             continue  # a person decided it just now
-        if state.release_hold(rid, "expired") is None:
-            continue
-        audit.append("expired", {"request_id": rid, "action": h.get("action"), "target": h.get("target"),
-                                 "actor": "skyloop", "note": rec["note"], "at": now})
-        out.append(rid)
+        out.append(h["request_id"])
     return out
 
 
 def expired(kv: "KeyValueStore") -> list[dict[str, Any]]:
     """The expiry records (the watch's read side)."""
-    recs = [json.loads(v) for _, v in kv.items("approval:")]
+    recs = [json.loads(v) for _, v in kv.items(PREFIX)]
     return [r for r in recs if r.get("decision") == "expired"]
 
 
