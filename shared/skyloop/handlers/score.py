@@ -25,15 +25,19 @@ if TYPE_CHECKING:
 
 
 def on_batch(event: BatchPredictionRequested, adapters: "Adapters") -> dict[str, Any]:
-    a, s = adapters, adapters.settings.batch
-    if event.size is not None and event.size > s.max_in_function_bytes:
-        raise NotSupported(f"{event.uri} is {event.size:,} bytes, above the in-function limit of "
-                           f"{s.max_in_function_bytes:,}: a cloud's batch service scores files this size, which this "
-                           "version does not run yet; split the file")
+    a = adapters
+    if event.size is not None:  # refused before anything is read
+        _fits(event.uri, event.size, a.settings.batch.max_in_function_bytes)
     data = None if event.version else a.store.get(event.uri)
     key = f"score:{event.uri}@{event.version}" if event.version else \
         "score:" + hashlib.sha256(event.uri.encode() + b"\0" + (data or b"")).hexdigest()
     return once(a.idempotency, key, lambda: _score(event, a, data))
+
+
+def _fits(uri: str, size: int, limit: int) -> None:
+    if size > limit:
+        raise NotSupported(f"{uri} is {size:,} bytes, above the in-function limit of {limit:,}: a cloud's batch "
+                           "service scores files this size, which this version does not run yet; split the file")
 
 
 def _score(event: BatchPredictionRequested, a: "Adapters", data: bytes | None) -> dict[str, Any]:
@@ -46,9 +50,7 @@ def _score(event: BatchPredictionRequested, a: "Adapters", data: bytes | None) -
             "at": datetime.now(timezone.utc).isoformat()}
     try:
         data = data if data is not None else a.store.get(event.uri)
-        if len(data) > s.max_in_function_bytes:
-            raise NotSupported(f"{event.uri} is {len(data):,} bytes, above the in-function limit of "
-                               f"{s.max_in_function_bytes:,}; split the file")
+        _fits(event.uri, len(data), s.max_in_function_bytes)  # an event that did not say its size
         mv = a.registry.get(group, event.model_version) if event.model_version else a.registry.alias(group, "production")
         if mv is None:
             raise NotFound(f"{group} has no production version to score with; name one (model_version)")

@@ -78,6 +78,16 @@ def _clean(chunk: Any, features: list[str], categorical: set[str], first_line: i
     return X[keep] if refused is not None else X
 
 
+def _has_features(chunk: Any, features: list[str]) -> None:
+    missing = [f for f in features if f not in chunk.columns]
+    if missing:
+        raise InvalidRequest(f"CSV lacks the model's feature(s): {', '.join(missing[:5])}")
+
+
+def _unparsable(exc: BaseException) -> InvalidRequest:
+    return InvalidRequest(f"CSV does not parse: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+
+
 def _predictions(bundle: dict[str, Any], rows: Any, X: Any, classes: list[str]) -> Any:
     """The rows with their prediction (and each class's probability, for a classifier)."""
     result = rows.copy()
@@ -111,17 +121,15 @@ def score_bytes(data: bytes, bundle: dict[str, Any], *, chunk_rows: int = 50_000
     try:
         reader = pd.read_csv(io.BytesIO(data), chunksize=chunk_rows, skipinitialspace=True,
                              compression="gzip" if data[:2] == b"\x1f\x8b" else None)
-        for n, chunk in enumerate(reader):
-            missing = [f for f in features if f not in chunk.columns]
-            if missing:
-                raise InvalidRequest(f"CSV lacks the model's feature(s): {', '.join(missing[:5])}")
+        for chunk in reader:
+            _has_features(chunk, features)
             X = _clean(chunk, features, categorical, line, refused)
             kept = chunk.loc[X.index]
             if len(kept):
                 _predictions(bundle, kept, X, classes).to_csv(out, index=False, header=rows_out == 0)
             rows_in, rows_out, line = rows_in + len(chunk), rows_out + len(kept), line + len(chunk)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
-        raise InvalidRequest(f"CSV does not parse: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise _unparsable(exc) from None
     if rows_in == 0:
         raise InvalidRequest("CSV has a header but no rows")
     return Scored(out.getvalue().encode(), rows_in, rows_out, refused)
@@ -166,9 +174,7 @@ def predict_csv(
         reader = pd.read_csv(src, chunksize=chunk_rows, skipinitialspace=True)
         with open(tmp, "w", newline="") as fh:
             for n, chunk in enumerate(reader):
-                missing = [f for f in features if f not in chunk.columns]
-                if missing:
-                    raise InvalidRequest(f"CSV lacks the model's feature(s): {', '.join(missing[:5])}")
+                _has_features(chunk, features)
                 X = _clean(chunk, features, categorical, line)
                 _predictions(bundle, chunk, X, classes).to_csv(fh, index=False, header=n == 0)
                 rows += len(chunk)
@@ -177,7 +183,7 @@ def predict_csv(
                     on_chunk(len(chunk))
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         tmp.unlink(missing_ok=True)
-        raise InvalidRequest(f"CSV does not parse: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise _unparsable(exc) from None
     except BaseException:
         tmp.unlink(missing_ok=True)  # never leave half a predictions file under the final name
         raise
