@@ -19,12 +19,16 @@ STATES = ("awaiting approval", "open", "resolved", "unresolved", "ended")
 def incident_rows(kv: "KeyValueStore", held: Sequence[dict[str, Any]], *, open_only: bool = False) -> list[dict[str, Any]]:
     repo = Incidents(kv)
     waiting = {h.get("anomaly_id"): h for h in held}
+    incidents = sorted(repo.all(), key=lambda x: x.start)
+    services = {i.service for i in incidents}  # a service's open incident and pending actions, read once
+    open_on = {svc: (repo.open_on(svc) or {}).get("anomaly_id") for svc in services}
+    pending_on = {svc: repo.pending(svc) for svc in services}
     rows = []
-    for a in sorted(repo.all(), key=lambda x: x.start):
+    for a in incidents:
         done = repo.resolution(a.anomaly_id)
         attempts = list((done or {}).get("attempts", []))
-        still_open = (repo.open_on(a.service) or {}).get("anomaly_id") == a.anomaly_id
-        pending = [p for p in repo.pending(a.service) if p.get("anomaly_id") == a.anomaly_id]
+        still_open = open_on[a.service] == a.anomaly_id
+        pending = [p for p in pending_on[a.service] if p.get("anomaly_id") == a.anomaly_id]
         if a.anomaly_id in waiting:
             state = "awaiting approval"
         elif still_open or pending:
