@@ -31,30 +31,37 @@ def publisher_client(endpoint: str) -> Any:
 
 
 class EventGridPublisher:
-    def __init__(self, azure: AzureSettings, client: Any = None) -> None:
-        self.azure = azure
-        self._client = client
+    """Domain events on the events topic; ``endpoint`` names another topic (the notifications one)."""
+
+    def __init__(self, azure: AzureSettings, client: Any = None, *, endpoint: str | None = None,
+                 setting: str = "SKYLOOP_AZURE_EVENTS_TOPIC_ENDPOINT") -> None:
+        self.azure, self._client = azure, client
+        self.endpoint = azure.events_topic_endpoint if endpoint is None else endpoint
+        self.setting = setting
 
     @property
     def client(self) -> Any:
         if self._client is None:
-            if not self.azure.events_topic_endpoint:
-                raise TransientError("SKYLOOP_AZURE_EVENTS_TOPIC_ENDPOINT is not set: domain events have nowhere to go")
-            self._client = publisher_client(self.azure.events_topic_endpoint)
+            if not self.endpoint:
+                raise TransientError(f"{self.setting} is not set: events have nowhere to go")
+            self._client = publisher_client(self.endpoint)
         return self._client
 
-    def publish(self, event: Any) -> str:
+    def send(self, subject: str, event_type: str, data: Any, event_id: str) -> None:
+        """One event on the topic; any failure is transient: what caused it is redelivered until it works."""
         from azure.eventgrid import EventGridEvent
 
-        kind = str(getattr(event, "type", type(event).__name__))
         try:
-            self.client.send(EventGridEvent(subject=f"skyloop/{kind}", event_type=EVENT_TYPE_PREFIX + kind,
-                                            data=json.loads(event.model_dump_json()), data_version="1.0",
-                                            id=str(event.event_id)))
+            self.client.send(EventGridEvent(subject=subject, event_type=event_type, data=data, data_version="1.0",
+                                            id=event_id))
         except TransientError:
             raise
-        except Exception as exc:  # the event that caused the publish is redelivered until it works
+        except Exception as exc:
             raise TransientError(f"Event Grid publish failed: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+    def publish(self, event: Any) -> str:
+        kind = str(getattr(event, "type", type(event).__name__))
+        self.send(f"skyloop/{kind}", EVENT_TYPE_PREFIX + kind, json.loads(event.model_dump_json()), str(event.event_id))
         return str(event.event_id)
 
 

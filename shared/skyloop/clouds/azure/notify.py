@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...errors import TransientError
 from ...ports.notify import Notice
 from .config import AzureSettings
-from .eventgrid import publisher_client
+from .eventgrid import EventGridPublisher
 
 EVENT_TYPE_PREFIX = "Skyloop.Notice."
 
@@ -19,18 +18,12 @@ class EventGridNotifier:
     name = "eventgrid"
 
     def __init__(self, azure: AzureSettings, client: Any = None) -> None:
-        self.endpoint, self._client = azure.notifications_topic_endpoint, client
+        self.topic = EventGridPublisher(azure, client, endpoint=azure.notifications_topic_endpoint,
+                                        setting="SKYLOOP_AZURE_NOTIFICATIONS_TOPIC_ENDPOINT")
 
     def send(self, notice: Notice) -> None:
-        from azure.eventgrid import EventGridEvent
-
-        if self._client is None:
-            self._client = publisher_client(self.endpoint)
-        try:
-            self._client.send(EventGridEvent(subject=f"skyloop/{notice.subject}", event_type=EVENT_TYPE_PREFIX + notice.kind,
-                                             data=notice.model_dump(mode="json"), data_version="1.0", id=notice.key[:512]))
-        except Exception as exc:  # the notice comes back from its queue until it is taken
-            raise TransientError(f"Event Grid did not take the notice: {type(exc).__name__}") from None
+        self.topic.send(f"skyloop/{notice.subject}", EVENT_TYPE_PREFIX + notice.kind, notice.model_dump(mode="json"),
+                        notice.key[:512])
 
 
 __all__ = ["EventGridNotifier"]
