@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .adapters import Adapters
 from .clock import SystemClock
-from .clouds import cloud
+from .clouds import CLOUDS, cloud
 from .composed.idempotency import KvIdempotencyStore
 from .composed.mirrored import MirroredRegistry
 from .composed.remediation import KvAuditLog, KvRemediationState
@@ -164,7 +164,7 @@ def notifiers(settings: Settings) -> dict[str, "Notifier"]:
     return out
 
 
-PROVIDERS = ("local", "aws", "gcp", "azure")
+PROVIDERS = tuple(CLOUDS)  # every runtime has AI services of its own
 
 
 def ai_provider(name: str = "local") -> "AIServices":

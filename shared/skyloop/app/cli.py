@@ -19,6 +19,7 @@ from rich.markup import escape
 from .. import __version__
 from .cli_errors import EXIT_USAGE, OneLineErrors, say_error
 from ..errors import InvalidRequest
+from ..clouds import CLOUDS
 from ..handlers import HANDLERS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, cls=OneLineErrors, pretty_exceptions_enable=False,
@@ -27,7 +28,6 @@ console = Console()
 err = Console(stderr=True)
 
 
-CLOUDS = ("local", "aws", "gcp", "azure")
 _target: dict[str, str] = {"cloud": "local"}  # set by --cloud / SKYLOOP_CLOUD (the callback below)
 
 
