@@ -130,21 +130,18 @@ def notify(cloud_event: Any) -> None:
     minute: queue what the committed state warrants and was not told) and a queued notice for one
     channel (deliver it). The delivery rule is the others': a channel's 5xx or timeout answers 500
     and Eventarc redelivers; a refusal, or a day of failures, is parked with its reason."""
-    import base64
-
-    from skyloop.clouds.gcp.events import cloudevent_dict
+    from skyloop.clouds.gcp.events import cloudevent_dict, published_data
     from skyloop.notify.deliver import deliver as tell, tell_new
 
     raw = cloudevent_dict(cloud_event)
 
     def work() -> dict[str, Any]:
-        body = base64.b64decode(raw["data"]["message"].get("data") or b"").decode()
-        doc = json.loads(body or "null")
+        doc = published_data(raw)
         if isinstance(doc, dict) and doc.get("type") == "NotifyTick":
             queued = tell_new(adapters(), cli="skyloop --cloud gcp")
             return {"status": "ignored", "reason": "no channel configured"} if queued is None else \
                 {"status": "ok", "queued": len(queued)}
-        return tell(body, adapters().notifiers)
+        return tell(json.dumps(doc), adapters().notifiers)
 
     out = _settle("notify", raw, work)
     log.info("notify", extra={"status": out.get("status"), "channel": out.get("channel")})

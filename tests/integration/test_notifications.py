@@ -136,3 +136,12 @@ def test_a_held_request_nobody_decides_expires_audited_and_told(tmp_path: Path, 
             assert not [e for e in rt.adapters.audit.entries() if e["kind"] == "executed"]  # it never ran
         finally:
             rt.close()
+
+
+@pytest.mark.parametrize("body", ["not json", '{"channel": "webhook"}', '{"channel": "webhook", "notice": {"key": ""}}'])
+def test_a_message_that_is_no_notice_is_a_typed_refusal(body: str) -> None:
+    from skyloop.errors import InvalidEvent
+    from skyloop.notify.deliver import deliver
+
+    with pytest.raises(InvalidEvent, match="not a queued notice"):
+        deliver(body, {})

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from ..errors import ChannelRefused, TransientError
+from ..errors import ChannelRefused, InvalidEvent, TransientError
 from ..ports.kv import update
 from ..ports.notify import Notice
 
@@ -56,11 +56,14 @@ def _take(kv: "KeyValueStore", now: float, per_minute: int) -> None:
 
 
 def deliver(body: str, notifiers: Mapping[str, "Notifier"]) -> dict[str, Any]:
-    doc = json.loads(body)
-    channel = notifiers.get(doc["channel"])
+    try:
+        doc = json.loads(body)
+        name, notice = str(doc["channel"]), Notice.model_validate(doc["notice"])
+    except (ValueError, KeyError, TypeError):  # pydantic's ValidationError is a ValueError
+        raise InvalidEvent("a notifications message is not a queued notice ({\"channel\", \"notice\"})") from None
+    channel = notifiers.get(name)
     if channel is None:
-        raise ChannelRefused(f"the {doc['channel']} channel is no longer configured")
-    notice = Notice.model_validate(doc["notice"])
+        raise ChannelRefused(f"the {name} channel is no longer configured")
     channel.send(notice)
     return {"channel": channel.name, "notice": notice.key, "kind": notice.kind}
 

@@ -102,3 +102,23 @@ def test_a_refused_notice_is_parked_with_its_reason(gcp_env: Any, monkeypatch: p
                                gcp).status_code == 200
         [parked] = [json.loads(m.data) for m in env.pull("dead_letter_topic")]
         assert parked["function"] == "notify" and parked["error"] == "channel_refused" and "404" in parked["reason"]
+
+
+def test_an_event_of_another_kind_is_parked_not_retried(gcp_env: Any) -> None:
+    """The notify function fed a storage event (not a Pub/Sub message) or a message that is no notice:
+    a typed refusal, parked with its reason, never a 500 that Eventarc would redeliver for a day."""
+    from skyloop.config import Settings
+
+    env = gcp_env
+    with Receiver() as rx:
+        gcp, _, _ = _topics(env)
+        adapters = env.rebuilt(Settings(home=env.tmp / "home", notifications={"webhook_url": rx.url("/hook")}), gcp)
+        storage = json.loads((harness.EVENTS / "storage-object-finalized.json").read_text())
+        assert harness.deliver("notify", storage, adapters, gcp).status_code == 200
+        junk = _tick(gcp)
+        junk["data"]["message"]["data"] = base64.b64encode(b'{"hello": "world"}').decode()
+        assert harness.deliver("notify", junk, adapters, gcp).status_code == 200
+        parked = [json.loads(m.data) for m in env.pull("dead_letter_topic")]
+        assert [(p["function"], p["error"]) for p in parked] == [("notify", "invalid_event")] * 2
+        assert "not a Pub/Sub message" in parked[0]["reason"] and "not a queued notice" in parked[1]["reason"]
+        assert rx.got == []

@@ -85,14 +85,24 @@ def _finalized(raw: dict[str, Any], training_bucket: str) -> list[Any]:
                  event_id=str(raw.get("id") or f"{bucket}/{name}#{data['generation']}"), **when)]
 
 
+def published_data(raw: Any) -> Any:
+    """The JSON document a Pub/Sub ``messagePublished`` CloudEvent carries (base64 in ``data``): anything
+    else (another kind of event, a broken message) is a typed refusal, never a stray error."""
+    message = raw.get("data", {}).get("message") if isinstance(raw, dict) and isinstance(raw.get("data"), dict) else None
+    if not isinstance(message, dict):
+        raise InvalidEvent(f"a {raw.get('type') if isinstance(raw, dict) else type(raw).__name__} event is not a "
+                           "Pub/Sub message")
+    try:
+        return json.loads(base64.b64decode(message.get("data") or "", validate=True) or b"null")
+    except (binascii.Error, ValueError):
+        raise InvalidEvent(f"Pub/Sub message {message.get('messageId', '?')} is not base64 JSON") from None
+
+
 def _published(raw: dict[str, Any]) -> list[Any]:
     """A Pub/Sub message: a Skyloop domain event (the remediation and events topics), or a Cloud
     Monitoring incident (schema 1.2) from an alerting policy's notification channel."""
     message = raw["data"]["message"]
-    try:
-        body = json.loads(base64.b64decode(message.get("data") or "", validate=True) or b"null")
-    except (binascii.Error, ValueError):
-        raise InvalidEvent(f"Pub/Sub message {message.get('messageId', '?')} is not base64 JSON") from None
+    body = published_data(raw)
     if isinstance(body, dict) and isinstance(body.get("incident"), dict):
         return _incident(body["incident"], str(message.get("messageId", "")))
     if isinstance(body, dict) and "type" in body:
