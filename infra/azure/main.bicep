@@ -244,6 +244,7 @@ var skyloopSettings = [
   { name: 'SKYLOOP_AZURE_TARGETS', value: string(targets) }
   { name: 'SKYLOOP_AZURE_AI_ENDPOINT', value: ai.properties.endpoint }
   { name: 'SKYLOOP_AZURE_AI_REGION', value: location }
+  { name: 'SKYLOOP_AZURE_AI_RESOURCE_ID', value: ai.id }
   { name: 'SKYLOOP_AZURE_NOTICES_QUEUE', value: noticesQueue }
   { name: 'SKYLOOP_AZURE_NOTIFICATIONS_TOPIC_ENDPOINT', value: notifications.properties.endpoint }
 ]

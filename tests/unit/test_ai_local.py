@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -121,3 +122,75 @@ def test_the_cli(tmp_path: Path) -> None:
     assert res.exit_code == 0 and (tmp_path / "note.wav").read_bytes()[:4] == b"RIFF"
     res = CliRunner().invoke(app, ["ai", "translate", str(text), "--to", "de"])
     assert res.exit_code == 2 and "error [not_supported]" in res.output
+
+
+@pytest.mark.parametrize("text,language", [
+    ("Das Essen war wunderbar, der Service ausgezeichnet. Ich komme gerne wieder!", "de"),
+    ("La comida estaba deliciosa y el servicio fue excelente.", "es"),
+    ("Обслуживание было отличным, еда вкусной.", "ru"),
+    ("料理はとても美味しかったです。", "ja")])
+def test_sentiment_of_a_text_that_is_not_english_is_refused_not_guessed(text: str, language: str) -> None:
+    """VADER is an English lexicon: the German review came out negative ("war"), the others neutral."""
+    pytest.importorskip("vaderSentiment")
+    pytest.importorskip("langid")
+    with pytest.raises(NotSupported, match=f"English only.*'{language}'.*aws \\(Comprehend\\)"):
+        LocalAI().analyze_text(text)
+    assert LocalAI().analyze_text(text, features=("language",)).language == language  # language alone still answers
+    assert LocalAI().analyze_text("ok").sentiment is not None  # a short English word langid is unsure of
+
+
+def _image(text: str, mode: str, size: tuple[int, int] = (1000, 220), rotate: int = 0) -> Any:
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new(mode, size, (0, 0, 0, 0) if mode == "RGBA" else "white")
+    ImageDraw.Draw(img).text((30, 70), text, fill="black", font=ImageFont.load_default(size=56))
+    return img.rotate(rotate, expand=True) if rotate else img
+
+
+def test_black_text_on_a_transparent_png_is_read() -> None:
+    """convert("RGB") turned the transparent background black, and the black text vanished."""
+    needs("tesseract", "tesseract-ocr")
+    pytest.importorskip("pytesseract")
+    buf = io.BytesIO()
+    _image("Skyloop closes the loop", "RGBA").save(buf, format="PNG")
+    assert LocalAI().analyze_image(buf.getvalue()).full_text == "Skyloop closes the loop"
+
+
+def test_a_sideways_phone_photo_is_read_upright() -> None:
+    """A phone stores the sensor's pixels and an EXIF orientation; 6 means "turn 90° clockwise"."""
+    needs("tesseract", "tesseract-ocr")
+    pytest.importorskip("pytesseract")
+    img = _image("Skyloop closes the loop", "RGB", rotate=90)  # as the sensor saw it
+    exif = img.getexif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=95, exif=exif.tobytes())
+    assert LocalAI().analyze_image(buf.getvalue()).full_text == "Skyloop closes the loop"
+
+
+def test_the_pixel_cap_holds_before_any_decode() -> None:
+    """A 90 kB PNG stating 400 megapixels was an internal error (DecompressionBombError), and below
+    Pillow's limit nothing bounded pixels (144 MP took 7 s and 1.5 GB)."""
+    from PIL import Image
+
+    from skyloop.ports.media import MAX_PIXELS, image_size
+
+    for side in (20_000, 12_000):  # 400 MP: Pillow's bomb; 144 MP: below Pillow's limit, above the cap
+        buf = io.BytesIO()
+        Image.new("1", (side, side), 1).save(buf, format="PNG", optimize=True)
+        assert len(buf.getvalue()) < 200_000
+        with pytest.raises(InvalidRequest, match="megapixel"):
+            LocalAI().analyze_image(buf.getvalue())
+        with pytest.raises(InvalidRequest, match="megapixel"):
+            image_size(buf.getvalue())
+    assert MAX_PIXELS == 75_000_000
+
+
+def test_language_identification_builds_its_model_once() -> None:
+    pytest.importorskip("langid")
+    from skyloop.local import ai as local_ai
+
+    local_ai._language_identifier.cache_clear()
+    for text in ("one text to identify", "zwei Texte", "trois textes"):
+        LocalAI().analyze_text(text, features=("language",))
+    assert local_ai._language_identifier.cache_info().misses == 1

@@ -65,7 +65,7 @@ def _analyse(uri: str, version: str | None, kind: str, data: bytes, *, store: An
         except UnicodeDecodeError:
             raise InvalidRequest(f"{uri} is not UTF-8 text") from None
     else:
-        result = ai.transcribe(data, media_format=PurePosixPath(uri).suffix.lstrip("."))
+        result = ai.transcribe(data, media_format=PurePosixPath(uri).suffix.lstrip(".").lower())
     job = getattr(result, "job_id", None)
     if job:
         if kv is None:

@@ -344,7 +344,7 @@ def ai_speech(file: Path = typer.Argument(..., exists=True, dir_okay=False), pro
     """Transcribe an audio file (a cloud provider's service)."""
     from ..bootstrap import ai_provider as make
 
-    _ai_result(make(provider).transcribe(file.read_bytes(), language=language, media_format=file.suffix.lstrip(".") or "wav"))
+    _ai_result(make(provider).transcribe(file.read_bytes(), language=language, media_format=file.suffix.lstrip(".").lower() or "wav"))
 
 
 @ai.command("translate")

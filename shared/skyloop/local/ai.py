@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 from ..errors import InvalidRequest, NotSupported
 from ..ports.ai import Box, ImageAnalysis, Sentiment, Speech, TextAnalysis, TextLine
+from ..ports.media import open_image
 
 NAME = "local"
 ELSEWHERE = {
@@ -35,9 +36,13 @@ ELSEWHERE = {
     "key_phrases": "aws (Comprehend), azure (AI Language)",
     "transcribe": "aws (Transcribe), gcp (Speech-to-Text), azure (Speech)",
     "translate": "aws (Translate), gcp (Translation), azure (Translator)",
+    "sentiment": "aws (Comprehend), gcp (Natural Language), azure (AI Language)",
 }
 MAX_TEXT = 100_000  # characters: the clouds' text APIs take far less per call
 SENTIMENT_THRESHOLD = 0.05  # VADER's own convention for its compound score
+# Sentiment is refused when langid is at least this sure the text is not English. Short English
+# texts ("ok", "great") are often given another language with low confidence: those still pass.
+NOT_ENGLISH_CONFIDENCE = 0.9
 
 
 def _unsupported(what: str) -> NotSupported:
@@ -73,6 +78,38 @@ def _voices(exe: str) -> frozenset[str]:
     return frozenset(names)
 
 
+def upright_on_white(image: bytes) -> Any:
+    """The image as tesseract reads it best: decoded within the pixel cap, turned upright by its
+    EXIF orientation (a phone photo taken sideways), and laid on white. ``convert("RGB")`` alone turns
+    a transparent background black, and black text on it vanished."""
+    from PIL import Image, ImageOps
+
+    img = open_image(image)
+    try:
+        img.load()
+        img = ImageOps.exif_transpose(img)
+    except OSError as exc:  # a truncated file
+        raise InvalidRequest(f"not an image this provider can read: {exc}") from None
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+@lru_cache(maxsize=1)
+def _language_identifier() -> Any:
+    """langid's model, built once per process: building it took 1.1-1.5 s, on every call."""
+    from langid.langid import LanguageIdentifier, model
+
+    return LanguageIdentifier.from_modelstring(model, norm_probs=True)
+
+
+def identify_language(text: str) -> tuple[str, float]:
+    language, p = _language_identifier().classify(text)
+    return str(language), float(p)
+
+
 class LocalAI:
     name = NAME
 
@@ -80,14 +117,8 @@ class LocalAI:
         _check(features, {"text"})
         _tool("tesseract", "tesseract-ocr")
         import pytesseract
-        from PIL import Image, UnidentifiedImageError
 
-        try:
-            img = Image.open(io.BytesIO(image))
-            img.load()
-        except (UnidentifiedImageError, OSError) as exc:
-            raise InvalidRequest(f"not an image this provider can read: {exc}") from None
-        data = pytesseract.image_to_data(img.convert("RGB"), output_type=pytesseract.Output.DICT)
+        data = pytesseract.image_to_data(upright_on_white(image), output_type=pytesseract.Output.DICT)
         lines: dict[tuple[int, int, int], list[int]] = {}
         for i, word in enumerate(data["text"]):
             if word.strip() and float(data["conf"][i]) >= 0:
@@ -110,18 +141,23 @@ class LocalAI:
         if len(text) > MAX_TEXT:
             raise InvalidRequest(f"text of {len(text):,} characters is above the {MAX_TEXT:,}-character limit")
         sentiment = language = confidence = None
+        if "language" in wanted or "sentiment" in wanted:
+            language, confidence = identify_language(text)
         if "sentiment" in wanted:
             from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+            if language != "en" and (confidence or 0.0) >= NOT_ENGLISH_CONFIDENCE:
+                # VADER is an English lexicon: a glowing German review read as negative ("war"), and
+                # Spanish, Russian, Japanese as neutral 1.00. Refused, never guessed.
+                raise NotSupported(f"the {NAME} provider's sentiment is English only, and this text reads as "
+                                   f"{language!r}; use --provider with one of: {ELSEWHERE['sentiment']}")
 
             s = SentimentIntensityAnalyzer().polarity_scores(text)
             label = ("positive" if s["compound"] >= SENTIMENT_THRESHOLD else
                      "negative" if s["compound"] <= -SENTIMENT_THRESHOLD else "neutral")
             sentiment = Sentiment(label=label, positive=s["pos"], negative=s["neg"], neutral=s["neu"])
-        if "language" in wanted:
-            from langid.langid import LanguageIdentifier, model
-
-            language, p = LanguageIdentifier.from_modelstring(model, norm_probs=True).classify(text)
-            confidence = float(p)
+        if "language" not in wanted:
+            language = confidence = None
         return TextAnalysis(provider=NAME, sentiment=sentiment, language=language, language_confidence=confidence)
 
     def transcribe(self, audio: bytes, *, language: str | None = None, media_format: str = "wav") -> Any:

@@ -182,7 +182,7 @@ def test_a_cancelled_recognition_is_typed_by_its_code(code: str, error: str) -> 
     import skyloop.errors
 
     rec = _Recognizer([(sp.ResultReason.RecognizedSpeech, "partial")], error=getattr(sp.CancellationErrorCode, code))
-    ai = _ai(recognizer=lambda config, audio: rec,
+    ai = _ai(recognizer=lambda config, pcm, rate: rec,
              speech_config=lambda: sp.SpeechConfig(subscription="test-only", region="westeurope"))
     with pytest.raises(getattr(skyloop.errors, error), match=code):
         ai.transcribe(wav_bytes(b"\x00\x00" * 16_000, 16_000))
@@ -192,7 +192,7 @@ def test_a_cancelled_recognition_is_typed_by_its_code(code: str, error: str) -> 
 def test_audio_beyond_one_calls_reach_is_refused_by_name() -> None:
     from skyloop.clouds.azure.ai import MAX_CONTINUOUS_SECONDS
 
-    ai = _ai(recognizer=lambda config, audio: pytest.fail("no recognition started"),
+    ai = _ai(recognizer=lambda config, pcm, rate: pytest.fail("no recognition started"),
              speech_config=lambda: sp.SpeechConfig(subscription="test-only", region="westeurope"))
     long = wav_bytes(b"\x00\x00" * int(8_000 * (MAX_CONTINUOUS_SECONDS + 1)), 8_000)
     with pytest.raises(NotSupported, match="azure provider recognises up to"):
@@ -219,7 +219,7 @@ def test_speech_synthesis_and_recognition() -> None:
 
         return S()
 
-    def recognizer(config: Any, audio: bytes) -> Any:
+    def recognizer(config: Any, pcm: bytes, rate: int) -> Any:
         assert config.speech_recognition_language == "de-DE"
         return _Recognizer([(sp.ResultReason.RecognizedSpeech, "Hallo Skyloop."), (sp.ResultReason.NoMatch, ""),
                             (sp.ResultReason.RecognizedSpeech, "Alles gut.")])
@@ -254,3 +254,82 @@ def test_missing_credentials_are_the_environments_to_fix() -> None:
 
     with pytest.raises(CloudUnavailable, match="no Azure credential"):
         _ai(language=NoIdentity()).analyze_text("hello")
+
+
+def _wav(rate: int, channels: int, bits: int, encoding: str = "signed-integer") -> bytes:
+    """A second of a 440 Hz tone written by sox, as phones and espeak-ng write files."""
+    import shutil
+    import subprocess
+
+    if shutil.which("sox") is None:
+        pytest.skip("sox is not installed")
+    args = ["sox", "-n", "-r", str(rate), "-c", str(channels), "-e", encoding]
+    args += ["-b", str(bits)] if bits else []
+    return subprocess.run(args + ["-t", "wav", "-", "synth", "1", "sine", "440", "vol", "0.5"],
+                          capture_output=True, check=True).stdout
+
+
+@pytest.mark.parametrize("rate,channels,bits,encoding", [(22_050, 1, 16, "signed-integer"), (48_000, 2, 24, "signed-integer"),
+                                                         (44_100, 2, 32, "floating-point"), (8_000, 1, 0, "mu-law")])
+def test_recognition_streams_the_files_own_rate_as_16_bit_mono_without_its_header(
+        monkeypatch: pytest.MonkeyPatch, rate: int, channels: int, bits: int, encoding: str) -> None:
+    """The SDK's own recognizer factory (not a test double) with the stream classes spied on: the
+    stream states the file's rate, 16 bits, one channel, and receives samples only. Before, no format
+    was given (the SDK's 16 kHz 16-bit mono) and the whole file, header included, was written."""
+    formats: list[dict[str, int]] = []
+    written: list[bytes] = []
+    real_format, real_stream = sp.audio.AudioStreamFormat, sp.audio.PushAudioInputStream
+
+    def spy_format(**kw: int) -> Any:
+        formats.append(kw)
+        return real_format(**kw)
+
+    class SpyStream(real_stream):  # type: ignore[misc, valid-type]
+        def write(self, buffer: bytes) -> None:
+            written.append(bytes(buffer))
+            super().write(buffer)
+
+    monkeypatch.setattr(sp.audio, "AudioStreamFormat", spy_format)
+    monkeypatch.setattr(sp.audio, "PushAudioInputStream", SpyStream)
+    ai = _ai(speech_config=lambda: sp.SpeechConfig(subscription="test-only", region="westeurope"))
+    factory = ai._c_speech("recognizer")
+    monkeypatch.setitem(ai._clients, "recognizer", lambda config, pcm, rate: (factory(config, pcm, rate),
+                                                                             _Recognizer([(sp.ResultReason.RecognizedSpeech, "ok")]))[1])
+    assert ai.transcribe(_wav(rate, channels, bits, encoding)).text == "ok"
+    assert formats == [{"samples_per_second": rate, "bits_per_sample": 16, "channels": 1}]
+    assert len(b"".join(written)) == rate * 2  # one second of 16-bit mono samples, no RIFF header
+    assert not b"".join(written).startswith(b"RIFF")
+
+
+def _bicep_ai_settings() -> dict[str, str]:
+    """The SKYLOOP_AZURE_AI_* settings infra/azure/main.bicep gives the apps, with values of the
+    shape the deployment resolves them to (the resource's endpoint, its region, its id)."""
+    import re
+    from pathlib import Path
+
+    bicep = (Path(__file__).resolve().parents[3] / "infra" / "azure" / "main.bicep").read_text()
+    names = re.findall(r"name: '(SKYLOOP_AZURE_AI_[A-Z_]+)'", bicep)
+    shaped = {"SKYLOOP_AZURE_AI_ENDPOINT": "https://skyloop-ai-x1.cognitiveservices.azure.com/",
+              "SKYLOOP_AZURE_AI_REGION": "westeurope",
+              "SKYLOOP_AZURE_AI_RESOURCE_ID": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/skyloop"
+                                              "/providers/Microsoft.CognitiveServices/accounts/skyloop-ai-x1"}
+    assert set(names) <= set(shaped), f"a new AI setting in the Bicep: {set(names) - set(shaped)}"
+    return {n: shaped[n] for n in names}
+
+
+@pytest.mark.parametrize("kind", ["vision", "language", "translation"])
+def test_each_client_builds_from_the_settings_the_bicep_gives_it(monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """The real constructors, with the managed identity's credential type: the Bicep set a region, and
+    azure-ai-translation-text 2.x refuses a token credential with a region but no resource id
+    (ValueError), which the faked clients above never reached."""
+    from skyloop.clouds.azure import ai as azure_ai
+    from skyloop.clouds.azure.config import AzureSettings
+
+    for name, value in _bicep_ai_settings().items():
+        monkeypatch.setenv(name, value)
+    settings = AzureSettings()
+    assert settings.ai_region and settings.ai_resource_id  # what the Bicep deploys
+    azure_ai._client.cache_clear()
+    client = azure_ai.AzureAI(settings)._c(kind)  # raised ValueError for translation, as deployed
+    assert type(client).__module__.startswith("azure.ai.")
+    azure_ai._client.cache_clear()

@@ -157,3 +157,28 @@ def test_missing_credentials_are_the_environments_to_fix(monkeypatch: pytest.Mon
     with pytest.raises(CloudUnavailable, match="no Google Cloud credentials"):
         _ai().analyze_text("hello", features=("sentiment",))
     gcp_ai._client.cache_clear()
+
+
+@pytest.mark.parametrize("name,rate", [("ZOOM0001.WAV", 48_000), ("call.wav", 8_000)])
+def test_stereo_24_bit_and_mu_law_files_reach_speech_as_16_bit_mono(name: str, rate: int) -> None:
+    """A phone's 48 kHz 24-bit stereo file (upper-case extension, as Zoom recorders name them) and
+    a telephony µ-law file: the request is LINEAR16, one channel, at the file's own rate, and its
+    content a 16-bit mono WAV. Before, a stereo file was sent with no channel count (refused by the
+    service) and 24-bit or µ-law files were "not a WAV"."""
+    import shutil
+    import subprocess
+    import wave
+
+    if shutil.which("sox") is None:
+        pytest.skip("sox is not installed")
+    args = ["-c", "2", "-b", "24"] if rate == 48_000 else ["-c", "1", "-e", "mu-law"]
+    audio = subprocess.run(["sox", "-n", "-r", str(rate), *args, "-t", "wav", "-", "synth", "2", "sine", "440"],
+                           capture_output=True, check=True).stdout
+    S = speech_v1
+    heard = Fake(recognize=(S.RecognizeRequest, S.RecognizeResponse(results=[])))
+    _ai(speech=heard).transcribe(audio, media_format=name.rsplit(".", 1)[1])
+    config, content = heard.requests[0].config, heard.requests[0].audio.content
+    assert (config.sample_rate_hertz, config.audio_channel_count, config.encoding) == (
+        rate, 1, S.RecognitionConfig.AudioEncoding.LINEAR16)
+    with wave.open(io.BytesIO(content)) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()) == (1, 2, rate, 2 * rate)

@@ -165,6 +165,7 @@ class AwsAI:
         return job_output_of(uri, f"s3://{self.aws.bucket}", JOB_NAME)
 
     def transcribe(self, audio: bytes, *, language: str | None = None, media_format: str = "wav") -> Transcript:
+        media_format = media_format.lower()  # ZOOM0001.WAV
         if media_format not in ("wav", "mp3", "flac", "ogg", "mp4", "webm", "amr", "m4a"):
             raise NotSupported(f"Transcribe takes no {media_format} audio")
         digest = hashlib.sha256(audio).hexdigest()  # names the audio's copy: one per content

@@ -85,7 +85,7 @@ class AzureAI:
         if kind not in self._clients:
             if not self.azure.ai_endpoint:
                 raise CloudUnavailable("SKYLOOP_AZURE_AI_ENDPOINT is not set (the Azure AI services resource's endpoint)")
-            self._clients[kind] = _client(kind, self.azure.ai_endpoint, self.azure.ai_region)
+            self._clients[kind] = _client(kind, self.azure.ai_endpoint, self.azure.ai_region, self.azure.ai_resource_id)
         return self._clients[kind]
 
     def analyze_image(self, image: bytes, features: Sequence[str] = ("labels", "objects", "text")) -> ImageAnalysis:
@@ -155,13 +155,14 @@ class AzureAI:
         return speech(NAME, bytes(result.audio_data), audio_format, voice)
 
     def transcribe(self, audio: bytes, *, language: str | None = None, media_format: str = "wav") -> Transcript:
-        seconds, _ = wav_audio(NAME, audio, media_format)
+        sound = wav_audio(NAME, audio, media_format)
+        seconds = sound.seconds
         if seconds > MAX_CONTINUOUS_SECONDS:
             raise NotSupported(f"the {NAME} provider recognises up to {MAX_CONTINUOUS_SECONDS:.0f} s of audio in one call, "
                                f"not {seconds:.0f} s (batch transcription from Blob Storage is not built)")
         config = self._speech_config()
         config.speech_recognition_language = language or "en-US"
-        return Transcript(provider=NAME, text=_recognise_all(self._c_speech("recognizer")(config, audio), seconds),
+        return Transcript(provider=NAME, text=_recognise_all(self._c_speech("recognizer")(config, sound.pcm, sound.rate), seconds),
                           language=language or "en-US")
 
     # -- Speech SDK: a native client, built per call from a config --------------------------------
@@ -185,9 +186,12 @@ class AzureAI:
         if kind == "synthesizer":
             return lambda config: sp.SpeechSynthesizer(speech_config=config, audio_config=None)
 
-        def recognizer(config: Any, audio: bytes) -> Any:
-            stream = sp.audio.PushAudioInputStream()
-            stream.write(audio)
+        def recognizer(config: Any, pcm: bytes, rate: int) -> Any:
+            # The stream's format said, and the samples alone: with no format the SDK takes 16 kHz
+            # 16-bit mono, and heard every other file at the wrong speed, its header as noise.
+            fmt = sp.audio.AudioStreamFormat(samples_per_second=rate, bits_per_sample=16, channels=1)
+            stream = sp.audio.PushAudioInputStream(stream_format=fmt)
+            stream.write(pcm)
             stream.close()
             return sp.SpeechRecognizer(speech_config=config, audio_config=sp.audio.AudioConfig(stream=stream))
 
@@ -195,7 +199,7 @@ class AzureAI:
 
 
 @lru_cache(maxsize=None)
-def _client(kind: str, endpoint: str, region: str) -> Any:
+def _client(kind: str, endpoint: str, region: str, resource_id: str = "") -> Any:
     from .storage import _credential
 
     if kind == "vision":
@@ -208,7 +212,11 @@ def _client(kind: str, endpoint: str, region: str) -> Any:
         return TextAnalyticsClient(endpoint=endpoint, credential=_credential())
     from azure.ai.translation.text import TextTranslationClient
 
-    return TextTranslationClient(credential=_credential(), endpoint=endpoint, region=region or None)
+    # With an Entra token, Translator needs the region and the resource's id together (SDK 2.x raises
+    # ValueError on a region alone); the resource's own endpoint needs neither.
+    if region and resource_id:
+        return TextTranslationClient(credential=_credential(), endpoint=endpoint, region=region, resource_id=resource_id)
+    return TextTranslationClient(credential=_credential(), endpoint=endpoint)
 
 
 def _recognise_all(recognizer: Any, seconds: float) -> str:

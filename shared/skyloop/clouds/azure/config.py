@@ -59,4 +59,5 @@ class AzureSettings(EnvSettings):
     rollout_orchestrator: str = ""
     # Azure AI services (vision, language, translator, speech): the multi-service resource
     ai_endpoint: str = ""  # https://<resource>.cognitiveservices.azure.com/
-    ai_region: str = ""  # the resource's region (Translator with Entra ID needs it)
+    ai_region: str = ""  # the resource's region (Translator with Entra ID needs it, with the resource id)
+    ai_resource_id: str = ""  # /subscriptions/.../accounts/<name>: Translator's Ocp-Apim-ResourceId

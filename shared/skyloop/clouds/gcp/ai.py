@@ -183,12 +183,14 @@ class GcpAI:
     def transcribe(self, audio: bytes, *, language: str | None = None, media_format: str = "wav") -> Transcript:
         from google.cloud import speech_v1
 
-        seconds, rate = wav_audio(NAME, audio, media_format, takes="WAV (LINEAR16)")
+        sound = wav_audio(NAME, audio, media_format, takes="WAV (LINEAR16)")
+        audio, seconds = sound.wav, sound.seconds  # 16-bit mono: what LINEAR16 with one channel means
         if seconds > MAX_ASYNC_SECONDS:
             raise NotSupported(f"the {NAME} provider recognises up to {MAX_ASYNC_SECONDS / 60:.0f} min of audio, "
                                f"not {seconds / 60:.0f} min")
         config = speech_v1.RecognitionConfig(encoding=speech_v1.RecognitionConfig.AudioEncoding.LINEAR16,
-                                             sample_rate_hertz=rate, language_code=language or "en-US")
+                                             sample_rate_hertz=sound.rate, audio_channel_count=1,
+                                             language_code=language or "en-US")
         if seconds > MAX_SYNC_SECONDS:
             return self._long(audio, config, language)
         r = _call(self._c("speech").recognize, request=speech_v1.RecognizeRequest(
