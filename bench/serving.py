@@ -69,13 +69,16 @@ def wait_healthy(proc: subprocess.Popen[str], port: int, path: str, seconds: flo
     raise AssertionError(f"no answer on {path} within {seconds:g} s")
 
 
-def start_image(folder: Path, sha256: str, workers: int | None = 2) -> tuple[subprocess.Popen[str], int]:
-    """serve.py as the image starts it (``serve``), stopped by the caller by its PID."""
+def start_image(folder: Path, sha256: str, workers: int | None = 2,
+                extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], int]:
+    """serve.py as the image starts it (``serve``), stopped by the caller by its PID; ``extra_env``
+    as a job sets it (a Batch Transform job's ``Environment``)."""
     port = free_port()
     env = {**{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}, "SKYLOOP_MODEL_DIR": str(folder),
            "SKYLOOP_BIND": "127.0.0.1", "SAGEMAKER_BIND_TO_PORT": str(port), "SKYLOOP_ARTIFACT_SHA256": sha256}
     if workers:
         env["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(workers)
+    env.update(extra_env or {})
     proc = subprocess.Popen([sys.executable, "-I", str(SERVE), "serve"], env=env, stderr=subprocess.PIPE, text=True)
     wait_healthy(proc, port, "/ping")
     return proc, port

@@ -23,6 +23,7 @@ from .ports import (
     RunMirror,
     TrainingBackend,
 )
+from .ports.batch import BatchScorer
 from .ports.notify import Notifier
 
 
@@ -46,4 +47,5 @@ class Adapters:
     rollouts: RolloutRunner | None = None  # a workflow engine for the rollout's steps; None: run them inline
     notifiers: dict[str, Notifier] = field(default_factory=dict)  # who is told: webhook, PagerDuty, the cloud's topic
     notifications: Queue | None = None  # notices waiting for their channels (delivered on their own)
+    batch: BatchScorer | None = None  # a cloud's batch-scoring service, for rows above the in-function size rule
     ai: AIServices | None = None  # AI services for uploads under ai/ (bootstrap: the cloud's own, or settings.ai.provider)

@@ -87,6 +87,7 @@ class Table:
     audit: Builder = lambda p: KvAuditLog(p.kv)
     state: Builder = lambda p: KvRemediationState(p.kv)
     training: Builder = _none
+    batch: Builder = _none  # a batch-scoring service for rows above the in-function size rule
     metrics: Builder = _none
     rollouts: Builder = _none
     notifications: Builder = _none  # the queue notices wait on for their channels
@@ -141,7 +142,7 @@ def bootstrap(runtime: str = "local", settings: Settings | None = None, cloud_se
     return Adapters(
         settings=settings, store=p.store, registry=p.registry, deployer=p.deployer, events=t.events(p),
         remediation=t.remediation(p), idempotency=t.idempotency(p), audit=t.audit(p), executor=t.executor(p),
-        state=t.state(p), kv=p.kv, clock=p.clock, training=t.training(p), mirror=mirror, metrics=t.metrics(p),
+        state=t.state(p), kv=p.kv, clock=p.clock, training=t.training(p), batch=t.batch(p), mirror=mirror, metrics=t.metrics(p),
         rollouts=t.rollouts(p), ai=(t.ai or t.own_ai)(p), notifiers={**notifiers(settings), **t.own_notifiers(p)},
         notifications=t.notifications(p),
     )

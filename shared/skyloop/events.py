@@ -136,6 +136,19 @@ class TrainingJobCompleted(_Event):
     reason: str = ""
 
 
+class BatchJobCompleted(_Event):
+    """A cloud batch-scoring job (for rows above the in-function size rule) ended, or wrote output.
+
+    SageMaker says so (its "Transform Job State Change"); Vertex AI's output landing in Cloud Storage
+    says only that it is writing, so ``status`` is ``unknown`` and the handler asks the job."""
+
+    type: Literal["BatchJobCompleted"] = "BatchJobCompleted"
+    backend: str = Field(min_length=1)
+    key: str = Field(min_length=1)  # Skyloop's key of the job (ports/batch.py), in its name or output path
+    status: Literal["succeeded", "failed", "unknown"] = "unknown"
+    reason: str = ""
+
+
 class ModelVersionApproved(_Event):
     type: Literal["ModelVersionApproved"] = "ModelVersionApproved"
     model_group: ModelGroup
@@ -282,6 +295,7 @@ DomainEvent = Annotated[
         TrainingDataArrived,
         MediaArrived,
         BatchPredictionRequested,
+        BatchJobCompleted,
         TrainingJobCompleted,
         ModelVersionApproved,
         MetricBatch,

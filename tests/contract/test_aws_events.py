@@ -36,7 +36,7 @@ def test_every_sample_is_covered_here() -> None:
                "sqs-sns-s3-object-created.json", "s3-object-removed.json", "eventbridge-cloudwatch-alarm-no-dimensions.json",
                "s3-ai-upload-created.json", "eventbridge-transcribe-output-created.json",
                "eventbridge-transcribe-job-failed.json", "eventbridge-scheduled-notify.json",
-               "s3-batch-upload-created.json"}
+               "s3-batch-upload-created.json", "eventbridge-sagemaker-transform-job-completed.json"}
     assert {p.name for p in EVENTS.glob("*.json")} == covered
 
 
@@ -202,6 +202,7 @@ DECODED = {
     "sqs-sns-s3-object-created.json": ["TrainingDataArrived"],
     "s3-object-removed.json": [],
     "eventbridge-transcribe-output-created.json": ["MediaArrived"],
+    "eventbridge-sagemaker-transform-job-completed.json": ["BatchJobCompleted"],
 }
 
 
@@ -316,3 +317,20 @@ def test_a_failed_transcribe_job_stands_in_for_the_output_it_never_wrote() -> No
     assert decode(raw) == []
     raw["detail"].update(TranscriptionJobStatus="FAILED", TranscriptionJobName="someone-elses-job")
     assert decode(raw) == []
+
+
+def test_a_transform_jobs_end_carries_skyloops_key_and_its_state() -> None:
+    """Batch Transform's "Transform Job State Change": Skyloop's jobs only, ended states only, the key
+    from the name; a failed job's reason kept (it writes no output to say so)."""
+    from skyloop.clouds.aws.events import to_domain
+
+    ev = load("eventbridge-sagemaker-transform-job-completed.json")
+    [done] = to_domain(ev, training_bucket=TRAINING_BUCKET, read=_objects)
+    assert (done.backend, done.key, done.status) == ("sagemaker", "6c0f2d1e9b8a7f6e5d4c3b2a1908f7e6d5c4b3a2", "succeeded")
+    ev["detail"].update(TransformJobStatus="Failed", FailureReason="ClientError: See job logs")
+    [failed] = to_domain(ev, training_bucket=TRAINING_BUCKET, read=_objects)
+    assert (failed.status, failed.reason) == ("failed", "ClientError: See job logs")
+    ev["detail"].update(TransformJobStatus="InProgress")
+    assert to_domain(ev, training_bucket=TRAINING_BUCKET, read=_objects) == []
+    ev["detail"].update(TransformJobStatus="Completed", TransformJobName="another-teams-job")
+    assert to_domain(ev, training_bucket=TRAINING_BUCKET, read=_objects) == []

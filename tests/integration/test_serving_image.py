@@ -103,3 +103,50 @@ def test_a_training_job_that_fails_says_why_where_sagemaker_reads_it(tmp_path: P
                          capture_output=True, text=True, timeout=120)
     assert ran.returncode == 1
     assert "hyperparameters.json" in (tmp_path / "output" / "failure").read_text()
+
+
+def test_a_batch_jobs_records_are_each_answered_in_order(tmp_path: Path) -> None:
+    """SageMaker Batch Transform (``SplitType=Line``, ``BatchStrategy=MultiRecord``) posts a mini-batch
+    of CSV lines, the file's header among them, and joins each answer line to its record
+    (``JoinSource=Input``): so one line per record comes back, the header answered with the output's
+    header, and a bad record refused alone with its reason. Vertex AI batch prediction posts arrays
+    with the header in ``parameters``; its answers are one per instance."""
+    import csv
+    import io
+
+    import pandas as pd
+
+    from bench.serving import CHURN
+
+    folder, sha, _ = model_dir(tmp_path)
+    frame = pd.read_csv(CHURN).drop(columns=["churned"]).head(6).astype(object)
+    columns = list(frame.columns)
+    frame.loc[2, columns[1]] = None  # a hole
+    frame.loc[4, columns[0]] = "lots"  # not a number
+    lines = frame.to_csv(index=False).splitlines() + ["1,2"]  # and a record with the wrong field count
+    proc, port = start(folder, sha, extra_env={"SKYLOOP_BATCH_COLUMNS": json.dumps(columns)})
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("POST", "/invocations", body="\n".join(lines).encode(),
+                     headers={"Content-Type": "text/csv", "Accept": "text/csv"})
+        resp = conn.getresponse()
+        answer, ctype = resp.read().decode(), resp.getheader("content-type") or ""
+        assert resp.status == 200 and ctype.startswith("text/csv"), answer
+        out = answer.splitlines()
+        assert len(out) == len(lines)
+        joined = "\n".join(f"{rec},{ans}" for rec, ans in zip(lines, out))  # what JoinSource=Input writes
+        table = list(csv.DictReader(io.StringIO(joined)))
+        assert list(table[0])[-2:] == ["prediction", "refused"]
+        answers = [row for row in csv.reader(out)]  # a ragged record's joined line is ragged: read the answers
+        refused = {i - 1: why for i, (_, why) in enumerate(answers) if why and i}
+        assert set(refused) == {2, 4, 6}, refused
+        assert "is missing or not a finite number" in refused[2] and "the header has" in refused[6]
+        assert all(r["prediction"] in ("0", "1") for i, r in enumerate(table) if i not in refused)
+
+        status, _, doc = post(port, json.dumps({"instances": frame.where(frame.notna(), None).values.tolist(),
+                                                "parameters": {"columns": columns}}).encode())
+        assert status == 200 and len(doc["predictions"]) == 6
+        assert [i for i, p in enumerate(doc["predictions"]) if isinstance(p, dict)] == [2, 4]
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)

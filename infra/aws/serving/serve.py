@@ -223,7 +223,9 @@ def create_app(model: Model | None = None) -> Any:
         if isinstance(result, Exception):
             traceback.print_exception(result, file=sys.stderr)
             return error(500, "internal", "the request failed")
-        return Response(result, media_type="application/json")
+        # a Batch Transform job sends text/csv and asks text/csv back: one line per record
+        csv_out = req[1].split(";")[0].strip() == "text/csv" and req[2].split(";")[0].strip() == "text/csv"
+        return Response(result, media_type="text/csv" if csv_out else "application/json")
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({})

@@ -91,6 +91,7 @@ def is_training_csv(name: str) -> bool:
 def takes(function: str) -> tuple[type, ...]:
     """The domain events each event-driven function takes, the same on every cloud."""
     from ..events import (
+        BatchJobCompleted,
         BatchPredictionRequested,
         CanaryPassed,
         MediaArrived,
@@ -104,8 +105,9 @@ def takes(function: str) -> tuple[type, ...]:
 
     table: dict[str, tuple[type, ...]] = {
         # the training bucket's trigger: a CSV, a training job's result, a file under ai/ for the AI services
-        # and rows to score under batch/<group>/ (the train function carries pandas and scikit-learn)
-        "train": (TrainingDataArrived, TrainingJobCompleted, MediaArrived, BatchPredictionRequested),
+        # and rows to score under batch/<group>/ (the train function carries pandas and scikit-learn), and
+        # a cloud batch job's end
+        "train": (TrainingDataArrived, TrainingJobCompleted, MediaArrived, BatchPredictionRequested, BatchJobCompleted),
         "deploy": (ModelVersionApproved, CanaryPassed),
         "detect": (MetricBatch, MetricAlarm),
         "remediate": (RemediationRequested,),

@@ -31,11 +31,12 @@ _TABLE = {
     "canary": ("deploy", "on_canary_passed", "CanaryPassed"),
     "analyze": ("analyze", "on_media", "MediaArrived"),
     "score": ("score", "on_batch", "BatchPredictionRequested"),
+    "batch-job": ("score", "on_batch_job", "BatchJobCompleted"),
 }
 _FUNCS = {fn: mod for mod, fn, _ in _TABLE.values()}
 # Triggers only a cloud raises (an alarm whose window the cloud's metrics API reads, a managed
 # training job that ended): dispatched like the rest, but not offered for local invocation.
-CLOUD_ONLY = frozenset({"alarm", "training-job"})
+CLOUD_ONLY = frozenset({"alarm", "training-job", "batch-job"})
 HANDLERS = tuple(h for h in _TABLE if h not in CLOUD_ONLY)
 
 

@@ -90,6 +90,7 @@ KEY_FAMILIES: dict[str, Family] = {
     "idempotency:": Family("skyloop.composed.idempotency", "one per event handled", "the handler's result"),
     "notified:": Family("skyloop.notify.deliver", "one per notice told", "the notice's kind and channels"),
     "notify:rate": Family("skyloop.notify.deliver", "one", "the notices' token bucket"),
+    "batch-job:": Family("skyloop.ports.batch", "one per cloud batch job", "its input, version and service name (handlers/score.py writes it)"),
     "batch-failed:": Family("skyloop.ports.batch", "one per batch that could not be scored", "its reason (handlers/score.py writes it)"),
     "ai-job/": Family("skyloop.ai.uploads", "one per provider job", "the uploads waiting on it"),
     "vertex:": Family("skyloop.clouds.gcp", "one per training job and endpoint group", "a job name, an operation list"),

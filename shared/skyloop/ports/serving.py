@@ -25,7 +25,8 @@ def model_fn(model_dir):
 
 
 def input_fn(body, content_type="application/json"):
-    return parse_request(body, content_type)
+    columns = os.environ.get("SKYLOOP_BATCH_COLUMNS")  # a SageMaker Batch Transform job's header
+    return parse_request(body, content_type, json.loads(columns) if columns else None)
 
 
 def predict_fn(rows, bundle):
@@ -33,7 +34,7 @@ def predict_fn(rows, bundle):
 
 
 def output_fn(predictions, accept="application/json"):
-    return render(predictions)
+    return render(predictions, accept)
 """
 
 

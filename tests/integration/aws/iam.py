@@ -146,7 +146,7 @@ TRANSACT = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "C
 # S3 operations whose IAM action has another name
 S3_ACTION = {"HeadObject": "GetObject", "ListObjectsV2": "ListBucket", "HeadBucket": "ListBucket"}
 # SageMaker parameters naming a resource, and that resource's ARN type
-SAGEMAKER = {"EndpointName": "endpoint", "EndpointConfigName": "endpoint-config", "ModelName": "model",
+SAGEMAKER = {"TransformJobName": "transform-job", "EndpointName": "endpoint", "EndpointConfigName": "endpoint-config", "ModelName": "model",
              "TrainingJobName": "training-job", "ModelPackageGroupName": "model-package-group"}
 
 

@@ -66,6 +66,9 @@ class AwsSettings(EnvSettings):
     training_volume_gb: int = 50
     training_max_seconds: int = 4 * 3600
     training_output: str = ""  # s3://bucket/prefix; default s3://<bucket>/training-jobs/
+    # Batch Transform (rows to score above the in-function size rule), on the inference image
+    batch_instance_type: str = "ml.m5.xlarge"
+    batch_instance_count: int = Field(1, ge=1)
     # Remediation
     targets: dict[str, EcsTarget] = Field(default_factory=dict)
     clear_cache_document: str = "skyloop-clear-cache"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ...errors import InvalidEvent
-from ...events import MediaArrived, MetricAlarm, ModelVersionApproved, TrainingJobCompleted, parse_event
+from ...events import BatchJobCompleted, MediaArrived, MetricAlarm, ModelVersionApproved, TrainingJobCompleted, parse_event
 from ..decoding import accept, bare_domain_event, is_training_csv, upload_event
 from .s3 import object_key
 from .shapes import typed
@@ -82,6 +82,20 @@ def training_job_event(raw: dict[str, Any]) -> TrainingJobCompleted | None:
 
 
 @typed
+def transform_job_event(raw: dict[str, Any]) -> BatchJobCompleted | None:
+    """EventBridge "SageMaker Transform Job State Change" of a Skyloop batch job that ended (its
+    name is ``skyloop-batch-<key>``, ``clouds/aws/transform.py``); None for another job or state."""
+    from .transform import PREFIX, STATES
+
+    d = _get(raw, "detail")
+    name, status = str(_get(d, "TransformJobName")), STATES.get(str(d.get("TransformJobStatus")), "running")
+    if not name.startswith(PREFIX) or status == "running":
+        return None
+    return BatchJobCompleted(event_id=str(raw.get("id") or f"{name}:{status}"), backend="sagemaker",
+                             key=name[len(PREFIX):], status=status, reason=str(d.get("FailureReason") or ""))
+
+
+@typed
 def approval_event(raw: dict[str, Any]) -> ModelVersionApproved | None:
     """EventBridge "SageMaker Model Package State Change": an approval, or None for another state."""
     d = _get(raw, "detail")
@@ -135,6 +149,8 @@ def to_domain(raw: Any, *, training_bucket: str, read: Callable[[str], bytes]) -
         return _transcription_failed(raw, training_bucket)
     if kind == "SageMaker Training Job State Change":
         return [e for e in (training_job_event(raw),) if e is not None]
+    if kind == "SageMaker Transform Job State Change":
+        return [e for e in (transform_job_event(raw),) if e is not None]
     if kind == "SageMaker Model Package State Change":
         return [e for e in (approval_event(raw),) if e is not None]
     if "alarmData" in raw or kind == "CloudWatch Alarm State Change":

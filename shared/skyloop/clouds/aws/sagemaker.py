@@ -195,6 +195,27 @@ def fit_name(base: str, suffix: str = "", limit: int = 63) -> str:
     return f"{base[: limit - len(suffix) - len(digest) - 1].rstrip('-')}-{digest}{suffix}"
 
 
+def serving_model(sm: Any, aws: AwsSettings, store: BlobStore, version: ModelVersion) -> str:
+    """The SageMaker model of a version on the serving image (endpoints and Batch Transform share it):
+    its bytes checked against the registry's sha256 before they are packed, and the container told
+    that sha256, so it refuses any other bytes. Created once; its name says group and version."""
+    check_serving_sklearn(version, aws)
+    data = verified_bytes(store, version.artifact_uri, version.artifact_sha256,
+                          f"artifact of {version.group} v{version.version} does not match the registry's sha256")
+    bundle_uri = store.put(f"models/{version.group}/serving/{version.artifact_sha256}.tar.gz", serving_bundle(data))
+    name = fit_name(fit_name(f"{aws.endpoint_prefix}-{_check_name(version.group)}"), f"-v{version.version}")
+    try:
+        sm.create_model(ModelName=name, ExecutionRoleArn=aws.execution_role_arn, PrimaryContainer={
+            "Image": aws.inference_image, "ModelDataUrl": bundle_uri,
+            "Environment": {"SKYLOOP_ARTIFACT_SHA256": version.artifact_sha256,  # model_fn refuses other bytes
+                            "SAGEMAKER_PROGRAM": "inference.py",
+                            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}})
+    except Exception as exc:
+        if "already exist" not in str(exc).lower():
+            raise
+    return name
+
+
 class SageMakerDeployer:
     """Slots as production variants of one endpoint per model group."""
 
@@ -264,21 +285,7 @@ class SageMakerDeployer:
             time.sleep(15)
 
     def _model_for(self, version: ModelVersion) -> str:
-        check_serving_sklearn(version, self.aws)
-        data = verified_bytes(self.store, version.artifact_uri, version.artifact_sha256,
-                              f"artifact of {version.group} v{version.version} does not match the registry's sha256")
-        bundle_uri = self.store.put(f"models/{version.group}/serving/{version.artifact_sha256}.tar.gz", serving_bundle(data))
-        name = fit_name(self.endpoint(version.group), f"-v{version.version}")
-        try:
-            self.sm.create_model(ModelName=name, ExecutionRoleArn=self.aws.execution_role_arn, PrimaryContainer={
-                "Image": self.aws.inference_image, "ModelDataUrl": bundle_uri,
-                "Environment": {"SKYLOOP_ARTIFACT_SHA256": version.artifact_sha256,  # model_fn refuses other bytes
-                                "SAGEMAKER_PROGRAM": "inference.py",
-                                "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}})
-        except Exception as exc:
-            if "already exist" not in str(exc).lower():
-                raise
-        return name
+        return serving_model(self.sm, self.aws, self.store, version)
 
     def _weights(self, group: str) -> dict[str, float]:
         """Live weights (set_traffic changes them outside any endpoint config)."""

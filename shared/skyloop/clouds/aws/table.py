@@ -16,6 +16,7 @@ from .executors import AwsActionExecutor
 from .s3 import S3BlobStore
 from .sagemaker import SageMakerDeployer, SageMakerModelRegistry, SageMakerTrainingBackend
 from .sqs import SqsQueue
+from .transform import SageMakerBatchScorer
 from .stepfunctions import StepFunctionsRollouts
 
 TABLE = Table(
@@ -31,6 +32,7 @@ TABLE = Table(
     state=lambda p: DynamoRemediationState(p.cloud),
     executor=lambda p: AwsActionExecutor(p.cloud, deployer=p.deployer),
     training=lambda p: SageMakerTrainingBackend(p.cloud, p.store),
+    batch=lambda p: SageMakerBatchScorer(p.cloud, p.store),  # rows above the in-function size rule
     metrics=lambda p: CloudWatchMetrics(p.cloud),
     rollouts=lambda p: StepFunctionsRollouts(p.cloud) if p.cloud.rollout_state_machine_arn else None,
     own_ai=lambda p: AwsAI(p.cloud),  # uploads under ai/ are analysed by AWS's own AI services
