@@ -36,9 +36,10 @@ locals {
   vertex_endpoints = ["aiplatform.endpoints.create", "aiplatform.endpoints.get", "aiplatform.endpoints.list",
   "aiplatform.endpoints.update", "aiplatform.endpoints.deploy", "aiplatform.endpoints.undeploy"]
   vertex_roles = {
-    train = { title = "Skyloop train: register model versions, run training jobs",
+    train = { title = "Skyloop train: register model versions, run training and batch prediction jobs",
       permissions = concat(local.vertex_registry, ["aiplatform.models.upload", "aiplatform.customJobs.create",
-    "aiplatform.customJobs.get", "aiplatform.customJobs.list"]) }
+        "aiplatform.customJobs.get", "aiplatform.customJobs.list", "aiplatform.batchPredictionJobs.create",
+    "aiplatform.batchPredictionJobs.get", "aiplatform.batchPredictionJobs.list"]) }
     remediate = { title = "Skyloop remediate: roll a model group back on its endpoints",
     permissions = concat(local.vertex_registry, local.vertex_endpoints) }
     rollout-step = { title = "Skyloop rollout: deploy, probe and shift traffic between versions",
@@ -97,7 +98,7 @@ resource "google_project_iam_member" "detect_reads_metrics" {
   member  = "serviceAccount:${google_service_account.fn["detect"].email}"
 }
 
-# train submits Vertex AI custom jobs that run as the training-job account
+# train submits Vertex AI custom jobs and batch prediction jobs that run as the training-job account
 resource "google_service_account_iam_member" "train_acts_as_training_job" {
   service_account_id = google_service_account.training_job.name
   role               = "roles/iam.serviceAccountUser"
@@ -106,7 +107,7 @@ resource "google_service_account_iam_member" "train_acts_as_training_job" {
 
 resource "google_storage_bucket_iam_member" "training_job_reads_and_writes" {
   bucket = google_storage_bucket.bucket["training"].name
-  role   = "roles/storage.objectAdmin" # reads the dataset and the code, writes training-jobs/<group>/<job>/
+  role   = "roles/storage.objectAdmin" # reads the dataset, code and batch/ rows; writes training-jobs/ and predictions/<group>/jobs/
   member = "serviceAccount:${google_service_account.training_job.email}"
 }
 

@@ -143,6 +143,19 @@ def test_a_training_jobs_result_is_its_completion() -> None:
     assert decode(raw) == []  # the job's own scratch file
 
 
+def test_a_batch_prediction_jobs_output_asks_whether_the_job_ended() -> None:
+    """Vertex tells nobody a batch job ended: its output's finalize event names the job (its key, in
+    the output prefix), with no state; an object elsewhere under predictions/ is nothing."""
+    from skyloop.events import BatchJobCompleted
+
+    [out] = decode(sample("storage-batch-prediction-output-finalized.json"))
+    assert isinstance(out, BatchJobCompleted)
+    assert (out.backend, out.key, out.status) == ("vertex", "6c0f2d1e9b8a7f6e5d4c3b2a1908f7e6d5c4b3a2", "unknown")
+    raw = sample("storage-batch-prediction-output-finalized.json")
+    raw["data"]["name"] = "predictions/churn-2026/week-48.manifest.json"
+    assert decode(raw) == []
+
+
 def test_a_vertex_approval_in_the_audit_log_is_an_approval_hint() -> None:
     raw = sample("auditlog-vertex-version-approved.json")
     [ok] = decode(raw)

@@ -224,6 +224,9 @@ VERTEX_CALLS = {
     "update_endpoint": "aiplatform.endpoints.update", "deploy_model": "aiplatform.endpoints.deploy",
     "undeploy_model": "aiplatform.endpoints.undeploy", "predict": "aiplatform.endpoints.predict",
     "get_operation": "aiplatform.endpoints.get",  # settled() reads the endpoint's own operations
+    "create_batch_prediction_job": "aiplatform.batchPredictionJobs.create",
+    "get_batch_prediction_job": "aiplatform.batchPredictionJobs.get",
+    "list_batch_prediction_jobs": "aiplatform.batchPredictionJobs.list",
 }
 
 
@@ -232,7 +235,7 @@ def test_vertex_grants_are_the_permissions_the_adapters_call() -> None:
     Vertex AI resource in the project. Each now holds a custom role: every client method the
     adapters call maps to a permission, and each function's role holds what its calls need."""
     calls = set()
-    for f in ("vertex.py", "endpoints.py", "jobs.py"):
+    for f in ("vertex.py", "endpoints.py", "jobs.py", "batch.py"):
         src = (ROOT / "shared/skyloop/clouds/gcp" / f).read_text()
         calls |= set(re.findall(r"\.(?:client|endpoints|prediction)\.(\w+)\(", src))
     assert calls and calls <= set(VERTEX_CALLS), calls - set(VERTEX_CALLS)
@@ -241,7 +244,8 @@ def test_vertex_grants_are_the_permissions_the_adapters_call() -> None:
     endpoints = {VERTEX_CALLS[c] for c in ("create_endpoint", "get_endpoint", "list_endpoints", "update_endpoint",
                                              "deploy_model", "undeploy_model")}
     need = {"train": registry | {"aiplatform.models.upload", "aiplatform.customJobs.create", "aiplatform.customJobs.get",
-                                 "aiplatform.customJobs.list"},
+                                 "aiplatform.customJobs.list", "aiplatform.batchPredictionJobs.create",
+                                 "aiplatform.batchPredictionJobs.get", "aiplatform.batchPredictionJobs.list"},
             "remediate": registry | endpoints, "rollout-step": registry | endpoints | {"aiplatform.endpoints.predict"}}
     block = text.split("vertex_roles = {", 1)[1].split("\n  }\n", 1)[0]
     for fn, perms in need.items():

@@ -87,7 +87,7 @@ class GcpEnv:
         self.models = FakeModelService()
         self.endpoints = FakeEndpointService(self.models)
         self.predictions = FakePredictionService(self.endpoints, gcs.store, tmp_path)
-        self.jobs, self.run = FakeJobService(), FakeRun()
+        self.jobs, self.run = FakeJobService(self.models), FakeRun()
         self.monitoring = metric_window()
         self.workflows = FakeExecutions()
         self.settings = Settings(home=tmp_path / "home", **settings)

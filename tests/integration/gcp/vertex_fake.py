@@ -339,11 +339,14 @@ class FakePredictionService:
 
 
 class FakeJobService:
-    """A stand-in for ``JobServiceClient``'s custom jobs: create (the SDK's request type, a
-    server-made name, state PENDING), get, and list with ``labels.k="v"`` filters."""
+    """A stand-in for ``JobServiceClient``'s custom jobs and batch prediction jobs: create (the SDK's
+    request type, a server-made name, state PENDING), get, and list with ``labels.k="v"`` filters;
+    a batch job's model must exist in the registry's fake, when given one."""
 
-    def __init__(self) -> None:
+    def __init__(self, models: "FakeModelService | None" = None) -> None:
         self.jobs: dict[str, aiplatform_v1.CustomJob] = {}
+        self.batch_jobs: dict[str, aiplatform_v1.BatchPredictionJob] = {}
+        self.models = models
         self.requests: list[Any] = []
 
     def create_custom_job(self, request: Any) -> aiplatform_v1.CustomJob:
@@ -369,3 +372,45 @@ class FakeJobService:
         wanted = dict(re.findall(r'labels\.([\w-]+)="([^"]*)"', r.filter))
         return [aiplatform_v1.CustomJob(j) for j in self.jobs.values()
                 if j.name.startswith(r.parent + "/") and all(j.labels.get(k) == v for k, v in wanted.items())]
+
+    # -- batch prediction jobs: created PENDING with a server-made name; ``finish`` is the service's
+    # side (what the job's run leaves: state, output directory, completion stats, error)
+    def create_batch_prediction_job(self, request: Any) -> aiplatform_v1.BatchPredictionJob:
+        r = FakeModelService._typed(aiplatform_v1.CreateBatchPredictionJobRequest, request)
+        self.requests.append(r)
+        job = aiplatform_v1.BatchPredictionJob(r.batch_prediction_job)
+        FakeModelService._check_labels(job.labels)
+        if not job.model or not job.input_config.instances_format or not job.output_config.predictions_format:
+            raise gexc.InvalidArgument("a batch prediction job needs a model, an input format and an output format")
+        if job.input_config.instances_format not in ("jsonl", "csv", "tf-record", "tf-record-gzip", "bigquery", "file-list"):
+            raise gexc.InvalidArgument(f"unknown instances format {job.input_config.instances_format}")
+        if self.models is not None:
+            self.models._find(job.model)  # NotFound for a model or version the registry lacks
+        job.name = f"{r.parent}/batchPredictionJobs/{7000 + len(self.batch_jobs)}"
+        job.state = aiplatform_v1.JobState.JOB_STATE_PENDING
+        self.batch_jobs[job.name] = job
+        return aiplatform_v1.BatchPredictionJob(job)
+
+    def get_batch_prediction_job(self, request: Any) -> aiplatform_v1.BatchPredictionJob:
+        r = FakeModelService._typed(aiplatform_v1.GetBatchPredictionJobRequest, request)
+        if r.name not in self.batch_jobs:
+            raise gexc.NotFound(f"BatchPredictionJob {r.name} not found")
+        return aiplatform_v1.BatchPredictionJob(self.batch_jobs[r.name])
+
+    def list_batch_prediction_jobs(self, request: Any) -> list[aiplatform_v1.BatchPredictionJob]:
+        r = FakeModelService._typed(aiplatform_v1.ListBatchPredictionJobsRequest, request)
+        wanted = dict(re.findall(r'labels\.([\w-]+)="([^"]*)"', r.filter))
+        return [aiplatform_v1.BatchPredictionJob(j) for j in self.batch_jobs.values()
+                if j.name.startswith(r.parent + "/") and all(j.labels.get(k) == v for k, v in wanted.items())]
+
+    def finish(self, name: str, state: str, *, output_directory: str = "", successful: int = 0, failed: int = 0,
+               error: str = "") -> None:
+        job = self.batch_jobs[name]
+        job.state = getattr(aiplatform_v1.JobState, state)
+        if output_directory:
+            job.output_info = aiplatform_v1.BatchPredictionJob.OutputInfo(gcs_output_directory=output_directory)
+        job.completion_stats = aiplatform_v1.CompletionStats(successful_count=successful, failed_count=failed)
+        if error:
+            from google.rpc import status_pb2
+
+            job.error = status_pb2.Status(code=3, message=error)

@@ -61,6 +61,9 @@ class GcpSettings(EnvSettings):
     training_machine_type: str = "n1-standard-8"
     training_service_account: str = ""  # empty: Vertex's custom-code service agent
     training_max_seconds: int = Field(4 * 3600, gt=0)
+    # Vertex AI batch prediction (rows to score above the in-function size rule), on the version's model
+    batch_machine_type: str = "n1-standard-4"
+    batch_max_replicas: int = Field(4, ge=1)
 
     # the rollout's Cloud Workflows workflow (projects/<p>/locations/<r>/workflows/<name>); empty: inline
     rollout_workflow: str = ""

@@ -16,9 +16,10 @@ import json
 from typing import Any
 
 from ...errors import InvalidEvent
-from ...events import MetricAlarm, ModelVersionApproved, parse_event
+from ...events import BatchJobCompleted, MetricAlarm, ModelVersionApproved, parse_event
 from ..decoding import accept, bare_domain_event, typed_for, upload_event
 from ..jobs import JOB_PREFIX, job_result
+from ...ports.batch import key_of_output
 
 __all__ = ["accept", "cloudevent_dict", "to_domain"]
 
@@ -77,6 +78,9 @@ def _finalized(raw: dict[str, Any], training_bucket: str) -> list[Any]:
         raise InvalidEvent(f"gs://{bucket}/{name} is not in the training bucket gs://{training_bucket}")
     if name.startswith(f"{JOB_PREFIX}/"):  # a Vertex AI training job's result
         return job_result(name, f"gs://{bucket}/{name}", "vertex")
+    key = key_of_output(name)
+    if key is not None:  # a Vertex AI batch prediction job writing: the handler asks the job if it ended
+        return [BatchJobCompleted(event_id=f"vertex-batch:{key}:{name}", backend="vertex", key=key)]
     kind = upload_event(name)
     if kind is None:
         return []

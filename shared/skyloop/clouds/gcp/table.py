@@ -13,6 +13,7 @@ from .config import GcpSettings
 from .endpoints import VertexDeployer
 from .executors import GcpActionExecutor
 from .gcs import GcsBlobStore, GcsKeyValueStore
+from .batch import VertexBatchScorer
 from .jobs import VertexTrainingBackend
 from .monitoring import CloudMonitoringMetrics
 from .pubsub import PubSubPublisher, PubSubQueue
@@ -31,6 +32,7 @@ TABLE = Table(
     remediation=lambda p: PubSubQueue(p.cloud, publisher=p.client("publisher"), subscriber=p.client("subscriber")),
     executor=lambda p: GcpActionExecutor(p.cloud, clients=p.clients("run", "mig", "regional-mig")),
     training=lambda p: VertexTrainingBackend(p.cloud, p.store, p.kv, client=p.client("jobs")),
+    batch=lambda p: VertexBatchScorer(p.cloud, p.kv, client=p.client("jobs"), storage=p.client("storage")),
     metrics=lambda p: CloudMonitoringMetrics(p.cloud, p.client("monitoring")),
     rollouts=lambda p: WorkflowsRollouts(p.cloud, p.client("workflows")) if p.cloud.rollout_workflow else None,
     # files under ai/ in the training bucket are analysed by Google Cloud's own AI services
