@@ -400,6 +400,41 @@ resource mlEvents 'Microsoft.EventGrid/systemTopics@2023-12-15-preview' = {
   }
 }
 
+// a batch-scoring pipeline job's end (clouds/azure/batch.py): its RunStatusChanged, tagged skyloop-batch,
+// is the completion the train app writes the manifest on
+resource batchJobsEnded 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2023-12-15-preview' = if (subscribeEvents) {
+  parent: mlEvents
+  name: 'train-batch-jobs'
+  properties: {
+    destination: {
+      endpointType: 'AzureFunction'
+      properties: {
+        resourceId: '${apps[at.train].outputs.id}/functions/train'
+        maxEventsPerBatch: 1
+      }
+    }
+    eventDeliverySchema: 'EventGridSchema'
+    filter: {
+      includedEventTypes: [ 'Microsoft.MachineLearningServices.RunStatusChanged' ]
+      advancedFilters: [
+        { operatorType: 'StringIn', key: 'data.runStatus', values: [ 'Completed', 'Failed', 'Canceled' ] }
+        { operatorType: 'IsNotNull', key: 'data.runTags.skyloop-batch' }
+      ]
+    }
+    retryPolicy: {
+      maxDeliveryAttempts: 30
+      eventTimeToLiveInMinutes: 1440
+    }
+    deadLetterDestination: {
+      endpointType: 'StorageBlob'
+      properties: {
+        resourceId: storage.id
+        blobContainerName: deadLetters
+      }
+    }
+  }
+}
+
 resource approvals 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2023-12-15-preview' = if (subscribeEvents) {
   parent: mlEvents
   name: 'deploy'

@@ -121,3 +121,23 @@ def test_a_log_search_alert_names_its_service_in_its_context_properties() -> Non
     raw["data"].pop("customProperties", None)
     [alarm] = decode(raw)
     assert isinstance(alarm, MetricAlarm) and alarm.service == "checkout"
+
+
+def test_an_azure_ml_batch_runs_end_is_its_completion() -> None:
+    """RunStatusChanged of a run Skyloop tagged, in an ended state: its key and state; a run on its way,
+    or another team's run, is nothing."""
+    import json
+    from pathlib import Path
+
+    from skyloop.clouds.azure.events import to_domain
+
+    raw = json.loads((Path(__file__).resolve().parents[2] / "events/azure/eventgrid-ml-batch-run-completed.json").read_text())
+    [done] = to_domain(raw, container="datasets")
+    assert (done.backend, done.key, done.status) == ("azureml", "6c0f2d1e9b8a7f6e5d4c3b2a1908f7e6d5c4b3a2", "succeeded")
+    raw[0]["data"]["runStatus"] = "Failed"
+    [failed] = to_domain(raw, container="datasets")
+    assert failed.status == "failed" and "ended Failed" in failed.reason
+    raw[0]["data"]["runStatus"] = "Running"
+    assert to_domain(raw, container="datasets") == []
+    raw[0]["data"].update(runStatus="Completed", runTags={"team": "other"})
+    assert to_domain(raw, container="datasets") == []

@@ -59,11 +59,12 @@ def test_checkov_passes_with_every_skip_explained() -> None:
 
 def test_event_grid_delivers_to_functions_that_exist_with_the_filters_the_decoder_reads() -> None:
     from skyloop.clouds.azure.eventgrid import EVENT_TYPE_PREFIX
-    from skyloop.clouds.azure.events import BLOB_CREATED, MODEL_REGISTERED
+    from skyloop.clouds.azure.batch import TAG
+    from skyloop.clouds.azure.events import BLOB_CREATED, MODEL_REGISTERED, RUN_STATUS_CHANGED
 
     resources, functions = _doc()["resources"], _functions()
     subs = {k: _body(r)["properties"] for k, r in resources.items() if r["type"].endswith("/eventSubscriptions")}
-    assert set(subs) == {"uploads", "approvals", "domainEvents"}
+    assert set(subs) == {"uploads", "approvals", "domainEvents", "batchJobsEnded"}
     for name, props in subs.items():
         fn = props["destination"]["properties"]["resourceId"].rsplit("/functions/", 1)[1]
         assert functions.get(fn) == "event_grid_trigger", (name, fn)
@@ -74,6 +75,11 @@ def test_event_grid_delivers_to_functions_that_exist_with_the_filters_the_decode
     assert subs["approvals"]["filter"]["includedEventTypes"] == [MODEL_REGISTERED]
     assert subs["approvals"]["filter"]["advancedFilters"] == [
         {"operatorType": "StringIn", "key": "data.ModelTags.approval", "values": ["approved"]}]
+    # a batch job's end: the runs Skyloop tagged, in the states the decoder maps
+    assert subs["batchJobsEnded"]["filter"]["includedEventTypes"] == [RUN_STATUS_CHANGED]
+    assert subs["batchJobsEnded"]["filter"]["advancedFilters"] == [
+        {"operatorType": "StringIn", "key": "data.runStatus", "values": ["Completed", "Failed", "Canceled"]},
+        {"operatorType": "IsNotNull", "key": f"data.runTags.{TAG}"}]
     assert set(subs["domainEvents"]["filter"]["includedEventTypes"]) == {
         f"{EVENT_TYPE_PREFIX}ModelVersionApproved", f"{EVENT_TYPE_PREFIX}CanaryPassed"}
 

@@ -1,6 +1,6 @@
 """A stand-in for azure-ai-ml's ``MLClient`` at its operations edge (Azure ML has no emulator). It
 takes and returns the SDK's own entities (``Model``, ``ManagedOnlineEndpoint``,
-``ManagedOnlineDeployment``, ``Command``) and models the service's rules that Skyloop relies on:
+``ManagedOnlineDeployment``, ``Command``, ``PipelineJob`` of ``Parallel`` steps) and models the service's rules that Skyloop relies on:
 model versions are immutable but for tags and description, a version number is taken once
 (ResourceExistsError), names of endpoints and deployments follow Azure's pattern, an endpoint's
 traffic names only its deployments and adds up to 100 (or 0), a deployment with traffic cannot be
@@ -178,13 +178,15 @@ class OnlineDeployments:
 
 
 class Jobs:
-    def __init__(self, datastores: set[str]) -> None:
+    def __init__(self, datastores: set[str], models: "Models") -> None:
         self.jobs: dict[str, Any] = {}
-        self.datastores = datastores
+        self.datastores, self.models = datastores, models
 
     def create_or_update(self, job: Any, **kwargs: Any) -> Any:
-        from azure.ai.ml.entities import Command, UserIdentityConfiguration
+        from azure.ai.ml.entities import Command, PipelineJob, UserIdentityConfiguration
 
+        if isinstance(job, PipelineJob):
+            return self._pipeline(job)
         assert isinstance(job, Command)
         for put in [*job.inputs.values(), *job.outputs.values()]:
             readable(put.path, self.datastores)
@@ -202,6 +204,29 @@ class Jobs:
             raise ResourceNotFoundError(f"job {name} not found")
         return self.jobs[name]
 
+    def _pipeline(self, job: Any) -> Any:
+        """A pipeline job of parallel steps: serialised as the SDK sends it (its own validation), every
+        data input and output on a datastore, a model input a registered version, the submitter's
+        identity; the name taken once; Running until the test runs its data plane."""
+        from azure.ai.ml.entities import Parallel, UserIdentityConfiguration
+
+        job._to_rest_object()  # what the SDK would send: fails here as it would there
+        for step in job.jobs.values():
+            assert isinstance(step, Parallel), type(step)
+            assert isinstance(step.identity, UserIdentityConfiguration), step.identity
+            for put in [*step.inputs.values(), *step.outputs.values()]:
+                path = str(put.path)
+                if path.startswith("azureml:") and not path.startswith("azureml://"):
+                    _, name, version = path.split(":")
+                    self.models.get(name, version)  # ResourceNotFoundError for a version the registry lacks
+                else:
+                    readable(path, self.datastores)
+        if job.name in self.jobs:
+            raise ResourceExistsError(f"job {job.name} exists")
+        job._status = "Running"
+        self.jobs[job.name] = job
+        return job
+
 
 class FakeMLClient:
     def __init__(self, store: Any, workdir: Path) -> None:
@@ -211,7 +236,7 @@ class FakeMLClient:
         self.models = Models(self.datastores)
         self.online_endpoints = OnlineEndpoints(self)
         self.online_deployments = OnlineDeployments(self)
-        self.jobs = Jobs(self.datastores)
+        self.jobs = Jobs(self.datastores, self.models)
         self.fail_next = ""
         self._loaded: dict[str, Any] = {}
 

@@ -169,6 +169,7 @@ SAMPLES = {
     "eventgrid-model-registered-pending.json": "deploy", "monitor-common-alert-fired.json": "detect",
     "monitor-common-alert-resolved.json": "detect", "monitor-common-alert-no-service.json": "detect",
     "queue-remediation-requested.json": "remediate", "eventgrid-batch-upload-created.json": "train",
+    "eventgrid-ml-batch-run-completed.json": "train",  # a batch job of no record here: acknowledged
 }
 
 

@@ -43,6 +43,9 @@ class AzureSettings(EnvSettings):
     # function's model libraries (build/azure/environment/, infra/azure/package.py)
     serving_environment: str = "azureml:skyloop-serving@latest"
     training_compute: str = "cpu-cluster"
+    # batch scoring above the size rule: a parallel job on the training cluster
+    batch_instances: int = Field(2, ge=1)
+    batch_mini_batch_size: str = "50mb"  # MLTable splits the CSV into mini-batches of about this size
     # the workspace's datastore on the datasets container: Azure ML reads datasets, code and models
     # through it (azureml://datastores/<name>/paths/...), never by the blob's https URL
     datastore: str = "skyloopdatasets"

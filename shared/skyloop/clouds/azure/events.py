@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from ...errors import InvalidEvent
-from ...events import MetricAlarm, ModelVersionApproved
+from ...events import BatchJobCompleted, MetricAlarm, ModelVersionApproved
 from ..decoding import accept, bare_domain_event, typed_for, upload_event
 from ..jobs import JOB_PREFIX, job_result
 from .eventgrid import EVENT_TYPE_PREFIX
@@ -23,6 +23,7 @@ __all__ = ["accept", "to_domain"]
 typed = typed_for("Azure")
 BLOB_CREATED = "Microsoft.Storage.BlobCreated"
 MODEL_REGISTERED = "Microsoft.MachineLearningServices.ModelRegistered"
+RUN_STATUS_CHANGED = "Microsoft.MachineLearningServices.RunStatusChanged"
 COMMON_ALERT = "azureMonitorCommonAlertSchema"
 # a blob is complete after these (ADLS Gen2's CreateFile is not: FlushWithClose follows it; an SFTP
 # upload's SftpCreate is not: SftpCommit follows it). CopyBlob on an account with a hierarchical
@@ -47,6 +48,8 @@ def to_domain(raw: Any, *, container: str) -> list[Any]:
         return _blob_created(raw, container)
     if kind == MODEL_REGISTERED:
         return _model_registered(raw)
+    if kind == RUN_STATUS_CHANGED:
+        return _run_status_changed(raw)
     if isinstance(kind, str) and kind.startswith(EVENT_TYPE_PREFIX):  # Skyloop's own, on the events topic
         data = raw.get("data")
         if not isinstance(data, dict):
@@ -89,6 +92,21 @@ def _model_registered(raw: dict[str, Any]) -> list[Any]:
     # the approval's own id: this notification and Skyloop's own event start one rollout
     return [ModelVersionApproved(event_id=ModelVersionApproved.id_for(group, version), model_group=group, version=version,
                                  approved_by=str(tags.get("approved_by") or "azureml"))]
+
+
+def _run_status_changed(raw: dict[str, Any]) -> list[Any]:
+    """An Azure ML run's status changed: the end of a Skyloop batch job (its ``skyloop-batch`` tag,
+    ``clouds/azure/batch.py``) is its completion; another run, or a status on the way, is nothing."""
+    from .batch import STATES, TAG
+
+    data = raw["data"]
+    key = str((data.get("runTags") or {}).get(TAG) or "")
+    status = STATES.get(str(data.get("runStatus")))
+    if not key or status is None:
+        return []
+    return [BatchJobCompleted(event_id=str(raw["id"]), backend="azureml", key=key, status=status,
+                              reason="" if status == "succeeded" else f"Azure ML run {data.get('runId')} ended "
+                              f"{data.get('runStatus')}; its logs are in the workspace")]
 
 
 def _alert(data: dict[str, Any]) -> list[Any]:

@@ -10,6 +10,7 @@ from ...bootstrap import Table
 from .identity import caller
 from .notify import EventGridNotifier
 from .ai import AzureAI
+from .batch import AzureMLBatchScorer
 from .blob import AzureBlobStore
 from .config import AzureSettings
 from .eventgrid import EventGridPublisher
@@ -29,6 +30,8 @@ TABLE = Table(
     remediation=lambda p: StorageQueue(p.cloud),
     executor=lambda p: AzureActionExecutor(p.cloud, clients=p.clients("containerapp", "webapp", "vmss")),
     training=lambda p: AzureMLTrainingBackend(p.cloud, p.store, client=p.client("ml")),
+    # rows above the size rule: reads the input's header and the job's output through the blob service
+    batch=lambda p: AzureMLBatchScorer(p.cloud, AzureBlobStore(p.cloud, p.client("blob")), client=p.client("ml")),
     metrics=lambda p: AzureMonitorMetrics(p.cloud, p.client("monitor")),
     # files under ai/ in the datasets container are analysed by Azure's own AI services
     own_ai=lambda p: AzureAI(p.cloud, p.clients("vision", "language", "translator", "synthesizer", "recognizer",
