@@ -21,8 +21,15 @@ param servingEnvironment string = 'azureml:skyloop-serving@latest'
 @description('The workspace datastore Skyloop creates on its datasets container: Azure ML reads datasets, code and models through it, each reader with its own identity (the account takes no shared keys, so a raw https URL gives Azure ML no way in).')
 param mlDatastoreName string = 'skyloopdatasets'
 
-@description('The Azure ML compute cluster that runs training jobs.')
+@description('The Azure ML compute cluster Skyloop creates for training and batch-scoring jobs.')
 param trainingCompute string = 'cpu-cluster'
+
+@description('VM size of the cluster\'s nodes.')
+param computeVmSize string = 'Standard_DS3_v2'
+
+@description('Most nodes the cluster scales out to (it scales in to none when idle).')
+@minValue(1)
+param computeMaxNodes int = 4
 
 @description('Services remediation acts on, by the name alerts use: {"api": {"resource_id": "...", "kind": "containerapp", "model_group": "churn"}}.')
 param targets object = {}
@@ -237,7 +244,7 @@ var skyloopSettings = [
   { name: 'SKYLOOP_AZURE_WORKSPACE', value: workspace.name }
   { name: 'SKYLOOP_AZURE_ENDPOINT_PREFIX', value: name }
   { name: 'SKYLOOP_AZURE_SERVING_ENVIRONMENT', value: servingEnvironment }
-  { name: 'SKYLOOP_AZURE_TRAINING_COMPUTE', value: trainingCompute }
+  { name: 'SKYLOOP_AZURE_TRAINING_COMPUTE', value: cluster.name }
   { name: 'SKYLOOP_AZURE_DATASTORE', value: datastore.name }
   { name: 'SKYLOOP_AZURE_ENDPOINT_IDENTITY', value: endpointIdentity.id }
   { name: 'SKYLOOP_AZURE_EVENTS_TOPIC_ENDPOINT', value: events.properties.endpoint }
@@ -371,6 +378,35 @@ resource datastore 'Microsoft.MachineLearningServices/workspaces/datastores@2024
       credentialsType: 'None'
     }
     serviceDataAccessAuthIdentity: 'WorkspaceSystemAssignedIdentity'
+  }
+}
+
+// The cluster training and batch-scoring jobs run on (clouds/azure/ml.py, batch.py): no node, and no
+// cost, while idle; scaled in two minutes after its last job. Jobs read and write as their submitter
+// (the functions' identity), so the cluster's own managed identity is granted nothing; no SSH, and
+// no keys (local auth off).
+resource cluster 'Microsoft.MachineLearningServices/workspaces/computes@2024-04-01' = {
+  parent: workspace
+  name: trainingCompute
+  location: location
+  identity: {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    computeType: 'AmlCompute'
+    disableLocalAuth: true
+    description: 'Skyloop training and batch-scoring jobs'
+    properties: {
+      vmSize: computeVmSize
+      vmPriority: 'Dedicated'
+      osType: 'Linux'
+      remoteLoginPortPublicAccess: 'Disabled'
+      scaleSettings: {
+        minNodeCount: 0
+        maxNodeCount: computeMaxNodes
+        nodeIdleTimeBeforeScaleDown: 'PT120S'
+      }
+    }
   }
 }
 

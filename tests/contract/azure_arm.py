@@ -34,6 +34,7 @@ PULUMI = {
     "microsoft.keyvault/vaults": "keyvault/vault.py",
     "microsoft.machinelearningservices/workspaces": "machinelearningservices/workspace.py",
     "microsoft.machinelearningservices/workspaces/datastores": "machinelearningservices/datastore.py",
+    "microsoft.machinelearningservices/workspaces/computes": "machinelearningservices/compute.py",
     "microsoft.managedidentity/userassignedidentities": "managedidentity/user_assigned_identity.py",
     "microsoft.storage/storageaccounts": "storage/storage_account.py",
     "microsoft.storage/storageaccounts/blobservices": "storage/blob_service_properties.py",

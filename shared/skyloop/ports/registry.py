@@ -132,12 +132,18 @@ class CardRegistry(AliasedRegistry):
                 reg.remember(self.kv, known)
         if known is not None:
             return self.get(group, known)
+        lineage = self._lineage(group, lineage)
         card_uri, card_sha = reg.store_card(self.store, artifact_uri=artifact_uri, metrics=metrics, params=params,
                                             lineage=lineage)
         version = self._create(group, reg, artifact_uri=artifact_uri, artifact_sha256=artifact_sha256, metrics=metrics,
                                lineage=lineage, card_uri=card_uri, card_sha256=card_sha)
         reg.remember(self.kv, version)
         return self.get(group, version)
+
+    def _lineage(self, group: str, lineage: Mapping[str, Any]) -> Mapping[str, Any]:
+        """What a registry adds to a version's lineage before its card is written (Azure ML: the
+        training data's versioned data asset). Nothing, by default."""
+        return lineage
 
     def set_status(self, group: str, version: int, status: Status, *, actor: str, note: str = "") -> ModelVersion:
         current = self.get(group, version)

@@ -228,6 +228,33 @@ class Jobs:
         return job
 
 
+class DataAssets:
+    """Data assets: a version is immutable once made, its path on a datastore."""
+
+    def __init__(self, datastores: set[str]) -> None:
+        self.versions: dict[tuple[str, str], Any] = {}
+        self.requests: list[Any] = []
+        self.datastores = datastores
+
+    def create_or_update(self, data: Any) -> Any:
+        from azure.ai.ml.entities import Data
+
+        assert isinstance(data, Data)
+        readable(str(data.path), self.datastores)
+        data._to_rest_object()  # what the SDK would send
+        self.requests.append(data)
+        if (data.name, str(data.version)) in self.versions:
+            raise ResourceExistsError(f"data {data.name}:{data.version} exists and is immutable")
+        self.versions[(data.name, str(data.version))] = copy.deepcopy(data)
+        return data
+
+    def get(self, name: str, version: str | None = None, label: str | None = None) -> Any:
+        try:
+            return copy.deepcopy(self.versions[(name, str(version))])
+        except KeyError:
+            raise ResourceNotFoundError(f"data {name}:{version} not found") from None
+
+
 class FakeMLClient:
     def __init__(self, store: Any, workdir: Path) -> None:
         self.store, self.workdir = store, workdir
@@ -237,6 +264,7 @@ class FakeMLClient:
         self.online_endpoints = OnlineEndpoints(self)
         self.online_deployments = OnlineDeployments(self)
         self.jobs = Jobs(self.datastores, self.models)
+        self.data = DataAssets(self.datastores)
         self.fail_next = ""
         self._loaded: dict[str, Any] = {}
 

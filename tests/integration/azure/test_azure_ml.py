@@ -187,3 +187,23 @@ def test_a_command_job_trains_once_per_dataset(azure_env: Any, tmp_path: Path) -
     assert done.returncode == 0, done.stderr[-3000:]
     fitted = read_job_output((mounts["outputs.result"] / "model.tar.gz").read_bytes())
     assert fitted.lineage["data_uri"] == dataset and fitted.lineage["target"] == "churned"
+
+
+def test_each_training_runs_data_is_a_versioned_data_asset_in_the_lineage(azure_env: Any) -> None:
+    """The upload a version learned from, registered once as ``<group>-data`` at the data's sha256
+    (through the datastore), and named in the version's lineage; the same data again is the same asset."""
+    from skyloop.config import Settings
+    from skyloop.training.usecase import fit
+
+    env = azure_env
+    data = (ROOT / "events/local/data/churn.csv").read_bytes()
+    uri = env.adapters.store.put("datasets/churn-2026.csv", data)
+    fitted = fit(data, source_uri=uri, settings=Settings())
+    v1, v2 = _register(env, fitted, "e1"), _register(env, fitted, "e2")
+    sha = hashlib.sha256(data).hexdigest()
+    assert fitted.lineage["data_sha256"] == sha
+    assert v1.lineage["data_asset"] == v2.lineage["data_asset"] == f"azureml:churn-2026-data:{sha[:16]}"
+    [asset] = env.ml.data.requests  # registered once
+    assert (asset.name, asset.version, asset.type, asset.path) == (
+        "churn-2026-data", sha[:16], "uri_file", "azureml://datastores/skyloopdatasets/paths/datasets/churn-2026.csv")
+    assert asset.tags["skyloop-data-sha256"] == sha

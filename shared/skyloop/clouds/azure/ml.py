@@ -146,6 +146,32 @@ class AzureMLRegistry(CardRegistry):
         found = [int(m.version) for m in self._all(group) if dict(m.tags or {}).get(IDEM_TAG) == reg.digest]
         return found[0] if found else None
 
+    def _lineage(self, group: str, lineage: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The training data as a versioned data asset (``<group>-data``, versioned by the data's
+        sha256), so the workspace shows what each version learned from; its id goes in the lineage.
+        The same data again is the same version, registered once. Data outside the datastore's
+        container (a local path in a test) registers nothing."""
+        from azure.ai.ml.constants import AssetTypes
+        from azure.ai.ml.entities import Data
+
+        uri, sha = str(lineage.get("data_uri") or ""), str(lineage.get("data_sha256") or "")
+        if not uri or len(sha) < 16:
+            return lineage
+        try:
+            path = datastore_path(self.azure, self.store, uri)
+        except InvalidEvent:
+            return lineage
+        name, version = f"{group}-data", sha[:16]
+        try:
+            self.client.data.get(name, version=version)
+        except Exception as exc:
+            if not _not_found(exc):
+                raise
+            self.client.data.create_or_update(Data(
+                name=name, version=version, path=path, type=AssetTypes.URI_FILE,
+                description=f"training data of {group}, registered by Skyloop", tags={"skyloop-data-sha256": sha}))
+        return {**lineage, "data_asset": f"azureml:{name}:{version}"}
+
     def _create(self, group: str, reg: Registration, *, artifact_uri: str, artifact_sha256: str,
                 metrics: Mapping[str, float], lineage: Mapping[str, Any], card_uri: str, card_sha256: str) -> int:
         from azure.ai.ml.constants import AssetTypes
