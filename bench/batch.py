@@ -4,6 +4,11 @@
   flat whatever the file's size: run on 1M and 5M rows x 20 columns.
 - ``score_bytes`` (the in-function path, ``handlers/score.py``): the object's bytes in memory, the
   predictions built in memory: run on 1M rows (about 100 MiB of CSV, under the 256 MiB in-function rule).
+- the serving container's batch mode (what each SageMaker Batch Transform or Vertex AI batch worker
+  runs, ``ports/inference.py``): 1M rows in 6 MB ``text/csv`` mini-batches through ``parse_request``,
+  ``predict`` and ``render``, in-process: one worker's rows a second, without HTTP or the platform's I/O.
+- the manifest's count (``ports/batch.tally`` over ``csv_answers``): a 5M-line joined output streamed
+  from a file, as the train function streams a job's output from the bucket.
 
 The model is the default family trained on 100k rows of the same shape. Each run is a fresh
 subprocess so its peak RSS is its own (VmHWM, as bench/training.py measures it).
@@ -38,6 +43,35 @@ def child(path: str, home: str, n: int) -> None:
         res = predict_csv(src, Path(home) / f"out-{n}.csv", group="bench", registry=rt.registry,
                           store=rt.adapters.store)
         rows = res.rows
+    elif path == "container":
+        from skyloop.ports import inference
+        from skyloop.ports.artifacts import load_verified
+
+        mv = rt.registry.alias("bench", "production")
+        assert mv is not None
+        bundle = load_verified(rt.adapters.store, mv.artifact_uri, mv.artifact_sha256)
+        rows = 0
+        with src.open("rb") as fh:
+            columns = fh.readline().decode().strip().split(",")
+            t0 = time.perf_counter()  # the model's load is the container's start, not its throughput
+            while True:
+                batch = fh.read(6 * 2**20)
+                if not batch:
+                    break
+                batch += fh.readline()  # SplitType=Line: whole records only
+                answers = inference.render(inference.predict(bundle, inference.parse_request(batch, "text/csv", columns)),
+                                           "text/csv")
+                rows += answers.count("\n")
+    elif path == "tally":
+        from skyloop.ports.batch import csv_answers, tally
+
+        joined = Path(home) / f"joined-{n}.csv"
+        with src.open("rb") as fin, joined.open("wb") as fout:  # written before the clock starts
+            for i, line in enumerate(fin):
+                fout.write(line.rstrip(b"\n") + (b",prediction,refused\n" if i == 0 else b",1,\n"))
+        t0 = time.perf_counter()
+        with joined.open("rb") as fh:
+            rows = tally(csv_answers(iter(fh)), 1000)["rows_in"]
     else:
         from skyloop.ports.artifacts import load_verified
         from skyloop.serving.batch import score_bytes
@@ -83,7 +117,9 @@ def main(argv: list[str] | None = None) -> None:
             subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from bench.training import make_csv; "
                             "Path(sys.argv[1]).write_bytes(make_csv(int(sys.argv[2]), seed=1))", f"{home}/rows-{n}.csv", str(n)],
                            check=True, cwd=Path(__file__).resolve().parents[1])
-        for path, n in [("streamed", int(s)) for s in args.sizes.split(",")] + [("in-function", 1_000_000)]:
+        plan = [("streamed", int(s)) for s in args.sizes.split(",")] + [("in-function", 1_000_000), ("container", 1_000_000)]
+        plan += [("tally", max(int(s) for s in args.sizes.split(",")))]
+        for path, n in plan:
             res = subprocess.run([sys.executable, "-m", "bench.batch", "--child", path, home, str(n)],
                                  capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1])
             runs.append(json.loads(res.stdout.strip().splitlines()[-1]))

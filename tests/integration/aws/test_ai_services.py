@@ -18,7 +18,7 @@ import pytest
 from botocore.stub import Stubber
 
 from skyloop.ports.ai import ImageAnalysis, Speech, TextAnalysis, Transcript, Translation
-from skyloop.errors import InvalidRequest, NotSupported, TransientError
+from skyloop.errors import AccessDenied, InvalidRequest, NotSupported, TransientError
 
 from .conftest import REGION, TRAINING_BUCKET, Aws
 
@@ -290,3 +290,32 @@ def test_missing_credentials_are_the_environments_to_fix() -> None:
 
     with pytest.raises(CloudUnavailable, match="no AWS credentials"):
         AwsAI(AwsSettings(), {"comprehend": Unsigned()}).analyze_text("hello")
+
+
+def test_a_language_comprehend_lacks_is_refused_before_the_paid_call(aws: Aws) -> None:
+    """Russian has no Comprehend sentiment: botocore's model lists the 12 it takes, and the refusal
+    comes before DetectSentiment (the Stubber fails on any call it was not given). Language alone
+    still answers."""
+    cmp, stub = _stubbed("comprehend")
+    text = "Обслуживание было отличным, еда вкусной."
+    for _ in range(2):
+        stub.add_response("detect_dominant_language", {"Languages": [{"LanguageCode": "ru", "Score": 0.99}]}, {"Text": text})
+    with stub:
+        with pytest.raises(NotSupported, match="sentiment takes ar, de, en.*reads as 'ru'"):
+            _ai(aws, comprehend=cmp).analyze_text(text)
+        assert _ai(aws, comprehend=cmp).analyze_text(text, features=("language",)).language == "ru"
+    stub.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("code,error,match", [
+    ("UnsupportedLanguagePairException", NotSupported, "aws provider does not support this"),
+    ("AccessDeniedException", AccessDenied, "AWS denied translate:TranslateText"),
+    ("ValidationException", InvalidRequest, "AWS refused the input"),
+])
+def test_refusals_are_one_line_typed_errors_not_bugs(aws: Aws, code: str, error: type, match: str) -> None:
+    """Each was "internal_error ... (a bug)", and in uploads retried by the delivery rule, paying each time."""
+    tr, stub = _stubbed("translate")
+    stub.add_client_error("translate_text", service_error_code=code, service_message="from the service", http_status_code=400)
+    with stub, pytest.raises(error, match=match) as caught:
+        _ai(aws, translate=tr).translate("Hello", "xx")
+    assert not caught.value.retryable and "\n" not in caught.value.reason

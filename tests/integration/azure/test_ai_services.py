@@ -333,3 +333,22 @@ def test_each_client_builds_from_the_settings_the_bicep_gives_it(monkeypatch: py
     client = azure_ai.AzureAI(settings)._c(kind)  # raised ValueError for translation, as deployed
     assert type(client).__module__.startswith("azure.ai.")
     azure_ai._client.cache_clear()
+
+
+@pytest.mark.parametrize("status,error,match", [(403, "AccessDenied", "Cognitive Services User role"),
+                                                (404, "InvalidRequest", "no such resource")])
+def test_a_403_or_404_says_what_to_fix(status: int, error: str, match: str) -> None:
+    """A 403 (no role assignment) was "internal_error ... (a bug)", and retried in uploads."""
+    from azure.core.exceptions import HttpResponseError
+
+    import skyloop.errors
+
+    class Refusing:
+        def analyze(self, **kw: Any) -> Any:
+            exc = HttpResponseError(message=f"({status}) from the service")
+            exc.status_code = status
+            raise exc
+
+    with pytest.raises(getattr(skyloop.errors, error), match=match) as caught:
+        _ai(vision=Refusing()).analyze_image(_png(), features=("labels",))
+    assert not caught.value.retryable

@@ -182,3 +182,22 @@ def test_stereo_24_bit_and_mu_law_files_reach_speech_as_16_bit_mono(name: str, r
         rate, 1, S.RecognitionConfig.AudioEncoding.LINEAR16)
     with wave.open(io.BytesIO(content)) as w:
         assert (w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()) == (1, 2, rate, 2 * rate)
+
+
+@pytest.mark.parametrize("raised,error,match", [
+    ("PermissionDenied", "AccessDenied", "denied a call to vision.googleapis.com.*gcloud services enable vision"),
+    ("Unauthenticated", "CloudUnavailable", "no Google credentials"),
+    ("NotFound", "InvalidRequest", "found no such resource"),
+    ("BadRequest", "InvalidRequest", "refused the input"),
+])
+def test_the_first_errors_a_new_user_meets_say_what_to_fix(raised: str, error: str, match: str) -> None:
+    """Each was "internal_error ... (a bug)": the API not enabled, no role, no credentials."""
+    from google.api_core import exceptions as gexc
+    from google.cloud import vision_v1
+
+    import skyloop.errors
+
+    vision = Fake(annotate_image=(vision_v1.AnnotateImageRequest, getattr(gexc, raised)("from the service")))
+    with pytest.raises(getattr(skyloop.errors, error), match=match) as caught:
+        _ai(vision=vision).analyze_image(_png(), features=("labels",))
+    assert not caught.value.retryable

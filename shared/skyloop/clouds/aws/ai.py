@@ -33,7 +33,7 @@ from ...ports.ai import (
 from ...ports.media import wav_bytes
 from ...ports.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, check_speech, image_size, speech
 from ...ports.ai import JOBS_PREFIX, job_output_of
-from ...errors import CloudUnavailable, InvalidRequest, NotSupported, TransientError
+from ...errors import AccessDenied, CloudUnavailable, InvalidRequest, NotSupported, TransientError
 from .config import AwsSettings
 from .session import client, error_code
 
@@ -47,8 +47,14 @@ JOB_NAME = re.compile(r"skyloop-[0-9a-f]{40}")
 THROTTLED = {"ThrottlingException", "ProvisionedThroughputExceededException", "TooManyRequestsException",
              "ServiceUnavailableException", "InternalServerError", "LimitExceededException"}
 REFUSED = {"InvalidImageFormatException", "ImageTooLargeException", "InvalidParameterException", "TextSizeLimitExceededException",
-           "UnsupportedLanguageException", "InvalidRequestException", "DetectedLanguageLowConfidenceException",
+           "InvalidRequestException", "DetectedLanguageLowConfidenceException", "ValidationException",
            "TextLengthExceededException", "InvalidSampleRateException", "BadRequestException"}
+# what the service lacks: not the input's fault, not worth a retry; said as such
+LACKS = {"UnsupportedLanguageException", "UnsupportedLanguagePairException", "EngineNotSupportedException",
+         "LanguageNotSupportedException", "UnsupportedDisplayLanguageCodeException"}
+# the caller's identity may not make the call: a grant is missing
+DENIED = {"AccessDeniedException", "AccessDenied", "UnrecognizedClientException", "InvalidSignatureException",
+          "ExpiredTokenException", "UnauthorizedOperation", "InvalidClientTokenId"}
 
 
 def _call(fn: Any, **kwargs: Any) -> Any:
@@ -66,7 +72,31 @@ def _call(fn: Any, **kwargs: Any) -> Any:
             raise TransientError(f"AWS {code}: try again later") from None
         if code in REFUSED:
             raise InvalidRequest(f"AWS refused the input ({code}): {str(exc)[:300]}") from None
+        if code in LACKS:
+            raise NotSupported(f"the {NAME} provider does not support this ({code}): {_message(exc)}") from None
+        if code in DENIED:
+            raise AccessDenied(f"AWS denied {_action(fn, exc)} ({code}): grant it to the role you run as") from None
         raise
+
+
+def _message(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Message") or exc)[:300]
+
+
+def _action(fn: Any, exc: Exception) -> str:
+    """The IAM action a refused call needed: the service's signing name and the operation."""
+    try:
+        meta = fn.__self__.meta
+        return f"{meta.service_model.signing_name}:{getattr(exc, 'operation_name', '') or fn.__name__}"
+    except AttributeError:
+        return str(getattr(exc, "operation_name", "the call"))
+
+
+def comprehend_languages(cmp: Any, operation: str) -> frozenset[str]:
+    """The languages a Comprehend operation takes, from botocore's own service model (the enum of
+    its ``LanguageCode``), so a text in another is refused before a paid call fails."""
+    members = cmp.meta.service_model.operation_model(operation).input_shape.members
+    return frozenset(members["LanguageCode"].enum)
 
 
 def _box(b: dict[str, float], width: int, height: int) -> Box:
@@ -125,6 +155,11 @@ class AwsAI:
         found: list[dict[str, Any]] = _call(cmp.detect_dominant_language, Text=text).get("Languages", [])
         best: dict[str, Any] = max(found, key=lambda x: float(x.get("Score", 0)), default={"LanguageCode": "en", "Score": 0.0})
         code = str(best["LanguageCode"])
+        for feature, op in (("sentiment", "DetectSentiment"), ("entities", "DetectEntities"), ("key_phrases", "DetectKeyPhrases")):
+            langs = comprehend_languages(cmp, op)
+            if feature in features and code not in langs:  # refused before a paid call fails
+                raise NotSupported(f"Comprehend's {feature} takes {', '.join(sorted(langs))}; this text reads as {code!r}: "
+                                   "use --provider gcp or azure, or ask for language alone")
         sentiment, entities, phrases = None, [], []
         if "sentiment" in features:
             s = _call(cmp.detect_sentiment, Text=text, LanguageCode=code)

@@ -32,7 +32,7 @@ from ...ports.ai import (
     Transcript,
     Translation,
 )
-from ...errors import CloudUnavailable, InvalidRequest, NotSupported, TransientError
+from ...errors import AccessDenied, CloudUnavailable, InvalidRequest, NotSupported, TransientError
 from .config import AzureSettings
 
 NAME = "azure"
@@ -59,6 +59,12 @@ def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             raise TransientError(f"Azure AI services answered {exc.status_code}: try again later") from None
         if exc.status_code in (400, 413, 415):
             raise InvalidRequest(f"Azure AI services refused the input: {exc.message}") from None
+        if exc.status_code in (401, 403):  # a missing role assignment, or a network rule
+            raise AccessDenied(f"Azure AI services answered {exc.status_code}: the caller needs the Cognitive Services "
+                               f"User role on the AI services account ({str(exc.message)[:200]})") from None
+        if exc.status_code == 404:
+            raise InvalidRequest(f"Azure AI services found no such resource (the endpoint, a model version?): "
+                                 f"{str(exc.message)[:200]}") from None
         raise
 
 

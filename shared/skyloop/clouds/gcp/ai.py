@@ -42,7 +42,7 @@ from ...ports.ai import (
 )
 from ...ports.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, check_speech, image_size, speech, wav_audio
 from ...ports.ai import JOBS_PREFIX, job_output_of
-from ...errors import CloudUnavailable, InvalidRequest, NotSupported, TransientError
+from ...errors import AccessDenied, CloudUnavailable, InvalidRequest, NotSupported, TransientError
 from .config import GcpSettings
 
 NAME = "gcp"
@@ -78,8 +78,28 @@ def _call(fn: Any, **kwargs: Any) -> Any:
         return fn(**kwargs)
     except (gexc.TooManyRequests, gexc.ServiceUnavailable, gexc.InternalServerError, gexc.DeadlineExceeded) as exc:
         raise TransientError(f"Google Cloud {type(exc).__name__}: try again later") from None
-    except gexc.InvalidArgument as exc:
+    except (gexc.InvalidArgument, gexc.BadRequest) as exc:
         raise InvalidRequest(f"Google Cloud refused the input: {exc.message}") from None
+    except gexc.PermissionDenied as exc:  # a missing role, or the API not enabled in the project
+        api = _api(kwargs.get("request"))
+        raise AccessDenied(f"Google Cloud denied a call to {api}: {str(exc.message)[:200]}. Enable the API "
+                           f"(gcloud services enable {api}) and grant the caller its user role") from None
+    except gexc.Unauthenticated:
+        raise CloudUnavailable("no Google credentials the API accepts: gcloud auth application-default login, "
+                               "or the function's service account") from None
+    except gexc.NotFound as exc:
+        raise InvalidRequest(f"Google Cloud found no such resource (a voice, a location?): {str(exc.message)[:200]}") from None
+
+
+# the API a request type's package goes to, for a refusal that names what to enable
+APIS = (("texttospeech", "texttospeech.googleapis.com"), ("speech", "speech.googleapis.com"),
+        ("vision", "vision.googleapis.com"), ("language", "language.googleapis.com"),
+        ("translate", "translate.googleapis.com"))
+
+
+def _api(request: Any) -> str:
+    module = type(request).__module__
+    return next((api for part, api in APIS if f"google.cloud.{part}" in module), "the service's API")
 
 
 def _pixels(vertices: Any, scale: tuple[int, int] = (1, 1)) -> Box:
