@@ -311,49 +311,57 @@ ai = typer.Typer(help="Cloud AI services on a file: OCR, text analysis, speech, 
                 no_args_is_help=True)
 app.add_typer(ai, name="ai")
 ProviderOpt = typer.Option("local", "--provider", help="local (offline), aws, gcp or azure")
+RawOpt = typer.Option(False, "--raw", help="also print the provider's own response, as it answered")
 
 
-def _ai_result(result: Any) -> None:
-    typer.echo(result.model_dump_json(indent=2, exclude={"audio"}))
+def _ai_result(result: Any, raw: bool = False) -> None:
+    doc = json.loads(result.model_dump_json(exclude={"audio"}))
+    if raw:
+        doc["raw"] = getattr(result, "raw", None)
+    typer.echo(json.dumps(doc, indent=2, default=str))
 
 
 @ai.command("image")
 def ai_image(file: Path = typer.Argument(..., exists=True, dir_okay=False), provider: str = ProviderOpt,
-             feature: Optional[list[str]] = typer.Option(None, "--feature", help="labels, objects, faces, text")) -> None:
+             feature: Optional[list[str]] = typer.Option(None, "--feature", help="labels, objects, faces, text"),
+             raw: bool = RawOpt) -> None:
     """Analyse an image: labels, objects, faces, text (OCR). Locally: text."""
     from ..bootstrap import ai_provider as make
 
     p = make(provider)
-    _ai_result(p.analyze_image(file.read_bytes(), *([feature] if feature else [])))
+    _ai_result(p.analyze_image(file.read_bytes(), *([feature] if feature else [])), raw)
 
 
 @ai.command("text")
 def ai_text(file: Path = typer.Argument(..., exists=True, dir_okay=False), provider: str = ProviderOpt,
             feature: Optional[list[str]] = typer.Option(None, "--feature",
-                                                        help="sentiment, entities, key_phrases, language")) -> None:
+                                                        help="sentiment, entities, key_phrases, language"),
+            raw: bool = RawOpt) -> None:
     """Analyse a UTF-8 text file: sentiment, entities, key phrases, language. Locally: sentiment, language."""
     from ..bootstrap import ai_provider as make
 
     p = make(provider)
-    _ai_result(p.analyze_text(file.read_text(encoding="utf-8"), *([feature] if feature else [])))
+    _ai_result(p.analyze_text(file.read_text(encoding="utf-8"), *([feature] if feature else [])), raw)
 
 
 @ai.command("speech")
 def ai_speech(file: Path = typer.Argument(..., exists=True, dir_okay=False), provider: str = ProviderOpt,
-              language: Optional[str] = None) -> None:
+              language: Optional[str] = None, raw: bool = RawOpt) -> None:
     """Transcribe an audio file (a cloud provider's service)."""
     from ..bootstrap import ai_provider as make
 
-    _ai_result(make(provider).transcribe(file.read_bytes(), language=language, media_format=file.suffix.lstrip(".").lower() or "wav"))
+    _ai_result(make(provider).transcribe(file.read_bytes(), language=language,
+                                         media_format=file.suffix.lstrip(".").lower() or "wav"), raw)
 
 
 @ai.command("translate")
 def ai_translate(file: Path = typer.Argument(..., exists=True, dir_okay=False),
-                 to: str = typer.Option(..., "--to", help="target language, ISO 639-1"), provider: str = ProviderOpt) -> None:
+                 to: str = typer.Option(..., "--to", help="target language, ISO 639-1"), provider: str = ProviderOpt,
+                 raw: bool = RawOpt) -> None:
     """Translate a UTF-8 text file (a cloud provider's service)."""
     from ..bootstrap import ai_provider as make
 
-    _ai_result(make(provider).translate(file.read_text(encoding="utf-8"), to))
+    _ai_result(make(provider).translate(file.read_text(encoding="utf-8"), to), raw)
 
 
 @ai.command("tts")

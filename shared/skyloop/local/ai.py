@@ -141,8 +141,10 @@ class LocalAI:
         if len(text) > MAX_TEXT:
             raise InvalidRequest(f"text of {len(text):,} characters is above the {MAX_TEXT:,}-character limit")
         sentiment = language = confidence = None
+        raw: dict[str, Any] = {}
         if "language" in wanted or "sentiment" in wanted:
             language, confidence = identify_language(text)
+            raw["langid"] = {"language": language, "probability": confidence}
         if "sentiment" in wanted:
             from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
@@ -155,10 +157,12 @@ class LocalAI:
             s = SentimentIntensityAnalyzer().polarity_scores(text)
             label = ("positive" if s["compound"] >= SENTIMENT_THRESHOLD else
                      "negative" if s["compound"] <= -SENTIMENT_THRESHOLD else "neutral")
-            sentiment = Sentiment(label=label, positive=s["pos"], negative=s["neg"], neutral=s["neu"])
+            # VADER's pos/neu/neg are the shares of words of each kind, not probabilities: kept in raw only
+            sentiment = Sentiment(label=label, score=max(-1.0, min(1.0, float(s["compound"]))))
+            raw["vader"] = s
         if "language" not in wanted:
             language = confidence = None
-        return TextAnalysis(provider=NAME, sentiment=sentiment, language=language, language_confidence=confidence)
+        return TextAnalysis(provider=NAME, sentiment=sentiment, language=language, language_confidence=confidence, raw=raw)
 
     def transcribe(self, audio: bytes, *, language: str | None = None, media_format: str = "wav") -> Any:
         raise _unsupported("transcribe")

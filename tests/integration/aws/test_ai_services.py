@@ -103,7 +103,8 @@ def test_translate_through_the_stubber(aws: Aws) -> None:
                       {"Text": "Hello world", "SourceLanguageCode": "auto", "TargetLanguageCode": "de"})
     with stub:
         out = _ai(aws, translate=tr).translate("Hello world", "de")
-    assert out == Translation(provider="aws", text="Hallo Welt", source_language="en", target_language="de")
+    assert out == Translation(provider="aws", text="Hallo Welt", source_language="en", target_language="de", raw=out.raw)
+    assert out.raw == {"TranslatedText": "Hallo Welt", "SourceLanguageCode": "en", "TargetLanguageCode": "de"}
 
 
 def test_speech_on_moto_becomes_a_wav_file(aws: Aws) -> None:

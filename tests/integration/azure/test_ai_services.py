@@ -232,7 +232,7 @@ def test_speech_synthesis_and_recognition() -> None:
     assert (out.format, out.sample_rate, out.duration_seconds, out.voice) == ("wav", 24_000, pytest.approx(1.0), "en-GB-RyanNeural")
     assert made[0].speech_synthesis_voice_name == "en-GB-RyanNeural"
     heard = ai.transcribe(wav_bytes(b"\x00\x00" * 16_000, 16_000), language="de-DE")
-    assert (heard.text, heard.language) == ("Hallo Skyloop. Alles gut.", "de-DE")  # every utterance, not the first
+    assert (heard.text, heard.language, heard.locale) == ("Hallo Skyloop. Alles gut.", "de", "de-DE")  # every utterance
     with pytest.raises(NotSupported, match="wav or mp3"):
         ai.synthesize("x", audio_format="ogg")
 

@@ -59,9 +59,15 @@ def _ai(**clients: Any) -> Any:
 
 def test_vision_maps_labels_objects_faces_and_lines() -> None:
     V = vision_v1
-    para = V.Paragraph(confidence=0.97, bounding_box=V.BoundingPoly(vertices=[V.Vertex(x=10, y=20), V.Vertex(x=110, y=20),
-                                                                              V.Vertex(x=110, y=50), V.Vertex(x=10, y=50)]),
-                       words=[V.Word(symbols=[V.Symbol(text=c) for c in "HELLO"]), V.Word(symbols=[V.Symbol(text=c) for c in "SKYLOOP"])])
+    Break = V.TextAnnotation.DetectedBreak.BreakType
+
+    def word(text: str, x0: int, x1: int, brk: Any) -> Any:  # Vision's shape: the break on the word's last symbol
+        symbols = [V.Symbol(text=c) for c in text]
+        symbols[-1].property = V.TextAnnotation.TextProperty(detected_break=V.TextAnnotation.DetectedBreak(type_=brk))
+        return V.Word(symbols=symbols, confidence=0.97, bounding_box=V.BoundingPoly(vertices=[
+            V.Vertex(x=x0, y=20), V.Vertex(x=x1, y=20), V.Vertex(x=x1, y=50), V.Vertex(x=x0, y=50)]))
+
+    para = V.Paragraph(confidence=0.97, words=[word("HELLO", 10, 50, Break.SPACE), word("SKYLOOP", 56, 110, Break.LINE_BREAK)])
     answer = V.AnnotateImageResponse(
         label_annotations=[V.EntityAnnotation(description="Text", score=0.93)],
         localized_object_annotations=[V.LocalizedObjectAnnotation(name="Sign", score=0.8, bounding_poly=V.BoundingPoly(
@@ -94,7 +100,9 @@ def test_language_maps_sentiment_entities_and_language() -> None:
             language_code="en")))
     out = _ai(language=language).analyze_text("Skyloop shipped in Berlin and the team loves it.")
     assert (out.language, out.sentiment.label) == ("en", "positive")  # type: ignore[union-attr]
-    assert (out.sentiment.positive, out.sentiment.negative, out.sentiment.neutral) == pytest.approx((0.8, 0.0, 0.2))  # type: ignore[union-attr]
+    assert out.sentiment.score == pytest.approx(0.8)  # type: ignore[union-attr]
+    # no class probabilities: Google gives a score and a magnitude, neither one
+    assert (out.sentiment.positive, out.sentiment.negative, out.sentiment.neutral) == (None, None, None)  # type: ignore[union-attr]
     assert [(e.text, e.type, e.confidence) for e in out.entities] == [("Berlin", "location", pytest.approx(0.91))]
     assert language.requests[0].document.type_ == L.Document.Type.PLAIN_TEXT
     with pytest.raises(NotSupported, match="the gcp provider has no key_phrases"):

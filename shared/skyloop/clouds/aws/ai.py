@@ -32,7 +32,7 @@ from ...ports.ai import (
 )
 from ...ports.media import wav_bytes
 from ...ports.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, check_speech, image_size, speech
-from ...ports.ai import JOBS_PREFIX, job_output_of
+from ...ports.ai import JOBS_PREFIX, iso639, job_output_of
 from ...errors import AccessDenied, CloudUnavailable, InvalidRequest, NotSupported, TransientError
 from .config import AwsSettings
 from .session import client, error_code
@@ -77,6 +77,11 @@ def _call(fn: Any, **kwargs: Any) -> Any:
         if code in DENIED:
             raise AccessDenied(f"AWS denied {_action(fn, exc)} ({code}): grant it to the role you run as") from None
         raise
+
+
+def _plain(response: dict[str, Any]) -> dict[str, Any]:
+    """A response as kept in ``raw``: without botocore's transport metadata."""
+    return {k: v for k, v in response.items() if k != "ResponseMetadata"}
 
 
 def _message(exc: Exception) -> str:
@@ -161,28 +166,34 @@ class AwsAI:
                 raise NotSupported(f"Comprehend's {feature} takes {', '.join(sorted(langs))}; this text reads as {code!r}: "
                                    "use --provider gcp or azure, or ask for language alone")
         sentiment, entities, phrases = None, [], []
+        raw: dict[str, Any] = {"DetectDominantLanguage": {"Languages": found}}
         if "sentiment" in features:
             s = _call(cmp.detect_sentiment, Text=text, LanguageCode=code)
-            score = s.get("SentimentScore", {})
-            sentiment = Sentiment(label=str(s["Sentiment"]).lower(), positive=float(score.get("Positive", 0)),
-                                  negative=float(score.get("Negative", 0)), neutral=float(score.get("Neutral", 0)),
-                                  mixed=float(score.get("Mixed", 0)))
+            raw["DetectSentiment"] = _plain(s)
+            p = {k: float(v) for k, v in s.get("SentimentScore", {}).items()}
+            sentiment = Sentiment(label=str(s["Sentiment"]).lower(),
+                                  score=max(-1.0, min(1.0, p.get("Positive", 0.0) - p.get("Negative", 0.0))),
+                                  positive=p.get("Positive"), negative=p.get("Negative"), neutral=p.get("Neutral"),
+                                  mixed=p.get("Mixed"))
         if "entities" in features:
-            entities = [Entity(text=e["Text"], type=str(e["Type"]).lower(), confidence=float(e.get("Score", 0)))
-                        for e in _call(cmp.detect_entities, Text=text, LanguageCode=code).get("Entities", [])]
+            found_entities = _call(cmp.detect_entities, Text=text, LanguageCode=code)
+            raw["DetectEntities"] = _plain(found_entities)
+            entities = [Entity.of(e["Text"], str(e["Type"]), e.get("Score")) for e in found_entities.get("Entities", [])]
         if "key_phrases" in features:
-            phrases = [p["Text"] for p in _call(cmp.detect_key_phrases, Text=text, LanguageCode=code).get("KeyPhrases", [])]
-        return TextAnalysis(provider=NAME, language=code if "language" in features else None,
+            kp = _call(cmp.detect_key_phrases, Text=text, LanguageCode=code)
+            raw["DetectKeyPhrases"] = _plain(kp)
+            phrases = [p["Text"] for p in kp.get("KeyPhrases", [])]
+        return TextAnalysis(provider=NAME, language=iso639(code) if "language" in features else None,
                             language_confidence=float(best.get("Score", 0)) if "language" in features else None,
-                            sentiment=sentiment, entities=entities, key_phrases=phrases)
+                            sentiment=sentiment, entities=entities, key_phrases=phrases, raw=raw)
 
     def translate(self, text: str, target_language: str, *, source_language: str | None = None) -> Translation:
         if not text.strip():
             raise InvalidRequest("no text to translate")
         out = _call(self._c("translate").translate_text, Text=text, SourceLanguageCode=source_language or "auto",
                     TargetLanguageCode=target_language)
-        return Translation(provider=NAME, text=out["TranslatedText"], source_language=out["SourceLanguageCode"],
-                           target_language=out["TargetLanguageCode"])
+        return Translation(provider=NAME, text=out["TranslatedText"], source_language=iso639(out["SourceLanguageCode"]) or "",
+                           target_language=target_language, raw=_plain(out))
 
     # -- speech --------------------------------------------------------------------------------
     def synthesize(self, text: str, *, voice: str | None = None, audio_format: str = "wav") -> Speech:
@@ -223,11 +234,10 @@ class AwsAI:
         if status == "FAILED":
             raise InvalidRequest(f"Transcribe job {job} failed: {found.get('FailureReason', 'no reason given')}")
         if status != "COMPLETED":
-            return Transcript(provider=NAME, text="", job_id=job, language=language)
+            return Transcript.heard(NAME, "", language, job_id=job)
         body = s3.get_object(Bucket=self.aws.bucket, Key=f"{TRANSCRIBE_PREFIX}{job}.json")["Body"].read()
         doc = json.loads(body)
         words = [it["alternatives"][0] for it in doc["results"].get("items", []) if it.get("alternatives")]
         conf = [float(w["confidence"]) for w in words if w.get("confidence") not in (None, "")]
-        return Transcript(provider=NAME, text=doc["results"]["transcripts"][0]["transcript"],
-                          language=found.get("LanguageCode") or language,
-                          confidence=sum(conf) / len(conf) if conf else None)
+        return Transcript.heard(NAME, doc["results"]["transcripts"][0]["transcript"], found.get("LanguageCode") or language,
+                                confidence=sum(conf) / len(conf) if conf else None, raw=doc)

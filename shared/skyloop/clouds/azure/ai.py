@@ -31,6 +31,7 @@ from ...ports.ai import (
     TextLine,
     Transcript,
     Translation,
+    iso639,
 )
 from ...errors import AccessDenied, CloudUnavailable, InvalidRequest, NotSupported, TransientError
 from .config import AzureSettings
@@ -66,6 +67,20 @@ def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             raise InvalidRequest(f"Azure AI services found no such resource (the endpoint, a model version?): "
                                  f"{str(exc.message)[:200]}") from None
         raise
+
+
+def _plain(obj: Any) -> Any:
+    """An SDK model as plain JSON-able data, for ``raw``: the AI Language models are DictMixins, the
+    Vision and Translator results mappings."""
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    if isinstance(obj, (list, tuple)):
+        return [_plain(x) for x in obj]
+    if hasattr(obj, "as_dict"):
+        return _plain(obj.as_dict())
+    if hasattr(obj, "items"):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    return str(obj)
 
 
 def _box(points: Any) -> Box:
@@ -112,7 +127,7 @@ class AzureAI:
                 words = line.get("words") or []
                 conf = sum(float(w["confidence"]) for w in words) / len(words) if words else 0.0
                 lines.append(TextLine(text=line["text"], confidence=conf, box=_box(line["boundingPolygon"])))
-        return ImageAnalysis(provider=NAME, labels=labels, objects=objects, text=lines)
+        return ImageAnalysis(provider=NAME, labels=labels, objects=objects, text=lines, raw=_plain(r))
 
     def analyze_text(self, text: str, features: Sequence[str] = ("sentiment", "entities", "key_phrases", "language")) -> TextAnalysis:
         wanted = check_features(NAME, features, TEXT_FEATURES, TEXT_FEATURES)
@@ -124,18 +139,25 @@ class AzureAI:
         lang = _document(_call(c.detect_language, [text])).primary_language
         code = lang.iso6391_name
         sentiment, entities, phrases = None, [], []
+        raw: dict[str, Any] = {"detect_language": _plain(lang)}
         if "sentiment" in wanted:
             s = _document(_call(c.analyze_sentiment, [text], language=code))
+            raw["analyze_sentiment"] = _plain(s)
             sc = s.confidence_scores
-            sentiment = Sentiment(label=s.sentiment, positive=sc.positive, negative=sc.negative, neutral=sc.neutral)
+            # AI Language's document label may be "mixed", but it scores three classes: no mixed probability
+            sentiment = Sentiment(label=s.sentiment, score=max(-1.0, min(1.0, float(sc.positive) - float(sc.negative))),
+                                  positive=sc.positive, negative=sc.negative, neutral=sc.neutral)
         if "entities" in wanted:
-            entities = [Entity(text=e.text, type=str(e.category).lower(), confidence=e.confidence_score)
-                        for e in _document(_call(c.recognize_entities, [text], language=code)).entities]
+            found = _document(_call(c.recognize_entities, [text], language=code))
+            raw["recognize_entities"] = _plain(found)
+            entities = [Entity.of(e.text, str(e.category), e.confidence_score) for e in found.entities]
         if "key_phrases" in wanted:
-            phrases = list(_document(_call(c.extract_key_phrases, [text], language=code)).key_phrases)
-        return TextAnalysis(provider=NAME, language=code if "language" in wanted else None,
+            kp = _document(_call(c.extract_key_phrases, [text], language=code))
+            raw["extract_key_phrases"] = _plain(kp)
+            phrases = list(kp.key_phrases)
+        return TextAnalysis(provider=NAME, language=iso639(code) if "language" in wanted else None,
                             language_confidence=float(lang.confidence_score) if "language" in wanted else None,
-                            sentiment=sentiment, entities=entities, key_phrases=phrases)
+                            sentiment=sentiment, entities=entities, key_phrases=phrases, raw=raw)
 
     def translate(self, text: str, target_language: str, *, source_language: str | None = None) -> Translation:
         if not text.strip():
@@ -143,8 +165,8 @@ class AzureAI:
         [item] = _call(self._c("translator").translate, body=[text], to_language=[target_language],
                        **({"from_language": source_language} if source_language else {}))
         detected = item.detected_language.language if item.detected_language else source_language
-        return Translation(provider=NAME, text=item.translations[0].text, source_language=str(detected),
-                           target_language=target_language)
+        return Translation(provider=NAME, text=item.translations[0].text, source_language=iso639(detected) or "",
+                           target_language=target_language, raw=_plain(item))
 
     def synthesize(self, text: str, *, voice: str | None = None, audio_format: str = "wav") -> Speech:
         import azure.cognitiveservices.speech as sp
@@ -168,8 +190,8 @@ class AzureAI:
                                f"not {seconds:.0f} s (batch transcription from Blob Storage is not built)")
         config = self._speech_config()
         config.speech_recognition_language = language or "en-US"
-        return Transcript(provider=NAME, text=_recognise_all(self._c_speech("recognizer")(config, sound.pcm, sound.rate), seconds),
-                          language=language or "en-US")
+        return Transcript.heard(NAME, _recognise_all(self._c_speech("recognizer")(config, sound.pcm, sound.rate), seconds),
+                                language or "en-US")
 
     # -- Speech SDK: a native client, built per call from a config --------------------------------
     def _speech_config(self) -> Any:

@@ -41,7 +41,7 @@ from ...ports.ai import (
     Translation,
 )
 from ...ports.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, check_speech, image_size, speech, wav_audio
-from ...ports.ai import JOBS_PREFIX, job_output_of
+from ...ports.ai import JOBS_PREFIX, iso639, job_output_of
 from ...errors import AccessDenied, CloudUnavailable, InvalidRequest, NotSupported, TransientError
 from .config import GcpSettings
 
@@ -102,6 +102,46 @@ def _api(request: Any) -> str:
     return next((api for part, api in APIS if f"google.cloud.{part}" in module), "the service's API")
 
 
+def _printed_lines(annotation: Any) -> list[TextLine]:
+    """Lines as printed: Vision nests words in paragraphs and marks where a line ends with a detected
+    break on a word's last symbol (LINE_BREAK, EOL_SURE_SPACE, or a hyphen at the line's end).
+    Taking a paragraph for a line ran a receipt's lines together."""
+    from google.cloud import vision_v1
+
+    ends = {vision_v1.TextAnnotation.DetectedBreak.BreakType.LINE_BREAK,
+            vision_v1.TextAnnotation.DetectedBreak.BreakType.EOL_SURE_SPACE,
+            vision_v1.TextAnnotation.DetectedBreak.BreakType.HYPHEN}
+    lines: list[TextLine] = []
+    for page in annotation.pages:
+        for block in page.blocks:
+            for para in block.paragraphs:
+                words: list[Any] = []
+                for w in para.words:
+                    words.append(w)
+                    last = w.symbols[-1] if w.symbols else None
+                    if last is not None and last.property.detected_break.type_ in ends:
+                        lines.append(_line(words))
+                        words = []
+                if words:
+                    lines.append(_line(words))
+    return [line for line in lines if line.text.strip()]
+
+
+def _line(words: list[Any]) -> TextLine:
+    text, conf = "", []
+    from google.cloud import vision_v1
+
+    spaces = {vision_v1.TextAnnotation.DetectedBreak.BreakType.SPACE,
+              vision_v1.TextAnnotation.DetectedBreak.BreakType.SURE_SPACE}
+    for i, w in enumerate(words):
+        text += "".join(sym.text for sym in w.symbols)
+        if i < len(words) - 1 and w.symbols and w.symbols[-1].property.detected_break.type_ in spaces:
+            text += " "
+        conf.append(float(w.confidence))
+    vertices = [v for w in words for v in w.bounding_box.vertices]
+    return TextLine(text=text, confidence=min(1.0, sum(conf) / len(conf)) if conf else 0.0, box=_pixels(vertices))
+
+
 def _pixels(vertices: Any, scale: tuple[int, int] = (1, 1)) -> Box:
     xs = [float(v.x) * scale[0] for v in vertices] or [0.0]
     ys = [float(v.y) * scale[1] for v in vertices] or [0.0]
@@ -143,15 +183,8 @@ class GcpAI:
                    for o in r.localized_object_annotations]
         faces = [Face(confidence=min(1.0, f.detection_confidence), box=_pixels(f.bounding_poly.vertices))
                  for f in r.face_annotations]
-        lines = []
-        for page in r.full_text_annotation.pages:
-            for block in page.blocks:
-                for para in block.paragraphs:
-                    text = " ".join("".join(s.text for s in w.symbols) for w in para.words)
-                    if text.strip():
-                        lines.append(TextLine(text=text, confidence=min(1.0, para.confidence),
-                                              box=_pixels(para.bounding_box.vertices)))
-        return ImageAnalysis(provider=NAME, labels=labels, objects=objects, faces=faces, text=lines)
+        return ImageAnalysis(provider=NAME, labels=labels, objects=objects, faces=faces,
+                             text=_printed_lines(r.full_text_annotation), raw=type(r).to_dict(r))
 
     def analyze_text(self, text: str, features: Sequence[str] = ("sentiment", "entities", "language")) -> TextAnalysis:
         from google.cloud import language_v2
@@ -161,20 +194,23 @@ class GcpAI:
             raise InvalidRequest("no text to analyse")
         document = language_v2.Document(content=text, type_=language_v2.Document.Type.PLAIN_TEXT)
         sentiment, entities, language = None, [], None
+        raw: dict[str, Any] = {}
         if "sentiment" in features or "language" in features:
             s = _call(self._c("language").analyze_sentiment, request=language_v2.AnalyzeSentimentRequest(document=document))
+            raw["analyzeSentiment"] = type(s).to_dict(s)
             language = s.language_code or None
             score = max(-1.0, min(1.0, float(s.document_sentiment.score)))
             label = "positive" if score >= SENTIMENT_CUTOFF else "negative" if score <= -SENTIMENT_CUTOFF else "neutral"
-            sentiment = Sentiment(label=label, positive=max(score, 0.0), negative=max(-score, 0.0), neutral=1.0 - abs(score))
+            sentiment = Sentiment(label=label, score=score)  # no class probabilities: magnitude is not one
         if "entities" in features:
             e = _call(self._c("language").analyze_entities, request=language_v2.AnalyzeEntitiesRequest(document=document))
+            raw["analyzeEntities"] = type(e).to_dict(e)
             language = language or e.language_code or None
-            entities = [Entity(text=x.name, type=x.type_.name.lower(),
-                               confidence=min(1.0, max((m.probability for m in x.mentions), default=0.0)))
+            entities = [Entity.of(x.name, x.type_.name, max((m.probability for m in x.mentions), default=None))
                         for x in e.entities]
-        return TextAnalysis(provider=NAME, language=language.split("-")[0] if language and "language" in features else None,
-                            sentiment=sentiment if "sentiment" in features else None, entities=entities)
+        # Natural Language gives no confidence for its language: language_confidence stays None
+        return TextAnalysis(provider=NAME, language=iso639(language) if "language" in features else None,
+                            sentiment=sentiment if "sentiment" in features else None, entities=entities, raw=raw)
 
     def translate(self, text: str, target_language: str, *, source_language: str | None = None) -> Translation:
         from google.cloud import translate_v3
@@ -184,9 +220,10 @@ class GcpAI:
         request = translate_v3.TranslateTextRequest(
             parent=f"projects/{self.gcp.project}/locations/global", contents=[text], mime_type="text/plain",
             target_language_code=target_language, source_language_code=source_language or "")
-        [t] = _call(self._c("translate").translate_text, request=request).translations
-        return Translation(provider=NAME, text=t.translated_text, source_language=source_language or t.detected_language_code,
-                           target_language=target_language)
+        out = _call(self._c("translate").translate_text, request=request)
+        [t] = out.translations
+        return Translation(provider=NAME, text=t.translated_text, source_language=iso639(source_language or t.detected_language_code) or "",
+                           target_language=target_language, raw=type(out).to_dict(out))
 
     def synthesize(self, text: str, *, voice: str | None = None, audio_format: str = "wav") -> Speech:
         from google.cloud import texttospeech_v1 as tts
@@ -220,9 +257,9 @@ class GcpAI:
     def _transcript(self, results: Any, language: str | None) -> Transcript:
         best = [res.alternatives[0] for res in results if res.alternatives]
         conf = [a.confidence for a in best if a.confidence]
-        return Transcript(provider=NAME, text=" ".join(a.transcript.strip() for a in best),
-                          language=(results[0].language_code if results and results[0].language_code else language),
-                          confidence=sum(conf) / len(conf) if conf else None)
+        return Transcript.heard(NAME, " ".join(a.transcript.strip() for a in best),
+                                results[0].language_code if results and results[0].language_code else language,
+                                confidence=sum(conf) / len(conf) if conf else None)
 
     def _long(self, audio: bytes, config: Any, language: str | None) -> Transcript:
         """A long-running recognition from Cloud Storage, started once per audio content and
@@ -246,4 +283,4 @@ class GcpAI:
                 output_config=speech_v1.TranscriptOutputConfig(gcs_uri=output)))
             name = getattr(getattr(op, "operation", None), "name", "") or ""
             self.store.put(marker, json.dumps({"operation": name, "output": output}).encode())
-        return Transcript(provider=NAME, text="", job_id=job, language=language)
+        return Transcript.heard(NAME, "", language, job_id=job)
