@@ -86,7 +86,6 @@ def test_speech_is_synthesised_and_its_duration_measured_with_sox() -> None:
 
 
 @pytest.mark.parametrize("call,what", [
-    (lambda ai: ai.transcribe(b"RIFF"), "transcribe"),
     (lambda ai: ai.translate("hello", "de"), "translate"),
     (lambda ai: ai.analyze_image(b"", ["labels", "text"]), "labels"),
     (lambda ai: ai.analyze_text("hello", ["entities"]), "entities"),
@@ -194,3 +193,50 @@ def test_language_identification_builds_its_model_once() -> None:
     for text in ("one text to identify", "zwei Texte", "trois textes"):
         LocalAI().analyze_text(text, features=("language",))
     assert local_ai._language_identifier.cache_info().misses == 1
+
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "images"  # provenance: tests/data/images/README.md
+
+
+def test_key_phrases_offline_with_yake() -> None:
+    pytest.importorskip("yake")
+    out = LocalAI().analyze_text("The checkout service failed again overnight and customers are angry about the "
+                                 "payment errors.", features=("key_phrases",))
+    assert "payment errors" in out.key_phrases and out.key_phrases[0].startswith("checkout service")
+    assert out.language is None and out.sentiment is None  # only what was asked for
+
+
+def test_a_face_is_found_offline_with_the_shipped_cascade() -> None:
+    pytest.importorskip("cv2")
+    out = LocalAI().analyze_image((DATA / "astronaut.jpg").read_bytes(), features=("faces",))
+    [face] = out.faces  # Eileen Collins, NASA's public-domain portrait, at 256 x 256
+    assert face.confidence is None  # a cascade gives no confidence: none is made up
+    assert 70 <= face.box.left <= 100 and 15 <= face.box.top <= 45 and 40 <= face.box.width <= 80
+
+
+def test_a_photographed_page_is_binarised_and_read() -> None:
+    """scikit-image's scanned page, lit unevenly: read as it is, tesseract lost whole words (120%
+    character errors); binarised first, 18%."""
+    needs("tesseract", "tesseract-ocr")
+    pytest.importorskip("cv2")
+    import difflib
+
+    truth = ("Let us first determine markers of the coins and the\nbackground. These markers are pixels that we can "
+             "label\nunambiguously as either object or background. Here,\nthe markers are found at the two extreme "
+             "parts of the")
+    out = LocalAI().analyze_image((DATA / "page.png").read_bytes())
+    assert out.raw and out.raw["tesseract"]["read"] == "binarised"
+    got = "\n".join(line.text for line in out.text[1:5])
+    assert difflib.SequenceMatcher(None, got, truth).ratio() > 0.95, got
+
+
+def test_english_speech_is_transcribed_offline_as_a_draft() -> None:
+    needs("espeak-ng", "espeak-ng")
+    pytest.importorskip("pocketsphinx")
+    ai = LocalAI()
+    speech = ai.synthesize("please restart the checkout service")  # espeak-ng writes 22,050 Hz: resampled to 16 kHz
+    out = ai.transcribe(speech.audio)
+    assert out.text.strip() and (out.language, out.locale) == ("en", "en-US")
+    assert out.raw and "draft" in out.raw["quality"]
+    with pytest.raises(NotSupported, match="English only"):
+        ai.transcribe(speech.audio, language="de-DE")

@@ -117,7 +117,7 @@ class DetectedObject(_Result):
 
 
 class Face(_Result):
-    confidence: float = Field(ge=0.0, le=1.0)
+    confidence: float | None = Field(None, ge=0.0, le=1.0)  # None: the detector gives none (a Haar cascade)
     box: Box
 
 
