@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import batch, coldstart, demo_time, garbage, latency, quality, serving, throughput, training
+from bench import ai_local, batch, coldstart, demo_time, garbage, latency, quality, serving, throughput, training
 
 
 def main() -> None:
@@ -22,6 +22,7 @@ def main() -> None:
     demo_time.main([])
     training.main(["--sizes", "10000,100000" if quick else "10000,100000,1000000,5000000"])
     batch.main(["--sizes", "1000000" if quick else "1000000,5000000"])
+    ai_local.main()
 
 
 if __name__ == "__main__":

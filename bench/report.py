@@ -90,11 +90,26 @@ def main() -> None:
                          f"{r['errors']} errors", "0 errors", ok(r["errors"] == 0)))
     bt = load("batch")
     if bt:
+        hows = {"streamed": "streamed in chunks (`skyloop predict`)", "in-function": "in the function (bytes in memory)",
+                "container": "the serving container's batch mode, one worker, 6 MB text/csv mini-batches (what each "
+                             "Batch Transform / Vertex worker runs; no HTTP, no platform I/O)",
+                "tally": "the manifest's count of a joined job output, streamed"}
         for r in bt["runs"]:
-            how = "streamed in chunks (`skyloop predict`)" if r["path"] == "streamed" else "in the function (bytes in memory)"
+            how = hows.get(r["path"], r["path"])
             rows.append((f"Batch scoring, {r['rows']:,} rows x 20 columns ({r['csv_mib']} MiB of CSV), {how} "
                          "(`bench/batch.py`)", f"{r['rows_per_s']:,} rows/s, {r['seconds']} s, peak {r['peak_rss_mib']} MiB",
-                         "flat memory" if r["path"] == "streamed" else "-", "-"))
+                         "flat memory" if r["path"] in ("streamed", "tally") else "-", "-"))
+    ai = load("ai_local")
+    if ai:
+        for r in ai["ocr"]:
+            rows.append((f"Local OCR (`bench/ai_local.py`): {r['image']}", f"character errors {r['cer_plain']:.1%} read as it "
+                         f"is, {r['cer_provider']:.1%} as the provider reads it ({r['read']}), {r['seconds']} s", "-", "-"))
+        f, k, t = ai["faces"], ai["key_phrases"], ai["transcription"]
+        rows.append((f"Local faces (Haar cascade): {f['image']}", f"{f['found']} found, {f['seconds'] * 1000:.0f} ms", "-", "-"))
+        rows.append(("Local key phrases (YAKE), two sentences", f"{k['seconds'] * 1000:.0f} ms", "-", "-"))
+        rows.append((f"Local transcription (pocketsphinx), {t['sentences']} sentences of {t['voice']}",
+                     f"word error {t['wer_mean']} (min {t['wer_min']}, max {t['wer_max']}), "
+                     f"{t['seconds_per_audio_second']} s per second of audio", "- (a draft)", "-"))
     demo = load("demo")
     if demo:
         rows.append(("`skyloop demo` wall time (fresh state)", f"{demo['median_s']} s", "< 60 s", ok(demo["within_budget"])))

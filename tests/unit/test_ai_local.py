@@ -240,3 +240,21 @@ def test_english_speech_is_transcribed_offline_as_a_draft() -> None:
     assert out.raw and "draft" in out.raw["quality"]
     with pytest.raises(NotSupported, match="English only"):
         ai.transcribe(speech.audio, language="de-DE")
+
+
+def test_split_text_cuts_at_sentence_ends_within_the_limit() -> None:
+    from skyloop.ports.media import split_text
+
+    sentences = "Ärger im Dienst. Alles läuft wieder! Warum? " * 50
+    text = sentences + "ein sehr langer Satz ohne Ende " * 40
+    for limit in (60, 200, 1000):
+        pieces = split_text(text, max_bytes=limit)
+        assert "".join(pieces) == text and all(len(p.encode()) <= limit for p in pieces)
+        done, inside = 0, []
+        for p in pieces:  # the pieces wholly within the sentences end at a sentence's end
+            done += len(p)
+            if done <= len(sentences):
+                inside.append(p)
+        assert inside and all(p.rstrip().endswith((".", "!", "?")) for p in inside)
+    assert split_text("short", max_chars=10) == ["short"]
+    assert all(len(p) <= 7 for p in split_text("abcdefghijklmnopqrstuvwxyz", max_chars=7))  # no space: cut anywhere

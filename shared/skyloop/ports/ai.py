@@ -133,6 +133,7 @@ class ImageAnalysis(_Result):
     objects: list[DetectedObject] = Field(default_factory=list)
     faces: list[Face] = Field(default_factory=list)
     text: list[TextLine] = Field(default_factory=list)
+    truncated: bool = False  # the provider stopped early (Rekognition's DetectText at 100 words): more text may be there
     raw: dict[str, Any] | None = Field(None, exclude=True, repr=False)
 
     @property

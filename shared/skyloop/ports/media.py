@@ -60,6 +60,49 @@ def image_size(image: bytes) -> tuple[int, int]:
         return img.size
 
 
+def split_text(text: str, *, max_bytes: int | None = None, max_chars: int | None = None) -> list[str]:
+    """``text`` in pieces a service takes in one call (at most ``max_bytes`` of UTF-8, or
+    ``max_chars`` characters), cut at sentence ends, else at spaces, else anywhere: as a user of
+    ``translate FILE`` or ``tts FILE`` expects, where one call's limit refused the whole file.
+    Joined with nothing between them, the pieces are the text."""
+    import re
+
+    def size(piece: str) -> int:
+        return len(piece.encode()) if max_bytes is not None else len(piece)
+
+    limit = max_bytes if max_bytes is not None else max_chars
+    if limit is None or size(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    for sentence in re.findall(r"[^.!?。！？\n]*(?:[.!?。！？]+|\n+|$)\s*", text):
+        while size(sentence) > limit:  # a sentence longer than a call: at a space, else anywhere
+            cut = limit
+            while size(sentence[:cut]) > limit:
+                cut -= 1
+            space = sentence.rfind(" ", 0, cut)
+            cut = space + 1 if space > 0 else cut
+            parts.append(sentence[:cut])
+            sentence = sentence[cut:]
+        if parts and size(parts[-1] + sentence) <= limit:
+            parts[-1] += sentence
+        elif sentence:
+            parts.append(sentence)
+    return [p for p in parts if p]
+
+
+def joined_speech(pieces: list[bytes], audio_format: str) -> bytes:
+    """Several synthesised WAV files as one (their samples in order, under one header: each piece's
+    rate is the same), or MP3 streams end to end (frames concatenate)."""
+    if audio_format != "wav" or len(pieces) == 1:
+        return b"".join(pieces)
+    frames, rate = [], 0
+    for piece in pieces:
+        with wave.open(io.BytesIO(piece)) as w:
+            rate = w.getframerate()
+            frames.append(w.readframes(w.getnframes()))
+    return wav_bytes(b"".join(frames), rate)
+
+
 def check_speech(provider: str, text: str, audio_format: str, formats: tuple[str, ...] = ("wav", "mp3")) -> None:
     if audio_format not in formats:
         raise NotSupported(f"the {provider} provider writes {' or '.join(formats)}, not {audio_format}")

@@ -104,7 +104,7 @@ def test_translate_through_the_stubber(aws: Aws) -> None:
     with stub:
         out = _ai(aws, translate=tr).translate("Hello world", "de")
     assert out == Translation(provider="aws", text="Hallo Welt", source_language="en", target_language="de", raw=out.raw)
-    assert out.raw == {"TranslatedText": "Hallo Welt", "SourceLanguageCode": "en", "TargetLanguageCode": "de"}
+    assert out.raw == {"TranslateText": [{"TranslatedText": "Hallo Welt", "SourceLanguageCode": "en", "TargetLanguageCode": "de"}]}
 
 
 def test_speech_on_moto_becomes_a_wav_file(aws: Aws) -> None:
@@ -320,3 +320,74 @@ def test_refusals_are_one_line_typed_errors_not_bugs(aws: Aws, code: str, error:
     with stub, pytest.raises(error, match=match) as caught:
         _ai(aws, translate=tr).translate("Hello", "xx")
     assert not caught.value.retryable and "\n" not in caught.value.reason
+
+
+def test_a_text_above_one_calls_limit_goes_in_pieces_cut_at_sentence_ends(aws: Aws) -> None:
+    """Translate takes 10,000 bytes and Polly 3,000 characters a call: a longer file was refused whole."""
+    from botocore.stub import ANY
+
+    from skyloop.clouds.aws.ai import POLLY_CHARS, TRANSLATE_BYTES
+
+    sentence = "Die Bereitstellung ist fehlgeschlagen, und der Dienst wird neu gestartet. "  # 75 bytes (ä: 2)
+    text = sentence * 300  # 22,500 bytes
+    tr, stub = _stubbed("translate")
+    sent: list[str] = []
+    for _ in range(3):
+        stub.add_response("translate_text", {"TranslatedText": "The deployment failed.", "SourceLanguageCode": "de",
+                                             "TargetLanguageCode": "en"},
+                          {"Text": ANY, "SourceLanguageCode": "auto", "TargetLanguageCode": "en"})
+    tr.meta.events.register("before-parameter-build.translate.TranslateText", lambda params, **kw: sent.append(params["Text"]))
+    with stub:
+        out = _ai(aws, translate=tr).translate(text, "en")
+    stub.assert_no_pending_responses()
+    assert len(sent) == 3 and all(len(p.encode()) <= TRANSLATE_BYTES for p in sent) and "".join(sent) == text
+    assert all(p.endswith(". ") for p in sent)  # cut at sentence ends
+    assert out.source_language == "de" and len(out.raw["TranslateText"]) == 3  # type: ignore[index]
+
+    polly, pstub = _stubbed("polly")
+    for _ in range(3):
+        pstub.add_response("synthesize_speech", {"AudioStream": _Body(b"\x00\x01" * 8_000), "ContentType": "audio/pcm"})
+    with pstub:
+        spoken = _ai(aws, polly=polly).synthesize("Restart the service now. " * 300)  # 7,500 characters
+    pstub.assert_no_pending_responses()
+    assert spoken.duration_seconds == pytest.approx(3 * 0.5) and POLLY_CHARS == 3_000  # the pieces' audio, in order
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def read(self) -> bytes:
+        return self.data
+
+
+def test_an_image_rekognition_cannot_take_is_converted_and_a_cut_result_is_marked(aws: Aws) -> None:
+    """Rekognition takes PNG or JPEG up to 5 MB; uploads take GIF, BMP, TIFF, WebP and 20 MB. DetectText
+    stops at 100 words, and nothing said the text was cut."""
+    import random
+
+    from PIL import Image
+
+    from skyloop.clouds.aws.ai import REKOGNITION_BYTES, rekognition_image
+
+    gif = io.BytesIO()
+    Image.new("RGB", (200, 100), "white").save(gif, format="GIF")
+    converted = rekognition_image(gif.getvalue())
+    assert Image.open(io.BytesIO(converted)).format in ("JPEG", "PNG")
+    rng = random.Random(1)
+    noisy = Image.frombytes("RGB", (1800, 1400), bytes(rng.getrandbits(8) for _ in range(1800 * 1400 * 3)))
+    big = io.BytesIO()
+    noisy.save(big, format="PNG")
+    assert len(big.getvalue()) > REKOGNITION_BYTES
+    small = rekognition_image(big.getvalue())
+    assert len(small) <= REKOGNITION_BYTES and Image.open(io.BytesIO(small)).format == "JPEG"
+
+    rek, stub = _stubbed("rekognition")
+    box = {"Width": 0.1, "Height": 0.05, "Left": 0.1, "Top": 0.1}
+    words = [{"DetectedText": f"w{i}", "Type": "WORD", "Id": i + 1, "ParentId": 0, "Confidence": 99.0,
+              "Geometry": {"BoundingBox": box}} for i in range(100)]
+    stub.add_response("detect_text", {"TextDetections": [
+        {"DetectedText": "w0 w1", "Type": "LINE", "Id": 0, "Confidence": 99.0, "Geometry": {"BoundingBox": box}}, *words]})
+    with stub:
+        out = _ai(aws, rekognition=rek).analyze_image(gif.getvalue(), features=("text",))
+    assert out.truncated is True and out.text[0].text == "w0 w1"

@@ -209,3 +209,13 @@ def test_the_first_errors_a_new_user_meets_say_what_to_fix(raised: str, error: s
     with pytest.raises(getattr(skyloop.errors, error), match=match) as caught:
         _ai(vision=vision).analyze_image(_png(), features=("labels",))
     assert not caught.value.retryable
+
+
+def test_speech_above_one_requests_limit_is_made_in_pieces_and_joined() -> None:
+    """Text-to-Speech takes 5,000 bytes a request: the pieces, cut at sentence ends, give one WAV file."""
+    piece = wav_bytes(b"\x00\x01" * 12_000, 24_000)  # half a second, with its header, as LINEAR16 comes
+    speech = Fake(synthesize_speech=(tts.SynthesizeSpeechRequest, tts.SynthesizeSpeechResponse(audio_content=piece)))
+    out = _ai(tts=speech).synthesize("The canary passed its checks. " * 400)  # 12,000 bytes
+    assert len(speech.requests) == 3 and all(len(r.input.text.encode()) <= 5_000 for r in speech.requests)
+    assert "".join(r.input.text for r in speech.requests) == "The canary passed its checks. " * 400
+    assert out.duration_seconds == pytest.approx(1.5) and out.audio.count(b"RIFF") == 1  # one header

@@ -12,6 +12,7 @@ through with its duration counted from its frames.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 from typing import Any, Sequence
@@ -30,7 +31,7 @@ from ...ports.ai import (
     Transcript,
     Translation,
 )
-from ...ports.media import wav_bytes
+from ...ports.media import split_text, wav_bytes
 from ...ports.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, check_speech, image_size, speech
 from ...ports.ai import JOBS_PREFIX, iso639, job_output_of
 from ...errors import AccessDenied, CloudUnavailable, InvalidRequest, NotSupported, TransientError
@@ -38,7 +39,11 @@ from .config import AwsSettings
 from .session import client, error_code
 
 NAME = "aws"
-MAX_TEXT = 5_000  # bytes per Comprehend real-time call (UTF-8); Translate takes 10,000
+MAX_TEXT = 5_000  # bytes per Comprehend real-time call (UTF-8)
+TRANSLATE_BYTES = 10_000  # Translate's limit per call: a longer text goes in pieces cut at sentence ends
+POLLY_CHARS = 3_000  # Polly's billed-character limit per call, likewise
+REKOGNITION_BYTES = 5 * 1024 * 1024  # Rekognition takes image bytes up to 5 MB, PNG or JPEG only
+DETECT_TEXT_WORDS = 100  # DetectText stops at 100 words: a result that reached it is marked truncated
 PCM_RATE = 16_000
 # Transcribe's input copy and its output, outside ai/ so that neither is taken for a new upload;
 # the output landing there is the job's completion event (skyloop.ai.uploads.finish_job)
@@ -77,6 +82,35 @@ def _call(fn: Any, **kwargs: Any) -> Any:
         if code in DENIED:
             raise AccessDenied(f"AWS denied {_action(fn, exc)} ({code}): grant it to the role you run as") from None
         raise
+
+
+def _spaced(translated: str, source_piece: str) -> str:
+    """A piece's translation with the whitespace its source piece ended with (the services trim it)."""
+    tail = source_piece[len(source_piece.rstrip()):]
+    return translated.rstrip() + tail
+
+
+def rekognition_image(image: bytes) -> bytes:
+    """The image as Rekognition takes it: PNG or JPEG, at most 5 MB. GIF, BMP, TIFF and WebP are
+    converted, a larger one is scaled down until it fits; boxes come back as ratios, so they map onto
+    the original's pixels unchanged."""
+    from ...ports.media import open_image
+
+    img = open_image(image)
+    if img.format in ("PNG", "JPEG") and len(image) <= REKOGNITION_BYTES:
+        return image
+    from PIL import ImageOps
+
+    img = ImageOps.exif_transpose(img) if img.format == "JPEG" else img
+    rgb = img.convert("RGB")
+    scale = 1.0
+    while True:
+        buf = io.BytesIO()
+        size = (max(1, int(rgb.width * scale)), max(1, int(rgb.height * scale)))
+        (rgb if scale == 1.0 else rgb.resize(size)).save(buf, format="JPEG", quality=90)
+        if buf.tell() <= REKOGNITION_BYTES:
+            return buf.getvalue()
+        scale *= 0.8
 
 
 def _plain(response: dict[str, Any]) -> dict[str, Any]:
@@ -130,7 +164,7 @@ class AwsAI:
     def analyze_image(self, image: bytes, features: Sequence[str] = ("labels", "objects", "faces", "text")) -> ImageAnalysis:
         check_features(NAME, features, IMAGE_FEATURES, IMAGE_FEATURES)
         width, height = image_size(image)
-        rek, img = self._c("rekognition"), {"Bytes": image}
+        rek, img = self._c("rekognition"), {"Bytes": rekognition_image(image)}
         labels, objects, faces, lines = [], [], [], []
         if {"labels", "objects"} & set(features):
             for lab in _call(rek.detect_labels, Image=img, MaxLabels=50, MinConfidence=50.0).get("Labels", []):
@@ -143,11 +177,14 @@ class AwsAI:
         if "faces" in features:
             faces = [Face(confidence=_pct(f.get("Confidence", 0)), box=_box(f.get("BoundingBox", {}), width, height))
                      for f in _call(rek.detect_faces, Image=img, Attributes=["DEFAULT"]).get("FaceDetails", [])]
+        truncated = False
         if "text" in features:
+            found = _call(rek.detect_text, Image=img).get("TextDetections", [])
             lines = [TextLine(text=t["DetectedText"], confidence=_pct(t.get("Confidence", 0)),
                               box=_box(t.get("Geometry", {}).get("BoundingBox", {}), width, height))
-                     for t in _call(rek.detect_text, Image=img).get("TextDetections", []) if t.get("Type") == "LINE"]
-        return ImageAnalysis(provider=NAME, labels=labels, objects=objects, faces=faces, text=lines)
+                     for t in found if t.get("Type") == "LINE"]
+            truncated = sum(1 for t in found if t.get("Type") == "WORD") >= DETECT_TEXT_WORDS
+        return ImageAnalysis(provider=NAME, labels=labels, objects=objects, faces=faces, text=lines, truncated=truncated)
 
     # -- language ------------------------------------------------------------------------------
     def analyze_text(self, text: str, features: Sequence[str] = ("sentiment", "entities", "key_phrases", "language")) -> TextAnalysis:
@@ -190,21 +227,26 @@ class AwsAI:
     def translate(self, text: str, target_language: str, *, source_language: str | None = None) -> Translation:
         if not text.strip():
             raise InvalidRequest("no text to translate")
-        out = _call(self._c("translate").translate_text, Text=text, SourceLanguageCode=source_language or "auto",
-                    TargetLanguageCode=target_language)
-        return Translation(provider=NAME, text=out["TranslatedText"], source_language=iso639(out["SourceLanguageCode"]) or "",
-                           target_language=target_language, raw=_plain(out))
+        pieces = split_text(text, max_bytes=TRANSLATE_BYTES)
+        outs = [_call(self._c("translate").translate_text, Text=piece, SourceLanguageCode=source_language or "auto",
+                      TargetLanguageCode=target_language) for piece in pieces]
+        return Translation(provider=NAME, text="".join(_spaced(o["TranslatedText"], p) for o, p in zip(outs, pieces)),
+                           source_language=iso639(outs[0]["SourceLanguageCode"]) or "", target_language=target_language,
+                           raw={"TranslateText": [_plain(o) for o in outs]})
 
     # -- speech --------------------------------------------------------------------------------
     def synthesize(self, text: str, *, voice: str | None = None, audio_format: str = "wav") -> Speech:
         check_speech(NAME, text, audio_format)
         voice = voice or "Joanna"
-        res = _call(self._c("polly").synthesize_speech, Text=text, VoiceId=voice,
-                    OutputFormat="pcm" if audio_format == "wav" else "mp3",
-                    **({"SampleRate": str(PCM_RATE)} if audio_format == "wav" else {}))
-        raw = res["AudioStream"].read()
+        pieces = []
+        for piece in split_text(text, max_chars=POLLY_CHARS):
+            res = _call(self._c("polly").synthesize_speech, Text=piece, VoiceId=voice,
+                        OutputFormat="pcm" if audio_format == "wav" else "mp3",
+                        **({"SampleRate": str(PCM_RATE)} if audio_format == "wav" else {}))
+            pieces.append(res["AudioStream"].read())
         # Polly's PCM is signed 16-bit little-endian mono: made a WAV file
-        return speech(NAME, wav_bytes(raw, PCM_RATE) if audio_format == "wav" else raw, audio_format, voice)
+        audio = wav_bytes(b"".join(pieces), PCM_RATE) if audio_format == "wav" else b"".join(pieces)
+        return speech(NAME, audio, audio_format, voice)
 
     def job_of(self, uri: str) -> str | None:
         """The Transcribe job whose output this object is (``transcribe/<job>.json``), if it is one."""

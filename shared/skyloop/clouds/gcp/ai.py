@@ -40,6 +40,7 @@ from ...ports.ai import (
     Transcript,
     Translation,
 )
+from ...ports.media import joined_speech, split_text
 from ...ports.media import IMAGE_FEATURES, TEXT_FEATURES, check_features, check_speech, image_size, speech, wav_audio
 from ...ports.ai import JOBS_PREFIX, iso639, job_output_of
 from ...errors import AccessDenied, CloudUnavailable, InvalidRequest, NotSupported, TransientError
@@ -51,6 +52,7 @@ MAX_SYNC_SECONDS = 60.0  # synchronous recognition; longer audio is a long-runni
 MAX_ASYNC_SECONDS = 480 * 60.0  # the long-running recognition's own limit
 JOB_NAME = re.compile(r"gcp-[0-9a-f]{40}")
 TTS_RATE = 24_000
+TTS_BYTES = 5_000  # Text-to-Speech's input limit per request
 VISION_FEATURES = {"labels": "LABEL_DETECTION", "objects": "OBJECT_LOCALIZATION", "faces": "FACE_DETECTION",
                   "text": "DOCUMENT_TEXT_DETECTION"}
 
@@ -232,10 +234,12 @@ class GcpAI:
         voice = voice or "en-US-Standard-C"
         language = "-".join(voice.split("-")[:2])
         encoding = tts.AudioEncoding.LINEAR16 if audio_format == "wav" else tts.AudioEncoding.MP3
-        r = _call(self._c("tts").synthesize_speech, request=tts.SynthesizeSpeechRequest(
-            input=tts.SynthesisInput(text=text), voice=tts.VoiceSelectionParams(language_code=language, name=voice),
-            audio_config=tts.AudioConfig(audio_encoding=encoding, sample_rate_hertz=TTS_RATE)))
-        return speech(NAME, r.audio_content, audio_format, voice, TTS_RATE)  # LINEAR16 comes with its WAV header
+        pieces = [_call(self._c("tts").synthesize_speech, request=tts.SynthesizeSpeechRequest(
+            input=tts.SynthesisInput(text=piece), voice=tts.VoiceSelectionParams(language_code=language, name=voice),
+            audio_config=tts.AudioConfig(audio_encoding=encoding, sample_rate_hertz=TTS_RATE))).audio_content
+            for piece in split_text(text, max_bytes=TTS_BYTES)]  # Text-to-Speech takes 5,000 bytes a call
+        # LINEAR16 comes with its WAV header: the pieces' samples are joined under one
+        return speech(NAME, joined_speech(pieces, audio_format), audio_format, voice, TTS_RATE)
 
     def transcribe(self, audio: bytes, *, language: str | None = None, media_format: str = "wav") -> Transcript:
         from google.cloud import speech_v1
