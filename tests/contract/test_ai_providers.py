@@ -244,10 +244,17 @@ def test_translation_names_languages_as_iso_639_1(name: str) -> None:
     assert (out.source_language, out.target_language) == ("en", "de") and "Berlin" in out.text and out.raw
 
 
-@pytest.mark.parametrize("name", CLOUDS)
+@pytest.mark.parametrize("name", PROVIDERS)
 def test_a_transcript_has_a_language_and_a_locale(name: str) -> None:
-    """en-US on some providers and en-us on others: now ``en`` and ``en-US`` on all."""
-    out = PROVIDERS[name]().transcribe(wav_bytes(b"\x00\x00" * 16_000, 16_000))
+    """en-US on some providers and en-us on others: now ``en`` and ``en-US`` on all. The local one
+    hears espeak-ng's speech with pocketsphinx: a draft, so only its shape is held to."""
+    ai = PROVIDERS[name]()
+    if name == "local":
+        pytest.importorskip("pocketsphinx")
+        out = ai.transcribe(ai.synthesize("hello skyloop").audio)
+        assert out.text.strip() and (out.language, out.locale) == ("en", "en-US") and out.confidence is None
+        return
+    out = ai.transcribe(wav_bytes(b"\x00\x00" * 16_000, 16_000))
     assert (out.text, out.language, out.locale) == ("hello skyloop", "en", "en-US")
     assert out.confidence is None or 0.0 <= out.confidence <= 1.0
 
