@@ -116,7 +116,11 @@ def test_the_cli(tmp_path: Path) -> None:
     text.write_text("Everything recovered nicely after the restart.", encoding="utf-8")
     res = CliRunner().invoke(app, ["ai", "text", str(text)])
     assert res.exit_code == 0, res.output
-    assert json.loads(res.stdout)["sentiment"]["label"] == "positive"
+    doc = json.loads(res.stdout)
+    assert doc["sentiment"]["label"] == "positive" and doc["sentiment"]["score"] > 0 and "raw" not in doc
+    res = CliRunner().invoke(app, ["ai", "text", str(text), "--raw"])  # the provider's own answer beside it
+    raw = json.loads(res.stdout)["raw"]
+    assert raw["langid"]["language"] == "en" and set(raw["vader"]) == {"neg", "neu", "pos", "compound"}
     res = CliRunner().invoke(app, ["ai", "tts", str(text), "--voice", "en"])
     assert res.exit_code == 0 and (tmp_path / "note.wav").read_bytes()[:4] == b"RIFF"
     res = CliRunner().invoke(app, ["ai", "translate", str(text), "--to", "de"])
