@@ -253,3 +253,15 @@ def test_the_size_rule_decides_before_a_local_file_is_read(runtime, tmp_path):
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: nothing was read
     with pytest.raises(InvalidDataset, match="not a regular file"):
         on_training_data(TrainingDataArrived(event_id="e2", uri="/dev/zero"), runtime.adapters)
+
+
+def test_an_unknown_family_is_refused_before_a_managed_job_starts(make_runtime, churn_bytes):
+    """"automl" (Vertex AutoML tabular, not built) above the size rule was handed to the managed
+    job, which failed there; it is refused in one line before anything starts."""
+    rt = make_runtime(training={"max_inline_bytes": 1000})
+    uri = put_dataset(rt, "big", churn_bytes, {"target": "churned", "model": "automl"})
+    started: list[str] = []
+    rt.adapters.training = type("Backend", (), {"name": "test", "submit": lambda self, u, s: started.append(u)})()
+    with pytest.raises(InvalidDataset, match="unknown model family 'automl'"):
+        on_training_data(TrainingDataArrived(uri=uri, size=5_000_000_000, version="e1"), rt.adapters)
+    assert started == []

@@ -44,7 +44,10 @@ def on_training_data(event: TrainingDataArrived, adapters: "Adapters") -> dict[s
     params = dict(sidecar.get("params") or {})
     family = event.model or sidecar.get("model")  # the model family: the event's, else the sidecar's
     if family:
+        from ..training.model import family_of
+
         params["model"] = family
+        family_of(params)  # an unknown family (automl is not built) is refused here, before any job starts
     spec = b"\0" + sidecar_bytes + b"\0" + f"{target}|{group}|{family}".encode()
 
     def submit(reason: str) -> dict[str, Any]:
