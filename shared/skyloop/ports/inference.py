@@ -31,6 +31,15 @@ class BadValue(RequestError):
     caller's fault alone, where a missing feature may be the version's (a new column)."""
 
 
+def categorical_features(bundle: Mapping[str, Any]) -> set[str]:
+    """The features the pipeline one-hot encodes (text), the rest being numbers: every scorer's rule."""
+    try:
+        steps = bundle["pipeline"].named_steps
+        return set(steps["encode"].transformers_[0][2]) if "encode" in steps else set()
+    except (AttributeError, KeyError, IndexError):  # pragma: no cover - defensive
+        return set()
+
+
 def frame(bundle: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> Any:
     """Validate request rows against the model's features; build the DataFrame it was trained on."""
     import pandas as pd
@@ -40,10 +49,7 @@ def frame(bundle: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> Any:
     if len(rows) > MAX_ROWS_PER_REQUEST:
         raise RequestError(f"at most {MAX_ROWS_PER_REQUEST} instances per request")
     features: list[str] = bundle["features"]
-    try:
-        categorical = set(bundle["pipeline"].named_steps["encode"].transformers_[0][2]) if "encode" in bundle["pipeline"].named_steps else set()
-    except (AttributeError, KeyError, IndexError):  # pragma: no cover - defensive
-        categorical = set()
+    categorical = categorical_features(bundle)
     clean = []
     for i, r in enumerate(rows):
         if not isinstance(r, Mapping):
@@ -166,8 +172,7 @@ def score_batch(bundle: Mapping[str, Any], rows: list[Any]) -> list[tuple[str, A
     import pandas as pd
 
     features: list[str] = bundle["features"]
-    steps = bundle["pipeline"].named_steps
-    categorical = set(steps["encode"].transformers_[0][2]) if "encode" in steps else set()
+    categorical = categorical_features(bundle)
     out: list[tuple[str, Any]] = []
     clean: list[dict[str, Any]] = []
     at: list[int] = []

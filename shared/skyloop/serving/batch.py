@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import InvalidRequest, NotFound
 from ..ports.artifacts import load_verified
-from ..ports.inference import FLOAT32_MAX
+from ..ports.inference import FLOAT32_MAX, categorical_features
 
 if TYPE_CHECKING:
     from ..ports import BlobStore, ModelRegistry
@@ -45,11 +45,6 @@ class BatchResult:
         if self.warning:
             out["warning"] = self.warning
         return out
-
-
-def _categorical(bundle: dict[str, Any]) -> set[str]:
-    steps = bundle["pipeline"].named_steps
-    return set(steps["encode"].transformers_[0][2]) if "encode" in steps else set()
 
 
 def _clean(chunk: Any, features: list[str], categorical: set[str], first_line: int,
@@ -115,7 +110,7 @@ def score_bytes(data: bytes, bundle: dict[str, Any], *, chunk_rows: int = 50_000
     import pandas as pd
 
     features: list[str] = bundle["features"]
-    categorical, classes = _categorical(bundle), [str(c) for c in bundle.get("classes") or []]
+    categorical, classes = categorical_features(bundle), [str(c) for c in bundle.get("classes") or []]
     refused: dict[int, str] = {}
     out, rows_in, rows_out, line = io.StringIO(), 0, 0, 2
     try:
@@ -166,7 +161,7 @@ def predict_csv(
         raise NotFound(f"{group} has no production version; name one with --version")
     bundle = load_verified(store, mv.artifact_uri, mv.artifact_sha256)
     features: list[str] = bundle["features"]
-    categorical = _categorical(bundle)
+    categorical = categorical_features(bundle)
     classes = [str(c) for c in bundle.get("classes") or []]
     t0, rows, line = time.perf_counter(), 0, 2
     tmp = Path(f"{out}.partial")

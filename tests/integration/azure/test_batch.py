@@ -40,12 +40,20 @@ def _uploaded(env: Any, name: str, data: bytes) -> dict[str, Any]:
     return doc
 
 
-def _production(env: Any, module: Any) -> None:
+def _production(env: Any, tmp_path: Path, max_in_function_bytes: int) -> Any:
+    """The train app with version 1 trained, approved and production (as a rollout leaves it), then
+    rebuilt under a size rule the test's files are above."""
+    from skyloop.config import Settings
     from skyloop.ports.registry import approve
 
+    module = _app(env)
     _fn(module, "train")(_grid(_uploaded(env, f"datasets/{GROUP}.csv", CHURN.read_bytes())))
     approve(env.adapters.registry, env.adapters.events, GROUP, 1, actor="reviewer@example.com")
     env.adapters.registry.set_alias(GROUP, "production", 1)
+    env.adapters = env.rebuilt(Settings(home=tmp_path / "home2", batch={"max_in_function_bytes": max_in_function_bytes}),
+                               env.azure)
+    module.use(env.adapters, env.azure)
+    return module
 
 
 def _run_parallel(env: Any, name: str, workdir: Path, rows_per_batch: int = 37) -> None:
@@ -99,13 +107,8 @@ def _run_ended(env: Any, name: str, key: str, status: str = "Completed") -> dict
 def test_rows_above_the_size_rule_are_scored_by_an_azure_ml_parallel_job(azure_env: Any, tmp_path: Path) -> None:
     import pandas as pd
 
-    from skyloop.config import Settings
-
     env = azure_env
-    module = _app(env)
-    _production(env, module)
-    env.adapters = env.rebuilt(Settings(home=tmp_path / "home2", batch={"max_in_function_bytes": 2000}), env.azure)
-    module.use(env.adapters, env.azure)
+    module = _production(env, tmp_path, 2000)
     rows = pd.read_csv(CHURN).drop(columns=["churned"]).astype(object)
     rows.loc[4, "usage_gb"] = "lots"
     data = rows.to_csv(index=False).encode()
@@ -135,13 +138,8 @@ def test_rows_above_the_size_rule_are_scored_by_an_azure_ml_parallel_job(azure_e
 
 
 def test_a_failed_azure_ml_job_writes_why_where_the_manifest_would_be(azure_env: Any, tmp_path: Path) -> None:
-    from skyloop.config import Settings
-
     env = azure_env
-    module = _app(env)
-    _production(env, module)
-    env.adapters = env.rebuilt(Settings(home=tmp_path / "home2", batch={"max_in_function_bytes": 100}), env.azure)
-    module.use(env.adapters, env.azure)
+    module = _production(env, tmp_path, 100)
     _fn(module, "train")(_grid(_uploaded(env, f"batch/{GROUP}/rows.csv", CHURN.read_bytes())))
     [name] = env.ml.jobs.jobs
     env.ml.jobs.jobs[name]._status = "Failed"

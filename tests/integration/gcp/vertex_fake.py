@@ -338,6 +338,12 @@ class FakePredictionService:
         return response
 
 
+def _listed(jobs: Any, parent: str, filter_: str) -> list[Any]:
+    """A list call's answer: the jobs under ``parent`` whose labels match every ``labels.k="v"``."""
+    wanted = dict(re.findall(r'labels\.([\w-]+)="([^"]*)"', filter_))
+    return [j for j in jobs if j.name.startswith(parent + "/") and all(j.labels.get(k) == v for k, v in wanted.items())]
+
+
 class FakeJobService:
     """A stand-in for ``JobServiceClient``'s custom jobs and batch prediction jobs: create (the SDK's
     request type, a server-made name, state PENDING), get, and list with ``labels.k="v"`` filters;
@@ -369,9 +375,7 @@ class FakeJobService:
 
     def list_custom_jobs(self, request: Any) -> list[aiplatform_v1.CustomJob]:
         r = FakeModelService._typed(aiplatform_v1.ListCustomJobsRequest, request)
-        wanted = dict(re.findall(r'labels\.([\w-]+)="([^"]*)"', r.filter))
-        return [aiplatform_v1.CustomJob(j) for j in self.jobs.values()
-                if j.name.startswith(r.parent + "/") and all(j.labels.get(k) == v for k, v in wanted.items())]
+        return [aiplatform_v1.CustomJob(j) for j in _listed(self.jobs.values(), r.parent, r.filter)]
 
     # -- batch prediction jobs: created PENDING with a server-made name; ``finish`` is the service's
     # side (what the job's run leaves: state, output directory, completion stats, error)
@@ -399,9 +403,7 @@ class FakeJobService:
 
     def list_batch_prediction_jobs(self, request: Any) -> list[aiplatform_v1.BatchPredictionJob]:
         r = FakeModelService._typed(aiplatform_v1.ListBatchPredictionJobsRequest, request)
-        wanted = dict(re.findall(r'labels\.([\w-]+)="([^"]*)"', r.filter))
-        return [aiplatform_v1.BatchPredictionJob(j) for j in self.batch_jobs.values()
-                if j.name.startswith(r.parent + "/") and all(j.labels.get(k) == v for k, v in wanted.items())]
+        return [aiplatform_v1.BatchPredictionJob(j) for j in _listed(self.batch_jobs.values(), r.parent, r.filter)]
 
     def finish(self, name: str, state: str, *, output_directory: str = "", successful: int = 0, failed: int = 0,
                error: str = "") -> None:

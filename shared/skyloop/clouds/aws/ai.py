@@ -198,8 +198,10 @@ class AwsAI:
         best: dict[str, Any] = max(found, key=lambda x: float(x.get("Score", 0)), default={"LanguageCode": "en", "Score": 0.0})
         code = str(best["LanguageCode"])
         for feature, op in (("sentiment", "DetectSentiment"), ("entities", "DetectEntities"), ("key_phrases", "DetectKeyPhrases")):
+            if feature not in features:
+                continue
             langs = comprehend_languages(cmp, op)
-            if feature in features and code not in langs:  # refused before a paid call fails
+            if code not in langs:  # refused before a paid call fails
                 raise NotSupported(f"Comprehend's {feature} takes {', '.join(sorted(langs))}; this text reads as {code!r}: "
                                    "use --provider gcp or azure, or ask for language alone")
         sentiment, entities, phrases = None, [], []

@@ -110,9 +110,19 @@ def _printed_lines(annotation: Any) -> list[TextLine]:
     Taking a paragraph for a line ran a receipt's lines together."""
     from google.cloud import vision_v1
 
-    ends = {vision_v1.TextAnnotation.DetectedBreak.BreakType.LINE_BREAK,
-            vision_v1.TextAnnotation.DetectedBreak.BreakType.EOL_SURE_SPACE,
-            vision_v1.TextAnnotation.DetectedBreak.BreakType.HYPHEN}
+    kind = vision_v1.TextAnnotation.DetectedBreak.BreakType
+    ends, spaces = {kind.LINE_BREAK, kind.EOL_SURE_SPACE, kind.HYPHEN}, {kind.SPACE, kind.SURE_SPACE}
+
+    def after(w: Any) -> Any:  # the break Vision detected after a word
+        return w.symbols[-1].property.detected_break.type_ if w.symbols else None
+
+    def line(words: list[Any]) -> TextLine:
+        text = "".join("".join(sym.text for sym in w.symbols) + (" " if i < len(words) - 1 and after(w) in spaces else "")
+                       for i, w in enumerate(words))
+        conf = [float(w.confidence) for w in words]
+        return TextLine(text=text, confidence=min(1.0, sum(conf) / len(conf)),
+                        box=_pixels([v for w in words for v in w.bounding_box.vertices]))
+
     lines: list[TextLine] = []
     for page in annotation.pages:
         for block in page.blocks:
@@ -120,28 +130,12 @@ def _printed_lines(annotation: Any) -> list[TextLine]:
                 words: list[Any] = []
                 for w in para.words:
                     words.append(w)
-                    last = w.symbols[-1] if w.symbols else None
-                    if last is not None and last.property.detected_break.type_ in ends:
-                        lines.append(_line(words))
+                    if after(w) in ends:
+                        lines.append(line(words))
                         words = []
                 if words:
-                    lines.append(_line(words))
-    return [line for line in lines if line.text.strip()]
-
-
-def _line(words: list[Any]) -> TextLine:
-    text, conf = "", []
-    from google.cloud import vision_v1
-
-    spaces = {vision_v1.TextAnnotation.DetectedBreak.BreakType.SPACE,
-              vision_v1.TextAnnotation.DetectedBreak.BreakType.SURE_SPACE}
-    for i, w in enumerate(words):
-        text += "".join(sym.text for sym in w.symbols)
-        if i < len(words) - 1 and w.symbols and w.symbols[-1].property.detected_break.type_ in spaces:
-            text += " "
-        conf.append(float(w.confidence))
-    vertices = [v for w in words for v in w.bounding_box.vertices]
-    return TextLine(text=text, confidence=min(1.0, sum(conf) / len(conf)) if conf else 0.0, box=_pixels(vertices))
+                    lines.append(line(words))
+    return [x for x in lines if x.text.strip()]
 
 
 def _pixels(vertices: Any, scale: tuple[int, int] = (1, 1)) -> Box:
