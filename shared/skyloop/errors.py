@@ -132,8 +132,9 @@ class ValueTooLarge(SkyloopError):
 
 
 class NotSupported(SkyloopError):
-    """An AI provider lacks an operation or a feature: the reason names the provider and, where
-    another provider has it, which."""
+    """A provider or runtime lacks an operation, a feature or a model family (an AI provider's
+    language, AutoML outside Vertex AI, loading a model a cloud service serves itself): the reason
+    names what does have it, where something does."""
 
     code = "not_supported"
 

@@ -149,6 +149,14 @@ class BatchJobCompleted(_Event):
     reason: str = ""
 
 
+class TrainingCheckDue(_Event):
+    """Time to look at the managed trainings that announce no end of their own (a Vertex AI AutoML
+    training pipeline): a scheduler's tick, carried to the train function. Each run is registered,
+    or its failure recorded, once, however many ticks see it."""
+
+    type: Literal["TrainingCheckDue"] = "TrainingCheckDue"
+
+
 class ModelVersionApproved(_Event):
     type: Literal["ModelVersionApproved"] = "ModelVersionApproved"
     model_group: ModelGroup
@@ -297,6 +305,7 @@ DomainEvent = Annotated[
         BatchPredictionRequested,
         BatchJobCompleted,
         TrainingJobCompleted,
+        TrainingCheckDue,
         ModelVersionApproved,
         MetricBatch,
         MetricAlarm,

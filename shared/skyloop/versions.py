@@ -61,9 +61,26 @@ class ModelVersion(BaseModel):
 
     @property
     def score(self) -> float | None:
-        """The CV mean of the primary metric (higher is better by construction)."""
+        """The primary metric as the version was evaluated (higher is better by construction): the
+        CV mean for a model Skyloop trained; for one a cloud service trained and evaluated on its
+        own test split (Vertex AutoML), that split's value."""
         name = self.primary_metric
-        return None if name is None else self.metrics.get(f"cv_{name}_mean")
+        if name is None:
+            return None
+        return self.metrics.get(f"cv_{name}_mean", self.metrics.get(f"test_{name}"))
+
+    @property
+    def score_source(self) -> str:
+        """Where ``score`` comes from, as the gate's record says it."""
+        name = self.primary_metric
+        return "CV" if name is None or f"cv_{name}_mean" in self.metrics else "test split"
+
+    @property
+    def managed(self) -> dict[str, Any] | None:
+        """The cloud service that trained and serves this version itself (``{"service", "model",
+        ...}``), or None: Skyloop's own artifact."""
+        found = self.lineage.get("managed")
+        return dict(found) if isinstance(found, dict) else None
 
 
 __all__ = ["ALIASES", "TRANSITIONS", "ModelVersion", "Status", "check_transition"]

@@ -2,7 +2,7 @@ import hashlib
 
 import pytest
 
-from skyloop.errors import InvalidDataset
+from skyloop.errors import InvalidDataset, NotSupported
 from skyloop.events import TrainingDataArrived
 from skyloop.handlers import on_training_data
 from skyloop.ports.registry import Status
@@ -114,7 +114,8 @@ def test_size_rule_reads_the_notifications_size_before_downloading(make_runtime,
     first = on_training_data(TrainingDataArrived(uri=uri, size=5_000_000_000, version="e1"), rt.adapters)
     again = on_training_data(TrainingDataArrived(uri=uri, size=5_000_000_000, version="e1"), rt.adapters)
     assert first["status"] == "submitted" and first["job_id"] == "j1" and again["duplicate"] is True
-    assert backend.jobs == [(uri, {"target": "churned", "model_group": "big", "params": {}})]
+    assert backend.jobs == [(uri, {"target": "churned", "model_group": "big", "params": {}, "manual": False,
+                                   "data_version": "e1"})]
     assert uri not in reads
     # a new version of the object is new work
     on_training_data(TrainingDataArrived(uri=uri, size=5_000_000_000, version="e2"), rt.adapters)
@@ -256,12 +257,19 @@ def test_the_size_rule_decides_before_a_local_file_is_read(runtime, tmp_path):
 
 
 def test_an_unknown_family_is_refused_before_a_managed_job_starts(make_runtime, churn_bytes):
-    """"automl" (Vertex AutoML tabular, not built) above the size rule was handed to the managed
-    job, which failed there; it is refused in one line before anything starts."""
+    """An unknown family above the size rule was handed to the managed job, which failed there; it
+    is refused in one line before anything starts. "automl" is Vertex AI's: a runtime whose training
+    backend does not train it (here, and on AWS and Azure) refuses it saying where it runs, whatever
+    the file's size."""
     rt = make_runtime(training={"max_inline_bytes": 1000})
-    uri = put_dataset(rt, "big", churn_bytes, {"target": "churned", "model": "automl"})
     started: list[str] = []
     rt.adapters.training = type("Backend", (), {"name": "test", "submit": lambda self, u, s: started.append(u)})()
-    with pytest.raises(InvalidDataset, match="unknown model family 'automl'"):
+    uri = put_dataset(rt, "big", churn_bytes, {"target": "churned", "model": "automi"})
+    with pytest.raises(InvalidDataset, match="unknown model family 'automi'"):
         on_training_data(TrainingDataArrived(uri=uri, size=5_000_000_000, version="e1"), rt.adapters)
+    for size in (5_000_000_000, None):
+        uri = put_dataset(rt, "big", churn_bytes, {"target": "churned", "model": "automl"})
+        with pytest.raises(NotSupported, match=r"^model family 'automl' is Vertex AI AutoML tabular \(Google Cloud\): "
+                                               "it trains there only"):
+            on_training_data(TrainingDataArrived(uri=uri, size=size, version="e1"), rt.adapters)
     assert started == []

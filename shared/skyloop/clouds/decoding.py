@@ -99,6 +99,7 @@ def takes(function: str) -> tuple[type, ...]:
         MetricBatch,
         ModelVersionApproved,
         RemediationRequested,
+        TrainingCheckDue,
         TrainingDataArrived,
         TrainingJobCompleted,
     )
@@ -106,8 +107,9 @@ def takes(function: str) -> tuple[type, ...]:
     table: dict[str, tuple[type, ...]] = {
         # the training bucket's trigger: a CSV, a training job's result, a file under ai/ for the AI services
         # and rows to score under batch/<group>/ (the train function carries pandas and scikit-learn), and
-        # a cloud batch job's end
-        "train": (TrainingDataArrived, TrainingJobCompleted, MediaArrived, BatchPredictionRequested, BatchJobCompleted),
+        # a cloud batch job's end, and the scheduled look at trainings that announce no end (Vertex AutoML)
+        "train": (TrainingDataArrived, TrainingJobCompleted, MediaArrived, BatchPredictionRequested, BatchJobCompleted,
+                  TrainingCheckDue),
         "deploy": (ModelVersionApproved, CanaryPassed),
         "detect": (MetricBatch, MetricAlarm),
         "remediate": (RemediationRequested,),

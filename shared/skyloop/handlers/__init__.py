@@ -26,6 +26,7 @@ _TABLE = {
     "detect": ("detect", "on_metrics", "MetricBatch"),
     "alarm": ("detect", "on_metric_alarm", "MetricAlarm"),
     "training-job": ("train", "on_training_job_completed", "TrainingJobCompleted"),
+    "training-check": ("train", "on_training_check", "TrainingCheckDue"),
     "remediate": ("remediate", "on_remediation", "RemediationRequested"),
     "drift": ("drift", "on_drift", "DriftDetected"),
     "canary": ("deploy", "on_canary_passed", "CanaryPassed"),
@@ -35,8 +36,8 @@ _TABLE = {
 }
 _FUNCS = {fn: mod for mod, fn, _ in _TABLE.values()}
 # Triggers only a cloud raises (an alarm whose window the cloud's metrics API reads, a managed
-# training job that ended): dispatched like the rest, but not offered for local invocation.
-CLOUD_ONLY = frozenset({"alarm", "training-job", "batch-job"})
+# training job that ended, the scheduled look at trainings that announce no end): dispatched like the rest, but not offered for local invocation.
+CLOUD_ONLY = frozenset({"alarm", "training-job", "training-check", "batch-job"})
 HANDLERS = tuple(h for h in _TABLE if h not in CLOUD_ONLY)
 
 

@@ -54,6 +54,11 @@ def _version(event: BatchPredictionRequested, a: "Adapters") -> Any:
     mv = a.registry.get(group, event.model_version) if event.model_version else a.registry.alias(group, "production")
     if mv is None:
         raise NotFound(f"{group} has no production version to score with; name one (model_version)")
+    if mv.managed is not None:  # neither the function nor Skyloop's serving image can run it
+        from ..errors import NotSupported
+
+        raise NotSupported(f"{group} v{mv.version} is a model {mv.managed['service']} serves itself; score the "
+                           "rows with that service's own batch prediction, or name a Skyloop-trained version")
     return mv
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..incidents.views import incident_rows
 from ..ports.notify import Kind, Notice
 from ..ports.batch import FAILED
+from ..training.managed import FAILED as TRAIN_FAILED
 from ..remediation.approvals import expired
 from ..serving.history import deployment_history
 
@@ -94,6 +95,12 @@ def notices(adapters: "Adapters", *, cli: str = "skyloop") -> list[Notice]:
         out.append(Notice(key=f"batch:{key[len(FAILED):]}", subject=str(doc["input"]), kind="batch_failed", severity="medium",
                           title=f"{doc['model_group']}: the rows in {doc['input']} were not scored",
                           text=f"{doc['error']}: {doc['reason']}"))
+    for key, raw in a.kv.items(TRAIN_FAILED):
+        doc = json.loads(raw)
+        out.append(Notice(key=f"training:{key[len(TRAIN_FAILED):]}", subject=str(doc["model_group"]),
+                          kind="training_failed", severity="medium",
+                          title=f"{doc['model_group']}: {doc['service']} trained no model from {doc['input'] or doc['job']}",
+                          text=str(doc["reason"])))
     dead = len(a.remediation.dead_letters())
     if dead:
         out.append(Notice(key=f"dead-letters:{dead}", subject="dead-letters", kind="dead_letters", severity="medium",

@@ -8,7 +8,7 @@ and never construct them, so the same code runs on SQLite and on DynamoDB.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Protocol, Sequence, runtime_checkable
 
 if TYPE_CHECKING:  # type-only: keeps this module free of runtime imports
     from ..events import MetricRecord
@@ -134,6 +134,24 @@ class TrainingJob:
     result: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ManagedTraining:
+    """One run a managed training service ended (Vertex AI AutoML), as its adapter reports it:
+    facts, no decisions (``training/managed.py`` registers and gates it, or records the failure)."""
+
+    backend: str  # "vertex-automl"
+    job_id: str  # Skyloop's key of the run
+    group: str
+    status: Literal["succeeded", "failed", "stopped"]
+    service: str  # who trained it and serves it, as people name it ("Vertex AI AutoML")
+    model: str = ""  # the service's own name of the model version it made
+    reason: str = ""
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    lineage: Mapping[str, Any] = field(default_factory=dict)
+    manual: bool = False  # the upload asked a person to decide, whatever the gate would say
+
+
 @runtime_checkable
 class TrainingBackend(Protocol):
     """Where training runs: in-function, or a managed job for large datasets."""
@@ -141,6 +159,26 @@ class TrainingBackend(Protocol):
     name: str
 
     def submit(self, dataset_uri: str, spec: Mapping[str, Any]) -> TrainingJob: ...
+
+
+@runtime_checkable
+class ManagedTrainingBackend(TrainingBackend, Protocol):
+    """A backend that also hands model families to a service that trains and serves them itself
+    (Vertex AI AutoML), whose runs announce no end: the train function looks on a schedule."""
+
+    families: tuple[str, ...]
+
+    def sample(self, uri: str) -> bytes:
+        """The dataset's first bytes (the core profiles them: the service reads the file whole)."""
+        ...
+
+    def ended(self) -> Iterable[ManagedTraining]:
+        """The runs that ended and are not settled yet."""
+        ...
+
+    def settle(self, run: ManagedTraining) -> None:
+        """Close a run: later looks do not report it again."""
+        ...
 
 
 @runtime_checkable

@@ -56,9 +56,42 @@ def verified_bytes(store: BlobStore, uri: str, expected_sha256: str, refusal: st
     return data
 
 
+# A model a cloud service trained and serves itself (Vertex AI AutoML) has no bytes Skyloop could
+# load: its version's artifact is this small JSON descriptor naming the service's own model, hashed
+# and vouched for like any artifact, so every loader refuses it by name instead of unpickling it.
+MANAGED_FORMAT = "skyloop-managed-model/1"
+
+
+def managed_descriptor(service: str, model: str, **facts: Any) -> bytes:
+    """The artifact bytes of a model ``service`` trained and serves (``model``: its own name)."""
+    import json
+
+    return json.dumps({"format": MANAGED_FORMAT, "service": service, "model": model, **facts},
+                      sort_keys=True).encode()
+
+
+def managed_model(data: bytes) -> dict[str, Any] | None:
+    """The descriptor ``data`` holds, or None: a joblib artifact."""
+    import json
+
+    if not data.startswith(b"{"):
+        return None
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) and doc.get("format") == MANAGED_FORMAT else None
+
+
 def load_verified(store: BlobStore, uri: str, expected_sha256: str) -> dict[str, Any]:
     """Fetch, hash, compare, and only then unpickle."""
     data = verified_bytes(store, uri, expected_sha256)
+    managed = managed_model(data)
+    if managed is not None:
+        from ..errors import NotSupported
+
+        raise NotSupported(f"{uri} names a model that {managed['service']} trained and serves itself "
+                           f"({managed['model']}): there are no model bytes to load here")
     import joblib
 
     bundle = joblib.load(io.BytesIO(data))

@@ -92,6 +92,8 @@ KEY_FAMILIES: dict[str, Family] = {
     "notify:rate": Family("skyloop.notify.deliver", "one", "the notices' token bucket"),
     "batch-job:": Family("skyloop.ports.batch", "one per cloud batch job", "its input, version and service name (handlers/score.py writes it)"),
     "batch-failed:": Family("skyloop.ports.batch", "one per batch that could not be scored", "its reason (handlers/score.py writes it)"),
+    "train-failed:": Family("skyloop.training.managed", "one per managed training that ended without a model",
+                            "its reason (handlers/train.py writes it)"),
     "ai-job/": Family("skyloop.ai.uploads", "one per provider job", "the uploads waiting on it"),
     "vertex:": Family("skyloop.clouds.gcp", "one per training job and endpoint group", "a job name, an operation list"),
 }

@@ -14,7 +14,8 @@ from typing import Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 Kind = Literal["incident_opened", "action_held", "escalated", "incident_resolved", "canary_aborted",
-               "version_promoted", "version_rolled_back", "version_pending", "dead_letters", "action_expired", "batch_failed"]
+               "version_promoted", "version_rolled_back", "version_pending", "dead_letters", "action_expired", "batch_failed",
+               "training_failed"]
 # what a person must act on: a paging channel opens (or resolves) an alert for these
 PAGES: frozenset[str] = frozenset({"incident_opened", "action_held", "escalated", "incident_resolved"})
 

@@ -36,7 +36,7 @@ def decide(gate: ApprovalGate, candidate: ModelVersion, production: ModelVersion
     if production is None or production.score is None:
         if gate.min_score is None:
             return GateDecision(approve=False, reason="no production baseline and no min_score set")
-        scores = {"CV": cand}
+        scores = {candidate.score_source: cand}
         if held and metric in held.get("candidate", {}):
             scores["held-back"] = held["candidate"][metric]
         for name, value in scores.items():
@@ -46,8 +46,9 @@ def decide(gate: ApprovalGate, candidate: ModelVersion, production: ModelVersion
     if metric != production.primary_metric:
         return GateDecision(approve=False, reason="candidate and production use different primary metrics")
     bar = production.score + gate.margin
-    checks.append(f"CV {metric}={cand:.4f} {'>=' if cand >= bar else '<'} production v{production.version} "
-                  f"{production.score:.4f} + margin {gate.margin:.4f}")
+    versus = "" if production.score_source == candidate.score_source else f" ({production.score_source})"
+    checks.append(f"{candidate.score_source} {metric}={cand:.4f} {'>=' if cand >= bar else '<'} production "
+                  f"v{production.version}{versus} {production.score:.4f} + margin {gate.margin:.4f}")
     ok = cand >= bar
     base = (held or {}).get("baseline") or {}
     if held and base.get("version") == production.version and metric in base.get("metrics", {}):

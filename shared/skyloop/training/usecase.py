@@ -158,6 +158,7 @@ class Baseline:
 
     version: int
     load: Callable[[], Mapping[str, Any]]
+    skip: str | None = None  # why the slice cannot be scored for it (production served by a cloud service)
 
 
 SEGMENT_MIN_ROWS = 30
@@ -178,6 +179,9 @@ def _holdout_report(ds: Any, trained: Any, baseline: Baseline | None) -> dict[st
         "baseline": None, "baseline_skipped": "not compared with production at training time", "segments": {},
     }
     if baseline is None:
+        return report
+    if baseline.skip:
+        report["baseline_skipped"] = baseline.skip
         return report
     bundle = baseline.load()  # sha256-verified by the loader: never an unvouched pickle
     feats = list(bundle["features"])
@@ -257,6 +261,15 @@ def register_fitted(
         idempotency_key=key,
     )
     log.info("registered model", extra={"model_group": group, "version": version.version, "metrics": fitted.metrics})
+    return gate_registered(version, settings=settings, registry=registry, events=events, kv=kv, manual=manual,
+                           seconds=fitted.seconds)
+
+
+def gate_registered(version: ModelVersion, *, settings: Settings, registry: ModelRegistry, events: EventPublisher,
+                    kv: KeyValueStore | None, manual: bool, seconds: float) -> TrainOutcome:
+    """Let the gate decide on a version just registered PENDING (the decision, either way, goes into
+    the group's gate history in ``kv``): the one step after every registration, whoever trained it."""
+    group = version.group
     auto, reason = False, "manual approval required"
     if version.status.value == "PENDING" and manual:
         reason = "manual approval requested by the upload"
@@ -274,7 +287,7 @@ def register_fitted(
             approve(registry, events, group, version.version, actor="policy-gate", note=reason)
             version = registry.get(group, version.version)
             auto = True
-    return TrainOutcome(version, auto, reason, fitted.seconds)
+    return TrainOutcome(version, auto, reason, seconds)
 
 
 def train_and_register(
@@ -296,7 +309,11 @@ def train_and_register(
     previous = {"version": known[-1].version, "lineage": known[-1].lineage} if known else None
     prod = registry.alias(group, "production")
     baseline = None
-    if prod is not None:
+    if prod is not None and prod.managed is not None:  # nothing to score the slice with here
+        baseline = Baseline(prod.version, dict, skip=f"production v{prod.version} is a model "
+                                                     f"{prod.managed['service']} serves itself: it cannot score "
+                                                     "the held-back slice here")
+    elif prod is not None:
         from ..ports.artifacts import load_verified
 
         baseline = Baseline(prod.version, lambda: load_verified(store, prod.artifact_uri, prod.artifact_sha256))
