@@ -8,7 +8,7 @@ Skyloop domain event sent directly: ``curl -X POST <url> -H "ce-type: dev.skyloo
 
 | function | Eventarc trigger |
 |---|---|
-| train | ``google.cloud.storage.object.v1.finalized`` on the training bucket (a CSV, or a training job's result) |
+| train | ``google.cloud.storage.object.v1.finalized`` on the training bucket (a CSV, or a training job's result), and the training-checks topic (Cloud Scheduler's ``TrainingCheckDue``: AutoML pipelines that ended) |
 | deploy | ``google.cloud.audit.log.v1.written`` for Vertex AI's MergeVersionAliases / UpdateModel, and the events topic (ModelVersionApproved, CanaryPassed) |
 | detect | the alerts topic (Cloud Monitoring incidents, schema 1.2) and metric batches (MetricBatch) |
 | remediate | the remediation topic (RemediationRequested) |

@@ -36,10 +36,13 @@ locals {
   vertex_endpoints = ["aiplatform.endpoints.create", "aiplatform.endpoints.get", "aiplatform.endpoints.list",
   "aiplatform.endpoints.update", "aiplatform.endpoints.deploy", "aiplatform.endpoints.undeploy"]
   vertex_roles = {
-    train = { title = "Skyloop train: register model versions, run training and batch prediction jobs",
+    train = { title = "Skyloop train: register model versions, run training, AutoML and batch prediction jobs",
       permissions = concat(local.vertex_registry, ["aiplatform.models.upload", "aiplatform.customJobs.create",
         "aiplatform.customJobs.get", "aiplatform.customJobs.list", "aiplatform.batchPredictionJobs.create",
-    "aiplatform.batchPredictionJobs.get", "aiplatform.batchPredictionJobs.list"]) }
+        "aiplatform.batchPredictionJobs.get", "aiplatform.batchPredictionJobs.list",
+        # the automl family: the managed dataset over an upload, its AutoML pipeline, the evaluation
+        "aiplatform.datasets.create", "aiplatform.datasets.list", "aiplatform.trainingPipelines.create",
+    "aiplatform.trainingPipelines.get", "aiplatform.trainingPipelines.list", "aiplatform.modelEvaluations.list"]) }
     remediate = { title = "Skyloop remediate: roll a model group back on its endpoints",
     permissions = concat(local.vertex_registry, local.vertex_endpoints) }
     rollout-step = { title = "Skyloop rollout: deploy, probe and shift traffic between versions",
@@ -217,6 +220,14 @@ resource "google_pubsub_subscription_iam_member" "pubsub_agent_acks_source" {
   subscription = google_pubsub_subscription.remediation_push.name
   role         = "roles/pubsub.subscriber"
   member       = "serviceAccount:service-${local.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}
+
+# Vertex AI's service agent runs AutoML pipelines: it reads the uploads a managed dataset names
+# (only the training bucket's objects, read-only)
+resource "google_storage_bucket_iam_member" "vertex_agent_reads_datasets" {
+  bucket = google_storage_bucket.bucket["training"].name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:service-${local.number}@gcp-sa-aiplatform.iam.gserviceaccount.com"
 }
 
 # Cloud Monitoring publishes incidents to the alerts topic

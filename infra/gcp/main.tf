@@ -8,7 +8,7 @@ data "google_project" "this" {}
 locals {
   number    = data.google_project.this.number
   functions = toset(["train", "deploy", "detect", "remediate", "rollout-step", "notify"])
-  topics    = toset(["events", "alerts", "remediation", "dead-letters", "notices", "notifications"])
+  topics    = toset(["events", "alerts", "remediation", "dead-letters", "notices", "notifications", "training-checks"])
   # the settings every function reads (skyloop.clouds.gcp.config.GcpSettings)
   env = {
     SKYLOOP_GCP_PROJECT                  = var.project
@@ -292,6 +292,42 @@ resource "google_cloud_scheduler_job" "notify" {
   pubsub_target {
     topic_name = google_pubsub_topic.topic["notices"].id
     data       = base64encode(jsonencode({ type = "NotifyTick" }))
+  }
+}
+
+# ---- trainings that announce no end -----------------------------------------------------------
+# A Vertex AI AutoML pipeline (the automl family) sends no event when it ends: every ten minutes the
+# train function looks at the runs it recorded (one GetTrainingPipeline each, none when nothing is
+# open) and registers what ended (skyloop.clouds.gcp.automl). The tick reaches train through a
+# topic of its own, since the function's own trigger is the training bucket's.
+resource "google_cloud_scheduler_job" "training_check" {
+  name     = "${var.name}-training-check"
+  region   = var.region
+  schedule = "*/10 * * * *"
+  pubsub_target {
+    topic_name = google_pubsub_topic.topic["training-checks"].id
+    data       = base64encode(jsonencode({ type = "TrainingCheckDue" }))
+  }
+}
+
+resource "google_eventarc_trigger" "training_check" {
+  name            = "${var.name}-training-check"
+  location        = var.region
+  service_account = google_service_account.trigger.email
+  matching_criteria {
+    attribute = "type"
+    value     = "google.cloud.pubsub.topic.v1.messagePublished"
+  }
+  transport {
+    pubsub {
+      topic = google_pubsub_topic.topic["training-checks"].id
+    }
+  }
+  destination {
+    cloud_run_service {
+      service = google_cloudfunctions2_function.fn["train"].service_config[0].service
+      region  = var.region
+    }
   }
 }
 

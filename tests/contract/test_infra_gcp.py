@@ -227,7 +227,14 @@ VERTEX_CALLS = {
     "create_batch_prediction_job": "aiplatform.batchPredictionJobs.create",
     "get_batch_prediction_job": "aiplatform.batchPredictionJobs.get",
     "list_batch_prediction_jobs": "aiplatform.batchPredictionJobs.list",
+    "create_dataset": "aiplatform.datasets.create", "list_datasets": "aiplatform.datasets.list",
+    "create_training_pipeline": "aiplatform.trainingPipelines.create",
+    "get_training_pipeline": "aiplatform.trainingPipelines.get",
+    "list_training_pipelines": "aiplatform.trainingPipelines.list",
+    "list_model_evaluations": "aiplatform.modelEvaluations.list",
 }
+AUTOML = {VERTEX_CALLS[c] for c in ("create_dataset", "list_datasets", "create_training_pipeline", "get_training_pipeline",
+                                    "list_training_pipelines", "list_model_evaluations")}
 
 
 def test_vertex_grants_are_the_permissions_the_adapters_call() -> None:
@@ -235,9 +242,9 @@ def test_vertex_grants_are_the_permissions_the_adapters_call() -> None:
     Vertex AI resource in the project. Each now holds a custom role: every client method the
     adapters call maps to a permission, and each function's role holds what its calls need."""
     calls = set()
-    for f in ("vertex.py", "endpoints.py", "jobs.py", "batch.py"):
+    for f in ("vertex.py", "endpoints.py", "jobs.py", "batch.py", "automl.py"):
         src = (ROOT / "shared/skyloop/clouds/gcp" / f).read_text()
-        calls |= set(re.findall(r"\.(?:client|endpoints|prediction)\.(\w+)\(", src))
+        calls |= set(re.findall(r"\.(?:client|endpoints|prediction|pipelines|datasets|models)\.(\w+)\(", src))
     assert calls and calls <= set(VERTEX_CALLS), calls - set(VERTEX_CALLS)
     text = (ROOT / "infra/gcp/iam.tf").read_text()
     registry = {"aiplatform.models.get", "aiplatform.models.list", "aiplatform.models.update"}
@@ -245,7 +252,7 @@ def test_vertex_grants_are_the_permissions_the_adapters_call() -> None:
                                              "deploy_model", "undeploy_model")}
     need = {"train": registry | {"aiplatform.models.upload", "aiplatform.customJobs.create", "aiplatform.customJobs.get",
                                  "aiplatform.customJobs.list", "aiplatform.batchPredictionJobs.create",
-                                 "aiplatform.batchPredictionJobs.get", "aiplatform.batchPredictionJobs.list"},
+                                 "aiplatform.batchPredictionJobs.get", "aiplatform.batchPredictionJobs.list"} | AUTOML,
             "remediate": registry | endpoints, "rollout-step": registry | endpoints | {"aiplatform.endpoints.predict"}}
     block = text.split("vertex_roles = {", 1)[1].split("\n  }\n", 1)[0]
     for fn, perms in need.items():

@@ -69,7 +69,8 @@ class GcpEnv:
         from skyloop.config import Settings
 
         from .test_executors import RUN, FakeRun
-        from .vertex_fake import FakeEndpointService, FakeJobService, FakeModelService, FakePredictionService
+        from .vertex_fake import (FakeDatasetService, FakeEndpointService, FakeJobService, FakeModelService,
+                                  FakePipelineService, FakePredictionService)
 
         self.gcs, self.tmp = gcs, tmp_path
         self.publisher, self.subscriber = pubsub
@@ -88,12 +89,14 @@ class GcpEnv:
         self.endpoints = FakeEndpointService(self.models)
         self.predictions = FakePredictionService(self.endpoints, gcs.store, tmp_path)
         self.jobs, self.run = FakeJobService(self.models), FakeRun()
+        self.datasets = FakeDatasetService()
+        self.pipelines = FakePipelineService(self.models, self.datasets)
         self.monitoring = metric_window()
         self.workflows = FakeExecutions()
         self.settings = Settings(home=tmp_path / "home", **settings)
         self.language, self.speech = language_client(), speech_client()
         self.clients = dict(storage=gcs.client, models=self.models, endpoints=self.endpoints, predictions=self.predictions,
-                            jobs=self.jobs, monitoring=self.monitoring, run=self.run, workflows=self.workflows,
+                            jobs=self.jobs, pipelines=self.pipelines, datasets=self.datasets, monitoring=self.monitoring, run=self.run, workflows=self.workflows,
                             language=self.language, speech=self.speech)
         self.adapters = bootstrap("gcp", self.settings, self.gcp, deploy_wait_seconds=0, **self.clients)
 

@@ -37,6 +37,7 @@ SAMPLES = {
     "pubsub-monitoring-incident-no-service.json": "detect",
     "pubsub-remediation-requested.json": "remediate",
     "pubsub-notify-tick.json": "notify",
+    "pubsub-training-check-tick.json": "train",  # Cloud Scheduler's look at AutoML pipelines: none recorded here
     "storage-batch-prediction-output-finalized.json": "train",  # a batch job's output: a job of no record here
     "storage-batch-finalized.json": "train",  # rows to score: the train function carries the model's libraries  # Cloud Scheduler's tick: nothing to tell with no channel configured
 }

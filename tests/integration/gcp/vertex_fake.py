@@ -29,6 +29,7 @@ class _Done:
 class FakeModelService:
     def __init__(self) -> None:
         self.models: dict[str, list[aiplatform_v1.Model]] = {}  # "…/models/<id>" -> its versions
+        self.evaluations: dict[str, list[aiplatform_v1.ModelEvaluation]] = {}  # "…/models/<id>@<v>" -> its evaluations
         self.requests: list[Any] = []
         self.lock = threading.Lock()
 
@@ -102,13 +103,25 @@ class FakeModelService:
     def update_model(self, request: Any) -> aiplatform_v1.Model:
         r = self._typed(aiplatform_v1.UpdateModelRequest, request)
         self.requests.append(r)
-        assert list(r.update_mask.paths) == ["labels"], "only label updates are modelled"
+        paths = set(r.update_mask.paths)
+        assert paths and paths <= {"labels", "version_description"}, "label and version-description updates are modelled"
+        if "version_description" in paths and "@" not in r.model.name:
+            raise gexc.FailedPrecondition("version_description is a version's field: name the version (models/<id>@<v>)")
         self._check_labels(r.model.labels)
         with self.lock:
             m = self._find(r.model.name)
-            m.labels.clear()
-            m.labels.update(dict(r.model.labels))
+            if "labels" in paths:
+                m.labels.clear()
+                m.labels.update(dict(r.model.labels))
+            if "version_description" in paths:
+                m.version_description = r.model.version_description
             return aiplatform_v1.Model(m)
+
+    def list_model_evaluations(self, request: Any) -> list[aiplatform_v1.ModelEvaluation]:
+        r = self._typed(aiplatform_v1.ListModelEvaluationsRequest, request)
+        with self.lock:
+            m = self._find(r.parent)
+            return [aiplatform_v1.ModelEvaluation(e) for e in self.evaluations.get(f"{m.name}@{m.version_id}", [])]
 
     def merge_version_aliases(self, request: Any) -> aiplatform_v1.Model:
         r = self._typed(aiplatform_v1.MergeVersionAliasesRequest, request)
@@ -416,3 +429,96 @@ class FakeJobService:
             from google.rpc import status_pb2
 
             job.error = status_pb2.Status(code=3, message=error)
+
+
+class FakeDatasetService:
+    """A stand-in for ``DatasetServiceClient``: create (the SDK's request type; a tabular dataset's
+    metadata must name its source, as the service checks), and list with ``labels.k="v"`` filters."""
+
+    def __init__(self) -> None:
+        self.datasets: dict[str, aiplatform_v1.Dataset] = {}
+        self.requests: list[Any] = []
+
+    def create_dataset(self, request: Any) -> _Done:
+        from google.protobuf import json_format
+
+        r = FakeModelService._typed(aiplatform_v1.CreateDatasetRequest, request)
+        self.requests.append(r)
+        FakeModelService._check_labels(r.dataset.labels)
+        meta = json_format.MessageToDict(aiplatform_v1.Dataset.pb(r.dataset).metadata)
+        if not r.dataset.display_name or not (meta.get("inputConfig") or {}).get("gcsSource", {}).get("uri"):
+            raise gexc.InvalidArgument("a tabular dataset needs a display name and an input source")
+        made = aiplatform_v1.Dataset(r.dataset)
+        made.name = f"{r.parent}/datasets/{9100 + len(self.datasets)}"
+        self.datasets[made.name] = made
+        return _Done(aiplatform_v1.Dataset(made))
+
+    def list_datasets(self, request: Any) -> list[aiplatform_v1.Dataset]:
+        r = FakeModelService._typed(aiplatform_v1.ListDatasetsRequest, request)
+        return [aiplatform_v1.Dataset(d) for d in _listed(self.datasets.values(), r.parent, r.filter)]
+
+
+class FakePipelineService:
+    """A stand-in for ``PipelineServiceClient``'s training pipelines: create (the SDK's request type:
+    the dataset must exist, the model goes under ``model_id`` or ``parent_model``), get, list with
+    label filters; ``finish`` is the service's side: a succeeded pipeline uploads its model as a
+    version (with ``model_to_upload``'s labels) and leaves an evaluation, a failed one an error."""
+
+    def __init__(self, models: FakeModelService, datasets: FakeDatasetService) -> None:
+        self.models, self.datasets = models, datasets
+        self.pipelines: dict[str, aiplatform_v1.TrainingPipeline] = {}
+        self.requests: list[Any] = []
+        self.gets = 0
+
+    def create_training_pipeline(self, request: Any) -> aiplatform_v1.TrainingPipeline:
+        r = FakeModelService._typed(aiplatform_v1.CreateTrainingPipelineRequest, request)
+        self.requests.append(r)
+        p = aiplatform_v1.TrainingPipeline(r.training_pipeline)
+        FakeModelService._check_labels(p.labels)
+        FakeModelService._check_labels(p.model_to_upload.labels)
+        dataset = f"{r.parent}/datasets/{p.input_data_config.dataset_id}"
+        if dataset not in self.datasets.datasets:
+            raise gexc.NotFound(f"Dataset {dataset} not found")
+        if not p.training_task_definition or not p.model_to_upload.display_name:
+            raise gexc.InvalidArgument("a training pipeline needs a task definition and a model to upload")
+        if p.parent_model and p.parent_model not in self.models.models:
+            raise gexc.NotFound(f"parent model {p.parent_model} not found")
+        p.name = f"{r.parent}/trainingPipelines/{5200 + len(self.pipelines)}"
+        p.state = aiplatform_v1.PipelineState.PIPELINE_STATE_PENDING
+        self.pipelines[p.name] = p
+        return aiplatform_v1.TrainingPipeline(p)
+
+    def get_training_pipeline(self, request: Any) -> aiplatform_v1.TrainingPipeline:
+        r = FakeModelService._typed(aiplatform_v1.GetTrainingPipelineRequest, request)
+        self.gets += 1
+        if r.name not in self.pipelines:
+            raise gexc.NotFound(f"TrainingPipeline {r.name} not found")
+        return aiplatform_v1.TrainingPipeline(self.pipelines[r.name])
+
+    def list_training_pipelines(self, request: Any) -> list[aiplatform_v1.TrainingPipeline]:
+        r = FakeModelService._typed(aiplatform_v1.ListTrainingPipelinesRequest, request)
+        return [aiplatform_v1.TrainingPipeline(p) for p in _listed(self.pipelines.values(), r.parent, r.filter)]
+
+    def finish(self, name: str, state: str, *, metrics: dict[str, Any] | None = None, error: str = "") -> str:
+        """End the pipeline as Vertex would; returns the model version it uploaded ('' if none)."""
+        from google.protobuf import json_format, struct_pb2
+
+        p = self.pipelines[name]
+        p.state = getattr(aiplatform_v1.PipelineState, state)
+        p.start_time, p.end_time = datetime(2026, 12, 7, 3, 0, tzinfo=timezone.utc), datetime(2026, 12, 7, 4, 30, tzinfo=timezone.utc)
+        if state != "PIPELINE_STATE_SUCCEEDED":
+            from google.rpc import status_pb2
+
+            p.error = status_pb2.Status(code=9, message=error or "pipeline failed")
+            return ""
+        parent = name.split("/trainingPipelines/")[0]
+        upload = aiplatform_v1.UploadModelRequest(parent=parent, model=aiplatform_v1.Model(p.model_to_upload),
+                                                  parent_model=p.parent_model, model_id=p.model_id)
+        done = self.models.upload_model(upload).result()
+        self.models.requests.remove(upload)  # the service's own upload, not the caller's
+        p.model_to_upload.name, p.model_to_upload.version_id = done.model, done.model_version_id
+        version = f"{done.model}@{done.model_version_id}"
+        evaluation = aiplatform_v1.ModelEvaluation(name=f"{version}/evaluations/1")
+        aiplatform_v1.ModelEvaluation.pb(evaluation).metrics.CopyFrom(json_format.ParseDict(metrics or {}, struct_pb2.Value()))
+        self.models.evaluations[version] = [evaluation]
+        return version

@@ -21,7 +21,9 @@ the superseded model before it reports the endpoint settled.
 The model a slot serves is the registered Vertex model version (``…/models/<group>@<version>``),
 whose container is Skyloop's serving image with the registry's sha256 in its environment: the
 container refuses to load any other bytes, and ``deploy`` checks the artifact's sha256 itself
-before the first request goes out.
+before the first request goes out. A version Vertex AutoML trained is Vertex's own model, deployed
+the same way (its vouched artifact is the descriptor naming it); its answers are read back as a
+class or a number like the serving image's.
 """
 
 from __future__ import annotations
@@ -286,8 +288,20 @@ class VertexDeployer:
             except (gexc.InvalidArgument, gexc.FailedPrecondition) as exc:
                 raise DeploymentFailed(f"endpoint {ep.name.rsplit('/', 1)[-1]} refused the request: {exc.message}") from None
             if want is None or response.deployed_model_id == want:
-                return [_plain(p) for p in response.predictions]
+                return [_answer(_plain(p)) for p in response.predictions]
         raise DeploymentFailed(f"slot {slot} of {group} did not answer in {attempts} requests at its traffic share")
+
+
+def _answer(prediction: Any) -> Any:
+    """One prediction as Skyloop's serving image gives it (a class or a number), whoever served it:
+    a Vertex AutoML tabular model answers a classification with ``{"classes", "scores"}`` (the
+    class is the top score's) and a regression with ``{"value", "lower_bound", "upper_bound"}``."""
+    if isinstance(prediction, dict) and isinstance(prediction.get("classes"), list) and prediction.get("scores"):
+        scores = prediction["scores"]
+        return prediction["classes"][max(range(len(scores)), key=scores.__getitem__)]
+    if isinstance(prediction, dict) and "value" in prediction and set(prediction) <= {"value", "lower_bound", "upper_bound"}:
+        return prediction["value"]
+    return prediction
 
 
 def _plain(value: Any) -> Any:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from ..jobs import JOB_SCRIPT, job_key, job_spec, result_folder, upload_code
 from ...ports import BlobStore, KeyValueStore, TrainingJob
@@ -34,15 +34,38 @@ def _gcs_path(uri: str, default_bucket: str) -> str:
 
 class VertexTrainingBackend:
     name = "vertex"
+    families = ("automl",)  # model families Vertex trains and serves itself (clouds/gcp/automl.py)
 
-    def __init__(self, gcp: GcpSettings, store: BlobStore, kv: KeyValueStore, client: Any = None) -> None:
+    def __init__(self, gcp: GcpSettings, store: BlobStore, kv: KeyValueStore, client: Any = None,
+                 automl: Any = None) -> None:
         self.gcp, self.store, self.kv = gcp, store, kv
         self.client = client or vertex_client("JobServiceClient", gcp.region)
         self.location = f"projects/{gcp.project}/locations/{gcp.region}"
+        self._automl = automl
+
+    @property
+    def automl(self) -> Any:
+        if self._automl is None:
+            from .automl import VertexAutoML
+
+            self._automl = VertexAutoML(self.gcp, self.store, self.kv)
+        return self._automl
+
+    def ended(self) -> Iterator[Any]:
+        """The AutoML runs that ended since the last look (a custom job's end is its output's event)."""
+        return self.automl.ended()
+
+    def settle(self, run: Any) -> None:
+        self.automl.settle(run)
+
+    def sample(self, uri: str) -> bytes:
+        return bytes(self.automl.sample(uri))
 
     def submit(self, dataset_uri: str, spec: Mapping[str, Any]) -> TrainingJob:
         from google.cloud import aiplatform_v1
 
+        if (spec.get("params") or {}).get("model") == "automl":
+            return self.automl.submit(dataset_uri, spec)
         code_uri = upload_code(self.store)
         group = str(spec.get("model_group") or "")
         job, key = job_spec(dataset_uri, spec), job_key(dataset_uri, spec, code_uri)

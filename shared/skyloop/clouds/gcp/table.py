@@ -5,6 +5,8 @@ own variables."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ...bootstrap import Table
 from .identity import caller
 from .notify import PubSubNotifier
@@ -20,6 +22,16 @@ from .pubsub import PubSubPublisher, PubSubQueue
 from .vertex import VertexModelRegistry
 from .workflows import WorkflowsRollouts
 
+def _automl(p: Any) -> Any:
+    """AutoML's clients, when the caller put fakes in place (else the backend makes its own on first use)."""
+    if p.client("pipelines") is None:
+        return None
+    from .automl import VertexAutoML
+
+    return VertexAutoML(p.cloud, p.store, p.kv, pipelines=p.client("pipelines"), datasets=p.client("datasets"),
+                        models=p.client("models"), storage=p.client("storage"))
+
+
 TABLE = Table(
     settings=GcpSettings,
     store=lambda p: GcsBlobStore(p.cloud, p.client("storage")),
@@ -31,7 +43,7 @@ TABLE = Table(
     events=lambda p: PubSubPublisher(p.cloud, p.cloud.events_topic, p.client("publisher")),
     remediation=lambda p: PubSubQueue(p.cloud, publisher=p.client("publisher"), subscriber=p.client("subscriber")),
     executor=lambda p: GcpActionExecutor(p.cloud, clients=p.clients("run", "mig", "regional-mig")),
-    training=lambda p: VertexTrainingBackend(p.cloud, p.store, p.kv, client=p.client("jobs")),
+    training=lambda p: VertexTrainingBackend(p.cloud, p.store, p.kv, client=p.client("jobs"), automl=_automl(p)),
     batch=lambda p: VertexBatchScorer(p.cloud, p.kv, client=p.client("jobs"), storage=p.client("storage")),
     metrics=lambda p: CloudMonitoringMetrics(p.cloud, p.client("monitoring")),
     rollouts=lambda p: WorkflowsRollouts(p.cloud, p.client("workflows")) if p.cloud.rollout_workflow else None,

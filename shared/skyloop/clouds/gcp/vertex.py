@@ -34,6 +34,7 @@ from .config import GcpSettings
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 STATUS_LABEL, IDEM_LABEL, MANAGED_LABEL = "skyloop-status", "skyloop-idem", "skyloop-managed"
+AUTOML_LABEL = "skyloop-automl"  # a version a Skyloop AutoML pipeline uploads: in flight until registered
 APPROVED_ALIAS = "approved"
 
 
@@ -56,6 +57,13 @@ def vertex_client(kind: str, region: str) -> Any:
     from google.cloud import aiplatform_v1  # lazy: the core never imports google
 
     return getattr(aiplatform_v1, kind)(client_options=ClientOptions(api_endpoint=f"{region}-aiplatform.googleapis.com"))
+
+
+def _unregistered(m: Any) -> bool:
+    try:
+        return "skyloop" not in json.loads(m.version_description or "{}")
+    except ValueError:
+        return True
 
 
 class VertexModelRegistry(CardRegistry):
@@ -98,12 +106,15 @@ class VertexModelRegistry(CardRegistry):
         return uri[: uri.index(folder) + len(folder)]
 
     def _versions(self, group: str) -> list[Any]:
+        """The group's registered versions: one an AutoML pipeline uploaded is left out until the
+        train function has registered it (its description carries no Skyloop record until then)."""
         from google.api_core import exceptions as gexc
 
         try:
-            return list(self.client.list_model_versions(request={"name": self._name(group)}))
+            found = list(self.client.list_model_versions(request={"name": self._name(group)}))
         except gexc.NotFound:
             return []
+        return [m for m in found if not (dict(m.labels).get(AUTOML_LABEL) and _unregistered(m))]
 
     # -- the primitives CardRegistry's flow calls --------------------------------
     def _check_group(self, group: str) -> None:
@@ -120,6 +131,9 @@ class VertexModelRegistry(CardRegistry):
 
         description = json.dumps({"skyloop": {"artifact_sha256": artifact_sha256, "card_uri": card_uri,
                                               "card_sha256": card_sha256}}, sort_keys=True)
+        managed = lineage.get("managed")
+        if isinstance(managed, dict) and managed.get("backend") == "vertex-automl":
+            return self._adopt(group, str(managed["model"]), description, reg)
         model = aiplatform_v1.Model(
             display_name=group, description="registered by Skyloop", version_description=description,
             # Vertex copies the folder at artifact_uri into the container: model.joblib at its root
@@ -142,6 +156,23 @@ class VertexModelRegistry(CardRegistry):
             request = aiplatform_v1.UploadModelRequest(parent=self.location, model=model, parent_model=self._name(group))
             response = self.client.upload_model(request=request).result(timeout=self.gcp.operation_timeout_seconds)
         return int(response.model_version_id)
+
+    def _adopt(self, group: str, model: str, description: str, reg: Registration) -> int:
+        """Register a version Vertex AutoML uploaded into the group's model: the Skyloop record goes
+        into its description and its labels say PENDING, as an upload's would (one version-level
+        ``UpdateModel``); nothing is uploaded."""
+        from google.cloud import aiplatform_v1
+        from google.protobuf import field_mask_pb2
+
+        base, _, version = model.partition("@")
+        if base != self._name(group) or not version.isdigit():
+            raise InvalidEvent(f"{model} is not a version of {self._name(group)}")
+        m = self.client.get_model(request={"name": model})
+        labels = {**dict(m.labels), STATUS_LABEL: _label(Status.PENDING), IDEM_LABEL: reg.digest[:63]}
+        self.client.update_model(request=aiplatform_v1.UpdateModelRequest(
+            model=aiplatform_v1.Model(name=model, labels=labels, version_description=description),
+            update_mask=field_mask_pb2.FieldMask(paths=["labels", "version_description"])))
+        return int(version)
 
     def _write_status(self, group: str, version: int, status: Status, *, actor: str, note: str) -> None:
         from google.cloud import aiplatform_v1
