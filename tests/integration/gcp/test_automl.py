@@ -153,6 +153,13 @@ def test_a_failed_pipeline_is_recorded_and_told_once(gcp_env: Any) -> None:
     [told] = [n for n in notices(env.adapters) if n.kind == "training_failed"]
     assert told.subject == GROUP and told.text == "Training budget too small for 1,001 rows"
     assert "Vertex AI AutoML trained no model" in told.title
+    # a pipeline someone deleted by hand ends the run too, said once; the look goes on
+    assert _upload(env, {"target": "churned", "model": "automl", "params": {"budget_milli_node_hours": 3000}}).status_code == 200
+    gone = list(env.pipelines.pipelines)[-1]
+    del env.pipelines.pipelines[gone]
+    _tick(env, 3)
+    reasons = sorted(n.text for n in notices(env.adapters) if n.kind == "training_failed")
+    assert reasons == sorted([f"{gone} no longer exists (deleted)", "Training budget too small for 1,001 rows"])
 
 
 def test_a_bad_request_is_refused_before_vertex_is_asked(gcp_env: Any) -> None:

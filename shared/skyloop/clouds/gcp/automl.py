@@ -211,11 +211,18 @@ class VertexAutoML:
     # -- the scheduled look ------------------------------------------------------------------------
     def ended(self) -> Iterator[ManagedTraining]:
         """The recorded runs that ended and are not settled yet, as facts (still running: skipped)."""
+        from google.api_core import exceptions as gexc
+        from google.cloud import aiplatform_v1
+
         for _, raw in self.kv.items(RECORD):
             rec = json.loads(raw)
             if rec.get("settled"):
                 continue
-            p = self.pipelines.get_training_pipeline(request={"name": rec["pipeline"]})
+            try:
+                p = self.pipelines.get_training_pipeline(request={"name": rec["pipeline"]})
+            except gexc.NotFound:  # deleted by hand: it ended without a model, and is said so once
+                p = aiplatform_v1.TrainingPipeline(name=rec["pipeline"], state="PIPELINE_STATE_FAILED")
+                p.error.message = f"{rec['pipeline']} no longer exists (deleted)"
             state = p.state.name
             if state in OPEN_STATES:
                 continue
