@@ -224,7 +224,15 @@ def main(argv: list[str] | None = None) -> None:
             kinds[k] = kinds.get(k, 0) + 1
     write("quality", {"series": args.series, "seed": args.seed, "points_per_series": N, "anomalies_by_kind": kinds,
                       "fp_weight": FP_WEIGHT, "detectors": report, "real": real_suite(args.detectors.split(",")),
-                      "habits": habits_suite(args.detectors.split(","))})
+                      "habits": habits_suite(args.detectors.split(",")),
+                      "known_cause": known_cause_suite(args.detectors.split(","))})
+
+
+def known_cause_suite(names: list[str]) -> dict[str, object]:
+    """Incidents with a known operational cause (bench/knowncause.py), for each streaming detector."""
+    from bench import knowncause
+
+    return knowncause.suite([n for n in names if n != "seed_iforest"])
 
 
 def habits_suite(names: list[str]) -> dict[str, object]:

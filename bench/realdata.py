@@ -163,6 +163,29 @@ def alert_rate(scores: Sequence[np.ndarray], data: Sequence[RealSeries], thresho
     return alerts / days if days else 0.0
 
 
+BANDS = {"low": 0.5, "medium": MEDIUM, "high": 0.75, "critical": 0.9}  # skyloop.detection.base.BANDS
+
+
+def band_shares(scores: Sequence[np.ndarray], data: Sequence[RealSeries]) -> dict[str, object]:
+    """How rare each severity is on the metrics' own records outside the labelled windows (after
+    probation): MEDIUM is meant to be rarer than 1 in 1,000 records, HIGH 1 in 10,000, CRITICAL 1 in
+    100,000 (``likelihood``'s bands). Pooled over the set, and MEDIUM per metric."""
+    pooled: list[np.ndarray] = []
+    per_metric: list[float] = []
+    for sc, s in zip(scores, data):
+        n = len(sc)
+        outside = np.ones(n, dtype=bool)
+        for a, b in s.windows:
+            outside[a:b + 1] = False
+        outside[:min(int(PROBATION * n), PROBATION_MAX)] = False
+        pooled.append(sc[outside])
+        per_metric.append(float(np.mean(sc[outside] >= MEDIUM)))
+    every = np.concatenate(pooled)
+    return {**{band: float(np.mean(every >= bound)) for band, bound in BANDS.items()}, "records": int(every.size),
+            "medium_per_metric_median": float(np.median(per_metric)), "medium_per_metric_max": float(max(per_metric)),
+            "metrics_above_1_in_1000": int(sum(v > 1e-3 for v in per_metric)), "metrics": len(per_metric)}
+
+
 def run_streaming(factory: Callable[[], object], s: RealSeries) -> np.ndarray:
     det = factory()
     out = np.zeros(len(s.x))
@@ -184,6 +207,7 @@ def evaluate(detectors: dict[str, Callable[[RealSeries], np.ndarray]], data: lis
                         "score_at_medium": round(at_medium, 1), "counts_at_medium": counts_medium,
                         "alerts_per_metric_day_at_medium": round(alert_rate(scores, data), 3),
                         "share_at_medium_or_above": round(float(np.mean(np.concatenate(scores) >= MEDIUM)), 4),
+                        "bands_outside_windows": band_shares(scores, data),
                         "seconds": round(time.perf_counter() - t0, 1)}
         r = report[name]
         print(f"{name:14s} real {r['score']:6.1f} @{r['threshold']}  medium {r['score_at_medium']:6.1f} "
@@ -192,5 +216,5 @@ def evaluate(detectors: dict[str, Callable[[RealSeries], np.ndarray]], data: lis
     return report
 
 
-__all__ = ["DATA", "RealSeries", "alert_rate", "available", "incidents", "best_threshold", "evaluate", "file_score", "load",
+__all__ = ["DATA", "RealSeries", "alert_rate", "band_shares", "available", "incidents", "best_threshold", "evaluate", "file_score", "load",
            "run_streaming", "scaled_sigmoid", "set_score"]

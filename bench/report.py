@@ -183,8 +183,33 @@ def main() -> None:
                 out.append(f"| {label} | {best} | {c['tp']} / {c['fn']} / {c['fp']} | "
                            f"{d['score_at_medium']} | {d['alerts_per_metric_day_at_medium']} | "
                            f"{d['share_at_medium_or_above']:.2%} |")
+            bands = {n: d["bands_outside_windows"] for n, d in real["detectors"].items() if d.get("bands_outside_windows")}
+            if bands:
+                out += ["", "Severity calibration on the same records outside the labelled windows (after probation): "
+                            "the share at or above each band, pooled, against the rarity it stands for; and MEDIUM per "
+                            "metric (median, worst, and metrics where it is commoner than 1 in 1,000).", "",
+                        "| detector | LOW (1e-2) | MEDIUM (1e-3) | HIGH (1e-4) | CRITICAL (1e-5) | MEDIUM per metric: median / worst | metrics above 1 in 1,000 |",
+                        "|---|---|---|---|---|---|---|"]
+                for name, b in bands.items():
+                    out.append(f"| {name} | {b['low']:.2e} | {b['medium']:.2e} | {b['high']:.2e} | {b['critical']:.2e} | "
+                               f"{b['medium_per_metric_median']:.2e} / {b['medium_per_metric_max']:.2e} | "
+                               f"{b['metrics_above_1_in_1000']} of {b['metrics']} |")
         elif real.get("skipped"):
             out += ["", f"Real-data suite: skipped ({real['skipped']})."]
+        kc = q.get("known_cause") or {}
+        if kc.get("detectors"):
+            out += ["", "### Incidents with a known cause (`bench/knowncause.py`)", "",
+                    f"{kc['series']} generated series on the same base, seed {kc['seed']} (held out: tuning looks at 2027), "
+                    "one or two operational incidents each: "
+                    + ", ".join(f"{k} {v}" for k, v in sorted(kc["anomalies_by_kind"].items()))
+                    + ". Scored like the synthetic suite.", "",
+                    "| detector | score at 0.6 (MEDIUM) | TP / FN / FP alarms | best threshold | score at best | recall by kind at 0.6 |",
+                    "|---|---|---|---|---|---|"]
+            for name, d in kc["detectors"].items():
+                c = d["counts_at_0.6"]
+                kinds = ", ".join(f"{k} {v:.0%}" for k, v in d["recall_by_kind_at_0.6"].items())
+                out.append(f"| {name} | {d['score_at_0.6']} | {c['tp']} / {c['fn']} / {c['fp']} | {d['best_threshold']} | "
+                           f"{d['score_at_best']} | {kinds} |")
         hab = q.get("habits") or {}
         if hab:
             names = list(next(iter(hab.values())))
@@ -344,7 +369,55 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
   channel (55.2 / 46.6), a persistent-departure channel re-levelled after 36 rare records (32.9 /
   44.1), flagged records learned at a tenth of the weight (54.8 / 45.6), range holding (44.7 /
   46.4), a shorter tail memory (59.5 / 43.4), and a consensus gate trusting the adaptive detector's
-  verdict where it has been quiet (61.2 / 57.3, 53.6 at seed 7). The held-out real series are for the team to score again now that it is `default`."""
+  verdict where it has been quiet (61.2 / 57.3, 53.6 at seed 7). The held-out real series are for the team to score again now that it is `default`.
+- Detection ahead of the published leaders (issue 36, open). Measured outside the project, `default`
+  scores 60.0 on the whole Numenta benchmark and 57.3 on its 41 held-out series. Their weakest kind
+  is incidents with a known operational cause.
+  - **A third suite** (`bench/knowncause.py`, recorded above, seed 11 held out, tuning on 2027)
+    plants those causes on the generated base: a stuck sensor, a slow calibration drift, a thermal
+    ramp before a failure, a fleet's CPU doubled in steps, a rogue client's key-hold plateaus, and
+    latency surges on a heavy-tailed baseline. `default` scores 63.5 at MEDIUM there (65.9 at its
+    best threshold). It finds every fleet step and latency surge and 92% of failures. It finds 60%
+    of stuck sensors, 44% of key holds and 14% of drifts inside their windows. A drift of 6-10 sigmas
+    over one or two days is about 2 sigmas when the window closes, so it is found after the window.
+  - **Severity is calibrated** on the real set (table above). Outside the labelled windows, MEDIUM
+    or above is 5.9e-4 of records (meant: rarer than 1e-3) and HIGH is 5.9e-5 (meant 1e-4).
+    CRITICAL, at 2.0e-5, is twice its 1e-5. Per metric, MEDIUM's median is 3.3e-4, and 2 of 17
+    metrics pass 1e-3: an EC2 disk's write bytes at 3.6e-3 (11 records, scattered bursts) and an
+    EC2 network-in at 2.0e-3 (7 records). LOW is 6.3% because an open incident is held at LOW while
+    it lasts.
+  - **Tries this pass** (known-cause at 2027 / synthetic at 2026 / real, best threshold; the
+    baseline is 58.6 / 67.3 / 69.5, 68.9 at MEDIUM):
+    - **A stuck-value channel:** `P(run >= k) = q1 * q2^(k-2)` from the metric's own decayed
+      repeat rates. As first built it scored 58.7 / 67.1 / **33.8**, because idle disks' long runs of
+      zeros were called stuck. Judging only values strictly inside the range reached (so a floor or
+      ceiling is idle or saturated, not stuck) gave 58.7 / 67.1 / 68.0 (66.6 at MEDIUM, 0.24 alerts
+      per metric per day). Dropped: +0.1 where it was aimed and -1.5 on the real set. The stuck
+      sensors it missed were count metrics, which repeat anyway.
+    - **CAD OSE's contexts:** the last 3 values in 6 or 8 bands of the range, with a decayed count
+      per context. Calibrated per record like the point channel, it never spoke (identical scores):
+      a novel context came once in about 100 records, so its surprise never passed the 99.9th
+      percentile. Averaged and calibrated by excursions like the shift channel, it stayed within a
+      point of the baseline on every suite and was never better on all three:
+      | bands x order | known-cause / synthetic / real |
+      |---|---|
+      | 8 x 3 | 59.1 / 67.7 / 69.4 |
+      | 5 x 3 | 57.8 / 65.9 / 69.2 |
+      | 12 x 3 | 58.5 / 66.2 / 68.5 |
+      | 8 x 2 | 57.3 / 65.1 / 68.8 |
+      | 8 x 4 | 56.0 / 66.7 / 69.0 |
+      | 16 x 2 | 59.9 / 65.2 / 68.9 |
+
+      Dropped: it would cost 512 counts per metric of state.
+    - What a key hold shows, record by record (seed 2027, series k01): the first plateau scores
+      point 1.9e-2 and range 4.1e-3, which is LOW, and the shift channel says nothing (p = 1)
+      through the next hour of plateaus. Two likely reasons, not yet separated: the shift channel
+      speaks only a band above what any channel already said, and on a metric with a strong daily
+      cycle its slow-level excursions are mostly the cycle.
+  - **Where the next try should look:** a shift channel on the seasonal residual alone, for metrics
+    with a strong cycle, and ARTime's windowed prototypes. Neither is built; ARTime's leads come
+    mostly from pattern changes that no channel here models. The NAB numbers (70.5 overall and 67
+    on the held-out series) can only be measured outside the project."""
 
 
 if __name__ == "__main__":
