@@ -411,11 +411,20 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
       Dropped: it would cost 512 counts per metric of state.
     - What a key hold shows, record by record (seed 2027, series k01): the first plateau scores
       point 1.9e-2 and range 4.1e-3, which is LOW, and the shift channel says nothing (p = 1)
-      through the next hour of plateaus. Two likely reasons, not yet separated: the shift channel
-      speaks only a band above what any channel already said, and on a metric with a strong daily
-      cycle its slow-level excursions are mostly the cycle.
-  - **Where the next try should look:** a shift channel on the seasonal residual alone, for metrics
-    with a strong cycle, and ARTime's windowed prototypes. Neither is built; ARTime's leads come
+      through the next hour of plateaus. Its state says why:
+      - The slow-level reference sits in one long excursion made by the daily cycle (height 6.6
+        before the onset, a scale three times the point channel's).
+      - The time-of-day reference does rise, from 0.1 to 9.1 noise units. But 600 records in it has
+        closed only 2.8 (decayed) excursions, under the 5 it needs to calibrate. So it is judged as
+        a young metric, against white noise at 2.5 times the spread: p = 2.7e-4.
+      - That is not a band above the LOW the point channel already said (L 2.7), so it is not
+        reported.
+    - Letting the shift channel's silence depend only on what it said itself (not on any channel's
+      report) gave 58.1 / 67.4 / 69.5 (69.0 at MEDIUM): neutral, dropped. Dropping the silence
+      altogether gave 52.6 / 62.9 / 60.9: the rule earns its place.
+  - **Where the next try should look:** how fast the time-of-day reference's excursions become
+    calibrated on a metric with a strong cycle (the key holds above), and ARTime's windowed
+    prototypes. Neither is built; ARTime's leads come
     mostly from pattern changes that no channel here models. The NAB numbers (70.5 overall and 67
     on the held-out series) can only be measured outside the project."""
 
