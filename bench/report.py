@@ -421,7 +421,11 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
         reported.
     - Letting the shift channel's silence depend only on what it said itself (not on any channel's
       report) gave 58.1 / 67.4 / 69.5 (69.0 at MEDIUM): neutral, dropped. Dropping the silence
-      altogether gave 52.6 / 62.9 / 60.9: the rule earns its place.
+      altogether gave 52.6 / 62.9 / 60.9: the rule earns its place. Counting a channel's earlier
+      report only from 10^-2.5 (so a faint LOW no longer silences it) gave 59.2 / 67.0 / 69.7 (68.6
+      at MEDIUM); only from MEDIUM, 58.5 / 67.4 / 69.3 (68.5). Both are within a point of the
+      baseline on every suite, so the rule stays at LOW. No knob tried this pass moved all three
+      suites together: the next gain needs a new kind of evidence, not a retuned one.
   - **Where the next try should look:** how fast the time-of-day reference's excursions become
     calibrated on a metric with a strong cycle (the key holds above), and ARTime's windowed
     prototypes. Neither is built; ARTime's leads come
