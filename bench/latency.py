@@ -55,7 +55,28 @@ def main(argv: list[str] | None = None) -> None:
                      "p99_range_us": [round(p99s[0], 1), round(p99s[-1], 1)], "max_us": round(med["max_us"], 1),
                      "records_per_s": round(med["records_per_s"]), "runs": len(p99s)}
         print(name, out[name], flush=True)
-    write("latency", {"records": args.records, "metrics": len(METRICS), "detectors": out})
+    write("latency", {"records": args.records, "metrics": len(METRICS), "detectors": out, "state": state_sizes()})
+
+
+def state_sizes(widths: tuple[int, ...] = (1, 7, 20, 100), records: int = 2016) -> dict[str, object]:
+    """The default detector's saved state (what detect keeps per service) after a week of 5-minute
+    records, by the number of metrics: O(metrics) means a constant size per metric; a 7-metric
+    service should fit one DynamoDB item (380,000 bytes, the AWS store's limit before it spills)."""
+    from skyloop.detection import make_detector
+
+    rng = np.random.default_rng(3)
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    sizes = {}
+    for m in widths:
+        det = make_detector("default")
+        cols = [f"m{j}" for j in range(m)]
+        data = 100.0 + 10.0 * rng.standard_normal((records, m))
+        for i in range(records):
+            det.score_one(t0 + timedelta(minutes=5 * i), dict(zip(cols, map(float, data[i]))))
+        sizes[str(m)] = len(det.to_bytes())
+        print(f"state, {m} metrics: {sizes[str(m)]:,} bytes", flush=True)
+    per_metric = (sizes[str(widths[-1])] - sizes[str(widths[1])]) / (widths[-1] - widths[1])
+    return {"records": records, "bytes": sizes, "bytes_per_added_metric": round(per_metric), "dynamodb_item_bytes": 380_000}
 
 
 if __name__ == "__main__":

@@ -73,6 +73,14 @@ def main() -> None:
                 rows.append((f"`score_one` latency, {name} detector, 7 metrics (median run)",
                              f"p50 {d['p50_us']} us, p99 {d['p99_us']} us ({d['records_per_s']:,} records/s{spread})",
                              "p99 <= 500 us", ok(d["p99_us"] <= 500)))
+        st = lat.get("state")
+        if st:
+            b = st["bytes"]
+            rows.append((f"Detector state (`default`), saved after {st['records']:,} records, by metrics",
+                         ", ".join(f"{m}: {v / 1000:.1f} kB" for m, v in b.items())
+                         + f" ({st['bytes_per_added_metric'] / 1000:.1f} kB per added metric)",
+                         "O(metrics); 7 metrics in one DynamoDB item (380 kB)",
+                         ok(b["7"] <= st["dynamodb_item_bytes"])))
     gb = load("garbage")
     if gb:
         runs = [r for r in gb["runs"] if r["amplitude"]]
