@@ -446,13 +446,21 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
       | 8 | 51.5 / 66.9 / 69.5 (68.9) | - |
       | 5 slow level, 3 time of day | 62.3 / 68.9 / 68.9 (68.4) | 66.8 / 62.7 (64.5) |
       | 3 slow level, 5 time of day | 58.4 / 67.1 / 69.5 (68.9) | 63.5 / 63.9 (66.4) |
+      | 5, and from 4 the bolder of the young rule and the early fit (`shift_bold_from=4`) | 61.9 / 68.6 / 68.9 (68.5, 0.18 alerts) | 65.9 / 63.9 (66.4) |
+      | 5, and the bolder from 3 | 61.5 / 68.1 / 68.9 (68.4) | 66.0 / 63.9 (65.6) |
 
       Calibrating after 3 or 4 excursions finds more known-cause incidents, held out too (+3). But
       the held-out synthetic suite loses 1.4 at MEDIUM and the real set 0.6. That is not "both
       improve or hold", so 5 stays. Per reference, the time-of-day reference does both the gain and
       the loss. The held-out synthetic loss is one window: a seasonal break (s21) the young rule
       found and the early fit does not. The real loss is three more false-positive records, on two
-      CPU metrics, and no window. The two are traded through one knob: the young rule is
+      CPU metrics, and no window. Judging a young excursion by the bolder of the two from 4
+      excursions keeps the seasonal break: +3.3 / +1.3 on the tuning seeds, +2.4 / -0.1 held out,
+      and still -0.6 on the real set (the same three records). It is the best trade measured, and
+      it is **not** the default: the real set does not hold. It ships as a parameter,
+      `make_detector("likelihood", shift_bold_from=4)`, so the team's outside NAB run can score it
+      on the held-out series. Those series are where the known causes are, and no suite here can
+      stand in for them. The two are traded through one knob: the young rule is
       conservative where the known causes need it bold, and the early fit is bold where the
       synthetic spikes need it conservative. No knob tried this pass moved all three suites
       together: the next gain needs a new kind of evidence, not a retuned one.

@@ -122,12 +122,13 @@ class LikelihoodDetector(StreamingDetector):
                  range_tau: float = 0.1, rel_floor: float = 0.002, warmup: int = 50, prior: float = 2.0,
                  shift_alpha: float = 0.01, shift_beta: float = 0.05, shift_u0: float = 2.0, shift_decay: float = 0.9995,
                  shift_clip: float = 4.0, shift_warmup: int = 200, season_warmup: int = 96, hold_max: int = 36,
-                 hold_z: float = 3.0, contamination: float | None = None) -> None:
+                 hold_z: float = 3.0, shift_bold_from: float = 5.0, contamination: float | None = None) -> None:
         self.alpha, self.dev_alpha, self.decay, self.range_decay = alpha, dev_alpha, decay, range_decay
         self.range_tau, self.rel_floor, self.warmup, self.prior = range_tau, rel_floor, warmup, prior
         self.shift_alpha, self.shift_beta, self.shift_u0 = shift_alpha, shift_beta, shift_u0
         self.shift_decay, self.shift_clip, self.shift_warmup = shift_decay, shift_clip, shift_warmup
         self.season_warmup, self.hold_max, self.hold_z = season_warmup, hold_max, hold_z
+        self.shift_bold_from = shift_bold_from  # excursions.Excursions.bold_from (5: off)
         self.contamination = contamination  # accepted for a uniform make_detector(); unused
         self.columns_: list[str] = []
         self.n_ = 0
@@ -153,7 +154,8 @@ class LikelihoodDetector(StreamingDetector):
         return np.maximum(dev * DEV_TO_SIGMA, np.maximum(self.rel_floor * np.abs(level), 1e-9))
 
     def _new_shift(self, m: int) -> Excursions:
-        return Excursions(len(SHIFT_REFERENCES), m, self.shift_beta, self.shift_u0, self.shift_decay, self.shift_clip)
+        return Excursions(len(SHIFT_REFERENCES), m, self.shift_beta, self.shift_u0, self.shift_decay, self.shift_clip,
+                          self.shift_bold_from)
 
     # ---- the three channels ----------------------------------------------------
     def _point_p(self, r: np.ndarray) -> np.ndarray:
@@ -407,7 +409,7 @@ class LikelihoodDetector(StreamingDetector):
 
     PARAMS = ("alpha", "dev_alpha", "decay", "range_decay", "range_tau", "rel_floor", "warmup", "prior",
               "shift_alpha", "shift_beta", "shift_u0", "shift_decay", "shift_clip", "shift_warmup", "season_warmup",
-              "hold_max", "hold_z")
+              "hold_max", "hold_z", "shift_bold_from")
 
 
 __all__ = ["LikelihoodDetector", "rarity_of", "score_of", "tail_p"]
