@@ -390,3 +390,32 @@ def test_a_one_sided_episode_that_comes_back_stays_learned():
     s, det = stream(x)
     assert s[500] < MEDIUM  # learned: the repeat is expected
     assert det.hi[0] > 80
+
+
+def test_shift_bold_from_judges_a_young_excursion_by_the_bolder_rule_and_is_kept_in_the_state() -> None:
+    """Issue 36's best-measured trade, off by default: between ``bold_from`` and MIN_PEAKS closed
+    excursions, a young excursion gets the smaller of the young rule's p and the early fit's."""
+    from skyloop.detection.excursions import MIN_PEAKS, Excursions
+
+    def primed(bold_from: float) -> Excursions:
+        ex = Excursions(1, 1, 0.05, 2.0, 0.9995, 4.0, bold_from)
+        ex.peaks[:] = MIN_PEAKS - 0.5  # young: 4.5 closed excursions, all low (2.5 noise units)
+        ex.records[:] = 600.0
+        ex.hist[0, 0, bin_of(np.array([2.5]))] = MIN_PEAKS - 0.5
+        return ex
+
+    z = np.array([[4.0]])  # a clipped residual of 4 sigmas, held: the average climbs past the peaks seen
+    ok = np.array([[True]])
+    young, bold = primed(MIN_PEAKS), primed(4.0)
+    for _ in range(12):
+        p_young, p_bold = young.judge(z, ok[0]), bold.judge(z, ok[0])
+        young.learn(ok[0], np.zeros((1, 1))), bold.learn(ok[0], np.zeros((1, 1)))
+    height = float(young._height[0, 0])
+    assert p_young[0, 0] == pytest.approx(math.erfc(height / (2.5 * math.sqrt(2.0))))
+    assert p_bold[0, 0] < p_young[0, 0] / 10  # the early fit, past every peak seen, is far bolder here
+    det = make_detector("likelihood", shift_bold_from=4.0)
+    assert make_detector("likelihood").shift_bold_from == 5.0  # the default leaves the young rule alone
+    for i in range(60):
+        det.score_one(f"2026-01-01T00:{i % 60:02d}:00Z", {"cpu": 50.0 + (i % 7)})
+    again = load_detector(det.to_bytes())
+    assert again.shift_bold_from == 4.0 and again.shift.bold_from == 4.0
