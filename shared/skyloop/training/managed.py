@@ -21,6 +21,7 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InvalidDataset
 from ..ports import ManagedTraining
 
 if TYPE_CHECKING:
@@ -30,18 +31,58 @@ if TYPE_CHECKING:
 
 FAILED = "train-failed:"  # key-value store: managed trainings that ended without a model, for the watch to tell
 SAMPLE_ROWS_NOTE = "profiled from the first rows of the upload (the service read it whole)"
+# A categorical target has at most 500 values in Vertex AI's published data requirements for tabular
+# classification (2 to 500); Skyloop's own training stops at 50.
+MIN_ROWS, MAX_CLASSES, SMOKE_LEVELS = 10, 500, 50
 
 
 def sample_profile(head: bytes, target: str | None) -> dict[str, Any]:
     """What the registry keeps of a dataset a service reads whole (features, task, classes, schema
-    for smoke rows), profiled from its first complete rows: the function never holds the file."""
-    from .dataset import DatasetLimits, load_dataset
+    for smoke rows), profiled from its first complete rows: the function never holds the file.
+
+    Lenient where the service is: AutoML imputes missing values and takes text columns of any
+    cardinality, so neither is refused here as Skyloop's own training refuses them (a smoke row
+    draws from a text column's 50 commonest levels). The structure is still checked: a header with
+    unique names, the target among them, at least 10 rows."""
+    import io
+    import warnings
+
+    import pandas as pd
+
+    from .dataset import DatasetLimits, _header, _task_of
 
     cut = head.rfind(b"\n")
     rows = head[: cut + 1] if cut >= 0 else head
-    ds = load_dataset(rows, target, DatasetLimits(folds=2, min_rows=10))
-    return {"target": ds.target, "task": ds.task, "classes": [str(c) for c in ds.classes], "features": ds.features,
-            "schema": ds.profile(), "schema_rows": int(len(ds.frame)), "schema_note": SAMPLE_ROWS_NOTE}
+    header = _header(rows) if rows.strip() else []
+    if not header or any(not h.strip() for h in header) or len(set(header)) != len(header):
+        raise InvalidDataset("the upload's first line is no header of unique column names")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(io.BytesIO(rows), encoding="utf-8", skipinitialspace=True, index_col=False)
+    except (pd.errors.ParserWarning, pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidDataset(f"the upload's first rows do not parse as CSV ({type(exc).__name__})") from None
+    target = target or str(frame.columns[-1])
+    if target not in frame.columns:
+        raise InvalidDataset(f"target column {target!r} is not in the CSV (columns: {', '.join(map(str, frame.columns))})")
+    y = frame[target].dropna()
+    if len(frame) < MIN_ROWS or len(y) < MIN_ROWS:
+        raise InvalidDataset(f"the upload's first rows hold fewer than {MIN_ROWS} rows with a target")
+    task, classes = _task_of(y, DatasetLimits(max_classes=MAX_CLASSES))
+    numeric: dict[str, dict[str, Any]] = {}
+    categorical: dict[str, list[str]] = {}
+    features = [str(c) for c in frame.columns if c != target]
+    for c in features:
+        col = frame[c].dropna()
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            if len(col):
+                numeric[c] = {"min": float(col.min()), "max": float(col.max()), "median": float(col.median()),
+                              "integer": bool((col == col.round()).all())}
+        else:
+            categorical[c] = [str(v) for v in col.astype(str).value_counts().index[:SMOKE_LEVELS]]
+    return {"target": target, "task": task, "classes": [str(c) for c in classes], "features": features,
+            "schema": {"numeric": numeric, "categorical": categorical}, "schema_rows": int(len(frame)),
+            "schema_note": SAMPLE_ROWS_NOTE, "target_missing": int(frame[target].isna().sum())}
 
 
 def register_managed(run: ManagedTraining, *, settings: "Settings", store: "BlobStore", registry: "ModelRegistry",

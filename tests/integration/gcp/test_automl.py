@@ -171,7 +171,43 @@ def test_a_bad_request_is_refused_before_vertex_is_asked(gcp_env: Any) -> None:
         assert _upload(env, {"target": "churned", "model": "automl", "params": params}).status_code == 200
         [dead] = _dead(env)
         assert dead["error"] == "invalid_dataset" and why in dead["reason"], dead
+    # Vertex's own data rules that the first rows show: column names, and no missing target
+    header, *rows = CHURN.read_text().splitlines()
+    bucket = env.gcs.client.bucket(env.gcs.bucket)
+    for name, text, why in [
+            ("dashes", "\n".join([header.replace("monthly_charges", "monthly-charges"), *rows]) + "\n",
+             "Vertex AI AutoML takes column names of letters, digits and '_' (not first): 'monthly-charges' is not"),
+            ("holes", "\n".join([header, *rows[:20], rows[20].rsplit(",", 1)[0] + ",", *rows[21:]]) + "\n",
+             "target column 'churned' has 1 missing value(s) in the first rows")]:
+        bucket.blob(f"datasets/{name}.skyloop.json").upload_from_string(json.dumps({"target": "churned", "model": "automl"}))
+        blob = bucket.blob(f"datasets/{name}.csv")
+        blob.upload_from_string(text)
+        assert harness.deliver("train", harness.finalized(env.gcs.bucket, blob), env.adapters, env.gcp).status_code == 200
+        [dead] = _dead(env)
+        assert dead["error"] == "invalid_dataset" and why in dead["reason"], dead
     assert env.datasets.requests == [] and env.pipelines.requests == []
+
+
+def test_the_profile_is_as_lenient_as_automl(gcp_env: Any) -> None:
+    """AutoML imputes missing feature values and takes text columns of any cardinality; Skyloop's
+    own training refuses both. The profile keeps what a smoke row needs and refuses neither."""
+    from skyloop.training.managed import sample_profile
+
+    header, *rows = CHURN.read_text().splitlines()
+    wide = ["id," + header] + [f"user{i}," + (r if i % 7 else ",".join([""] + r.split(",")[1:]))
+                               for i, r in enumerate(rows)]
+    profile = sample_profile(("\n".join(wide) + "\n").encode(), "churned")
+    assert profile["features"][0] == "id" and len(profile["schema"]["categorical"]["id"]) == 50  # 50 commonest of 300
+    assert profile["task"] == "classification" and profile["target_missing"] == 0
+    first = header.split(",")[0]
+    assert profile["schema"]["numeric"][first]["integer"] is True  # its gaps left out, not refused
+    env = gcp_env
+    bucket = env.gcs.client.bucket(env.gcs.bucket)
+    bucket.blob("datasets/wide.skyloop.json").upload_from_string(json.dumps({"target": "churned", "model": "automl"}))
+    blob = bucket.blob("datasets/wide.csv")
+    blob.upload_from_string("\n".join(wide) + "\n")
+    assert harness.deliver("train", harness.finalized(env.gcs.bucket, blob), env.adapters, env.gcp).status_code == 200
+    assert _dead(env) == [] and len(env.pipelines.requests) == 1
 
 
 def test_a_later_version_goes_under_the_groups_model_and_a_regression_reads_r2(gcp_env: Any) -> None:

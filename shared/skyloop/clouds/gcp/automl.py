@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime, timezone
 from typing import Any, Iterator, Mapping
 
@@ -54,6 +55,7 @@ OBJECTIVES = {  # what Vertex accepts per prediction type; the first is its defa
     "multiclass": ("minimize-log-loss",),
     "regression": ("minimize-rmse", "minimize-mae", "minimize-rmsle"),
 }
+COLUMN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]*")
 KNOBS = {"model", "budget_milli_node_hours", "optimization_objective", "disable_early_stopping"}
 OPEN_STATES = {"PIPELINE_STATE_UNSPECIFIED", "PIPELINE_STATE_QUEUED", "PIPELINE_STATE_PENDING",
                "PIPELINE_STATE_RUNNING", "PIPELINE_STATE_CANCELLING", "PIPELINE_STATE_PAUSED"}
@@ -82,6 +84,19 @@ def automl_params(params: Mapping[str, Any], task: str, n_classes: int) -> dict[
         raise InvalidDataset("disable_early_stopping must be true or false")
     return {"model": "automl", "budget_milli_node_hours": budget, "optimization_objective": objective,
             "disable_early_stopping": early}
+
+
+def check_columns(profile: Mapping[str, Any]) -> None:
+    """Vertex AI's published rules for a tabular dataset that the first rows can show, checked before
+    anything is created (else the pipeline fails an hour later): column names of letters, digits
+    and underscores, not starting with an underscore; no missing target value."""
+    bad = [c for c in [*profile["features"], profile["target"]] if not COLUMN_NAME.fullmatch(c)]
+    if bad:
+        raise InvalidDataset(f"Vertex AI AutoML takes column names of letters, digits and '_' (not first): "
+                             f"{', '.join(repr(c) for c in bad[:5])} {'is' if len(bad) == 1 else 'are'} not")
+    if profile.get("target_missing"):
+        raise InvalidDataset(f"target column {profile['target']!r} has {profile['target_missing']} missing "
+                             "value(s) in the first rows: Vertex AI AutoML takes none")
 
 
 def evaluation_metrics(metrics: Mapping[str, Any], task: str) -> dict[str, float]:
@@ -135,6 +150,7 @@ class VertexAutoML:
         profile = spec.get("profile")  # the core profiled the first rows (training/managed.sample_profile)
         if not isinstance(profile, dict):
             raise InvalidDataset("an AutoML request carries the dataset's profile; none was given")
+        check_columns(profile)
         params = automl_params(spec.get("params") or {}, profile["task"], len(profile["classes"]))
         dataset = self._dataset(key, group, dataset_uri)
         pipeline = self._pipeline(key, group, dataset, profile, params)
@@ -271,4 +287,4 @@ class VertexAutoML:
 
 
 __all__ = ["AUTOML_TABULAR_DEFINITION", "BACKEND", "OBJECTIVES", "TABULAR_DATASET_SCHEMA", "VertexAutoML",
-           "automl_params", "evaluation_metrics"]
+           "automl_params", "check_columns", "evaluation_metrics"]
