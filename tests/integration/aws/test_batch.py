@@ -24,7 +24,8 @@ def _batch_event(key: str, etag: str) -> dict[str, Any]:
     return ev
 
 
-def test_rows_under_batch_are_scored_by_production(aws: Aws, context: Any) -> None:
+def _production(aws: Aws, context: Any) -> None:
+    """Version 1 trained, approved and production, as a rollout leaves it."""
     import common
     import train
     from skyloop.ports.registry import Status
@@ -33,8 +34,13 @@ def test_rows_under_batch_are_scored_by_production(aws: Aws, context: Any) -> No
     train.handler(load_event("s3-object-created.json"), context)  # v1, pending
     a = common.adapters()
     a.registry.set_status(GROUP, 1, Status.APPROVED, actor="oncall")
-    a.registry.set_alias(GROUP, "production", 1)  # as a rollout leaves it
+    a.registry.set_alias(GROUP, "production", 1)
 
+
+def test_rows_under_batch_are_scored_by_production(aws: Aws, context: Any) -> None:
+    import train
+
+    _production(aws, context)
     rows = pd.read_csv(io.BytesIO(CHURN)).drop(columns=["churned"])
     rows.loc[3, rows.columns[1]] = None  # one row the model cannot score
     s3 = aws.client("s3")
@@ -71,19 +77,6 @@ def _job_ended(name: str, status: str = "Completed", reason: str = "") -> dict[s
         ev["detail"]["FailureReason"] = reason
     ev["id"] = f"{name}-{status}"
     return ev
-
-
-def _production(aws: Aws, context: Any) -> None:
-    """Version 1 trained, approved and production, as a rollout leaves it."""
-    import common
-    import train
-    from skyloop.ports.registry import Status
-
-    upload(aws)
-    train.handler(load_event("s3-object-created.json"), context)  # v1, pending
-    a = common.adapters()
-    a.registry.set_status(GROUP, 1, Status.APPROVED, actor="oncall")
-    a.registry.set_alias(GROUP, "production", 1)
 
 
 def test_rows_above_the_size_rule_are_scored_by_batch_transform(aws: Aws, context: Any, monkeypatch: Any,
