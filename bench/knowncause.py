@@ -34,7 +34,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared"))
 
-from bench.quality import DAY, N, STEP, Series, _base, evaluate, run_streaming  # noqa: E402
+from bench import quality  # noqa: E402
+from bench.quality import DAY, N, STEP, Series, _base, evaluate, nuisance, run_streaming  # noqa: E402
 
 KINDS = ("flatline", "sensor_drift", "thermal_ramp", "fleet_steps", "key_hold", "latency_surge")
 HOUR = int(3600 / STEP)
@@ -89,18 +90,13 @@ def make_series(i: int, rng: np.random.Generator) -> Series:
         _plant(kind, x, j, int(onset), float(sigma[j]), rng)
         s.onsets.append(int(onset))
         s.kinds.append(kind)
-    for j, c in enumerate(counts):
-        if c:
-            x[:, j] = np.round(x[:, j])
-    gaps = rng.random(x.shape) < 0.004  # unlabelled missing data
-    x[gaps] = np.nan
+    nuisance(x, counts, rng)
     s.values = x
     return s
 
 
 def dataset(n_series: int, seed: int) -> list[Series]:
-    rng = np.random.default_rng(seed)
-    return [make_series(i, rng) for i in range(n_series)]
+    return quality.dataset(n_series, seed, make_series)
 
 
 def suite(names: list[str], n_series: int = 36, seed: int = 11) -> dict[str, object]:

@@ -109,11 +109,7 @@ def make_series(i: int, rng: np.random.Generator) -> Series:
             x[onset : onset + dur, j] = 0.0
         s.onsets.append(int(onset))
         s.kinds.append(kind)
-    for j, c in enumerate(counts):
-        if c:
-            x[:, j] = np.round(x[:, j])
-    gaps = rng.random(x.shape) < 0.004  # unlabelled missing data
-    x[gaps] = np.nan
+    nuisance(x, counts, rng)
     if rng.random() < 0.3:
         g = int(rng.integers(int(0.1 * N), N - 20))
         x[g : g + 12, :] = np.nan
@@ -121,9 +117,19 @@ def make_series(i: int, rng: np.random.Generator) -> Series:
     return s
 
 
-def dataset(n_series: int, seed: int) -> list[Series]:
+def nuisance(x: np.ndarray, counts: list[bool], rng: np.random.Generator) -> None:
+    """What real metrics do that is no anomaly: count metrics report integers, and a few records
+    are missing (NaN, unlabelled)."""
+    for j, c in enumerate(counts):
+        if c:
+            x[:, j] = np.round(x[:, j])
+    x[rng.random(x.shape) < 0.004] = np.nan
+
+
+def dataset(n_series: int, seed: int, make: Callable[[int, np.random.Generator], Series] | None = None) -> list[Series]:
+    """``n_series`` series from one seeded generator (``make``: this suite's ``make_series``)."""
     rng = np.random.default_rng(seed)
-    return [make_series(i, rng) for i in range(n_series)]
+    return [(make or make_series)(i, rng) for i in range(n_series)]
 
 
 def windows(s: Series) -> list[tuple[int, int]]:
