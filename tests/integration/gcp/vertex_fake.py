@@ -351,10 +351,19 @@ class FakePredictionService:
         return response
 
 
-def _listed(jobs: Any, parent: str, filter_: str) -> list[Any]:
-    """A list call's answer: the jobs under ``parent`` whose labels match every ``labels.k="v"``."""
+def _listed(items: dict[str, Any], parent: str, filter_: str) -> list[Any]:
+    """A list call's answer: copies of the resources under ``parent`` whose labels match every
+    ``labels.k="v"``."""
     wanted = dict(re.findall(r'labels\.([\w-]+)="([^"]*)"', filter_))
-    return [j for j in jobs if j.name.startswith(parent + "/") and all(j.labels.get(k) == v for k, v in wanted.items())]
+    return [type(j)(j) for j in items.values()
+            if j.name.startswith(parent + "/") and all(j.labels.get(k) == v for k, v in wanted.items())]
+
+
+def _got(items: dict[str, Any], name: str, kind: type) -> Any:
+    """A get call's answer: a copy of the resource named, or NotFound as the service says it."""
+    if name not in items:
+        raise gexc.NotFound(f"{kind.__name__} {name} not found")
+    return kind(items[name])
 
 
 class FakeJobService:
@@ -382,13 +391,11 @@ class FakeJobService:
 
     def get_custom_job(self, request: Any) -> aiplatform_v1.CustomJob:
         r = FakeModelService._typed(aiplatform_v1.GetCustomJobRequest, request)
-        if r.name not in self.jobs:
-            raise gexc.NotFound(f"CustomJob {r.name} not found")
-        return aiplatform_v1.CustomJob(self.jobs[r.name])
+        return _got(self.jobs, r.name, aiplatform_v1.CustomJob)
 
     def list_custom_jobs(self, request: Any) -> list[aiplatform_v1.CustomJob]:
         r = FakeModelService._typed(aiplatform_v1.ListCustomJobsRequest, request)
-        return [aiplatform_v1.CustomJob(j) for j in _listed(self.jobs.values(), r.parent, r.filter)]
+        return _listed(self.jobs, r.parent, r.filter)
 
     # -- batch prediction jobs: created PENDING with a server-made name; ``finish`` is the service's
     # side (what the job's run leaves: state, output directory, completion stats, error)
@@ -410,13 +417,11 @@ class FakeJobService:
 
     def get_batch_prediction_job(self, request: Any) -> aiplatform_v1.BatchPredictionJob:
         r = FakeModelService._typed(aiplatform_v1.GetBatchPredictionJobRequest, request)
-        if r.name not in self.batch_jobs:
-            raise gexc.NotFound(f"BatchPredictionJob {r.name} not found")
-        return aiplatform_v1.BatchPredictionJob(self.batch_jobs[r.name])
+        return _got(self.batch_jobs, r.name, aiplatform_v1.BatchPredictionJob)
 
     def list_batch_prediction_jobs(self, request: Any) -> list[aiplatform_v1.BatchPredictionJob]:
         r = FakeModelService._typed(aiplatform_v1.ListBatchPredictionJobsRequest, request)
-        return [aiplatform_v1.BatchPredictionJob(j) for j in _listed(self.batch_jobs.values(), r.parent, r.filter)]
+        return _listed(self.batch_jobs, r.parent, r.filter)
 
     def finish(self, name: str, state: str, *, output_directory: str = "", successful: int = 0, failed: int = 0,
                error: str = "") -> None:
@@ -455,7 +460,7 @@ class FakeDatasetService:
 
     def list_datasets(self, request: Any) -> list[aiplatform_v1.Dataset]:
         r = FakeModelService._typed(aiplatform_v1.ListDatasetsRequest, request)
-        return [aiplatform_v1.Dataset(d) for d in _listed(self.datasets.values(), r.parent, r.filter)]
+        return _listed(self.datasets, r.parent, r.filter)
 
 
 class FakePipelineService:
@@ -491,13 +496,11 @@ class FakePipelineService:
     def get_training_pipeline(self, request: Any) -> aiplatform_v1.TrainingPipeline:
         r = FakeModelService._typed(aiplatform_v1.GetTrainingPipelineRequest, request)
         self.gets += 1
-        if r.name not in self.pipelines:
-            raise gexc.NotFound(f"TrainingPipeline {r.name} not found")
-        return aiplatform_v1.TrainingPipeline(self.pipelines[r.name])
+        return _got(self.pipelines, r.name, aiplatform_v1.TrainingPipeline)
 
     def list_training_pipelines(self, request: Any) -> list[aiplatform_v1.TrainingPipeline]:
         r = FakeModelService._typed(aiplatform_v1.ListTrainingPipelinesRequest, request)
-        return [aiplatform_v1.TrainingPipeline(p) for p in _listed(self.pipelines.values(), r.parent, r.filter)]
+        return _listed(self.pipelines, r.parent, r.filter)
 
     def finish(self, name: str, state: str, *, metrics: dict[str, Any] | None = None, error: str = "") -> str:
         """End the pipeline as Vertex would; returns the model version it uploaded ('' if none)."""
