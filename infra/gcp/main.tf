@@ -282,32 +282,35 @@ resource "google_workflows_workflow" "rollout" {
   crypto_key_name = var.kms_key == "" ? null : var.kms_key
 }
 
-# ---- people are told ---------------------------------------------------------------------------
-# Every minute the notify function looks at the committed state and queues what is new on the
-# notices topic, whose messages it then delivers to each channel (skyloop.notify).
-resource "google_cloud_scheduler_job" "notify" {
-  name     = "${var.name}-notify"
-  region   = var.region
-  schedule = "* * * * *"
-  pubsub_target {
-    topic_name = google_pubsub_topic.topic["notices"].id
-    data       = base64encode(jsonencode({ type = "NotifyTick" }))
+# ---- Cloud Scheduler's ticks, each on a topic of its own ---------------------------------------
+# notify: every minute it looks at the committed state and queues what is new on the notices
+# topic, whose messages it then delivers to each channel (skyloop.notify).
+# training-check: a Vertex AI AutoML pipeline (the automl family) sends no event when it ends, so
+# every ten minutes the train function looks at the runs it recorded (one GetTrainingPipeline
+# each, none when nothing is open) and registers what ended (skyloop.clouds.gcp.automl). Its tick
+# reaches train through the trigger below, since the function's own trigger is the training bucket's.
+locals {
+  ticks = {
+    notify         = { schedule = "* * * * *", topic = "notices", type = "NotifyTick" }
+    training-check = { schedule = "*/10 * * * *", topic = "training-checks", type = "TrainingCheckDue" }
   }
 }
 
-# ---- trainings that announce no end -----------------------------------------------------------
-# A Vertex AI AutoML pipeline (the automl family) sends no event when it ends: every ten minutes the
-# train function looks at the runs it recorded (one GetTrainingPipeline each, none when nothing is
-# open) and registers what ended (skyloop.clouds.gcp.automl). The tick reaches train through a
-# topic of its own, since the function's own trigger is the training bucket's.
-resource "google_cloud_scheduler_job" "training_check" {
-  name     = "${var.name}-training-check"
+resource "google_cloud_scheduler_job" "tick" {
+  for_each = local.ticks
+  name     = "${var.name}-${each.key}"
   region   = var.region
-  schedule = "*/10 * * * *"
+  schedule = each.value.schedule
   pubsub_target {
-    topic_name = google_pubsub_topic.topic["training-checks"].id
-    data       = base64encode(jsonencode({ type = "TrainingCheckDue" }))
+    topic_name = google_pubsub_topic.topic[each.value.topic].id
+    data       = base64encode(jsonencode({ type = each.value.type }))
   }
+}
+
+# the notify tick's earlier address: moved, not recreated
+moved {
+  from = google_cloud_scheduler_job.notify
+  to   = google_cloud_scheduler_job.tick["notify"]
 }
 
 resource "google_eventarc_trigger" "training_check" {
