@@ -64,16 +64,13 @@ class Dataset:
 
     def profile(self) -> dict[str, Any]:
         """Schema profile kept in the registry: enough to build smoke-test rows, no raw rows."""
-        prof: dict[str, Any] = {"numeric": {}, "categorical": self.categorical}
-        for c in self.numeric:
-            col = self.frame[c]
-            prof["numeric"][c] = {
-                "min": float(col.min()),
-                "max": float(col.max()),
-                "median": float(col.median()),
-                "integer": bool((col == col.round()).all()),
-            }
-        return prof
+        return {"numeric": {c: numeric_profile(self.frame[c]) for c in self.numeric}, "categorical": self.categorical}
+
+
+def numeric_profile(col: "pd.Series") -> dict[str, Any]:
+    """A numeric column as the registry keeps it (no NaN in ``col``): what smoke rows draw from."""
+    return {"min": float(col.min()), "max": float(col.max()), "median": float(col.median()),
+            "integer": bool((col == col.round()).all())}
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -49,7 +49,7 @@ def sample_profile(head: bytes, target: str | None) -> dict[str, Any]:
 
     import pandas as pd
 
-    from .dataset import DatasetLimits, _header, _task_of
+    from .dataset import DatasetLimits, _header, _task_of, numeric_profile
 
     cut = head.rfind(b"\n")
     rows = head[: cut + 1] if cut >= 0 else head
@@ -76,8 +76,7 @@ def sample_profile(head: bytes, target: str | None) -> dict[str, Any]:
         col = frame[c].dropna()
         if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
             if len(col):
-                numeric[c] = {"min": float(col.min()), "max": float(col.max()), "median": float(col.median()),
-                              "integer": bool((col == col.round()).all())}
+                numeric[c] = numeric_profile(col)
         else:
             categorical[c] = [str(v) for v in col.astype(str).value_counts().index[:SMOKE_LEVELS]]
     return {"target": target, "task": task, "classes": [str(c) for c in classes], "features": features,
