@@ -293,6 +293,14 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
   (the 5M-row run above is that path, run here without a job), locally it is refused with that
   reason. Folds run one after another: each fit already uses both cores (OpenMP threads for boosting,
   `n_jobs=-1` for the forest), so parallel folds would only multiply the memory.
+- Serving (the servers row): the serving image now loads a model as the local endpoint does, every
+  model call on one thread (`ports/inference.single_threaded`). Before, a forest trained with
+  `n_jobs=-1` started and tore down a joblib thread pool on every call, in each of the workers
+  that already run one per core: 393 -> 995 requests/s and p50 78.6 -> 28.6 ms with 2 workers,
+  404 -> 1,246 requests/s with one, same 32 clients and 2-row requests. The load test in
+  `tests/integration/test_serving_image.py` went from 25.5 to 12.2 s here. A CI run had hung in
+  that test (it never finished its first case); the load driver now ends by a deadline and the
+  servers' stderr goes to a file instead of a pipe nobody read while they ran.
 - Lambda packages: built by `python -m bench.packages` (infra/aws/package.py's build) with wheels for Lambda's platform (CPython 3.13),
   `.pyc` included (unchecked-hash: all modules for the four small packages, the imported ones for
   `train`); `train` uses the Lambda runtime's boto3 to stay under the limit; the others pin the boto3

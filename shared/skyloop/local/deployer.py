@@ -24,6 +24,7 @@ from ..errors import ArtifactIntegrityError, InvalidRequest, NotFound
 from ..ports import BlobStore, Clock
 from ..ports.registry import ModelVersion
 from ..ports.artifacts import load_verified
+from ..ports.inference import single_threaded
 from .db import Database
 
 
@@ -60,8 +61,7 @@ class LocalDeployer:
         with self._lock:
             bundle = self._cache.get(sha256)
         if bundle is None:
-            bundle = load_verified(self.store, uri, sha256)
-            _single_threaded(bundle.get("pipeline"))
+            bundle = single_threaded(load_verified(self.store, uri, sha256))
             with self._lock:
                 self._cache[sha256] = bundle
         return bundle
@@ -246,16 +246,6 @@ class LocalDeployer:
             )
             for r in rows
         ]
-
-
-def _single_threaded(pipeline: Any) -> None:
-    """Serve with n_jobs=1: a request of a few rows paid ~20 ms for a thread pool it
-    could not use (31 -> 11 ms per call for the demo's forest)."""
-    if not hasattr(pipeline, "get_params"):
-        return
-    jobs = {k: 1 for k in pipeline.get_params(deep=True) if k == "n_jobs" or k.endswith("__n_jobs")}
-    if jobs:
-        pipeline.set_params(**jobs)
 
 
 def _prediction_sum(preds: Sequence[Any], bundle: Mapping[str, Any]) -> float:

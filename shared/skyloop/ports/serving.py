@@ -21,7 +21,7 @@ import os  # noqa: E402
 
 def model_fn(model_dir):
     with open(os.path.join(model_dir, MODEL_FILE), "rb") as fh:
-        return load_verified(fh.read(), os.environ.get("SKYLOOP_ARTIFACT_SHA256", ""))
+        return single_threaded(load_verified(fh.read(), os.environ.get("SKYLOOP_ARTIFACT_SHA256", "")))
 
 
 def input_fn(body, content_type="application/json"):

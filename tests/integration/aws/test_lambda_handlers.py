@@ -195,7 +195,10 @@ def test_approval_rolls_out_through_staging_and_canary_to_production(aws: Aws, c
     with pytest.raises(RuntimeError, match="refusing to load"):
         served.model_fn(str(tmp_path / "deployed"))
     monkeypatch.setenv("SKYLOOP_ARTIFACT_SHA256", container["Environment"]["SKYLOOP_ARTIFACT_SHA256"])
-    assert served.model_fn(str(tmp_path / "deployed"))["target"] == "churned"
+    loaded = served.model_fn(str(tmp_path / "deployed"))
+    assert loaded["target"] == "churned"
+    # trained with n_jobs=-1; served one call per thread (the server runs a worker per core)
+    assert loaded["pipeline"].named_steps["model"].n_jobs == 1
 
     # a second dataset -> v2 -> canary at 10% then production
     upload(aws, data=CHURN.replace(b"\n1,", b"\n2,", 5))
