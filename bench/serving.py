@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "shared"))
@@ -53,7 +53,15 @@ def model_dir(folder: Path) -> tuple[Path, str, list[dict[str, Any]]]:
     return folder, hashlib.sha256(fitted.model_bytes).hexdigest(), smoke_rows(fitted.lineage, 2)
 
 
-def wait_healthy(proc: subprocess.Popen[str], port: int, path: str, seconds: float = 120) -> None:
+def server_log() -> IO[str]:
+    """Where a long-lived server's stderr goes: a file, never a pipe nobody reads while it runs
+    (a pipe's 64 KiB of tracebacks would block the server mid-request)."""
+    return tempfile.TemporaryFile("w+")
+
+
+def wait_healthy(proc: subprocess.Popen[str], port: int, path: str, seconds: float = 120,
+                 log: IO[str] | None = None) -> None:
+    """``log``: the file the server's stderr goes to (else its stderr pipe), shown if it dies."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
@@ -63,6 +71,9 @@ def wait_healthy(proc: subprocess.Popen[str], port: int, path: str, seconds: flo
                 return
         except OSError:
             if proc.poll() is not None:
+                if log is not None:
+                    log.seek(0)
+                    raise AssertionError(log.read()[-3000:]) from None
                 raise AssertionError(proc.communicate()[1][-3000:]) from None
             time.sleep(0.1)
     proc.kill()
@@ -79,8 +90,9 @@ def start_image(folder: Path, sha256: str, workers: int | None = 2,
     if workers:
         env["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(workers)
     env.update(extra_env or {})
-    proc = subprocess.Popen([sys.executable, "-I", str(SERVE), "serve"], env=env, stderr=subprocess.PIPE, text=True)
-    wait_healthy(proc, port, "/ping")
+    log = server_log()
+    proc = subprocess.Popen([sys.executable, "-I", str(SERVE), "serve"], env=env, stderr=log, text=True)
+    wait_healthy(proc, port, "/ping", log=log)
     return proc, port
 
 
@@ -90,9 +102,10 @@ def start_local(home: Path) -> tuple[subprocess.Popen[str], int]:
     for args in (["train", str(CHURN), "--group", "churn"], ["approve", "churn", "1"]):
         subprocess.run([*cli, *args, "--home", str(home)], check=True, capture_output=True)
     port = free_port()
+    log = server_log()
     proc = subprocess.Popen([*cli, "serve", "--port", str(port), "--home", str(home)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    wait_healthy(proc, port, "/healthz")
+                            stderr=log, text=True)
+    wait_healthy(proc, port, "/healthz", log=log)
     return proc, port
 
 
