@@ -472,6 +472,36 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
       conservative where the known causes need it bold, and the early fit is bold where the
       synthetic spikes need it conservative. No knob tried this pass moved all three suites
       together: the next gain needs a new kind of evidence, not a retuned one.
+  - **Tries, second pass** (same suites and seeds; the code is commit 787c826, removed after):
+    - **ARTime's windows, a pattern channel.** Records in blocks of 6 (each block kept as its value
+      farthest from the blocks' running mean, ARTime's rule), the last 8 blocks as a shape (min-max
+      scaled, Haar transform) and a level (inside the range reached so far, not the series'
+      future extremes, which ARTime reads from the benchmark). First with fuzzy ART, as ARTime
+      has it: a flat window fell *inside* the noise category. Fuzzy learning moves a box's lower
+      bounds to 0, and a flat window's shape is all zeros. Its novelty was 0.18, and the noise's
+      own 99th percentile 0.20. Nearest prototypes by distance did a little better, 0.32 against
+      0.31. Calibrated by its own novelty tail and scaled from windows to records, the channel's
+      rarest windows did fall on incidents on the tuning series: a thermal failure 20 records in,
+      two flatlines about 40 records in. But they were never rarer than 9e-4, so no MEDIUM moved:
+      58.6 / 67.3 / 69.5 (blocks of 6) and 58.8 / 67.3 / 69.5 (blocks of 12). On these noisy
+      metrics, the shape of a few hours is not news. ARTime's edge on NAB comes from series
+      cleaner than these, and from the range it is given.
+    - **A calm channel** (for stuck sensors): a block's spread (max - min) against the metric's usual
+      block spread, in logs, one-sided, calibrated by its own histogram.
+
+      | variant | known-cause 2027 at MEDIUM (best) / synthetic 2026 / real (at MEDIUM, alerts per metric per day) |
+      |---|---|
+      | blocks of 6, p scaled to records | 56.4 (60.4) / 64.6 / 66.7 (65.6, 0.27) |
+      | blocks of 12, p scaled to records | 55.9 (61.5) / 64.2 / 67.6 (66.3, 0.25) |
+      | blocks of 6, p per block | 59.1 (61.6) / 67.1 / 68.9 (68.0, 0.20) |
+      | blocks of 12, p per block | 60.5 (61.5) / 66.8 / 68.9 (68.4, 0.19) |
+      | same, a longer memory (0.999 a block) | 60.2 / 66.5 / 68.9 (68.4) |
+      | same, judging from block 144 | 58.7 / 67.3 / 68.9 (68.4) |
+
+      It finds stuck sensors (+1.9 on the known-cause suite), but the real set loses 0.6 in every
+      variant. The cost is four false-positive records, two on an EC2 CPU metric and two on
+      `grok_asg_anomaly`, whose calm stretches are not labelled. Dropped: the real set does not
+      hold, and the trade is no better than `shift_bold_from`'s.
   - **Where the next try should look:** how fast the time-of-day reference's excursions become
     calibrated on a metric with a strong cycle (the key holds above), and ARTime's windowed
     prototypes. Neither is built; ARTime's leads come

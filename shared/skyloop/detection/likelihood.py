@@ -74,7 +74,6 @@ import numpy as np
 
 from .base import Tags, clip_values
 from .excursions import Excursions
-from .patterns import Calm, Patterns
 from .streaming import DEV_TO_SIGMA, StreamingDetector
 from .tail import EDGES, Z_CAP, bin_of, tail_p
 from .timeofday import TimeOfDay
@@ -123,9 +122,7 @@ class LikelihoodDetector(StreamingDetector):
                  range_tau: float = 0.1, rel_floor: float = 0.002, warmup: int = 50, prior: float = 2.0,
                  shift_alpha: float = 0.01, shift_beta: float = 0.05, shift_u0: float = 2.0, shift_decay: float = 0.9995,
                  shift_clip: float = 4.0, shift_warmup: int = 200, season_warmup: int = 96, hold_max: int = 36,
-                 hold_z: float = 3.0, shift_bold_from: float = 5.0, pattern_block: int = 0, pattern_window: int = 8,
-                 pattern_radius: float = 0.3, pattern_categories: int = 32, calm_block: int = 0,
-                 contamination: float | None = None) -> None:
+                 hold_z: float = 3.0, shift_bold_from: float = 5.0, contamination: float | None = None) -> None:
         self.alpha, self.dev_alpha, self.decay, self.range_decay = alpha, dev_alpha, decay, range_decay
         self.range_tau, self.rel_floor, self.warmup, self.prior = range_tau, rel_floor, warmup, prior
         self.shift_alpha, self.shift_beta, self.shift_u0 = shift_alpha, shift_beta, shift_u0
@@ -133,10 +130,6 @@ class LikelihoodDetector(StreamingDetector):
         self.season_warmup, self.hold_max, self.hold_z = season_warmup, hold_max, hold_z
         self.shift_bold_from = shift_bold_from  # excursions.Excursions.bold_from (5: off)
         self.contamination = contamination  # accepted for a uniform make_detector(); unused
-        # the pattern channel (``patterns``, a try for issue 36): 0 is off
-        self.pattern_block, self.pattern_window = pattern_block, pattern_window
-        self.pattern_radius, self.pattern_categories = pattern_radius, pattern_categories
-        self.calm_block = calm_block  # ``patterns.Calm``, a try for issue 36: 0 is off
         self.columns_: list[str] = []
         self.n_ = 0
         self._t0: float | None = None  # the time-of-day baseline's first record, from a saved state
@@ -154,9 +147,6 @@ class LikelihoodDetector(StreamingDetector):
         self._new_holds(m)
         self.shift = self._new_shift(m)
         self.seasonal = TimeOfDay(m, self.season_warmup)  # the shift channel's second reference
-        self.patterns = Patterns(m, self.pattern_block, self.pattern_window, self.pattern_categories,
-                                 self.pattern_radius) if self.pattern_block else None
-        self.calm = Calm(m, self.calm_block) if self.calm_block else None
 
     def _scale(self, dev: np.ndarray, level: np.ndarray) -> np.ndarray:
         """A level's robust scale in sigmas, floored relative to the level so flat metrics do not
@@ -213,12 +203,7 @@ class LikelihoodDetector(StreamingDetector):
         p_range = self._range_p(np.where(ok, x, level), scale)
         p_shift = self._shift_p(t, x, ok)
         live = ok & (self.seen >= self.warmup)
-        rarest = np.minimum(np.minimum(p_point, p_range), p_shift)
-        if self.patterns is not None and learn:
-            rarest = np.minimum(rarest, self.patterns.step(x, ok, self.hi, self.lo))
-        if self.calm is not None and learn:
-            rarest = np.minimum(rarest, self.calm.step(x, ok, scale))
-        rarest = np.where(live, rarest, 1.0)
+        rarest = np.where(live, np.minimum(np.minimum(p_point, p_range), p_shift), 1.0)
         p = np.minimum(1.0, 2.0 * rarest)
         n_live = int(live.sum())
         if any_held:
@@ -408,9 +393,6 @@ class LikelihoodDetector(StreamingDetector):
         self.shift = self._new_shift(m)
         self.seasonal = TimeOfDay(m, self.season_warmup)
         self.seasonal.t0 = self._t0
-        self.patterns = Patterns(m, self.pattern_block, self.pattern_window, self.pattern_categories,
-                                 self.pattern_radius) if self.pattern_block else None
-        self.calm = Calm(m, self.calm_block) if self.calm_block else None
         if "shift_mean" not in z:
             return
         for k in Excursions.STATE:
@@ -427,8 +409,7 @@ class LikelihoodDetector(StreamingDetector):
 
     PARAMS = ("alpha", "dev_alpha", "decay", "range_decay", "range_tau", "rel_floor", "warmup", "prior",
               "shift_alpha", "shift_beta", "shift_u0", "shift_decay", "shift_clip", "shift_warmup", "season_warmup",
-              "hold_max", "hold_z", "shift_bold_from", "pattern_block", "pattern_window", "pattern_radius",
-              "pattern_categories", "calm_block")
+              "hold_max", "hold_z", "shift_bold_from")
 
 
 __all__ = ["LikelihoodDetector", "rarity_of", "score_of", "tail_p"]
