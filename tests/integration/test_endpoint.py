@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pytest
 
 from bench.http_load import hammer
+from bench.serving import server_log
 from skyloop.serving.deployment import smoke_rows
 from skyloop.local.endpoint import serve_in_thread
 
@@ -120,11 +121,14 @@ def served(runtime):
     v = train_version(runtime, churn_csv(300, label_noise=0.1, seed=1))
     approve_and_deploy(runtime, v)
     rows = smoke_rows(runtime.registry.get("churn", v).lineage, 2)
+    log = server_log()  # not a pipe: nobody reads it while the server runs
     proc = subprocess.Popen([sys.executable, "-m", "skyloop.app.cli", "serve", "--port", "0", "--home", str(runtime.settings.home)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=log, text=True)
     try:
         line = proc.stdout.readline()  # "serving on http://127.0.0.1:PORT (Ctrl-C to stop)"
-        assert "serving on http://127.0.0.1:" in line, line + proc.stderr.read()
+        if "serving on http://127.0.0.1:" not in line:
+            log.seek(0)
+            raise AssertionError(line + log.read()[-3000:])
         yield _Served("127.0.0.1", int(line.split("127.0.0.1:")[1].split()[0])), rows
     finally:
         proc.terminate()
