@@ -502,6 +502,11 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
       variant. The cost is four false-positive records, two on an EC2 CPU metric and two on
       `grok_asg_anomaly`, whose calm stretches are not labelled. Dropped: the real set does not
       hold, and the trade is no better than `shift_bold_from`'s.
+    - **A third shift reference, a long level** (an average over about 500 records, for the slow
+      drifts the slow level follows): with the Bonferroni factor at 3 for three references,
+      54.7 / 66.8 / 68.7 (68.7 at MEDIUM); at 2, 58.4 / 66.7 / 69.5 (68.9). Not kept, and not
+      diagnosed further. A likely reason: the long level's residual carries the daily cycle, which
+      widens its scale.
   - **Where the next try should look:** how fast the time-of-day reference's excursions become
     calibrated on a metric with a strong cycle (the key holds above), and ARTime's windowed
     prototypes. Neither is built; ARTime's leads come
