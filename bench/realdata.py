@@ -54,20 +54,23 @@ def available(path: Path = DATA) -> bool:
 
 def load(path: Path = DATA) -> list[RealSeries]:
     wins = json.loads((path / "anomaly-windows.json").read_text())
-    out = []
-    for f in sorted(path.glob("*.csv")):
-        ts, xs = [], []
-        with f.open() as fh:
-            for row in csv.DictReader(fh):
-                ts.append(_epoch(row["timestamp"]))
-                xs.append(float(row["value"]))
-        t = np.array(ts)
-        idx = []
-        for a, b in wins.get(f.name, []):
-            lo, hi = int(np.searchsorted(t, _epoch(a), "left")), int(np.searchsorted(t, _epoch(b), "right")) - 1
-            idx.append((lo, min(hi, len(t) - 1)))
-        out.append(RealSeries(f.stem, t, np.array(xs), idx))
-    return out
+    return [read_series(f, wins.get(f.name, [])) for f in sorted(path.glob("*.csv"))]
+
+
+def read_series(f: Path, windows: Sequence[Sequence[str]]) -> RealSeries:
+    """One NAB data file (``timestamp,value``) and its labelled windows, as timestamps, turned
+    into inclusive record indices."""
+    ts, xs = [], []
+    with f.open() as fh:
+        for row in csv.DictReader(fh):
+            ts.append(_epoch(row["timestamp"]))
+            xs.append(float(row["value"]))
+    t = np.array(ts)
+    idx = []
+    for a, b in windows:
+        lo, hi = int(np.searchsorted(t, _epoch(a), "left")), int(np.searchsorted(t, _epoch(b), "right")) - 1
+        idx.append((lo, min(hi, len(t) - 1)))
+    return RealSeries(f.stem, t, np.array(xs), idx)
 
 
 def _epoch(text: str) -> float:
@@ -217,4 +220,4 @@ def evaluate(detectors: dict[str, Callable[[RealSeries], np.ndarray]], data: lis
 
 
 __all__ = ["DATA", "RealSeries", "alert_rate", "band_shares", "available", "incidents", "best_threshold", "evaluate", "file_score", "load",
-           "run_streaming", "scaled_sigmoid", "set_score"]
+           "read_series", "run_streaming", "scaled_sigmoid", "set_score"]
