@@ -505,8 +505,9 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
       them (a prior of half a block, scaled to records), spared the real set (69.5, 68.9 at MEDIUM,
       blocks of 12) and found nothing more: 58.1 / 67.3 (blocks of 6: 58.6 / 67.3 / 69.5, 68.7).
       The planted flatlines are exact, and 9 of 11 on the tuning seed were already found by the
-      other channels, 5 to 78 records after the onset. The flat channel never spoke first: ~200
-      blocks without a flat one can only say "rarer than 1 in ~200 blocks", at MEDIUM's edge.
+      other channels, 5 to 78 records after the onset. The flat channel was first only twice, by
+      one or two records: ~200 blocks without a flat one can only say "rarer than 1 in ~200
+      blocks", which is at MEDIUM's edge.
       Dropped: the real set does not hold for the spread, and exactness adds nothing.
     - **A third shift reference, a long level** (an average over about 500 records, for the slow
       drifts the slow level follows): with the Bonferroni factor at 3 for three references,
