@@ -472,7 +472,8 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
       conservative where the known causes need it bold, and the early fit is bold where the
       synthetic spikes need it conservative. No knob tried this pass moved all three suites
       together: the next gain needs a new kind of evidence, not a retuned one.
-  - **Tries, second pass** (same suites and seeds; the code is commit 787c826, removed after):
+  - **Tries, second pass** (same suites and seeds; the pattern and calm channels' code is commit
+    787c826, removed after; the others are a few lines each, described in full):
     - **ARTime's windows, a pattern channel.** Records in blocks of 6 (each block kept as its value
       farthest from the blocks' running mean, ARTime's rule), the last 8 blocks as a shape (min-max
       scaled, Haar transform) and a level (inside the range reached so far, not the series'
@@ -531,10 +532,13 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
     not known here). NAB's other differences change nothing measurable here: it divides a true
     positive's weight by the earliest one's, and counts a perfect window as 1.0.
   - **Where the next try should look:** how fast the time-of-day reference's excursions become
-    calibrated on a metric with a strong cycle (the key holds above), and ARTime's windowed
-    prototypes. Neither is built; ARTime's leads come
-    mostly from pattern changes that no channel here models. The NAB numbers (70.5 overall and 67
-    on the held-out series) can only be measured outside the project."""
+    calibrated on a metric with a strong cycle (the key holds above). ARTime's windows, built
+    this pass as prototypes over noisy metrics, gave nothing; ARTime itself reads NAB's
+    look-ahead range, which Skyloop may not. On the real set, a missed window is worth about 3
+    points and a false-positive record about 0.15. Most true positives score 0.60-0.65, so
+    stronger evidence on the windows found matters as much as new windows. The NAB numbers (70.5
+    overall and 67 on the held-out series) can only be measured outside the project:
+    `python -m bench.nab` makes that one command."""
 
 
 if __name__ == "__main__":
