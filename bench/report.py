@@ -535,8 +535,8 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
     calibrated on a metric with a strong cycle (the key holds above). ARTime's windows, built
     this pass as prototypes over noisy metrics, gave nothing; ARTime itself reads NAB's
     look-ahead range, which Skyloop may not. On the real set, a missed window is worth about 3
-    points and a false-positive record about 0.15. Of the 24 windows found at 0.612, 6 have
-    their first detection below 0.70 and 12 below 0.75, so a slightly higher corpus threshold
+    points and a false-positive record about 0.15. Of the 24 windows found at 0.612, 6 peak
+    below 0.70 inside the window and 12 below 0.75, so a slightly higher corpus threshold
     loses windows fast: stronger evidence on the windows found matters as much as new windows. The NAB numbers (70.5
     overall and 67 on the held-out series) can only be measured outside the project:
     `python -m bench.nab` makes that one command."""
