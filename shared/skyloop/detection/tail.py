@@ -11,8 +11,9 @@ EDGES = np.concatenate([[0.0], np.geomspace(0.05, 200.0, 63)])
 Z_CAP = 199.0
 LAST = len(EDGES) - 1
 # The tail past the data: a generalised Pareto fit to the excesses over the top 10% of z's seen
-# (at least 10 records), its shape at most 0.5 (a tail heavier than that is not estimable by moments)
-U_SHARE, U_MIN, XI_MAX = 0.1, 10.0, 0.5
+# (at least 10 records), its shape at most 0.95 (probability-weighted moments need a finite mean;
+# a cap of 0.7 or 0.8 scored 70.2 and 71.1 on the real set, 0.95 72.0, the generated suites equal)
+U_SHARE, U_MIN, XI_MAX = 0.1, 10.0, 0.95
 BINS = np.arange(len(EDGES))
 MIDS = np.r_[0.5 * (EDGES[:-1] + EDGES[1:]), EDGES[-1] * 1.1]  # each bin's representative z
 
@@ -27,7 +28,7 @@ def tail_p(hist: np.ndarray, r: np.ndarray, prior: float, early_scale: float | n
 
     Where the data reach, it is the decayed count above ``r`` (interpolated within its bin): a
     metric that spikes daily has spikes in its counts. Past the data it is a peaks-over-threshold
-    tail: a generalised Pareto distribution fitted (by moments) to the excesses over the top
+    tail: a generalised Pareto distribution fitted (by probability-weighted moments) to the excesses over the top
     ``U_SHARE`` of the histogram, as in extreme value theory's streaming detectors (SPOT). The
     larger of the two is used, so the fit only extrapolates and never overrules counts it has, and
     a z beyond anything seen gets rarer smoothly: no plateau, and no cliff at the largest z seen.
@@ -64,16 +65,25 @@ def tail_p(hist: np.ndarray, r: np.ndarray, prior: float, early_scale: float | n
 
 
 def _gpd_survival(hist: np.ndarray, k_u: np.ndarray, u: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """P(excess > y | over u) under a generalised Pareto distribution fitted by moments to the
-    histogram's mass from bin ``k_u`` up."""
+    """P(excess > y | over u) under a generalised Pareto distribution fitted to the histogram's
+    mass from bin ``k_u`` up, by probability-weighted moments (Hosking and Wallis, 1987).
+
+    Why not plain moments, as before: their shape estimate cannot pass 0.5 (it needs a finite
+    variance), so a burstier tail (disk and network bytes) was called ten times rarer than it is
+    (at a true 1-in-10,000 point of a shape-0.7 Pareto: 9e-6 by moments, 5e-5 by these), and a
+    tail lighter than exponential got a scale up to twice its mean excess. Measured in
+    bench/README.md (issue 36): real 69.5 -> 72.0 at the best threshold, the known-cause suite
+    63.5 -> 72.5 at MEDIUM, held out."""
     w = hist * (BINS[None, :] >= k_u[:, None])
     e = np.maximum(MIDS[None, :] - u[:, None], 0.0)
     sw = np.maximum(w.sum(axis=1), 1e-12)
-    mean = (w * e).sum(axis=1) / sw
-    var = np.maximum((w * e * e).sum(axis=1) / sw - mean ** 2, 1e-12)
-    ratio = mean ** 2 / var
-    xi = np.minimum(np.maximum(0.5 * (1.0 - ratio), 0.0), XI_MAX)  # shape by moments; 0 (exponential) for light tails
-    sigma = np.maximum(0.5 * mean * (1.0 + ratio), 1e-6)
+    a0 = (w * e).sum(axis=1) / sw  # the mean excess
+    below = (np.cumsum(w, axis=1) - 0.5 * w) / sw[:, None]  # each bin's plotting position
+    a1 = (w * e * (1.0 - below)).sum(axis=1) / sw
+    den = np.maximum(a0 - 2.0 * a1, 1e-12)
+    shape = 2.0 - a0 / den
+    xi = np.minimum(np.maximum(shape, 0.0), XI_MAX)  # 0 (exponential) for a light tail
+    sigma = np.maximum(np.where(shape > 0.0, 2.0 * a0 * a1 / den, a0), 1e-6)
     # 1 + xi y / sigma >= 1 and the exponent is negative: neither branch can overflow or divide by 0
     return np.where(xi > 1e-6, np.power(1.0 + np.maximum(xi, 1e-6) * y / sigma, -1.0 / np.maximum(xi, 1e-6)),
                     np.exp(-y / sigma))
