@@ -543,6 +543,9 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
       54.7 / 66.8 / 68.7 (68.7 at MEDIUM); at 2, 58.4 / 66.7 / 69.5 (68.9). Not kept, and not
       diagnosed further. A likely reason: the long level's residual carries the daily cycle, which
       widens its scale.
+    - **The shift channel's silence, by band.** Besides a tenfold rise, letting a channel speak
+      again whenever its rarity crosses into a higher band (the key hold's LOW that would have
+      been MEDIUM): 57.8 (58.8 at its best) / 67.3 / 66.7. The real set lost 2.8. Not kept.
     - **A startup burst that sets the bar.** `iio_us-east-1_i-a2eb1cd9_NetworkIn` opens with a 60M
       burst in its first 10 records. The range channel keeps that bar for thousands of records, and
       the file's two windows go unfound. Letting the range relax at 1/(n+2) per record for its
