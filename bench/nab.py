@@ -48,10 +48,10 @@ def corpus(nab: Path) -> list[tuple[str, RealSeries]]:
     return [(rel, realdata.read_series(nab / "data" / rel, labels[rel])) for rel in sorted(labels)]
 
 
-def _score_file(job: tuple[str, RealSeries, str, dict[str, Any]]) -> np.ndarray:
+def _score_file(job: tuple[RealSeries, str, dict[str, Any]]) -> np.ndarray:
     from skyloop.detection import make_detector
 
-    _, series, detector, params = job
+    series, detector, params = job
     return realdata.run_streaming(lambda: make_detector(detector, **params), series)
 
 
@@ -77,8 +77,8 @@ def summarise(rels: Sequence[str], data: Sequence[RealSeries], scores: Sequence[
     tuning category, and the rest."""
     best, threshold, counts = realdata.best_threshold(scores, data)
     parts: dict[str, Any] = {"corpus": {"files": len(data), "score": round(best, 1), "counts": counts}}
-    for part, keep in (("tuning", lambda r: r.startswith(TUNING + "/")), ("held_out", lambda r: not r.startswith(TUNING + "/"))):
-        chosen = [i for i, r in enumerate(rels) if keep(r)]
+    for part, tuning in (("tuning", True), ("held_out", False)):
+        chosen = [i for i, r in enumerate(rels) if r.startswith(TUNING + "/") == tuning]
         if not chosen:
             continue
         sub_scores, sub_data = [scores[i] for i in chosen], [data[i] for i in chosen]
@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = ap.parse_args(argv)
     params = json.loads(args.params)
     files = corpus(args.nab)
-    jobs = [(rel, s, args.detector, params) for rel, s in files]
+    jobs = [(s, args.detector, params) for _, s in files]
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs) as pool:
             scores = list(pool.map(_score_file, jobs))

@@ -59,6 +59,12 @@ def server_log() -> IO[str]:
     return tempfile.TemporaryFile("w+")
 
 
+def log_tail(log: IO[str], chars: int = 3000) -> str:
+    """The end of what a server wrote to its ``server_log``, for a failure's message."""
+    log.seek(0)
+    return log.read()[-chars:]
+
+
 def wait_healthy(proc: subprocess.Popen[str], port: int, path: str, seconds: float = 120,
                  log: IO[str] | None = None) -> None:
     """``log``: the file the server's stderr goes to (else its stderr pipe), shown if it dies."""
@@ -72,8 +78,7 @@ def wait_healthy(proc: subprocess.Popen[str], port: int, path: str, seconds: flo
         except OSError:
             if proc.poll() is not None:
                 if log is not None:
-                    log.seek(0)
-                    raise AssertionError(log.read()[-3000:]) from None
+                    raise AssertionError(log_tail(log)) from None
                 raise AssertionError(proc.communicate()[1][-3000:]) from None
             time.sleep(0.1)
     proc.kill()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pytest
 
 from bench.http_load import hammer
-from bench.serving import server_log
+from bench.serving import log_tail, server_log
 from skyloop.serving.deployment import smoke_rows
 from skyloop.local.endpoint import serve_in_thread
 
@@ -126,9 +126,7 @@ def served(runtime):
                             stdout=subprocess.PIPE, stderr=log, text=True)
     try:
         line = proc.stdout.readline()  # "serving on http://127.0.0.1:PORT (Ctrl-C to stop)"
-        if "serving on http://127.0.0.1:" not in line:
-            log.seek(0)
-            raise AssertionError(line + log.read()[-3000:])
+        assert "serving on http://127.0.0.1:" in line, line + log_tail(log)
         yield _Served("127.0.0.1", int(line.split("127.0.0.1:")[1].split()[0])), rows
     finally:
         proc.terminate()
