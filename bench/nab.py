@@ -97,7 +97,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--params", default="{}", help="JSON: the detector's parameters")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="files scored at once")
     args = ap.parse_args(argv)
-    params = json.loads(args.params)
+    if not (args.nab / "labels" / "combined_windows.json").is_file():
+        ap.error(f"{args.nab} is not a NAB checkout: no labels/combined_windows.json there")
+    try:
+        params = json.loads(args.params)
+    except ValueError as exc:
+        ap.error(f"--params is not JSON: {exc}")
+    if not isinstance(params, dict):
+        ap.error("--params must be a JSON object of the detector's parameters")
     files = corpus(args.nab)
     jobs = [(s, args.detector, params) for _, s in files]
     if args.jobs > 1:

@@ -70,3 +70,17 @@ def test_parameters_reach_the_detector(checkout: Path) -> None:
     a = (checkout / "results" / "a" / "realKnownCause" / f"a_{HELD_OUT}").read_text()
     b = (checkout / "results" / "b" / "realKnownCause" / f"b_{HELD_OUT}").read_text()
     assert a != b and plain["params"] == {}
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["{dir}/nowhere"], "is not a NAB checkout"),
+    (["{dir}", "--params", "{not json"], "--params is not JSON"),
+    (["{dir}", "--params", "[4]"], "must be a JSON object"),
+])
+def test_a_wrong_argument_is_one_line_not_a_traceback(checkout: Path, capsys: pytest.CaptureFixture[str],
+                                                      argv: list[str], says: str) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        nab.main([a.replace("{dir}", str(checkout)) for a in argv])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err and not (checkout / "results").exists()
