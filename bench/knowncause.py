@@ -25,17 +25,15 @@ Tuning looks at seed 2027; the recorded run (``python -m bench.quality``) is see
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared"))
 
 from bench import quality  # noqa: E402
-from bench.quality import DAY, N, STEP, Series, _base, evaluate, nuisance, run_streaming  # noqa: E402
+from bench.quality import DAY, N, STEP, Series, _base, nuisance  # noqa: E402
 
 KINDS = ("flatline", "sensor_drift", "thermal_ramp", "fleet_steps", "key_hold", "latency_surge")
 HOUR = int(3600 / STEP)
@@ -100,26 +98,11 @@ def dataset(n_series: int, seed: int) -> list[Series]:
 
 
 def suite(names: list[str], n_series: int = 36, seed: int = 11) -> dict[str, object]:
-    from skyloop.detection import make_detector
-
-    data = dataset(n_series, seed)
-    runs: dict[str, Callable[[Series], np.ndarray]] = {
-        n: (lambda name: (lambda s: run_streaming(lambda: make_detector(name), s)))(n) for n in names}
-    kinds: dict[str, int] = {}
-    for s in data:
-        for k in s.kinds:
-            kinds[k] = kinds.get(k, 0) + 1
-    return {"series": n_series, "seed": seed, "anomalies_by_kind": kinds, "detectors": evaluate(runs, data)}
+    return quality.planted_suite(make_series, names, n_series, seed)
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--series", type=int, default=36)
-    p.add_argument("--seed", type=int, default=11)  # tuning looks at 2027; the recorded run is held out
-    p.add_argument("--detectors", default="adaptive,likelihood,default")
-    args = p.parse_args(argv)
-    out = suite(args.detectors.split(","), args.series, args.seed)  # recorded by bench/quality.py, beside the others
-    print({k: v for k, v in out.items() if k != "detectors"})
+    quality.planted_main(__doc__ or "", suite, 11, argv)  # tuning looks at 2027; the recorded run is held out
 
 
 if __name__ == "__main__":

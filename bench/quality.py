@@ -231,7 +231,35 @@ def main(argv: list[str] | None = None) -> None:
     write("quality", {"series": args.series, "seed": args.seed, "points_per_series": N, "anomalies_by_kind": kinds,
                       "fp_weight": FP_WEIGHT, "detectors": report, "real": real_suite(args.detectors.split(",")),
                       "habits": habits_suite(args.detectors.split(",")),
-                      "known_cause": known_cause_suite(args.detectors.split(","))})
+                      "known_cause": known_cause_suite(args.detectors.split(",")),
+                      "weekly": weekly_suite(args.detectors.split(","))})
+
+
+def planted_suite(make: Callable[[int, np.random.Generator], Series], names: list[str], n_series: int,
+                  seed: int) -> dict[str, object]:
+    """A generated suite of planted incidents (``make``: its ``make_series``), for each named detector."""
+    from skyloop.detection import make_detector
+
+    data = dataset(n_series, seed, make)
+    runs: dict[str, Callable[[Series], np.ndarray]] = {
+        n: (lambda name: (lambda s: run_streaming(lambda: make_detector(name), s)))(n) for n in names}
+    kinds: dict[str, int] = {}
+    for s in data:
+        for k in s.kinds:
+            kinds[k] = kinds.get(k, 0) + 1
+    return {"series": n_series, "seed": seed, "anomalies_by_kind": kinds, "detectors": evaluate(runs, data)}
+
+
+def planted_main(doc: str, suite: Callable[[list[str], int, int], dict[str, object]], held_out: int,
+                 argv: list[str] | None) -> None:
+    """A planted suite's command line; the recorded run is ``python -m bench.quality``, beside the others."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--series", type=int, default=36)
+    p.add_argument("--seed", type=int, default=held_out)
+    p.add_argument("--detectors", default="adaptive,likelihood,default")
+    args = p.parse_args(argv)
+    out = suite(args.detectors.split(","), args.series, args.seed)
+    print({k: v for k, v in out.items() if k != "detectors"})
 
 
 def known_cause_suite(names: list[str]) -> dict[str, object]:
@@ -239,6 +267,13 @@ def known_cause_suite(names: list[str]) -> dict[str, object]:
     from bench import knowncause
 
     return knowncause.suite([n for n in names if n != "seed_iforest"])
+
+
+def weekly_suite(names: list[str]) -> dict[str, object]:
+    """Demand with a weekly cycle (bench/weekly.py), for each streaming detector."""
+    from bench import weekly
+
+    return weekly.suite([n for n in names if n != "seed_iforest"])
 
 
 def habits_suite(names: list[str]) -> dict[str, object]:

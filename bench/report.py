@@ -17,6 +17,24 @@ def ok(flag: bool) -> str:
     return "met" if flag else "**not met**"
 
 
+def planted_table(suite: dict, title: str, what: str, tuning_seed: int, planted: str) -> list[str]:
+    """The rows for a generated suite of planted incidents (bench/knowncause.py, bench/weekly.py)."""
+    if not suite.get("detectors"):
+        return []
+    out = ["", f"### {title}", "",
+           f"{suite['series']} {what}, seed {suite['seed']} (held out: tuning looks at {tuning_seed}), {planted}: "
+           + ", ".join(f"{k} {v}" for k, v in sorted(suite["anomalies_by_kind"].items()))
+           + ". Scored like the synthetic suite.", "",
+           "| detector | score at 0.6 (MEDIUM) | TP / FN / FP alarms | best threshold | score at best | recall by kind at 0.6 |",
+           "|---|---|---|---|---|---|"]
+    for name, d in suite["detectors"].items():
+        c = d["counts_at_0.6"]
+        kinds = ", ".join(f"{k} {v:.0%}" for k, v in d["recall_by_kind_at_0.6"].items())
+        out.append(f"| {name} | {d['score_at_0.6']} | {c['tp']} / {c['fn']} / {c['fp']} | {d['best_threshold']} | "
+                   f"{d['score_at_best']} | {kinds} |")
+    return out
+
+
 def main() -> None:
     out = [
         "# Benchmarks",
@@ -204,20 +222,11 @@ def main() -> None:
                                f"{b['metrics_above_1_in_1000']} of {b['metrics']} |")
         elif real.get("skipped"):
             out += ["", f"Real-data suite: skipped ({real['skipped']})."]
-        kc = q.get("known_cause") or {}
-        if kc.get("detectors"):
-            out += ["", "### Incidents with a known cause (`bench/knowncause.py`)", "",
-                    f"{kc['series']} generated series on the same base, seed {kc['seed']} (held out: tuning looks at 2027), "
-                    "one or two operational incidents each: "
-                    + ", ".join(f"{k} {v}" for k, v in sorted(kc["anomalies_by_kind"].items()))
-                    + ". Scored like the synthetic suite.", "",
-                    "| detector | score at 0.6 (MEDIUM) | TP / FN / FP alarms | best threshold | score at best | recall by kind at 0.6 |",
-                    "|---|---|---|---|---|---|"]
-            for name, d in kc["detectors"].items():
-                c = d["counts_at_0.6"]
-                kinds = ", ".join(f"{k} {v:.0%}" for k, v in d["recall_by_kind_at_0.6"].items())
-                out.append(f"| {name} | {d['score_at_0.6']} | {c['tp']} / {c['fn']} / {c['fp']} | {d['best_threshold']} | "
-                           f"{d['score_at_best']} | {kinds} |")
+        out += planted_table(q.get("known_cause") or {}, "Incidents with a known cause (`bench/knowncause.py`)",
+                             "generated series on the same base", 2027, "one or two operational incidents each")
+        out += planted_table(q.get("weekly") or {}, "Demand with a weekly cycle (`bench/weekly.py`)",
+                             "generated series of six weeks at 30 minutes (city demand, as NAB's nyc_taxi)", 2028,
+                             "one or two incidents each after the third week")
         hab = q.get("habits") or {}
         if hab:
             names = list(next(iter(hab.values())))
