@@ -576,6 +576,49 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
     little above 0.612 accounts for the gap. That is inferred, not checked (the corpus threshold is
     not known here). NAB's other differences change nothing measurable here: it divides a true
     positive's weight by the earliest one's, and counts a perfect window as 1.0.
+  - **A weekly reference, and a fourth suite to judge it** (`bench/weekly.py`, recorded above). NAB's
+    known-cause series include city demand (nyc_taxi), whose incidents are days that break the
+    week's habit. No suite here could judge that: every generated series lasts a week. The new
+    suite generates six weeks of 30-minute demand (a weekday and a weekend profile, a wandering
+    level, counts) and plants, after week three, a holiday (a weekday that follows the weekend's
+    shape), an event night (late hours at 1.5-2.5x), a storm (20-50% for 12-36 hours) and a busy
+    weekend (a Saturday on the weekday profile). Against yesterday every Saturday is unlike its
+    Friday, so the time-of-day reference learns that such days are common: `default` scored 7.3
+    at MEDIUM there (tuning seed 2028), and found no holiday and no storm.
+    - **Now the default:** a time-of-week table (336 half-hour slots, `timeofday.TimeOfDay` with a
+      week's period) stands in for the time-of-day one, per metric, where its recent fit (a mean
+      absolute residual over ~500 records) is better by `week_margin` (0.5). One reference is
+      judged at a time, so the Bonferroni factor stays 2. Measured (baseline -> new):
+
+      | suite | at MEDIUM | at its best threshold |
+      |---|---|---|
+      | weekly, seed 2028 (tuning) | 7.3 -> **47.8** | 33.0 -> 68.2 |
+      | weekly, seed 13 (held out) | 7.1 -> **45.6** | 26.6 -> 60.8 |
+      | real (tuning set) | 68.7 -> 68.7 | 72.0 -> 72.0 (the same records) |
+      | known-cause and synthetic, both seeds | unchanged | unchanged (a week of data: the table is never ready) |
+
+      Held out, the storms found go from 4 of 19 to 15, the holidays from 0 of 15 to 5.
+    - **The margin:** at 0.6-0.8 the weekly suite gains up to 2.6 more at MEDIUM (one busy
+      weekend), but the real set loses 1-2 false-positive records at MEDIUM (68.5-68.6): its two-week
+      series let the week's table fit a few flat metrics about as well as the day's. At 0.5 the
+      real set is record for record the same.
+    - **The week's slot rate:** a slot is met once a week, so at the day's rate (0.5) one noisy week
+      is half the reference. 0.3 scored 47.8 / 68.2 (tuning, MEDIUM / best) against 42.6 / 64.7 at
+      0.5 and 44.8 / 65.1 at 0.2; held out, 45.6 / 60.8 against 41.1 / 57.0 at 0.5.
+    - **Not kept: separate excursion statistics for the week's table** (a third row in the shift
+      channel, judged only where the week is chosen): 35.0 / 56.8 on the tuning seed, against
+      42.6 / 64.7 sharing the time-of-day row, with four times the false alarms (16 against 4).
+      The week's own row is young when it is first chosen, and the young rule is bold.
+    - **Not kept: a relative residual for the week's table** (the residual over the slot's own level,
+      floored at 10-30% of the table's mean, so a night that doubles counts as much as a rush hour
+      that doubles): 48.4 / 66.3 on the tuning seed against 47.8 / 68.2. It found more busy weekends
+      (7 of 12 against 4) and fewer holidays (3 of 14 against 7).
+    - **Budgets:** p50 209.6 -> 227.8 us and p99 385 -> 405 us for 7 metrics (median of five runs;
+      budget 500; the week's table is learned on every record, so its cost is paid by every metric).
+      State: 6.9 -> 12.3 kB per added metric (336 x 2 + 3 values), 96.8 kB for 7 metrics, still
+      one DynamoDB item. Older states load: the week's table starts fresh, the day's fit starts
+      from its recent scale.
+    - **What is still missed:** holidays (5 of 15 held out) and event nights (2 of 11).
   - **Where the next try should look:** how fast the time-of-day reference's excursions become
     calibrated on a metric with a strong cycle (the key holds above). ARTime's windows, built
     this pass as prototypes over noisy metrics, gave nothing; ARTime itself reads NAB's

@@ -430,3 +430,58 @@ def test_shift_bold_from_judges_a_young_excursion_by_the_bolder_rule_and_is_kept
         det.score_one(f"2026-01-01T00:{i % 60:02d}:00Z", {"cpu": 50.0 + (i % 7)})
     again = load_detector(det.to_bytes())
     assert again.shift_bold_from == 4.0 and again.shift.bold_from == 4.0
+
+
+def _demand(weeks: int, seed: int, holiday_day: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """30-minute city demand from a Thursday: a morning and an evening peak on weekdays, a
+    midday one at weekends, 4% noise. ``holiday_day``: that weekday follows the weekend's shape."""
+    rng = np.random.default_rng(seed)
+    h = np.arange(48) / 2.0
+    weekday = 0.3 + np.exp(-0.5 * ((h - 8) / 1.5) ** 2) + np.exp(-0.5 * ((h - 18.5) / 2.5) ** 2)
+    weekend = 0.3 + 0.8 * np.exp(-0.5 * ((h - 13.5) / 3.5) ** 2)
+    i = np.arange(weeks * 7 * 48)
+    day = i // 48
+    is_weekend = (3 + day) % 7 >= 5  # 2026-01-01 was a Thursday
+    if holiday_day is not None:
+        is_weekend |= day == holiday_day
+    x = 1000.0 * np.where(is_weekend, weekend[i % 48], weekday[i % 48]) * (1 + 0.04 * rng.standard_normal(len(i)))
+    return x, T0 + 1800.0 * i
+
+
+def test_a_weekday_that_behaves_like_a_sunday_is_found_against_last_week():
+    """City demand (NAB's nyc_taxi): every Saturday is unlike its Friday, so against yesterday a
+    holiday that follows the weekend's shape is one more common excursion. Against the same hours
+    last week it is rare: the time-of-week table stands in where it fits the metric better."""
+    holiday = 4 * 7 - 1 + 6  # the fourth Wednesday (day 0 is a Thursday)
+    x, ts = _demand(5, 31, holiday)
+    day = slice(holiday * 48, (holiday + 1) * 48)
+    weekly, det = stream(x, ts)
+    daily, _ = stream(x, ts, LikelihoodDetector(week_margin=0.0))
+    assert weekly[day].max() >= MEDIUM > daily[day].max()
+    assert det.weekly.ready[0] and det.weekly.slot_fit[0] < 0.5 * det.seasonal.slot_fit[0]
+    normal, _ = stream(*_demand(5, 32))
+    assert incidents(normal[14 * 48:] >= MEDIUM) == 0  # three ordinary weeks with the weekly table: quiet
+
+
+def test_the_weekly_table_round_trips_and_an_older_state_without_it_loads():
+    import io
+    import json
+
+    x, ts = _demand(2, 33)
+    a = make_detector("likelihood")
+    stream(x[:500], ts[:500], a)
+    b = load_detector(a.to_bytes())
+    assert b.weekly.t0 == a.weekly.t0 == T0 and np.array_equal(b.weekly.slot, a.weekly.slot)
+    assert np.array_equal(stream(x[500:], ts[500:], a)[0], stream(x[500:], ts[500:], b)[0])
+    with np.load(io.BytesIO(a.to_bytes()), allow_pickle=False) as z:  # the release before: no weekly table, no fit
+        meta = json.loads(bytes(z["meta"]).decode())
+        arrays = {k: z[k] for k in z.files if k != "meta" and not k.startswith("weekly_") and k != "seasonal_slot_fit"}
+    meta.pop("weekly")
+    meta["params"].pop("week_margin")
+    buf = io.BytesIO()
+    np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+    old = load_detector(buf.getvalue())
+    assert old.weekly.t0 is None and not old.weekly.slot_n.any()  # starts fresh
+    assert np.array_equal(old.seasonal.slot_fit, old.seasonal.slot_dev) and np.array_equal(old.seasonal.slot, a.seasonal.slot)
+    s, _ = stream(x[500:], ts[500:], old)
+    assert np.all(np.isfinite(s)) and state_is_sound(old.to_bytes(), old.tags.nan_ok)

@@ -20,7 +20,9 @@ published streaming detectors and here, is to ask how *rare* the evidence is for
 - **shift channel**: a short average of the residual against two references, the metric's own
   slow level and its time-of-day baseline (``timeofday``: a smoothed "same time yesterday"), so a
   plateau or a drift that the fast level absorbs is still seen, also on a metric with a strong
-  daily cycle. The average is autocorrelated, so it is calibrated by its excursions, one peak
+  daily cycle. Where a time-of-week table ("same time last week") has fitted the metric much
+  better lately, it stands in for the time-of-day one (``_use_week``: city demand, whose
+  incidents are days that break the week's habit). The average is autocorrelated, so it is calibrated by its excursions, one peak
   each, not by records (``excursions``); the rarer reference counts, times 2.
 - per metric, the channels combine by the smallest p, times 2 (a partial Bonferroni: the tests
   are strongly dependent; the full factor, 3, scored the same on the real set and 2-4 points
@@ -76,7 +78,7 @@ from .base import Tags, clip_values
 from .excursions import Excursions
 from .streaming import DEV_TO_SIGMA, StreamingDetector
 from .tail import EDGES, Z_CAP, bin_of, tail_p
-from .timeofday import TimeOfDay
+from .timeofday import WEEK, WEEK_SLOT_RATE, WEEK_SLOTS, TimeOfDay
 
 SHIFT_REFERENCES = ("slow level", "time of day")
 HOT_P = 1e-3  # a metric this rare (MEDIUM) opens a hold, and barely teaches the time-of-day baseline
@@ -122,17 +124,22 @@ class LikelihoodDetector(StreamingDetector):
                  range_tau: float = 0.1, rel_floor: float = 0.002, warmup: int = 50, prior: float = 2.0,
                  shift_alpha: float = 0.01, shift_beta: float = 0.05, shift_u0: float = 2.0, shift_decay: float = 0.9995,
                  shift_clip: float = 4.0, shift_warmup: int = 200, season_warmup: int = 96, hold_max: int = 36,
-                 hold_z: float = 3.0, shift_bold_from: float = 5.0, contamination: float | None = None) -> None:
+                 hold_z: float = 3.0, shift_bold_from: float = 5.0, week_margin: float = 0.5,
+                 contamination: float | None = None) -> None:
         self.alpha, self.dev_alpha, self.decay, self.range_decay = alpha, dev_alpha, decay, range_decay
         self.range_tau, self.rel_floor, self.warmup, self.prior = range_tau, rel_floor, warmup, prior
         self.shift_alpha, self.shift_beta, self.shift_u0 = shift_alpha, shift_beta, shift_u0
         self.shift_decay, self.shift_clip, self.shift_warmup = shift_decay, shift_clip, shift_warmup
         self.season_warmup, self.hold_max, self.hold_z = season_warmup, hold_max, hold_z
         self.shift_bold_from = shift_bold_from  # excursions.Excursions.bold_from (5: off)
+        # The time-of-week table stands in for the time-of-day one where it has fitted the metric
+        # this much better lately (0: never; ``_seasonal_z``).
+        self.week_margin = week_margin
         self.contamination = contamination  # accepted for a uniform make_detector(); unused
         self.columns_: list[str] = []
         self.n_ = 0
         self._t0: float | None = None  # the time-of-day baseline's first record, from a saved state
+        self._t0_week: float | None = None  # and the time-of-week one's
 
     def _init(self, m: int) -> None:
         self.level = np.full(m, np.nan)
@@ -147,6 +154,7 @@ class LikelihoodDetector(StreamingDetector):
         self._new_holds(m)
         self.shift = self._new_shift(m)
         self.seasonal = TimeOfDay(m, self.season_warmup)  # the shift channel's second reference
+        self.weekly = TimeOfDay(m, self.season_warmup, WEEK, WEEK_SLOTS, WEEK_SLOT_RATE)  # and its weekly stand-in
 
     def _scale(self, dev: np.ndarray, level: np.ndarray) -> np.ndarray:
         """A level's robust scale in sigmas, floored relative to the level so flat metrics do not
@@ -172,11 +180,26 @@ class LikelihoodDetector(StreamingDetector):
         """The rarer of the excursions against the slow level and against the seasonal baseline
         (``excursions``). The seasonal one is what finds a drift or a level shift on a metric with
         a strong daily cycle, where the slow level's residual is mostly the cycle itself."""
-        z_seasonal = self.seasonal.z(t, x, ok)
+        z_seasonal = self._seasonal_z(t, x, ok)
         slow = np.where(np.isnan(self.slow), 0.0, self.slow)  # np.nan_to_num costs 5x more
         self._slow_resid = np.where(ok, x - slow, 0.0)
         z = np.stack([self._slow_resid / self._scale(self.slow_dev, slow), z_seasonal])
         return np.minimum(1.0, len(SHIFT_REFERENCES) * self.shift.judge(z, ok & (self.seen >= self.shift_warmup)).min(axis=0))
+
+    def _seasonal_z(self, t: float | None, x: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        """The residual against this time of day, or of the week where the week's table has fitted
+        the metric better lately (city demand: a weekday that behaves like a Sunday is rare against
+        last Thursday, and common against yesterday when every Saturday is unlike its Friday). One
+        reference either way, so the shift channel's Bonferroni factor stays 2; a third reference
+        cost 1-4 points on every suite (bench/README.md)."""
+        z_day = self.seasonal.z(t, x, ok)
+        if self.week_margin <= 0:
+            return z_day
+        z_week = self.weekly.z(t, x, ok)
+        if not self.weekly.ready.any():
+            return z_day
+        use = self.weekly.ready & (self.weekly.slot_fit < self.week_margin * self.seasonal.slot_fit)
+        return np.where(use, z_week, z_day)
 
     # ---- one record -------------------------------------------------------------
     def _step(self, t: float | None, x: np.ndarray, learn: bool = True) -> tuple[float, np.ndarray]:
@@ -219,7 +242,10 @@ class LikelihoodDetector(StreamingDetector):
             if any_opened or any_open:
                 self._update_holds(ok, opened, held, x, resid)
             self.shift.learn(ok, -np.log10(np.maximum(rarest, 1e-300)))
-            self.seasonal.learn(t, x, ok, (rarest <= HOT_P) | held)
+            hot = (rarest <= HOT_P) | held
+            self.seasonal.learn(t, x, ok, hot)
+            if self.week_margin > 0:
+                self.weekly.learn(t, x, ok, hot)
             if any_returned:
                 self.level = np.where(returned, self.hold_level, self.level)
             self._learn(ok, x, r, resid, held, opened | held, any_opened or any_held)
@@ -376,6 +402,7 @@ class LikelihoodDetector(StreamingDetector):
         own = super()._arrays()
         own.update({f"shift_{k}": getattr(self.shift, k) for k in Excursions.STATE})
         own.update({f"seasonal_{k}": getattr(self.seasonal, k) for k in TimeOfDay.STATE})
+        own.update({f"weekly_{k}": getattr(self.weekly, k) for k in TimeOfDay.STATE})
         return own
 
     def _load_arrays(self, z: Any) -> None:
@@ -393,23 +420,32 @@ class LikelihoodDetector(StreamingDetector):
         self.shift = self._new_shift(m)
         self.seasonal = TimeOfDay(m, self.season_warmup)
         self.seasonal.t0 = self._t0
+        self.weekly = TimeOfDay(m, self.season_warmup, WEEK, WEEK_SLOTS, WEEK_SLOT_RATE)
+        self.weekly.t0 = self._t0_week
         if "shift_mean" not in z:
             return
         for k in Excursions.STATE:
             setattr(self.shift, k, np.array(z[f"shift_{k}"]))
         prefix = "seasonal_" if "seasonal_slot" in z else "baseline_"
         for k in TimeOfDay.STATE:
-            setattr(self.seasonal, k, np.array(z[prefix + k]))
+            if prefix + k in z:
+                setattr(self.seasonal, k, np.array(z[prefix + k]))
+            if f"weekly_{k}" in z:
+                setattr(self.weekly, k, np.array(z[f"weekly_{k}"]))
+        if prefix + "slot_fit" not in z:  # saved before the fit was kept: the recent scale stands in
+            self.seasonal.slot_fit = self.seasonal.slot_dev.copy()
 
     def _meta(self) -> dict[str, Any]:
-        return {"seasonal": {"t0": self.seasonal.t0 if hasattr(self, "seasonal") else None}}
+        return {"seasonal": {"t0": self.seasonal.t0 if hasattr(self, "seasonal") else None},
+                "weekly": {"t0": self.weekly.t0 if hasattr(self, "weekly") else None}}
 
     def _load_meta(self, meta: Mapping[str, Any]) -> None:
         self._t0 = (meta.get("seasonal") or meta.get("baseline") or {}).get("t0")
+        self._t0_week = (meta.get("weekly") or {}).get("t0")  # None: saved before it, starts fresh
 
     PARAMS = ("alpha", "dev_alpha", "decay", "range_decay", "range_tau", "rel_floor", "warmup", "prior",
               "shift_alpha", "shift_beta", "shift_u0", "shift_decay", "shift_clip", "shift_warmup", "season_warmup",
-              "hold_max", "hold_z", "shift_bold_from")
+              "hold_max", "hold_z", "shift_bold_from", "week_margin")
 
 
 __all__ = ["LikelihoodDetector", "rarity_of", "score_of", "tail_p"]
