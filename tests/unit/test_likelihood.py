@@ -476,12 +476,45 @@ def test_the_weekly_table_round_trips_and_an_older_state_without_it_loads():
     with np.load(io.BytesIO(a.to_bytes()), allow_pickle=False) as z:  # the release before: no weekly table, no fit
         meta = json.loads(bytes(z["meta"]).decode())
         arrays = {k: z[k] for k in z.files if k != "meta" and not k.startswith("weekly_") and k != "seasonal_slot_fit"}
+    arrays.update({k: arrays[k][:2] for k in arrays if k.startswith("shift_")})  # no shape row either
     meta.pop("weekly")
-    meta["params"].pop("week_margin")
+    for k in ("week_margin", "shape", "shape_beta"):
+        meta["params"].pop(k)
     buf = io.BytesIO()
     np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
     old = load_detector(buf.getvalue())
     assert old.weekly.t0 is None and not old.weekly.slot_n.any()  # starts fresh
+    assert np.array_equal(old.shift.hist[:2], a.shift.hist[:2]) and not old.shift.hist[2].any()
     assert np.array_equal(old.seasonal.slot_fit, old.seasonal.slot_dev) and np.array_equal(old.seasonal.slot, a.seasonal.slot)
     s, _ = stream(x[500:], ts[500:], old)
     assert np.all(np.isfinite(s)) and state_is_sound(old.to_bytes(), old.tags.nan_ok)
+
+
+def test_a_day_whose_shape_breaks_without_a_net_shift_is_found_by_its_size():
+    """A weekday 15% busier and 15% quieter by turns, every two hours (4% noise): the day's total is
+    last week's, so the shift channel's signed average cancels out. The residual's size does not."""
+    x, ts = _demand(5, 31)
+    day = slice((4 * 7 + 5) * 48, (4 * 7 + 6) * 48)
+    x[day] *= np.where((np.arange(48) // 4) % 2 == 0, 1.15, 0.85)
+    shaped, _ = stream(x, ts)
+    unshaped, _ = stream(x, ts, LikelihoodDetector(shape="off"))
+    assert shaped[day].max() >= MEDIUM > unshaped[day].max()
+    assert incidents(shaped[14 * 48:day.start] >= MEDIUM) == 0
+    with pytest.raises(ValueError, match="shape must be one of"):
+        LikelihoodDetector(shape="sometimes")
+
+
+def test_excursions_take_one_average_weight_per_reference():
+    """The shape statistic's row averages over ~50 records, the references' over ~20: one object
+    with two weights is two objects with one each, row for row."""
+    from skyloop.detection.excursions import Excursions
+
+    both = Excursions(2, 3, [0.05, 0.02], 2.0, 0.9995, 4.0)
+    fast, slow = Excursions(1, 3, 0.05, 2.0, 0.9995, 4.0), Excursions(1, 3, 0.02, 2.0, 0.9995, 4.0)
+    ok = np.ones(3, bool)
+    for z in np.random.default_rng(36).standard_t(3, (3000, 2, 3)):
+        p = both.judge(z, ok)
+        assert np.array_equal(p, np.vstack([fast.judge(z[:1], ok), slow.judge(z[1:], ok)]))
+        said = -np.log10(np.maximum(p.min(axis=0), 1e-300))
+        both.learn(ok, said), fast.learn(ok, said), slow.learn(ok, said)
+    assert both.peaks[1].sum() > 0 and np.array_equal(both.hist[1], slow.hist[0])

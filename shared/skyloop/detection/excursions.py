@@ -21,6 +21,7 @@ baseline (its own slow level, and a seasonal one) and takes the rarer.
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 
@@ -51,14 +52,17 @@ class Excursions:
 
     STATE = ("mean", "peak", "report", "peaks", "records", "hist")
 
-    def __init__(self, k: int, m: int, beta: float, u0: float, decay: float, clip: float,
+    def __init__(self, k: int, m: int, beta: float | Sequence[float], u0: float, decay: float, clip: float,
                  bold_from: float = MIN_PEAKS) -> None:
-        self.beta, self.u0, self.decay, self.clip = beta, u0, decay, clip
+        # ``beta``: the average's weight, one for all references or one per reference (a slower
+        # average for a statistic that should not follow an hour's luck)
+        self.beta: float | np.ndarray = float(beta) if np.ndim(beta) == 0 else np.asarray(beta, dtype=float).reshape(-1, 1)  # type: ignore[arg-type]
+        self.u0, self.decay, self.clip = u0, decay, clip
         # From this many excursions (below MIN_PEAKS) a young excursion is judged by the bolder of the
         # young rule and the early fit; at MIN_PEAKS (the default) by the young rule alone. Measured
         # in bench/README.md (issue 36): 4 finds more known-cause incidents and costs the real set 0.6.
         self.bold_from = bold_from
-        self.noise = math.sqrt(beta / (2.0 - beta))  # sd of an EWMA(beta) of unit white noise
+        self.noise = np.sqrt(self.beta / (2.0 - self.beta))  # sd of an EWMA(beta) of unit white noise
         self.mean = np.zeros((k, m))  # EWMA of the clipped residual, per reference and metric
         self.peak = np.zeros((k, m))  # the open excursion's height so far (0: none open)
         self.report = np.zeros((k, m))  # the rarity (-log10 p) it was last reported at
