@@ -518,3 +518,19 @@ def test_excursions_take_one_average_weight_per_reference():
         said = -np.log10(np.maximum(p.min(axis=0), 1e-300))
         both.learn(ok, said), fast.learn(ok, said), slow.learn(ok, said)
     assert both.peaks[1].sum() > 0 and np.array_equal(both.hist[1], slow.hist[0])
+
+
+def test_an_excursion_row_not_asked_still_averages_and_learns_the_same():
+    """``ask`` only spares the tail fit where no p is wanted: the state evolves as if it were asked."""
+    from skyloop.detection.excursions import Excursions
+
+    asked, spared = (Excursions(2, 2, 0.05, 2.0, 0.9995, 4.0) for _ in range(2))
+    ok, ask = np.ones(2, bool), np.array([[True, True], [False, True]])
+    for z in np.random.default_rng(37).standard_t(3, (3000, 2, 2)):
+        p, q = asked.judge(z, ok), spared.judge(z, ok, ask)
+        assert np.array_equal(q[ask], p[ask]) and np.all(q[~ask] == 1.0)
+        said = -np.log10(np.maximum(p.min(axis=0), 1e-300))
+        asked.learn(ok, said), spared.learn(ok, said)
+    for k in Excursions.STATE:
+        assert np.array_equal(getattr(asked, k), getattr(spared, k))
+    assert asked.peaks[1, 0] > 0  # the spared row did see excursions

@@ -70,25 +70,26 @@ class Excursions:
         self.records = np.zeros((k, m))  # decayed count of records, at the same decay
         self.hist = np.zeros((k, m, len(EDGES)))  # decayed histogram of closed excursions' peaks
 
-    def judge(self, z: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    def judge(self, z: np.ndarray, ok: np.ndarray, ask: np.ndarray | None = None) -> np.ndarray:
         """P(an excursion reaches this height) per reference and metric; 1 where nothing is judged.
-        ``z`` is the residual in its reference's sigmas; ``ok`` where a metric may be judged."""
+        ``z`` is the residual in its reference's sigmas; ``ok`` where a metric may be judged;
+        ``ask`` (default: ``ok``) where its p is wanted: the rest only averages, at no fit's cost."""
         k, m = self.mean.shape
         self._mean = np.where(ok, self.mean + self.beta * (np.minimum(np.maximum(z, -self.clip), self.clip) - self.mean), self.mean)
         self._height = np.minimum(np.abs(self._mean) / self.noise, Z_CAP)
-        judged = ok & (self._height > self.u0) & (self._height > self.peak)
+        judged = (ok if ask is None else ok & ask) & (self._height > self.u0) & (self._height > self.peak)
         if not judged.any():
             return np.ones((k, m))
         calibrated = self.peaks >= MIN_PEAKS
         fitted = self.peaks >= min(self.bold_from, MIN_PEAKS)
         p = np.ones((k, m))
-        if (judged & fitted).any():
-            rate = self.peaks / np.maximum(self.records, 1.0)
-            hist = self.hist.reshape(k * m, -1)
+        need = np.flatnonzero(judged & fitted)  # the fit only where it is asked: its cost is per row
+        if need.size:
+            rate = (self.peaks / np.maximum(self.records, 1.0)).ravel()[need]
+            hist = self.hist.reshape(k * m, -1)[need]
             # before the tail is fitted, the peaks' own spread (mean excess over u0) scales the tail
             spread = np.maximum((hist * np.maximum(MIDS - self.u0, 0.0)).sum(axis=1) / np.maximum(hist.sum(axis=1), 1e-12), 1.0)
-            p = tail_p(hist, np.maximum(self._height, self.u0).ravel(), 1.0, spread).reshape(k, m)
-            p = np.where(fitted, np.minimum(1.0, p * rate), 1.0)
+            p.ravel()[need] = np.minimum(1.0, tail_p(hist, np.maximum(self._height.ravel()[need], self.u0), 1.0, spread) * rate)
         for i, j in zip(*np.nonzero(judged & ~calibrated)):
             p[i, j] = min(p[i, j], math.erfc(self._height[i, j] / (YOUNG_SPREAD * math.sqrt(2.0))))
         L = -np.log10(np.maximum(p, 1e-300))

@@ -210,12 +210,12 @@ class LikelihoodDetector(StreamingDetector):
         shape = np.where((z_seasonal != 0.0) & (self.shape != "off"), size, 0.0)
         z = np.stack([self._slow_resid / self._scale(self.slow_dev, slow), z_seasonal, shape])
         judged = ok & (self.seen >= self.shift_warmup)
-        p = self.shift.judge(z, judged)
-        shift = p[:-1].min(axis=0)
+        shaped = use_week | (self.shape == "always")  # where the shape row is asked (it averages everywhere)
+        p = self.shift.judge(z, judged, np.stack([judged, judged, shaped]))
+        shift = np.minimum(p[0], p[1])
         if self.shape == "off":
             return np.minimum(1.0, len(SHIFT_REFERENCES) * shift)
-        shaped = (use_week | (self.shape == "always")) & (self.shift._mean[-1] > 0.0)
-        return np.minimum(1.0, len(SHIFT_REFERENCES) * np.minimum(shift, np.where(shaped, p[-1], 1.0)))
+        return np.minimum(1.0, len(SHIFT_REFERENCES) * np.minimum(shift, np.where(self.shift._mean[-1] > 0.0, p[-1], 1.0)))
 
     def _seasonal_z(self, t: float | None, x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The residual against this time of day, or of the week where the week's table has fitted
@@ -226,10 +226,14 @@ class LikelihoodDetector(StreamingDetector):
         z_day = self.seasonal.z(t, x, ok)
         if self.week_margin <= 0:
             return z_day, self.weekly.ready
+        fits = self.weekly.slot_fit < self.week_margin * self.seasonal.slot_fit
+        if not fits.any():  # the common metric after a week: the week's table only learns
+            self.weekly.locate(t, len(x))
+            return z_day, self.weekly.ready
         z_week = self.weekly.z(t, x, ok)
         if not self.weekly.ready.any():
             return z_day, self.weekly.ready
-        use = self.weekly.ready & (self.weekly.slot_fit < self.week_margin * self.seasonal.slot_fit)
+        use = self.weekly.ready & fits
         return np.where(use, z_week, z_day), use
 
     # ---- one record -------------------------------------------------------------

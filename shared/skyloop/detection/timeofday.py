@@ -54,6 +54,11 @@ class TimeOfDay:
         self._si: int | None = None
         self.ready = np.zeros(m, dtype=bool)
 
+    def locate(self, t: float | None, m: int) -> None:
+        """Find t's slot for ``learn`` without judging anything (``ready`` is all false)."""
+        self._si = None if t is None else int((t % self.period) / self.period * self.slots) % self.slots
+        self.ready = np.zeros(m, dtype=bool)
+
     def z(self, t: float | None, x: np.ndarray, ok: np.ndarray) -> np.ndarray:
         """The residual against this time of the period, in its robust sigmas; 0 where it has no say
         yet (``ready`` says where it has)."""
@@ -73,7 +78,19 @@ class TimeOfDay:
         self.t0 = t if self.t0 is None else self.t0
         j = self._si
         col = self.slot[:, j]
-        have = ok & (self.slot_n[:, j] > 0)
+        filled = self.slot_n[:, j] > 0
+        if ok.all() and filled.all() and not hot.any() and self.slot_seen.min() >= 1.0 / FIT_RATE:
+            # the common record, past both rates' youth: the same arithmetic with scalar rates
+            # (this runs twice a record, for the day's table and the week's)
+            r = x - col
+            ar = np.abs(r)
+            self.slot_dev = self.slot_dev + DEV_RATE * (ar - self.slot_dev)
+            self.slot_fit = self.slot_fit + FIT_RATE * (ar - self.slot_fit)
+            self.slot_seen += 1.0
+            self.slot[:, j] = col + self.rate * r
+            self.slot_n[:, j] += 1.0
+            return
+        have = ok & filled
         r = np.where(have, x - col, 0.0)
         ar = np.abs(r)
         young = 1.0 / (self.slot_seen + 1.0)
