@@ -144,7 +144,7 @@ class LikelihoodDetector(StreamingDetector):
         self.week_margin = week_margin
         if shape not in SHAPES:
             raise ValueError(f"shape must be one of {', '.join(SHAPES)}, not {shape!r}")
-        # Where the shape channel judges (``_shape_p``): where the week's table is the reference
+        # Where the shape statistic is judged (``_shift_p``): where the week's table is the reference
         # (the default), on every seasonal reference, or nowhere; and its average's weight.
         self.shape, self.shape_beta = shape, shape_beta
         self.contamination = contamination  # accepted for a uniform make_detector(); unused
@@ -212,10 +212,8 @@ class LikelihoodDetector(StreamingDetector):
         judged = ok & (self.seen >= self.shift_warmup)
         shaped = use_week | (self.shape == "always")  # where the shape row is asked (it averages everywhere)
         p = self.shift.judge(z, judged, np.stack([judged, judged, shaped]))
-        shift = np.minimum(p[0], p[1])
-        if self.shape == "off":
-            return np.minimum(1.0, len(SHIFT_REFERENCES) * shift)
-        return np.minimum(1.0, len(SHIFT_REFERENCES) * np.minimum(shift, np.where(self.shift._mean[-1] > 0.0, p[-1], 1.0)))
+        p_shape = np.where(self.shift._mean[-1] > 0.0, p[-1], 1.0)  # upward only ("off": its row stays at 0)
+        return np.minimum(1.0, len(SHIFT_REFERENCES) * np.minimum(np.minimum(p[0], p[1]), p_shape))
 
     def _seasonal_z(self, t: float | None, x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The residual against this time of day, or of the week where the week's table has fitted

@@ -62,9 +62,8 @@ class TimeOfDay:
     def z(self, t: float | None, x: np.ndarray, ok: np.ndarray) -> np.ndarray:
         """The residual against this time of the period, in its robust sigmas; 0 where it has no say
         yet (``ready`` says where it has)."""
-        self._si = None if t is None else int((t % self.period) / self.period * self.slots) % self.slots
+        self.locate(t, len(x))
         if self._si is None or self.t0 is None or t is None or t - self.t0 < self.period:
-            self.ready = np.zeros(len(x), dtype=bool)
             return np.zeros(len(x))
         ref = self.slot[:, self._si]
         self.ready = ok & (self.slot_n[:, self._si] > 0) & (self.slot_seen >= self.warmup)
@@ -94,17 +93,11 @@ class TimeOfDay:
         r = np.where(have, x - col, 0.0)
         ar = np.abs(r)
         young = 1.0 / (self.slot_seen + 1.0)
-        if hot.any():  # rare: the common record skips the damping arrays (this runs twice a record)
-            damp = np.where(hot, HOT_DAMP, 1.0)
-            self.slot_dev = self.slot_dev + np.maximum(DEV_RATE, young) * damp * have * (ar - self.slot_dev)
-            self.slot_fit = self.slot_fit + np.maximum(FIT_RATE, young) * (have & ~hot) * (ar - self.slot_fit)
-            step = self.rate * damp * r
-        else:
-            self.slot_dev = self.slot_dev + np.maximum(DEV_RATE, young) * have * (ar - self.slot_dev)
-            self.slot_fit = self.slot_fit + np.maximum(FIT_RATE, young) * have * (ar - self.slot_fit)
-            step = self.rate * r
+        damp = np.where(hot, HOT_DAMP, 1.0)
+        self.slot_dev = self.slot_dev + np.maximum(DEV_RATE, young) * damp * have * (ar - self.slot_dev)
+        self.slot_fit = self.slot_fit + np.maximum(FIT_RATE, young) * (have & ~hot) * (ar - self.slot_fit)
         self.slot_seen += have
-        self.slot[:, j] = np.where(ok & ~have, x, col + step)
+        self.slot[:, j] = np.where(ok & ~have, x, col + self.rate * damp * r)
         self.slot_n[:, j] += ok
 
 
