@@ -105,6 +105,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         ap.error(f"--params is not JSON: {exc}")
     if not isinstance(params, dict):
         ap.error("--params must be a JSON object of the detector's parameters")
+    from skyloop.detection import make_detector
+    from skyloop.errors import SkyloopError
+
+    try:  # a detector or parameter it does not take fails here, once, not in every file's worker
+        make_detector(args.detector, **params)
+    except (SkyloopError, TypeError, ValueError) as exc:
+        ap.error(f"--detector {args.detector} --params {args.params}: {exc}")
     files = corpus(args.nab)
     jobs = [(s, args.detector, params) for _, s in files]
     if args.jobs > 1:

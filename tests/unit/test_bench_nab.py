@@ -76,6 +76,9 @@ def test_parameters_reach_the_detector(checkout: Path) -> None:
     (["{dir}/nowhere"], "is not a NAB checkout"),
     (["{dir}", "--params", "{not json"], "--params is not JSON"),
     (["{dir}", "--params", "[4]"], "must be a JSON object"),
+    (["{dir}", "--params", '{"shape": "sometimes"}'], "shape must be one of"),
+    (["{dir}", "--params", '{"nope": 1}'], "unexpected keyword argument 'nope'"),
+    (["{dir}", "--detector", "bogus"], "unknown detector 'bogus'"),
 ])
 def test_a_wrong_argument_is_one_line_not_a_traceback(checkout: Path, capsys: pytest.CaptureFixture[str],
                                                       argv: list[str], says: str) -> None:
