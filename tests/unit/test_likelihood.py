@@ -475,7 +475,8 @@ def test_the_weekly_table_round_trips_and_an_older_state_without_it_loads():
     assert np.array_equal(stream(x[500:], ts[500:], a)[0], stream(x[500:], ts[500:], b)[0])
     with np.load(io.BytesIO(a.to_bytes()), allow_pickle=False) as z:  # the release before: no weekly table, no fit
         meta = json.loads(bytes(z["meta"]).decode())
-        arrays = {k: z[k] for k in z.files if k != "meta" and not k.startswith("weekly_") and k != "seasonal_slot_fit"}
+        arrays = {k: z[k] for k in z.files if k != "meta" and not k.startswith("weekly_")
+                  and k not in ("seasonal_slot_fit", "shift_sq", "shift_sqn")}
     arrays.update({k: arrays[k][:2] for k in arrays if k.startswith("shift_")})  # no shape row either
     meta.pop("weekly")
     for k in ("week_margin", "shape", "shape_beta"):
@@ -488,6 +489,30 @@ def test_the_weekly_table_round_trips_and_an_older_state_without_it_loads():
     assert np.array_equal(old.seasonal.slot_fit, old.seasonal.slot_dev) and np.array_equal(old.seasonal.slot, a.seasonal.slot)
     s, _ = stream(x[500:], ts[500:], old)
     assert np.all(np.isfinite(s)) and state_is_sound(old.to_bytes(), old.tags.nan_ok)
+    assert not old.shift.sqn.any() or old.shift.sqn.max() <= len(x) - 500  # measured afresh from the load
+
+
+def test_a_young_time_of_day_average_is_judged_by_its_measured_spread(monkeypatch):
+    """A rogue client's plateau (4 sigmas for an hour) on the second day of a metric with a strong
+    daily cycle. The time-of-day row has closed only a few excursions, so it is judged by the young
+    rule; its average has been measured to wander like white noise's, so the rule takes 1.5 times
+    that, not the 2.5 kept for an average nobody measured. Without it, half the plateaus go unflagged;
+    either way the day before the plateau stays quiet."""
+    import skyloop.detection.excursions as excursions
+
+    def found(seed: int) -> tuple[bool, bool]:
+        rng = np.random.default_rng(seed)
+        t = np.arange(720)
+        x = 100 + 15 * np.sin(2 * np.pi * t / DAY) + 2 * rng.standard_normal(len(t))
+        x[680:692] += 8.0
+        s, _ = stream(x)
+        return bool(s[680:692].max() >= MEDIUM), bool((s[:680] >= MEDIUM).any())
+
+    measured = [found(seed) for seed in range(12)]
+    monkeypatch.setattr(excursions, "YOUNG_K", 1e9)  # the measured spread never below the default's
+    unmeasured = [found(seed) for seed in range(12)]
+    assert sum(f for f, _ in measured) == 12 and sum(f for f, _ in unmeasured) <= 6
+    assert not any(quiet for _, quiet in measured)
 
 
 def test_a_day_whose_shape_breaks_without_a_net_shift_is_found_by_its_size():

@@ -45,12 +45,24 @@ REPORT_L = 2.0  # a metric counts as reported once a record reached p <= 1e-2 (L
 ESCALATE_L = 1.0  # and is reported again only when its rarity grows tenfold (one severity band),
 LAST_BAND_L = 5.0  # up to CRITICAL (p <= 1e-5): past it, more of the same is not news
 KEEP_HEIGHT = 1.0  # what was reported is remembered while the average stays a noise sd out
+# A young average that has been measured: its own spread. The 2.5 above is for an average whose
+# wandering is not known; once a row has averaged YOUNG_N live records (about a third of a day at 5
+# minutes) its mean square height is, and the young rule takes YOUNG_K times that root mean square,
+# at least YOUNG_FLOOR and never more than YOUNG_SPREAD: it only grows bolder where the average has
+# been measured to stay close to white noise's. Why: the time-of-day residual's row is young for a
+# day or more after the table fills (a few excursions close per day), while the slow level's row on
+# the same cyclic metric wanders with the cycle; a rogue client's first plateaus (3-5 sigmas for
+# 30-75 minutes) reached LOW only. Measured (known-cause tuning / held out, synthetic, real, weekly;
+# bench/README.md): 1.5 and 1.5 give 57.1 -> 59.9 / 72.5 -> 72.5, 67.4 -> 67.3 / 66.3 -> 66.3,
+# real 72.0 (68.7 at MEDIUM) and weekly unchanged; 1.3 and 1.2 give 62.6 / 73.3 but real 71.8 (68.3).
+YOUNG_K, YOUNG_FLOOR, YOUNG_N = 1.5, 1.5, 100.0
 
 
 class Excursions:
     """Decayed excursion statistics for ``k`` references x ``m`` metrics (state in plain arrays)."""
 
-    STATE = ("mean", "peak", "report", "peaks", "records", "hist")
+    STATE = ("mean", "peak", "report", "peaks", "records", "hist", "sq", "sqn")
+    OPTIONAL = ("sq", "sqn")  # newer than the first saved states: those start fresh (the 2.5 rule)
 
     def __init__(self, k: int, m: int, beta: float | Sequence[float], u0: float, decay: float, clip: float,
                  bold_from: float = MIN_PEAKS) -> None:
@@ -69,6 +81,8 @@ class Excursions:
         self.peaks = np.zeros((k, m))  # decayed count of closed excursions
         self.records = np.zeros((k, m))  # decayed count of records, at the same decay
         self.hist = np.zeros((k, m, len(EDGES)))  # decayed histogram of closed excursions' peaks
+        self.sq = np.zeros((k, m))  # decayed sum of the live average's squared height
+        self.sqn = np.zeros((k, m))  # and of its live records (a reference with a say: residual not 0)
 
     def judge(self, z: np.ndarray, ok: np.ndarray, ask: np.ndarray | None = None) -> np.ndarray:
         """P(an excursion reaches this height) per reference and metric; 1 where nothing is judged.
@@ -77,6 +91,7 @@ class Excursions:
         k, m = self.mean.shape
         self._mean = np.where(ok, self.mean + self.beta * (np.minimum(np.maximum(z, -self.clip), self.clip) - self.mean), self.mean)
         self._height = np.minimum(np.abs(self._mean) / self.noise, Z_CAP)
+        self._live = ok & (z != 0.0)
         judged = (ok if ask is None else ok & ask) & (self._height > self.u0) & (self._height > self.peak)
         if not judged.any():
             return np.ones((k, m))
@@ -91,10 +106,17 @@ class Excursions:
             spread = np.maximum((hist * np.maximum(MIDS - self.u0, 0.0)).sum(axis=1) / np.maximum(hist.sum(axis=1), 1e-12), 1.0)
             p.ravel()[need] = np.minimum(1.0, tail_p(hist, np.maximum(self._height.ravel()[need], self.u0), 1.0, spread) * rate)
         for i, j in zip(*np.nonzero(judged & ~calibrated)):
-            p[i, j] = min(p[i, j], math.erfc(self._height[i, j] / (YOUNG_SPREAD * math.sqrt(2.0))))
+            p[i, j] = min(p[i, j], math.erfc(self._height[i, j] / (self._young_spread(i, j) * math.sqrt(2.0))))
         L = -np.log10(np.maximum(p, 1e-300))
         judged &= (self.report == 0.0) | ((L >= self.report + ESCALATE_L) & (self.report < LAST_BAND_L))
         return np.where(judged, p, 1.0)
+
+    def _young_spread(self, i: int, j: int) -> float:
+        """How far, in noise units, a young average is taken to wander: its measured spread once
+        it has one (``YOUNG_K``), else the wide default."""
+        if self.sqn[i, j] < YOUNG_N or self.sq[i, j] <= 0.0:
+            return YOUNG_SPREAD
+        return min(YOUNG_SPREAD, max(YOUNG_FLOOR, YOUNG_K * math.sqrt(self.sq[i, j] / self.sqn[i, j])))
 
     def learn(self, ok: np.ndarray, reported: np.ndarray) -> None:
         """Fold the record just judged in: close excursions that fell back, count their peaks.
@@ -105,6 +127,8 @@ class Excursions:
         self.hist *= self.decay if ok.all() else np.where(ok, self.decay, 1.0)[..., None]
         self.peaks = np.where(ok, self.peaks * self.decay, self.peaks) + closed
         self.records = np.where(ok, self.records * self.decay + 1.0, self.records)
+        self.sq = np.where(self._live, self.sq * self.decay + self._height ** 2, self.sq)
+        self.sqn = np.where(self._live, self.sqn * self.decay + 1.0, self.sqn)
         if closed.any():
             ref, col = np.nonzero(closed)
             self.hist[ref, col, bin_of(self.peak[ref, col])] += 1.0

@@ -458,6 +458,8 @@ class LikelihoodDetector(StreamingDetector):
         if "shift_mean" not in z:
             return
         for k in Excursions.STATE:
+            if k in Excursions.OPTIONAL and f"shift_{k}" not in z:
+                continue  # saved before it was kept: starts fresh
             saved, rows = np.array(z[f"shift_{k}"]), getattr(self.shift, k)
             rows[:len(saved)] = saved  # saved before the shape statistic's row: it starts fresh
         prefix = "seasonal_" if "seasonal_slot" in z else "baseline_"
