@@ -492,7 +492,7 @@ def test_the_weekly_table_round_trips_and_an_older_state_without_it_loads():
     assert not old.shift.sqn.any() or old.shift.sqn.max() <= len(x) - 500  # measured afresh from the load
 
 
-def test_a_young_time_of_day_average_is_judged_by_its_measured_spread(monkeypatch):
+def test_a_young_time_of_day_average_is_judged_by_its_measured_spread():
     """A rogue client's plateau (4 sigmas for an hour) on the second day of a metric with a strong
     daily cycle. The time-of-day row has closed only a few excursions, so it is judged by the young
     rule; its average has been measured to wander like white noise's, so the rule takes 1.5 times
@@ -500,19 +500,22 @@ def test_a_young_time_of_day_average_is_judged_by_its_measured_spread(monkeypatc
     either way the day before the plateau stays quiet."""
     import skyloop.detection.excursions as excursions
 
-    def found(seed: int) -> tuple[bool, bool]:
+    def found(seed: int, young: float) -> tuple[bool, bool]:
         rng = np.random.default_rng(seed)
         t = np.arange(720)
         x = 100 + 15 * np.sin(2 * np.pi * t / DAY) + 2 * rng.standard_normal(len(t))
         x[680:692] += 8.0
-        s, _ = stream(x)
+        s, _ = stream(x, det=LikelihoodDetector(shift_young=young))
         return bool(s[680:692].max() >= MEDIUM), bool((s[:680] >= MEDIUM).any())
 
-    measured = [found(seed) for seed in range(12)]
-    monkeypatch.setattr(excursions, "YOUNG_K", 1e9)  # the measured spread never below the default's
-    unmeasured = [found(seed) for seed in range(12)]
+    measured = [found(seed, excursions.YOUNG_K) for seed in range(12)]
+    unmeasured = [found(seed, excursions.YOUNG_SPREAD) for seed in range(12)]  # the wide rule, always
     assert sum(f for f, _ in measured) == 12 and sum(f for f, _ in unmeasured) <= 6
     assert not any(quiet for _, quiet in measured)
+    bolder = make_detector("likelihood", shift_young=1.3)  # the trade measured for the outside run
+    bolder.score_one(T0, {"m": 1.0})
+    again = load_detector(bolder.to_bytes())
+    assert again.shift_young == 1.3 and again.shift.young == 1.3
 
 
 def test_a_day_whose_shape_breaks_without_a_net_shift_is_found_by_its_size():

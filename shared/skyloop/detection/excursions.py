@@ -47,15 +47,15 @@ LAST_BAND_L = 5.0  # up to CRITICAL (p <= 1e-5): past it, more of the same is no
 KEEP_HEIGHT = 1.0  # what was reported is remembered while the average stays a noise sd out
 # A young average that has been measured: its own spread. The 2.5 above is for an average whose
 # wandering is not known; once a row has averaged YOUNG_N live records (about a third of a day at 5
-# minutes) its mean square height is, and the young rule takes YOUNG_K times that root mean square,
-# at least YOUNG_FLOOR and never more than YOUNG_SPREAD: it only grows bolder where the average has
+# minutes) its mean square height is, and the young rule takes YOUNG_K times that root mean square
+# (white noise's at least) and never more than YOUNG_SPREAD: it only grows bolder where the average has
 # been measured to stay close to white noise's. Why: the time-of-day residual's row is young for a
 # day or more after the table fills (a few excursions close per day), while the slow level's row on
 # the same cyclic metric wanders with the cycle; a rogue client's first plateaus (3-5 sigmas for
 # 30-75 minutes) reached LOW only. Measured (known-cause tuning / held out, synthetic, real, weekly;
-# bench/README.md): 1.5 and 1.5 give 57.1 -> 59.9 / 72.5 -> 72.5, 67.4 -> 67.3 / 66.3 -> 66.3,
-# real 72.0 (68.7 at MEDIUM) and weekly unchanged; 1.3 and 1.2 give 62.6 / 73.3 but real 71.8 (68.3).
-YOUNG_K, YOUNG_FLOOR, YOUNG_N = 1.5, 1.5, 100.0
+# bench/README.md): 1.5 gives 57.1 -> 59.9 / 72.5 -> 72.5, 67.4 -> 67.3 / 66.3 -> 66.3,
+# real 72.0 (68.7 at MEDIUM) and weekly unchanged; 1.3 (``young``) gives 62.6 / 73.3 but real 71.8 (68.3).
+YOUNG_K, YOUNG_N = 1.5, 100.0
 
 
 class Excursions:
@@ -65,7 +65,7 @@ class Excursions:
     OPTIONAL = ("sq", "sqn")  # newer than the first saved states: those start fresh (the 2.5 rule)
 
     def __init__(self, k: int, m: int, beta: float | Sequence[float], u0: float, decay: float, clip: float,
-                 bold_from: float = MIN_PEAKS) -> None:
+                 bold_from: float = MIN_PEAKS, young: float = YOUNG_K) -> None:
         # ``beta``: the average's weight, one for all references or one per reference (a slower
         # average for a statistic that should not follow an hour's luck)
         self.beta: float | np.ndarray = float(beta) if np.ndim(beta) == 0 else np.asarray(beta, dtype=float).reshape(-1, 1)  # type: ignore[arg-type]
@@ -74,6 +74,9 @@ class Excursions:
         # young rule and the early fit; at MIN_PEAKS (the default) by the young rule alone. Measured
         # in bench/README.md (issue 36): 4 finds more known-cause incidents and costs the real set 0.6.
         self.bold_from = bold_from
+        # A measured young average's spread: ``young`` times its rms height, at least ``young`` (1.5;
+        # bench/README.md measured 1.3 as a trade: more known-cause incidents, 0.2 less on the real set)
+        self.young = young
         self.noise = np.sqrt(self.beta / (2.0 - self.beta))  # sd of an EWMA(beta) of unit white noise
         self.mean = np.zeros((k, m))  # EWMA of the clipped residual, per reference and metric
         self.peak = np.zeros((k, m))  # the open excursion's height so far (0: none open)
@@ -113,10 +116,10 @@ class Excursions:
 
     def _young_spread(self, i: int, j: int) -> float:
         """How far, in noise units, a young average is taken to wander: its measured spread once
-        it has one (``YOUNG_K``), else the wide default."""
+        it has one (``young`` times it), else the wide default."""
         if self.sqn[i, j] < YOUNG_N or self.sq[i, j] <= 0.0:
             return YOUNG_SPREAD
-        return min(YOUNG_SPREAD, max(YOUNG_FLOOR, YOUNG_K * math.sqrt(self.sq[i, j] / self.sqn[i, j])))
+        return min(YOUNG_SPREAD, self.young * max(1.0, math.sqrt(self.sq[i, j] / self.sqn[i, j])))
 
     def learn(self, ok: np.ndarray, reported: np.ndarray) -> None:
         """Fold the record just judged in: close excursions that fell back, count their peaks.

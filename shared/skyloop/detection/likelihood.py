@@ -77,7 +77,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .base import Tags, clip_values
-from .excursions import Excursions
+from .excursions import YOUNG_K, Excursions
 from .streaming import DEV_TO_SIGMA, StreamingDetector
 from .tail import EDGES, Z_CAP, bin_of, tail_p
 from .timeofday import WEEK, WEEK_SLOT_RATE, WEEK_SLOTS, TimeOfDay
@@ -132,13 +132,14 @@ class LikelihoodDetector(StreamingDetector):
                  shift_alpha: float = 0.01, shift_beta: float = 0.05, shift_u0: float = 2.0, shift_decay: float = 0.9995,
                  shift_clip: float = 4.0, shift_warmup: int = 200, season_warmup: int = 96, hold_max: int = 36,
                  hold_z: float = 3.0, shift_bold_from: float = 5.0, week_margin: float = 0.5, shape: str = "week",
-                 shape_beta: float = 0.02, contamination: float | None = None) -> None:
+                 shape_beta: float = 0.02, shift_young: float = YOUNG_K, contamination: float | None = None) -> None:
         self.alpha, self.dev_alpha, self.decay, self.range_decay = alpha, dev_alpha, decay, range_decay
         self.range_tau, self.rel_floor, self.warmup, self.prior = range_tau, rel_floor, warmup, prior
         self.shift_alpha, self.shift_beta, self.shift_u0 = shift_alpha, shift_beta, shift_u0
         self.shift_decay, self.shift_clip, self.shift_warmup = shift_decay, shift_clip, shift_warmup
         self.season_warmup, self.hold_max, self.hold_z = season_warmup, hold_max, hold_z
         self.shift_bold_from = shift_bold_from  # excursions.Excursions.bold_from (5: off)
+        self.shift_young = shift_young  # excursions.Excursions.young: a measured young average's spread
         # The time-of-week table stands in for the time-of-day one where it has fitted the metric
         # this much better lately (0: never; ``_seasonal_z``).
         self.week_margin = week_margin
@@ -176,7 +177,8 @@ class LikelihoodDetector(StreamingDetector):
     def _new_shift(self, m: int) -> Excursions:
         """One row per reference, and a last one for the shape statistic (``_shift_p``)."""
         betas = [self.shift_beta] * len(SHIFT_REFERENCES) + [self.shape_beta]
-        return Excursions(len(betas), m, betas, self.shift_u0, self.shift_decay, self.shift_clip, self.shift_bold_from)
+        return Excursions(len(betas), m, betas, self.shift_u0, self.shift_decay, self.shift_clip, self.shift_bold_from,
+                           self.shift_young)
 
     # ---- the three channels ----------------------------------------------------
     def _point_p(self, r: np.ndarray) -> np.ndarray:
@@ -481,7 +483,7 @@ class LikelihoodDetector(StreamingDetector):
 
     PARAMS = ("alpha", "dev_alpha", "decay", "range_decay", "range_tau", "rel_floor", "warmup", "prior",
               "shift_alpha", "shift_beta", "shift_u0", "shift_decay", "shift_clip", "shift_warmup", "season_warmup",
-              "hold_max", "hold_z", "shift_bold_from", "week_margin", "shape", "shape_beta")
+              "hold_max", "hold_z", "shift_bold_from", "week_margin", "shape", "shape_beta", "shift_young")
 
 
 __all__ = ["LikelihoodDetector", "rarity_of", "score_of", "tail_p"]
