@@ -516,6 +516,8 @@ def test_a_young_time_of_day_average_is_judged_by_its_measured_spread():
     bolder.score_one(T0, {"m": 1.0})
     again = load_detector(bolder.to_bytes())
     assert again.shift_young == 1.3 and again.shift.young == 1.3
+    with pytest.raises(ValueError, match="shift_young"):
+        make_detector("likelihood", shift_young=0)
 
 
 def test_a_day_whose_shape_breaks_without_a_net_shift_is_found_by_its_size():

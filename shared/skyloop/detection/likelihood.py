@@ -139,6 +139,8 @@ class LikelihoodDetector(StreamingDetector):
         self.shift_decay, self.shift_clip, self.shift_warmup = shift_decay, shift_clip, shift_warmup
         self.season_warmup, self.hold_max, self.hold_z = season_warmup, hold_max, hold_z
         self.shift_bold_from = shift_bold_from  # excursions.Excursions.bold_from (5: off)
+        if not shift_young > 0:  # the young rule divides by it
+            raise ValueError(f"shift_young must be above 0, not {shift_young!r}")
         self.shift_young = shift_young  # excursions.Excursions.young: a measured young average's spread
         # The time-of-week table stands in for the time-of-day one where it has fitted the metric
         # this much better lately (0: never; ``_seasonal_z``).
