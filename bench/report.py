@@ -712,6 +712,7 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
     | a tenth of the rate while a departure is reported (LOW / MEDIUM) | 56.5 (63.9) / 58.1 (64.6); 60.6 (68.5) / 59.0 (65.0) | - |
     | the slot too, as a hot record's (LOW / MEDIUM) | 62.9 (68.3) / 52.4 (59.9); 61.0 (70.4) / 59.2 (70.9) | - |
     | the week's scale at a quarter of the rate (0.005) | 63.9 (69.4) / 58.0 (61.3) | real 71.6 (67.8, 0.21) |
+    | clipped at 3, both tables, and the shape statistic centred on its own running mean and sd (rate 0.002) | 64.9 (71.3) / 62.0 (69.9) | real 68.2 (66.3, 0.26); the centring alone: real 71.6 (67.8, 0.21) |
 
     The clip finds storms and event nights (+5.6 / +6.2 at MEDIUM), but on heavy-tailed real metrics
     a clipped scale is too narrow: false-positive records 13 -> 47. With the shape statistic off,
