@@ -141,6 +141,30 @@ def test_counter_with_bursts_learns_its_bursts():
     assert rate <= 0.5, rate
 
 
+def test_a_bursty_counter_is_judged_on_its_long_run_scale_not_on_its_last_quiet_spell():
+    """Between bursts a counter's scale shrinks to its quiet noise within ~50 records, so the next
+    burst of the size it always has was called rare. The scale it is judged on is never below 0.3 of
+    its long-run scale: its usual bursts stop being news, a burst five times their size still is."""
+    alarms, found = {0.0: 0, 0.3: 0}, {0.0: 0, 0.3: 0}
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        x = np.abs(rng.normal(0, 50, 10 * DAY))
+        for start in rng.choice(np.arange(100, 9 * DAY - 20), 20, replace=False):
+            x[start : start + rng.integers(2, 8)] = rng.uniform(4e6, 6e6)
+        x[9 * DAY + 100 : 9 * DAY + 103] = 2.5e7
+        for floor in alarms:
+            s, _ = stream(x, det=LikelihoodDetector(scale_floor=floor))
+            alarms[floor] += incidents(s[3 * DAY : 9 * DAY] >= MEDIUM)
+            found[floor] += int(s[9 * DAY + 100 : 9 * DAY + 103].max() >= MEDIUM)
+    assert 3 * alarms[0.3] <= alarms[0.0] and found == {0.0: 12, 0.3: 12}, (alarms, found)
+    floored = make_detector("likelihood", scale_floor=0.4)
+    floored.score_one(T0, {"m": 1.0})
+    assert load_detector(floored.to_bytes()).scale_floor == 0.4
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="scale_floor"):
+            LikelihoodDetector(scale_floor=bad)
+
+
 def test_heavy_tails_rarely_alarm():
     x = 100 + 5 * np.random.default_rng(5).standard_t(2, 10 * DAY)
     s, _ = stream(x)
@@ -476,10 +500,10 @@ def test_the_weekly_table_round_trips_and_an_older_state_without_it_loads():
     with np.load(io.BytesIO(a.to_bytes()), allow_pickle=False) as z:  # the release before: no weekly table, no fit
         meta = json.loads(bytes(z["meta"]).decode())
         arrays = {k: z[k] for k in z.files if k != "meta" and not k.startswith("weekly_")
-                  and k not in ("seasonal_slot_fit", "shift_sq", "shift_sqn")}
+                  and k not in ("seasonal_slot_fit", "shift_sq", "shift_sqn", "dev_long")}
     arrays.update({k: arrays[k][:2] for k in arrays if k.startswith("shift_")})  # no shape row either
     meta.pop("weekly")
-    for k in ("week_margin", "shape", "shape_beta"):
+    for k in ("week_margin", "shape", "shape_beta", "shift_young", "scale_floor"):
         meta["params"].pop(k)
     buf = io.BytesIO()
     np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
@@ -488,6 +512,7 @@ def test_the_weekly_table_round_trips_and_an_older_state_without_it_loads():
     assert not old.shift.sq.any() and not old.shift.sqn.any()  # the young rule's spread is measured afresh
     assert np.array_equal(old.shift.hist[:2], a.shift.hist[:2]) and not old.shift.hist[2].any()
     assert np.array_equal(old.seasonal.slot_fit, old.seasonal.slot_dev) and np.array_equal(old.seasonal.slot, a.seasonal.slot)
+    assert np.array_equal(old.dev_long, a.dev) and old.scale_floor == 0.3  # the recent scale stands in for the long one
     s, _ = stream(x[500:], ts[500:], old)
     assert np.all(np.isfinite(s)) and state_is_sound(old.to_bytes(), old.tags.nan_ok)
     assert old.shift.sqn.any()  # and measuring, from the load on
