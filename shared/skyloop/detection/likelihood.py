@@ -323,8 +323,9 @@ class LikelihoodDetector(StreamingDetector):
         a = np.maximum(self.alpha, young) * ok
         self.level = np.where(ok, self.level + a * resid, self.level)
         ad = np.maximum(self.dev_alpha, young) * counted
-        self.dev = self.dev + ad * (np.abs(resid) - self.dev)
-        self.dev_long = self.dev_long + np.maximum(LONG_RATE, young) * counted * (np.abs(resid) - self.dev_long)
+        ar = np.abs(resid)
+        self.dev = self.dev + ad * (ar - self.dev)
+        self.dev_long = self.dev_long + np.maximum(LONG_RATE, young) * counted * (ar - self.dev_long)
         self.slow = np.where(ok, self.slow + np.maximum(self.shift_alpha, young) * self._slow_resid, self.slow)
         self.slow_dev = self.slow_dev + ad * (np.abs(self._slow_resid) - self.slow_dev)
         # The range relaxes toward the level, so an extreme from weeks ago stops being the bar.
