@@ -411,11 +411,12 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
     windows. With the tail fit it scores 72.5, and finds 80%, 56% and 43% of those three. A drift of 6-10 sigmas
     over one or two days is about 2 sigmas when the window closes, so it is found after the window.
   - **Severity is calibrated** on the real set (table above). Outside the labelled windows, MEDIUM
-    or above is 6.2e-4 of records (meant: rarer than 1e-3) and HIGH is 5.9e-5 (meant 1e-4).
+    or above is 4.5e-4 of records (meant: rarer than 1e-3) and HIGH is 5.9e-5 (meant 1e-4).
     CRITICAL is none of 51,279 records (meant 1e-5; before the tail fit it was 2.0e-5, twice
-    that). Per metric, MEDIUM's median is 3.3e-4, and 2 of 17 metrics pass 1e-3: an EC2 disk's write bytes at 3.6e-3 (11 records, scattered bursts) and an
-    EC2 network-in at 2.0e-3 (7 records). LOW is 6.3% because an open incident is held at LOW while
-    it lasts.
+    that). Per metric, MEDIUM's median is 3.3e-4, and 1 of 17 metrics passes 1e-3: an EC2 disk's
+    write bytes at 2.3e-3 (7 records, scattered bursts). Before the scale floor (below) that disk was
+    at 3.6e-3 (11 records), an EC2 network-in at 2.0e-3 (7 records) and MEDIUM pooled 6.2e-4. LOW
+    is 6.3% because an open incident is held at LOW while it lasts.
   - **Tries this pass** (known-cause at 2027 / synthetic at 2026 / real, best threshold; the
     baseline is 58.6 / 67.3 / 69.5, 68.9 at MEDIUM):
     - **A stuck-value channel:** `P(run >= k) = q1 * q2^(k-2)` from the metric's own decayed
@@ -720,6 +721,48 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
     unclipped scale the weekly gain goes too: both the gain and the loss pass through the shape
     statistic, which assumes a unit normal's mean size. Damping instead of clipping keeps the slot
     learning an incident the scale does not, and the next week's normal day is then a false alarm.
+  - **A floor under the point channel's scale** (now the default; `scale_floor`, 0.3). Traced on a
+    stuck sensor's recovery (known-cause tuning seed, `k13`): after 100 records stuck at one value
+    the point channel's scale (a mean absolute residual with ~50 records of memory) had shrunk to
+    almost nothing, and the first value back inside the metric's usual noise scored p = 5e-14
+    (0.963). Bursty real metrics do the same, less visibly: an idle hour on an EC2 disk's write bytes
+    shrinks the scale, and its next ordinary burst is news. The scale a value is judged on is now
+    never below `scale_floor` times a long-run scale: the same mean absolute residual over the same
+    records (held ones excluded) at rate 0.002, ~500 records of memory. When a disorder is forgotten
+    it is capped at the scale before the disorder. One value per metric; older states load with the
+    recent scale standing in. Measured (known-cause 2027 / 11, synthetic 2026 / 7 at MEDIUM (best);
+    real best (MEDIUM, alerts per metric per day); weekly 2028 / 13 at MEDIUM (best)):
+
+    | floor | known-cause | synthetic | real | weekly |
+    |---|---|---|---|---|
+    | none (before) | 59.9 (62.5) / 72.5 (72.7) | 67.3 / 66.3 | 72.0 (68.7, 0.18) | 63.2 (72.0) / 59.6 (71.5) |
+    | 0.2 | 59.7 (62.5) / 72.5 (72.7) | 67.3 / 66.3 | 71.6 (69.5, 0.15) | 63.2 (72.0) / 59.6 (71.5) |
+    | **0.3 (default)** | **60.2 (63.4) / 72.4 (72.7)** | 67.3 / 66.3 | **72.0 (69.9, 0.13)** | 63.2 (72.0) / 59.6 (71.5) |
+    | 0.4 | 60.3 (63.2) / 72.4 (72.7) | 67.3 / 66.3 | 72.0 (70.1, 0.12) | 63.2 (72.0) / 59.6 (71.5) |
+    | 0.5 | 60.0 (63.1) / 72.4 (72.5) | 67.3 / 66.3 | 69.9 (67.2, 0.11) | 63.2 (72.0) / 59.6 (71.5) |
+    | 0.3, long scale at rate 0.001 | 60.2 (62.9) / 72.4 (72.7) | 67.3 / 66.3 | 69.7 (66.9, 0.12) | 63.2 (72.0) / 59.6 (71.5) |
+    | 0.3, long scale at rate 0.005 | 59.7 (62.6) / 72.5 (72.7) | 67.3 / 66.3 | 71.8 (69.5, 0.15) | 63.2 (72.0) / 59.6 (71.5) |
+    | 0.3, long scale averaging the short one instead of the residuals | 60.0 (63.1) / 72.4 (72.7) | 67.3 / 66.3 | 71.4 (69.6, 0.14) | 63.2 (72.0) / 59.6 (71.5) |
+    | 0.3, and the same floor on the slow level's scale (shift channel) | 59.7 (62.6) / 72.4 (72.7) | 67.3 / 66.3 | 68.7 (66.6, 0.13) | 63.2 (72.0) / 59.6 (71.5) |
+
+    - Where the real set gains: false-positive records at MEDIUM fall on the bursty metrics, from 11 to 7
+      (disk write bytes `c0d644`), 3 to 2 (disk write bytes `1ef3de`) and 7 to 3 (network in
+      `5abac7`, whose first window also rises from 0.659 to 0.884). It keeps all 24 windows.
+    - The habits table's counter with bursts goes from 0.56 to 0.22 incidents per day. A planted
+      burst five times the usual one is still found, in 12 of 12 seeds in the unit test, where the
+      floor cuts the alarms on the usual bursts from 28 to 6.
+    - The known-cause held-out seed has one more false alarm: a record at 0.612 after a thermal
+      failure (-0.1). On the tuning seed, two of the 19 alarms after a stuck sensor's recovery go. The
+      others stay: the sensor comes back at another point of its daily cycle, which is a real move.
+    - Why 0.3 and not 0.4: 0.4 scores 0.2 more on the real set at MEDIUM, but at 0.5 a window
+      is lost (disk write bytes `c0d644`'s second, which falls to 0.600). 0.3 keeps a margin from
+      that edge. A long scale at rate 0.001, and the floor on the slow level's scale, each lose a real window.
+    - Severity on the real set is better calibrated: MEDIUM pooled 6.2e-4 -> 4.5e-4 of records, and one
+      metric passes 1 in 1,000 instead of two (table above).
+    - Budgets: one value per metric of state (101.6 -> 101.9 kB for 7 metrics). Latency, alternated with
+      the commit before in the same (slow) hour: p50 / p99 for 7 metrics 242-244 / 410-434 us before,
+      247-248 / 430-432 us with the floor; in the second week 270 / 442-454 before, 273-290 / 446-534
+      with it (this VM's p99 moves by 100 us from run to run). The recorded run is in the table.
   - **Where the next try should look:** the key holds still found late or not at all (the
     shift channel's once-per-band rule keeps a plateau quiet after the range channel's LOW at its
     first record), and sensor drifts that are ~2 sigmas when their window closes. ARTime's windows, built
