@@ -714,6 +714,8 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
     | the slot too, as a hot record's (LOW / MEDIUM) | 62.9 (68.3) / 52.4 (59.9); 61.0 (70.4) / 59.2 (70.9) | - |
     | the week's scale at a quarter of the rate (0.005) | 63.9 (69.4) / 58.0 (61.3) | real 71.6 (67.8, 0.21) |
     | clipped at 3, both tables, and the shape statistic centred on its own running mean and sd (rate 0.002) | 64.9 (71.3) / 62.0 (69.9) | real 68.2 (66.3, 0.26); the centring alone: real 71.6 (67.8, 0.21) |
+    | clipped at 3, the week's table only, on top of the scale floor (below) | 66.2 (71.1) / 62.7 (71.3) | real 71.0 (68.1, 0.19) against 72.0 (69.9, 0.13) |
+    | the same, and the shape statistic centred on its own running mean and sd | 65.0 (72.2) / 60.3 (70.4) | real 70.9 (68.2, 0.18) |
 
     The clip finds storms and event nights (+5.6 / +6.2 at MEDIUM), but on heavy-tailed real metrics
     a clipped scale is too narrow: false-positive records 13 -> 47. With the shape statistic off,
