@@ -14,8 +14,8 @@ published streaming detectors and here, is to ask how *rare* the evidence is for
   over threshold, extreme value theory's answer) says how much rarer, so a few hundred records
   suffice to call a clear outlier rarer than one in a thousand (``tail_p``).
   The z's scale follows the metric within ~50 records, but never falls below ``scale_floor`` (0.3)
-  times its long-run scale: a bursty disk idle for an hour, or a sensor stuck for a morning, would
-  otherwise make its usual noise rare when it comes back (real set at MEDIUM: 68.7 -> 69.9, alerts
+  times its long-run scale: a bursty disk idle for an hour would otherwise make its usual noise
+  rare when it comes back (real set at MEDIUM: 68.7 -> 69.9, alerts
   0.18 -> 0.13 per metric per day, the same 24 windows; bench/README.md).
 - **range channel**: a value beyond the highest (lowest) the metric has reached, relaxed slowly
   toward the level, with probability ``2 / n`` of a new extreme among ``n`` records, shrinking
@@ -100,8 +100,8 @@ HOLD_P = 1e-2  # a held metric scores LOW: the incident goes on, and nothing new
 # inside that range for FORGET_AFTER records. A ledger is kept at most LEDGER_MAX records.
 EPISODE_MIN, TWO_SIDED, FAR, FORGET_AFTER, LEDGER_MAX = 36, 0.25, 1.0, 5, 1440
 # The point channel's scale has a ~50-record memory (``dev_alpha``), so a metric that goes quiet for a
-# few hours (a bursty disk idle overnight, a sensor stuck) shrinks it, and its usual noise coming
-# back is then called rare. The scale a value is judged on is never below ``scale_floor`` times the
+# few hours (a bursty disk idle overnight) shrinks it, and its usual noise coming back is then
+# called rare (a stuck sensor's recovery is still news: the level followed the stuck value). The scale a value is judged on is never below ``scale_floor`` times the
 # metric's long-run scale: the same mean absolute residual at LONG_RATE (~500 records of memory).
 LONG_RATE = 0.002
 
