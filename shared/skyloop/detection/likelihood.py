@@ -101,8 +101,9 @@ HOLD_P = 1e-2  # a held metric scores LOW: the incident goes on, and nothing new
 EPISODE_MIN, TWO_SIDED, FAR, FORGET_AFTER, LEDGER_MAX = 36, 0.25, 1.0, 5, 1440
 # The point channel's scale has a ~50-record memory (``dev_alpha``), so a metric that goes quiet for a
 # few hours (a bursty disk idle overnight) shrinks it, and its usual noise coming back is then
-# called rare (a stuck sensor's recovery is still news: the level followed the stuck value). The scale a value is judged on is never below ``scale_floor`` times the
-# metric's long-run scale: the same mean absolute residual at LONG_RATE (~500 records of memory).
+# called rare (a stuck sensor's recovery is still news: the level followed the stuck value). The
+# scale a value is judged on is never below ``scale_floor`` times the metric's long-run scale: the
+# same mean absolute residual at LONG_RATE (~500 records of memory).
 LONG_RATE = 0.002
 
 # Score anchors on L = -log10(p): the band bounds of base.BANDS at fixed rarities.
