@@ -165,6 +165,35 @@ def test_a_bursty_counter_is_judged_on_its_long_run_scale_not_on_its_last_quiet_
             LikelihoodDetector(scale_floor=bad)
 
 
+def test_a_young_metric_stepping_past_its_first_hours_range_is_not_news_but_a_spike_is():
+    """A range drawn from a few dozen records is narrower than the metric's: a count that never left
+    39-41 steps to 42, a heavy-tailed latency has its first big one. While a metric is young its
+    range channel judges the excess on a wider scale (``range_young``), so its first day alarms
+    a quarter as often; a spike 50 sigmas up in its first day is still found, and so is one 60
+    scales up on the latency, unless the latency had already been almost as high."""
+    alarms, later, found = {0.0: 0, 288.0: 0}, {0.0: 0, 288.0: 0}, {0.0: 0, 288.0: 0}
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        for kind in ("count", "latency"):
+            x = np.round(40 + rng.normal(0, 0.4, 2 * DAY)) if kind == "count" else 100 + 5 * rng.standard_t(2, 2 * DAY)
+            spiked = x.copy()
+            spiked[150:153] = 60 if kind == "count" else 400
+            for young in alarms:
+                s, _ = stream(x, det=LikelihoodDetector(range_young=young))
+                alarms[young] += incidents(s[:DAY] >= MEDIUM)
+                later[young] += incidents(s[DAY:] >= MEDIUM)
+                s, _ = stream(spiked, det=LikelihoodDetector(range_young=young))
+                found[young] += int(s[150:153].max() >= MEDIUM)
+    assert 3 * alarms[288.0] <= alarms[0.0] and later[288.0] <= later[0.0], (alarms, later)
+    assert found[0.0] == 24 and found[288.0] >= 23, found
+    young = make_detector("likelihood", range_young=100)
+    young.score_one(T0, {"m": 1.0})
+    assert load_detector(young.to_bytes()).range_young == 100
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="range_young"):
+            LikelihoodDetector(range_young=bad)
+
+
 def test_heavy_tails_rarely_alarm():
     x = 100 + 5 * np.random.default_rng(5).standard_t(2, 10 * DAY)
     s, _ = stream(x)
@@ -503,7 +532,7 @@ def test_the_weekly_table_round_trips_and_an_older_state_without_it_loads():
                   and k not in ("seasonal_slot_fit", "shift_sq", "shift_sqn", "dev_long")}
     arrays.update({k: arrays[k][:2] for k in arrays if k.startswith("shift_")})  # no shape row either
     meta.pop("weekly")
-    for k in ("week_margin", "shape", "shape_beta", "shift_young", "scale_floor"):
+    for k in ("week_margin", "shape", "shape_beta", "shift_young", "scale_floor", "range_young"):
         meta["params"].pop(k)
     buf = io.BytesIO()
     np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
@@ -513,6 +542,7 @@ def test_the_weekly_table_round_trips_and_an_older_state_without_it_loads():
     assert np.array_equal(old.shift.hist[:2], a.shift.hist[:2]) and not old.shift.hist[2].any()
     assert np.array_equal(old.seasonal.slot_fit, old.seasonal.slot_dev) and np.array_equal(old.seasonal.slot, a.seasonal.slot)
     assert np.array_equal(old.dev_long, a.dev) and old.scale_floor == 0.3  # the recent scale stands in for the long one
+    assert old.range_young == 288.0  # a saved state's metrics have their neff: the young rule applies as it says
     s, _ = stream(x[500:], ts[500:], old)
     assert np.all(np.isfinite(s)) and state_is_sound(old.to_bytes(), old.tags.nan_ok)
     assert old.shift.sqn.any()  # and measuring, from the load on
