@@ -168,9 +168,10 @@ def test_a_bursty_counter_is_judged_on_its_long_run_scale_not_on_its_last_quiet_
 def test_a_young_metric_stepping_past_its_first_hours_range_is_not_news_but_a_spike_is():
     """A range drawn from a few dozen records is narrower than the metric's: a count that never left
     39-41 steps to 42, a heavy-tailed latency has its first big one. While a metric is young its
-    range channel judges the excess on a wider scale (``range_young``), so its first day alarms
-    a quarter as often; a spike 50 sigmas up in its first day is still found, and so is one 60
-    scales up on the latency, unless the latency had already been almost as high."""
+    range channel judges the first span of excess on a wider scale (``range_young``), so its first
+    day alarms a quarter as often; a spike 50 sigmas up in its first day is still found, and so is
+    one 60 scales up on the latency, unless the latency had already been almost as high. A CPU
+    saturation two hours in is still CRITICAL at its first record: one record is enough to act on."""
     alarms, later, found = {0.0: 0, 288.0: 0}, {0.0: 0, 288.0: 0}, {0.0: 0, 288.0: 0}
     for seed in range(12):
         rng = np.random.default_rng(seed)
@@ -186,6 +187,13 @@ def test_a_young_metric_stepping_past_its_first_hours_range_is_not_news_but_a_sp
                 found[young] += int(s[150:153].max() >= MEDIUM)
     assert 3 * alarms[288.0] <= alarms[0.0] and later[288.0] <= later[0.0], (alarms, later)
     assert found[0.0] == 24 and found[288.0] >= 23, found
+    for seed in range(6):  # the first span only: judged on the wide scale throughout, seed 0 scored 0.870
+        rng, det = np.random.default_rng(seed), LikelihoodDetector()
+        for i in range(121):
+            row = {"cpu": 40 + rng.normal(0, 3) if i < 120 else 95.0, "latency": 120 + rng.normal(0, 8),
+                   "errors": 0.5 + abs(rng.normal(0, 0.1))}
+            score = det.score_one(T0 + 60.0 * i, row)
+        assert score >= 0.9, (seed, score)
     young = make_detector("likelihood", range_young=100)
     young.score_one(T0, {"m": 1.0})
     assert load_detector(young.to_bytes()).range_young == 100

@@ -21,11 +21,11 @@ published streaming detectors and here, is to ask how *rare* the evidence is for
   toward the level, with probability ``2 / n`` of a new extreme among ``n`` records, shrinking
   exponentially with how far past the range it lands (Skyline's "beyond the history" tests).
   It catches the spikes a noisy point channel misses and the first step of a level change.
-  While the metric is young (``range_young``: its first day of 5-minute records) the excess is
-  judged on a wider scale, shrinking as records come: a range drawn from a few dozen records is
-  narrower than the metric's, by how much its tail does not say yet (counts that never left
-  12-13, a heavy-tailed latency's first hour; generated suites: 5-15 fewer false alarms a seed, the
-  real set the same at MEDIUM; bench/README.md).
+  While the metric is young (``range_young``: its first day of 5-minute records) the first span
+  past the range is judged on a wider scale, shrinking as records come: a range drawn from a few
+  dozen records is narrower than the metric's, by how much its tail does not say yet (counts that
+  never left 12-13, a heavy-tailed latency's first hour; generated suites: 5-14 fewer false alarms
+  a seed, the real set the same at MEDIUM; bench/README.md).
 - **shift channel**: a short average of the residual against two references, the metric's own
   slow level and its time-of-day baseline (``timeofday``: a smoothed "same time yesterday"), so a
   plateau or a drift that the fast level absorbs is still seen, also on a metric with a strong
@@ -110,6 +110,10 @@ EPISODE_MIN, TWO_SIDED, FAR, FORGET_AFTER, LEDGER_MAX = 36, 0.25, 1.0, 5, 1440
 # scale a value is judged on is never below ``scale_floor`` times the metric's long-run scale: the
 # same mean absolute residual at LONG_RATE (~500 records of memory).
 LONG_RATE = 0.002
+# While a metric is young (``range_young``), the first span past its range is judged on a wider
+# scale, and beyond it as always: a range drawn from few records can be about twice too narrow, not
+# ten times, so a CPU saturation on a service two hours old stays CRITICAL, one record enough to act.
+YOUNG_SPAN = 1.0
 
 # Score anchors on L = -log10(p): the band bounds of base.BANDS at fixed rarities.
 L_ANCHORS = np.array([0.0, 2.0, 3.0, 4.0, 5.0])
@@ -212,13 +216,19 @@ class LikelihoodDetector(StreamingDetector):
 
     def _range_p(self, x: np.ndarray, scale: np.ndarray) -> np.ndarray:
         span = np.maximum(self.hi - self.lo, scale)
-        beyond = np.maximum((x - self.hi) / span, (self.lo - x) / span)
+        beyond = np.maximum(x - self.hi, self.lo - x) / span  # span > 0: the sign is the side's
+        out = beyond > 0
+        if not out.any():  # the common record: every metric inside its range
+            return np.ones(len(x))
         n = np.maximum(self.neff, 1.0)
-        # a young range understates the metric's spread: the excess is judged on range_young / n
-        # times the scale until n reaches it (tau x 5 at the warmup's 50 records, x 1 at a day's 288)
+        # a young range understates the metric's spread: its first span of excess (YOUNG_SPAN) is judged
+        # on range_young / n times the scale until n reaches it (x 5 at the warmup's 50 records, x 1 at
+        # a day's 288), the rest on the usual one
         tau = self.range_tau * np.maximum(1.0, self.range_young / n)
-        p = np.minimum(1.0, 2.0 / n) * np.exp(-np.maximum(beyond, 0.0) / tau)
-        return np.where(beyond > 0, p, 1.0)
+        b = np.maximum(beyond, 0.0)
+        excess = np.minimum(b, YOUNG_SPAN) / tau + np.maximum(b - YOUNG_SPAN, 0.0) / self.range_tau
+        p = np.minimum(1.0, 2.0 / n) * np.exp(-excess)
+        return np.where(out, p, 1.0)
 
     def _shift_p(self, t: float | None, x: np.ndarray, ok: np.ndarray) -> np.ndarray:
         """The rarer of the excursions against the slow level and against the seasonal baseline
