@@ -75,6 +75,8 @@ class DetectionSettings(BaseModel):
     detector: str = "default"
     contamination: float = Field(0.1, gt=0, lt=0.5)
     z_threshold: float = Field(2.0, gt=0)
+    # an incident: this many rows at MEDIUM, or one that stayed at least LOW this many rows after
+    # it, or one CRITICAL row (detection/incidents.py: is_incident)
     min_incident_rows: int = Field(2, ge=1)
     merge_gap_rows: int = Field(3, ge=0)
     min_severity: Severity = Severity.MEDIUM

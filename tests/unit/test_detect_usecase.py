@@ -254,3 +254,27 @@ def test_a_target_detect_may_not_read_costs_rca_its_context_not_the_incident(run
     on_metrics(batch(stream(120)), a)
     res = on_metrics(batch(stream(30, start=120, seed=1, cpu=(135, 145))), a)
     assert res["anomalies"] and res["requests"]
+
+
+def test_a_lasting_departure_is_an_incident_though_the_detector_holds_it_at_low(runtime):
+    """The likelihood detector reports a lasting departure once, at its first record, and holds it
+    at LOW after that (nothing new to act on). An incident needs two MEDIUM rows or one CRITICAL, so
+    a CPU 8 sigmas up for half an hour that scored HIGH at its first record (0.848) was dropped,
+    while a smaller one (+20, 0.702), which the shift channel escalated a band, was opened. The rows the departure stays
+    out count: a HIGH record followed by LOW ones is sustained. A one-record spike is still not."""
+    a = runtime.adapters
+    assert on_metrics(batch(stream(300)), a)["anomalies"] == []
+    up = [MetricRecord(timestamp=r.timestamp, values={**r.values, "cpu_usage": r.values["cpu_usage"] + 25.0})
+          for r in stream(30, start=300, seed=1)]
+    (an,) = on_metrics(batch(up), a)["anomalies"]
+    assert an["deviating_metrics"][0] == "cpu_usage" and an["severity"] == "high"
+    assert an["start"].startswith("2026-11-24T05:00")
+
+
+def test_a_one_record_spike_below_critical_is_not_an_incident(runtime):
+    a = runtime.adapters
+    on_metrics(batch(stream(300)), a)
+    spike = stream(30, start=300, seed=1)
+    spike[5] = MetricRecord(timestamp=spike[5].timestamp, values={**spike[5].values, "cpu_usage": 65.0})
+    res = on_metrics(batch(spike), a)
+    assert res["anomalies"] == [] and a.remediation.depth() == 0

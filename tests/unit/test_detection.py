@@ -91,6 +91,13 @@ def test_runs_merge_small_gaps_and_trim_leading_blips():
     assert is_incident(runs[1], 2, Severity.MEDIUM)  # one critical row is enough
     low = find_runs(np.array([0.0, 0.55, 0.56, 0.0]), 0)[0]
     assert not is_incident(low, 1, Severity.MEDIUM)
+    # a HIGH row the detector then holds at LOW is sustained; a HIGH blip, or one LOW row after it, is not
+    held = find_runs(np.array([0.0, 0.85, 0.5, 0.5, 0.5, 0.0]), 3)[0]
+    assert held.lasting_rows == 3 and is_incident(held, 2, Severity.MEDIUM)
+    assert not is_incident(find_runs(np.array([0.0, 0.85, 0.0, 0.0]), 3)[0], 2, Severity.MEDIUM)
+    assert not is_incident(find_runs(np.array([0.0, 0.85, 0.5, 0.0]), 3)[0], 2, Severity.MEDIUM)
+    # LOW rows before the first MEDIUM one are its ramp, not its lasting
+    assert find_runs(np.array([0.5, 0.5, 0.5, 0.7, 0.0]), 0)[0].lasting_rows == 0
 
 
 def test_records_from_csv_and_jsonl():

@@ -16,6 +16,7 @@ class Run:
     end: int  # inclusive row index
     strong_rows: int  # rows at MEDIUM or above
     peak: float
+    lasting_rows: int = 0  # rows at LOW or above after its first MEDIUM one: how long it stayed out
 
     @property
     def severity(self) -> Severity:
@@ -47,16 +48,25 @@ def _run(scores: np.ndarray, a: int, b: int) -> Run:
     low, medium = lower_bound(Severity.LOW), lower_bound(Severity.MEDIUM)
     seg = scores[a : b + 1]
     strong = np.flatnonzero(seg >= medium)
+    lasting = 0
     if strong.size:
         first = a + int(strong[0])
+        lasting = int((scores[first + 1 : b + 1] >= low).sum())
         while first > a and scores[first - 1] >= low:
             first -= 1
         a = first
         seg = scores[a : b + 1]
-    return Run(a, b, int((seg >= medium).sum()), float(seg.max()))
+    return Run(a, b, int((seg >= medium).sum()), float(seg.max()), lasting)
 
 
 def is_incident(run: Run, min_rows: int, min_severity: Severity) -> bool:
-    """Big enough to act on: sustained and at least ``min_severity``, or one critical row."""
+    """Big enough to act on: sustained and at least ``min_severity``, or one critical row.
+
+    Sustained: ``min_rows`` rows at MEDIUM or above, or a MEDIUM one that stayed at least LOW for
+    ``min_rows`` rows after it. The likelihood detector reports a lasting departure once and holds
+    it at LOW (nothing new to act on), so counting MEDIUM rows alone dropped a CPU 8 sigmas up for
+    half an hour that scored HIGH at its first record, while a smaller one that the shift channel
+    escalated was opened. A one-record spike below CRITICAL is still not an incident."""
     sev = run.severity
-    return sev >= min_severity and (run.strong_rows >= min_rows or sev >= Severity.CRITICAL)
+    sustained = run.strong_rows >= min_rows or run.lasting_rows >= min_rows
+    return sev >= min_severity and (sustained or sev >= Severity.CRITICAL)
