@@ -794,6 +794,101 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
       the commit before in the same (slow) hour: p50 / p99 for 7 metrics 242-244 / 410-434 us before,
       247-248 / 430-432 us with the floor; in the second week 270 / 442-454 before, 273-290 / 446-534
       with it (this VM's p99 moves by 100 us from run to run). The recorded run is in the table.
+  - **A young metric's range judged on a wider scale** (now the default; `range_young`, 288 records).
+    Traced on the known-cause tuning seed: 20 of its 68 false alarms fell before any window, most in
+    a metric's first day, and most from the range channel. A count that had read only 12 and 13 for
+    57 records read 14 (p 1.6e-6, score 0.906); a heavy-tailed latency's first big value came at record
+    81 (5e-8). The range channel calls the excess past [lo, hi] exponential on `range_tau` times the
+    range's span, and a range drawn from a few dozen records is narrower than the metric's, by how much
+    its tail does not say yet. While `neff` (the decayed record count) is below `range_young`, the
+    first span of excess is now judged on `range_tau * range_young / neff`, 5 times wider at the
+    warmup's 50 records and the usual scale from a day of 5-minute records, and the rest of the
+    excess on the usual scale. No state; a saved state's metrics keep their `neff`. Measured
+    (columns as in the floor's table below):
+
+    | range rule while young | known-cause | synthetic | real | weekly |
+    |---|---|---|---|---|
+    | as always (before) | 60.2 (63.4) / 72.4 (72.7) | 67.3 / 66.3 | 72.0 (69.9, 0.13) | 63.2 (72.0) / 59.6 (71.5) |
+    | silent for 144 records | 63.0 (66.2) / 73.6 (73.9) | 68.4 / 67.0 (67.1) | 72.0 (69.9, 0.13) | the same |
+    | silent for 288 records | 64.6 (67.4) / 74.4 (75.2) | 68.5 / 67.1 (67.7) | 71.8 (69.9, 0.13) | the same |
+    | scale x 144 / n | 61.9 (65.7) / 73.3 (73.9) | 67.9 / 67.0 | 72.0 (69.9, 0.13) | the same |
+    | scale x 288 / n, the whole excess | 63.7 (66.6) / 74.2 (74.7) | 68.2 (68.4) / 67.1 (67.5) | 71.8 (69.9, 0.13) | the same |
+    | **scale x 288 / n, the first span (default)** | **63.6 (66.5) / 74.2 (74.7)** | **68.2 (68.4) / 67.1 (67.5)** | 71.8 (69.9, 0.13) | the same |
+    | scale x 576 / n | 64.2 (67.5) / 74.7 (75.2) | 68.4 / 64.1 (68.6) | 71.8 (69.9, 0.13) | 63.0 (71.8) / 60.0 (71.5) |
+    | scale x sqrt(576 / n) | 63.6 (67.2) / 74.4 (74.8) | 67.3 (68.4) / 64.0 (67.8) | 71.8 (69.9, 0.13) | 63.2 (72.0) / 60.0 (71.5) |
+
+    - False alarms at MEDIUM: known-cause 68 -> 54 and 41 -> 35, synthetic 20 -> 15 and 21 -> 14; every
+      window found before is found. The weekly suite does not move.
+    - Why the first span only: judged on the wide scale throughout, a CPU saturation on a service
+      two hours old (three metrics, 18 sigmas) scored 0.870 where it had scored 0.951. That is HIGH,
+      not CRITICAL, and the detect use-case acts on one record only when it is CRITICAL (the hold
+      keeps the rest at LOW): tests/unit/test_verification.py lost its incident. A range drawn from
+      few records can be about twice too narrow, not ten times; past the first span the excess is
+      judged as always, and the saturation scores 0.932. The generated suites barely tell the two
+      apart (one false alarm).
+    - Why not silence the range channel while young, which scores a little more on the generated
+      suites: then the point channel judges a young metric alone, and its young tail is cautious. A CPU
+      at 95 % (18 sigmas) on a service two hours old scored 0.347 (tests/unit/test_detect_usecase.py
+      fails). Past 288 (576, or a square root's
+      slower approach) the held-out synthetic seed loses two windows: their anomalies start at record
+      504, where those rules still widen the scale.
+    - The real set: MEDIUM the same (69.9, 0.129 alerts per metric per day, the same counts and
+      bands); at its best threshold 72.0 -> 71.8, the threshold moving from 0.640 to 0.637 with one
+      more false-positive record. Its files' first 15% is probation, as in NAB, so a first day's change
+      reaches the score only through what the channels learn from it. That is why the generated suites,
+      scored from their first record, gain and the real set and NAB should not move: this is for a
+      metric that was just onboarded, which pages its on-call in its first hours.
+    - On seeds nobody had looked at (99 and 123, run once, after the choice): known-cause 64.4 -> 65.7 and
+      68.9 -> 69.4, synthetic 57.1 -> 57.3 and 68.2 -> 69.4, weekly the same (55.2, 66.3). (The whole
+      excess on the wide scale: 65.9 and 69.4, the rest the same.)
+    - The habits table and `bench/garbage.py` are unchanged. The unit test (12 seeds of a young count
+      and a young t(2) latency): 16 alarms in the first day before, 4 with it, the same after the
+      first day; a spike 50 sigmas up on the count at record 150 is found in 12 of 12, and 400 on the
+      latency in 11 of 12 (the twelfth had already read 290); the three-metric saturation is CRITICAL
+      on six seeds (on the wide scale throughout, seed 0 was not).
+    - Budgets: no new state. The range channel now returns at once when every metric is inside its
+      range, the common record: 4.6 us for 7 metrics instead of 7.4-8.0, and 12 us when one is outside.
+      Latency is not recorded again this pass: the VM ran 1.5-2 times slower than at the recording
+      (adaptive's p99 211-281 us against 141 recorded). Alternated with the commit before in the same
+      hour, p50 / p99 for 7 metrics: 303-379 / 676-679 us before, 293-346 / 672-755 after; in the
+      second week 479-524 / 870-942 before, 359-418 / 672-785 after. The quietest run after: 247.0 /
+      609 us, second week 305 / 754. The table keeps the recorded run (commit 0db07e4), whose code
+      differs from this one only in this channel.
+    - Found on the way, in the detect use case: an incident needed two MEDIUM rows or one CRITICAL,
+      and the hold keeps a lasting departure at LOW after its first record. So a CPU 8 sigmas up for
+      half an hour on a service five hours old, HIGH at its first record (0.848), opened no incident,
+      while +20 (0.702), which the shift channel escalated a band, did; a saturation scoring 0.870
+      would have been lost the same way. A MEDIUM row that stays at least LOW for
+      `min_incident_rows` rows after it is now sustained too (`detection/incidents.py`); a HIGH
+      one-record spike is still not an incident. `skyloop demo` tells the same story. Counted as the
+      use case counts incidents (merge gap 3, two rows, MEDIUM): labelled windows opened as an
+      incident, real set (after probation) 10 -> 15 of 30, with false incidents 1 -> 11 over 200
+      metric-days (0.055 a metric a day); known-cause tuning seed 28 -> 32 of 53 (false 14 -> 15);
+      synthetic tuning seed 35 -> 40 of 72 (false 1 -> 1).
+  - **Not kept (same pass), each against the row "as always" above:**
+    - The band rule of the shift channel (a reported excursion is judged again only when its rarity
+      grows tenfold) keeps drifts at 0.53-0.58: reported at LOW, the next band needs ten times more.
+      Escalating every half band: known-cause 58.3 / 71.3, synthetic 66.6 / 65.9, weekly 64.5 (69.0) /
+      62.6 (64.5), real 69.6 (66.5, 0.20), false alarms up on every suite. Escalating when the row's
+      final score crosses a severity band (the band rule in the score's units, offset by the
+      Bonferroni factors): known-cause 63.5 / 72.4, synthetic 66.8 / 65.6, weekly 61.1 (66.1) / 63.5
+      (69.3), real 70.2 (69.1, 0.16). Neither moved the synthetic suite's drift recall (0.35 / 0.53).
+    - Why the drifts stay quiet, traced (synthetic `s19`, drift at 1404): the time-of-day table's scale
+      grows from 9.9 to 17.6 within 60 records as the drift grows, and a level shift 1.9 days earlier
+      is still a quarter in the table. Two tries at the second: the time-of-day table relative to the
+      slow level (x - slow) lost 8-14 points on the known-cause and synthetic suites (the slow level
+      absorbs the drifts and shifts the reference is there to see); shifting both tables by the level
+      change when a hold runs out (a level change confirmed): known-cause 61.7 (64.8) / 72.1, synthetic
+      67.4 / 64.9 (a window lost), weekly the same, real 72.0 (69.7, 0.14).
+    - A stuck sensor's recovery (17 of the known-cause tuning seed's false alarms come after a
+      flatline; `k13`'s first value back scored 3.6e-4 against the level that followed the stuck
+      value): seating the level at the first value back, after 6 or more identical records on a metric
+      that repeats less than 5% of the time, cut the false alarms 54 -> 49 but lost a flatline that
+      was found only at its recovery: 63.6 -> 62.6; with stuck values kept out of the scale too, the
+      same; the scale alone, 60.7.
+    - The de-seasonalised point predictor (above) once more, with its fit over ~500 records: margin
+      0.8: known-cause 59.4 / 70.7, synthetic 68.3 / 65.3, weekly 62.9 (69.7) / 59.7, real 71.8 (69.9);
+      0.5: 59.9 / 71.6, 67.2 / 66.2, 63.2 (71.8) / 59.6, real 71.8 (70.1). Not kept again.
   - **Where the next try should look:** the key holds still found late or not at all (the
     shift channel's once-per-band rule keeps a plateau quiet after the range channel's LOW at its
     first record), and sensor drifts that are ~2 sigmas when their window closes. ARTime's windows, built
