@@ -493,9 +493,9 @@ def test_shift_bold_from_judges_a_young_excursion_by_the_bolder_rule_and_is_kept
     assert again.shift_bold_from == 4.0 and again.shift.bold_from == 4.0
 
 
-def _demand(weeks: int, seed: int, holiday_day: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _demand(weeks: int, seed: int, holiday_day: int | None = None, cv: float = 0.04) -> tuple[np.ndarray, np.ndarray]:
     """30-minute city demand from a Thursday: a morning and an evening peak on weekdays, a
-    midday one at weekends, 4% noise. ``holiday_day``: that weekday follows the weekend's shape."""
+    midday one at weekends, ``cv`` noise. ``holiday_day``: that weekday follows the weekend's shape."""
     rng = np.random.default_rng(seed)
     h = np.arange(48) / 2.0
     weekday = 0.3 + np.exp(-0.5 * ((h - 8) / 1.5) ** 2) + np.exp(-0.5 * ((h - 18.5) / 2.5) ** 2)
@@ -505,7 +505,7 @@ def _demand(weeks: int, seed: int, holiday_day: int | None = None) -> tuple[np.n
     is_weekend = (3 + day) % 7 >= 5  # 2026-01-01 was a Thursday
     if holiday_day is not None:
         is_weekend |= day == holiday_day
-    x = 1000.0 * np.where(is_weekend, weekend[i % 48], weekday[i % 48]) * (1 + 0.04 * rng.standard_normal(len(i)))
+    x = 1000.0 * np.where(is_weekend, weekend[i % 48], weekday[i % 48]) * (1 + cv * rng.standard_normal(len(i)))
     return x, T0 + 1800.0 * i
 
 
@@ -524,6 +524,32 @@ def test_a_weekday_that_behaves_like_a_sunday_is_found_against_last_week():
     assert incidents(normal[14 * 48:] >= MEDIUM) == 0  # three ordinary weeks with the weekly table: quiet
 
 
+def test_an_event_night_far_off_last_weeks_hours_is_found():
+    """A marathon night: two hours at 1.8 times the demand (z 6-7 against last week's same hours).
+    Clipped at 4 sigmas as a day's residual is, four records lifted the average too little: the
+    week's residual may pull it to ``week_clip`` (6), where the week's table is the reference."""
+    night = (4 * 7 - 1 + 5) * 48 + 44  # the fourth week's Tuesday, 22:00
+    found = {6.0: 0, 4.0: 0}
+    alarms = 0
+    for seed in range(40, 48):
+        x, ts = _demand(5, seed, cv=0.06)
+        y = x.copy()
+        y[night:night + 4] *= 1.8
+        for clip in found:
+            s, _ = stream(y, ts, LikelihoodDetector(week_clip=clip))
+            found[clip] += bool(s[night:night + 6].max() >= MEDIUM)
+        normal, _ = stream(x, ts)
+        alarms += incidents(normal[7 * 48:] >= MEDIUM)
+    assert found[6.0] == 8 and found[4.0] <= 5, found  # 8 and 5 when written
+    assert alarms <= 4  # 8 series x 4 ordinary weeks: under one a fortnight (3 when written; 1 at week_clip 4)
+    kept = make_detector("likelihood", week_clip=5.0)
+    kept.score_one(T0, {"m": 1.0})
+    assert load_detector(kept.to_bytes()).week_clip == 5.0
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="week_clip"):
+            LikelihoodDetector(week_clip=bad)
+
+
 def test_the_weekly_table_round_trips_and_an_older_state_without_it_loads():
     import io
     import json
@@ -540,7 +566,7 @@ def test_the_weekly_table_round_trips_and_an_older_state_without_it_loads():
                   and k not in ("seasonal_slot_fit", "shift_sq", "shift_sqn", "dev_long")}
     arrays.update({k: arrays[k][:2] for k in arrays if k.startswith("shift_")})  # no shape row either
     meta.pop("weekly")
-    for k in ("week_margin", "shape", "shape_beta", "shift_young", "scale_floor", "range_young"):
+    for k in ("week_margin", "shape", "shape_beta", "shift_young", "scale_floor", "range_young", "week_clip"):
         meta["params"].pop(k)
     buf = io.BytesIO()
     np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
@@ -551,6 +577,7 @@ def test_the_weekly_table_round_trips_and_an_older_state_without_it_loads():
     assert np.array_equal(old.seasonal.slot_fit, old.seasonal.slot_dev) and np.array_equal(old.seasonal.slot, a.seasonal.slot)
     assert np.array_equal(old.dev_long, a.dev) and old.scale_floor == 0.3  # the recent scale stands in for the long one
     assert old.range_young == 288.0  # a saved state's metrics have their neff: the young rule applies as it says
+    assert old.week_clip == 6.0  # nothing saved depends on it: the week's residual is clipped as now
     s, _ = stream(x[500:], ts[500:], old)
     assert np.all(np.isfinite(s)) and state_is_sound(old.to_bytes(), old.tags.nan_ok)
     assert old.shift.sqn.any()  # and measuring, from the load on

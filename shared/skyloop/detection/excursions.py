@@ -58,18 +58,24 @@ KEEP_HEIGHT = 1.0  # what was reported is remembered while the average stays a n
 YOUNG_K, YOUNG_N = 1.5, 100.0
 
 
+def _per_row(v: float | Sequence[float]) -> float | np.ndarray:
+    """One value for every reference, or a column of one per reference (broadcast over metrics)."""
+    return float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=float).reshape(-1, 1)  # type: ignore[arg-type]
+
+
 class Excursions:
     """Decayed excursion statistics for ``k`` references x ``m`` metrics (state in plain arrays)."""
 
     STATE = ("mean", "peak", "report", "peaks", "records", "hist", "sq", "sqn")
     OPTIONAL = ("sq", "sqn")  # newer than the first saved states: those start fresh (the 2.5 rule)
 
-    def __init__(self, k: int, m: int, beta: float | Sequence[float], u0: float, decay: float, clip: float,
-                 bold_from: float = MIN_PEAKS, young: float = YOUNG_K) -> None:
+    def __init__(self, k: int, m: int, beta: float | Sequence[float], u0: float, decay: float,
+                 clip: float | Sequence[float], bold_from: float = MIN_PEAKS, young: float = YOUNG_K) -> None:
         # ``beta``: the average's weight, one for all references or one per reference (a slower
-        # average for a statistic that should not follow an hour's luck)
-        self.beta: float | np.ndarray = float(beta) if np.ndim(beta) == 0 else np.asarray(beta, dtype=float).reshape(-1, 1)  # type: ignore[arg-type]
-        self.u0, self.decay, self.clip = u0, decay, clip
+        # average for a statistic that should not follow an hour's luck); ``clip``: how far one
+        # record may pull it, likewise (further where the reference is trusted more)
+        self.beta, self.clip = _per_row(beta), _per_row(clip)
+        self.u0, self.decay = u0, decay
         # From this many excursions (below MIN_PEAKS) a young excursion is judged by the bolder of the
         # young rule and the early fit; at MIN_PEAKS (the default) by the young rule alone. Measured
         # in bench/README.md (issue 36): 4 finds more known-cause incidents and costs the real set 0.6.

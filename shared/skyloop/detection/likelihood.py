@@ -32,7 +32,9 @@ published streaming detectors and here, is to ask how *rare* the evidence is for
   daily cycle. Where a time-of-week table ("same time last week") has fitted the metric much
   better lately, it stands in for the time-of-day one (``_seasonal_z``: city demand, whose
   incidents are days that break the week's habit). There, the size of its residual is judged
-  too (the shape statistic), so a day whose shape breaks without a net shift is seen. The
+  too (the shape statistic), so a day whose shape breaks without a net shift is seen, and one
+  record of it may pull the average further (``week_clip``: 6 sigmas, 4 elsewhere), so a few hours
+  far off last week's (an event night) are seen too (weekly suite at MEDIUM: +3.0 / +3.9). The
   average is autocorrelated, so it is calibrated by its excursions, one peak each, not by
   records (``excursions``); the rarer reference counts, times 2.
 - per metric, the channels combine by the smallest p, times 2 (a partial Bonferroni: the tests
@@ -152,7 +154,7 @@ class LikelihoodDetector(StreamingDetector):
                  shift_clip: float = 4.0, shift_warmup: int = 200, season_warmup: int = 96, hold_max: int = 36,
                  hold_z: float = 3.0, shift_bold_from: float = 5.0, week_margin: float = 0.5, shape: str = "week",
                  shape_beta: float = 0.02, shift_young: float = YOUNG_K, scale_floor: float = 0.3,
-                 range_young: float = 288.0, contamination: float | None = None) -> None:
+                 range_young: float = 288.0, week_clip: float = 6.0, contamination: float | None = None) -> None:
         self.alpha, self.dev_alpha, self.decay, self.range_decay = alpha, dev_alpha, decay, range_decay
         self.range_tau, self.rel_floor, self.warmup, self.prior = range_tau, rel_floor, warmup, prior
         self.shift_alpha, self.shift_beta, self.shift_u0 = shift_alpha, shift_beta, shift_u0
@@ -168,6 +170,9 @@ class LikelihoodDetector(StreamingDetector):
         if not range_young >= 0:  # records (0: the range is judged on its own span from the start)
             raise ValueError(f"range_young must be 0 or more, not {range_young!r}")
         self.range_young = range_young
+        if not week_clip > 0:  # sigmas of the week's residual (shift_clip elsewhere)
+            raise ValueError(f"week_clip must be above 0, not {week_clip!r}")
+        self.week_clip = week_clip
         # The time-of-week table stands in for the time-of-day one where it has fitted the metric
         # this much better lately (0: never; ``_seasonal_z``).
         self.week_margin = week_margin
@@ -204,9 +209,11 @@ class LikelihoodDetector(StreamingDetector):
         return np.maximum(dev * DEV_TO_SIGMA, np.maximum(self.rel_floor * np.abs(level), 1e-9))
 
     def _new_shift(self, m: int) -> Excursions:
-        """One row per reference, and a last one for the shape statistic (``_shift_p``)."""
+        """One row per reference, and a last one for the shape statistic (``_shift_p``). The seasonal
+        row's clip is the wider of the two: ``_shift_p`` clips a day's residual at ``shift_clip`` itself."""
         betas = [self.shift_beta] * len(SHIFT_REFERENCES) + [self.shape_beta]
-        return Excursions(len(betas), m, betas, self.shift_u0, self.shift_decay, self.shift_clip, self.shift_bold_from,
+        clips = [self.shift_clip, max(self.shift_clip, self.week_clip), self.shift_clip]
+        return Excursions(len(betas), m, betas, self.shift_u0, self.shift_decay, clips, self.shift_bold_from,
                            self.shift_young)
 
     # ---- the three channels ----------------------------------------------------
@@ -249,7 +256,13 @@ class LikelihoodDetector(StreamingDetector):
         # 0.6: a young statistic is judged boldly).
         size = (np.minimum(np.abs(z_seasonal), SHAPE_CLIP) - SHAPE_MEAN) / SHAPE_SD
         shape = np.where((z_seasonal != 0.0) & (self.shape != "off"), size, 0.0)
-        z = np.stack([self._slow_resid / self._scale(self.slow_dev, slow), z_seasonal, shape])
+        # A residual against last week's same hours may pull the average further than one against
+        # yesterday's (``week_clip``, 6 sigmas against 4): where the week's table is the reference it
+        # fits the metric much better, so a few hours far off it are news (an event night at twice the
+        # demand, z 6-7 for four records, lifted a clipped average 1.4 noise units). Still one record
+        # alone cannot lift a resting average into an excursion: 0.05 x 6 is under u0 (2) x its noise (0.16).
+        c = np.where(use_week, self.week_clip, self.shift_clip)
+        z = np.stack([self._slow_resid / self._scale(self.slow_dev, slow), np.minimum(np.maximum(z_seasonal, -c), c), shape])
         judged = ok & (self.seen >= self.shift_warmup)
         shaped = use_week | (self.shape == "always")  # where the shape row is asked (it averages everywhere)
         p = self.shift.judge(z, judged, np.stack([judged, judged, shaped]))
@@ -530,7 +543,7 @@ class LikelihoodDetector(StreamingDetector):
     PARAMS = ("alpha", "dev_alpha", "decay", "range_decay", "range_tau", "rel_floor", "warmup", "prior",
               "shift_alpha", "shift_beta", "shift_u0", "shift_decay", "shift_clip", "shift_warmup", "season_warmup",
               "hold_max", "hold_z", "shift_bold_from", "week_margin", "shape", "shape_beta", "shift_young",
-              "scale_floor", "range_young")
+              "scale_floor", "range_young", "week_clip")
 
 
 __all__ = ["LikelihoodDetector", "rarity_of", "score_of", "tail_p"]
