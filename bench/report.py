@@ -891,6 +891,58 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
     - The de-seasonalised point predictor (above) once more, with its fit over ~500 records: margin
       0.8: known-cause 59.4 / 70.7, synthetic 68.3 / 65.3, weekly 62.9 (69.7) / 59.7, real 71.8 (69.9);
       0.5: 59.9 / 71.6, 67.2 / 66.2, 63.2 (71.8) / 59.6, real 71.8 (70.1). Not kept again.
+  - **The week's residual pulls the shift average further** (now the default; `week_clip`, 6 sigmas).
+    Traced on the weekly suite's held-out seed, where 18% of event nights were found at MEDIUM: at
+    `w33`'s event night (1.5-2.5 times the demand for two to four hours, late in the evening) the
+    residual against last week's same hours read z 7.1, 6.0, 6.5 and 3.4, and the shift channel said
+    nothing. The average clips each record at `shift_clip` (4 sigmas), so four records lifted it from
+    -0.59 to 0.23: 1.4 noise units, under the excursion threshold (2). The point channel saw 0.07: at
+    that hour the fast level is still falling from the evening peak. Where the week's table is the
+    reference it fits the metric at least twice better than the day's, so a few hours far off it are
+    news: there the residual is now clipped at `week_clip` instead. 6 is the widest clip at which one
+    record alone cannot lift a resting average into an excursion (0.05 x 6 = 0.30, under 2 x the
+    average's noise 0.16). Measured (columns as above; known-cause and synthetic do not move, their
+    series are a week long and the week's table never takes over):
+
+    | the week's residual clipped at | weekly 2028 / 13 at MEDIUM (best) | real (at MEDIUM, alerts) |
+    |---|---|---|
+    | 4 (before) | 63.2 (72.0) / 59.6 (71.5) | 71.8 (69.9, 0.129) |
+    | **6 (default)** | **66.2 (73.6) / 63.5 (74.9)** | 71.8 (69.9, 0.129), the same records |
+    | 7 | 66.3 (74.7) / 66.4 (75.3) | 71.8 (69.7, 0.135) |
+    | 8 | 66.3 (75.0) / 67.6 (76.7) | 71.8 (69.7, 0.135) |
+    | 12 | 66.3 (75.0) / 66.4 (76.5) | 71.2 (69.2, 0.152) |
+    | 8, upward only | 64.7 (74.9) / 66.5 (76.1) | 71.8 (69.7, 0.135) |
+
+    - Event nights found at MEDIUM: 50% -> 56% (tuning seed) and 18% -> 36% (held out); storms 77% ->
+      85% on the tuning seed, holidays 67% -> 73% held out. False alarms at MEDIUM: 5 -> 4 (tuning) and
+      4 -> 5 (held out).
+    - Why 6 and not 8, which scores more on both seeds: from 7 up the real set takes one more
+      false-positive record at MEDIUM (`ec2_cpu_utilization_77c1ca`, record 2985: a CPU that ran at
+      84 at this hour a week before idles at 0.1, and the week's average falls fast), and one record
+      could then open an excursion by itself.
+    - On seeds nobody had looked at (99 and 123, run once, after the choice): 55.2 -> 56.5 and 66.3 ->
+      66.7 at MEDIUM; at the best threshold 63.4 -> 64.5 and 69.2 -> 67.8. Most of their event nights
+      are judged against the day's table (the week's does not fit them twice better), where nothing
+      changed; at 8: 58.9 and 65.3 at MEDIUM.
+    - The unit test (`test_an_event_night_far_off_last_weeks_hours_is_found`, 8 seeds of the test
+      suite's city demand at 6% noise, two hours at 1.8 times): found 8 of 8 at MEDIUM, 5 of 8 at a
+      clip of 4. Alarms on the same series without the event, weeks 2-5: 3 in 224 days (1 at 4).
+    - Budgets: no new state (`week_clip` is a parameter, saved with the others; an older state loads
+      with 6). Two array operations a record (about 1 us).
+  - **Not kept (same pass):**
+    - The wider clip on every seasonal residual (the day's table too): 6 gives known-cause 64.1
+      (64.1) / 74.2 (75.3), synthetic 69.5 / 67.7, weekly 66.2 / 63.5, real 71.6 (69.5, 0.14); 8 gives
+      63.8 (64.1) / 74.4 (75.5), 70.3 / 66.8, 66.0 / 67.6, real 71.2 (69.7). The same clip on every
+      reference (`shift_clip` 8): real 65.9 (63.2). Only where the day's table fits the metric twice
+      (or three times) better than the slow level: synthetic 69.5 / 67.6 (68.2 / 67.8), real 72.0
+      (69.9), but the known-cause tuning seed at its best threshold 66.5 -> 63.8 (a key hold, `k10`,
+      0.683 -> 0.576: the day's average now reaches taller peaks in ordinary hours, so the key hold's
+      excursion is less rare against them).
+    - Fewer band escalations. 17 of the known-cause tuning seed's 54 false alarms at MEDIUM (7 of 35
+      held out) come within 36 records after an alarm on the same series: the shift channel reporting
+      the same excursion a band rarer, which NAB counts once per record. Escalating only when the
+      rarity grows a hundredfold: known-cause 56.3 / 67.5, synthetic 62.9 / 62.0, weekly 54.4 / 53.2,
+      real 68.5 (61.2). The escalation from LOW to MEDIUM is how most drifts and plateaus are found.
   - **Where the next try should look:** the key holds still found late or not at all (the
     shift channel's once-per-band rule keeps a plateau quiet after the range channel's LOW at its
     first record), and sensor drifts that are ~2 sigmas when their window closes. ARTime's windows, built
