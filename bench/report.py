@@ -963,6 +963,11 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
       (69.9), but the known-cause tuning seed at its best threshold 66.5 -> 63.8 (a key hold, `k10`,
       0.683 -> 0.576: the day's average now reaches taller peaks in ordinary hours, so the key hold's
       excursion is less rare against them).
+    - The shape statistic's average unclipped too (its row clipped at 6, above the statistic's own
+      bound of 5.3; with `week_clip` 6 and `week_margin` 0.6): weekly 75.6 (77.7) -> 75.8 (77.7) and
+      68.7 (73.4) -> 72.4 (74.4), the real set the same; on the fresh seeds 61.8 (69.9) -> 63.3 (72.8)
+      but 68.0 (70.3) -> 67.9 (68.4). Mixed on the seed nobody had tuned on, so not kept this pass;
+      worth measuring again with more weekly seeds.
     - Fewer band escalations. 17 of the known-cause tuning seed's 54 false alarms at MEDIUM (7 of 35
       held out) come within 36 records after an alarm on the same series: the shift channel reporting
       the same excursion a band rarer, which NAB counts once per record. Escalating only when the
