@@ -175,8 +175,8 @@ class LikelihoodDetector(StreamingDetector):
         self.week_clip = week_clip
         # The time-of-week table stands in for the time-of-day one where it has fitted the metric
         # this much better lately (0: never; ``_seasonal_z``). 0.6, not 0.5, since its residual may
-        # pull the shift average further (``week_clip``): weekly suite +9.4 / +5.2 at MEDIUM, real
-        # set record for record the same (at 0.65 one more false-positive record; bench/README.md).
+        # pull the shift average further (``week_clip``): weekly suite +9.4 / +5.2 at MEDIUM, the real
+        # set's records the same at MEDIUM and above (at 0.65 one more false positive; bench/README.md).
         self.week_margin = week_margin
         if shape not in SHAPES:
             raise ValueError(f"shape must be one of {', '.join(SHAPES)}, not {shape!r}")
