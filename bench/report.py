@@ -973,6 +973,72 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
       the same excursion a band rarer, which NAB counts once per record. Escalating only when the
       rarity grows a hundredfold: known-cause 56.3 / 67.5, synthetic 62.9 / 62.0, weekly 54.4 / 53.2,
       real 68.5 (61.2). The escalation from LOW to MEDIUM is how most drifts and plateaus are found.
+  - **One record far above last week's same hours is judged on its own** (now the default;
+    `week_point`, in the shift channel, `likelihood._week_point`). Traced on a weekly seed nobody had
+    tuned on (200, `w16`, record 1627): an event night's first half-hour read z 11.7 against the
+    week's table and scored 0.543. The shift channel's average had run at -0.9 below last week's hours
+    before it, so the night lifted it to 0.4 only; the point channel saw p 0.04 against a fast level
+    still falling from the evening peak; the range channel 1.9e-3. Now, where the week's table is the
+    reference, an upward residual against it is also judged on the decayed tail of that residual's
+    size (`season_hist`, one more histogram per metric, the tail fit of the point channel), within
+    the shift channel's Bonferroni factor (3 there, 2 elsewhere). The residual is judged on a scale
+    never below `scale_floor` (0.3) times the table's long-run one, as the point channel's is; the
+    test is asked from the table's third week (`WEEK_POINT_FROM`, 2 weeks of history), and where the
+    record is more than 3 of those sigmas above last week's (`WEEK_POINT_Z`). Weekly
+    suite at MEDIUM (best) on ten seeds: the tuning seed 2028, the held-out 13, and 99, 123, 200, 301,
+    402, 503, 604 and 705 (the last six first run this pass, before the change and after). Known-cause
+    and synthetic are identical in every row (their series are a week long):
+
+    | try | weekly, mean of ten seeds at MEDIUM (best) | weekly 2028 / 13 | real (at MEDIUM, alerts) |
+    |---|---|---|---|
+    | before | 68.2 (72.9) | 75.6 (77.7) / 68.7 (73.4) | 71.8 (69.9, 0.129) |
+    | both directions, as soon as the week's table is the reference | 73.8 (75.0) | 78.9 / 73.0 | 71.8 (69.5, 0.140) |
+    | upward only | 74.3 (75.6) | 80.1 / 72.3 | 71.8 (69.7, 0.135) |
+    | upward, the scale floored (0.3, 0.5 or 1.0 of the table's long-run scale) | 74.3 (75.6) | 80.1 / 72.3 | 71.8 (69.7, 0.135) |
+    | the same, the tail learning only where the week's table is the reference | - | 77.7 / 72.7 (five seeds: -0.4) | 71.4 (69.6, 0.146) |
+    | the same, on the day's table too | - | 79.8 / 69.2 | 70.2 (68.4, 0.168); known-cause 61.6 (64.3) / 72.4, synthetic 68.8 / 70.0 |
+    | the same, plus the shape row unclipped (above) | 73.9 | 80.2 / 73.4 | - |
+    | asked from a slot's third record (30-minute data: its third week) | 75.0 (76.3) | 80.2 / 73.1 | 71.8 (69.7, 0.135) |
+    | asked from the table's fourth week | 75.5 (77.0) | 82.3 / 73.1 | - |
+    | asked from the table's third week | 75.4 (76.7) | 82.1 (82.5) / 73.1 (75.9) | 71.8 (69.9, 0.129), the same records |
+    | **the same, where the record is 3 sigmas above last week's (default)** | **75.2 (76.6)** | **82.1 (82.1) / 71.9 (75.8)** | **71.8 (69.9, 0.129), the same records** |
+
+    - Per seed at MEDIUM (best), before -> after: 2028 75.6 (77.7) -> 82.1 (82.1); 13 68.7 (73.4) ->
+      71.9 (75.8); 99 61.8 (69.9) -> 67.6 (71.1); 123 68.0 (70.3) -> 73.2 (73.2); 200 63.6 (68.0) ->
+      70.8 (73.1); 301 66.4 (66.8) -> 72.2 (72.2); 402 67.4 (72.7) -> 79.5 (79.5); 503 71.8 (78.9) ->
+      80.6 (81.4); 604 78.4 (78.4) -> 84.8 (84.8); 705 60.2 (72.7) -> 69.4 (72.8). Every seed gains,
+      at MEDIUM and at its best threshold.
+    - Recall at MEDIUM over the ten seeds: event nights 48% -> 77%; holidays, busy weekends and
+      storms the same (74%, 74%, 78%); windows found 374 -> 412, false-positive records 105 -> 109.
+    - Why from 3 sigmas: below that the tail's p is no news, and each metric asked costs a tail
+      (~20 us); it scores 0.2 less at MEDIUM than asking everywhere, within seed noise.
+    - Why upward only: a quiet hour where last week's was busy is what the shift channel's average is
+      for; both ways, the real set took `ec2_cpu_utilization_77c1ca` record 2905 (an idle CPU at 0.1,
+      0.299 -> 0.696). Why the floor: a bursty disk (`ec2_disk_write_bytes_c0d644`, record 3240) had
+      a quiet spell shrink the week's scale, and an ordinary burst read z 156 (floored: 17). Why from
+      the third week: asked against slots seen in one week only, it added 41 of its 51
+      false-positive records on the weekly suite in that week.
+    - The real set cannot judge it much: its series last 14-16 days, so the test is asked only on
+      three series' last days. Asked from the first week (where the weekly suite found it noisiest),
+      it added one record at MEDIUM over the 17 series' second weeks: `ec2_disk_write_bytes_c0d644`
+      record 3242, a burst to 6.6e8 bytes (0.599 -> 0.666; floored at 1.0 instead, the record was
+      `ec2_cpu_utilization_77c1ca` 3240, a CPU going from 0.1 to 97 at the same timestamp), a
+      moment NAB does not label. NAB's long series with a weekly cycle (`nyc_taxi`, the Twitter
+      volumes) are where it will be judged: `week_point: false` is an outside variant.
+    - Unit test `test_half_an_hour_at_twice_last_weeks_demand_is_found_by_the_weeks_point_test` (8 seeds of the
+      test suite's city demand, one half-hour at twice the demand at 22:00): found at MEDIUM 8 of 8,
+      2 of 8 with the test off; a half-hour at half the demand scores within 0.001 of the test off.
+      Ordinary weeks of the same demand (20 series, weeks 2-5): 2 alarms at MEDIUM in 560 days, 0
+      with it off; one is day 18 of `test_a_day_whose_shape_breaks_without_a_net_shift_is_found_by_its_size`
+      (a morning ramp 20% above the same half-hour, seen twice before), whose quiet weeks now allow one.
+    - Budgets: state 101.9 -> 105.8 kB for 7 metrics (one more 64-bin histogram a metric, 512 bytes;
+      an older state loads with it empty). Latency: by timeit, the shift channel 58 -> 67 us on a
+      third-week record; alternated on the same state (the flag on and off, 600 third-week
+      records, best of 7), 286-295 -> 300-319 us a record. The recorded runs stop before a third
+      week, so they time only the learning (the tail is asked from the third week). This VM ran
+      too noisy this pass to record again (`robust_z`, unchanged, at 27 us p50 against 15.5 recorded),
+      so `bench/results/latency.json` keeps commit 0db07e4's run; the outside run should record it
+      again on a quiet machine, and the second-week row gives the nearest budget: 478.5 us p99.
   - **Where the next try should look:** the key holds still found late or not at all (the
     shift channel's once-per-band rule keeps a plateau quiet after the range channel's LOW at its
     first record), and sensor drifts that are ~2 sigmas when their window closes. ARTime's windows, built
