@@ -1011,7 +1011,8 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
     - Recall at MEDIUM over the ten seeds: event nights 48% -> 77%; holidays, busy weekends and
       storms the same (74%, 74%, 78%); windows found 374 -> 412, false-positive records 105 -> 109.
     - Why from 3 sigmas: below that the tail's p is no news, and each metric asked costs a tail
-      (~20 us); it scores 0.2 less at MEDIUM than asking everywhere, within seed noise.
+      (30-60 us by timeit on this VM; asked on ~1% of a weekly metric's records); it scores 0.2 less
+      at MEDIUM than asking everywhere, within seed noise.
     - Why upward only: a quiet hour where last week's was busy is what the shift channel's average is
       for; both ways, the real set took `ec2_cpu_utilization_77c1ca` record 2905 (an idle CPU at 0.1,
       0.299 -> 0.696). Why the floor: a bursty disk (`ec2_disk_write_bytes_c0d644`, record 3240) had

@@ -105,7 +105,7 @@ SHAPES = ("week", "always", "off")
 WEEK_POINT_FROM = 2  # weeks of the time-of-week table's history before its point test is asked
 # It is asked where a record is more than WEEK_POINT_Z of the week's (floored) sigmas above last week's
 # same hours: below that its p is no news (over ten weekly seeds, asked everywhere scored 75.4 at
-# MEDIUM, from 3 sigmas 75.2), and the tail costs ~20 us a metric asked.
+# MEDIUM, from 3 sigmas 75.2), and the tail costs 30-60 us a metric asked (timeit, this VM).
 WEEK_POINT_Z = 3.0
 HOT_P = 1e-3  # a metric this rare (MEDIUM) opens a hold, and barely teaches the time-of-day baseline
 HOLD_P = 1e-2  # a held metric scores LOW: the incident goes on, and nothing new is said about it
@@ -298,9 +298,9 @@ class LikelihoodDetector(StreamingDetector):
         hours at twice the demand, z 12 against the week's table) moves its average little, the more
         so when the hours before ran below last week's; the point channel judges the value against
         the fast level, which at that hour is still falling from the evening peak (p 0.04). Upward
-        only: a quiet hour where last week's was busy is what the shift channel's average is for, and
-        on the real set an idle CPU that ran at 84 a week before is not news. Not on the day's table:
-        asked there too, the known-cause suite lost 2 points and the real set 1.5 (bench/README.md).
+        only: a quiet hour where last week's was busy is what the shift channel's average is for (asked
+        both ways, the real set called an idle CPU at 0.1 MEDIUM). Not on the day's table: asked
+        there too, the known-cause suite lost 2 points and the real set 1.6 (bench/README.md).
         The residual is judged on a scale never below ``scale_floor`` times the table's long-run
         one (``slot_fit``), as the point channel's is: a bursty disk's quiet spell shrank the week's
         scale so that an ordinary burst read z 156. The tail learns every seasonal residual, the
