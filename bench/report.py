@@ -1033,7 +1033,9 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
       with it off; one is day 18 of `test_a_day_whose_shape_breaks_without_a_net_shift_is_found_by_its_size`
       (a morning ramp 20% above the same half-hour, seen twice before), whose quiet weeks now allow one.
     - Budgets: state 101.9 -> 105.8 kB for 7 metrics (one more 64-bin histogram a metric, 512 bytes;
-      an older state loads with it empty). Latency: by timeit, the shift channel 58 -> 67 us on a
+      an older state loads with it empty, and the test is not asked until it holds `shift_warmup`
+      (200) records: an empty tail would call 8 sigmas MEDIUM. No suite moves: a fresh detector's
+      tail holds ~500 records by its table's third week). Latency: by timeit, the shift channel 58 -> 67 us on a
       third-week record; alternated on the same state (the flag on and off, 600 third-week
       records, best of 7), 286-295 -> 300-319 us a record. The recorded runs stop before a third
       week, so they time only the learning (the tail is asked from the third week). This VM ran

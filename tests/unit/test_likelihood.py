@@ -578,6 +578,34 @@ def test_half_an_hour_at_twice_last_weeks_demand_is_found_by_the_weeks_point_tes
     assert load_detector(kept.to_bytes()).week_point is False
 
 
+def test_an_older_state_is_not_judged_on_the_weeks_empty_tail():
+    """A state saved before the week's point test loads with that test's tail empty. Until it holds
+    ``shift_warmup`` records the test is not asked, so the detector scores as with it off, and a
+    record at twice last week's demand is not judged on a tail that knows nothing."""
+    import io
+    import json
+
+    x, ts = _demand(4, 34)
+    night = (3 * 7 + 5) * 48 + 44  # the fourth week's Tuesday, 22:00
+    x[night] *= 2.0
+    a = make_detector("likelihood")
+    stream(x[:night - 40], ts[:night - 40], a)
+    assert a.season_hist.sum() > a.shift_warmup
+    with np.load(io.BytesIO(a.to_bytes()), allow_pickle=False) as z:
+        meta = json.loads(bytes(z["meta"]).decode())
+        arrays = {k: z[k] for k in z.files if k not in ("meta", "season_hist")}
+    buf = io.BytesIO()
+    np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+    old, off = load_detector(buf.getvalue()), load_detector(buf.getvalue())
+    off.week_point = False
+    rest = slice(night - 40, night + 100)
+    s_old, s_off = stream(x[rest], ts[rest], old)[0], stream(x[rest], ts[rest], off)[0]
+    assert np.array_equal(s_old, s_off)  # not asked: the same scores, record for record
+    assert old.season_hist.sum() > 80  # learning from the load on (88 when written: 140 records, decayed)
+    s_new, _ = stream(x[rest], ts[rest], a)
+    assert s_new[40] >= MEDIUM > s_old[40]  # the state that kept its tail asks it (0.93 and 0.54 when written)
+
+
 def test_the_weekly_table_round_trips_and_an_older_state_without_it_loads():
     import io
     import json

@@ -324,6 +324,9 @@ class LikelihoodDetector(StreamingDetector):
         if not far.any():  # the common record
             return z_seasonal, None
         asked = far & judged & use_week & (z_seasonal > 0.0)
+        # and where its tail has a say: an older state loads with it empty, and an empty tail would call
+        # 8 sigmas MEDIUM (a fresh detector's has ~500 records' mass by its table's third week)
+        asked &= self.season_hist.sum(axis=1) >= self.shift_warmup
         if not asked.any():
             return z_seasonal, None
         rows = np.flatnonzero(asked)
@@ -588,7 +591,7 @@ class LikelihoodDetector(StreamingDetector):
             self.slow, self.slow_dev = self.level.copy(), self.dev.copy()
         if "dev_long" not in z:  # saved before the floor: the recent scale stands in for the long one
             self.dev_long = self.dev.copy()
-        if "season_hist" not in z:  # saved before the week's point test: its tail starts fresh
+        if "season_hist" not in z:  # saved before the week's point test: its tail starts fresh, unasked
             self.season_hist = np.zeros_like(self.hist)
         self.shift = self._new_shift(m)
         self.seasonal = TimeOfDay(m, self.season_warmup)
