@@ -93,7 +93,7 @@ import numpy as np
 from .base import Tags, clip_values
 from .excursions import YOUNG_K, Excursions
 from .streaming import DEV_TO_SIGMA, StreamingDetector
-from .tail import EDGES, Z_CAP, bin_of, tail_p
+from .tail import EDGES, Z_CAP, bin_of, fold, tail_p
 from .timeofday import WEEK, WEEK_SLOT_RATE, WEEK_SLOTS, TimeOfDay
 
 SHIFT_REFERENCES = ("slow level", "time of day")
@@ -309,7 +309,7 @@ class LikelihoodDetector(StreamingDetector):
         (``WEEK_POINT_FROM``): asked against slots seen in one week only, it called ordinary records
         MEDIUM there 41 times of the 51 it added over six weeks (weekly suite, ten seeds)."""
         live = z_seasonal != 0.0
-        self._season_live = live if self.week_point else None
+        self._season_live = None  # nothing to learn (``_learn_season``) unless a table had a say
         if not self.week_point or not live.any():
             return z_seasonal, None
         if use_week.any():
@@ -318,6 +318,7 @@ class LikelihoodDetector(StreamingDetector):
         else:  # the common metric: the day's table is the reference
             dev, fit = np.maximum(self.seasonal.slot_dev, 1e-12), self.seasonal.slot_fit
         self._season_r = np.minimum(np.abs(z_seasonal) * dev / np.maximum(dev, self.scale_floor * fit), Z_CAP)
+        self._season_live = live
         if t is None or self.weekly.t0 is None or t - self.weekly.t0 < WEEK_POINT_FROM * WEEK:
             return z_seasonal, None  # a slot seen in one week only is that one day's luck
         far = self._season_r > WEEK_POINT_Z
@@ -338,15 +339,7 @@ class LikelihoodDetector(StreamingDetector):
         """Fold the record's seasonal residual size into ``season_hist`` where a table had a say."""
         if self._season_live is None:
             return
-        live = self._season_live & ok
-        if live.all():  # the common record once a table has a say, without fancy indexing
-            self.season_hist *= self.decay
-            self.season_hist[np.arange(len(live)), bin_of(self._season_r)] += 1.0
-            return
-        rows = np.flatnonzero(live)
-        if rows.size:
-            self.season_hist[rows] *= self.decay
-            self.season_hist[rows, bin_of(self._season_r[rows])] += 1.0
+        fold(self.season_hist, self._season_r, self._season_live & ok, self.decay)
 
     def _seasonal_z(self, t: float | None, x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The residual against this time of day, or of the week where the week's table has fitted
@@ -423,13 +416,7 @@ class LikelihoodDetector(StreamingDetector):
     def _learn(self, ok: np.ndarray, x: np.ndarray, r: np.ndarray, resid: np.ndarray, held: np.ndarray,
                incident: np.ndarray, any_incident: bool) -> None:
         ended = self._keep_ledger(ok, x, r, incident) if any_incident or self.inc_age.any() else ()
-        if ok.all():  # the common case, without fancy indexing
-            self.hist *= self.decay
-            self.hist[np.arange(len(r)), bin_of(r)] += 1.0
-        else:
-            rows = np.flatnonzero(ok)
-            self.hist[rows] *= self.decay
-            self.hist[rows, bin_of(r[rows])] += 1.0
+        fold(self.hist, r, ok, self.decay)
         counted = ok & ~held  # a held departure is not the metric's normal spread: the scale does not learn it
         if any_incident:
             lasting = held & (self.hold_n == 2)  # the hold outlived its opening record (counted already)

@@ -23,6 +23,19 @@ def bin_of(r: np.ndarray) -> np.ndarray:
     return np.maximum(np.minimum(EDGES.searchsorted(r, "right") - 1, LAST), 0)  # np.clip is 4x slower on ints
 
 
+def fold(hist: np.ndarray, r: np.ndarray, rows: np.ndarray, decay: float) -> None:
+    """Decay the histogram's ``rows`` (a mask, one per metric) and count each one's value of the
+    statistic, in place. Most records have every metric: that path needs no fancy indexing."""
+    if rows.all():
+        hist *= decay
+        hist[np.arange(len(r)), bin_of(r)] += 1.0
+        return
+    at = np.flatnonzero(rows)
+    if at.size:
+        hist[at] *= decay
+        hist[at, bin_of(r[at])] += 1.0
+
+
 def tail_p(hist: np.ndarray, r: np.ndarray, prior: float, early_scale: float | np.ndarray = 1.0) -> np.ndarray:
     """P(R >= r) per metric, from a decayed histogram of the statistic (one row per metric).
 
