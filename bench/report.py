@@ -85,7 +85,8 @@ def main() -> None:
     if lat:
         labels = {"default": "default detector", "likelihood": "likelihood detector",
                   "default, second week": "default detector in its second week (5-minute records, four metrics "
-                                          "with a weekly cycle)"}
+                                          "with a weekly cycle)",
+                  "default, third week": "default detector in its third week (the week's point test asked too)"}
         for name, label in labels.items():
             d = lat["detectors"].get(name)
             if d:

@@ -275,10 +275,15 @@ class LikelihoodDetector(StreamingDetector):
         # demand, z 6-7 for four records, lifted a clipped average 1.4 noise units). Still one record
         # alone cannot lift a resting average into an excursion: 0.05 x 6 is under u0 (2) x its noise (0.16).
         c = np.where(use_week, self.week_clip, self.shift_clip)
-        z = np.stack([self._slow_resid / self._scale(self.slow_dev, slow), np.minimum(np.maximum(z_seasonal, -c), c), shape])
+        z = np.empty((3, len(x)))  # filled row by row: np.stack costs four times as much
+        z[0] = self._slow_resid / self._scale(self.slow_dev, slow)
+        z[1] = np.minimum(np.maximum(z_seasonal, -c), c)
+        z[2] = shape
         judged = ok & (self.seen >= self.shift_warmup)
-        shaped = use_week | (self.shape == "always")  # where the shape row is asked (it averages everywhere)
-        p = self.shift.judge(z, judged, np.stack([judged, judged, shaped]))
+        ask = np.empty((3, len(x)), dtype=bool)
+        ask[:2] = judged
+        ask[2] = use_week | (self.shape == "always")  # where the shape row is asked (it averages everywhere)
+        p = self.shift.judge(z, judged, ask)
         p_shape = np.where(self.shift._mean[-1] > 0.0, p[-1], 1.0)  # upward only ("off": its row stays at 0)
         rarest = np.minimum(np.minimum(p[0], p[1]), p_shape)
         tests: float | np.ndarray = float(len(SHIFT_REFERENCES))

@@ -18,11 +18,13 @@ LAST = len(EDGES) - 1
 U_SHARE, U_MIN, XI_MAX = 0.1, 10.0, 0.95
 MIDS = np.r_[0.5 * (EDGES[:-1] + EDGES[1:]), EDGES[-1] * 1.1]  # each bin's representative z
 EXCESS = [MIDS[k:] - EDGES[k] for k in range(len(EDGES))]  # over a threshold at bin k's lower edge: positive
+_UPPER = EDGES[1:]  # each bin's upper edge: a value's bin is how many of them it reached
 
 
 def bin_of(r: np.ndarray) -> np.ndarray:
-    """The histogram bin of each value of the statistic."""
-    return np.maximum(np.minimum(EDGES.searchsorted(r, "right") - 1, LAST), 0)  # np.clip is 4x slower on ints
+    """The histogram bin of each value of the statistic: 0 below the first upper edge (a negative
+    value too), LAST from the last edge up (and NaN, which sorts last)."""
+    return _UPPER.searchsorted(r, "right")
 
 
 def fold(hist: np.ndarray, r: np.ndarray, rows: np.ndarray, decay: float) -> None:
