@@ -70,6 +70,29 @@ def test_a_tail_heavier_than_moments_can_fit_is_not_called_rarer_than_it_is():
     assert tail_p(_hist(light), np.array([np.quantile(light, 0.9999)]), 2.0)[0] == pytest.approx(1e-4, rel=1.5)
 
 
+
+def test_the_tail_judges_each_metric_on_its_own_row():
+    """tail_p works the rare rows (past the fit's threshold, or before any fit) one at a time: a
+    metric's p must not depend on which other metrics share the call, nor on its place among them,
+    with the early tail's scale given per row."""
+    rng = np.random.default_rng(5)
+    rows = [_hist(rng.standard_normal(1000)), _hist(rng.standard_t(2, 1000)), _hist(rng.standard_normal(6)),
+            _hist(rng.exponential(1.0, 50)), np.zeros((1, len(EDGES)))]
+    hist = np.vstack(rows)
+    r = np.array([7.0, 0.4, 9.0, 3.0, 1.0])  # past the fit, inside the counts, early, past a small fit, empty
+    scale = np.array([1.0, 1.0, 2.5, 1.0, 3.0])
+    together = tail_p(hist, r, 2.0, scale)
+    alone = [tail_p(h, r[[j]], 2.0, scale[j])[0] for j, h in enumerate(rows)]
+    assert together == pytest.approx(alone, rel=1e-12)
+    order = [3, 0, 4, 2, 1]
+    assert tail_p(hist[order], r[order], 2.0, scale[order]) == pytest.approx(together[order], rel=1e-12)
+    assert 0.0 < together.min() and together.max() <= 1.0
+
+
+def test_a_value_falls_in_its_bin_and_the_ends_hold_the_rest():
+    r = np.array([-1.0, 0.0, EDGES[1], 0.5 * (EDGES[5] + EDGES[6]), EDGES[-1], 1e9, np.nan])
+    assert bin_of(r).tolist() == [0, 0, 1, 5, len(EDGES) - 1, len(EDGES) - 1, len(EDGES) - 1]
+
 def test_score_is_monotone_in_rarity_with_no_plateau():
     L = np.linspace(0, 60, 601)
     s = np.array([score_of(v) for v in L])

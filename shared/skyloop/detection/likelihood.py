@@ -105,7 +105,7 @@ SHAPES = ("week", "always", "off")
 WEEK_POINT_FROM = 2  # weeks of the time-of-week table's history before its point test is asked
 # It is asked where a record is more than WEEK_POINT_Z of the week's (floored) sigmas above last week's
 # same hours: below that its p is no news (over ten weekly seeds, asked everywhere scored 75.4 at
-# MEDIUM, from 3 sigmas 75.2), and the tail costs 30-60 us a metric asked (timeit, this VM).
+# MEDIUM, from 3 sigmas 75.2), and the tail costs 20-30 us a metric asked (timeit, this VM).
 WEEK_POINT_Z = 3.0
 HOT_P = 1e-3  # a metric this rare (MEDIUM) opens a hold, and barely teaches the time-of-day baseline
 HOLD_P = 1e-2  # a held metric scores LOW: the incident goes on, and nothing new is said about it
