@@ -1071,6 +1071,15 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
     -> 70.6, real 71.8 (69.9) -> 69.2 (67.3). False alarms fall (54 -> 39) but found incidents
     fall too (38 -> 34): `report` is shared by the channels, so a spike the point channel called
     MEDIUM made the shift channel's plateau that followed wait for CRITICAL.
+  - **Not kept: a LOW report does not hold back the shift channel's MEDIUM.** A key hold's first
+    record is LOW on the range channel, after which its plateau's excursion must be tenfold rarer
+    than that LOW to be said, past MEDIUM. Tried: below a rarity `to` (the excursion's own
+    -log10 p), the escalation needs the smaller of tenfold and `to`. At `to` 3.3: weekly 82.1 ->
+    82.2 / 71.9 -> 78.1, known-cause 63.6 -> 65.4 (best 66.5 -> 65.4) / 74.2 -> 71.8, synthetic
+    68.2 -> 67.6 / 67.1 -> 66.5, but real 71.8 (69.9, 0.129) -> 69.1 (67.8, 0.197): 35 false
+    positives at MEDIUM against 23. At 3.0: real 68.5 (66.8); 3.6: real 69.0 (66.6); 4.0: real 70.7
+    (63.4, 0.219). The real set's metrics say LOW often, and their excursions then reach MEDIUM
+    without an incident.
   - **Where the next try should look:** the key holds still found late or not at all (the
     shift channel's once-per-band rule keeps a plateau quiet after the range channel's LOW at its
     first record), and sensor drifts that are ~2 sigmas when their window closes. ARTime's windows, built
