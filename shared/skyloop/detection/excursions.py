@@ -69,13 +69,14 @@ class Excursions:
     STATE = ("mean", "peak", "report", "peaks", "records", "hist", "sq", "sqn")
     OPTIONAL = ("sq", "sqn")  # newer than the first saved states: those start fresh (the 2.5 rule)
 
-    def __init__(self, k: int, m: int, beta: float | Sequence[float], u0: float, decay: float,
+    def __init__(self, k: int, m: int, beta: float | Sequence[float], u0: float, decay: float | Sequence[float],
                  clip: float | Sequence[float], bold_from: float = MIN_PEAKS, young: float = YOUNG_K) -> None:
         # ``beta``: the average's weight, one for all references or one per reference (a slower
         # average for a statistic that should not follow an hour's luck); ``clip``: how far one
         # record may pull it, likewise (further where the reference is trusted more)
         self.beta, self.clip = _per_row(beta), _per_row(clip)
-        self.u0, self.decay = u0, decay
+        self.u0 = u0
+        self.decay = _per_row(decay)  # per record: one for all references or one per reference
         # From this many excursions (below MIN_PEAKS) a young excursion is judged by the bolder of the
         # young rule and the early fit; at MIN_PEAKS (the default) by the young rule alone. Measured
         # in bench/README.md (issue 36): 4 finds more known-cause incidents and costs the real set 0.6.
@@ -134,7 +135,7 @@ class Excursions:
         channel: a departure the point channel already called is not news when it lasts."""
         inside = ok & (self._height > self.u0)
         closed = ok & ~inside & (self.peak > 0.0)
-        self.hist *= self.decay if ok.all() else np.where(ok, self.decay, 1.0)[..., None]
+        self.hist *= np.where(ok, self.decay, 1.0)[..., None]
         self.peaks = np.where(ok, self.peaks * self.decay, self.peaks) + closed
         self.records = np.where(ok, self.records * self.decay + 1.0, self.records)
         self.sq = np.where(self._live, self.sq * self.decay + self._height ** 2, self.sq)
