@@ -1065,9 +1065,9 @@ NOTES = """- Cold start, core import (**not met**, and not reachable with pydant
     third week p50 281 -> 230 us, p99 456 -> 360 us; the first 3.5 days p50 259 -> 208 us, p99
     398 -> 309 us. A new unit test holds the row-by-row tail to the same p whatever rows share the call.
     Not recorded: this pass the VM's jitter held every full run's p99 far above what the code costs
-    (`robust_z`, unchanged, at p99 28-37 us against 19.3 recorded, its p50 the same 15.5). Six full
-    runs at the last two commits gave the default p99 472-555 us and the third week 403-579 us, p50
-    215-239 us (247 recorded before). `bench/results/latency.json` keeps commit 0db07e4's run; the
+    (`robust_z`, unchanged, at p99 28-37 us against 19.3 recorded, its p50 the same 15.5). The eight
+    full runs after the speed-up gave the default p99 472-555 us and the third week 390-579 us, p50
+    214-239 us (247 recorded before). `bench/results/latency.json` keeps commit 0db07e4's run; the
     outside run should record it again on a quiet machine (`python -m bench.latency`), which adds
     the third week's row to the table above.
   - **Not kept: escalating a hundredfold once a metric is reported at MEDIUM** (tenfold below
